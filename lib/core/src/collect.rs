@@ -1,0 +1,1 @@
+//! collect: see the module's issue; filled in by its step tool.

@@ -1,0 +1,1 @@
+//! exec: see the module's issue; filled in by its step tool.

@@ -1,0 +1,294 @@
+//! The job.json types, exactly as a user writes them. Every struct denies unknown keys; the
+//! doc comments here are the field documentation that the JSON Schema and `job.json(5)` are
+//! generated from, so they are written for users. Rules that serde cannot express live in
+//! `validate.rs`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A runplz job: what to build, what to run, what it needs, and how each backend runs it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// Optional editor hint pointing at the JSON Schema; ignored by runplz.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The job's name: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+    /// Names the image tag, the remote workspace and the outputs folder.
+    pub name: String,
+    /// The image the job runs in.
+    pub image: Image,
+    /// The command: a shell string (run with `bash -lc`) or an argv array. `{name}`
+    /// placeholders take values from `args` and the command line; `{{` and `}}` are
+    /// literal braces.
+    pub run: Run,
+    /// Default values for `{name}` placeholders in `run`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// Environment variables for the job. Keys must be shell identifiers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// What the job needs from the machine.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Wall-clock limit for the run, in seconds; the job is killed past it (exit 124).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    /// Where `$RUNPLZ_OUT` comes back to on this machine, relative to the job file's
+    /// folder (default `out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs_dir: Option<String>,
+    /// What to ship up besides the built-in secret and cache excludes.
+    #[serde(default)]
+    pub sync: Sync,
+    /// Settings for `runplz local`.
+    #[serde(default)]
+    pub local: Local,
+    /// Settings for `runplz ssh`.
+    #[serde(default)]
+    pub ssh: Ssh,
+    /// Settings for `runplz brev`.
+    #[serde(default)]
+    pub brev: Brev,
+    /// Settings for `runplz modal`.
+    #[serde(default)]
+    pub modal: Modal,
+    /// Checks on the box before the run starts: a value below its minimum is a warning,
+    /// below half of it a failure that stops the run.
+    #[serde(default)]
+    pub preconditions: Preconditions,
+}
+
+/// The image: a registry base plus steps, or a Dockerfile of your own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// Base image, e.g. `pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_registry: Option<String>,
+    /// A Dockerfile path relative to the job file's folder, used as is (no `steps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_dockerfile: Option<String>,
+    /// Build steps applied in order on top of `from_registry`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// One image step: exactly one of `apt_install`, `pip_install`, `pip_install_local_dir`,
+/// `run_commands`, `env`, with the modifiers that belong to it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Debian/Ubuntu packages to install with apt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apt_install: Option<Vec<String>>,
+    /// pip requirement specifiers, e.g. `pandas>=2.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pip_install: Option<Vec<String>>,
+    /// With `pip_install`: the package index URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_url: Option<String>,
+    /// With `pip_install`: an extra package index URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_index_url: Option<String>,
+    /// A folder of the repo (relative to the job file's folder) to `pip install`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pip_install_local_dir: Option<String>,
+    /// With `pip_install_local_dir`: install in editable mode (`pip install -e`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub editable: Option<bool>,
+    /// Shell commands, each run on its own with `/bin/sh -c`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_commands: Option<Vec<String>>,
+    /// Environment variables set in the image from this step on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// The job's command: a shell string or an argv array.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Run {
+    /// Run with `bash -lc`.
+    Shell(String),
+    /// Run as is, no shell.
+    Argv(Vec<String>),
+}
+
+/// What the job needs. Memory and disk are in GB.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// GPU model, matched by name (`T4`, `A100`, `H100`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+    /// Number of GPUs (default 1 when `gpu` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_gpus: Option<i64>,
+    /// Minimum vCPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_cpu: Option<f64>,
+    /// Minimum RAM, GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_memory: Option<f64>,
+    /// Minimum memory per GPU, GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gpu_memory: Option<f64>,
+    /// Minimum disk, GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_disk: Option<f64>,
+}
+
+/// Extra exclude patterns for the upload.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sync {
+    /// gitignore-style patterns never shipped, on top of the built-in secret and cache list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+/// `runplz local` settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Local {
+    /// Run in docker (default true) or natively in a venv (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_docker: Option<bool>,
+    /// The docker network for `docker run` and `docker build` (default: docker's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+/// What happens to a box when the run ends.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFinish {
+    /// Stop the box (disk kept, small charge).
+    Stop,
+    /// Delete the box (nothing left, nothing billed).
+    Delete,
+    /// Leave it running.
+    Leave,
+}
+
+/// What the inactivity watchdog does.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InactivityAction {
+    /// Print diagnostics and keep waiting.
+    Diagnose,
+    /// Kill the job.
+    Terminate,
+}
+
+/// Brev box provisioning mode.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BrevMode {
+    /// The box is the image (`from_registry`); steps run inline over ssh.
+    Container,
+    /// A full VM; the job runs in docker (or natively with `use_docker: false`).
+    Vm,
+}
+
+/// `runplz ssh` settings. runplz never stops or deletes a box you own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ssh {
+    /// Login user (default: from `--host` or your ssh config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Port, 1-65535 (default: from `--host` or your ssh config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    /// Private key, passed as `-i KEY -o IdentitiesOnly=yes`; must exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key_path: Option<String>,
+    /// Run in docker on the box (default true) or natively in a venv (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_docker: Option<bool>,
+    /// Only `leave` is allowed: the box is yours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_finish: Option<OnFinish>,
+    /// Kill the remote job after this many seconds (the shorter of this and `timeout` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_runtime_seconds: Option<i64>,
+    /// Watchdog: act when the job prints nothing for this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inactivity_seconds: Option<i64>,
+    /// What the watchdog does (default `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity_action: Option<InactivityAction>,
+    /// How long to wait for the box to answer ssh (default 1800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_ready_wait_seconds: Option<i64>,
+}
+
+/// `runplz brev` settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Brev {
+    /// `container` (default: the box is the image) or `vm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<BrevMode>,
+    /// vm mode only: run in docker (default true) or natively (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_docker: Option<bool>,
+    /// What happens to the box at the end (default `stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_finish: Option<OnFinish>,
+    /// Create a missing `--instance` box instead of failing (default false: a typo must not
+    /// create a billed box).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_create_instances: Option<bool>,
+    /// Pin an instance type instead of picking the cheapest that fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Kill the remote job after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_runtime_seconds: Option<i64>,
+    /// Watchdog: act when the job prints nothing for this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inactivity_seconds: Option<i64>,
+    /// What the watchdog does (default `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity_action: Option<InactivityAction>,
+    /// How long to wait for a new box to answer ssh (default 1800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_ready_wait_seconds: Option<i64>,
+    /// How many ranked instance types `brev create` may fall back through (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type_fallback_count: Option<i64>,
+    /// Provider prefixes never picked (default `["oci"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_providers: Option<Vec<String>>,
+}
+
+/// `runplz modal` settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Modal {
+    /// Return after submitting; outputs go to a volume and are fetched later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detach: Option<bool>,
+}
+
+/// Minimums checked on the box before the run starts.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preconditions {
+    /// Free shared memory (/dev/shm), GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_gb: Option<f64>,
+    /// Free disk in the workspace, GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_free_gb: Option<f64>,
+    /// Number of GPUs visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_count: Option<f64>,
+    /// Memory per GPU, GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_gb: Option<f64>,
+}

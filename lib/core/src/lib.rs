@@ -1,0 +1,18 @@
+//! runplz-core: every piece of logic behind the runplz tools. The binaries in `tools/` parse
+//! flags into the plain option structs defined here, call one function, and print its record.
+//! Nothing in this crate depends on clap, so `runplz` and the tests call it directly.
+
+pub mod collect;
+pub mod error;
+pub mod exec;
+pub mod image;
+pub mod job;
+pub mod out;
+pub mod probe;
+pub mod process;
+pub mod quote;
+pub mod ssh;
+pub mod sync;
+
+pub use error::{CliError, Result};
+pub use runplz_protocol::{Exit, Record, VERSION};

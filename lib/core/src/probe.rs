@@ -1,0 +1,1 @@
+//! probe: see the module's issue; filled in by its step tool.

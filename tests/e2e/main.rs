@@ -1,0 +1,6 @@
+//! End-to-end tests: the built binaries, run as a user would, against real parts (a real
+//! sshd on loopback, real rsync, real process trees). One test binary; each module is a tool.
+
+mod support;
+
+mod smoke;

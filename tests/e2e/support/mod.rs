@@ -1,0 +1,86 @@
+//! Test support: find the built binaries, run them with a scrubbed environment, and start a
+//! real loopback ssh box in one line ([`SshBox::start`]). Trees are staged on /dev/shm.
+
+#![allow(dead_code)]
+
+mod sshbox;
+
+pub use sshbox::SshBox;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The folder holding the built binaries (`target/debug`), found from this test binary's
+/// own path (`target/debug/deps/e2e-…`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The path of a built binary; panics with the fix when it was not built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// A command for a built binary with runplz's own variables scrubbed from the environment.
+pub fn bin_cmd(name: &str) -> Command {
+    let mut c = Command::new(bin(name));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("RUNPLZ_") {
+            c.env_remove(&k);
+        }
+    }
+    c
+}
+
+/// A fresh temp dir on /dev/shm (tmpfs: fast, and the test machine's disk is slow).
+pub fn shm_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("rpt-")
+        .tempdir_in(if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        })
+        .expect("tempdir")
+}
+
+/// Run and return the output, printing everything when the exit code is not `code`.
+pub fn run_expect(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{cmd:?}\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Parse stdout as one JSON record.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON record ({e}):\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
