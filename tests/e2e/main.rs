@@ -3,4 +3,10 @@
 
 mod support;
 
+mod collect;
+mod exec;
+mod image;
+mod job;
+mod probe;
 mod smoke;
+mod sync;

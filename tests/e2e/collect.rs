@@ -1,0 +1,1 @@
+//! collect end-to-end tests (see the module's tool).

@@ -1,0 +1,1 @@
+//! exec end-to-end tests (see the module's tool).

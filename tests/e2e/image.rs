@@ -1,0 +1,1 @@
+//! image end-to-end tests (see the module's tool).

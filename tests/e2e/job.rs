@@ -1,0 +1,1 @@
+//! job end-to-end tests (see the module's tool).

@@ -1,0 +1,1 @@
+//! probe end-to-end tests (see the module's tool).

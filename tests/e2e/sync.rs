@@ -1,0 +1,1 @@
+//! sync end-to-end tests (see the module's tool).
