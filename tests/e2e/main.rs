@@ -4,6 +4,7 @@
 mod support;
 
 mod collect;
+mod docs;
 mod exec;
 mod image;
 mod job;

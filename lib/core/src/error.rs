@@ -18,7 +18,9 @@ pub struct CliError {
 }
 
 impl CliError {
-    /// An error with this exit code.
+    /// An error with this exit code. Returns the anyhow error directly, since that is what
+    /// every caller propagates.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(exit: Exit, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(CliError {
             exit,

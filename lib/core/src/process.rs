@@ -19,29 +19,39 @@ use std::time::{Duration, Instant};
 /// How much of a streamed output is kept for error messages.
 const TAIL_BYTES: usize = 16 * 1024;
 
-/// The signal (if any) runplz itself has received since [`install_signal_handlers`].
-static SIGNALLED: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+/// The last signal runplz received, and how many it has received, since
+/// [`install_signal_handlers`]. A child reacts only to signals that arrive while it runs, so
+/// clean-up after a Ctrl-C (collecting outputs) still works; a second Ctrl-C stops that too.
+static LAST_SIGNAL: AtomicUsize = AtomicUsize::new(0);
+static SIGNAL_COUNT: AtomicUsize = AtomicUsize::new(0);
+static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Catch SIGINT, SIGTERM and SIGHUP so that a running child group is terminated cleanly
 /// (and outputs collected) instead of runplz dying with its children orphaned. Idempotent.
 pub fn install_signal_handlers() {
-    let flag = SIGNALLED.get_or_init(|| Arc::new(AtomicUsize::new(0)));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        let _ = signal_hook::flag::register_usize(sig, Arc::clone(flag), sig as usize);
-    }
+    INSTALLED.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // SAFETY: the handler only touches atomics, which is async-signal-safe.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    LAST_SIGNAL.store(sig as usize, Ordering::SeqCst);
+                    SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst);
+                })
+            };
+        }
+    });
 }
 
-/// The signal runplz received, if any (after [`install_signal_handlers`]).
+/// The last signal runplz received, if any (after [`install_signal_handlers`]).
 pub fn received_signal() -> Option<i32> {
-    SIGNALLED
-        .get()
-        .map(|f| f.load(Ordering::SeqCst))
-        .filter(|&s| s != 0)
-        .map(|s| s as i32)
+    (SIGNAL_COUNT.load(Ordering::SeqCst) > 0).then(|| LAST_SIGNAL.load(Ordering::SeqCst) as i32)
+}
+
+/// How many signals runplz has received so far; compare two readings to see whether one
+/// arrived in between.
+pub fn signal_count() -> usize {
+    SIGNAL_COUNT.load(Ordering::SeqCst)
 }
 
 /// Find a program on PATH, or fail with a one-line error saying how to install it.
@@ -263,6 +273,7 @@ impl Proc {
         }
 
         let start = Instant::now();
+        let signals_at_start = signal_count();
         let handle = expr.start().map_err(|e| spawn_error(&self.program, e))?;
         // Drop the expression so our copies of the pipe's write ends close.
         drop(expr);
@@ -279,8 +290,8 @@ impl Proc {
             if term_sent.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
-                } else if let Some(sig) = received_signal() {
-                    interrupted = Some(sig);
+                } else if signal_count() != signals_at_start {
+                    interrupted = received_signal();
                 }
                 if timed_out || interrupted.is_some() {
                     if let Some(pg) = pgid {

@@ -30,6 +30,9 @@ pub enum Exit {
     Precondition,
     /// A size or safety limit refused the input (rp-collect: archive too large or unsafe).
     Refused,
+    /// A setup step (image build, venv, upload) failed before the job ran (runplz); the
+    /// message names the step and ends with the last lines of its output.
+    SetupFailed,
     /// The command ran past its deadline and was killed (as timeout(1)).
     TimedOut,
     /// The tool itself failed before or around the command (setup, ssh, a missing program).
@@ -53,6 +56,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Precondition => 3,
             Exit::Refused => 4,
+            Exit::SetupFailed => 5,
             Exit::TimedOut => 124,
             Exit::ToolFailed => 125,
             Exit::CannotInvoke => 126,
@@ -72,6 +76,10 @@ impl Exit {
             "a precondition failed badly enough to doom the run (rp-probe)",
         ),
         (4, "a size or safety limit refused the input (rp-collect)"),
+        (
+            5,
+            "a setup step (upload, image build, venv) failed before the job ran (runplz)",
+        ),
         (124, "the command ran past its deadline and was killed"),
         (
             125,

@@ -8,15 +8,7 @@ use anyhow::Result;
 /// Every generated file: (path relative to the repo root, contents).
 pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
-    let tools: Vec<clap::Command> = vec![
-        rp_image::command(),
-        rp_probe::command(),
-        rp_sync::command(),
-        rp_exec::command(),
-        rp_collect::command(),
-        runplz::command(),
-    ];
-    for cmd in tools {
+    for cmd in commands() {
         let name = cmd.get_name().to_string();
         files.push((format!("man/{name}.1"), man_page(cmd.clone())?));
         for (shell, ext) in [
@@ -34,6 +26,18 @@ pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
     text.push('\n');
     files.push(("man/job.schema.json".to_string(), text.into_bytes()));
     Ok(files)
+}
+
+/// Every tool's clap definition.
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        rp_image::command(),
+        rp_probe::command(),
+        rp_sync::command(),
+        rp_exec::command(),
+        rp_collect::command(),
+        runplz::command(),
+    ]
 }
 
 fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {

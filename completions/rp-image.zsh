@@ -1,0 +1,35 @@
+#compdef rp-image
+
+autoload -U is-at-least
+
+_rp-image() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+}
+
+(( $+functions[_rp-image_commands] )) ||
+_rp-image_commands() {
+    local commands; commands=()
+    _describe -t commands 'rp-image commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_rp-image" ]; then
+    _rp-image "$@"
+else
+    compdef _rp-image rp-image
+fi

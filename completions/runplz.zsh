@@ -1,0 +1,35 @@
+#compdef runplz
+
+autoload -U is-at-least
+
+_runplz() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+}
+
+(( $+functions[_runplz_commands] )) ||
+_runplz_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_runplz" ]; then
+    _runplz "$@"
+else
+    compdef _runplz runplz
+fi
