@@ -1,21 +1,227 @@
-//! The `runplz` command line: flags (clap) turned into runplz-core options, and the record printed.
-use clap::{CommandFactory, Parser};
-use runplz_protocol::Exit;
+//! The `runplz` command line: a backend subcommand, a job file, flags, and `--NAME=VALUE`
+//! words after the job file that fill the job's `args`. Everything else is
+//! `runplz_core::run`, which calls the same library functions as the rp-* tools.
 
-/// runplz (in progress).
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use runplz_core::job::Backend;
+use runplz_core::run::{self, RunOptions};
+use runplz_protocol::Exit;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Run one job.json, unchanged, on this machine, on an SSH box you own, on a Brev box, or on
+/// Modal: the repo goes up minus secrets, the job runs under a hard deadline, and
+/// `$RUNPLZ_OUT` comes back to `./out/`.
+///
+/// stdout carries one JSON run record at the end; progress (which step, how long, bytes
+/// shipped) goes to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "runplz", version)]
-pub struct Cli {}
+#[command(name = "runplz", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    /// Where to run.
+    #[command(subcommand)]
+    pub backend: BackendCmd,
+}
+
+/// The backends.
+#[derive(Debug, Subcommand)]
+pub enum BackendCmd {
+    /// Run on this machine: in docker (default) or natively in a venv (`--native`).
+    Local(RunArgs),
+    /// Run on an SSH box you own (`--host`); runplz never stops or deletes it.
+    Ssh(RunArgs),
+    /// Run on a Brev box (not built yet: validates the job and stops).
+    Brev(RunArgs),
+    /// Run on Modal (not built yet: validates the job and stops).
+    Modal(RunArgs),
+}
+
+/// Flags shared by every backend; combinations that make no sense for a backend are usage
+/// errors (exit 2) before anything happens.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (`-` reads it from stdin).
+    #[arg(value_name = "JOB")]
+    pub job: PathBuf,
+    /// ssh: the box, as `[user@]host[:port]` or an ssh-config alias.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// brev: the instance name.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// Where `$RUNPLZ_OUT` comes back to (default: the job's `outputs_dir`, else `out/`
+    /// beside the job file).
+    #[arg(long, value_name = "DIR")]
+    pub outputs_dir: Option<PathBuf>,
+    /// local (docker): reuse the image tagged by the last build instead of building.
+    #[arg(long)]
+    pub no_build: bool,
+    /// local: run natively in a venv instead of docker (same as `"local": {"use_docker": false}`).
+    #[arg(long)]
+    pub native: bool,
+    /// Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// A JSON object of strings filling `{NAME}` placeholders (beats the job's `args`).
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
+    /// Print the equivalent POSIX shell script of rp-* calls instead of running anything.
+    #[arg(long)]
+    pub plan: bool,
+    /// brev/modal: return after submitting (not built yet).
+    #[arg(long)]
+    pub detach: bool,
+    /// ssh: an ssh config file passed to ssh and rsync as `-F`.
+    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+    /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
+    #[arg(last = true, value_name = "--NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+const AFTER_HELP: &str = "\
+RUN RECORD (stdout):
+  {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
+   \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,\"timed_out\":false,
+   \"interrupted\":null,\"failed_step\":null,\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
+   \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"out\",\"files\":1,\"bytes\":42},
+   \"duration_seconds\":3.2}
+
+EXAMPLES:
+  runplz local examples/hello/job.json --native
+  runplz local examples/hello/job.json --steps=5
+  runplz ssh job.json --host me@gpu-box:2222 --var steps=100
+  runplz ssh job.json --host box --plan > run.sh && sh run.sh
+
+EXIT STATUS:
+  The job's own exit code is runplz's exit code. 124: the job ran past its deadline
+  (`timeout`, or `ssh.max_runtime_seconds` if shorter) and was killed. 2: bad usage or an
+  invalid job (nothing ran). 3: a precondition on the box failed (nothing ran). 5: a setup
+  step failed before the job ran (the message names it). 125: runplz itself failed.";
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Run the tool.
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    Err(runplz_core::CliError::new(
-        Exit::ToolFailed,
-        "not built yet",
-    ))
+/// Parse the process's arguments: `--NAME=VALUE` words after the job file that are not
+/// runplz's own flags are moved behind `--` so clap files them as `params`.
+pub fn parse_args() -> Cli {
+    Cli::parse_from(split_params(std::env::args_os().collect()))
+}
+
+/// Move job parameters (`--NAME=VALUE` after the job file, NAME not a runplz flag) behind a
+/// `--`, keeping everything else in place.
+pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
+    let args = RunArgs::augment_args(clap::Command::new("x"));
+    let known: Vec<(String, bool)> = args
+        .get_arguments()
+        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_action().takes_values())))
+        .collect();
+    let mut out = Vec::new();
+    let mut params = Vec::new();
+    let mut iter = argv.into_iter();
+    out.extend(iter.next()); // program name
+    let mut seen_backend = false;
+    let mut seen_job = false;
+    while let Some(a) = iter.next() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "--" {
+            params.extend(iter.by_ref());
+            break;
+        }
+        if !seen_backend {
+            seen_backend = !s.starts_with('-');
+            out.push(a);
+            continue;
+        }
+        if let Some(flag) = s.strip_prefix("--") {
+            let name = flag.split('=').next().unwrap_or("");
+            match known.iter().find(|(k, _)| k == name) {
+                Some((_, takes_value)) => {
+                    out.push(a);
+                    if *takes_value && !flag.contains('=') {
+                        out.extend(iter.next());
+                    }
+                }
+                None if seen_job && flag.contains('=') => params.push(a),
+                None => out.push(a),
+            }
+            continue;
+        }
+        if !s.starts_with('-') || s == "-" {
+            seen_job = true;
+        }
+        out.push(a);
+    }
+    if !params.is_empty() {
+        out.push("--".into());
+        out.extend(params);
+    }
+    out
+}
+
+/// Run the chosen backend.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let (backend, a) = match cli.backend {
+        BackendCmd::Local(a) => (Backend::Local, a),
+        BackendCmd::Ssh(a) => (Backend::Ssh, a),
+        BackendCmd::Brev(a) => (Backend::Brev, a),
+        BackendCmd::Modal(a) => (Backend::Modal, a),
+    };
+    let opts = RunOptions {
+        backend,
+        job: a.job,
+        host: a.host,
+        instance: a.instance,
+        outputs_dir: a.outputs_dir,
+        no_build: a.no_build,
+        native: a.native,
+        vars: a.vars,
+        vars_file: a.vars_file,
+        params: a.params,
+        plan: a.plan,
+        detach: a.detach,
+        ssh_config: a.ssh_config,
+    };
+    run::main(&opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(words: &[&str]) -> Vec<String> {
+        split_params(words.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn params_after_the_job_move_behind_dashdash() {
+        assert_eq!(
+            split(&["runplz", "ssh", "job.json", "--host", "box", "--steps=5", "--var", "a=1"]),
+            ["runplz", "ssh", "job.json", "--host", "box", "--var", "a=1", "--", "--steps=5"]
+        );
+        assert_eq!(
+            split(&["runplz", "local", "--native", "job.json", "--host=x", "--lr=0.1"]),
+            ["runplz", "local", "--native", "job.json", "--host=x", "--", "--lr=0.1"]
+        );
+    }
+
+    #[test]
+    fn words_before_the_job_are_left_for_clap_to_judge() {
+        assert_eq!(
+            split(&["runplz", "ssh", "--steps=5", "job.json"]),
+            ["runplz", "ssh", "--steps=5", "job.json"]
+        );
+        let e = Cli::try_parse_from(split(&["runplz", "ssh", "--steps=5", "job.json"]));
+        assert!(e.unwrap_err().to_string().contains("--steps"));
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
 }
