@@ -56,6 +56,7 @@ runplz_apt_busy() {
 
 runplz_apt_wait() {
   local waited=0 limit="${RUNPLZ_APT_LOCK_WAIT:-600}"
+  case "$limit" in '' | *[!0-9]*) limit=600 ;; esac
   while runplz_apt_busy; do
     if [ "$waited" -ge "$limit" ]; then
       echo "runplz: another apt/dpkg still holds the package lock after ${waited}s; giving up (set RUNPLZ_APT_LOCK_WAIT to wait longer)" >&2
