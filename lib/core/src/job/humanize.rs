@@ -20,6 +20,14 @@ pub fn describe(v: &Value) -> String {
     }
 }
 
+/// `one of "a", "b", "c"`, or just `"a"` when there is one.
+pub fn one_of(items: &[&str]) -> String {
+    match items {
+        [one] => Value::from(*one).to_string(),
+        _ => format!("one of {}", quoted_list(items)),
+    }
+}
+
 /// `"a", "b", "c"`.
 pub fn quoted_list(items: &[&str]) -> String {
     items
@@ -87,17 +95,25 @@ fn ticked(msg: &str) -> Vec<&str> {
     msg.split('`').skip(1).step_by(2).collect()
 }
 
-/// The JSON spelling of what serde expected.
-fn expected_json(e: &str) -> String {
+/// The values of the enum-typed key `key`, for messages where serde only says "string or map".
+fn enum_values(key: &str) -> Option<&'static [&'static str]> {
+    match key {
+        "mode" => Some(&["container", "vm"]),
+        "on_finish" => Some(&["stop", "delete", "leave"]),
+        "inactivity_action" => Some(&["diagnose", "terminate"]),
+        _ => None,
+    }
+}
+
+/// The JSON spelling of what serde expected (`key` is the last key of the path).
+fn expected_json(e: &str, key: &str) -> String {
     match e {
+        "string or map" => enum_values(key).map_or("a string".into(), |v| one_of(v)),
         "i64" | "u64" | "i32" | "u32" | "u16" | "usize" => "an integer".into(),
         "f64" | "f32" => "a number".into(),
         "a boolean" => "true or false".into(),
         "a sequence" => "an array".into(),
         "a map" => "an object".into(),
-        "enum OnFinish" => format!("one of {}", quoted_list(&["stop", "delete", "leave"])),
-        "enum InactivityAction" => format!("one of {}", quoted_list(&["diagnose", "terminate"])),
-        "enum BrevMode" => format!("one of {}", quoted_list(&["container", "vm"])),
         e if e.starts_with("struct ") => "an object".into(),
         e => e.to_string(),
     }
@@ -134,11 +150,16 @@ pub fn serde_error(
     let word = ticks.first().copied().unwrap_or("");
     if msg.starts_with("unknown field") {
         let known: Vec<&str> = ticks.iter().skip(1).copied().collect();
-        let hint = did_you_mean(word, &known);
+        // With one known key the message already names it.
+        let hint = if known.len() > 1 {
+            did_you_mean(word, &known)
+        } else {
+            String::new()
+        };
         let message = format!(
-            "found unknown key {}, expected one of {}{hint}",
+            "found unknown key {}, expected {}{hint}",
             Value::from(word),
-            quoted_list(&known)
+            one_of(&known)
         );
         return (path, message, true);
     }
@@ -146,9 +167,9 @@ pub fn serde_error(
         let known: Vec<&str> = ticks.iter().skip(1).copied().collect();
         let hint = did_you_mean(word, &known);
         let message = format!(
-            "found {}, expected one of {}{hint}",
+            "found {}, expected {}{hint}",
             Value::from(word),
-            quoted_list(&known)
+            one_of(&known)
         );
         return (path, message, false);
     }
@@ -162,18 +183,47 @@ pub fn serde_error(
     let found = value_at(root, &path)
         .map(describe)
         .unwrap_or_else(|| "a value".into());
-    let message = if msg.contains("untagged enum Run") {
-        format!("found {found}, expected a shell string or an argv array of strings")
-    } else if let Some(rest) = msg
+    if msg.contains("untagged enum Run") {
+        // An argv array with one bad element: point at that element.
+        if let Some(Value::Array(items)) = value_at(root, &path) {
+            if let Some(i) = items.iter().position(|v| !v.is_string()) {
+                let message = format!("found {}, expected a string", describe(&items[i]));
+                return (spans::join_index(&path, i), message, false);
+            }
+        }
+        let message = format!("found {found}, expected a shell string or an argv array of strings");
+        return (path, message, false);
+    }
+    let key = match segs.last() {
+        Some(spans::Seg::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    let message = if let Some(rest) = msg
         .strip_prefix("invalid type: ")
         .or_else(|| msg.strip_prefix("invalid value: "))
     {
         let expected = rest.split_once(", expected ").map_or(rest, |(_, e)| e);
-        format!("found {found}, expected {}", expected_json(expected))
+        format!("found {found}, expected {}", expected_json(expected, key))
     } else {
         format!("found {found}, expected a valid value ({msg})")
     };
     (path, message, false)
+}
+
+/// A JSON syntax error, reworded (serde_json's own position suffix dropped), with its line
+/// and column. serde_json reports a trailing comma at the bracket after it; the comma itself
+/// is what to fix, so that is where this points.
+pub fn syntax_error_at(err: &serde_json::Error, text: &str) -> (String, (usize, usize)) {
+    let message = syntax_error(err);
+    // serde_json's column is that of the last character read, 0 at a line's start.
+    let mut pos = (err.line(), err.column().max(1));
+    if message.starts_with("found a trailing comma") {
+        let at = spans::offset_of(text, pos);
+        if let Some(comma) = text[..at].rfind(|c: char| !c.is_whitespace()) {
+            pos = spans::line_col(text, comma);
+        }
+    }
+    (message, pos)
 }
 
 /// A JSON syntax error, reworded (serde_json's own position suffix dropped).

@@ -231,12 +231,8 @@ pub fn parse(text: &str, origin: &str, root: &Path) -> Result<Job, JobError> {
         message,
     };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        // serde_json's column is that of the last character read, 0 at a line's start.
-        err(
-            String::new(),
-            humanize::syntax_error(&e),
-            (e.line(), e.column().max(1)),
-        )
+        let (message, pos) = humanize::syntax_error_at(&e, text);
+        err(String::new(), message, pos)
     })?;
     if !value.is_object() {
         return Err(err(

@@ -247,6 +247,22 @@ pub fn duplicate_key(text: &str) -> Option<(String, (usize, usize))> {
     dups.map(|(path, at)| (path, line_col(text, at)))
 }
 
+/// The byte offset of a 1-based line and column (in characters); the inverse of
+/// [`line_col`], clamped to the text.
+pub fn offset_of(text: &str, (line, col): (usize, usize)) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[start.min(text.len())..];
+    start
+        + rest
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
@@ -313,6 +329,15 @@ mod tests {
                 Seg::Index(3)
             ]
         );
+    }
+
+    #[test]
+    fn offsets_and_positions_agree() {
+        let t = "ab\nçd\n\nx";
+        for off in [0, 1, 3, 5, 7, 8] {
+            assert_eq!(offset_of(t, line_col(t, off)), off);
+        }
+        assert_eq!(offset_of(t, (9, 9)), t.len());
     }
 
     #[test]

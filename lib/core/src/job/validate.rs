@@ -194,8 +194,13 @@ fn step(path: &str, s: &Step, root: &Path) -> Result<ImageStep, Problem> {
             Err(bad_key(
                 join_key(path, key),
                 format!(
-                    "found {} on a {} step, expected it only on a {} step",
+                    "found {} on {} {} step, expected it only on a {} step",
                     q(key),
+                    if kind.starts_with(['a', 'e']) {
+                        "an"
+                    } else {
+                        "a"
+                    },
                     q(kind),
                     q(belongs)
                 ),

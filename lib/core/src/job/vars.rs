@@ -3,7 +3,7 @@
 //! every value is substituted shell-quoted, so a value can never inject a command; in an
 //! argv `run` it is substituted as is. `{{` and `}}` are literal braces.
 
-use super::humanize::{describe, did_you_mean, quoted_list, syntax_error};
+use super::humanize::{describe, did_you_mean, quoted_list, syntax_error_at};
 use super::{spans, Run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -157,12 +157,8 @@ pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{shown}: cannot read the vars file: {e}"))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{shown}:{}:{}: {}",
-            e.line(),
-            e.column().max(1),
-            syntax_error(&e)
-        )
+        let (message, (l, c)) = syntax_error_at(&e, &text);
+        format!("{shown}:{l}:{c}: {message}")
     })?;
     let at = |key: &str| {
         let (l, c) = spans::locate(&text, &spans::join_key("", key));
@@ -421,7 +417,7 @@ mod tests {
         );
         assert_eq!(
             e("{\"a\": \"1\",}"),
-            "F:1:11: found a trailing comma, expected another value (JSON allows no trailing commas)"
+            "F:1:10: found a trailing comma, expected another value (JSON allows no trailing commas)"
         );
         assert!(overrides(&[], Some(&dir.path().join("nope.json")), &[])
             .unwrap_err()
