@@ -19,6 +19,8 @@ pub struct CliError {
 
 impl CliError {
     /// An error with this exit code.
+    // Returns anyhow::Error on purpose: callers `?` it straight out of anyhow functions.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(exit: Exit, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(CliError {
             exit,

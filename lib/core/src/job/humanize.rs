@@ -108,7 +108,7 @@ fn enum_values(key: &str) -> Option<&'static [&'static str]> {
 /// The JSON spelling of what serde expected (`key` is the last key of the path).
 fn expected_json(e: &str, key: &str) -> String {
     match e {
-        "string or map" => enum_values(key).map_or("a string".into(), |v| one_of(v)),
+        "string or map" => enum_values(key).map_or("a string".into(), one_of),
         "i64" | "u64" | "i32" | "u32" | "u16" | "usize" => "an integer".into(),
         "f64" | "f32" => "a number".into(),
         "a boolean" => "true or false".into(),
