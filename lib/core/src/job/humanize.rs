@@ -215,8 +215,13 @@ pub fn serde_error(
 /// is what to fix, so that is where this points.
 pub fn syntax_error_at(err: &serde_json::Error, text: &str) -> (String, (usize, usize)) {
     let message = syntax_error(err);
-    // serde_json's column is that of the last character read, 0 at a line's start.
+    // serde_json's column is that of the last character read; 0 means it had just read a
+    // newline, so the offending spot is the end of the line before.
     let mut pos = (err.line(), err.column().max(1));
+    if err.column() == 0 && err.line() > 1 && !message.starts_with("found the end of the file") {
+        let newline = spans::offset_of(text, (err.line(), 1)).saturating_sub(1);
+        pos = spans::line_col(text, newline);
+    }
     if message.starts_with("found a trailing comma") {
         let at = spans::offset_of(text, pos);
         if let Some(comma) = text[..at].rfind(|c: char| !c.is_whitespace()) {

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod humanize;
+mod image_rules;
 pub mod spans;
 pub mod spec;
 pub mod validate;
@@ -277,4 +278,52 @@ pub fn parse(text: &str, origin: &str, root: &Path) -> Result<Job, JobError> {
         };
         err(pb.path, pb.message, pos)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, "j.json", Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn positions_survive_crlf_tabs_and_wide_characters() {
+        let crlf = "{\r\n\t\"name\": \"x\",\r\n\t\"image\": {\"from_registry\": \"é:1\"},\r\n\t\"run\": \"a\",\r\n\t\"timeout\": -5\r\n}\r\n";
+        assert_eq!(
+            err(crlf),
+            "j.json:5:13: timeout: found -5, expected a positive number of seconds"
+        );
+        let wide = "{\"name\": \"ünï cødé\", \"image\": {}, \"run\": \"a\"}";
+        assert_eq!(
+            err(wide),
+            "j.json:1:10: name: found \"ünï cødé\", expected 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_character() {
+        assert_eq!(
+            err("{\n  \"name\": tru\n}"),
+            "j.json:2:14: found invalid JSON, expected true, false or null"
+        );
+        assert_eq!(
+            err("{\"a\": [1, 2,]}"),
+            "j.json:1:12: found a trailing comma, expected another value (JSON allows no trailing commas)"
+        );
+    }
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+        }
+        assert_eq!(
+            "moda".parse::<Backend>(),
+            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\"; did you mean \"modal\"?".to_string())
+        );
+    }
 }

@@ -2,12 +2,13 @@
 //! same rules the Python runplz enforces when its configs are built, plus a few it should
 //! have (a watchdog action with no watchdog, an `args` default no placeholder uses). Each
 //! rule returns the JSON path it is about, so the caller can point at the line and column.
-//! Rules that depend on the backend live in `backend.rs`.
+//! The `image` section's rules live in `image_rules.rs`, the backend-specific ones in
+//! `backend.rs`.
 
 use super::humanize::{did_you_mean, quoted_list};
 use super::spans::{join_index, join_key};
-use super::spec::{Brev, BrevMode, JobFile, OnFinish, Ssh, Step};
-use super::{Base, ImageStep, Job, Run};
+use super::spec::{Brev, BrevMode, JobFile, OnFinish, Ssh};
+use super::{Job, Run};
 use crate::quote::is_identifier;
 use std::path::{Component, Path};
 
@@ -23,7 +24,7 @@ pub struct Problem {
     pub at_key: bool,
 }
 
-fn p(path: impl Into<String>, msg: impl Into<String>) -> Problem {
+pub(super) fn p(path: impl Into<String>, msg: impl Into<String>) -> Problem {
     Problem {
         path: path.into(),
         message: msg.into(),
@@ -31,14 +32,14 @@ fn p(path: impl Into<String>, msg: impl Into<String>) -> Problem {
     }
 }
 
-fn bad_key(path: impl Into<String>, msg: impl Into<String>) -> Problem {
+pub(super) fn bad_key(path: impl Into<String>, msg: impl Into<String>) -> Problem {
     Problem {
         at_key: true,
         ..p(path, msg)
     }
 }
 
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
@@ -62,7 +63,7 @@ fn positive(path: &str, v: Option<f64>, unit: &str) -> Result<(), Problem> {
     }
 }
 
-fn non_empty(path: &str, v: Option<&str>, what: &str) -> Result<(), Problem> {
+pub(super) fn non_empty(path: &str, v: Option<&str>, what: &str) -> Result<(), Problem> {
     match v {
         Some(s) if s.trim().is_empty() => {
             Err(p(path, format!("found {}, expected {what}", blank(s))))
@@ -71,7 +72,7 @@ fn non_empty(path: &str, v: Option<&str>, what: &str) -> Result<(), Problem> {
     }
 }
 
-fn blank(s: &str) -> &'static str {
+pub(super) fn blank(s: &str) -> &'static str {
     if s.is_empty() {
         "an empty string"
     } else {
@@ -81,7 +82,10 @@ fn blank(s: &str) -> &'static str {
 
 /// Environment keys become `export KEY=...` lines: a key that is not a shell identifier
 /// would parse, then abort the remote script mid-run (Python runplz issue #88).
-fn env_keys<'a>(path: &str, keys: impl Iterator<Item = &'a String>) -> Result<(), Problem> {
+pub(super) fn env_keys<'a>(
+    path: &str,
+    keys: impl Iterator<Item = &'a String>,
+) -> Result<(), Problem> {
     for k in keys {
         if !is_identifier(k) {
             return Err(bad_key(
@@ -102,7 +106,7 @@ fn env_keys<'a>(path: &str, keys: impl Iterator<Item = &'a String>) -> Result<()
     Ok(())
 }
 
-fn strings(path: &str, items: &[String], what: &str) -> Result<(), Problem> {
+pub(super) fn strings(path: &str, items: &[String], what: &str) -> Result<(), Problem> {
     if items.is_empty() {
         return Err(p(
             path,
@@ -121,7 +125,7 @@ fn strings(path: &str, items: &[String], what: &str) -> Result<(), Problem> {
 }
 
 /// A relative path that stays inside the job's folder (it is what gets shipped).
-fn inside_root(path: &str, rel: &str) -> Result<(), Problem> {
+pub(super) fn inside_root(path: &str, rel: &str) -> Result<(), Problem> {
     let rp = Path::new(rel);
     let mut depth = 0i32;
     let mut escapes = rp.is_absolute();
@@ -145,236 +149,12 @@ fn inside_root(path: &str, rel: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-const STEP_KINDS: [&str; 5] = [
-    "apt_install",
-    "pip_install",
-    "pip_install_local_dir",
-    "run_commands",
-    "env",
-];
-
-fn step(path: &str, s: &Step, root: &Path) -> Result<ImageStep, Problem> {
-    let set = [
-        s.apt_install.is_some(),
-        s.pip_install.is_some(),
-        s.pip_install_local_dir.is_some(),
-        s.run_commands.is_some(),
-        s.env.is_some(),
-    ];
-    let kinds: Vec<&str> = set
-        .iter()
-        .zip(STEP_KINDS)
-        .filter(|(set, _)| **set)
-        .map(|(_, k)| k)
-        .collect();
-    let kind = match kinds.as_slice() {
-        [k] => *k,
-        [] => {
-            return Err(p(
-                path,
-                format!(
-                    "found a step with no kind, expected exactly one of {}",
-                    quoted_list(&STEP_KINDS)
-                ),
-            ))
-        }
-        many => {
-            return Err(p(
-                path,
-                format!(
-                    "found a step with {} kinds ({}), expected exactly one: split it into one step each",
-                    many.len(),
-                    quoted_list(many)
-                ),
-            ))
-        }
-    };
-    let stray = |key: &str, set: bool, belongs: &str| -> Result<(), Problem> {
-        if set && kind != belongs {
-            Err(bad_key(
-                join_key(path, key),
-                format!(
-                    "found {} on {} {} step, expected it only on a {} step",
-                    q(key),
-                    if kind.starts_with(['a', 'e']) {
-                        "an"
-                    } else {
-                        "a"
-                    },
-                    q(kind),
-                    q(belongs)
-                ),
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    stray("index_url", s.index_url.is_some(), "pip_install")?;
-    stray(
-        "extra_index_url",
-        s.extra_index_url.is_some(),
-        "pip_install",
-    )?;
-    stray("editable", s.editable.is_some(), "pip_install_local_dir")?;
-    let key = join_key(path, kind);
-    Ok(match kind {
-        "apt_install" => {
-            let pk = s.apt_install.clone().unwrap_or_default();
-            strings(&key, &pk, "package name")?;
-            for (i, name) in pk.iter().enumerate() {
-                if name.starts_with('-') || name.chars().any(char::is_whitespace) {
-                    return Err(p(
-                        join_index(&key, i),
-                        format!(
-                            "found {}, expected one package name (no spaces, not an option)",
-                            q(name)
-                        ),
-                    ));
-                }
-            }
-            ImageStep::Apt(pk)
-        }
-        "pip_install" => {
-            let pk = s.pip_install.clone().unwrap_or_default();
-            strings(&key, &pk, "requirement")?;
-            for (i, req) in pk.iter().enumerate() {
-                // Modal's pip_install takes requirements only, so options cannot be kept
-                // portable; the index URLs have their own keys.
-                if req.trim_start().starts_with('-') {
-                    return Err(p(
-                        join_index(&key, i),
-                        format!(
-                            "found {}, expected a requirement such as \"pandas>=2.0\", not a pip option (use \"index_url\", \"extra_index_url\", \"pip_install_local_dir\" or \"run_commands\")",
-                            q(req)
-                        ),
-                    ));
-                }
-            }
-            for (k, v) in [
-                ("index_url", &s.index_url),
-                ("extra_index_url", &s.extra_index_url),
-            ] {
-                let kp = join_key(path, k);
-                non_empty(&kp, v.as_deref(), "a URL")?;
-                if let Some(u) = v {
-                    if u.chars().any(char::is_whitespace) {
-                        return Err(p(
-                            kp,
-                            format!(
-                                "found {}, expected a URL (no spaces) such as \"https://download.pytorch.org/whl/cu121\"",
-                                q(u)
-                            ),
-                        ));
-                    }
-                }
-            }
-            ImageStep::Pip {
-                packages: pk,
-                index_url: s.index_url.clone(),
-                extra_index_url: s.extra_index_url.clone(),
-            }
-        }
-        "pip_install_local_dir" => {
-            let dir = s.pip_install_local_dir.clone().unwrap_or_default();
-            non_empty(&key, Some(&dir), "a folder of the repo such as \".\"")?;
-            inside_root(&key, &dir)?;
-            if !root.join(&dir).is_dir() {
-                return Err(p(
-                    key,
-                    format!(
-                        "found {}, expected an existing folder (relative to the job's folder)",
-                        q(&dir)
-                    ),
-                ));
-            }
-            ImageStep::PipLocalDir {
-                path: dir,
-                editable: s.editable.unwrap_or(false),
-            }
-        }
-        "run_commands" => {
-            let cmds = s.run_commands.clone().unwrap_or_default();
-            strings(&key, &cmds, "command")?;
-            ImageStep::Run(cmds)
-        }
-        _ => {
-            let env = s.env.clone().unwrap_or_default();
-            if env.is_empty() {
-                return Err(p(
-                    key,
-                    "found an empty object, expected at least one variable",
-                ));
-            }
-            env_keys(&key, env.keys())?;
-            ImageStep::Env(env)
-        }
-    })
-}
-
 /// `~/x` → `$HOME/x`; a relative path resolves against the job's folder.
 pub fn resolve_user_path(root: &Path, path: &str) -> std::path::PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => Path::new(&home).join(rest),
         _ => root.join(path),
     }
-}
-
-fn image(spec: &JobFile, root: &Path) -> Result<(Base, Vec<ImageStep>), Problem> {
-    let im = &spec.image;
-    let base = match (&im.from_registry, &im.from_dockerfile) {
-        (Some(_), Some(_)) => {
-            return Err(p(
-                "image",
-                "found both \"from_registry\" and \"from_dockerfile\", expected exactly one",
-            ))
-        }
-        (None, None) => {
-            return Err(p(
-                "image",
-                "found neither \"from_registry\" nor \"from_dockerfile\", expected exactly one",
-            ))
-        }
-        (Some(r), None) => {
-            if r.trim().is_empty() || r.chars().any(char::is_whitespace) {
-                return Err(p(
-                    "image.from_registry",
-                    format!(
-                        "found {}, expected an image reference such as \"python:3.11-slim\"",
-                        q(r)
-                    ),
-                ));
-            }
-            Base::Registry(r.clone())
-        }
-        (None, Some(d)) => {
-            non_empty("image.from_dockerfile", Some(d), "a Dockerfile path")?;
-            if !im.steps.is_empty() {
-                return Err(p(
-                    "image.steps",
-                    "found steps beside \"from_dockerfile\", expected none: put them in your Dockerfile",
-                ));
-            }
-            inside_root("image.from_dockerfile", d)?;
-            let full = root.join(d);
-            if !full.is_file() {
-                return Err(p(
-                    "image.from_dockerfile",
-                    format!(
-                        "found {}, expected an existing file (relative to the job's folder)",
-                        q(d)
-                    ),
-                ));
-            }
-            Base::Dockerfile(full)
-        }
-    };
-    let steps = im
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| step(&join_index("image.steps", i), s, root))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((base, steps))
 }
 
 fn run_and_args(spec: &JobFile) -> Result<(), Problem> {
@@ -557,7 +337,7 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
             ),
         ));
     }
-    let (base, steps) = image(&spec, root)?;
+    let (base, steps) = super::image_rules::image(&spec, root)?;
     run_and_args(&spec)?;
     env_keys("env", spec.env.keys())?;
 
