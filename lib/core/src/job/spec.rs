@@ -241,7 +241,8 @@ pub struct Ssh {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 65535))]
     pub port: Option<i64>,
-    /// Private key, passed as `-i KEY -o IdentitiesOnly=yes`; must exist.
+    /// Private key, passed as `-i KEY -o IdentitiesOnly=yes`; must exist. `~/` is your home
+    /// folder; a relative path is relative to the job file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key_path: Option<String>,
     /// Run in docker on the box (true) or natively in a venv (false).
