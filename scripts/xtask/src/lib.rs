@@ -3,6 +3,8 @@
 //! Schema and `job.json(5)`. A test renders these again and fails when a checked-in copy is
 //! stale.
 
+pub mod jobman;
+
 use anyhow::Result;
 
 /// Every generated file: (path relative to the repo root, contents).
@@ -21,11 +23,22 @@ pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
             files.push((format!("completions/{name}.{ext}"), buf));
         }
     }
-    let schema = schemars::schema_for!(runplz_core::job::JobFile);
+    files.extend(render_job_docs()?);
+    Ok(files)
+}
+
+/// The job.json JSON Schema and `job.json(5)`, both from the `JobFile` types.
+pub fn render_job_docs() -> Result<Vec<(String, Vec<u8>)>> {
+    let schema = serde_json::to_value(schemars::schema_for!(runplz_core::job::JobFile))?;
     let mut text = serde_json::to_string_pretty(&schema)?;
     text.push('\n');
-    files.push(("man/job.schema.json".to_string(), text.into_bytes()));
-    Ok(files)
+    Ok(vec![
+        ("man/job.schema.json".to_string(), text.into_bytes()),
+        (
+            "man/job.json.5".to_string(),
+            jobman::render(&schema).into_bytes(),
+        ),
+    ])
 }
 
 /// Every tool's clap definition.
@@ -62,4 +75,20 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
 
 fn man_has_subcommands(_m: &clap_mangen::Man) -> bool {
     false
+}
+
+#[cfg(test)]
+mod tests {
+    /// The checked-in schema and job.json(5) match the code; `cargo run -p xtask` fixes it.
+    #[test]
+    fn job_docs_are_current() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (path, want) in super::render_job_docs().unwrap() {
+            let have = std::fs::read(root.join(&path)).unwrap_or_default();
+            assert!(
+                have == want,
+                "{path} is stale: run `cargo run -p xtask` and commit it"
+            );
+        }
+    }
 }

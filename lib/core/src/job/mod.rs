@@ -2,6 +2,9 @@
 //! tool works from. Loading never has side effects; everything that can be checked without
 //! touching a box is checked here, so an invalid job fails before anything happens.
 
+pub mod backend;
+pub mod humanize;
+mod image_rules;
 pub mod spans;
 pub mod spec;
 pub mod validate;
@@ -15,7 +18,61 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use backend::check_backend;
 pub use spec::{JobFile, OnFinish, Run};
+
+/// Where a job runs; some rules hold only on one of them (see [`check_backend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// This machine, in docker or natively.
+    Local,
+    /// A box the user owns, over ssh.
+    Ssh,
+    /// A Brev box, created or started for the run.
+    Brev,
+    /// A Modal function.
+    Modal,
+}
+
+impl Backend {
+    /// Every backend, in the order the docs list them.
+    pub const ALL: [Backend; 4] = [Backend::Local, Backend::Ssh, Backend::Brev, Backend::Modal];
+
+    /// The name used on the command line and in job.json (`local`, `ssh`, `brev`, `modal`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Ssh => "ssh",
+            Backend::Brev => "brev",
+            Backend::Modal => "modal",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
+                format!(
+                    "found backend {}, expected one of {}{}",
+                    serde_json::Value::from(s),
+                    humanize::quoted_list(&names),
+                    humanize::did_you_mean(s, &names)
+                )
+            })
+    }
+}
 
 /// Where the image starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +117,9 @@ pub struct Job {
     pub origin: String,
     /// The folder the job's relative paths resolve against: the repo root that is shipped.
     pub root: PathBuf,
+    /// The file's text, kept so that later checks (backend rules, variables) can point at
+    /// a line and column.
+    pub text: String,
     /// The file as written.
     pub spec: JobFile,
     /// Where the image starts.
@@ -78,6 +138,31 @@ impl Job {
     pub fn outputs_dir(&self) -> PathBuf {
         self.root
             .join(self.spec.outputs_dir.as_deref().unwrap_or("out"))
+    }
+
+    /// `ssh.ssh_key_path` resolved as validation checked it: `~/` is the home folder, a
+    /// relative path is relative to the job's folder.
+    pub fn ssh_key_path(&self) -> Option<PathBuf> {
+        let k = self.spec.ssh.ssh_key_path.as_deref()?;
+        Some(validate::resolve_user_path(&self.root, k))
+    }
+
+    /// An error about the value at JSON `path` in this job's file, located.
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> JobError {
+        JobError {
+            file: self.origin.clone(),
+            pos: Some(spans::locate(&self.text, path)),
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// `run` with its placeholders filled: `args` defaults, then `overrides` in order (later
+    /// wins; build them with [`vars::overrides`]). An unknown variable or a placeholder left
+    /// without a value is a usage error (exit 2) pointing at `run`.
+    pub fn command(&self, overrides: &[(String, String)]) -> Result<Run> {
+        vars::render(&self.spec.run, &self.spec.args, overrides)
+            .map_err(|m| CliError::usage(self.error_at("run", m).to_string()))
     }
 }
 
@@ -137,48 +222,108 @@ pub fn load(path: &Path) -> Result<Job> {
     parse(&text, &origin, &root).map_err(|e| CliError::new(Exit::Usage, e.to_string()))
 }
 
-/// Parse and validate job text. `root` is the folder relative paths resolve against.
+/// Parse and validate job text. `root` is the folder relative paths resolve against. The
+/// error reads `FILE:LINE:COL: JSON.PATH: found X, expected Y`.
 pub fn parse(text: &str, origin: &str, root: &Path) -> Result<Job, JobError> {
-    let err = |path: &str, message: String, pos: Option<(usize, usize)>| JobError {
+    let err = |path: String, message: String, pos: (usize, usize)| JobError {
         file: origin.to_string(),
-        pos,
-        path: path.to_string(),
+        pos: Some(pos),
+        path,
         message,
     };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        err(
-            "",
-            format!("invalid JSON: {}", strip_position(&e.to_string())),
-            Some((e.line(), e.column())),
-        )
+        let (message, pos) = humanize::syntax_error_at(&e, text);
+        err(String::new(), message, pos)
     })?;
     if !value.is_object() {
         return Err(err(
-            "",
+            String::new(),
             format!(
                 "found {}, expected a JSON object",
-                validate::describe(&value)
+                humanize::describe(&value)
             ),
-            Some((1, 1)),
+            spans::locate(text, ""),
+        ));
+    }
+    // serde_json keeps the last of two equal keys without a word; a repeated key is almost
+    // always a merge mistake.
+    if let Some((path, pos)) = spans::duplicate_key(text) {
+        let key = match spans::segments(&path).pop() {
+            Some(spans::Seg::Key(k)) => k,
+            _ => String::new(),
+        };
+        return Err(err(
+            path,
+            format!(
+                "found key {} twice in one object, expected each key once",
+                serde_json::Value::from(key)
+            ),
+            pos,
         ));
     }
     let spec: JobFile = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        let message = validate::humanize_serde(e.inner(), &path, &value);
-        let pos = spans::locate(text, &path);
-        err(&path, message, pos)
+        let (path, message, at_key) = humanize::serde_error(&e, &value);
+        let pos = if at_key {
+            spans::locate_key(text, &path)
+        } else {
+            spans::locate(text, &path)
+        };
+        err(path, message, pos)
     })?;
-    validate::validate(spec, origin, root).map_err(|(path, message)| {
-        let pos = spans::locate(text, &path);
-        err(&path, message, pos)
+    validate::validate(spec, origin, root, text).map_err(|pb| {
+        let pos = if pb.at_key {
+            spans::locate_key(text, &pb.path)
+        } else {
+            spans::locate(text, &pb.path)
+        };
+        err(pb.path, pb.message, pos)
     })
 }
 
-/// serde_json appends " at line L column C"; we print the position ourselves.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, "j.json", Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn positions_survive_crlf_tabs_and_wide_characters() {
+        let crlf = "{\r\n\t\"name\": \"x\",\r\n\t\"image\": {\"from_registry\": \"é:1\"},\r\n\t\"run\": \"a\",\r\n\t\"timeout\": -5\r\n}\r\n";
+        assert_eq!(
+            err(crlf),
+            "j.json:5:13: timeout: found -5, expected a positive number of seconds"
+        );
+        let wide = "{\"name\": \"ünï cødé\", \"image\": {}, \"run\": \"a\"}";
+        assert_eq!(
+            err(wide),
+            "j.json:1:10: name: found \"ünï cødé\", expected 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_character() {
+        assert_eq!(
+            err("{\n  \"name\": tru\n}"),
+            "j.json:2:14: found invalid JSON, expected true, false or null"
+        );
+        assert_eq!(
+            err("{\"a\": [1, 2,]}"),
+            "j.json:1:12: found a trailing comma, expected another value (JSON allows no trailing commas)"
+        );
+    }
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+        }
+        assert_eq!(
+            "moda".parse::<Backend>(),
+            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\"; did you mean \"modal\"?".to_string())
+        );
     }
 }

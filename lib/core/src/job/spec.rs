@@ -16,6 +16,7 @@ pub struct JobFile {
     pub schema: Option<String>,
     /// The job's name: letters, digits, `.`, `_` and `-`, starting with a letter or digit.
     /// Names the image tag, the remote workspace and the outputs folder.
+    #[schemars(extend("pattern" = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"))]
     pub name: String,
     /// The image the job runs in.
     pub image: Image,
@@ -25,19 +26,23 @@ pub struct JobFile {
     pub run: Run,
     /// Default values for `{name}` placeholders in `run`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub args: BTreeMap<String, String>,
     /// Environment variables for the job. Keys must be shell identifiers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": "^(?!RUNPLZ_)[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub env: BTreeMap<String, String>,
     /// What the job needs from the machine.
     #[serde(default)]
     pub resources: Resources,
     /// Wall-clock limit for the run, in seconds; the job is killed past it (exit 124).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub timeout: Option<i64>,
     /// Where `$RUNPLZ_OUT` comes back to on this machine, relative to the job file's
-    /// folder (default `out`).
+    /// folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "out", "minLength" = 1))]
     pub outputs_dir: Option<String>,
     /// What to ship up besides the built-in secret and cache excludes.
     #[serde(default)]
@@ -63,6 +68,11 @@ pub struct JobFile {
 /// The image: a registry base plus steps, or a Dockerfile of your own.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Exactly one base; a Dockerfile carries its own steps.
+#[schemars(extend("oneOf" = [
+    {"required": ["from_registry"], "properties": {"from_registry": {"type": "string"}}},
+    {"required": ["from_dockerfile"], "properties": {"from_dockerfile": {"type": "string"}, "steps": {"maxItems": 0}}}
+]))]
 pub struct Image {
     /// Base image, e.g. `pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,12 +89,29 @@ pub struct Image {
 /// `run_commands`, `env`, with the modifiers that belong to it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// Exactly one kind (non-null), and each modifier only beside its kind.
+#[schemars(extend(
+    "oneOf" = [
+        {"required": ["apt_install"], "properties": {"apt_install": {"type": "array"}}},
+        {"required": ["pip_install"], "properties": {"pip_install": {"type": "array"}}},
+        {"required": ["pip_install_local_dir"], "properties": {"pip_install_local_dir": {"type": "string"}}},
+        {"required": ["run_commands"], "properties": {"run_commands": {"type": "array"}}},
+        {"required": ["env"], "properties": {"env": {"type": "object"}}}
+    ],
+    "dependentRequired" = {
+        "index_url": ["pip_install"],
+        "extra_index_url": ["pip_install"],
+        "editable": ["pip_install_local_dir"]
+    }
+))]
 pub struct Step {
     /// Debian/Ubuntu packages to install with apt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1))]
     pub apt_install: Option<Vec<String>>,
     /// pip requirement specifiers, e.g. `pandas>=2.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1))]
     pub pip_install: Option<Vec<String>>,
     /// With `pip_install`: the package index URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,12 +124,15 @@ pub struct Step {
     pub pip_install_local_dir: Option<String>,
     /// With `pip_install_local_dir`: install in editable mode (`pip install -e`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = false))]
     pub editable: Option<bool>,
     /// Shell commands, each run on its own with `/bin/sh -c`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1))]
     pub run_commands: Option<Vec<String>>,
     /// Environment variables set in the image from this step on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("propertyNames" = {"pattern": "^(?!RUNPLZ_)[A-Za-z_][A-Za-z0-9_]*$"}, "minProperties" = 1))]
     pub env: Option<BTreeMap<String, String>>,
 }
 
@@ -125,18 +155,23 @@ pub struct Resources {
     pub gpu: Option<String>,
     /// Number of GPUs (default 1 when `gpu` is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub num_gpus: Option<i64>,
     /// Minimum vCPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub min_cpu: Option<f64>,
     /// Minimum RAM, GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub min_memory: Option<f64>,
     /// Minimum memory per GPU, GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub min_gpu_memory: Option<f64>,
     /// Minimum disk, GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub min_disk: Option<f64>,
 }
 
@@ -153,8 +188,9 @@ pub struct Sync {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Local {
-    /// Run in docker (default true) or natively in a venv (false).
+    /// Run in docker (true) or natively in a venv (false; `--native` does the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
     pub use_docker: Option<bool>,
     /// The docker network for `docker run` and `docker build` (default: docker's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,73 +232,95 @@ pub enum BrevMode {
 /// `runplz ssh` settings. runplz never stops or deletes a box you own.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("dependentRequired" = {"inactivity_action": ["max_inactivity_seconds"]}))]
 pub struct Ssh {
     /// Login user (default: from `--host` or your ssh config).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Port, 1-65535 (default: from `--host` or your ssh config).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1, "maximum" = 65535))]
     pub port: Option<i64>,
-    /// Private key, passed as `-i KEY -o IdentitiesOnly=yes`; must exist.
+    /// Private key, passed as `-i KEY -o IdentitiesOnly=yes`; must exist. `~/` is your home
+    /// folder; a relative path is relative to the job file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key_path: Option<String>,
-    /// Run in docker on the box (default true) or natively in a venv (false).
+    /// Run in docker on the box (true) or natively in a venv (false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
     pub use_docker: Option<bool>,
     /// Only `leave` is allowed: the box is yours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "leave", "enum" = ["leave", null]))]
     pub on_finish: Option<OnFinish>,
     /// Kill the remote job after this many seconds (the shorter of this and `timeout` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub max_runtime_seconds: Option<i64>,
     /// Watchdog: act when the job prints nothing for this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub max_inactivity_seconds: Option<i64>,
-    /// What the watchdog does (default `diagnose`).
+    /// What the watchdog does; needs `max_inactivity_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "diagnose"))]
     pub inactivity_action: Option<InactivityAction>,
-    /// How long to wait for the box to answer ssh (default 1800).
+    /// Seconds to wait for the box to answer ssh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 1800, "minimum" = 1))]
     pub ssh_ready_wait_seconds: Option<i64>,
 }
 
 /// `runplz brev` settings.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("dependentRequired" = {"inactivity_action": ["max_inactivity_seconds"]}))]
 pub struct Brev {
-    /// `container` (default: the box is the image) or `vm`.
+    /// How the box is provisioned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "container"))]
     pub mode: Option<BrevMode>,
-    /// vm mode only: run in docker (default true) or natively (false).
+    /// vm mode only: run in docker (true) or natively (false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = true))]
     pub use_docker: Option<bool>,
-    /// What happens to the box at the end (default `stop`).
+    /// What happens to the box when the run ends, whether it succeeded or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "stop"))]
     pub on_finish: Option<OnFinish>,
-    /// Create a missing `--instance` box instead of failing (default false: a typo must not
-    /// create a billed box).
+    /// Create a missing `--instance` box instead of failing. Off by default, so that a typo
+    /// in a box name cannot create a billed box.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = false))]
     pub auto_create_instances: Option<bool>,
     /// Pin an instance type instead of picking the cheapest that fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minLength" = 1))]
     pub instance_type: Option<String>,
     /// Kill the remote job after this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub max_runtime_seconds: Option<i64>,
     /// Watchdog: act when the job prints nothing for this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
     pub max_inactivity_seconds: Option<i64>,
-    /// What the watchdog does (default `diagnose`).
+    /// What the watchdog does; needs `max_inactivity_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "diagnose"))]
     pub inactivity_action: Option<InactivityAction>,
-    /// How long to wait for a new box to answer ssh (default 1800).
+    /// Seconds to wait for a new box to answer ssh (big multi-GPU boxes can take 20 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 1800, "minimum" = 1))]
     pub ssh_ready_wait_seconds: Option<i64>,
-    /// How many ranked instance types `brev create` may fall back through (default 3).
+    /// How many of the cheapest fitting instance types `brev create` may fall back through
+    /// (1: no fallback). Not allowed beside a pinned `instance_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 3, "minimum" = 1))]
     pub instance_type_fallback_count: Option<i64>,
-    /// Provider prefixes never picked (default `["oci"]`).
+    /// Provider prefixes never picked (`[]` allows all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = ["oci"]))]
     pub exclude_providers: Option<Vec<String>>,
 }
 
@@ -272,6 +330,7 @@ pub struct Brev {
 pub struct Modal {
     /// Return after submitting; outputs go to a volume and are fetched later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = false))]
     pub detach: Option<bool>,
 }
 
@@ -281,14 +340,18 @@ pub struct Modal {
 pub struct Preconditions {
     /// Free shared memory (/dev/shm), GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub shm_gb: Option<f64>,
     /// Free disk in the workspace, GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub disk_free_gb: Option<f64>,
     /// Number of GPUs visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub gpu_count: Option<f64>,
     /// Memory per GPU, GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub gpu_memory_gb: Option<f64>,
 }

@@ -3,8 +3,10 @@
 //! every value is substituted shell-quoted, so a value can never inject a command; in an
 //! argv `run` it is substituted as is. `{{` and `}}` are literal braces.
 
-use super::Run;
+use super::humanize::{describe, did_you_mean, quoted_list, syntax_error_at};
+use super::{spans, Run};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 /// A piece of a template.
 #[derive(Debug, PartialEq, Eq)]
@@ -13,7 +15,9 @@ enum Piece<'a> {
     Var(&'a str),
 }
 
-fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
+/// Split a template into text and placeholders. In a shell string, `${NAME}` is refused:
+/// it is almost surely a shell variable the user meant to keep, which needs `${{NAME}}`.
+fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut rest = t;
@@ -25,15 +29,19 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
             rest = &tail[2..];
         } else if tail.starts_with('}') {
             return Err(format!(
-                "found a lone '}}' in {t:?}, expected '}}}}' for a literal brace"
+                "found a lone '}}' in {}, expected '}}}}' for a literal brace",
+                q(t)
             ));
         } else {
             let end = tail.find('}').ok_or_else(|| {
-                format!("found an unclosed '{{' in {t:?}, expected '{{name}}' or '{{{{' for a literal brace")
+                format!("found an unclosed '{{' in {}, expected '{{name}}' or '{{{{' for a literal brace", q(t))
             })?;
             let name = &tail[1..end];
             if !crate::quote::is_identifier(name) {
-                return Err(format!("found placeholder '{{{name}}}' in {t:?}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)"));
+                return Err(format!("found placeholder '{{{name}}}' in {}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)", q(t)));
+            }
+            if shell && text.ends_with('$') {
+                return Err(format!("found '${{{name}}}' in {}, expected '${{{{{name}}}}}' for a shell variable ('{{{{' and '}}}}' are literal braces) or '{{{name}}}' without '$' for a placeholder", q(t)));
             }
             if !text.is_empty() {
                 out.push(Piece::Text(std::mem::take(&mut text)));
@@ -49,17 +57,18 @@ fn pieces(t: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(out)
 }
 
-fn templates(run: &Run) -> Vec<&str> {
+/// The templates of `run`, each with whether it is a shell string.
+fn templates(run: &Run) -> Vec<(&str, bool)> {
     match run {
-        Run::Shell(s) => vec![s.as_str()],
-        Run::Argv(v) => v.iter().map(String::as_str).collect(),
+        Run::Shell(s) => vec![(s.as_str(), true)],
+        Run::Argv(v) => v.iter().map(|s| (s.as_str(), false)).collect(),
     }
 }
 
 /// Check placeholder syntax. On error: the argv index (for an array `run`) and the message.
 pub fn check_template(run: &Run) -> Result<(), (Option<usize>, String)> {
-    for (i, t) in templates(run).into_iter().enumerate() {
-        pieces(t).map_err(|m| (matches!(run, Run::Argv(_)).then_some(i), m))?;
+    for (i, (t, shell)) in templates(run).into_iter().enumerate() {
+        pieces(t, shell).map_err(|m| (matches!(run, Run::Argv(_)).then_some(i), m))?;
     }
     Ok(())
 }
@@ -68,7 +77,7 @@ pub fn check_template(run: &Run) -> Result<(), (Option<usize>, String)> {
 pub fn placeholders(run: &Run) -> BTreeSet<String> {
     templates(run)
         .into_iter()
-        .flat_map(|t| pieces(t).unwrap_or_default())
+        .flat_map(|(t, shell)| pieces(t, shell).unwrap_or_default())
         .filter_map(|p| match p {
             Piece::Var(n) => Some(n.to_string()),
             Piece::Text(_) => None,
@@ -76,45 +85,46 @@ pub fn placeholders(run: &Run) -> BTreeSet<String> {
         .collect()
 }
 
+fn q(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
 /// Fill `run`'s placeholders. `defaults` are the job's `args`; `overrides` come in order of
-/// precedence (later wins). A name that is neither a placeholder nor an `args` key, or a
-/// placeholder left without a value, is an error naming it.
+/// precedence (later wins). A name that is not a placeholder of `run`, or a placeholder left
+/// without a value, is an error naming it.
 pub fn render(
     run: &Run,
     defaults: &BTreeMap<String, String>,
     overrides: &[(String, String)],
 ) -> Result<Run, String> {
     let used = placeholders(run);
+    let known: Vec<&str> = used.iter().map(String::as_str).collect();
     let mut values = defaults.clone();
     for (k, v) in overrides {
-        if !used.contains(k) && !defaults.contains_key(k) {
-            let known: Vec<&str> = used.iter().map(String::as_str).collect();
-            let hint = super::validate::suggest(k, &known)
-                .map(|s| format!("; did you mean \"{s}\"?"))
-                .unwrap_or_default();
-            return Err(format!(
-                "unknown variable \"{k}\"{hint} (run uses: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ));
+        if !used.contains(k) {
+            return Err(if known.is_empty() {
+                format!(
+                    "found a value for variable {}, expected none: \"run\" has no placeholders",
+                    q(k)
+                )
+            } else {
+                format!(
+                    "found a value for variable {}, expected a placeholder of \"run\" ({}){}",
+                    q(k),
+                    quoted_list(&known),
+                    did_you_mean(k, &known)
+                )
+            });
         }
         values.insert(k.clone(), v.clone());
     }
-    let missing: Vec<&String> = used.iter().filter(|n| !values.contains_key(*n)).collect();
-    if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+    if let Some(n) = used.iter().find(|n| !values.contains_key(*n)) {
         return Err(format!(
-            "no value for placeholder {}: give it in \"args\", with --var {}=VALUE, or as --{}=VALUE after the job file",
-            names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>().join(", "),
-            names[0],
-            names[0]
+            "found no value for {{{n}}}, expected one in \"args\", from --var {n}=VALUE, or as --{n}=VALUE after the job file"
         ));
     }
     let fill = |t: &str, quote: bool| -> String {
-        pieces(t)
+        pieces(t, quote)
             .unwrap_or_default()
             .into_iter()
             .map(|p| match p {
@@ -130,45 +140,105 @@ pub fn render(
     })
 }
 
-/// Parse `k=v` (from `--var`).
+/// Parse `NAME=VALUE` (a `--var` value). The value may itself contain `=`.
 pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if crate::quote::is_identifier(k) => Ok((k.to_string(), v.to_string())),
         _ => Err(format!(
-            "found {s:?}, expected NAME=VALUE with NAME like steps_2"
+            "found {}, expected NAME=VALUE with NAME like steps_2",
+            q(s)
         )),
     }
 }
 
-/// Read a `--vars-file`: a JSON object whose values are strings.
-pub fn read_vars_file(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+/// Read a `--vars-file`: a JSON object whose values are strings, in file order.
+pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let shown = path.display();
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read vars file: {e}", path.display()))?;
+        .map_err(|e| format!("{shown}: cannot read the vars file: {e}"))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: invalid JSON: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+        let (message, (l, c)) = syntax_error_at(&e, &text);
+        format!("{shown}:{l}:{c}: {message}")
     })?;
+    let at = |key: &str| {
+        let (l, c) = spans::locate(&text, &spans::join_key("", key));
+        format!("{shown}:{l}:{c}")
+    };
     let obj = v.as_object().ok_or_else(|| {
         format!(
             "{}: found {}, expected a JSON object of strings",
-            path.display(),
-            super::validate::describe(&v)
+            at(""),
+            describe(&v)
         )
     })?;
     obj.iter()
-        .map(|(k, v)| match v.as_str() {
-            Some(s) => Ok((k.clone(), s.to_string())),
-            None => Err(format!(
-                "{}: {k}: found {}, expected a string",
-                path.display(),
-                super::validate::describe(v)
-            )),
+        .map(|(k, val)| {
+            let path = spans::join_key("", k);
+            if !crate::quote::is_identifier(k) {
+                let (l, c) = spans::locate_key(&text, &path);
+                return Err(format!(
+                    "{shown}:{l}:{c}: {path}: found key {}, expected a placeholder name like steps_2",
+                    q(k)
+                ));
+            }
+            match val.as_str() {
+                Some(s) => Ok((k.clone(), s.to_string())),
+                None => Err(format!(
+                    "{}: {path}: found {}, expected a string",
+                    at(k),
+                    describe(val)
+                )),
+            }
         })
         .collect()
+}
+
+/// Build the override list from the command line, lowest precedence first: the
+/// `--vars-file` entries, then each `--var NAME=VALUE`, then the raw `--NAME=VALUE` words
+/// given after the job file. Pass the result to [`render`] (or `Job::command`), which adds
+/// `args` beneath them all. Anything else after the job file is an error naming it.
+pub fn overrides(
+    vars: &[String],
+    vars_file: Option<&Path>,
+    trailing: &[String],
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = match vars_file {
+        Some(f) => read_vars_file(f)?,
+        None => Vec::new(),
+    };
+    for v in vars {
+        out.push(parse_kv(v).map_err(|m| format!("--var: {m}"))?);
+    }
+    for word in trailing {
+        let kv = word
+            .strip_prefix("--")
+            .filter(|rest| !rest.starts_with('-'))
+            .ok_or_else(|| {
+                format!(
+                    "found {} after the job file, expected --NAME=VALUE (e.g. --steps=5)",
+                    q(word)
+                )
+            })?;
+        match kv.split_once('=') {
+            Some((k, v)) if crate::quote::is_identifier(k) => {
+                out.push((k.to_string(), v.to_string()))
+            }
+            Some(_) => {
+                return Err(format!(
+                    "found {} after the job file, expected --NAME=VALUE with NAME like steps_2",
+                    q(word)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "found {} after the job file, expected --NAME=VALUE (e.g. --{}=5)",
+                    q(word),
+                    if kv.is_empty() { "steps" } else { kv }
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -181,48 +251,176 @@ mod tests {
             .collect()
     }
 
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
     fn later_overrides_win_and_values_are_quoted_in_shell() {
-        let run = Run::Shell("train --steps {steps} --tag {tag} {{literal}}".into());
+        let run = Run::Shell("train --steps {steps} --tag {tag} {{literal}} $HOME ${{X}}".into());
         let got = render(
             &run,
             &args(&[("steps", "100"), ("tag", "a")]),
-            &[
-                ("steps".into(), "5".into()),
-                ("tag".into(), "x; rm -rf ~".into()),
-            ],
+            &pairs(&[("steps", "5"), ("tag", "x; rm -rf ~")]),
         )
         .unwrap();
         assert_eq!(
             got,
-            Run::Shell("train --steps 5 --tag 'x; rm -rf ~' {literal}".into())
+            Run::Shell("train --steps 5 --tag 'x; rm -rf ~' {literal} $HOME ${X}".into())
         );
     }
 
     #[test]
     fn argv_values_are_raw() {
-        let run = Run::Argv(vec!["echo".into(), "{msg}".into()]);
-        let got = render(&run, &args(&[]), &[("msg".into(), "a b".into())]).unwrap();
-        assert_eq!(got, Run::Argv(vec!["echo".into(), "a b".into()]));
+        let run = Run::Argv(vec!["echo".into(), "{msg}".into(), "${{msg}}".into()]);
+        let got = render(&run, &args(&[]), &pairs(&[("msg", "a b")])).unwrap();
+        assert_eq!(
+            got,
+            Run::Argv(vec!["echo".into(), "a b".into(), "${msg}".into()])
+        );
     }
 
     #[test]
     fn unknown_and_missing_are_errors() {
         let run = Run::Shell("x {steps}".into());
-        let e = render(&run, &args(&[]), &[("stesp".into(), "1".into())]).unwrap_err();
+        let e = render(&run, &args(&[]), &pairs(&[("stesp", "1")])).unwrap_err();
         assert_eq!(
             e,
-            "unknown variable \"stesp\"; did you mean \"steps\"? (run uses: steps)"
+            "found a value for variable \"stesp\", expected a placeholder of \"run\" (\"steps\"); did you mean \"steps\"?"
         );
         let e = render(&run, &args(&[]), &[]).unwrap_err();
-        assert!(e.starts_with("no value for placeholder {steps}"), "{e}");
+        assert_eq!(
+            e,
+            "found no value for {steps}, expected one in \"args\", from --var steps=VALUE, or as --steps=VALUE after the job file"
+        );
+        let e = render(&Run::Shell("x".into()), &args(&[]), &pairs(&[("a", "1")])).unwrap_err();
+        assert_eq!(
+            e,
+            "found a value for variable \"a\", expected none: \"run\" has no placeholders"
+        );
     }
 
     #[test]
     fn bad_braces() {
-        assert!(check_template(&Run::Shell("a { b".into())).is_err());
-        assert!(check_template(&Run::Shell("a } b".into())).is_err());
-        assert!(check_template(&Run::Shell("{a-b}".into())).is_err());
-        assert!(check_template(&Run::Shell("{{ok}} {x}".into())).is_ok());
+        let err = |t: &str| check_template(&Run::Shell(t.into())).unwrap_err().1;
+        assert_eq!(
+            err("a { b"),
+            "found an unclosed '{' in \"a { b\", expected '{name}' or '{{' for a literal brace"
+        );
+        assert_eq!(
+            err("a } b"),
+            "found a lone '}' in \"a } b\", expected '}}' for a literal brace"
+        );
+        assert_eq!(
+            err("{a-b}"),
+            "found placeholder '{a-b}' in \"{a-b}\", expected '{name}' with a name like steps_2 ('{{' for a literal brace)"
+        );
+        assert_eq!(
+            err("echo ${HOME}"),
+            "found '${HOME}' in \"echo ${HOME}\", expected '${{HOME}}' for a shell variable ('{{' and '}}' are literal braces) or '{HOME}' without '$' for a placeholder"
+        );
+        assert!(check_template(&Run::Shell("{{ok}} {x} $${{y}}".into())).is_ok());
+        assert_eq!(
+            check_template(&Run::Argv(vec!["a".into(), "}".into()]))
+                .unwrap_err()
+                .0,
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn overrides_keep_precedence_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vars.json");
+        std::fs::write(&f, r#"{"steps": "10", "lr": "0.1", "tag": "file"}"#).unwrap();
+        let got = overrides(
+            &words(&["steps=20", "tag=a=b"]),
+            Some(&f),
+            &words(&["--steps=30", "--empty="]),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            pairs(&[
+                ("steps", "10"),
+                ("lr", "0.1"),
+                ("tag", "file"),
+                ("steps", "20"),
+                ("tag", "a=b"),
+                ("steps", "30"),
+                ("empty", ""),
+            ])
+        );
+        // Fed to render, the trailing word wins over --var, which wins over the file and args.
+        let run = Run::Argv(words(&["t", "{steps}", "{lr}", "{tag}", "{empty}"]));
+        let out = render(&run, &args(&[("steps", "1"), ("lr", "1")]), &got).unwrap();
+        assert_eq!(out, Run::Argv(words(&["t", "30", "0.1", "a=b", ""])));
+    }
+
+    #[test]
+    fn override_errors_name_the_word() {
+        let e = |v: &[&str], t: &[&str]| overrides(&words(v), None, &words(t)).unwrap_err();
+        assert_eq!(
+            e(&[], &["--steps"]),
+            "found \"--steps\" after the job file, expected --NAME=VALUE (e.g. --steps=5)"
+        );
+        assert_eq!(
+            e(&[], &["--steps=1", "extra"]),
+            "found \"extra\" after the job file, expected --NAME=VALUE (e.g. --steps=5)"
+        );
+        assert_eq!(
+            e(&[], &["---x=1"]),
+            "found \"---x=1\" after the job file, expected --NAME=VALUE (e.g. --steps=5)"
+        );
+        assert_eq!(
+            e(&[], &["--max-steps=5"]),
+            "found \"--max-steps=5\" after the job file, expected --NAME=VALUE with NAME like steps_2"
+        );
+        assert_eq!(
+            e(&["steps"], &[]),
+            "--var: found \"steps\", expected NAME=VALUE with NAME like steps_2"
+        );
+        assert_eq!(
+            e(&["=5"], &[]),
+            "--var: found \"=5\", expected NAME=VALUE with NAME like steps_2"
+        );
+    }
+
+    #[test]
+    fn vars_file_errors_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("v.json");
+        let shown = f.display().to_string();
+        let e = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            overrides(&[], Some(&f), &[])
+                .unwrap_err()
+                .replace(&shown, "F")
+        };
+        assert_eq!(
+            e("{\"a\": \"1\",\n \"steps\": 5}"),
+            "F:2:11: steps: found number 5, expected a string"
+        );
+        assert_eq!(
+            e("[\"a\"]"),
+            "F:1:1: found an array, expected a JSON object of strings"
+        );
+        assert_eq!(
+            e("{\"max-steps\": \"1\"}"),
+            "F:1:2: [\"max-steps\"]: found key \"max-steps\", expected a placeholder name like steps_2"
+        );
+        assert_eq!(
+            e("{\"a\": \"1\",}"),
+            "F:1:10: found a trailing comma, expected another value (JSON allows no trailing commas)"
+        );
+        assert!(overrides(&[], Some(&dir.path().join("nope.json")), &[])
+            .unwrap_err()
+            .contains("nope.json: cannot read the vars file: "));
     }
 }
