@@ -41,6 +41,12 @@ pub fn check_backend(job: &Job, backend: Backend) -> Result<(), JobError> {
                     "found a Dockerfile image with \"ssh.use_docker\": false, expected \"from_registry\" with steps: a native run cannot build a Dockerfile".into(),
                 );
             }
+            if spec.ssh.use_docker == Some(false) && spec.ssh.network.is_some() {
+                return fail(
+                    "ssh.network",
+                    "found a docker network with \"ssh.use_docker\": false, expected none: a native run does not use docker".into(),
+                );
+            }
         }
         Backend::Brev => {
             let mode = spec.brev.mode.unwrap_or(BrevMode::Container);

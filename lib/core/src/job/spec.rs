@@ -249,6 +249,10 @@ pub struct Ssh {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = true))]
     pub use_docker: Option<bool>,
+    /// The docker network for `docker build` and `docker run` on the box (default: docker's
+    /// own), e.g. `host` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// Only `leave` is allowed: the box is yours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "leave", "enum" = ["leave", null]))]

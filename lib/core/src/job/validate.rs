@@ -381,6 +381,11 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
         spec.local.network.as_deref(),
         "a docker network name",
     )?;
+    non_empty(
+        "ssh.network",
+        spec.ssh.network.as_deref(),
+        "a docker network name",
+    )?;
     ssh(&spec.ssh, root)?;
     brev(&spec.brev)?;
 
