@@ -1,0 +1,233 @@
+//! Bring a run's outputs back: [`rsync_down`] from a box over the shared ssh connection, or
+//! [`from_tar`] from an archive (Modal's outputs). Either way the result is a
+//! [`Collected`] record listing every file that came with its size and a sha256 computed
+//! here, after the transfer. Archives are checked whole before anything is written (see
+//! `tar.rs`).
+
+mod tar;
+#[cfg(test)]
+mod tests;
+
+pub use self::tar::{from_tar, from_tar_with, Limits};
+
+use crate::error::CliError;
+use crate::process::{self, Proc};
+use crate::quote;
+use crate::ssh::Ssh;
+use anyhow::{Context, Result};
+use runplz_protocol::Exit;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Bytes in a MiB: limits are in MiB (2^20 bytes).
+pub const MIB: u64 = 1024 * 1024;
+
+/// One file that came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileEntry {
+    /// Its path under the destination, with `/` separators (lossy UTF-8 for odd names).
+    pub path: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The sha256 of its contents as written here, lowercase hex.
+    pub sha256: String,
+}
+
+/// The `collect` record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Collected {
+    /// `host:REMOTE_DIR`, or the archive's path.
+    pub source: String,
+    /// The local destination folder.
+    pub dest: String,
+    /// Every file that came, sorted by path.
+    pub files: Vec<FileEntry>,
+    /// How many files.
+    pub file_count: usize,
+    /// Their total size.
+    pub bytes: u64,
+    /// Wall-clock time for the whole collection, hashing included.
+    pub seconds: f64,
+    /// Things people should know (a missing remote folder, a large archive).
+    pub warnings: Vec<String>,
+}
+
+impl Collected {
+    fn new(
+        source: String,
+        dest: &Path,
+        files: Vec<FileEntry>,
+        start: Instant,
+        warnings: Vec<String>,
+    ) -> Collected {
+        Collected {
+            source,
+            dest: dest.display().to_string(),
+            file_count: files.len(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+            seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            warnings,
+        }
+    }
+}
+
+/// The sha256 and size of a regular file (symlinks are not followed).
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(meta.is_file(), "{} is not a regular file", path.display());
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((n, hex(&h.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hash these relative paths under `dest` into sorted entries.
+fn entries(dest: &Path, rels: &[PathBuf]) -> Result<Vec<FileEntry>> {
+    let mut files = Vec::with_capacity(rels.len());
+    for rel in rels {
+        let (bytes, sha256) = hash_file(&dest.join(rel))?;
+        files.push(FileEntry {
+            path: rel.to_string_lossy().into_owned(),
+            bytes,
+            sha256,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The remote folder as rsync and the listing script take it: `~/x` is `x` (both start in
+/// the login directory, and neither expands `~`), a trailing `/` is dropped.
+fn remote_path(dir: &str) -> Result<String> {
+    let d = dir.strip_prefix("~/").unwrap_or(dir);
+    let d = if d == "~" { "." } else { d };
+    let d = d.trim_end_matches('/');
+    if dir.is_empty() || d.contains('\0') {
+        return Err(CliError::usage(format!(
+            "--from: found {dir:?}, expected a folder on the box"
+        )));
+    }
+    Ok(if d.is_empty() { "/".into() } else { d.into() })
+}
+
+/// Exit codes of the listing script that mean "no such folder" and "not a folder".
+const MISSING: i32 = 97;
+const NOT_A_DIR: i32 = 98;
+
+/// rsync `remote_dir` on the box down into `dest` (created if needed). A missing remote
+/// folder is an empty collection with a warning. Symlinks that point outside the folder
+/// are skipped (`--safe-links`). Every regular file of the remote folder is then hashed
+/// here. Errors: rsync or ssh failing (exit 1), rsync missing here (125).
+pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected> {
+    let start = Instant::now();
+    let dir = remote_path(remote_dir)?;
+    process::require("rsync", "install rsync (apt-get install rsync)")?;
+    let source = format!("{}:{}", ssh.destination(), remote_dir);
+    let q = quote::sh(&dir);
+    // One call checks the folder and lists its regular files, NUL-separated so that any
+    // name (newlines included) comes back exact.
+    let script = format!(
+        "if [ ! -e {q} ]; then exit {MISSING}; fi; cd {q} 2>/dev/null || exit {NOT_A_DIR}; \
+         exec find . -type f -print0"
+    );
+    let listing = ssh
+        .command(&script)
+        .run()
+        .context("listing the remote folder")?;
+    match listing.status.code() {
+        0 => {}
+        MISSING => {
+            return Ok(Collected::new(
+                source,
+                dest,
+                Vec::new(),
+                start,
+                vec![format!(
+                    "{remote_dir} does not exist on the box: nothing to collect"
+                )],
+            ));
+        }
+        NOT_A_DIR => {
+            return Err(CliError::new(
+                Exit::Failed,
+                format!("{remote_dir} on the box is not a folder this user can enter"),
+            ));
+        }
+        rc => {
+            return Err(CliError::new(
+                Exit::Failed,
+                format!(
+                    "listing {remote_dir} on the box failed (exit {rc}): {}",
+                    listing.tail(5)
+                ),
+            ));
+        }
+    }
+    let rels: Vec<PathBuf> = listing
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| PathBuf::from(OsStr::from_bytes(n.strip_prefix(b"./").unwrap_or(n))))
+        .collect();
+
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let host = ssh.destination();
+    // An IPv6 literal needs brackets to be told from the path.
+    let host = match host.rsplit_once('@') {
+        Some((u, h)) if h.contains(':') => format!("{u}@[{h}]"),
+        None if host.contains(':') => format!("[{host}]"),
+        _ => host,
+    };
+    let rsync = Proc::new("rsync")
+        .args(["-a", "-s", "--safe-links", "-e"])
+        .arg(ssh.rsync_rsh())
+        .arg(format!("{host}:{dir}/"))
+        .arg(format!("{}/", dest.display()))
+        .run()
+        .context("running rsync")?;
+    if !rsync.status.success() {
+        return Err(CliError::new(
+            Exit::Failed,
+            format!(
+                "rsync from {source} exited with {}: {}",
+                rsync.status.code(),
+                rsync.tail(5)
+            ),
+        ));
+    }
+    let mut warnings = Vec::new();
+    let mut present = Vec::with_capacity(rels.len());
+    for rel in rels {
+        match std::fs::symlink_metadata(dest.join(&rel)) {
+            Ok(m) if m.is_file() => present.push(rel),
+            _ => warnings.push(format!(
+                "{} is on the box but did not arrive as a file",
+                rel.to_string_lossy()
+            )),
+        }
+    }
+    let files = entries(dest, &present)?;
+    Ok(Collected::new(source, dest, files, start, warnings))
+}
