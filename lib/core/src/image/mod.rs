@@ -7,10 +7,12 @@
 //! newline in a Dockerfile `ENV` value, a folder name that `COPY` would expand, a Dockerfile
 //! image for the shell format, a NUL byte anywhere.
 
+mod context;
 mod dockerfile;
 mod modal;
 mod shell;
 
+pub use context::{context_tar, CONTEXT_DOCKERFILE};
 pub use dockerfile::dockerfile;
 pub use modal::modal;
 pub use shell::{shell, ShellOptions};

@@ -1,10 +1,10 @@
 //! `runplz`, the composer: validate the job and the flags, then call the same library
-//! functions the rp-* tools wrap, in order, and print one run record. Backends live in
-//! `local.rs` and `remote.rs`; `plan.rs` prints the equivalent shell script of rp-* calls.
+//! functions the rp-* tools wrap, in order, and print one run record. `steps.rs` decides
+//! the steps, `execute.rs` carries them out, `plan.rs` prints them as rp-* calls.
 
-mod local;
+mod execute;
 mod plan;
-mod remote;
+mod steps;
 
 use crate::error::CliError;
 use crate::job::{self, Backend, Job};
@@ -211,12 +211,7 @@ fn check_flags(o: &RunOptions) -> Result<()> {
 
 /// The backend's name as typed.
 pub fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Local => "local",
-        Backend::Ssh => "ssh",
-        Backend::Brev => "brev",
-        Backend::Modal => "modal",
-    }
+    b.name()
 }
 
 /// A validated job plus its rendered command, ready for a backend.
@@ -229,8 +224,11 @@ pub(crate) struct Prepared {
 
 fn prepare(o: &RunOptions) -> Result<Prepared> {
     check_flags(o)?;
-    let job = job::load(&o.job)?;
-    job::validate::check_backend(&job, o.backend).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut job = job::load(&o.job)?;
+    if o.native {
+        job.spec.local.use_docker = Some(false);
+    }
+    job::check_backend(&job, o.backend).map_err(|e| CliError::usage(e.to_string()))?;
     let overrides = job::vars::overrides(&o.vars, o.vars_file.as_deref(), &o.params)
         .map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
@@ -252,8 +250,7 @@ pub fn main(o: &RunOptions) -> Result<Exit> {
     }
     crate::process::install_signal_handlers();
     match o.backend {
-        Backend::Local => local::run(o, &p),
-        Backend::Ssh => remote::run(o, &p),
+        Backend::Local | Backend::Ssh => execute::run(o, &p),
         Backend::Brev | Backend::Modal => Err(CliError::new(
             Exit::ToolFailed,
             format!(

@@ -1,0 +1,202 @@
+//! Carry out the steps of a run through the same library functions the rp-* tools wrap:
+//! probe (failures stop the run before anything ships), sync, image, the job under its
+//! deadline, and the outputs back on every exit path: success, failure, timeout, Ctrl-C.
+
+use super::steps::{ExecStep, Stdin, Steps};
+use super::{Moved, Prepared, RunOptions, Tracker, TOOL};
+use crate::error::CliError;
+use crate::exec::{self, ExecOptions};
+use crate::job::Backend;
+use crate::ssh::{Ssh, SshOptions, Target};
+use crate::{collect, image, out, probe, sync};
+use anyhow::{Context, Result};
+use runplz_protocol::Exit;
+use std::path::Path;
+use std::time::Duration;
+
+pub(crate) use crate::image::CONTEXT_DOCKERFILE;
+
+/// Run the job (local or ssh) and print the run record.
+pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
+    let steps = super::steps::build(o, p)?;
+    let run_id = super::new_run_id(p.job.name());
+    let ssh = match o.backend {
+        Backend::Ssh => Some(connect(o, p)?),
+        _ => None,
+    };
+    if ssh.is_none() && steps.mode == "docker" {
+        check_local_docker(p)?;
+    }
+    let backend = super::backend_name(o.backend);
+    let mut t = Tracker::new(backend, &p.job, &run_id, o.host.clone(), steps.mode);
+    let err = go(&mut t, &steps, p, ssh.as_ref(), &run_id).err();
+    t.finish(err)
+}
+
+fn connect(o: &RunOptions, p: &Prepared) -> Result<Ssh> {
+    let target = Target::parse(o.host.as_deref().unwrap_or_default())?;
+    let s = &p.job.spec.ssh;
+    Ssh::new(
+        target,
+        SshOptions {
+            config: crate::ssh::config_from(o.ssh_config.as_deref()),
+            key: p.job.ssh_key_path(),
+            user: s.user.clone(),
+            port: s.port.map(|p| p as u16),
+            connect_timeout: None,
+        },
+    )
+}
+
+/// Docker mode here needs the docker CLI and an engine; never fall back silently.
+fn check_local_docker(p: &Prepared) -> Result<()> {
+    let fixes = format!(
+        "start a Docker engine, or run natively with `runplz local {} --native` (or \"local\": {{\"use_docker\": false}})",
+        p.job.origin
+    );
+    if which::which("docker").is_err() {
+        return Err(CliError::new(Exit::ToolFailed, format!("docker is not installed; {fixes}")));
+    }
+    let f = crate::process::Proc::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .timeout(Some(Duration::from_secs(20)))
+        .run()?;
+    if !f.status.success() {
+        return Err(CliError::new(
+            Exit::ToolFailed,
+            format!("docker cannot reach an engine ({}); {fixes}", f.tail(1)),
+        ));
+    }
+    Ok(())
+}
+
+fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &str) -> Result<()> {
+    if let (true, Some(ssh)) = (steps.probe, ssh) {
+        let report = t.setup("probe", || {
+            let facts = probe::probe(Some(ssh))?;
+            Ok(probe::Report::new(Some(ssh.destination()), facts, &probe::Wanted::from_job(&p.job)))
+        })?;
+        for f in &report.findings {
+            out::warn(TOOL, &f.message);
+        }
+        if !report.ok {
+            t.record.failed_step = Some("probe".into());
+            return Err(CliError::new(
+                Exit::Precondition,
+                "refusing to start a doomed run: a precondition on the box is below half its minimum (see the warnings above)",
+            ));
+        }
+    }
+    if let (Some(dest), Some(ssh)) = (&steps.sync_dest, ssh) {
+        let moved = t.setup("sync", || {
+            let excludes = sync::job_excludes(&p.job, &p.job.root);
+            let staged = sync::stage(&p.job.root, &excludes)?;
+            sync::up(ssh, &staged, dest)?;
+            Ok(Moved { dir: None, files: staged.files.len() as u64, bytes: staged.bytes })
+        })?;
+        t.record.sync = Some(moved);
+    }
+    let mut run_result = None;
+    for step in &steps.execs {
+        if !step.job {
+            t.setup(step.name, || {
+                let stdin = stdin_bytes(step, p)?;
+                let r = exec::run(&exec_options(step, p, None, stdin)?, ssh)?;
+                if r.exit_code != 0 {
+                    anyhow::bail!("`{}` exited with {}", step.argv.first().map(String::as_str).unwrap_or(""), r.exit_code);
+                }
+                Ok(())
+            })?;
+            continue;
+        }
+        let opts = exec_options(step, p, Some(run_id), None)?;
+        run_result = Some(t.step("run", || exec::run(&opts, ssh)));
+    }
+    // From here on, whatever happened, clean up and bring the outputs back.
+    let report = match run_result {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            collect_outputs(t, steps, ssh);
+            return Err(e);
+        }
+        None => None,
+    };
+    if let Some(r) = &report {
+        t.record.exit_code = Some(r.exit_code as i32);
+        t.record.timed_out = r.timed_out;
+        t.record.interrupted = r.interrupted;
+        if r.timed_out {
+            out::warn(TOOL, format!("the job ran past its deadline and was killed (run id {run_id})"));
+        }
+        if steps.container_cleanup && (r.timed_out || r.interrupted.is_some() || r.exit_code > 128) {
+            remove_container(ssh, run_id);
+        }
+    }
+    collect_outputs(t, steps, ssh);
+    Ok(())
+}
+
+fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
+    let opts = ExecOptions {
+        timeout: Some(Duration::from_secs(60)),
+        ..ExecOptions::new(vec!["docker".into(), "rm".into(), "-f".into(), format!("runplz-{run_id}")])
+    };
+    let _ = exec::run(&opts, ssh);
+}
+
+fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
+    let res = t.step("collect", || match (&steps.collect_from, ssh) {
+        (Some(from), Some(ssh)) => {
+            let c = collect::rsync_down(ssh, from, &steps.outputs)?;
+            Ok(Moved { dir: Some(steps.outputs.display().to_string()), files: c.file_count, bytes: c.bytes })
+        }
+        _ => count_local(&steps.outputs),
+    });
+    match res {
+        Ok(m) => t.record.outputs = Some(m),
+        Err(e) => out::warn(TOOL, format!("outputs not collected: {e:#}")),
+    }
+}
+
+fn count_local(dir: &Path) -> Result<Moved> {
+    let mut m = Moved { dir: Some(dir.display().to_string()), files: 0, bytes: 0 };
+    if dir.is_dir() {
+        for e in ignore::WalkBuilder::new(dir).standard_filters(false).build().flatten() {
+            if e.file_type().is_some_and(|f| f.is_file()) {
+                m.files += 1;
+                m.bytes += e.metadata().map(|md| md.len()).unwrap_or(0);
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn exec_options(step: &ExecStep, p: &Prepared, run_id: Option<&str>, stdin: Option<Vec<u8>>) -> Result<ExecOptions> {
+    let mut o = ExecOptions::new(step.argv.clone());
+    o.workdir = step.workdir.clone();
+    o.stdin = stdin;
+    if let Some(id) = run_id {
+        o.run_id = id.to_string();
+        o.timeout = p.deadline;
+        o.env = p.job.spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    }
+    Ok(o)
+}
+
+fn stdin_bytes(step: &ExecStep, p: &Prepared) -> Result<Option<Vec<u8>>> {
+    Ok(match &step.stdin {
+        None => None,
+        Some(Stdin::Dockerfile) => Some(image::dockerfile(&p.job)?.into_bytes()),
+        Some(Stdin::Shell { skip_apt }) => {
+            Some(image::shell(&p.job, &image::ShellOptions { skip_apt: *skip_apt })?.into_bytes())
+        }
+        Some(Stdin::ContextTar) => Some(context_tar(p)?),
+    })
+}
+
+/// The local docker build context: the staged repo (secrets and caches excluded, exactly as
+/// rp-sync ships it) plus the rendered Dockerfile, as a tar for `docker build -`.
+pub(crate) fn context_tar(p: &Prepared) -> Result<Vec<u8>> {
+    let dockerfile = image::dockerfile(&p.job)?;
+    image::context_tar(&p.job, &dockerfile).context("building the docker build context")
+}
