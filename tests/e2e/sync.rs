@@ -1,1 +1,610 @@
-//! sync end-to-end tests (see the module's tool).
+//! rp-sync end to end: real rsync over a real loopback sshd, trees staged on /dev/shm, and
+//! every claim checked on the box's own filesystem (what arrived, what did not, what was
+//! deleted and what was left alone).
+
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// Files and symlinks under `~/<dest>` on the box, as raw relative paths (the manifest aside).
+fn remote_files(b: &SshBox, dest: &str) -> BTreeSet<Vec<u8>> {
+    let out = b.ssh_raw(&format!(
+        "cd {dest} && find . -mindepth 1 \\( -type f -o -type l \\) -print0"
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|&c| c == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.strip_prefix(b"./").unwrap_or(p).to_vec())
+        .filter(|p| p != b".rp-sync-manifest")
+        .collect()
+}
+
+fn set<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<Vec<u8>> {
+    paths.into_iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+fn shown(s: &BTreeSet<Vec<u8>>) -> Vec<String> {
+    s.iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+fn rp_sync(b: &SshBox, src: &Path, dest: &str, extra: &[&str]) -> Command {
+    let mut c = bin_cmd("rp-sync");
+    c.arg("up")
+        .args(b.tool_args())
+        .args(["--dest", dest])
+        .args(extra)
+        .arg(src);
+    c
+}
+
+fn sync_ok(b: &SshBox, src: &Path, dest: &str, extra: &[&str]) -> (serde_json::Value, Output) {
+    let out = run_expect(&mut rp_sync(b, src, dest, extra), 0);
+    (json(&out), out)
+}
+
+const SECRETS: &[&str] = &[
+    ".env",
+    "a/.env",
+    "a/b/c/.env.local",
+    "x/.env.prod.local",
+    "sub/.env.production",
+    "sub/deeper/.env.development",
+    "cfg/.env.staging",
+    "keys/server.pem",
+    "keys/tls/site.key",
+    "deep/id_rsa",
+    "deep/id_rsa.pub",
+    "deep/er/id_ed25519",
+    "id_ed25519.bak",
+    ".aws/credentials",
+    ".aws/config",
+    "nested/.ssh/config",
+    "nested/.ssh/known_hosts",
+    ".netrc",
+    "a/b/.git-credentials",
+    "credentials.json",
+    "svc/gcp/credentials.json",
+    "cert/bundle.p12",
+    "pkg/.pypirc",
+    "web/.npmrc",
+    "home/.docker/config.json",
+    "kaggle.json",
+    ".kube/config",
+    "LOUD/SERVER.PEM",
+];
+
+const ORDINARY: &[&str] = &[
+    "train.py",
+    "a/model.py",
+    "a/b/c/data.csv",
+    "sub/.env.example",
+    "keys/README.md",
+    ".docker/daemon.json",
+    "config.json",
+    "deep/er/notes.txt",
+];
+
+#[test]
+fn secrets_never_arrive_and_ordinary_files_do() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    for f in SECRETS.iter().chain(ORDINARY) {
+        write(src.path(), f, format!("content of {f}").as_bytes());
+    }
+    for cache in [
+        "a/__pycache__/m.pyc",
+        ".venv/bin/python",
+        "node_modules/x/i.js",
+        "out/r.txt",
+    ] {
+        write(src.path(), cache, b"cache");
+    }
+    let (rec, out) = sync_ok(&b, src.path(), "ws", &[]);
+    assert_eq!(remote_files(&b, "ws"), set(ORDINARY.iter().copied()));
+    // Nothing secret-shaped anywhere on the box, not even under another name.
+    assert_eq!(
+        b.ssh("find ~ \\( -name '.env*' ! -name .env.example -o -name '*.pem' -o -name id_rsa \
+               -o -name .aws -o -name .netrc -o -name credentials.json -o -iname '*.pem' \\) -print"),
+        ""
+    );
+    // Folders count once: .aws and nested/.ssh hold two files each.
+    assert_eq!(rec["excluded_secrets"], SECRETS.len() - 2, "{rec}");
+    assert_eq!(rec["files"], ORDINARY.len());
+    assert_eq!(rec["files_transferred"], ORDINARY.len());
+    assert_eq!(rec["dry_run"], false);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(rec["host"], "box");
+    assert_eq!(rec["dest"], "ws");
+    let want_bytes: usize = ORDINARY
+        .iter()
+        .map(|f| format!("content of {f}").len())
+        .sum();
+    assert_eq!(rec["bytes"], want_bytes);
+    assert!(
+        stderr(&out).contains("held back 26 secret-shaped path(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let body = std::fs::read(b.home.join("ws/a/b/c/data.csv")).unwrap();
+    assert_eq!(body, b"content of a/b/c/data.csv");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn git_repo_ships_tracked_and_untracked_not_ignored_but_never_secrets() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let r = src.path();
+    for f in [
+        "main.py",
+        ".env",
+        "lib/util.py",
+        "keys/deploy.pem",
+        "ignored.log",
+        "new.py",
+        "logs/run.log",
+    ] {
+        write(r, f, f.as_bytes());
+    }
+    write(r, ".gitignore", b"*.log\nlogs/\n");
+    git(r, &["init", "-q"]);
+    git(
+        r,
+        &[
+            "add",
+            "main.py",
+            ".env",
+            "lib/util.py",
+            "keys/deploy.pem",
+            ".gitignore",
+        ],
+    );
+    git(r, &["commit", "-qm", "init"]);
+    let (rec, out) = sync_ok(&b, r, "repo", &[]);
+    assert_eq!(
+        remote_files(&b, "repo"),
+        set([".gitignore", "lib/util.py", "main.py", "new.py"]),
+    );
+    assert_eq!(b.ssh("test -e repo/.git && echo yes || echo no"), "no\n");
+    assert_eq!(rec["excluded_secrets"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "git tracks secret-shaped files; they are never shipped: .env, keys/deploy.pem"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("(git-aware)"), "{err}");
+}
+
+#[test]
+fn hostile_names_arrive_byte_exact_and_nothing_runs() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let names: &[&[u8]] = &[
+        b"with space.txt",
+        b"it's.txt",
+        b"say \"hi\".txt",
+        b"$(touch PWNED1)",
+        b"`touch PWNED2`",
+        b"new\nline",
+        b"trailing\n",
+        "ünïcödé ✓.txt".as_bytes(),
+        b"-rf",
+        b"--delete",
+        b"dir with space/-x",
+        b"*",
+        b"back\\slash",
+        b"semi;colon&amp|pipe>gt",
+        b"tab\tname",
+        b"trailing space ",
+        b"#hash",
+        b";semi",
+        b"sub/#nested",
+        b"+ plus",
+        b"- minus",
+        b"not-utf8-\xff\xfe",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        let p = src.path().join(OsStr::from_bytes(n));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("file {i}\n\0binary\x7f")).unwrap();
+    }
+    let (rec, _) = sync_ok(&b, src.path(), "hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["files"], names.len());
+    let dest = b.home.join("hostile dest $(touch PWNED3)");
+    let got = remote_files(&b, "'hostile dest $(touch PWNED3)'");
+    let want: BTreeSet<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+    assert_eq!(got, want, "{:?} vs {:?}", shown(&got), shown(&want));
+    for (i, n) in names.iter().enumerate() {
+        let body = std::fs::read(dest.join(OsStr::from_bytes(n))).unwrap();
+        assert_eq!(
+            body,
+            format!("file {i}\n\0binary\x7f").as_bytes(),
+            "{:?}",
+            String::from_utf8_lossy(n)
+        );
+    }
+    // `touch` would have run in the remote home, its workspace, or here.
+    assert_eq!(
+        b.ssh("find ~ /tmp /dev/shm -maxdepth 3 -name 'PWNED[0-9]' 2>/dev/null || :"),
+        ""
+    );
+    for here in [Path::new("."), src.path()] {
+        assert!(!here.join("PWNED1").exists() && !here.join("PWNED2").exists());
+    }
+    // And a second run finds nothing to do and deletes nothing.
+    let (rec, _) = sync_ok(&b, src.path(), "hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["files_transferred"], 0);
+    assert_eq!(rec["deleted"], 0);
+}
+
+#[test]
+fn deleted_here_is_deleted_there_inside_dest_only() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let r = src.path();
+    for f in [
+        "keep.py",
+        "a/b/gone.txt",
+        "-rf gone",
+        "notes.md",
+        "dir/now-file/x",
+    ] {
+        write(r, f, f.as_bytes());
+    }
+    sync_ok(&b, r, "ws", &[]);
+    b.ssh("echo mine > outside.txt && echo made > ws/made-by-job.txt && mkdir -p ws/a/b/job && echo j > ws/a/b/job/out");
+    std::fs::remove_file(r.join("a/b/gone.txt")).unwrap();
+    std::fs::remove_file(r.join("-rf gone")).unwrap();
+    // A folder turned into a file, and a file still here but now excluded.
+    std::fs::remove_dir_all(r.join("dir/now-file")).unwrap();
+    write(r, "dir/now-file", b"a file now");
+    let (rec, _) = sync_ok(&b, r, "ws", &["--exclude", "notes.md"]);
+    assert_eq!(rec["deleted"], 3, "{rec}");
+    assert_eq!(
+        remote_files(&b, "ws"),
+        set([
+            "keep.py",
+            "notes.md",
+            "made-by-job.txt",
+            "a/b/job/out",
+            "dir/now-file"
+        ])
+    );
+    assert_eq!(b.ssh("cat outside.txt ws/dir/now-file"), "mine\na file now");
+    // Emptied folders go too; a folder with the job's files stays.
+    std::fs::remove_dir_all(r.join("a")).unwrap();
+    let (rec, _) = sync_ok(&b, r, "ws", &[]);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(b.ssh("test -d ws/a/b/job && echo kept"), "kept\n");
+}
+
+#[test]
+fn manifest_on_the_box_cannot_reach_outside_dest() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    write(src.path(), "f.txt", b"x");
+    sync_ok(&b, src.path(), "ws", &[]);
+    b.ssh(
+        "echo precious > precious.txt && mkdir -p victim && echo v > victim/v && ln -s ../victim ws/link \
+         && printf 'rp-sync manifest 1\\n../precious.txt\\0link/v\\0/etc/hostname\\0f.txt\\0' > ws/.rp-sync-manifest",
+    );
+    let (rec, _) = sync_ok(&b, src.path(), "ws", &[]);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(
+        b.ssh("cat precious.txt victim/v ws/f.txt"),
+        "precious\nv\nx"
+    );
+}
+
+#[test]
+fn second_sync_transfers_nothing_then_only_the_change() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    for i in 0..30 {
+        write(
+            src.path(),
+            &format!("d{}/f{i}.txt", i % 3),
+            format!("{i}").repeat(100).as_bytes(),
+        );
+    }
+    let (first, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(first["files_transferred"], 30);
+    let (second, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(second["files_transferred"], 0);
+    assert_eq!(second["files"], 30);
+    assert!(
+        second["bytes_transferred"].as_u64().unwrap()
+            < first["bytes_transferred"].as_u64().unwrap(),
+        "{second}"
+    );
+    write(src.path(), "d1/f1.txt", b"changed");
+    let (third, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(third["files_transferred"], 1);
+    assert_eq!(b.ssh("cat inc/d1/f1.txt"), "changed");
+}
+
+#[test]
+fn dry_run_needs_no_host_and_lists_counts() {
+    let src = shm_tempdir();
+    write(src.path(), "big.bin", &[7u8; 5000]);
+    write(src.path(), "mid.bin", &[7u8; 300]);
+    for i in 0..12 {
+        write(src.path(), &format!("small/{i}.txt"), b"s");
+    }
+    write(src.path(), ".env", b"SECRET=1");
+    let out = run_expect(
+        bin_cmd("rp-sync").args(["up", "--dry-run"]).arg(src.path()),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["type"], "sync");
+    assert_eq!(rec["version"], 1);
+    assert_eq!(rec["dry_run"], true);
+    assert_eq!(rec["host"], serde_json::Value::Null);
+    assert_eq!(rec["dest"], serde_json::Value::Null);
+    assert_eq!(rec["files_transferred"], serde_json::Value::Null);
+    assert_eq!(rec["files"], 14);
+    assert_eq!(rec["bytes"], 5000 + 300 + 12);
+    assert_eq!(rec["excluded_secrets"], 1);
+    let largest = rec["largest"].as_array().unwrap();
+    assert_eq!(largest.len(), 10);
+    assert_eq!(
+        largest[0],
+        serde_json::json!({"path": "big.bin", "bytes": 5000})
+    );
+    assert_eq!(
+        largest[1],
+        serde_json::json!({"path": "mid.bin", "bytes": 300})
+    );
+    assert!(
+        stderr(&out).contains("dry run: nothing sent"),
+        "{}",
+        stderr(&out)
+    );
+    // A host that does not exist is never contacted on a dry run.
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args([
+                "up",
+                "--dry-run",
+                "--host",
+                "nowhere.invalid",
+                "--dest",
+                "x",
+            ])
+            .arg(src.path()),
+        0,
+    );
+    assert_eq!(json(&out)["host"], "nowhere.invalid");
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--dry-run", "--table"])
+            .arg(src.path()),
+        0,
+    );
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("files ") && l.ends_with(" 14")),
+        "{table}"
+    );
+    assert!(table.contains("largest: 5000"), "{table}");
+}
+
+#[test]
+fn a_jobs_excludes_user_and_default_dest_apply() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let r = src.path();
+    for f in [
+        "train.py",
+        "data/big.csv",
+        "ckpt/model.ckpt",
+        "results/r.txt",
+        "out/o.txt",
+        ".env",
+        "target/keep.py",
+    ] {
+        write(r, f, f.as_bytes());
+    }
+    write(
+        r,
+        "job.json",
+        format!(
+            r#"{{"name": "my-job", "image": {{"from_registry": "python:3.12"}}, "run": "python train.py",
+                "outputs_dir": "results",
+                "sync": {{"exclude": ["data/", "*.ckpt", "!.env", "!target/"]}},
+                "ssh": {{"user": "{}"}}}}"#,
+            b.user
+        )
+        .as_bytes(),
+    );
+    // The job names the user; --host gives only the alias's address.
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--ssh-config"])
+            .arg(&b.config)
+            .args(["--host", "box", "--job"])
+            .arg(r.join("job.json")),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["dest"], "runplz/my-job");
+    assert_eq!(
+        remote_files(&b, "runplz/my-job"),
+        set(["job.json", "target/keep.py", "train.py"])
+    );
+    assert_eq!(rec["excluded_secrets"], 1);
+}
+
+#[test]
+fn bad_input_is_usage_and_nothing_is_contacted() {
+    let src = shm_tempdir();
+    write(src.path(), "f", b"x");
+    let cases: &[(&[&str], &str)] = &[
+        (&["up", "--host", "box"], "--dest is required"),
+        (&["up", "--dest", "x"], "--host is required"),
+        (&["up", "--host", "box", "--dest", "../x"], "no `..`"),
+        (
+            &["up", "--host", "box", "--dest", "~"],
+            "--dest: found \"~\"",
+        ),
+        (
+            &["up", "--host=-oProxyCommand=x", "--dest", "x"],
+            "--host: found",
+        ),
+        (
+            &["up", "--host", "box", "--dest", "x", "--exclude", "a[z-a]"],
+            "found \"a[z-a]\"",
+        ),
+        (
+            &[
+                "up",
+                "--host",
+                "box",
+                "--dest",
+                "x",
+                "--job",
+                "/nonexistent/job.json",
+            ],
+            "cannot read job file",
+        ),
+        (
+            &[
+                "up",
+                "--host",
+                "box",
+                "--dest",
+                "x",
+                "--ssh-config",
+                "/nonexistent/cfg",
+            ],
+            "--ssh-config",
+        ),
+        (&["down"], "invalid value 'down'"),
+    ];
+    for (args, msg) in cases {
+        let out = run_expect(bin_cmd("rp-sync").args(*args).current_dir(src.path()), 2);
+        assert!(stderr(&out).contains(msg), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--dry-run"])
+            .arg(src.path().join("missing")),
+        2,
+    );
+    assert!(
+        stderr(&out).contains("expected a folder to ship"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn missing_rsync_here_is_125() {
+    let src = shm_tempdir();
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--host", "box", "--dest", "x"])
+            .arg(src.path())
+            .env("PATH", src.path()),
+        125,
+    );
+    assert!(
+        stderr(&out).contains("`rsync` not found on PATH; install rsync"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_failing_rsync_is_1_and_names_its_exit_code() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    write(src.path(), "f.txt", b"x");
+    // A folder the login user can enter but not write into.
+    let parent = shm_tempdir();
+    let ro = parent.path().join("readonly");
+    std::fs::create_dir(&ro).unwrap();
+    for d in [parent.path(), &ro] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let dest = ro.display().to_string();
+    let out = run_expect(&mut rp_sync(&b, src.path(), &dest, &[]), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("rsync exited with 23 (partial transfer due to an error)"),
+        "{err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_unreachable_box_is_1() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let cfg = b.dir.path().join("closed_config");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&b.config)
+            .unwrap()
+            .replace(&format!("Port {}", b.port), "Port 1"),
+    )
+    .unwrap();
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--ssh-config"])
+            .arg(&cfg)
+            .args(["--host", "box", "--dest", "x"])
+            .arg(src.path()),
+        1,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("preparing box:x: ssh exited with 255"),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+}

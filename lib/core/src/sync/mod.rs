@@ -191,6 +191,7 @@ fn step(
         p = p.stdin(b);
     }
     let f = p.run()?;
+    interrupted(&f)?;
     if f.timed_out || !f.status.success() {
         let why = if f.timed_out {
             format!("timed out after {}s", SSH_STEP_TIMEOUT.as_secs())
@@ -203,6 +204,17 @@ fn step(
         ));
     }
     Ok(f)
+}
+
+/// A child stopped because rp-sync itself got a signal: exit 128+n, as the shell would.
+fn interrupted(f: &crate::process::Finished) -> Result<()> {
+    match f.interrupted {
+        Some(sig) => Err(CliError::new(
+            Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+            format!("interrupted by signal {sig}; the box may hold a partial copy"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// rsync's `host:path` for this destination (IPv6 addresses in brackets).
@@ -253,9 +265,7 @@ fn rsync(
         .stdin(staged.files_from())
         .output(Output::CaptureStdout);
     let f = proc.run()?;
-    if f.interrupted.is_some() {
-        return Err(CliError::new(Exit::Failed, "rsync was interrupted"));
-    }
+    interrupted(&f)?;
     match f.status {
         Status::Exited(0) => {}
         // A file deleted here between staging and sending: the box simply lacks it too.
@@ -294,8 +304,9 @@ pub struct LargestFile {
 pub struct SyncRecord {
     /// The folder shipped (canonical).
     pub source: String,
-    /// The remote folder (relative to the remote home unless absolute).
-    pub dest: String,
+    /// The remote folder (relative to the remote home unless absolute); `null` on a dry run
+    /// without one.
+    pub dest: Option<String>,
     /// The `--host` given, `null` on a dry run without one.
     pub host: Option<String>,
     /// Nothing was sent.
@@ -322,14 +333,14 @@ impl SyncRecord {
     /// Build the record from what was staged and (unless a dry run) transferred.
     pub fn new(
         staged: &Staged,
-        dest: &str,
+        dest: Option<&str>,
         host: Option<&str>,
         transfer: Option<&Transfer>,
         started: Instant,
     ) -> SyncRecord {
         SyncRecord {
             source: staged.root.display().to_string(),
-            dest: dest.to_string(),
+            dest: dest.map(str::to_string),
             host: host.map(str::to_string),
             dry_run: transfer.is_none(),
             files: staged.files.len() as u64,

@@ -57,9 +57,16 @@ impl Staged {
         v
     }
 
-    /// The file list as rsync's `--files-from=- --from0` reads it: NUL-terminated paths.
+    /// The file list as rsync's `--files-from=- --from0` reads it: NUL-terminated paths, each
+    /// behind `./` because rsync skips list entries that start with `#` or `;` as comments.
     pub fn files_from(&self) -> Vec<u8> {
-        nul_list(self.files.iter().map(|f| f.path.as_path()))
+        let mut out = Vec::new();
+        for f in &self.files {
+            out.extend_from_slice(b"./");
+            out.extend_from_slice(f.path.as_os_str().as_bytes());
+            out.push(0);
+        }
+        out
     }
 
     /// Whether `rel` is one of the staged files.
@@ -358,7 +365,7 @@ mod tests {
         assert_eq!(paths(&s), ["etc-link", "real.txt"]);
         assert!(s.files[0].symlink);
         assert_eq!(s.largest(1)[0].path, PathBuf::from("real.txt"));
-        assert_eq!(s.files_from(), b"etc-link\0real.txt\0");
+        assert_eq!(s.files_from(), b"./etc-link\0./real.txt\0");
         let e = stage(&d.path().join("nope"), &[]).unwrap_err();
         assert_eq!(crate::error::exit_of(&e, crate::Exit::Failed).code(), 2);
         let e = stage(&d.path().join("real.txt"), &[]).unwrap_err();
