@@ -47,7 +47,7 @@ fn rp_sync(b: &SshBox, src: &Path, dest: &str, extra: &[&str]) -> Command {
     let mut c = bin_cmd("rp-sync");
     c.arg("up")
         .args(b.tool_args())
-        .args(["--dest", dest])
+        .arg(format!("--dest={dest}"))
         .args(extra)
         .arg(src);
     c
@@ -247,10 +247,10 @@ fn hostile_names_arrive_byte_exact_and_nothing_runs() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, format!("file {i}\n\0binary\x7f")).unwrap();
     }
-    let (rec, _) = sync_ok(&b, src.path(), "hostile dest $(touch PWNED3)", &[]);
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
     assert_eq!(rec["files"], names.len());
-    let dest = b.home.join("hostile dest $(touch PWNED3)");
-    let got = remote_files(&b, "'hostile dest $(touch PWNED3)'");
+    let dest = b.home.join("-hostile dest $(touch PWNED3)");
+    let got = remote_files(&b, "./'-hostile dest $(touch PWNED3)'");
     let want: BTreeSet<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
     assert_eq!(got, want, "{:?} vs {:?}", shown(&got), shown(&want));
     for (i, n) in names.iter().enumerate() {
@@ -271,9 +271,22 @@ fn hostile_names_arrive_byte_exact_and_nothing_runs() {
         assert!(!here.join("PWNED1").exists() && !here.join("PWNED2").exists());
     }
     // And a second run finds nothing to do and deletes nothing.
-    let (rec, _) = sync_ok(&b, src.path(), "hostile dest $(touch PWNED3)", &[]);
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
     assert_eq!(rec["files_transferred"], 0);
     assert_eq!(rec["deleted"], 0);
+    // Deleting hostile names here deletes exactly them there.
+    let gone: [&[u8]; 4] = [b"new\nline", b"$(touch PWNED1)", b"sub/#nested", b"-rf"];
+    for n in gone {
+        std::fs::remove_file(src.path().join(OsStr::from_bytes(n))).unwrap();
+    }
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["deleted"], 4);
+    let want: BTreeSet<Vec<u8>> = want
+        .into_iter()
+        .filter(|n| !gone.contains(&n.as_slice()))
+        .collect();
+    assert_eq!(remote_files(&b, "./'-hostile dest $(touch PWNED3)'"), want);
+    assert!(!dest.join("sub").exists());
 }
 
 #[test]

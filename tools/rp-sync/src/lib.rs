@@ -228,9 +228,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
             None
         }
     };
-    if let Some(c) = conn {
-        c.close();
-    }
+    // Closes the shared connection before the record is printed.
+    drop(conn);
 
     let record = SyncRecord::new(
         &staged,

@@ -229,6 +229,11 @@ fn rsync_dest(ssh: &Ssh, dest: &str) -> String {
     } else {
         host
     };
+    let dest = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("./{dest}")
+    };
     format!("{user}{host}:{dest}/")
 }
 
@@ -409,7 +414,10 @@ mod tests {
     fn rsync_destinations() {
         let ssh =
             |t: &str| Ssh::new(crate::ssh::Target::parse(t).unwrap(), Default::default()).unwrap();
-        assert_eq!(rsync_dest(&ssh("u@box:22"), "runplz/j"), "u@box:runplz/j/");
+        assert_eq!(
+            rsync_dest(&ssh("u@box:22"), "runplz/j"),
+            "u@box:./runplz/j/"
+        );
         assert_eq!(rsync_dest(&ssh("[::1]:22"), "/w"), "[::1]:/w/");
     }
 

@@ -20,18 +20,28 @@ const MANIFEST_HEADER: &[u8] = b"rp-sync manifest 1\n";
 /// Printed before the data we parse, so whatever a login shell's rc files print is skipped.
 const MARK: &str = "--rp-sync-data--";
 
-/// The start of every script: a `cd` must go where it is told, not where CDPATH points.
+/// `dest` as a shell word for `cd`/`mkdir`: relative ones behind `./`, so that neither CDPATH
+/// nor a name such as `-` (which `cd` reads as "the previous folder") can move it.
+fn dir_word(dest: &str) -> String {
+    if dest.starts_with('/') {
+        quote::sh(dest)
+    } else {
+        quote::sh(&format!("./{dest}"))
+    }
+}
+
+/// The start of every script that works inside the folder.
 fn preamble(dest: &str) -> String {
-    format!("unset CDPATH; cd -- {} || exit 1\n", quote::sh(dest))
+    format!("unset CDPATH; cd -- {} || exit 1\n", dir_word(dest))
 }
 
 /// Create the folder, say whether rsync is there, and print the last manifest.
 pub fn prepare_script(dest: &str) -> String {
     format!(
-        "unset CDPATH; mkdir -p -- {d} || exit 1\n{pre}printf '%s\\n' {MARK}\n\
+        "mkdir -p -- {d} || exit 1\n{pre}printf '%s\\n' {MARK}\n\
          if command -v rsync >/dev/null 2>&1; then echo rsync=yes; else echo rsync=no; fi\n\
          if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
-        d = quote::sh(dest),
+        d = dir_word(dest),
         pre = preamble(dest),
     )
 }
@@ -115,7 +125,7 @@ for f do
   d=.
   case $f in */*) d=${f%/*} ;; esac
   if [ "$d" != . ]; then
-    p=$(cd -P -- "$d" 2>/dev/null && pwd -P) || continue
+    p=$(cd -P -- "./$d" 2>/dev/null && pwd -P) || continue
     [ "$p" = "$root/$d" ] || continue
   fi
   if [ -L "$f" ] || { [ -e "$f" ] && [ ! -d "$f" ]; }; then
@@ -288,7 +298,15 @@ total size is 15  speedup is 0.04
         std::fs::create_dir_all(dest.join("a/b")).unwrap();
         std::fs::create_dir_all(dest.join("keep")).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
-        for f in ["a/b/gone.txt", "top.txt", "keep/job-made.txt", "-rf", "x y"] {
+        std::fs::create_dir_all(dest.join("-")).unwrap();
+        for f in [
+            "a/b/gone.txt",
+            "top.txt",
+            "keep/job-made.txt",
+            "-rf",
+            "x y",
+            "-/f",
+        ] {
             std::fs::write(dest.join(f), "x").unwrap();
         }
         std::fs::write(outside.join("victim"), "x").unwrap();
@@ -304,6 +322,7 @@ total size is 15  speedup is 0.04
                 "dangling",
                 "keep",
                 "missing/file",
+                "-/f",
             ]
             .map(Path::new),
         );
@@ -324,12 +343,12 @@ total size is 15  speedup is 0.04
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(parse_deleted(&out.stdout), 5);
+        assert_eq!(parse_deleted(&out.stdout), 6);
         assert!(outside.join("victim").exists(), "deleted through a symlink");
         assert!(dest.join("keep/job-made.txt").exists());
         assert!(!dest.join("a").exists(), "empty folders left behind");
         assert!(dest.join("link").exists());
-        for gone in ["top.txt", "-rf", "x y", "dangling"] {
+        for gone in ["top.txt", "-rf", "x y", "dangling", "-"] {
             assert!(dest.join(gone).symlink_metadata().is_err(), "{gone}");
         }
         assert!(dest.exists());

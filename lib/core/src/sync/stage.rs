@@ -68,13 +68,6 @@ impl Staged {
         }
         out
     }
-
-    /// Whether `rel` is one of the staged files.
-    pub fn contains(&self, rel: &Path) -> bool {
-        self.files
-            .binary_search_by(|f| f.path.as_path().cmp(rel))
-            .is_ok()
-    }
 }
 
 /// NUL-terminated path bytes.
