@@ -445,7 +445,7 @@ fn dry_run_needs_no_host_and_lists_counts() {
 }
 
 #[test]
-fn a_jobs_excludes_user_and_default_dest_apply() {
+fn a_jobs_excludes_ssh_settings_and_default_dest_apply() {
     let b = SshBox::start();
     let src = shm_tempdir();
     let r = src.path();
@@ -467,16 +467,30 @@ fn a_jobs_excludes_user_and_default_dest_apply() {
             r#"{{"name": "my-job", "image": {{"from_registry": "python:3.12"}}, "run": "python train.py",
                 "outputs_dir": "results",
                 "sync": {{"exclude": ["data/", "*.ckpt", "!.env", "!target/"]}},
-                "ssh": {{"user": "{}"}}}}"#,
-            b.user
+                "ssh": {{"user": "{}", "port": {}, "ssh_key_path": "{}"}}}}"#,
+            b.user,
+            b.port,
+            b.key.display()
         )
         .as_bytes(),
     );
-    // The job names the user; --host gives only the alias's address.
+    // An ssh config that knows only the address: user, port and key must come from the job.
+    let cfg = r.join("bare_ssh_config");
+    let bare: String = std::fs::read_to_string(&b.config)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !["Port ", "User ", "IdentityFile "]
+                .iter()
+                .any(|k| l.trim().starts_with(k))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&cfg, bare).unwrap();
     let out = run_expect(
         bin_cmd("rp-sync")
             .args(["up", "--ssh-config"])
-            .arg(&b.config)
+            .arg(&cfg)
             .args(["--host", "box", "--job"])
             .arg(r.join("job.json")),
         0,
@@ -485,9 +499,20 @@ fn a_jobs_excludes_user_and_default_dest_apply() {
     assert_eq!(rec["dest"], "runplz/my-job");
     assert_eq!(
         remote_files(&b, "runplz/my-job"),
-        set(["job.json", "target/keep.py", "train.py"])
+        set(["bare_ssh_config", "job.json", "target/keep.py", "train.py"])
     );
     assert_eq!(rec["excluded_secrets"], 1);
+    // RUNPLZ_SSH_CONFIG stands in for --ssh-config.
+    write(r, "train.py", b"v2");
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--host", "box", "--job"])
+            .arg(r.join("job.json"))
+            .env("RUNPLZ_SSH_CONFIG", &b.config),
+        0,
+    );
+    assert_eq!(json(&out)["files_transferred"], 1);
+    assert_eq!(b.ssh("cat runplz/my-job/train.py"), "v2");
 }
 
 #[test]

@@ -34,7 +34,8 @@ pub enum Direction {
 /// connection. A file rp-sync shipped before and that has since been deleted here is deleted
 /// on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
 /// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
-/// deleted. Empty folders are not shipped.
+/// deleted, and a file that is still here but now ignored or excluded stays there. Empty
+/// folders are not shipped.
 #[derive(Debug, Parser)]
 #[command(name = "rp-sync", version, after_long_help = after_long_help())]
 pub struct Cli {
@@ -95,6 +96,7 @@ Never shipped, at any depth (gitignore syntax):
     {templates}
   caches and local outputs (a `!PATTERN` may re-include one):
     {caches}
+
 A secret held back that git tracks is named in a warning. Keep a secret the job needs out
 of the tree: pass it with the job's `env` or put it on the box yourself.
 
@@ -104,6 +106,7 @@ Output: one JSON record on stdout (fields a dry run cannot know are null):
    \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1, \"seconds\": 0.41,
    \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
    \"excluded_secrets\": 2}}
+
   files, bytes        what the list holds (all of it, changed or not)
   files_transferred   files whose data rsync sent (0 when nothing changed)
   bytes_transferred   bytes rsync sent over the connection
@@ -111,6 +114,7 @@ Output: one JSON record on stdout (fields a dry run cannot know are null):
   largest             the 10 largest files shipped
   excluded_secrets    secret-shaped paths held back that git and .gitignore would have
                       let through (a secret folder counts once)
+
 Progress and warnings go to stderr.
 
 Exit status used: 0 shipped (or listed); 1 the transfer failed (the message names rsync's

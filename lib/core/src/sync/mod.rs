@@ -1,7 +1,8 @@
-//! sync: ship a folder to a box, minus secrets and caches, incrementally. [`stage`] decides
-//! the file list here (git-aware, see [`stage()`]); [`up`] sends exactly that list with rsync
-//! over the run's shared ssh connection and removes, inside the remote folder only, what was
-//! deleted here since the last sync. [`SyncRecord`] is the JSON record rp-sync prints.
+//! sync: ship a folder to a box, minus secrets and caches, incrementally. [`stage()`] decides
+//! the file list here (git-aware; see the [`stage`](mod@stage) module); [`up`] sends exactly
+//! that list with rsync over the run's shared ssh connection and removes, inside the remote
+//! folder only, what was deleted here since the last sync. [`SyncRecord`] is the JSON record
+//! rp-sync prints. The local docker build context uses the same [`stage()`] and [`Excludes`].
 //!
 //! Deletion uses a manifest, not rsync's `--delete`. rsync's `--delete` works per folder it
 //! walks, and with `--files-from` it walks none, so it would either delete nothing or (with

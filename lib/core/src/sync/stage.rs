@@ -99,10 +99,13 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
     let mut files = BTreeMap::<PathBuf, StagedFile>::new();
     let mut warnings = Vec::new();
 
+    let in_git = in_git_work_tree(&root);
     let mut walk = ignore::WalkBuilder::new(&root);
+    // .gitignore files above SRC count only inside a git work tree (up to its root), as for
+    // git; a plain folder under a home that ignores `*` must still ship.
     walk.standard_filters(false)
         .hidden(false)
-        .parents(true)
+        .parents(in_git)
         .git_ignore(true)
         .git_exclude(true)
         .git_global(true)
@@ -150,10 +153,11 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
     }
 
     let mut tracked_secrets = Vec::new();
-    let git = in_git_work_tree(&root);
-    if git {
+    let mut git = false;
+    if in_git {
         match git_tracked(&root) {
             Ok(tracked) => {
+                git = true;
                 for rel in tracked {
                     if files.contains_key(&rel) || !is_plain_relative(&rel) {
                         continue;
@@ -317,6 +321,14 @@ mod tests {
     }
 
     #[test]
+    fn gitignore_above_a_plain_folder_does_not_count() {
+        let d = tree(&["proj/a.py", "proj/sub/b.py"]);
+        fs::write(d.path().join(".gitignore"), "*\n").unwrap();
+        let s = stage(&d.path().join("proj"), &[]).unwrap();
+        assert_eq!(paths(&s), ["a.py", "sub/b.py"]);
+    }
+
+    #[test]
     fn git_tracked_and_untracked_not_ignored() {
         let d = tree(&[
             "tracked.py",
@@ -347,7 +359,11 @@ mod tests {
         fs::write(d.path().join("sub/x.log"), "x").unwrap();
         fs::write(d.path().join("sub/y.py"), "y").unwrap();
         let s = stage(&d.path().join("sub"), &[]).unwrap();
-        assert_eq!(paths(&s), ["y.py"]);
+        assert_eq!(
+            paths(&s),
+            ["y.py"],
+            "the repo's .gitignore applies to a subfolder"
+        );
     }
 
     #[test]
