@@ -1,11 +1,156 @@
 //! The `rp-sync` command line: flags (clap) turned into runplz-core options, and the record printed.
-use clap::{CommandFactory, Parser};
-use runplz_protocol::Exit;
+//! Everything is checked (job, folder, destination, host, patterns, programs) before the box
+//! is contacted; the logic lives in `runplz_core::sync`.
 
-/// rp-sync (in progress).
+use anyhow::Result;
+use clap::{CommandFactory, Parser, ValueEnum};
+use runplz_core::error::CliError;
+use runplz_core::out;
+use runplz_core::ssh::{self, Ssh, SshOptions, Target};
+use runplz_core::sync::{self, excludes, Staged, SyncRecord, Transfer};
+use runplz_protocol::Exit;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const TOOL: &str = "rp-sync";
+
+/// Which way files go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    /// Ship SRC to the box (outputs come back with rp-collect).
+    Up,
+}
+
+/// Ship a folder to an SSH box, minus secrets and caches, incrementally.
+///
+/// rp-sync decides the file list on this machine and hands exactly that list to rsync: in a
+/// git work tree, the files git tracks plus untracked files that .gitignore (and
+/// .git/info/exclude, and your global excludes file) do not ignore; elsewhere, every file
+/// .gitignore files do not ignore. Version-control folders, caches and secret-shaped files
+/// (listed below) never ship, at any depth; secrets not even when git tracks them or a
+/// pattern tries to bring them back. Symlinks ship as symlinks.
+///
+/// Transfers are incremental (rsync's size and modification-time check), over one shared ssh
+/// connection. A file rp-sync shipped before and that has since been deleted here is deleted
+/// on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
+/// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
+/// deleted, and a file that is still here but now ignored or excluded stays there. Empty
+/// folders are not shipped.
 #[derive(Debug, Parser)]
-#[command(name = "rp-sync", version)]
-pub struct Cli {}
+#[command(name = "rp-sync", version, after_long_help = after_long_help())]
+pub struct Cli {
+    /// `up`: ship SRC to the box.
+    #[arg(value_enum, value_name = "DIRECTION")]
+    pub direction: Direction,
+
+    /// The folder to ship (default: the job's folder with --job, else the current folder).
+    #[arg(value_name = "SRC")]
+    pub src: Option<PathBuf>,
+
+    /// The box: `[user@]host[:port]` or a Host alias from your ssh config. Not needed with
+    /// --dry-run.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// The folder on the box, relative to the remote home unless absolute (created when
+    /// missing). Default with --job: `runplz/<job name>`; required otherwise. The home itself,
+    /// `/` and `..` are refused.
+    #[arg(long, value_name = "DIR")]
+    pub dest: Option<String>,
+
+    /// A job.json (`-` reads stdin): its folder is the default SRC, its `sync.exclude`
+    /// patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and
+    /// `ssh.ssh_key_path` are used for the connection.
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<PathBuf>,
+
+    /// A gitignore-style pattern never to ship, relative to SRC (repeatable). `!PATTERN`
+    /// re-includes something a cache pattern or an earlier pattern excluded, but never a
+    /// secret.
+    #[arg(long = "exclude", value_name = "PAT")]
+    pub exclude: Vec<String>,
+
+    /// An ssh config file, passed to ssh and rsync as `-F` (default: $RUNPLZ_SSH_CONFIG, else
+    /// ssh's own).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// List what would ship (count, bytes, the largest files) without connecting.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print a table for people on stdout instead of the JSON record.
+    #[arg(long)]
+    pub table: bool,
+}
+
+fn after_long_help() -> String {
+    let list = |v: &[&str]| v.join(" ");
+    format!(
+        "\
+Never shipped, at any depth (gitignore syntax):
+  version control:  {vcs}
+  secrets (case-insensitive; no pattern brings them back):
+    {secrets}
+    except these .env templates, which are shipped:
+    {templates}
+  caches and local outputs (a `!PATTERN` may re-include one):
+    {caches}
+
+A secret held back that git tracks is named in a warning. Keep a secret the job needs out
+of the tree: pass it with the job's `env` or put it on the box yourself.
+
+Output: one JSON record on stdout (fields a dry run cannot know are null):
+  {{\"type\": \"sync\", \"version\": 1, \"source\": \"/abs/src\", \"dest\": \"runplz/job\",
+   \"host\": \"box\", \"dry_run\": false, \"files\": 42, \"bytes\": 123456,
+   \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1, \"seconds\": 0.41,
+   \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
+   \"excluded_secrets\": 2}}
+
+  files, bytes        what the list holds (all of it, changed or not)
+  files_transferred   files whose data rsync sent (0 when nothing changed)
+  bytes_transferred   bytes rsync sent over the connection
+  deleted             files deleted on the box because they were deleted here
+  largest             the 10 largest files shipped
+  excluded_secrets    secret-shaped paths held back that git and .gitignore would have
+                      let through (a secret folder counts once)
+
+Progress and warnings go to stderr.
+
+Exit status used: 0 shipped (or listed); 1 the transfer failed (the message names rsync's
+exit code and its last lines) or the box could not be reached; 2 bad usage or input, nothing
+done; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
+
+Examples:
+  rp-sync up --dry-run                      what would ship from here
+  rp-sync up --host me@gpu-box --dest work/proj .
+  rp-sync up --host gpu-box --job job.json  ship the job's folder to ~/runplz/<name>
+  rp-sync up --host box --job job.json | jq .files_transferred",
+        vcs = list(excludes::VCS_PATTERNS),
+        secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
+        templates = list(excludes::SECRET_TEMPLATES),
+        caches = wrap(excludes::CACHE_PATTERNS, 80, "    "),
+    )
+}
+
+/// Space-joined words, wrapped at `width` with `indent` on continuation lines.
+fn wrap(words: &[&str], width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for w in words {
+        if line > 0 && indent.len() + line + 1 + w.len() > width {
+            out.push('\n');
+            out.push_str(indent);
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(w);
+        line += w.len();
+    }
+    out
+}
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
@@ -13,9 +158,226 @@ pub fn command() -> clap::Command {
 }
 
 /// Run the tool.
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    Err(runplz_core::CliError::new(
-        Exit::ToolFailed,
-        "not built yet",
-    ))
+pub fn run(cli: Cli) -> Result<Exit> {
+    let started = Instant::now();
+    runplz_core::process::install_signal_handlers();
+    let Direction::Up = cli.direction;
+
+    // Everything is checked before the box is contacted.
+    let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
+    let src = match (&cli.src, &job) {
+        (Some(s), _) => s.clone(),
+        (None, Some(j)) => j.root.clone(),
+        (None, None) => PathBuf::from("."),
+    };
+    let dest = match (&cli.dest, &job) {
+        (Some(d), _) => Some(sync::remote_dir(d)?),
+        (None, Some(j)) => Some(sync::remote_dir(&sync::default_dest(j.name()))?),
+        (None, None) if cli.dry_run => None,
+        (None, None) => {
+            return Err(CliError::usage(
+                "--dest is required without --job (e.g. --dest work/myproject)",
+            ))
+        }
+    };
+    let mut patterns = job
+        .as_ref()
+        .map(|j| sync::job_excludes(j, &src))
+        .unwrap_or_default();
+    patterns.extend(cli.exclude.iter().cloned());
+    sync::Excludes::new(&patterns)?;
+
+    let target = cli.host.as_deref().map(Target::parse).transpose()?;
+    let conn = match (&target, cli.dry_run) {
+        (_, true) => None,
+        (None, false) => {
+            return Err(CliError::usage(
+                "--host is required to ship (or use --dry-run to only list what would ship)",
+            ))
+        }
+        (Some(t), false) => {
+            runplz_core::process::require(
+                "rsync",
+                "install rsync (Debian/Ubuntu: `apt-get install rsync`, macOS: `brew install rsync`)",
+            )?;
+            runplz_core::process::require(
+                "ssh",
+                "install an OpenSSH client (Debian/Ubuntu: `apt-get install openssh-client`)",
+            )?;
+            Some(Ssh::new(t.clone(), ssh_options(&cli, job.as_ref())?)?)
+        }
+    };
+
+    let staged = sync::stage(&src, &patterns)?;
+    report_staged(&staged);
+
+    let transfer = match (&conn, &dest) {
+        (Some(ssh), Some(dest)) => {
+            out::note(
+                TOOL,
+                format_args!("shipping to {}:{dest}", ssh.destination()),
+            );
+            let t = sync::up(ssh, &staged, dest)?;
+            report_transfer(&staged, &t, started);
+            Some(t)
+        }
+        _ => {
+            out::note(TOOL, "dry run: nothing sent; the largest files:");
+            for f in staged.largest(sync::LARGEST) {
+                out::note(
+                    TOOL,
+                    format_args!("  {:>10}  {}", sync::human_bytes(f.bytes), f.path.display()),
+                );
+            }
+            None
+        }
+    };
+    // Closes the shared connection before the record is printed.
+    drop(conn);
+
+    let record = SyncRecord::new(
+        &staged,
+        dest.as_deref(),
+        cli.host.as_deref(),
+        transfer.as_ref(),
+        started,
+    );
+    if cli.table {
+        out::print_raw(&table(&record))?;
+    } else {
+        out::print_record("sync", &record)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn ssh_options(cli: &Cli, job: Option<&runplz_core::job::Job>) -> Result<SshOptions> {
+    let s = job.map(|j| &j.spec.ssh);
+    let port = match s.and_then(|s| s.port) {
+        Some(p) => Some(u16::try_from(p).map_err(|_| {
+            CliError::usage(format!("ssh.port: found {p}, expected a TCP port 1-65535"))
+        })?),
+        None => None,
+    };
+    Ok(SshOptions {
+        config: ssh::config_from(cli.ssh_config.as_deref()),
+        key: s.and_then(|s| s.ssh_key_path.as_deref()).map(expand_home),
+        user: s.and_then(|s| s.user.clone()),
+        port,
+        connect_timeout: None,
+    })
+}
+
+/// `~/x` in the job's key path, as job validation reads it.
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// Up to `n` paths, then "and N more".
+fn some_paths(paths: &[PathBuf], n: usize) -> String {
+    let mut s = paths
+        .iter()
+        .take(n)
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > n {
+        s.push_str(&format!(" and {} more", paths.len() - n));
+    }
+    s
+}
+
+fn report_staged(staged: &Staged) {
+    for w in &staged.warnings {
+        out::warn(TOOL, w);
+    }
+    if !staged.tracked_secrets.is_empty() {
+        out::warn(
+            TOOL,
+            format_args!(
+                "git tracks secret-shaped files; they are never shipped: {}",
+                some_paths(&staged.tracked_secrets, 5)
+            ),
+        );
+    }
+    out::note(
+        TOOL,
+        format_args!(
+            "{} files, {} from {}{}",
+            staged.files.len(),
+            sync::human_bytes(staged.bytes),
+            staged.root.display(),
+            if staged.git { " (git-aware)" } else { "" }
+        ),
+    );
+    if !staged.secrets.is_empty() {
+        out::note(
+            TOOL,
+            format_args!(
+                "held back {} secret-shaped path(s): {}",
+                staged.secrets.len(),
+                some_paths(&staged.secrets, 5)
+            ),
+        );
+    }
+}
+
+fn report_transfer(staged: &Staged, t: &Transfer, started: Instant) {
+    for w in &t.warnings {
+        out::warn(TOOL, w);
+    }
+    out::note(
+        TOOL,
+        format_args!(
+            "sent {} of {} files ({} over the wire), deleted {}, in {:.2}s",
+            t.files_transferred,
+            staged.files.len(),
+            sync::human_bytes(t.bytes_transferred),
+            t.deleted,
+            started.elapsed().as_secs_f64()
+        ),
+    );
+}
+
+fn table(r: &SyncRecord) -> String {
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
+    let mut rows = vec![
+        vec!["source".to_string(), r.source.clone()],
+        vec!["dest".into(), r.dest.clone().unwrap_or_else(|| "-".into())],
+        vec!["host".into(), r.host.clone().unwrap_or_else(|| "-".into())],
+        vec!["dry run".into(), r.dry_run.to_string()],
+        vec!["files".into(), r.files.to_string()],
+        vec!["bytes".into(), r.bytes.to_string()],
+        vec!["files transferred".into(), opt(r.files_transferred)],
+        vec!["bytes transferred".into(), opt(r.bytes_transferred)],
+        vec!["deleted".into(), opt(r.deleted)],
+        vec!["excluded secrets".into(), r.excluded_secrets.to_string()],
+        vec!["seconds".into(), format!("{:.3}", r.seconds)],
+    ];
+    for f in &r.largest {
+        rows.push(vec![format!("largest: {}", f.bytes), f.path.clone()]);
+    }
+    out::table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_secret_pattern() {
+        let help = after_long_help();
+        for p in excludes::SECRET_PATTERNS {
+            assert!(help.contains(p), "{p}");
+        }
+        assert!(help.lines().all(|l| l.len() <= 92), "{help}");
+        assert_eq!(wrap(&["aa", "bb", "cc"], 9, "  "), "aa bb\n  cc");
+    }
 }

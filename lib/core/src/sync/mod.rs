@@ -1,0 +1,439 @@
+//! sync: ship a folder to a box, minus secrets and caches, incrementally. [`stage()`] decides
+//! the file list here (git-aware; see the [`stage`](mod@stage) module); [`up`] sends exactly
+//! that list with rsync over the run's shared ssh connection and removes, inside the remote
+//! folder only, what was deleted here since the last sync. [`SyncRecord`] is the JSON record
+//! rp-sync prints. The local docker build context uses the same [`stage()`] and [`Excludes`].
+//!
+//! Deletion uses a manifest, not rsync's `--delete`. rsync's `--delete` works per folder it
+//! walks, and with `--files-from` it walks none, so it would either delete nothing or (with
+//! filter rules and `--delete-excluded`) everything rp-sync did not ship, including what the
+//! job wrote into its workspace, a remote venv, or a `.env` put on the box by hand. Instead
+//! the box keeps `.rp-sync-manifest` (what rp-sync shipped last time); files listed there
+//! that are gone here are deleted there, by a script that refuses any path leading out of the
+//! folder. Remote files rp-sync never shipped are never touched.
+
+pub mod excludes;
+pub mod remote;
+pub mod stage;
+
+pub use excludes::{Excludes, Verdict};
+pub use stage::{stage, Staged, StagedFile};
+
+use crate::error::CliError;
+use crate::job::Job;
+use crate::process::{Output, Proc, Status};
+use crate::ssh::Ssh;
+use anyhow::{Context, Result};
+use runplz_protocol::Exit;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Component, Path};
+use std::time::{Duration, Instant};
+
+/// How many of the largest files the record lists.
+pub const LARGEST: usize = 10;
+
+/// How long one of the small ssh calls may take once connected.
+const SSH_STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The default remote folder for a job, relative to the remote home.
+pub fn default_dest(job_name: &str) -> String {
+    format!("runplz/{job_name}")
+}
+
+/// Check a remote folder and put it in the form rp-sync uses: `~/x` becomes `x` (relative
+/// paths are relative to the remote home). The home itself, `/`, and any `..` are refused:
+/// the folder is the only place rp-sync ever deletes in, so it must be one of its own.
+pub fn remote_dir(dest: &str) -> Result<String> {
+    let d = dest.strip_prefix("~/").unwrap_or(dest);
+    let p = Path::new(d);
+    let bad = |why: &str| {
+        CliError::usage(format!(
+            "--dest: found {dest:?}, expected a folder on the box below your home or an absolute path ({why})"
+        ))
+    };
+    if d.is_empty() || d == "~" || d.contains('\0') {
+        return Err(bad("empty or the home itself"));
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(bad("no `..`"));
+    }
+    if !p.components().any(|c| matches!(c, Component::Normal(_))) {
+        return Err(bad("not `/` or `.`"));
+    }
+    if d.starts_with('~') {
+        return Err(bad("only `~/` is understood"));
+    }
+    Ok(d.trim_end_matches('/').to_string())
+}
+
+/// The job's own exclude patterns: `sync.exclude`, plus its outputs folder when that lies
+/// inside `src` (the default `out/` is in the built-in list already).
+pub fn job_excludes(job: &Job, src: &Path) -> Vec<String> {
+    let mut v = job.spec.sync.exclude.clone();
+    let out = job.outputs_dir();
+    let (out, src) = (
+        std::fs::canonicalize(&out).unwrap_or(out),
+        std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf()),
+    );
+    if let Ok(rel) = out.strip_prefix(&src) {
+        if excludes::is_plain_relative(rel) && rel != Path::new("out") {
+            if let Some(s) = rel.to_str() {
+                // Anchored and escaped so the folder's name is matched as written.
+                v.push(format!("/{}/", glob_escape(s)));
+            }
+        }
+    }
+    v
+}
+
+fn glob_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "*?[]\\!#".contains(c) {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// What [`up`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// Files whose data rsync sent (0 when nothing changed).
+    pub files_transferred: u64,
+    /// Bytes rsync sent over the connection.
+    pub bytes_transferred: u64,
+    /// Files deleted on the box because they were deleted here.
+    pub deleted: u64,
+    /// Soft problems, for stderr.
+    pub warnings: Vec<String>,
+}
+
+/// Ship `staged` to `dest` (already checked by [`remote_dir`]) on the box: create the folder,
+/// delete what was deleted here since the last sync, rsync the list, record the manifest.
+/// Errors: rsync or ssh failing (exit 1, naming rsync's exit code and its last lines).
+pub fn up(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Transfer> {
+    let mut warnings = Vec::new();
+    let where_ = format!("{}:{dest}", ssh.destination());
+
+    let f = step(
+        ssh,
+        &remote::prepare_script(dest),
+        None,
+        &format!("preparing {where_}"),
+    )?;
+    let prepared =
+        remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
+    if !prepared.rsync {
+        return Err(CliError::new(
+            Exit::Failed,
+            format!(
+                "rsync is not installed on {}: install it there (e.g. `sudo apt-get install rsync`)",
+                ssh.destination()
+            ),
+        ));
+    }
+
+    let old = if prepared.manifest.is_empty() {
+        Vec::new()
+    } else {
+        remote::parse_manifest(&prepared.manifest).unwrap_or_else(|| {
+            warnings.push(format!(
+                "{where_}/{} is not an rp-sync manifest; nothing deleted there this time",
+                remote::MANIFEST
+            ));
+            Vec::new()
+        })
+    };
+    let shipped: HashSet<&Path> = staged.files.iter().map(|f| f.path.as_path()).collect();
+    let gone = remote::to_delete(&old, &shipped, &staged.root);
+    let mut deleted = 0;
+    if !gone.is_empty() {
+        let list = stage::nul_list(gone.iter().map(|p| p.as_path()));
+        let f = step(
+            ssh,
+            &remote::cleanup_script(dest),
+            Some(list),
+            &format!("deleting in {where_}"),
+        )?;
+        deleted = remote::parse_deleted(&f.stdout);
+    }
+
+    let stats = rsync(ssh, staged, dest, &mut warnings)?;
+
+    let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
+    if manifest != prepared.manifest {
+        step(
+            ssh,
+            &remote::write_manifest_script(dest),
+            Some(manifest),
+            &format!("writing {where_}/{}", remote::MANIFEST),
+        )?;
+    }
+    Ok(Transfer {
+        files_transferred: stats.files_transferred,
+        bytes_transferred: stats.bytes_sent,
+        deleted,
+        warnings,
+    })
+}
+
+/// Run one small script on the box; a failure is exit 1 naming what was being done.
+fn step(
+    ssh: &Ssh,
+    script: &str,
+    stdin: Option<Vec<u8>>,
+    what: &str,
+) -> Result<crate::process::Finished> {
+    let mut p = ssh.command(script).timeout(Some(SSH_STEP_TIMEOUT));
+    if let Some(b) = stdin {
+        p = p.stdin(b);
+    }
+    let f = p.run()?;
+    interrupted(&f)?;
+    if f.timed_out || !f.status.success() {
+        let why = if f.timed_out {
+            format!("timed out after {}s", SSH_STEP_TIMEOUT.as_secs())
+        } else {
+            format!("ssh exited with {}", f.status.code())
+        };
+        return Err(CliError::new(
+            Exit::Failed,
+            format!("{what}: {why}: {}", f.tail(10).trim()),
+        ));
+    }
+    Ok(f)
+}
+
+/// A child stopped because rp-sync itself got a signal: exit 128+n, as the shell would.
+fn interrupted(f: &crate::process::Finished) -> Result<()> {
+    match f.interrupted {
+        Some(sig) => Err(CliError::new(
+            Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+            format!("interrupted by signal {sig}; the box may hold a partial copy"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// rsync's `host:path` for this destination (IPv6 addresses in brackets).
+fn rsync_dest(ssh: &Ssh, dest: &str) -> String {
+    let d = ssh.destination();
+    let (user, host) = match d.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h.to_string()),
+        None => (String::new(), d),
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let dest = if dest.starts_with('/') {
+        dest.to_string()
+    } else {
+        format!("./{dest}")
+    };
+    format!("{user}{host}:{dest}/")
+}
+
+fn rsync(
+    ssh: &Ssh,
+    staged: &Staged,
+    dest: &str,
+    warnings: &mut Vec<String>,
+) -> Result<remote::RsyncStats> {
+    let mut src = staged.root.clone().into_os_string();
+    src.push("/");
+    // The list is ours: --files-from (NUL-separated on stdin) and no -r, so rsync ships
+    // exactly these paths, with the folders above them implied by --relative. --links ships
+    // symlinks as symlinks; no -o/-g: a uid here means nothing on the box. --protect-args
+    // keeps the destination path away from the remote shell.
+    let proc = Proc::new("rsync")
+        .args([
+            "--links",
+            "--perms",
+            "--times",
+            "--relative",
+            "--from0",
+            "--files-from=-",
+            "--stats",
+            "--no-human-readable",
+            "--protect-args",
+            "-e",
+        ])
+        .arg(ssh.rsync_rsh())
+        .arg("--")
+        .arg(src)
+        .arg(rsync_dest(ssh, dest))
+        .env("LC_ALL", "C")
+        .stdin(staged.files_from())
+        .output(Output::CaptureStdout);
+    let f = proc.run()?;
+    interrupted(&f)?;
+    match f.status {
+        Status::Exited(0) => {}
+        // A file deleted here between staging and sending: the box simply lacks it too.
+        Status::Exited(24) => warnings.push(format!(
+            "some files vanished while syncing: {}",
+            f.tail(5).trim()
+        )),
+        s => {
+            let code = s.code();
+            return Err(CliError::new(
+                Exit::Failed,
+                format!(
+                    "rsync exited with {code} ({}){}{}",
+                    remote::rsync_exit_meaning(code),
+                    if f.tail(1).is_empty() { "" } else { ":\n" },
+                    f.tail(10).trim_end()
+                ),
+            ));
+        }
+    }
+    remote::parse_stats(&f.stdout_str())
+}
+
+/// One entry of the record's `largest` list.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LargestFile {
+    /// Relative path (lossy UTF-8).
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The `sync` record rp-sync prints on stdout (wire type; see rp-sync's man page). Fields
+/// that a dry run cannot know are `null`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyncRecord {
+    /// The folder shipped (canonical).
+    pub source: String,
+    /// The remote folder (relative to the remote home unless absolute); `null` on a dry run
+    /// without one.
+    pub dest: Option<String>,
+    /// The `--host` given, `null` on a dry run without one.
+    pub host: Option<String>,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// Files in the shipped list.
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Files whose data rsync sent (0 when nothing changed).
+    pub files_transferred: Option<u64>,
+    /// Bytes rsync sent over the connection.
+    pub bytes_transferred: Option<u64>,
+    /// Files deleted on the box because they were deleted here.
+    pub deleted: Option<u64>,
+    /// Wall-clock seconds, staging included.
+    pub seconds: f64,
+    /// The largest shipped files, largest first.
+    pub largest: Vec<LargestFile>,
+    /// Secret-shaped paths held back (a secret folder counts once).
+    pub excluded_secrets: u64,
+}
+
+impl SyncRecord {
+    /// Build the record from what was staged and (unless a dry run) transferred.
+    pub fn new(
+        staged: &Staged,
+        dest: Option<&str>,
+        host: Option<&str>,
+        transfer: Option<&Transfer>,
+        started: Instant,
+    ) -> SyncRecord {
+        SyncRecord {
+            source: staged.root.display().to_string(),
+            dest: dest.map(str::to_string),
+            host: host.map(str::to_string),
+            dry_run: transfer.is_none(),
+            files: staged.files.len() as u64,
+            bytes: staged.bytes,
+            files_transferred: transfer.map(|t| t.files_transferred),
+            bytes_transferred: transfer.map(|t| t.bytes_transferred),
+            deleted: transfer.map(|t| t.deleted),
+            seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            largest: staged
+                .largest(LARGEST)
+                .into_iter()
+                .map(|f| LargestFile {
+                    path: f.path.to_string_lossy().into_owned(),
+                    bytes: f.bytes,
+                })
+                .collect(),
+            excluded_secrets: staged.secrets.len() as u64,
+        }
+    }
+}
+
+/// A size for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_dirs() {
+        assert_eq!(remote_dir("runplz/job").unwrap(), "runplz/job");
+        assert_eq!(remote_dir("~/w/x/").unwrap(), "w/x");
+        assert_eq!(remote_dir("/srv/work").unwrap(), "/srv/work");
+        assert_eq!(remote_dir("with space").unwrap(), "with space");
+        for bad in ["", "~", "~/", "/", ".", "./", "a/../b", "..", "~other/x"] {
+            let e = remote_dir(bad).unwrap_err();
+            assert_eq!(
+                crate::error::exit_of(&e, Exit::Failed),
+                Exit::Usage,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn rsync_destinations() {
+        let ssh =
+            |t: &str| Ssh::new(crate::ssh::Target::parse(t).unwrap(), Default::default()).unwrap();
+        assert_eq!(
+            rsync_dest(&ssh("u@box:22"), "runplz/j"),
+            "u@box:./runplz/j/"
+        );
+        assert_eq!(rsync_dest(&ssh("[::1]:22"), "/w"), "[::1]:/w/");
+    }
+
+    #[test]
+    fn job_outputs_folder_is_excluded() {
+        let d = tempfile::tempdir().unwrap();
+        let text = r#"{"name":"j","image":{"from_registry":"python:3.12"},"run":"true",
+            "outputs_dir":"results[1]","sync":{"exclude":["*.ckpt"]}}"#;
+        let job = crate::job::parse(text, "job.json", d.path()).unwrap();
+        assert_eq!(job_excludes(&job, d.path()), ["*.ckpt", "/results\\[1\\]/"]);
+        let x = Excludes::new(&job_excludes(&job, d.path())).unwrap();
+        assert_eq!(
+            x.check(Path::new("results[1]/a.txt"), false),
+            Verdict::Excluded
+        );
+        assert_eq!(x.check(Path::new("results1/a.txt"), false), Verdict::Ship);
+    }
+}

@@ -1,0 +1,371 @@
+//! The box side of a sync: the small shell scripts run over ssh (prepare the folder, delete
+//! what was removed here, record the manifest), the manifest format, and the parser for
+//! rsync's `--stats`. Every path travels NUL-separated on stdin, never inside a script, so
+//! quotes, `$(..)`, newlines and leading dashes arrive as bytes and are never interpreted.
+
+use super::excludes::is_plain_relative;
+use crate::quote;
+use anyhow::{bail, Result};
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The manifest's name inside the remote folder: the files rp-sync shipped last time.
+pub const MANIFEST: &str = ".rp-sync-manifest";
+
+/// The manifest's first line; the rest is NUL-terminated relative paths.
+const MANIFEST_HEADER: &[u8] = b"rp-sync manifest 1\n";
+
+/// Printed before the data we parse, so whatever a login shell's rc files print is skipped.
+const MARK: &str = "--rp-sync-data--";
+
+/// `dest` as a shell word for `cd`/`mkdir`: relative ones behind `./`, so that neither CDPATH
+/// nor a name such as `-` (which `cd` reads as "the previous folder") can move it.
+fn dir_word(dest: &str) -> String {
+    if dest.starts_with('/') {
+        quote::sh(dest)
+    } else {
+        quote::sh(&format!("./{dest}"))
+    }
+}
+
+/// The start of every script that works inside the folder.
+fn preamble(dest: &str) -> String {
+    format!("unset CDPATH; cd -- {} || exit 1\n", dir_word(dest))
+}
+
+/// Create the folder, say whether rsync is there, and print the last manifest.
+pub fn prepare_script(dest: &str) -> String {
+    format!(
+        "mkdir -p -- {d} || exit 1\n{pre}printf '%s\\n' {MARK}\n\
+         if command -v rsync >/dev/null 2>&1; then echo rsync=yes; else echo rsync=no; fi\n\
+         if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
+        d = dir_word(dest),
+        pre = preamble(dest),
+    )
+}
+
+/// What [`prepare_script`] found on the box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// Whether rsync is on the box's PATH.
+    pub rsync: bool,
+    /// The last manifest's bytes (empty when none).
+    pub manifest: Vec<u8>,
+}
+
+/// Parse [`prepare_script`]'s stdout.
+pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
+    let mark = format!("{MARK}\n");
+    let Some(at) = find(stdout, mark.as_bytes()) else {
+        bail!(
+            "the box's answer did not contain the expected marker; got {:?}",
+            String::from_utf8_lossy(&stdout[..stdout.len().min(200)])
+        );
+    };
+    let rest = &stdout[at + mark.len()..];
+    let (line, manifest) = match rest.iter().position(|&b| b == b'\n') {
+        Some(n) => (&rest[..n], &rest[n + 1..]),
+        None => (rest, &rest[rest.len()..]),
+    };
+    Ok(Prepared {
+        rsync: line == b"rsync=yes",
+        manifest: manifest.to_vec(),
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The manifest for these paths.
+pub fn manifest_bytes<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
+    let mut out = MANIFEST_HEADER.to_vec();
+    out.extend(super::stage::nul_list(paths));
+    out
+}
+
+/// The paths a manifest lists. Anything not a plain relative path (absolute, `..`, `.`) is
+/// dropped: a manifest on the box is not trusted to name files outside the folder. `None`
+/// when the bytes are not a manifest at all.
+pub fn parse_manifest(bytes: &[u8]) -> Option<Vec<PathBuf>> {
+    let body = bytes.strip_prefix(MANIFEST_HEADER)?;
+    Some(
+        body.split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| Path::new(OsStr::from_bytes(p)))
+            .filter(|p| is_plain_relative(p))
+            .map(|p| p.components().collect())
+            .collect(),
+    )
+}
+
+/// What to delete on the box: paths shipped last time that are gone here now (missing, or
+/// a folder where a file was). Files still here but no longer shipped (newly ignored or
+/// excluded) are left alone on the box, as rsync leaves excluded files alone.
+pub fn to_delete(old: &[PathBuf], staged: &HashSet<&Path>, root: &Path) -> Vec<PathBuf> {
+    old.iter()
+        .filter(|p| !staged.contains(p.as_path()))
+        .filter(|p| match root.join(p).symlink_metadata() {
+            Err(_) => true,
+            Ok(md) => md.is_dir(),
+        })
+        .cloned()
+        .collect()
+}
+
+/// Delete the NUL-separated relative paths on stdin inside the folder, printing `D` per file
+/// removed, then remove folders left empty (never the folder itself). A path is skipped when
+/// its parent is not physically inside the folder (a symlinked parent would lead out of it),
+/// and folders are never deleted by name.
+pub fn cleanup_script(dest: &str) -> String {
+    let per_file = r#"root=$1; shift
+for f do
+  d=.
+  case $f in */*) d=${f%/*} ;; esac
+  if [ "$d" != . ]; then
+    p=$(cd -P -- "./$d" 2>/dev/null && pwd -P) || continue
+    [ "$p" = "$root/$d" ] || continue
+  fi
+  if [ -L "$f" ] || { [ -e "$f" ] && [ ! -d "$f" ]; }; then
+    rm -f -- "$f" && echo D
+  fi
+  if [ "$d" != . ]; then rmdir -p -- "$d" 2>/dev/null || :; fi
+done"#;
+    format!(
+        "{pre}root=$(pwd -P) || exit 1\nprintf '%s\\n' {MARK}\nxargs -0 sh -c {s} rp-sync \"$root\"\n",
+        pre = preamble(dest),
+        s = quote::sh(per_file),
+    )
+}
+
+/// How many files [`cleanup_script`] deleted, from its stdout.
+pub fn parse_deleted(stdout: &[u8]) -> u64 {
+    let mark = format!("{MARK}\n");
+    let body = find(stdout, mark.as_bytes()).map_or(&stdout[..0], |at| &stdout[at + mark.len()..]);
+    body.split(|&b| b == b'\n').filter(|l| *l == b"D").count() as u64
+}
+
+/// Replace the manifest with stdin, atomically.
+pub fn write_manifest_script(dest: &str) -> String {
+    format!(
+        "{pre}cat > {MANIFEST}.tmp && mv -f {MANIFEST}.tmp {MANIFEST}\n",
+        pre = preamble(dest)
+    )
+}
+
+/// rsync's `--stats`, the parts we report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RsyncStats {
+    /// Regular files whose data was sent (0 when nothing changed).
+    pub files_transferred: u64,
+    /// Bytes sent over the connection (after rsync's delta encoding).
+    pub bytes_sent: u64,
+    /// Bytes received back.
+    pub bytes_received: u64,
+}
+
+/// Parse `rsync --stats` output (any of rsync 3.x's spellings; digits may carry commas).
+pub fn parse_stats(text: &str) -> Result<RsyncStats> {
+    let num = |label: &str| -> Option<u64> {
+        text.lines().find_map(|l| {
+            let rest = l.trim().strip_prefix(label)?.trim_start();
+            let digits: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+                .filter(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+    };
+    let files =
+        num("Number of regular files transferred:").or_else(|| num("Number of files transferred:"));
+    match (files, num("Total bytes sent:")) {
+        (Some(files_transferred), Some(bytes_sent)) => Ok(RsyncStats {
+            files_transferred,
+            bytes_sent,
+            bytes_received: num("Total bytes received:").unwrap_or(0),
+        }),
+        _ => bail!("rsync printed no --stats summary; its output was:\n{text}"),
+    }
+}
+
+/// What an rsync exit code means (rsync(1), EXIT VALUES).
+pub fn rsync_exit_meaning(code: i32) -> &'static str {
+    match code {
+        1 => "syntax or usage error",
+        2 => "protocol incompatibility",
+        3 => "errors selecting input/output files or folders",
+        5 => "error starting the client-server protocol",
+        10 => "error in socket I/O",
+        11 => "error in file I/O",
+        12 => "error in the rsync protocol data stream",
+        13 => "errors with program diagnostics",
+        14 => "error in IPC code",
+        20 => "received a signal",
+        22 => "error allocating memory",
+        23 => "partial transfer due to an error",
+        24 => "some source files vanished during the transfer",
+        25 => "the --max-delete limit stopped deletions",
+        30 => "timeout in data send/receive",
+        35 => "timeout waiting for a daemon connection",
+        255 => "ssh failed (connection or authentication)",
+        _ => "unknown rsync error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    const STATS_35: &str = "
+Number of files: 6 (reg: 3, dir: 2, link: 1)
+Number of created files: 6 (reg: 3, dir: 2, link: 1)
+Number of deleted files: 0
+Number of regular files transferred: 3
+Total file size: 15 bytes
+Total transferred file size: 4 bytes
+Literal data: 4 bytes
+Matched data: 0 bytes
+File list size: 0
+File list generation time: 0.001 seconds
+File list transfer time: 0.000 seconds
+Total bytes sent: 284
+Total bytes received: 82
+
+sent 284 bytes  received 82 bytes  732.00 bytes/sec
+total size is 15  speedup is 0.04
+";
+
+    #[test]
+    fn parses_stats() {
+        assert_eq!(
+            parse_stats(STATS_35).unwrap(),
+            RsyncStats {
+                files_transferred: 3,
+                bytes_sent: 284,
+                bytes_received: 82
+            }
+        );
+        // rsync 3.0 spelling, human-readable commas.
+        let old = "Number of files transferred: 1,204\nTotal bytes sent: 12,345,678\n";
+        assert_eq!(
+            parse_stats(old).unwrap(),
+            RsyncStats {
+                files_transferred: 1204,
+                bytes_sent: 12_345_678,
+                bytes_received: 0
+            }
+        );
+        let e = parse_stats("rsync: nothing\n").unwrap_err();
+        assert!(format!("{e}").contains("no --stats summary"), "{e}");
+    }
+
+    #[test]
+    fn prepared_skips_rc_noise() {
+        let out = b"Welcome to the box!\n--rp-sync-data--\nrsync=yes\nrp-sync manifest 1\na\0b c\0";
+        let p = parse_prepared(out).unwrap();
+        assert!(p.rsync);
+        assert_eq!(
+            parse_manifest(&p.manifest).unwrap(),
+            [PathBuf::from("a"), "b c".into()]
+        );
+        let p = parse_prepared(b"--rp-sync-data--\nrsync=no\n").unwrap();
+        assert!(!p.rsync);
+        assert!(p.manifest.is_empty());
+        assert!(parse_prepared(b"nothing").is_err());
+    }
+
+    #[test]
+    fn manifest_round_trips_and_drops_escapes() {
+        let paths = [Path::new("a/b"), Path::new("new\nline"), Path::new("-rf")];
+        let bytes = manifest_bytes(paths);
+        assert_eq!(parse_manifest(&bytes).unwrap(), paths.map(PathBuf::from));
+        let mut evil = MANIFEST_HEADER.to_vec();
+        evil.extend_from_slice(b"../../etc/passwd\0/etc/passwd\0./x\0ok\0a/../b\0");
+        assert_eq!(parse_manifest(&evil).unwrap(), [PathBuf::from("ok")]);
+        assert_eq!(parse_manifest(b"something else"), None);
+    }
+
+    /// Run the cleanup script here, as the box would, on a real folder.
+    #[test]
+    fn cleanup_deletes_inside_only_and_never_through_symlinks() {
+        let base = tempfile::tempdir().unwrap();
+        let dest = base.path().join("dest");
+        let outside = base.path().join("outside");
+        std::fs::create_dir_all(dest.join("a/b")).unwrap();
+        std::fs::create_dir_all(dest.join("keep")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(dest.join("-")).unwrap();
+        for f in [
+            "a/b/gone.txt",
+            "top.txt",
+            "keep/job-made.txt",
+            "-rf",
+            "x y",
+            "-/f",
+        ] {
+            std::fs::write(dest.join(f), "x").unwrap();
+        }
+        std::fs::write(outside.join("victim"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, dest.join("link")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", dest.join("dangling")).unwrap();
+        let list = super::super::stage::nul_list(
+            [
+                "a/b/gone.txt",
+                "top.txt",
+                "link/victim",
+                "-rf",
+                "x y",
+                "dangling",
+                "keep",
+                "missing/file",
+                "-/f",
+            ]
+            .map(Path::new),
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cleanup_script(&dest.display().to_string()))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(&list)?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(parse_deleted(&out.stdout), 6);
+        assert!(outside.join("victim").exists(), "deleted through a symlink");
+        assert!(dest.join("keep/job-made.txt").exists());
+        assert!(!dest.join("a").exists(), "empty folders left behind");
+        assert!(dest.join("link").exists());
+        for gone in ["top.txt", "-rf", "x y", "dangling", "-"] {
+            assert!(dest.join(gone).symlink_metadata().is_err(), "{gone}");
+        }
+        assert!(dest.exists());
+    }
+
+    #[test]
+    fn deletes_only_what_is_gone_here() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("still-here"), "x").unwrap();
+        std::fs::create_dir(d.path().join("now-a-dir")).unwrap();
+        let old: Vec<PathBuf> = ["shipped", "still-here", "gone", "now-a-dir"]
+            .map(PathBuf::from)
+            .to_vec();
+        let staged: HashSet<&Path> = [Path::new("shipped")].into_iter().collect();
+        assert_eq!(
+            to_delete(&old, &staged, d.path()),
+            [PathBuf::from("gone"), "now-a-dir".into()]
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! Staging: decide, on this machine, the exact list of files to ship. rsync is then fed this
+//! list and never walks the tree by its own rules, so what ships is what this module says.
+//!
+//! The list is git-aware: files git tracks, plus untracked files that `.gitignore`,
+//! `.git/info/exclude` and the global excludes file do not ignore (the `ignore` crate's walk;
+//! outside a git work tree `.gitignore` files still count). From that, [`Excludes`] removes
+//! version-control metadata, caches and the user's patterns, and always removes secrets, even
+//! ones git tracks. Symlinks ship as symlinks (never followed); sockets and devices never ship.
+
+use super::excludes::{is_plain_relative, Excludes, Verdict};
+use crate::error::CliError;
+use crate::process::Proc;
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// One file to ship.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedFile {
+    /// Relative to the staged folder.
+    pub path: PathBuf,
+    /// Its size (a symlink's is the length of its target).
+    pub bytes: u64,
+    /// Shipped as a symlink.
+    pub symlink: bool,
+}
+
+/// The outcome of [`stage`]: what ships, and what was held back.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    /// The staged folder, canonical.
+    pub root: PathBuf,
+    /// Files to ship, sorted by path.
+    pub files: Vec<StagedFile>,
+    /// Sum of their sizes.
+    pub bytes: u64,
+    /// Secret-shaped paths held back that git and `.gitignore` would otherwise have let
+    /// through, outermost first (a secret folder counts once, as the folder).
+    pub secrets: Vec<PathBuf>,
+    /// Of those, files git tracks (they are still never shipped; worth a warning).
+    pub tracked_secrets: Vec<PathBuf>,
+    /// Whether git's index was consulted (the folder is in a git work tree).
+    pub git: bool,
+    /// Soft problems met while walking (an unreadable folder, git unusable), for stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Staged {
+    /// The `n` largest files, largest first (ties by path).
+    pub fn largest(&self, n: usize) -> Vec<&StagedFile> {
+        let mut v: Vec<&StagedFile> = self.files.iter().collect();
+        v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+        v.truncate(n);
+        v
+    }
+
+    /// The file list as rsync's `--files-from=- --from0` reads it: NUL-terminated paths, each
+    /// behind `./` because rsync skips list entries that start with `#` or `;` as comments.
+    pub fn files_from(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for f in &self.files {
+            out.extend_from_slice(b"./");
+            out.extend_from_slice(f.path.as_os_str().as_bytes());
+            out.push(0);
+        }
+        out
+    }
+}
+
+/// NUL-terminated path bytes.
+pub fn nul_list<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend_from_slice(p.as_os_str().as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// Decide what ships from `src`: git-tracked plus untracked-not-ignored files, minus the
+/// built-in excludes (secrets always) and `extra_excludes` (gitignore-style lines such as the
+/// job's `sync.exclude`). Reads only; `src` must be a folder (else a usage error).
+pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
+    let excludes = Arc::new(Excludes::new(extra_excludes)?);
+    let root = std::fs::canonicalize(src).map_err(|e| {
+        CliError::usage(format!("{}: {e}, expected a folder to ship", src.display()))
+    })?;
+    if !root.is_dir() {
+        return Err(CliError::usage(format!(
+            "{}: found a file, expected a folder to ship",
+            src.display()
+        )));
+    }
+
+    let secrets = Arc::new(Mutex::new(BTreeSet::<PathBuf>::new()));
+    let mut files = BTreeMap::<PathBuf, StagedFile>::new();
+    let mut warnings = Vec::new();
+
+    let in_git = in_git_work_tree(&root);
+    let mut walk = ignore::WalkBuilder::new(&root);
+    // .gitignore files above SRC count only inside a git work tree (up to its root), as for
+    // git; a plain folder under a home that ignores `*` must still ship.
+    walk.standard_filters(false)
+        .hidden(false)
+        .parents(in_git)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .follow_links(false);
+    {
+        let (x, root, secrets) = (Arc::clone(&excludes), root.clone(), Arc::clone(&secrets));
+        walk.filter_entry(move |e| {
+            let Ok(rel) = e.path().strip_prefix(&root) else {
+                return false;
+            };
+            if rel.as_os_str().is_empty() {
+                return true;
+            }
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            match x.check_one(rel, is_dir) {
+                Verdict::Ship => true,
+                Verdict::Secret => {
+                    if let Ok(mut s) = secrets.lock() {
+                        s.insert(rel.to_path_buf());
+                    }
+                    false
+                }
+                Verdict::Excluded => false,
+            }
+        });
+    }
+    for entry in walk.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                warnings.push(format!("skipped: {e}"));
+                continue;
+            }
+        };
+        let Ok(rel) = entry.path().strip_prefix(&root) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        if let Some(f) = staged_file(&root, rel) {
+            files.insert(f.path.clone(), f);
+        }
+    }
+
+    let mut tracked_secrets = Vec::new();
+    let mut git = false;
+    if in_git {
+        match git_tracked(&root) {
+            Ok(tracked) => {
+                git = true;
+                for rel in tracked {
+                    if files.contains_key(&rel) || !is_plain_relative(&rel) {
+                        continue;
+                    }
+                    match excludes.check_with_prefix(&rel, false) {
+                        (Verdict::Ship, _) => {
+                            if let Some(f) = staged_file(&root, &rel) {
+                                files.insert(rel, f);
+                            }
+                        }
+                        (Verdict::Secret, by) => {
+                            if root.join(&rel).symlink_metadata().is_ok() {
+                                if let Ok(mut s) = secrets.lock() {
+                                    s.insert(by.to_path_buf());
+                                }
+                                tracked_secrets.push(rel);
+                            }
+                        }
+                        (Verdict::Excluded, _) => {}
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!(
+                "git could not list tracked files ({e:#}); shipping what .gitignore allows"
+            )),
+        }
+    }
+
+    let files: Vec<StagedFile> = files.into_values().collect();
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    let secrets = secrets
+        .lock()
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default();
+    Ok(Staged {
+        root,
+        files,
+        bytes,
+        secrets,
+        tracked_secrets,
+        git,
+        warnings,
+    })
+}
+
+/// A regular file or symlink at `root/rel`; folders, sockets, devices and vanished paths give
+/// `None`.
+fn staged_file(root: &Path, rel: &Path) -> Option<StagedFile> {
+    let md = root.join(rel).symlink_metadata().ok()?;
+    let t = md.file_type();
+    (t.is_file() || t.is_symlink()).then(|| StagedFile {
+        path: rel.to_path_buf(),
+        bytes: md.len(),
+        symlink: t.is_symlink(),
+    })
+}
+
+/// Whether `dir` or a parent holds `.git` (a folder, or a file for worktrees and submodules).
+fn in_git_work_tree(dir: &Path) -> bool {
+    dir.ancestors().any(|d| d.join(".git").exists())
+}
+
+/// Paths git tracks under `dir`, relative to it. Missing git is an error (the caller warns).
+fn git_tracked(dir: &Path) -> Result<Vec<PathBuf>> {
+    which::which("git").context("`git` is not on PATH")?;
+    let f = Proc::new("git")
+        .args(["ls-files", "-z", "--cached"])
+        .dir(dir)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .check()?;
+    Ok(f.stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tree(files: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::Builder::new()
+            .prefix("rp-stage-")
+            .tempdir_in(if Path::new("/dev/shm").is_dir() {
+                "/dev/shm"
+            } else {
+                "/tmp"
+            })
+            .unwrap();
+        for f in files {
+            let p = d.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, f.as_bytes()).unwrap();
+        }
+        d
+    }
+
+    fn paths(s: &Staged) -> Vec<String> {
+        s.files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect()
+    }
+
+    fn git(dir: &Path, args: &[&str]) {
+        let o = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    #[test]
+    fn plain_folder_respects_gitignore_caches_and_secrets() {
+        let d = tree(&[
+            "train.py",
+            "a/b/data.txt",
+            ".gitignore",
+            "big.bin",
+            "logs/x.log",
+            "a/.env",
+            "a/b/c/.env.local",
+            ".aws/credentials",
+            "m/__pycache__/m.pyc",
+            "out/result.txt",
+            "node_modules/x/index.js",
+            "sub/.gitignore",
+            "sub/keep.txt",
+            "sub/drop.tmp",
+        ]);
+        fs::write(d.path().join(".gitignore"), "big.bin\nlogs/\n").unwrap();
+        fs::write(d.path().join("sub/.gitignore"), "*.tmp\n").unwrap();
+        let s = stage(d.path(), &["*.txt".into(), "!sub/keep.txt".into()]).unwrap();
+        assert_eq!(
+            paths(&s),
+            [".gitignore", "sub/.gitignore", "sub/keep.txt", "train.py"]
+        );
+        assert!(!s.git);
+        assert_eq!(
+            s.secrets,
+            [".aws", "a/.env", "a/b/c/.env.local"].map(PathBuf::from)
+        );
+        assert_eq!(s.bytes, s.files.iter().map(|f| f.bytes).sum::<u64>());
+        assert_eq!(s.files[3].bytes, "train.py".len() as u64);
+    }
+
+    #[test]
+    fn gitignore_above_a_plain_folder_does_not_count() {
+        let d = tree(&["proj/a.py", "proj/sub/b.py"]);
+        fs::write(d.path().join(".gitignore"), "*\n").unwrap();
+        let s = stage(&d.path().join("proj"), &[]).unwrap();
+        assert_eq!(paths(&s), ["a.py", "sub/b.py"]);
+    }
+
+    #[test]
+    fn git_tracked_and_untracked_not_ignored() {
+        let d = tree(&[
+            "tracked.py",
+            ".env",
+            "ignored.log",
+            "new.py",
+            "forced.log",
+            "k/id_rsa",
+        ]);
+        fs::write(d.path().join(".gitignore"), "*.log\n").unwrap();
+        git(d.path(), &["init", "-q"]);
+        git(
+            d.path(),
+            &["add", "tracked.py", ".env", ".gitignore", "k/id_rsa"],
+        );
+        git(d.path(), &["add", "-f", "forced.log"]);
+        git(d.path(), &["commit", "-qm", "x"]);
+        let s = stage(d.path(), &[]).unwrap();
+        assert!(s.git);
+        assert_eq!(
+            paths(&s),
+            [".gitignore", "forced.log", "new.py", "tracked.py"]
+        );
+        assert_eq!(s.tracked_secrets, [".env", "k/id_rsa"].map(PathBuf::from));
+        assert_eq!(s.secrets, [".env", "k/id_rsa"].map(PathBuf::from));
+        // A subfolder of the repo stages relative to itself.
+        fs::create_dir(d.path().join("sub")).unwrap();
+        fs::write(d.path().join("sub/x.log"), "x").unwrap();
+        fs::write(d.path().join("sub/y.py"), "y").unwrap();
+        let s = stage(&d.path().join("sub"), &[]).unwrap();
+        assert_eq!(
+            paths(&s),
+            ["y.py"],
+            "the repo's .gitignore applies to a subfolder"
+        );
+    }
+
+    #[test]
+    fn symlinks_ship_as_links_and_missing_src_is_usage() {
+        let d = tree(&["real.txt"]);
+        std::os::unix::fs::symlink("/etc", d.path().join("etc-link")).unwrap();
+        let s = stage(d.path(), &[]).unwrap();
+        assert_eq!(paths(&s), ["etc-link", "real.txt"]);
+        assert!(s.files[0].symlink);
+        assert_eq!(s.largest(1)[0].path, PathBuf::from("real.txt"));
+        assert_eq!(s.files_from(), b"./etc-link\0./real.txt\0");
+        let e = stage(&d.path().join("nope"), &[]).unwrap_err();
+        assert_eq!(crate::error::exit_of(&e, crate::Exit::Failed).code(), 2);
+        let e = stage(&d.path().join("real.txt"), &[]).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("found a file, expected a folder"),
+            "{e:#}"
+        );
+    }
+}

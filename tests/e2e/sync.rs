@@ -1,1 +1,0 @@
-//! sync end-to-end tests (see the module's tool).

@@ -1,0 +1,378 @@
+//! rp-sync end to end: real rsync over a real loopback sshd, trees staged on /dev/shm, and
+//! every claim checked on the box's own filesystem (what arrived, what did not, what was
+//! deleted and what was left alone). `cli` holds the dry run, job and exit-code tests.
+
+mod cli;
+
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// Files and symlinks under `~/<dest>` on the box, as raw relative paths (the manifest aside).
+fn remote_files(b: &SshBox, dest: &str) -> BTreeSet<Vec<u8>> {
+    let out = b.ssh_raw(&format!(
+        "cd {dest} && find . -mindepth 1 \\( -type f -o -type l \\) -print0"
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|&c| c == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.strip_prefix(b"./").unwrap_or(p).to_vec())
+        .filter(|p| p != b".rp-sync-manifest")
+        .collect()
+}
+
+fn set<'a>(paths: impl IntoIterator<Item = &'a str>) -> BTreeSet<Vec<u8>> {
+    paths.into_iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+fn shown(s: &BTreeSet<Vec<u8>>) -> Vec<String> {
+    s.iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+fn rp_sync(b: &SshBox, src: &Path, dest: &str, extra: &[&str]) -> Command {
+    let mut c = bin_cmd("rp-sync");
+    c.arg("up")
+        .args(b.tool_args())
+        .arg(format!("--dest={dest}"))
+        .args(extra)
+        .arg(src);
+    c
+}
+
+fn sync_ok(b: &SshBox, src: &Path, dest: &str, extra: &[&str]) -> (serde_json::Value, Output) {
+    let out = run_expect(&mut rp_sync(b, src, dest, extra), 0);
+    (json(&out), out)
+}
+
+const SECRETS: &[&str] = &[
+    ".env",
+    "a/.env",
+    "a/b/c/.env.local",
+    "x/.env.prod.local",
+    "sub/.env.production",
+    "sub/deeper/.env.development",
+    "cfg/.env.staging",
+    "keys/server.pem",
+    "keys/tls/site.key",
+    "deep/id_rsa",
+    "deep/id_rsa.pub",
+    "deep/er/id_ed25519",
+    "id_ed25519.bak",
+    ".aws/credentials",
+    ".aws/config",
+    "nested/.ssh/config",
+    "nested/.ssh/known_hosts",
+    ".netrc",
+    "a/b/.git-credentials",
+    "credentials.json",
+    "svc/gcp/credentials.json",
+    "cert/bundle.p12",
+    "pkg/.pypirc",
+    "web/.npmrc",
+    "home/.docker/config.json",
+    "kaggle.json",
+    ".kube/config",
+    "LOUD/SERVER.PEM",
+];
+
+const ORDINARY: &[&str] = &[
+    "train.py",
+    "a/model.py",
+    "a/b/c/data.csv",
+    "sub/.env.example",
+    "keys/README.md",
+    ".docker/daemon.json",
+    "config.json",
+    "deep/er/notes.txt",
+];
+
+#[test]
+fn secrets_never_arrive_and_ordinary_files_do() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    for f in SECRETS.iter().chain(ORDINARY) {
+        write(src.path(), f, format!("content of {f}").as_bytes());
+    }
+    for cache in [
+        "a/__pycache__/m.pyc",
+        ".venv/bin/python",
+        "node_modules/x/i.js",
+        "out/r.txt",
+    ] {
+        write(src.path(), cache, b"cache");
+    }
+    let (rec, out) = sync_ok(&b, src.path(), "ws", &[]);
+    assert_eq!(remote_files(&b, "ws"), set(ORDINARY.iter().copied()));
+    // Nothing secret-shaped anywhere on the box, not even under another name.
+    assert_eq!(
+        b.ssh("find ~ \\( -name '.env*' ! -name .env.example -o -name '*.pem' -o -name id_rsa \
+               -o -name .aws -o -name .netrc -o -name credentials.json -o -iname '*.pem' \\) -print"),
+        ""
+    );
+    // Folders count once: .aws and nested/.ssh hold two files each.
+    assert_eq!(rec["excluded_secrets"], SECRETS.len() - 2, "{rec}");
+    assert_eq!(rec["files"], ORDINARY.len());
+    assert_eq!(rec["files_transferred"], ORDINARY.len());
+    assert_eq!(rec["dry_run"], false);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(rec["host"], "box");
+    assert_eq!(rec["dest"], "ws");
+    let want_bytes: usize = ORDINARY
+        .iter()
+        .map(|f| format!("content of {f}").len())
+        .sum();
+    assert_eq!(rec["bytes"], want_bytes);
+    assert!(
+        stderr(&out).contains("held back 26 secret-shaped path(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let body = std::fs::read(b.home.join("ws/a/b/c/data.csv")).unwrap();
+    assert_eq!(body, b"content of a/b/c/data.csv");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn git_repo_ships_tracked_and_untracked_not_ignored_but_never_secrets() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let r = src.path();
+    for f in [
+        "main.py",
+        ".env",
+        "lib/util.py",
+        "keys/deploy.pem",
+        "ignored.log",
+        "new.py",
+        "logs/run.log",
+    ] {
+        write(r, f, f.as_bytes());
+    }
+    write(r, ".gitignore", b"*.log\nlogs/\n");
+    git(r, &["init", "-q"]);
+    git(
+        r,
+        &[
+            "add",
+            "main.py",
+            ".env",
+            "lib/util.py",
+            "keys/deploy.pem",
+            ".gitignore",
+        ],
+    );
+    git(r, &["commit", "-qm", "init"]);
+    let (rec, out) = sync_ok(&b, r, "repo", &[]);
+    assert_eq!(
+        remote_files(&b, "repo"),
+        set([".gitignore", "lib/util.py", "main.py", "new.py"]),
+    );
+    assert_eq!(b.ssh("test -e repo/.git && echo yes || echo no"), "no\n");
+    assert_eq!(rec["excluded_secrets"], 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "git tracks secret-shaped files; they are never shipped: .env, keys/deploy.pem"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("(git-aware)"), "{err}");
+}
+
+#[test]
+fn hostile_names_arrive_byte_exact_and_nothing_runs() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let names: &[&[u8]] = &[
+        b"with space.txt",
+        b"it's.txt",
+        b"say \"hi\".txt",
+        b"$(touch PWNED1)",
+        b"`touch PWNED2`",
+        b"new\nline",
+        b"trailing\n",
+        "ünïcödé ✓.txt".as_bytes(),
+        b"-rf",
+        b"--delete",
+        b"dir with space/-x",
+        b"*",
+        b"back\\slash",
+        b"semi;colon&amp|pipe>gt",
+        b"tab\tname",
+        b"trailing space ",
+        b"#hash",
+        b";semi",
+        b"sub/#nested",
+        b"+ plus",
+        b"- minus",
+        b"not-utf8-\xff\xfe",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        let p = src.path().join(OsStr::from_bytes(n));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("file {i}\n\0binary\x7f")).unwrap();
+    }
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["files"], names.len());
+    let dest = b.home.join("-hostile dest $(touch PWNED3)");
+    let got = remote_files(&b, "./'-hostile dest $(touch PWNED3)'");
+    let want: BTreeSet<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+    assert_eq!(got, want, "{:?} vs {:?}", shown(&got), shown(&want));
+    for (i, n) in names.iter().enumerate() {
+        let body = std::fs::read(dest.join(OsStr::from_bytes(n))).unwrap();
+        assert_eq!(
+            body,
+            format!("file {i}\n\0binary\x7f").as_bytes(),
+            "{:?}",
+            String::from_utf8_lossy(n)
+        );
+    }
+    // `touch` would have run in the remote home, its workspace, or here.
+    assert_eq!(
+        b.ssh("find ~ /tmp /dev/shm -maxdepth 3 -name 'PWNED[0-9]' 2>/dev/null || :"),
+        ""
+    );
+    for here in [Path::new("."), src.path()] {
+        assert!(!here.join("PWNED1").exists() && !here.join("PWNED2").exists());
+    }
+    // And a second run finds nothing to do and deletes nothing.
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["files_transferred"], 0);
+    assert_eq!(rec["deleted"], 0);
+    // Deleting hostile names here deletes exactly them there.
+    let gone: [&[u8]; 4] = [b"new\nline", b"$(touch PWNED1)", b"sub/#nested", b"-rf"];
+    for n in gone {
+        std::fs::remove_file(src.path().join(OsStr::from_bytes(n))).unwrap();
+    }
+    let (rec, _) = sync_ok(&b, src.path(), "-hostile dest $(touch PWNED3)", &[]);
+    assert_eq!(rec["deleted"], 4);
+    let want: BTreeSet<Vec<u8>> = want
+        .into_iter()
+        .filter(|n| !gone.contains(&n.as_slice()))
+        .collect();
+    assert_eq!(remote_files(&b, "./'-hostile dest $(touch PWNED3)'"), want);
+    assert!(!dest.join("sub").exists());
+}
+
+#[test]
+fn deleted_here_is_deleted_there_inside_dest_only() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let r = src.path();
+    for f in [
+        "keep.py",
+        "a/b/gone.txt",
+        "-rf gone",
+        "notes.md",
+        "dir/now-file/x",
+    ] {
+        write(r, f, f.as_bytes());
+    }
+    sync_ok(&b, r, "ws", &[]);
+    b.ssh("echo mine > outside.txt && echo made > ws/made-by-job.txt && mkdir -p ws/a/b/job && echo j > ws/a/b/job/out");
+    std::fs::remove_file(r.join("a/b/gone.txt")).unwrap();
+    std::fs::remove_file(r.join("-rf gone")).unwrap();
+    // A folder turned into a file, and a file still here but now excluded.
+    std::fs::remove_dir_all(r.join("dir/now-file")).unwrap();
+    write(r, "dir/now-file", b"a file now");
+    let (rec, _) = sync_ok(&b, r, "ws", &["--exclude", "notes.md"]);
+    assert_eq!(rec["deleted"], 3, "{rec}");
+    assert_eq!(
+        remote_files(&b, "ws"),
+        set([
+            "keep.py",
+            "notes.md",
+            "made-by-job.txt",
+            "a/b/job/out",
+            "dir/now-file"
+        ])
+    );
+    assert_eq!(b.ssh("cat outside.txt ws/dir/now-file"), "mine\na file now");
+    // Emptied folders go too; a folder with the job's files stays.
+    std::fs::remove_dir_all(r.join("a")).unwrap();
+    let (rec, _) = sync_ok(&b, r, "ws", &[]);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(b.ssh("test -d ws/a/b/job && echo kept"), "kept\n");
+}
+
+#[test]
+fn manifest_on_the_box_cannot_reach_outside_dest() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    write(src.path(), "f.txt", b"x");
+    sync_ok(&b, src.path(), "ws", &[]);
+    b.ssh(
+        "echo precious > precious.txt && mkdir -p victim && echo v > victim/v && ln -s ../victim ws/link \
+         && printf 'rp-sync manifest 1\\n../precious.txt\\0link/v\\0/etc/hostname\\0f.txt\\0' > ws/.rp-sync-manifest",
+    );
+    let (rec, _) = sync_ok(&b, src.path(), "ws", &[]);
+    assert_eq!(rec["deleted"], 0);
+    assert_eq!(
+        b.ssh("cat precious.txt victim/v ws/f.txt"),
+        "precious\nv\nx"
+    );
+}
+
+#[test]
+fn second_sync_transfers_nothing_then_only_the_change() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    for i in 0..30 {
+        write(
+            src.path(),
+            &format!("d{}/f{i}.txt", i % 3),
+            format!("{i}").repeat(100).as_bytes(),
+        );
+    }
+    let (first, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(first["files_transferred"], 30);
+    let (second, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(second["files_transferred"], 0);
+    assert_eq!(second["files"], 30);
+    assert!(
+        second["bytes_transferred"].as_u64().unwrap()
+            < first["bytes_transferred"].as_u64().unwrap(),
+        "{second}"
+    );
+    write(src.path(), "d1/f1.txt", b"changed");
+    let (third, _) = sync_ok(&b, src.path(), "inc", &[]);
+    assert_eq!(third["files_transferred"], 1);
+    assert_eq!(b.ssh("cat inc/d1/f1.txt"), "changed");
+}
