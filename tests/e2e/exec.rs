@@ -33,7 +33,11 @@ struct Record {
 fn record(out: &Output) -> Record {
     let r: Record = serde_json::from_value(json(out)).expect("exec record");
     assert_eq!((r.kind.as_str(), r.version), ("exec", 1));
-    assert_eq!(Some(r.exit_code), out.status.code(), "record vs exit status");
+    assert_eq!(
+        Some(r.exit_code),
+        out.status.code(),
+        "record vs exit status"
+    );
     r
 }
 
@@ -170,7 +174,10 @@ impl Started {
                 }
             }
         }
-        panic!("rp-exec never printed {prefix:?}; stderr so far:\n{}", self.seen);
+        panic!(
+            "rp-exec never printed {prefix:?}; stderr so far:\n{}",
+            self.seen
+        );
     }
 
     fn signal(&self, sig: nix::sys::signal::Signal) {
@@ -180,10 +187,7 @@ impl Started {
 
     /// Wait for the end; returns the output with all of stderr.
     fn finish(mut self) -> Output {
-        let mut out = self
-            .child
-            .wait_with_output()
-            .expect("wait for rp-exec");
+        let mut out = self.child.wait_with_output().expect("wait for rp-exec");
         let mut err = std::mem::take(&mut self.seen);
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             err.push_str(&line);
@@ -259,10 +263,13 @@ fn local_passes_the_exit_code_and_tees_the_log() {
     let t = shm_tempdir();
     let log = t.path().join("run.log");
     let out = run_expect(
-        rp_exec(None)
-            .arg("--log")
-            .arg(&log)
-            .args(["--", bin("rpt-exit").to_str().unwrap(), "3", "one", "two"]),
+        rp_exec(None).arg("--log").arg(&log).args([
+            "--",
+            bin("rpt-exit").to_str().unwrap(),
+            "3",
+            "one",
+            "two",
+        ]),
         3,
     );
     let r = record(&out);
@@ -433,7 +440,11 @@ fn remote_missing_command_is_127() {
     let out = run_expect(rp_exec(Some(&b)).args(["--", "rpt-no-such-program"]), 127);
     let r = record(&out);
     assert_eq!((r.exit_code, r.signal), (127, None));
-    assert!(stderr(&out).contains("rpt-no-such-program: not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rpt-no-such-program: not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -452,12 +463,24 @@ fn remote_timeout_leaves_nothing_on_the_box() {
     assert!(r.timed_out);
     assert_eq!(r.run_id, id);
     let grandchild = pid_after(&stderr(&out), "grandchild ");
-    assert!(!alive_on(&b, grandchild), "the setsid grandchild survived on the box");
-    assert_eq!(carriers_on(&b, &id), "", "processes of the run are left on the box");
     assert!(
-        stderr(&out).contains("timed out after 1.0s; stopped the command on box"),
-        "{}",
-        stderr(&out)
+        !alive_on(&b, grandchild),
+        "the setsid grandchild survived on the box"
+    );
+    assert_eq!(
+        carriers_on(&b, &id),
+        "",
+        "processes of the run are left on the box"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("timed out after 1.0s; stopped the command on box"),
+        "{err}"
+    );
+    // The wrapper's internals (the shell's "Killed" notice, its command line) stay hidden.
+    assert!(
+        !err.contains("Killed") && !err.contains("RUNPLZ_RUN_ID"),
+        "{err}"
     );
 }
 
@@ -473,7 +496,10 @@ fn remote_setsid_grandchild_is_killed_when_the_command_ends() {
         0,
     );
     let grandchild = pid_after(&stderr(&out), "grandchild ");
-    assert!(!alive_on(&b, grandchild), "the setsid grandchild survived on the box");
+    assert!(
+        !alive_on(&b, grandchild),
+        "the setsid grandchild survived on the box"
+    );
     assert_eq!(carriers_on(&b, &id), "");
 }
 
@@ -494,7 +520,10 @@ fn remote_sigint_kills_the_job_on_the_box() {
     expect_exit(&out, 130);
     let r = record(&out);
     assert_eq!((r.interrupted, r.timed_out), (Some(2), false));
-    assert!(!alive_on(&b, pid), "the TERM-ignoring job survived on the box");
+    assert!(
+        !alive_on(&b, pid),
+        "the TERM-ignoring job survived on the box"
+    );
     assert_eq!(carriers_on(&b, &id), "");
 }
 
@@ -553,13 +582,40 @@ fn remote_connection_failure_is_125_not_255() {
             .args(["--host", "dead", "--", "true"]),
         125,
     );
-    assert!(out.stdout.is_empty(), "no record when rp-exec itself failed");
+    assert!(
+        out.stdout.is_empty(),
+        "no record when rp-exec itself failed"
+    );
     let err = stderr(&out);
     assert!(
-        err.contains("rp-exec: could not run on dead: ssh exited with 255 before the command started"),
+        err.contains(
+            "rp-exec: could not run on dead: ssh exited with 255 before the command started"
+        ),
         "{err}"
     );
     assert!(err.contains("Connection refused"), "{err}");
+}
+
+#[test]
+fn remote_setup_failure_is_125_with_the_reason() {
+    let b = SshBox::start();
+    let id = run_id("rsetup");
+    let out = run_expect(
+        rp_exec(Some(&b)).args(["--workdir", "/proc/no such", "--run-id", &id, "--", "true"]),
+        125,
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no record when rp-exec itself failed"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "rp-exec: setting up run {id} on box failed: cannot create or enter the workdir '/proc/no such'"
+        )),
+        "{err}"
+    );
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs 2>/dev/null; true"), "");
 }
 
 #[test]
@@ -585,7 +641,10 @@ fn remote_watchdog_stops_a_run_whose_rp_exec_is_gone() {
     let _ = run.finish();
     let end = Instant::now() + Duration::from_secs(30);
     while alive_on(&b, pid) {
-        assert!(Instant::now() < end, "the box's watchdog never stopped the job");
+        assert!(
+            Instant::now() < end,
+            "the box's watchdog never stopped the job"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(carriers_on(&b, &id), "");
@@ -632,4 +691,34 @@ fn kill_run_from_the_library_stops_a_remote_run() {
     let out = run.finish();
     expect_exit(&out, 137);
     assert_eq!(record(&out).signal, Some(9));
+}
+
+#[test]
+fn a_run_stopped_before_it_started_never_starts() {
+    use runplz_core::ssh::{Ssh, SshOptions, Target};
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rearly");
+    let ssh = Ssh::new(
+        Target::parse("box").unwrap(),
+        SshOptions {
+            config: Some(b.config.clone()),
+            ..SshOptions::default()
+        },
+    )
+    .unwrap();
+    // runplz got Ctrl-C before its run reached the box: the stop leaves a mark there.
+    runplz_core::exec::kill_run(Some(&ssh), &id, Duration::from_millis(200)).unwrap();
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .args(["--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+        125,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("run {id} was stopped before it started")),
+        "{err}"
+    );
+    assert!(!err.contains("stubborn "), "the command ran: {err}");
 }

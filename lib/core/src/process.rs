@@ -522,6 +522,58 @@ mod tests {
     }
 
     #[test]
+    fn on_stop_runs_while_the_child_lives_and_after_exit_once_it_is_gone() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let (alive_at_stop, after) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (a, b, p) = (
+            Arc::clone(&alive_at_stop),
+            Arc::clone(&after),
+            pidfile.clone(),
+        );
+        let f = Proc::new("sh")
+            .args(["-c", "echo $$ > \"$0\"; exec sleep 30"])
+            .arg(&pidfile)
+            .timeout(Some(Duration::from_millis(300)))
+            .grace(Duration::from_millis(200))
+            .on_stop(move || {
+                let pid = std::fs::read_to_string(&p).unwrap();
+                a.store(
+                    Path::new(&format!("/proc/{}", pid.trim())).exists(),
+                    Ordering::SeqCst,
+                );
+            })
+            .after_exit(move || {
+                b.fetch_add(1, Ordering::SeqCst);
+            })
+            .run()
+            .unwrap();
+        assert!(f.timed_out);
+        assert!(alive_at_stop.load(Ordering::SeqCst));
+        assert_eq!(after.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn stream_stderr_captures_stdout_and_logs_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let f = Proc::new("sh")
+            .args(["-c", "echo out; echo err >&2"])
+            .output(Output::StreamStderr {
+                log: Some(log.clone()),
+            })
+            .run()
+            .unwrap();
+        assert_eq!(f.stdout_str(), "out\n");
+        assert_eq!(f.tail(5), "err");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "err\n");
+    }
+
+    #[test]
     fn missing_program_is_127() {
         let e = Proc::new("/nonexistent/prog").run().unwrap_err();
         assert_eq!(crate::error::exit_of(&e, Exit::Failed), Exit::NotFound);

@@ -24,9 +24,8 @@ fn workdir(w: &str) -> PathBuf {
 pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     let dir = opts.workdir.as_deref().map(workdir);
     if let Some(d) = &dir {
-        std::fs::create_dir_all(d).map_err(|e| {
-            tool_failed(format!("cannot create the workdir {}: {e}", d.display()))
-        })?;
+        std::fs::create_dir_all(d)
+            .map_err(|e| tool_failed(format!("cannot create the workdir {}: {e}", d.display())))?;
     }
     let run_id = opts.run_id.clone();
     let grace = reap_grace(opts.grace);
@@ -92,9 +91,6 @@ fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
             ),
         );
     } else if let Some(sig) = f.interrupted {
-        out::note(
-            "rp-exec",
-            format!("got signal {sig}; stopped the command"),
-        );
+        out::note("rp-exec", format!("got signal {sig}; stopped the command"));
     }
 }

@@ -74,7 +74,9 @@ impl ExecOptions {
                 crate::usage_bail!("--env {k}=...: found the name {k:?}, expected a shell identifier ([A-Za-z_][A-Za-z0-9_]*)");
             }
             if k == RUN_ID_VAR {
-                crate::usage_bail!("--env {RUN_ID_VAR}=...: rp-exec sets {RUN_ID_VAR} itself; use --run-id");
+                crate::usage_bail!(
+                    "--env {RUN_ID_VAR}=...: rp-exec sets {RUN_ID_VAR} itself; use --run-id"
+                );
             }
             if v.contains('\0') {
                 crate::usage_bail!("--env {k}=...: the value contains a NUL byte, which an environment cannot hold");
@@ -355,9 +357,18 @@ mod tests {
     fn outcomes_follow_timeout_1() {
         use crate::process::Status;
         assert_eq!(outcome(Some(Status::Exited(3)), false, None), (3, None));
-        assert_eq!(outcome(Some(Status::Signaled(9)), true, None), (124, Some(9)));
-        assert_eq!(outcome(Some(Status::Signaled(15)), false, None), (143, Some(15)));
-        assert_eq!(outcome(Some(Status::Signaled(15)), false, Some(2)), (130, Some(15)));
+        assert_eq!(
+            outcome(Some(Status::Signaled(9)), true, None),
+            (124, Some(9))
+        );
+        assert_eq!(
+            outcome(Some(Status::Signaled(15)), false, None),
+            (143, Some(15))
+        );
+        assert_eq!(
+            outcome(Some(Status::Signaled(15)), false, Some(2)),
+            (130, Some(15))
+        );
         assert_eq!(outcome(None, false, None), (125, None));
     }
 

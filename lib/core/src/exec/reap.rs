@@ -79,7 +79,11 @@ pub fn carriers(run_id: &str) -> Vec<Pid> {
     };
     let mut found = Vec::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if pid == me || entry.metadata().ok().map(|m| m.uid()) != Some(uid) {
@@ -174,7 +178,11 @@ mod tests {
     fn wait_gone(child: &mut Child) {
         let end = Instant::now() + Duration::from_secs(10);
         while alive(child) {
-            assert!(Instant::now() < end, "process {} is still alive", child.id());
+            assert!(
+                Instant::now() < end,
+                "process {} is still alive",
+                child.id()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 const START: &str = "runplz-exec:start";
 const EXIT: &str = "runplz-exec:exit ";
-const FAIL: &str = "runplz-exec:fail";
+const FAIL: &str = "runplz-exec:fail ";
 
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 const KILL_SLACK: Duration = Duration::from_secs(30);
@@ -30,13 +30,13 @@ unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 @FUNCTIONS@
-rp_fail() { printf 'rp-exec: on the box: %s\n' "$1" >&2; echo @FAIL@; exit 125; }
-mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
-[ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
+rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
 rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
-{ mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir"
+{ mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
+mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
+[ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
 rp_limit=@LIMIT@
 if [ -n "$rp_limit" ]; then
   # The safety net: stop the run at timeout + grace even if rp-exec and its ssh are gone.
@@ -53,12 +53,16 @@ if [ -n "$rp_limit" ]; then
   rp_dog=$!
 fi
 echo @START@
-# In the foreground (an async list would start with SIGINT ignored); its own session.
-env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'echo "$$" > "$0/pgid"; [ -e "$0/cancel" ] && exit 125; exec "$@"' "$rp_dir" @ARGV@ </dev/null 1>&2
+# Our stderr moves to fd 4 and fd 2 to /dev/null, so the shell's "Killed" notice about the
+# job stays out of its output. The job runs in the foreground (an async list would start
+# with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
+# session.
+exec 4>&2 2>/dev/null
+(exec env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ </dev/null 1>&4 2>&4 4>&-)
 rp_rc=$?
 [ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
-rp_stop "$rp_id" @REAP@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2
+rp_stop "$rp_id" @REAP@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
 rm -rf "$rp_dir"
 echo "@EXIT@$rp_rc"
 exit "$rp_rc"
@@ -80,10 +84,11 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     while let Some(i) = rest.find('@') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        match after
-            .find('@')
-            .and_then(|j| vars.iter().find(|(k, _)| *k == &after[..j]).map(|v| (j, v.1)))
-        {
+        match after.find('@').and_then(|j| {
+            vars.iter()
+                .find(|(k, _)| *k == &after[..j])
+                .map(|v| (j, v.1))
+        }) {
             Some((j, value)) => {
                 out.push_str(value);
                 rest = &after[j + 1..];
@@ -128,6 +133,11 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
             ("START", START),
             ("EXIT", EXIT),
             ("WORKDIR", &workdir_word(opts.workdir.as_deref())),
+            (
+                "WORKDIR_TEXT",
+                // Quoted twice: the message shows it quoted.
+                &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
+            ),
             ("LIMIT", &limit),
             ("GRACE", &tenths(opts.grace).to_string()),
             ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
@@ -149,13 +159,14 @@ pub(super) fn kill_script(run_id: &str, grace: Duration) -> String {
     )
 }
 
-/// `ssh -T` running `script`: no tty even if the user's config asks for one.
+/// `ssh -T` running `script` with `/bin/sh` whatever the login shell is (zsh would not split
+/// a pid list, fish would not parse the script); no tty even if the user's config asks.
 fn ssh_proc(ssh: &Ssh, script: &str) -> Proc {
     Proc::new("ssh")
         .args(ssh.options())
         .args(["-T", "--"])
         .arg(ssh.destination())
-        .arg(script)
+        .arg(format!("exec /bin/sh -c {}", quote::sh(script)))
 }
 
 fn kill_proc(ssh: &Ssh, run_id: &str, grace: Duration) -> Proc {
@@ -191,7 +202,7 @@ fn last_line(tail: &str) -> String {
 #[derive(Debug, Default, PartialEq)]
 struct Control {
     started: bool,
-    failed: bool,
+    failed: Option<String>,
     exit: Option<u8>,
 }
 
@@ -200,8 +211,8 @@ fn control(stdout: &[u8]) -> Control {
     for line in String::from_utf8_lossy(stdout).lines() {
         if line == START {
             c.started = true;
-        } else if line == FAIL {
-            c.failed = true;
+        } else if let Some(why) = line.strip_prefix(FAIL) {
+            c.failed = Some(why.to_string());
         } else if let Some(n) = line.strip_prefix(EXIT) {
             c.exit = n.trim().parse().ok();
         }
@@ -239,11 +250,10 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let ctl = control(&f.stdout);
     let stopped = f.timed_out || f.interrupted.is_some();
     if !stopped {
-        if ctl.failed {
+        if let Some(why) = ctl.failed {
             return Err(tool_failed(format!(
-                "setting up run {} on {host} failed{}",
-                opts.run_id,
-                last_line(&f.tail(5))
+                "setting up run {} on {host} failed: {why}",
+                opts.run_id
             )));
         }
         if !ctl.started {
@@ -269,7 +279,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         c => Status::Exited(i32::from(c)),
     });
     let (code, signal) = outcome(status, f.timed_out, f.interrupted);
-    let code = if stopped { code } else { ctl.exit.unwrap_or(code) };
+    let code = if stopped {
+        code
+    } else {
+        ctl.exit.unwrap_or(code)
+    };
     if f.timed_out {
         out::note(
             "rp-exec",
@@ -325,9 +339,21 @@ mod tests {
         o.env = vec![("A".into(), "x'\n\"$(y)`z`".into())];
         o.timeout = Some(Duration::from_millis(1500));
         o.workdir = Some("~/w d".into());
-        for script in [wrapper_script(&o), kill_script("r-1", Duration::from_secs(1))] {
-            let out = Command::new("sh").arg("-n").arg("-c").arg(&script).output().unwrap();
-            assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
+        for script in [
+            wrapper_script(&o),
+            kill_script("r-1", Duration::from_secs(1)),
+        ] {
+            let out = Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}\n{script}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let s = wrapper_script(&o);
         assert!(s.contains("rp_limit=7\n"), "1.5 s + 5 s grace, rounded up");
@@ -341,10 +367,14 @@ mod tests {
             c,
             Control {
                 started: true,
-                failed: false,
+                failed: None,
                 exit: Some(255)
             }
         );
         assert_eq!(control(b""), Control::default());
+        assert_eq!(
+            control(b"runplz-exec:fail no setsid\n").failed.as_deref(),
+            Some("no setsid")
+        );
     }
 }
