@@ -15,10 +15,19 @@ _rp-exec() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--host=[Run on this box\: \`\[user@\]host\[\:port\]\` or an ssh-config alias. Without it, run here]:HOST:_default' \
+'--ssh-config=[ssh config file, passed to ssh as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
+'--timeout=[Hard wall-clock limit in seconds (fractions allowed); past it the command is stopped and rp-exec exits 124. Without it the command runs until it ends]:SECS:_default' \
+'--grace=[Seconds between TERM and KILL when the command is stopped]:SECS:_default' \
+'--workdir=[Working directory, created when missing. On a box a relative path is relative to the login directory; \`~/\` means the home directory]:DIR:_default' \
+'*--env=[Set K=V in the command'\''s environment (repeatable; K must be a shell identifier)]:K=V:_default' \
+'--log=[Also append the command'\''s output to this file]:FILE:_files' \
+'--run-id=[The run id the command carries as RUNPLZ_RUN_ID (\[A-Za-z0-9._-\]; default\: a fresh one from the time, rp-exec'\''s pid and random bits)]:ID:_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
+'*::command -- The command and its arguments (after `--` when an argument starts with `-`):_default' \
 && ret=0
 }
 

@@ -77,6 +77,34 @@ pub enum Output {
     },
     /// stdout captured, stderr streamed live to our stderr.
     CaptureStdout,
+    /// stdout captured, stderr streamed live to our stderr and appended to a log file (a
+    /// control channel on stdout beside a live log: rp-exec over ssh).
+    StreamStderr {
+        /// A log file to tee stderr into.
+        log: Option<PathBuf>,
+    },
+}
+
+/// A callback [`Proc::run`] makes at a fixed point of the child's life; see [`Proc::on_stop`]
+/// and [`Proc::after_exit`].
+#[derive(Clone)]
+pub struct Hook(Arc<dyn Fn() + Send + Sync>);
+
+impl Hook {
+    /// Wrap a closure.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Hook {
+        Hook(Arc::new(f))
+    }
+
+    fn call(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook(..)")
+    }
 }
 
 /// How a finished child ended.
@@ -146,6 +174,8 @@ pub struct Proc {
     output: Output,
     timeout: Option<Duration>,
     grace: Duration,
+    on_stop: Option<Hook>,
+    after_exit: Option<Hook>,
 }
 
 impl Proc {
@@ -161,6 +191,8 @@ impl Proc {
             output: Output::Capture,
             timeout: None,
             grace: Duration::from_secs(5),
+            on_stop: None,
+            after_exit: None,
         }
     }
 
@@ -222,6 +254,23 @@ impl Proc {
         self
     }
 
+    /// Call `f` once when the deadline passes or runplz gets a signal, before the group gets
+    /// TERM; the child keeps running (and streaming) until `f` returns. For stopping what
+    /// the child started elsewhere first: killing an ssh client does not kill its remote
+    /// command.
+    pub fn on_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_stop = Some(Hook::new(f));
+        self
+    }
+
+    /// Call `f` once after the child exited and its group got the final KILL, before the
+    /// output is drained: for killing what escaped the group (a `setsid` grandchild that
+    /// still holds the output pipe).
+    pub fn after_exit(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.after_exit = Some(Hook::new(f));
+        self
+    }
+
     /// The command line, for messages.
     pub fn display(&self) -> String {
         std::iter::once(&self.program)
@@ -258,11 +307,15 @@ impl Proc {
         let mut pump = None;
         match &self.output {
             Output::Capture => expr = expr.stdout_capture().stderr_capture(),
-            Output::CaptureStdout => {
+            Output::CaptureStdout | Output::StreamStderr { .. } => {
+                let log = match &self.output {
+                    Output::StreamStderr { log } => log.as_deref(),
+                    _ => None,
+                };
                 expr = expr.stdout_capture();
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
                 expr = expr.stderr_file(w);
-                pump = Some(spawn_pump(r, None, Arc::clone(&tail))?);
+                pump = Some(spawn_pump(r, log, Arc::clone(&tail))?);
             }
             Output::Stream { log } => {
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
@@ -294,10 +347,13 @@ impl Proc {
                     interrupted = received_signal();
                 }
                 if timed_out || interrupted.is_some() {
+                    if let Some(hook) = &self.on_stop {
+                        hook.call();
+                    }
                     if let Some(pg) = pgid {
                         let _ = killpg(pg, Signal::SIGTERM);
                     }
-                    term_sent = Some(now);
+                    term_sent = Some(Instant::now());
                 }
             } else if term_sent.is_some_and(|t| now >= t + self.grace) {
                 if let Some(pg) = pgid {
@@ -310,6 +366,9 @@ impl Proc {
         // The group leader is gone; take down whatever it left in its group.
         if let Some(pg) = pgid {
             let _ = killpg(pg, Signal::SIGKILL);
+        }
+        if let Some(hook) = &self.after_exit {
+            hook.call();
         }
         drop(handle);
         if let Some(p) = pump {
@@ -460,6 +519,58 @@ mod tests {
             .unwrap();
         assert!(f.timed_out);
         assert_eq!(f.status, Status::Signaled(9));
+    }
+
+    #[test]
+    fn on_stop_runs_while_the_child_lives_and_after_exit_once_it_is_gone() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let (alive_at_stop, after) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (a, b, p) = (
+            Arc::clone(&alive_at_stop),
+            Arc::clone(&after),
+            pidfile.clone(),
+        );
+        let f = Proc::new("sh")
+            .args(["-c", "echo $$ > \"$0\"; exec sleep 30"])
+            .arg(&pidfile)
+            .timeout(Some(Duration::from_millis(300)))
+            .grace(Duration::from_millis(200))
+            .on_stop(move || {
+                let pid = std::fs::read_to_string(&p).unwrap();
+                a.store(
+                    Path::new(&format!("/proc/{}", pid.trim())).exists(),
+                    Ordering::SeqCst,
+                );
+            })
+            .after_exit(move || {
+                b.fetch_add(1, Ordering::SeqCst);
+            })
+            .run()
+            .unwrap();
+        assert!(f.timed_out);
+        assert!(alive_at_stop.load(Ordering::SeqCst));
+        assert_eq!(after.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn stream_stderr_captures_stdout_and_logs_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let f = Proc::new("sh")
+            .args(["-c", "echo out; echo err >&2"])
+            .output(Output::StreamStderr {
+                log: Some(log.clone()),
+            })
+            .run()
+            .unwrap();
+        assert_eq!(f.stdout_str(), "out\n");
+        assert_eq!(f.tail(5), "err");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "err\n");
     }
 
     #[test]

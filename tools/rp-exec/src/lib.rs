@@ -1,11 +1,93 @@
-//! The `rp-exec` command line: flags (clap) turned into runplz-core options, and the record printed.
+//! The `rp-exec` command line: flags (clap) turned into runplz-core's `ExecOptions`, the run,
+//! and the `exec` record printed on stdout.
 use clap::{CommandFactory, Parser};
+use runplz_core::exec::{self, ExecOptions};
+use runplz_core::ssh::{self, Ssh, SshOptions, Target};
+use runplz_core::{out, process};
 use runplz_protocol::Exit;
+use std::path::PathBuf;
+use std::time::Duration;
 
-/// rp-exec (in progress).
+const AFTER_HELP: &str = concat!(
+    "RECORD: one JSON line on stdout when the command ran, was not found, or was stopped:\n\n",
+    r#"{"type":"exec","version":1,"host":"box"|null,"run_id":"...","argv":["..."],"exit_code":N,"timed_out":false,"signal":N|null,"interrupted":N|null,"duration_seconds":1.234,"log":"FILE"|null}"#,
+    "\n\nexit_code is rp-exec's own exit code. signal is the signal that killed the command (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2). interrupted is the signal rp-exec got that made it stop the command. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
+    "EXIT CODES, as timeout(1): the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
+    "STOPPING: on timeout, or on SIGINT/SIGTERM/SIGHUP to rp-exec, the command's process group gets TERM, --grace seconds, then KILL, and every process that still carries RUNPLZ_RUN_ID=<run id> (a grandchild that called setsid) is killed too; leftovers are also killed when the command ends by itself. On a box a second ssh call does this (killing ssh does not kill a remote command), and a watchdog on the box stops the run at timeout + grace should rp-exec vanish. While it runs, the group id is in $HOME/.runplz/runs/<run id>/pgid on the box.\n\n",
+    "EXAMPLES:\n\n",
+    "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
+    "rp-exec --host me@gpu-box --workdir '~/runplz/my-job' --env WANDB_MODE=offline --log run.log -- bash -lc 'nvidia-smi && python train.py'\n\n",
+    "rp-exec --host box --timeout 60 -- ./job | jq .exit_code",
+);
+
+/// Run a command here or on an SSH box under a hard wall-clock limit.
+///
+/// The command is an argv run as is (no shell; write `bash -lc '...'` for one). Its stdout and
+/// stderr stream live to rp-exec's stderr (and --log); the JSON record goes to stdout. Every
+/// process of the run carries RUNPLZ_RUN_ID in its environment, so nothing it starts outlives
+/// a timeout or Ctrl-C. With --host the command runs over one ssh connection (no tty) under
+/// `setsid` in its own session on the box.
 #[derive(Debug, Parser)]
-#[command(name = "rp-exec", version)]
-pub struct Cli {}
+#[command(name = "rp-exec", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    /// Run on this box: `[user@]host[:port]` or an ssh-config alias. Without it, run here.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// ssh config file, passed to ssh as `-F` (default: $RUNPLZ_SSH_CONFIG, else ssh's own).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Hard wall-clock limit in seconds (fractions allowed); past it the command is stopped
+    /// and rp-exec exits 124. Without it the command runs until it ends.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
+
+    /// Seconds between TERM and KILL when the command is stopped.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "5")]
+    pub grace: Duration,
+
+    /// Working directory, created when missing. On a box a relative path is relative to the
+    /// login directory; `~/` means the home directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Set K=V in the command's environment (repeatable; K must be a shell identifier).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+
+    /// Also append the command's output to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// The run id the command carries as RUNPLZ_RUN_ID ([A-Za-z0-9._-]; default: a fresh one
+    /// from the time, rp-exec's pid and random bits).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
+    /// The command and its arguments (after `--` when an argument starts with `-`).
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let n: f64 = s
+        .parse()
+        .map_err(|_| format!("found {s:?}, expected a number of seconds"))?;
+    Duration::try_from_secs_f64(n)
+        .map_err(|_| format!("found {s:?}, expected a non-negative number of seconds"))
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("found {s:?}, expected K=V"))
+}
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
@@ -13,9 +95,32 @@ pub fn command() -> clap::Command {
 }
 
 /// Run the tool.
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    Err(runplz_core::CliError::new(
-        Exit::ToolFailed,
-        "not built yet",
-    ))
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    process::install_signal_handlers();
+    let opts = ExecOptions {
+        argv: cli.command,
+        timeout: cli.timeout,
+        grace: cli.grace,
+        workdir: cli.workdir,
+        env: cli.env,
+        log: cli.log,
+        run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
+    };
+    opts.validate()?;
+    let ssh = match &cli.host {
+        Some(h) => Some(Ssh::new(
+            Target::parse(h)?,
+            SshOptions {
+                config: ssh::config_from(cli.ssh_config.as_deref()),
+                ..SshOptions::default()
+            },
+        )?),
+        None if cli.ssh_config.is_some() => {
+            runplz_core::usage_bail!("--ssh-config is only used with --host")
+        }
+        None => None,
+    };
+    let report = exec::run(&opts, ssh.as_ref())?;
+    out::print_record("exec", &report.record())?;
+    Ok(report.exit())
 }

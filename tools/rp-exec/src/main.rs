@@ -4,5 +4,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = rp_exec::Cli::parse();
-    runplz_core::out::finish("rp-exec", rp_exec::run(cli), runplz_protocol::Exit::Failed)
+    runplz_core::out::finish(
+        "rp-exec",
+        rp_exec::run(cli),
+        runplz_protocol::Exit::ToolFailed,
+    )
 }

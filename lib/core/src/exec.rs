@@ -1,1 +1,0 @@
-//! exec: see the module's issue; filled in by its step tool.

@@ -1,0 +1,96 @@
+//! Running the command on this machine through the process wrapper: its own process group,
+//! TERM/grace/KILL on the deadline or a signal, output streamed to our stderr (and the log),
+//! and after it ends every process still carrying the run id is killed.
+
+use super::{outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, RUN_ID_VAR};
+use crate::error::exit_of;
+use crate::out;
+use crate::process::{Output, Proc};
+use anyhow::Result;
+use runplz_protocol::Exit;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The workdir as a local path: `~` and `~/..` from $HOME.
+fn workdir(w: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    match (w, home()) {
+        ("~", Some(h)) => h,
+        (w, Some(h)) if w.starts_with("~/") => h.join(&w[2..]),
+        _ => PathBuf::from(w),
+    }
+}
+
+pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
+    let dir = opts.workdir.as_deref().map(workdir);
+    if let Some(d) = &dir {
+        std::fs::create_dir_all(d)
+            .map_err(|e| tool_failed(format!("cannot create the workdir {}: {e}", d.display())))?;
+    }
+    let run_id = opts.run_id.clone();
+    let grace = reap_grace(opts.grace);
+    let mut proc = Proc::new(&opts.argv[0])
+        .args(&opts.argv[1..])
+        .env(RUN_ID_VAR, &opts.run_id)
+        .output(Output::Stream {
+            log: opts.log.clone(),
+        })
+        .timeout(opts.timeout)
+        .grace(opts.grace)
+        // The group is dead; now what left it (a setsid grandchild) and may hold the pipe.
+        .after_exit(move || {
+            if let Err(e) = reap::kill_run_local(&run_id, grace) {
+                out::warn("rp-exec", format!("{e:#}"));
+            }
+        });
+    for (k, v) in &opts.env {
+        proc = proc.env(k, v);
+    }
+    if let Some(d) = dir {
+        proc = proc.dir(d);
+    }
+    let report = |code: u8, f: Option<&crate::process::Finished>| ExecReport {
+        host: None,
+        run_id: opts.run_id.clone(),
+        argv: opts.argv.clone(),
+        exit_code: code,
+        timed_out: f.is_some_and(|f| f.timed_out),
+        signal: None,
+        interrupted: f.and_then(|f| f.interrupted),
+        duration: f.map(|f| f.duration).unwrap_or(Duration::ZERO),
+        log: opts.log.clone(),
+    };
+    match proc.run() {
+        Ok(f) => {
+            let (code, signal) = outcome(Some(f.status), f.timed_out, f.interrupted);
+            say_how_it_ended(opts, &f);
+            Ok(ExecReport {
+                signal,
+                ..report(code, Some(&f))
+            })
+        }
+        // Not found / not runnable are the command's outcome (127 / 126), not ours.
+        Err(e) => match exit_of(&e, Exit::ToolFailed) {
+            x @ (Exit::NotFound | Exit::CannotInvoke) => {
+                out::note("rp-exec", format!("{e:#}"));
+                Ok(report(x.code(), None))
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
+    if f.timed_out {
+        out::note(
+            "rp-exec",
+            format!(
+                "timed out after {:.1}s; stopped the command (TERM, KILL after {:.1}s)",
+                opts.timeout.unwrap_or_default().as_secs_f64(),
+                opts.grace.as_secs_f64()
+            ),
+        );
+    } else if let Some(sig) = f.interrupted {
+        out::note("rp-exec", format!("got signal {sig}; stopped the command"));
+    }
+}

@@ -1,0 +1,409 @@
+//! rp-exec's logic: run one command (an argv, no shell) here or on an SSH box under a hard
+//! wall-clock limit, and say how it ended. The command runs in its own process group (on a
+//! box: its own session, started under `setsid`, its group id in a file); on timeout or when
+//! we get SIGINT/SIGTERM/SIGHUP the group gets TERM, a grace period, then KILL. Every job
+//! process carries `RUNPLZ_RUN_ID`, and after the command ends or is killed whatever still
+//! carries it is killed too, so a grandchild that left the group cannot survive.
+//! Exit codes follow timeout(1); see [`ExecReport::exit`].
+
+mod local;
+pub mod reap;
+mod remote;
+
+use crate::error::CliError;
+use crate::ssh::{Ssh, Target};
+use anyhow::Result;
+use runplz_protocol::Exit;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use reap::RUN_ID_VAR;
+
+/// What to run, where it runs, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecOptions {
+    /// The command and its arguments, run as is (write `bash -lc '...'` for a shell).
+    pub argv: Vec<String>,
+    /// The hard wall-clock limit; `None` runs until the command ends.
+    pub timeout: Option<Duration>,
+    /// Time between TERM and KILL when the command is stopped.
+    pub grace: Duration,
+    /// The working directory, created when missing. On a box a relative path is relative to
+    /// the login directory; locally, to ours. A leading `~/` means the home directory.
+    pub workdir: Option<String>,
+    /// Extra environment for the command, in order (keys are shell identifiers).
+    pub env: Vec<(String, String)>,
+    /// A file (here) the command's output is appended to, besides our stderr.
+    pub log: Option<PathBuf>,
+    /// The run id every job process carries as `RUNPLZ_RUN_ID` (see [`new_run_id`]).
+    pub run_id: String,
+}
+
+impl ExecOptions {
+    /// Options for `argv` with no limit, a 5 s grace and a fresh run id.
+    pub fn new(argv: Vec<String>) -> ExecOptions {
+        ExecOptions {
+            argv,
+            timeout: None,
+            grace: Duration::from_secs(5),
+            workdir: None,
+            env: Vec::new(),
+            log: None,
+            run_id: new_run_id(""),
+        }
+    }
+
+    /// Check everything that can be checked before anything runs; errors are usage errors
+    /// (exit 2) naming what was found and what was expected.
+    pub fn validate(&self) -> Result<()> {
+        let Some(program) = self.argv.first() else {
+            crate::usage_bail!("no command given: expected `rp-exec [OPTIONS] -- CMD [ARGS]...`");
+        };
+        if program.is_empty() {
+            crate::usage_bail!("the command is an empty string: expected a program name or path");
+        }
+        if program.starts_with('-') {
+            crate::usage_bail!("the command {program:?} starts with '-': expected a program name or path (write ./{program} for a file)");
+        }
+        if let Some(a) = self.argv.iter().find(|a| a.contains('\0')) {
+            crate::usage_bail!("argument {a:?} contains a NUL byte, which no program can receive");
+        }
+        for (k, v) in &self.env {
+            if !crate::quote::is_identifier(k) {
+                crate::usage_bail!("--env {k}=...: found the name {k:?}, expected a shell identifier ([A-Za-z_][A-Za-z0-9_]*)");
+            }
+            if k == RUN_ID_VAR {
+                crate::usage_bail!(
+                    "--env {RUN_ID_VAR}=...: rp-exec sets {RUN_ID_VAR} itself; use --run-id"
+                );
+            }
+            if v.contains('\0') {
+                crate::usage_bail!("--env {k}=...: the value contains a NUL byte, which an environment cannot hold");
+            }
+        }
+        check_run_id(&self.run_id)?;
+        if let Some(t) = self.timeout {
+            if t.is_zero() {
+                crate::usage_bail!("--timeout: found 0, expected a positive number of seconds");
+            }
+        }
+        if let Some(w) = &self.workdir {
+            if w.is_empty() || w.contains('\0') {
+                crate::usage_bail!("--workdir: found {w:?}, expected a directory path");
+            }
+        }
+        if let Some(log) = &self.log {
+            let parent = log.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_some_and(|p| !p.is_dir()) || log.is_dir() {
+                crate::usage_bail!(
+                    "--log: {} cannot be written: expected a file in an existing directory",
+                    log.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A run id must be usable in a file name and a grep pattern as is.
+fn check_run_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 100
+        && !id.starts_with(['.', '-'])
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !ok {
+        crate::usage_bail!(
+            "--run-id: found {id:?}, expected 1-100 of [A-Za-z0-9._-], not starting with '.' or '-'"
+        );
+    }
+    Ok(())
+}
+
+/// A fresh, unique run id: `name` (reduced to `[A-Za-z0-9._-]`, at most 40 bytes; may be
+/// empty), the seconds since the epoch, our pid and 32 random bits, e.g.
+/// `my-job-1732360000-4242-9f3c01ab`.
+pub fn new_run_id(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // RandomState is seeded from the OS per process (and bumped per instance).
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(now.as_nanos());
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '-',
+        })
+        .take(40)
+        .collect();
+    let name = name.trim_start_matches(['.', '-']);
+    format!(
+        "{name}{}{}-{}-{:08x}",
+        if name.is_empty() { "" } else { "-" },
+        now.as_secs(),
+        std::process::id(),
+        h.finish() as u32
+    )
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecReport {
+    /// The box (`[user@]host[:port]` as given), or `None` for a local run.
+    pub host: Option<String>,
+    /// The run id the job carried.
+    pub run_id: String,
+    /// The command as run.
+    pub argv: Vec<String>,
+    /// rp-exec's exit code: the command's own, 124 timed out, 126 cannot run, 127 not found,
+    /// 128+n killed by signal n (or rp-exec interrupted by signal n).
+    pub exit_code: u8,
+    /// Stopped because the deadline passed.
+    pub timed_out: bool,
+    /// The signal that killed the command, if one did (on a box: read from the shell's
+    /// 128+n status, so a command that exits 130 by itself reads as signal 2).
+    pub signal: Option<i32>,
+    /// The signal rp-exec (or runplz) received that made it stop the command.
+    pub interrupted: Option<i32>,
+    /// Wall-clock time from start to end (including the ssh connection).
+    pub duration: Duration,
+    /// The log file, if any.
+    pub log: Option<PathBuf>,
+}
+
+/// The `exec` record on stdout (wire type; see the man page for the fields).
+#[derive(Debug, Serialize)]
+pub struct ExecRecord {
+    /// The box, or null for a local run.
+    pub host: Option<String>,
+    /// The run id.
+    pub run_id: String,
+    /// The command.
+    pub argv: Vec<String>,
+    /// rp-exec's exit code.
+    pub exit_code: u8,
+    /// Whether the deadline passed.
+    pub timed_out: bool,
+    /// The signal that killed the command, or null.
+    pub signal: Option<i32>,
+    /// The signal that made rp-exec stop the command, or null.
+    pub interrupted: Option<i32>,
+    /// Seconds from start to end.
+    pub duration_seconds: f64,
+    /// The log file, or null.
+    pub log: Option<String>,
+}
+
+impl ExecReport {
+    /// The exit code as an [`Exit`].
+    pub fn exit(&self) -> Exit {
+        match self.exit_code {
+            0 => Exit::Ok,
+            124 if self.timed_out => Exit::TimedOut,
+            126 => Exit::CannotInvoke,
+            127 => Exit::NotFound,
+            c if c > 128 && (self.signal.is_some() || self.interrupted.is_some()) => {
+                Exit::Signal(c - 128)
+            }
+            c => Exit::Code(c),
+        }
+    }
+
+    /// The record to print.
+    pub fn record(&self) -> ExecRecord {
+        ExecRecord {
+            host: self.host.clone(),
+            run_id: self.run_id.clone(),
+            argv: self.argv.clone(),
+            exit_code: self.exit_code,
+            timed_out: self.timed_out,
+            signal: self.signal,
+            interrupted: self.interrupted,
+            duration_seconds: (self.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+            log: self.log.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+/// Run the command: here when `ssh` is `None`, else on that box. Validates first. A
+/// command that fails, is not found, times out or is interrupted is a normal report; an
+/// error means rp-exec itself failed (exit 125: ssh could not connect, setup on the box
+/// failed, the connection was lost) or the options were bad (exit 2).
+pub fn run(opts: &ExecOptions, ssh: Option<&Ssh>) -> Result<ExecReport> {
+    opts.validate()?;
+    match ssh {
+        None => local::run(opts),
+        Some(ssh) => remote::run(opts, ssh),
+    }
+}
+
+/// Stop a run from outside (runplz on Ctrl-C, or a cleanup): kill its process group (on a
+/// box, read from the per-run file) and everything carrying its run id: TERM, `grace`, KILL.
+/// On a box this is one ssh call, which also stops a run that has not started yet.
+pub fn kill_run(ssh: Option<&Ssh>, run_id: &str, grace: Duration) -> Result<()> {
+    check_run_id(run_id)?;
+    match ssh {
+        None => reap::kill_run_local(run_id, grace).map(|_| ()),
+        Some(ssh) => remote::kill(ssh, run_id, grace),
+    }
+}
+
+/// How the command ended, turned into rp-exec's exit code and the record's signal field.
+fn outcome(
+    status: Option<crate::process::Status>,
+    timed_out: bool,
+    interrupted: Option<i32>,
+) -> (u8, Option<i32>) {
+    use crate::process::Status;
+    let signal = match status {
+        Some(Status::Signaled(s)) => Some(s),
+        _ => None,
+    };
+    let code = if timed_out {
+        124
+    } else if let Some(n) = interrupted {
+        (128 + n).clamp(0, 255) as u8
+    } else {
+        match status {
+            Some(s) => s.code().clamp(0, 255) as u8,
+            None => Exit::ToolFailed.code(),
+        }
+    };
+    (code, signal)
+}
+
+/// `[user@]host[:port]` for the record.
+fn host_label(t: &Target) -> String {
+    let mut s = String::new();
+    if let Some(u) = &t.user {
+        s.push_str(u);
+        s.push('@');
+    }
+    if t.host.contains(':') {
+        s.push_str(&format!("[{}]", t.host));
+    } else {
+        s.push_str(&t.host);
+    }
+    if let Some(p) = t.port {
+        s.push_str(&format!(":{p}"));
+    }
+    s
+}
+
+/// A tool failure (exit 125) with this message.
+fn tool_failed(msg: impl Into<String>) -> anyhow::Error {
+    CliError::new(Exit::ToolFailed, msg)
+}
+
+/// The short grace used to reap leftovers after the command ended: the user's grace, at
+/// most one second.
+fn reap_grace(grace: Duration) -> Duration {
+    grace.min(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_of;
+
+    fn opts(argv: &[&str]) -> ExecOptions {
+        ExecOptions::new(argv.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn usage_msg(o: &ExecOptions) -> String {
+        let e = o.validate().unwrap_err();
+        assert_eq!(exit_of(&e, Exit::Failed), Exit::Usage);
+        format!("{e:#}")
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        assert!(usage_msg(&opts(&[])).contains("no command given"));
+        assert!(usage_msg(&opts(&["-x"])).contains("starts with '-'"));
+        let mut o = opts(&["true"]);
+        o.env = vec![("MY-VAR".into(), "1".into())];
+        assert!(usage_msg(&o).contains(r#"found the name "MY-VAR""#));
+        o.env = vec![("RUNPLZ_RUN_ID".into(), "1".into())];
+        assert!(usage_msg(&o).contains("use --run-id"));
+        o.env = vec![("OK".into(), "$(x)\n'\"".into())];
+        o.validate().unwrap();
+        o.run_id = "a/b".into();
+        assert!(usage_msg(&o).contains("--run-id: found \"a/b\""));
+        o.run_id = "x".into();
+        o.timeout = Some(Duration::ZERO);
+        assert!(usage_msg(&o).contains("--timeout"));
+        o.timeout = None;
+        o.log = Some("/nonexistent/dir/log".into());
+        assert!(usage_msg(&o).contains("--log: /nonexistent/dir/log"));
+    }
+
+    #[test]
+    fn run_ids_are_unique_and_valid() {
+        let a = new_run_id("");
+        let b = new_run_id("");
+        assert_ne!(a, b);
+        check_run_id(&a).unwrap();
+        let c = new_run_id("../My Job ünï");
+        assert!(c.starts_with("My-Job--n--"), "{c}");
+        check_run_id(&c).unwrap();
+    }
+
+    #[test]
+    fn outcomes_follow_timeout_1() {
+        use crate::process::Status;
+        assert_eq!(outcome(Some(Status::Exited(3)), false, None), (3, None));
+        assert_eq!(
+            outcome(Some(Status::Signaled(9)), true, None),
+            (124, Some(9))
+        );
+        assert_eq!(
+            outcome(Some(Status::Signaled(15)), false, None),
+            (143, Some(15))
+        );
+        assert_eq!(
+            outcome(Some(Status::Signaled(15)), false, Some(2)),
+            (130, Some(15))
+        );
+        assert_eq!(outcome(None, false, None), (125, None));
+    }
+
+    #[test]
+    fn report_maps_to_exit() {
+        let mut r = ExecReport {
+            host: None,
+            run_id: "x".into(),
+            argv: vec!["a".into()],
+            exit_code: 3,
+            timed_out: false,
+            signal: None,
+            interrupted: None,
+            duration: Duration::from_millis(1234),
+            log: None,
+        };
+        assert_eq!(r.exit(), Exit::Code(3));
+        r.exit_code = 137;
+        r.signal = Some(9);
+        assert_eq!(r.exit(), Exit::Signal(9));
+        assert_eq!(r.exit().code(), 137);
+        r.exit_code = 124;
+        r.timed_out = true;
+        assert_eq!(r.exit(), Exit::TimedOut);
+        let rec = serde_json::to_string(&r.record()).unwrap();
+        assert_eq!(
+            rec,
+            r#"{"host":null,"run_id":"x","argv":["a"],"exit_code":124,"timed_out":true,"signal":9,"interrupted":null,"duration_seconds":1.234,"log":null}"#
+        );
+    }
+
+    #[test]
+    fn host_labels() {
+        for s in ["box", "me@box:2222", "root@[::1]:22"] {
+            assert_eq!(host_label(&Target::parse(s).unwrap()), s);
+        }
+    }
+}

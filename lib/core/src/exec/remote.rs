@@ -1,0 +1,380 @@
+//! Running the command on a box. One ssh call (`-T`, no tty) runs a wrapper script that
+//! creates and enters the workdir, then starts the command under `setsid` with the env and
+//! `RUNPLZ_RUN_ID`, its process group id written to `$HOME/.runplz/runs/<id>/pgid`; a
+//! background watchdog on the box stops the run at timeout + grace even if we vanish. The
+//! command's stdout and stderr both go to ssh's stderr (live to ours); ssh's stdout carries
+//! only the wrapper's control lines, so a connection failure (ssh's 255, no start line) is
+//! never mistaken for the command's own 255. We enforce the deadline here: on timeout or a
+//! signal a second ssh call stops the run on the box (killing the ssh client would not), and
+//! only then is the first ssh ended.
+
+use super::reap::{tenths, SHELL_FUNCTIONS};
+use super::{host_label, outcome, reap_grace, tool_failed, ExecOptions, ExecReport};
+use crate::out;
+use crate::process::{Output, Proc, Status};
+use crate::quote;
+use crate::ssh::Ssh;
+use anyhow::Result;
+use std::time::Duration;
+
+const START: &str = "runplz-exec:start";
+const EXIT: &str = "runplz-exec:exit ";
+const FAIL: &str = "runplz-exec:fail ";
+
+/// How long the stopping ssh call may take beyond the grace (connecting included).
+const KILL_SLACK: Duration = Duration::from_secs(30);
+
+/// The wrapper run on the box by the first ssh call. `@NAME@` are filled in by [`fill`].
+const WRAPPER: &str = r#"set -u
+unset CDPATH
+rp_id=@ID@
+rp_dir="$HOME/.runplz/runs/$rp_id"
+@FUNCTIONS@
+rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
+rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
+rp_w=
+"$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
+{ mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
+mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
+[ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
+rp_limit=@LIMIT@
+if [ -n "$rp_limit" ]; then
+  # The safety net: stop the run at timeout + grace even if rp-exec and its ssh are gone.
+  ( exec </dev/null >/dev/null 2>&1
+    rp_n=0
+    while sleep 1; do
+      rp_n=$((rp_n + 1))
+      if [ "$rp_n" -ge "$rp_limit" ]; then
+        rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)"
+        break
+      fi
+      kill -0 $$ 2>/dev/null || [ -n "$(rp_pids "$rp_id" "$(cat "$rp_dir/pgid" 2>/dev/null)")" ] || break
+    done ) &
+  rp_dog=$!
+fi
+echo @START@
+# Our stderr moves to fd 4 and fd 2 to /dev/null, so the shell's "Killed" notice about the
+# job stays out of its output. The job runs in the foreground (an async list would start
+# with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
+# session.
+exec 4>&2 2>/dev/null
+(exec env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ </dev/null 1>&4 2>&4 4>&-)
+rp_rc=$?
+[ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
+# Whatever is left of the group, and whatever escaped it but carries the run id.
+rp_stop "$rp_id" @REAP@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
+rm -rf "$rp_dir"
+echo "@EXIT@$rp_rc"
+exit "$rp_rc"
+"#;
+
+/// The stop run on the box by the second ssh call (and by [`super::kill_run`]).
+const KILL: &str = r#"set -u
+rp_id=@ID@
+rp_dir="$HOME/.runplz/runs/$rp_id"
+@FUNCTIONS@
+mkdir -p "$rp_dir" 2>/dev/null && : > "$rp_dir/cancel"
+rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
+"#;
+
+/// Replace each `@NAME@` in `template` with its value, in one pass (values are not rescanned).
+fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(i) = rest.find('@') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('@').and_then(|j| {
+            vars.iter()
+                .find(|(k, _)| *k == &after[..j])
+                .map(|v| (j, v.1))
+        }) {
+            Some((j, value)) => {
+                out.push_str(value);
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push('@');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The workdir as a shell word: `~/x` becomes `"$HOME"/x`; no workdir is the login dir.
+fn workdir_word(w: Option<&str>) -> String {
+    match w {
+        None | Some("~") => "\"$HOME\"".into(),
+        Some(w) if w.starts_with("~/") => format!("\"$HOME\"/{}", quote::sh(&w[2..])),
+        Some(w) => quote::sh(w),
+    }
+}
+
+/// The script the first ssh call runs.
+pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
+    let env = opts
+        .env
+        .iter()
+        .map(|(k, v)| quote::sh(&format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let limit = opts
+        .timeout
+        .map(|t| (t + opts.grace).as_secs_f64().ceil().max(1.0).to_string())
+        .unwrap_or_default();
+    fill(
+        WRAPPER,
+        &[
+            ("ID", &opts.run_id),
+            ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("FAIL", FAIL),
+            ("START", START),
+            ("EXIT", EXIT),
+            ("WORKDIR", &workdir_word(opts.workdir.as_deref())),
+            (
+                "WORKDIR_TEXT",
+                // Quoted twice: the message shows it quoted.
+                &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
+            ),
+            ("LIMIT", &limit),
+            ("GRACE", &tenths(opts.grace).to_string()),
+            ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
+            ("ENV", &env),
+            ("ARGV", &quote::join(&opts.argv)),
+        ],
+    )
+}
+
+/// The script that stops run `run_id` on the box.
+pub(super) fn kill_script(run_id: &str, grace: Duration) -> String {
+    fill(
+        KILL,
+        &[
+            ("ID", run_id),
+            ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("GRACE", &tenths(grace).to_string()),
+        ],
+    )
+}
+
+/// `ssh -T` running `script` with `/bin/sh` whatever the login shell is (zsh would not split
+/// a pid list, fish would not parse the script); no tty even if the user's config asks.
+fn ssh_proc(ssh: &Ssh, script: &str) -> Proc {
+    Proc::new("ssh")
+        .args(ssh.options())
+        .args(["-T", "--"])
+        .arg(ssh.destination())
+        .arg(format!("exec /bin/sh -c {}", quote::sh(script)))
+}
+
+fn kill_proc(ssh: &Ssh, run_id: &str, grace: Duration) -> Proc {
+    ssh_proc(ssh, &kill_script(run_id, grace))
+        .output(Output::CaptureStdout)
+        .timeout(Some(grace + KILL_SLACK))
+}
+
+/// Stop run `run_id` on the box (one ssh call).
+pub(super) fn kill(ssh: &Ssh, run_id: &str, grace: Duration) -> Result<()> {
+    crate::process::require("ssh", "install openssh-client")?;
+    let f = kill_proc(ssh, run_id, grace).run()?;
+    if f.status.success() {
+        Ok(())
+    } else {
+        Err(tool_failed(format!(
+            "stopping run {run_id} on {} failed (ssh exited with {}){}",
+            ssh.destination(),
+            f.status.code(),
+            last_line(&f.tail(5))
+        )))
+    }
+}
+
+fn last_line(tail: &str) -> String {
+    tail.lines()
+        .last()
+        .map(|l| format!(": {l}"))
+        .unwrap_or_default()
+}
+
+/// What the wrapper said on ssh's stdout.
+#[derive(Debug, Default, PartialEq)]
+struct Control {
+    started: bool,
+    failed: Option<String>,
+    exit: Option<u8>,
+}
+
+fn control(stdout: &[u8]) -> Control {
+    let mut c = Control::default();
+    for line in String::from_utf8_lossy(stdout).lines() {
+        if line == START {
+            c.started = true;
+        } else if let Some(why) = line.strip_prefix(FAIL) {
+            c.failed = Some(why.to_string());
+        } else if let Some(n) = line.strip_prefix(EXIT) {
+            c.exit = n.trim().parse().ok();
+        }
+    }
+    c
+}
+
+pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
+    crate::process::require("ssh", "install openssh-client")?;
+    let host = host_label(ssh.target());
+    let killer = kill_proc(ssh, &opts.run_id, opts.grace);
+    let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
+    let f = ssh_proc(ssh, &wrapper_script(opts))
+        .output(Output::StreamStderr {
+            log: opts.log.clone(),
+        })
+        .timeout(opts.timeout)
+        // After the hook has stopped the run on the box, the client only has to go.
+        .grace(Duration::from_secs(2))
+        .on_stop(move || {
+            out::note("rp-exec", format!("stopping run {run_id} on {dest}"));
+            match killer.run() {
+                Ok(k) if k.status.success() => {}
+                Ok(k) => out::warn(
+                    "rp-exec",
+                    format!(
+                        "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's watchdog stops it at timeout + grace",
+                        k.status.code()
+                    ),
+                ),
+                Err(e) => out::warn("rp-exec", format!("stopping run {run_id} on {dest}: {e:#}")),
+            }
+        })
+        .run()?;
+    let ctl = control(&f.stdout);
+    let stopped = f.timed_out || f.interrupted.is_some();
+    if !stopped {
+        if let Some(why) = ctl.failed {
+            return Err(tool_failed(format!(
+                "setting up run {} on {host} failed: {why}",
+                opts.run_id
+            )));
+        }
+        if !ctl.started {
+            return Err(tool_failed(format!(
+                "could not run on {host}: ssh exited with {} before the command started{}",
+                f.status.code(),
+                last_line(&f.tail(5))
+            )));
+        }
+        if ctl.exit.is_none() {
+            // The job may still be running there; try to stop it (the watchdog is the net).
+            let _ = kill(ssh, &opts.run_id, opts.grace);
+            return Err(tool_failed(format!(
+                "lost the connection to {host} while the command ran (ssh exited with {}){}",
+                f.status.code(),
+                last_line(&f.tail(5))
+            )));
+        }
+    }
+    // The shell reports a death by signal n as 128+n.
+    let status = ctl.exit.map(|c| match c {
+        129..=192 => Status::Signaled(i32::from(c) - 128),
+        c => Status::Exited(i32::from(c)),
+    });
+    let (code, signal) = outcome(status, f.timed_out, f.interrupted);
+    let code = if stopped {
+        code
+    } else {
+        ctl.exit.unwrap_or(code)
+    };
+    if f.timed_out {
+        out::note(
+            "rp-exec",
+            format!(
+                "timed out after {:.1}s; stopped the command on {host}",
+                opts.timeout.unwrap_or_default().as_secs_f64()
+            ),
+        );
+    } else if let Some(sig) = f.interrupted {
+        out::note(
+            "rp-exec",
+            format!("got signal {sig}; stopped the command on {host}"),
+        );
+    }
+    Ok(ExecReport {
+        host: Some(host),
+        run_id: opts.run_id.clone(),
+        argv: opts.argv.clone(),
+        exit_code: code,
+        timed_out: f.timed_out,
+        signal,
+        interrupted: f.interrupted,
+        duration: f.duration,
+        log: opts.log.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn fill_is_one_pass() {
+        assert_eq!(
+            fill("a @X@ b @Y@ c@", &[("X", "@Y@"), ("Y", "y")]),
+            "a @Y@ b y c@"
+        );
+        assert_eq!(fill("e@mail @Z@", &[("X", "1")]), "e@mail @Z@");
+    }
+
+    #[test]
+    fn workdir_words() {
+        assert_eq!(workdir_word(None), "\"$HOME\"");
+        assert_eq!(workdir_word(Some("~/my dir")), "\"$HOME\"/'my dir'");
+        assert_eq!(workdir_word(Some("/tmp/x")), "/tmp/x");
+        assert_eq!(workdir_word(Some("-x")), "-x");
+    }
+
+    #[test]
+    fn scripts_parse() {
+        let mut o = ExecOptions::new(vec!["printf".into(), "%s\\n".into(), "it's $(x)".into()]);
+        o.env = vec![("A".into(), "x'\n\"$(y)`z`".into())];
+        o.timeout = Some(Duration::from_millis(1500));
+        o.workdir = Some("~/w d".into());
+        for script in [
+            wrapper_script(&o),
+            kill_script("r-1", Duration::from_secs(1)),
+        ] {
+            let out = Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}\n{script}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let s = wrapper_script(&o);
+        assert!(s.contains("rp_limit=7\n"), "1.5 s + 5 s grace, rounded up");
+        assert!(!s.contains("@ENV@") && !s.contains("@ARGV@"));
+    }
+
+    #[test]
+    fn control_lines() {
+        let c = control(b"motd noise\nrunplz-exec:start\nrunplz-exec:exit 255\n");
+        assert_eq!(
+            c,
+            Control {
+                started: true,
+                failed: None,
+                exit: Some(255)
+            }
+        );
+        assert_eq!(control(b""), Control::default());
+        assert_eq!(
+            control(b"runplz-exec:fail no setsid\n").failed.as_deref(),
+            Some("no setsid")
+        );
+    }
+}

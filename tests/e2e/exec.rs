@@ -1,1 +1,0 @@
-//! exec end-to-end tests (see the module's tool).

@@ -1,0 +1,386 @@
+//! rp-exec on a real loopback box: the same outcomes as here, plus what only a box has: a
+//! connection failure is 125 (never the command's 255), setup failures name their reason,
+//! a second ssh stops the run, the box's watchdog stops a run whose rp-exec vanished, and
+//! `kill_run` works from the library.
+use super::*;
+use crate::support::{run_expect, shm_tempdir, stderr, SshBox};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[test]
+fn remote_passes_exit_codes_including_255_and_tees_the_log() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let t = shm_tempdir();
+    let log = t.path().join("run.log");
+    let exit = h.join("rpt-exit");
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .arg("--log")
+            .arg(&log)
+            .arg("--")
+            .arg(&exit)
+            .args(["3", "one", "two"]),
+        3,
+    );
+    let r = record(&out);
+    assert_eq!(r.host.as_deref(), Some("box"));
+    assert!(!r.timed_out && r.signal.is_none());
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+    assert!(stderr(&out).contains("one\ntwo\n"));
+    // The command's own 255 is not ssh's 255.
+    let out = run_expect(rp_exec(Some(&b)).arg("--").arg(&exit).arg("255"), 255);
+    assert_eq!(record(&out).exit_code, 255);
+    // The per-run folder is cleaned up.
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+}
+
+#[test]
+fn remote_missing_command_is_127() {
+    let b = SshBox::start();
+    let out = run_expect(rp_exec(Some(&b)).args(["--", "rpt-no-such-program"]), 127);
+    let r = record(&out);
+    assert_eq!((r.exit_code, r.signal), (127, None));
+    assert!(
+        stderr(&out).contains("rpt-no-such-program: not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn remote_timeout_leaves_nothing_on_the_box() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rto");
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .args(["--timeout", "1", "--grace", "0.5", "--run-id", &id, "--"])
+            .arg(h.join("rpt-escape"))
+            .arg("60"),
+        124,
+    );
+    let r = record(&out);
+    assert!(r.timed_out);
+    assert_eq!(r.run_id, id);
+    let grandchild = pid_after(&stderr(&out), "grandchild ");
+    assert!(
+        !alive_on(&b, grandchild),
+        "the setsid grandchild survived on the box"
+    );
+    assert_eq!(
+        carriers_on(&b, &id),
+        "",
+        "processes of the run are left on the box"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("timed out after 1.0s; stopped the command on box"),
+        "{err}"
+    );
+    // The wrapper's internals (the shell's "Killed" notice, its command line) stay hidden.
+    assert!(
+        !err.contains("Killed") && !err.contains("RUNPLZ_RUN_ID"),
+        "{err}"
+    );
+}
+
+#[test]
+fn remote_setsid_grandchild_is_killed_when_the_command_ends() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rgc");
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .args(["--run-id", &id, "--"])
+            .arg(h.join("rpt-escape")),
+        0,
+    );
+    let grandchild = pid_after(&stderr(&out), "grandchild ");
+    assert!(
+        !alive_on(&b, grandchild),
+        "the setsid grandchild survived on the box"
+    );
+    assert_eq!(carriers_on(&b, &id), "");
+}
+
+#[test]
+fn remote_sigint_kills_the_job_on_the_box() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rint");
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .args(["--grace", "0.5", "--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+    );
+    let pid = run.wait_for("stubborn ");
+    assert!(alive_on(&b, pid));
+    run.signal(nix::sys::signal::Signal::SIGINT);
+    let out = run.finish();
+    expect_exit(&out, 130);
+    let r = record(&out);
+    assert_eq!((r.interrupted, r.timed_out), (Some(2), false));
+    assert!(
+        !alive_on(&b, pid),
+        "the TERM-ignoring job survived on the box"
+    );
+    assert_eq!(carriers_on(&b, &id), "");
+}
+
+#[test]
+fn remote_env_argv_and_workdir_arrive_exact() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("renv");
+    let mut cmd = rp_exec(Some(&b));
+    echo_args(
+        &mut cmd,
+        &id,
+        "my dir/it's $(x)",
+        h.join("rpt-echo").to_str().unwrap(),
+    );
+    let out = run_expect(&mut cmd, 0);
+    let wd = b.home.join("my dir/it's $(x)");
+    check_echo(&echoed(&stderr(&out)), &id, &wd);
+    assert!(wd.is_dir());
+    assert!(!Path::new("/tmp/pwned-rpt").exists());
+    // `~/` is the home directory.
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .args(["--workdir", "~/tilde"])
+            .arg("--")
+            .arg(h.join("rpt-echo")),
+        0,
+    );
+    assert_eq!(
+        echoed(&stderr(&out))["cwd"].as_str(),
+        b.home.join("tilde").to_str()
+    );
+}
+
+#[test]
+fn remote_connection_failure_is_125_not_255() {
+    let t = shm_tempdir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again when the listener drops
+    let cfg = t.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host dead\n  HostName 127.0.0.1\n  Port {port}\n  ConnectTimeout 5\n  \
+             UserKnownHostsFile /dev/null\n  GlobalKnownHostsFile /dev/null\n"
+        ),
+    )
+    .unwrap();
+    let out = run_expect(
+        rp_exec(None)
+            .arg("--ssh-config")
+            .arg(&cfg)
+            .args(["--host", "dead", "--", "true"]),
+        125,
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no record when rp-exec itself failed"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "rp-exec: could not run on dead: ssh exited with 255 before the command started"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+}
+
+#[test]
+fn remote_setup_failure_is_125_with_the_reason() {
+    let b = SshBox::start();
+    let id = run_id("rsetup");
+    let out = run_expect(
+        rp_exec(Some(&b)).args(["--workdir", "/proc/no such", "--run-id", &id, "--", "true"]),
+        125,
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no record when rp-exec itself failed"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "rp-exec: setting up run {id} on box failed: cannot create or enter the workdir '/proc/no such'"
+        )),
+        "{err}"
+    );
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs 2>/dev/null; true"), "");
+}
+
+#[test]
+fn remote_watchdog_stops_a_run_whose_rp_exec_is_gone() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rdog");
+    // Its ssh control socket dir is never cleaned up by a killed rp-exec: keep it in ours.
+    let tmp = shm_tempdir();
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .env("TMPDIR", tmp.path())
+            .args(["--timeout", "1", "--grace", "0.5", "--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+    );
+    let pid = run.wait_for("stubborn ");
+    // rp-exec and its ssh vanish without stopping anything.
+    let me = run.child.id();
+    for child in children_of(me) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    run.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = run.finish();
+    let end = Instant::now() + Duration::from_secs(30);
+    while alive_on(&b, pid) {
+        assert!(
+            Instant::now() < end,
+            "the box's watchdog never stopped the job"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(carriers_on(&b, &id), "");
+}
+
+/// Direct children of a local process.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let ppid: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+            (ppid == pid).then(|| e.file_name().to_string_lossy().parse().ok())?
+        })
+        .collect()
+}
+
+#[test]
+fn kill_run_from_the_library_stops_a_remote_run() {
+    use runplz_core::ssh::{Ssh, SshOptions, Target};
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rkill");
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .args(["--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+    );
+    let pid = run.wait_for("stubborn ");
+    let ssh = Ssh::new(
+        Target::parse("box").unwrap(),
+        SshOptions {
+            config: Some(b.config.clone()),
+            ..SshOptions::default()
+        },
+    )
+    .unwrap();
+    runplz_core::exec::kill_run(Some(&ssh), &id, Duration::from_millis(500)).unwrap();
+    assert!(!alive_on(&b, pid));
+    assert_eq!(carriers_on(&b, &id), "");
+    // rp-exec sees its command killed by signal 9 (TERM was ignored).
+    let out = run.finish();
+    expect_exit(&out, 137);
+    assert_eq!(record(&out).signal, Some(9));
+}
+
+#[test]
+fn a_run_stopped_before_it_started_never_starts() {
+    use runplz_core::ssh::{Ssh, SshOptions, Target};
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rearly");
+    let ssh = Ssh::new(
+        Target::parse("box").unwrap(),
+        SshOptions {
+            config: Some(b.config.clone()),
+            ..SshOptions::default()
+        },
+    )
+    .unwrap();
+    // runplz got Ctrl-C before its run reached the box: the stop leaves a mark there.
+    runplz_core::exec::kill_run(Some(&ssh), &id, Duration::from_millis(200)).unwrap();
+    let out = run_expect(
+        rp_exec(Some(&b))
+            .args(["--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+        125,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("run {id} was stopped before it started")),
+        "{err}"
+    );
+    assert!(!err.contains("stubborn "), "the command ran: {err}");
+}
+
+#[test]
+fn a_lost_connection_is_125_and_the_job_is_still_stopped() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("rlost");
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .args(["--grace", "0.5", "--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn")),
+    );
+    let pid = run.wait_for("stubborn ");
+    // Drop the connection from the box's side: kill this box user's sshd session processes.
+    let uid = b.ssh("id -u").trim().to_string();
+    let sessions = sshd_sessions_of(&uid);
+    assert!(!sessions.is_empty(), "no sshd session of uid {uid}");
+    for s in sessions {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let out = run.finish();
+    expect_exit(&out, 125);
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("rp-exec: lost the connection to box while the command ran"),
+        "{err}"
+    );
+    assert!(!alive_on(&b, pid), "the job survived the lost connection");
+    assert_eq!(carriers_on(&b, &id), "");
+}
+
+/// Local sshd processes running as this uid (the per-connection session processes).
+fn sshd_sessions_of(uid: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let name = status
+                .lines()
+                .next()?
+                .strip_prefix("Name:")?
+                .trim()
+                .to_string();
+            let real_uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .to_string();
+            (name == "sshd" && real_uid == uid).then_some(pid)
+        })
+        .collect()
+}
