@@ -1,2 +1,7 @@
-complete -c rp-collect -s h -l help -d 'Print help'
+complete -c rp-collect -l host -d 'The box: `[user@]host[:port]` or an alias from your ssh config (with --from)' -r
+complete -c rp-collect -l from -d 'The folder on the box to bring back (with --host)' -r
+complete -c rp-collect -l from-tar -d 'An outputs archive (.tar.gz or .tar) to unpack instead' -r -F
+complete -c rp-collect -l to -d 'The local folder the files go to (created if needed)' -r -F
+complete -c rp-collect -l ssh-config -d 'An ssh config file passed to ssh and rsync as `-F` (env: RUNPLZ_SSH_CONFIG)' -r -F
+complete -c rp-collect -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rp-collect -s V -l version -d 'Print version'

@@ -15,8 +15,13 @@ _rp-collect() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'--host=[The box\: \`\[user@\]host\[\:port\]\` or an alias from your ssh config (with --from)]:HOST:_default' \
+'--from=[The folder on the box to bring back (with --host)]:REMOTE_DIR:_default' \
+'(--host --from --ssh-config)--from-tar=[An outputs archive (.tar.gz or .tar) to unpack instead]:FILE:_files' \
+'--to=[The local folder the files go to (created if needed)]:DIR:_files' \
+'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\` (env\: RUNPLZ_SSH_CONFIG)]:FILE:_files' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0

@@ -21,6 +21,7 @@ _rp-exec() {
 '--grace=[Seconds between TERM and KILL when the command is stopped]:SECS:_default' \
 '--workdir=[Working directory, created when missing. On a box a relative path is relative to the login directory; \`~/\` means the home directory]:DIR:_default' \
 '*--env=[Set K=V in the command'\''s environment (repeatable; K must be a shell identifier)]:K=V:_default' \
+'--stdin=[Feed this file to the command'\''s stdin (default\: /dev/null), e.g. a Dockerfile for \`docker build -f - .\` or a script for \`bash -s\`]:FILE:_files' \
 '--log=[Also append the command'\''s output to this file]:FILE:_files' \
 '--run-id=[The run id the command carries as RUNPLZ_RUN_ID (\[A-Za-z0-9._-\]; default\: a fresh one from the time, rp-exec'\''s pid and random bits)]:ID:_default' \
 '-h[Print help (see more with '\''--help'\'')]' \

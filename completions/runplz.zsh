@@ -15,17 +15,198 @@ _runplz() {
 
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
+":: :_runplz_commands" \
+"*::: :->runplz" \
 && ret=0
+    case $state in
+    (runplz)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:runplz-command-$line[1]:"
+        case $line[1] in
+            (local)
+_arguments "${_arguments_options[@]}" : \
+'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
+'--instance=[brev\: the instance name]:NAME:_default' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
+'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
+'--detach[brev/modal\: return after submitting (not built yet)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(ssh)
+_arguments "${_arguments_options[@]}" : \
+'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
+'--instance=[brev\: the instance name]:NAME:_default' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
+'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
+'--detach[brev/modal\: return after submitting (not built yet)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(brev)
+_arguments "${_arguments_options[@]}" : \
+'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
+'--instance=[brev\: the instance name]:NAME:_default' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
+'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
+'--detach[brev/modal\: return after submitting (not built yet)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(modal)
+_arguments "${_arguments_options[@]}" : \
+'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
+'--instance=[brev\: the instance name]:NAME:_default' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
+'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
+'--detach[brev/modal\: return after submitting (not built yet)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_runplz__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:runplz-help-command-$line[1]:"
+        case $line[1] in
+            (local)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(ssh)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(brev)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(modal)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
 }
 
 (( $+functions[_runplz_commands] )) ||
 _runplz_commands() {
-    local commands; commands=()
+    local commands; commands=(
+'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
+'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
+'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
+'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
     _describe -t commands 'runplz commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__brev_commands] )) ||
+_runplz__subcmd__brev_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz brev commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help_commands] )) ||
+_runplz__subcmd__help_commands() {
+    local commands; commands=(
+'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
+'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
+'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
+'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'runplz help commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__brev_commands] )) ||
+_runplz__subcmd__help__subcmd__brev_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help brev commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__help_commands] )) ||
+_runplz__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help help commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__local_commands] )) ||
+_runplz__subcmd__help__subcmd__local_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help local commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__modal_commands] )) ||
+_runplz__subcmd__help__subcmd__modal_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__ssh_commands] )) ||
+_runplz__subcmd__help__subcmd__ssh_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help ssh commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__local_commands] )) ||
+_runplz__subcmd__local_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz local commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__modal_commands] )) ||
+_runplz__subcmd__modal_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__ssh_commands] )) ||
+_runplz__subcmd__ssh_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz ssh commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_runplz" ]; then

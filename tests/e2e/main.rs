@@ -9,5 +9,6 @@ mod exec;
 mod image;
 mod job;
 mod probe;
+mod runplz;
 mod smoke;
 mod sync;

@@ -56,6 +56,11 @@ pub struct Cli {
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
 
+    /// Feed this file to the command's stdin (default: /dev/null), e.g. a Dockerfile for
+    /// `docker build -f - .` or a script for `bash -s`.
+    #[arg(long, value_name = "FILE")]
+    pub stdin: Option<PathBuf>,
+
     /// Also append the command's output to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -105,6 +110,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         env: cli.env,
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
+        stdin: match &cli.stdin {
+            Some(f) => Some(std::fs::read(f).map_err(|e| {
+                runplz_core::CliError::usage(format!("--stdin: cannot read {}: {e}", f.display()))
+            })?),
+            None => None,
+        },
     };
     opts.validate()?;
     let ssh = match &cli.host {

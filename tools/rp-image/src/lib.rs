@@ -87,6 +87,13 @@ pub struct Cli {
     /// be there.
     #[arg(long)]
     pub skip_apt: bool,
+
+    /// With `--format dockerfile`: also write the docker build context to FILE, a tar of
+    /// the job's folder minus secrets, caches and `sync.exclude` (exactly what rp-sync
+    /// ships) plus the Dockerfile as `.runplz.Dockerfile`, for
+    /// `docker build -f .runplz.Dockerfile - < FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
 }
 
 /// The output formats.
@@ -134,6 +141,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             cli.format.name()
         );
     }
+    if cli.context.is_some() && cli.format != Format::Dockerfile {
+        usage_bail!(
+            "--context only applies to --format dockerfile (found --format {})",
+            cli.format.name()
+        );
+    }
     let job = job::load(&cli.job)?;
     let text = match cli.format {
         Format::Modal => {
@@ -162,6 +175,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             text
         }
     };
+    if let Some(path) = &cli.context {
+        let tar = image::context_tar(&job, &text)?;
+        std::fs::write(path, tar)
+            .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
+    }
     if cli.json {
         out::print_record(
             "image",

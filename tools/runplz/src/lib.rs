@@ -201,8 +201,27 @@ mod tests {
     #[test]
     fn params_after_the_job_move_behind_dashdash() {
         assert_eq!(
-            split(&["runplz", "ssh", "job.json", "--host", "box", "--steps=5", "--var", "a=1"]),
-            ["runplz", "ssh", "job.json", "--host", "box", "--var", "a=1", "--", "--steps=5"]
+            split(&[
+                "runplz",
+                "ssh",
+                "job.json",
+                "--host",
+                "box",
+                "--steps=5",
+                "--var",
+                "a=1"
+            ]),
+            [
+                "runplz",
+                "ssh",
+                "job.json",
+                "--host",
+                "box",
+                "--var",
+                "a=1",
+                "--",
+                "--steps=5"
+            ]
         );
         assert_eq!(
             split(&["runplz", "local", "--native", "job.json", "--host=x", "--lr=0.1"]),

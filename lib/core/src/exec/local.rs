@@ -46,6 +46,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     for (k, v) in &opts.env {
         proc = proc.env(k, v);
     }
+    if let Some(bytes) = &opts.stdin {
+        proc = proc.stdin(bytes.clone());
+    }
     if let Some(d) = dir {
         proc = proc.dir(d);
     }

@@ -38,6 +38,9 @@ pub struct ExecOptions {
     pub log: Option<PathBuf>,
     /// The run id every job process carries as `RUNPLZ_RUN_ID` (see [`new_run_id`]).
     pub run_id: String,
+    /// Bytes fed to the command's stdin (a Dockerfile, a set-up script); `None` gives it
+    /// /dev/null.
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl ExecOptions {
@@ -51,6 +54,7 @@ impl ExecOptions {
             env: Vec::new(),
             log: None,
             run_id: new_run_id(""),
+            stdin: None,
         }
     }
 

@@ -58,7 +58,7 @@ echo @START@
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(exec env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ </dev/null 1>&4 2>&4 4>&-)
+(exec env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
 [ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
@@ -143,6 +143,15 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
             ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
             ("ENV", &env),
             ("ARGV", &quote::join(&opts.argv)),
+            // With --stdin the job reads ssh's stdin (nothing else in the wrapper does).
+            (
+                "STDIN",
+                if opts.stdin.is_some() {
+                    ""
+                } else {
+                    "</dev/null "
+                },
+            ),
         ],
     )
 }
@@ -225,7 +234,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let host = host_label(ssh.target());
     let killer = kill_proc(ssh, &opts.run_id, opts.grace);
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
-    let f = ssh_proc(ssh, &wrapper_script(opts))
+    let mut first = ssh_proc(ssh, &wrapper_script(opts));
+    if let Some(bytes) = &opts.stdin {
+        first = first.stdin(bytes.clone());
+    }
+    let f = first
         .output(Output::StreamStderr {
             log: opts.log.clone(),
         })

@@ -26,6 +26,17 @@ pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
     };
     if ssh.is_none() && steps.mode == "docker" {
         check_local_docker(p)?;
+        if o.no_build {
+            let f = crate::process::Proc::new("docker")
+                .args(["image", "inspect", "--format", "{{.Id}}", &steps.tag])
+                .run()?;
+            if !f.status.success() {
+                return Err(CliError::usage(format!(
+                    "--no-build: there is no image {} yet; run once without --no-build",
+                    steps.tag
+                )));
+            }
+        }
     }
     let backend = super::backend_name(o.backend);
     let mut t = Tracker::new(backend, &p.job, &run_id, o.host.clone(), steps.mode);
@@ -55,7 +66,10 @@ fn check_local_docker(p: &Prepared) -> Result<()> {
         p.job.origin
     );
     if which::which("docker").is_err() {
-        return Err(CliError::new(Exit::ToolFailed, format!("docker is not installed; {fixes}")));
+        return Err(CliError::new(
+            Exit::ToolFailed,
+            format!("docker is not installed; {fixes}"),
+        ));
     }
     let f = crate::process::Proc::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
@@ -74,7 +88,11 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
     if let (true, Some(ssh)) = (steps.probe, ssh) {
         let report = t.setup("probe", || {
             let facts = probe::probe(Some(ssh))?;
-            Ok(probe::Report::new(Some(ssh.destination()), facts, &probe::Wanted::from_job(&p.job)))
+            Ok(probe::Report::new(
+                Some(ssh.destination()),
+                facts,
+                &probe::Wanted::from_job(&p.job),
+            ))
         })?;
         for f in &report.findings {
             out::warn(TOOL, &f.message);
@@ -92,7 +110,11 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             let excludes = sync::job_excludes(&p.job, &p.job.root);
             let staged = sync::stage(&p.job.root, &excludes)?;
             sync::up(ssh, &staged, dest)?;
-            Ok(Moved { dir: None, files: staged.files.len() as u64, bytes: staged.bytes })
+            Ok(Moved {
+                dir: None,
+                files: staged.files.len() as u64,
+                bytes: staged.bytes,
+            })
         })?;
         t.record.sync = Some(moved);
     }
@@ -103,13 +125,21 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 let stdin = stdin_bytes(step, p)?;
                 let r = exec::run(&exec_options(step, p, None, stdin)?, ssh)?;
                 if r.exit_code != 0 {
-                    anyhow::bail!("`{}` exited with {}", step.argv.first().map(String::as_str).unwrap_or(""), r.exit_code);
+                    anyhow::bail!(
+                        "`{}` exited with {}",
+                        step.argv.first().map(String::as_str).unwrap_or(""),
+                        r.exit_code
+                    );
                 }
                 Ok(())
             })?;
             continue;
         }
-        let opts = exec_options(step, p, Some(run_id), None)?;
+        let mut opts = exec_options(step, p, Some(run_id), None)?;
+        opts.env = super::steps::run_env(p, steps.mode == "native")
+            .into_iter()
+            .map(|v| (v.key, v.value))
+            .collect();
         run_result = Some(t.step("run", || exec::run(&opts, ssh)));
     }
     // From here on, whatever happened, clean up and bring the outputs back.
@@ -126,9 +156,13 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
         t.record.timed_out = r.timed_out;
         t.record.interrupted = r.interrupted;
         if r.timed_out {
-            out::warn(TOOL, format!("the job ran past its deadline and was killed (run id {run_id})"));
+            out::warn(
+                TOOL,
+                format!("the job ran past its deadline and was killed (run id {run_id})"),
+            );
         }
-        if steps.container_cleanup && (r.timed_out || r.interrupted.is_some() || r.exit_code > 128) {
+        if steps.container_cleanup && (r.timed_out || r.interrupted.is_some() || r.exit_code > 128)
+        {
             remove_container(ssh, run_id);
         }
     }
@@ -139,7 +173,12 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
 fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
     let opts = ExecOptions {
         timeout: Some(Duration::from_secs(60)),
-        ..ExecOptions::new(vec!["docker".into(), "rm".into(), "-f".into(), format!("runplz-{run_id}")])
+        ..ExecOptions::new(vec![
+            "docker".into(),
+            "rm".into(),
+            "-f".into(),
+            format!("runplz-{run_id}"),
+        ])
     };
     let _ = exec::run(&opts, ssh);
 }
@@ -148,7 +187,11 @@ fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
     let res = t.step("collect", || match (&steps.collect_from, ssh) {
         (Some(from), Some(ssh)) => {
             let c = collect::rsync_down(ssh, from, &steps.outputs)?;
-            Ok(Moved { dir: Some(steps.outputs.display().to_string()), files: c.file_count, bytes: c.bytes })
+            Ok(Moved {
+                dir: Some(steps.outputs.display().to_string()),
+                files: c.file_count as u64,
+                bytes: c.bytes,
+            })
         }
         _ => count_local(&steps.outputs),
     });
@@ -159,9 +202,17 @@ fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
 }
 
 fn count_local(dir: &Path) -> Result<Moved> {
-    let mut m = Moved { dir: Some(dir.display().to_string()), files: 0, bytes: 0 };
+    let mut m = Moved {
+        dir: Some(dir.display().to_string()),
+        files: 0,
+        bytes: 0,
+    };
     if dir.is_dir() {
-        for e in ignore::WalkBuilder::new(dir).standard_filters(false).build().flatten() {
+        for e in ignore::WalkBuilder::new(dir)
+            .standard_filters(false)
+            .build()
+            .flatten()
+        {
             if e.file_type().is_some_and(|f| f.is_file()) {
                 m.files += 1;
                 m.bytes += e.metadata().map(|md| md.len()).unwrap_or(0);
@@ -171,14 +222,18 @@ fn count_local(dir: &Path) -> Result<Moved> {
     Ok(m)
 }
 
-fn exec_options(step: &ExecStep, p: &Prepared, run_id: Option<&str>, stdin: Option<Vec<u8>>) -> Result<ExecOptions> {
+fn exec_options(
+    step: &ExecStep,
+    p: &Prepared,
+    run_id: Option<&str>,
+    stdin: Option<Vec<u8>>,
+) -> Result<ExecOptions> {
     let mut o = ExecOptions::new(step.argv.clone());
     o.workdir = step.workdir.clone();
     o.stdin = stdin;
     if let Some(id) = run_id {
         o.run_id = id.to_string();
         o.timeout = p.deadline;
-        o.env = p.job.spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
     Ok(o)
 }
@@ -187,9 +242,15 @@ fn stdin_bytes(step: &ExecStep, p: &Prepared) -> Result<Option<Vec<u8>>> {
     Ok(match &step.stdin {
         None => None,
         Some(Stdin::Dockerfile) => Some(image::dockerfile(&p.job)?.into_bytes()),
-        Some(Stdin::Shell { skip_apt }) => {
-            Some(image::shell(&p.job, &image::ShellOptions { skip_apt: *skip_apt })?.into_bytes())
-        }
+        Some(Stdin::Shell { skip_apt }) => Some(
+            image::shell(
+                &p.job,
+                &image::ShellOptions {
+                    skip_apt: *skip_apt,
+                },
+            )?
+            .into_bytes(),
+        ),
         Some(Stdin::ContextTar) => Some(context_tar(p)?),
     })
 }

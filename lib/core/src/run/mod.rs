@@ -109,7 +109,13 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(backend: &'static str, job: &Job, run_id: &str, host: Option<String>, mode: &'static str) -> Tracker {
+    pub(crate) fn new(
+        backend: &'static str,
+        job: &Job,
+        run_id: &str,
+        host: Option<String>,
+        mode: &'static str,
+    ) -> Tracker {
         Tracker {
             start: Instant::now(),
             record: RunRecord {
@@ -136,7 +142,11 @@ impl Tracker {
         let t = Instant::now();
         let res = f();
         let seconds = t.elapsed().as_secs_f64();
-        self.record.steps.push(StepTime { step: name.to_string(), seconds: round(seconds), ok: res.is_ok() });
+        self.record.steps.push(StepTime {
+            step: name.to_string(),
+            seconds: round(seconds),
+            ok: res.is_ok(),
+        });
         match &res {
             Ok(_) => out::note(TOOL, format!("{name} done in {seconds:.1}s")),
             Err(e) => out::note(TOOL, format!("{name} failed after {seconds:.1}s: {e:#}")),
@@ -149,7 +159,11 @@ impl Tracker {
         self.step(name, f).map_err(|e| {
             self.record.failed_step = Some(name.to_string());
             let exit = crate::error::exit_of(&e, Exit::SetupFailed);
-            let exit = if exit == Exit::Failed || exit == Exit::ToolFailed { Exit::SetupFailed } else { exit };
+            let exit = if exit == Exit::Failed || exit == Exit::ToolFailed {
+                Exit::SetupFailed
+            } else {
+                exit
+            };
             CliError::new(exit, format!("setup step `{name}` failed: {e:#}"))
         })
     }
@@ -161,12 +175,18 @@ impl Tracker {
         if let Some(e) = err {
             return Err(e);
         }
-        Ok(match (self.record.timed_out, self.record.interrupted, self.record.exit_code) {
-            (true, _, _) => Exit::TimedOut,
-            (_, _, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
-            (_, Some(sig), None) => Exit::Signal(sig as u8),
-            _ => Exit::ToolFailed,
-        })
+        Ok(
+            match (
+                self.record.timed_out,
+                self.record.interrupted,
+                self.record.exit_code,
+            ) {
+                (true, _, _) => Exit::TimedOut,
+                (_, _, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
+                (_, Some(sig), None) => Exit::Signal(sig as u8),
+                _ => Exit::ToolFailed,
+            },
+        )
     }
 }
 
@@ -181,7 +201,11 @@ pub fn deadline(job: &Job, backend: Backend) -> Option<Duration> {
         Backend::Brev => job.spec.brev.max_runtime_seconds,
         _ => None,
     };
-    [job.spec.timeout, backend_max].into_iter().flatten().min().map(|s| Duration::from_secs(s as u64))
+    [job.spec.timeout, backend_max]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|s| Duration::from_secs(s as u64))
 }
 
 /// Flag combinations that make no sense for a backend: usage errors before anything happens.
@@ -191,7 +215,10 @@ fn check_flags(o: &RunOptions) -> Result<()> {
     let only = |set: bool, flag: &str, allowed: &[Backend]| -> Result<()> {
         if set && !allowed.contains(&b) {
             let names: Vec<&str> = allowed.iter().map(|b| backend_name(*b)).collect();
-            return Err(CliError::usage(format!("{flag} makes no sense for `runplz {name}` (only for {})", names.join(", "))));
+            return Err(CliError::usage(format!(
+                "{flag} makes no sense for `runplz {name}` (only for {})",
+                names.join(", ")
+            )));
         }
         Ok(())
     };
@@ -201,10 +228,14 @@ fn check_flags(o: &RunOptions) -> Result<()> {
     only(o.native, "--native", &[Backend::Local])?;
     only(o.detach, "--detach", &[Backend::Brev, Backend::Modal])?;
     if b == Backend::Ssh && o.host.is_none() {
-        return Err(CliError::usage("`runplz ssh` needs --host [user@]host[:port] (or an ssh-config alias)"));
+        return Err(CliError::usage(
+            "`runplz ssh` needs --host [user@]host[:port] (or an ssh-config alias)",
+        ));
     }
     if o.native && o.no_build {
-        return Err(CliError::usage("--no-build reuses a docker image; it makes no sense with --native"));
+        return Err(CliError::usage(
+            "--no-build reuses a docker image; it makes no sense with --native",
+        ));
     }
     Ok(())
 }
@@ -238,7 +269,12 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
         None => job.outputs_dir(),
     };
     let deadline = deadline(&job, o.backend);
-    Ok(Prepared { job, run, outputs, deadline })
+    Ok(Prepared {
+        job,
+        run,
+        outputs,
+        deadline,
+    })
 }
 
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).

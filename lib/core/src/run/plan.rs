@@ -13,7 +13,9 @@ use std::fmt::Write;
 /// The script for this run.
 pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     if o.job.as_os_str() == "-" {
-        return Err(CliError::usage("--plan needs a job file, not `-`: the script reads the job again when it runs"));
+        return Err(CliError::usage(
+            "--plan needs a job file, not `-`: the script reads the job again when it runs",
+        ));
     }
     let steps = super::steps::build(o, p)?;
     let job = std::fs::canonicalize(&o.job).unwrap_or_else(|_| o.job.clone());
@@ -21,7 +23,11 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     let mut s = String::new();
     let b = super::backend_name(o.backend);
     let _ = writeln!(s, "#!/bin/sh");
-    let _ = writeln!(s, "# runplz {b} plan for job {:?}: the same steps `runplz {b}` runs, as rp-* calls.", p.job.name());
+    let _ = writeln!(
+        s,
+        "# runplz {b} plan for job {:?}: the same steps `runplz {b}` runs, as rp-* calls.",
+        p.job.name()
+    );
     let _ = writeln!(s, "# Needs the rp-* tools and jq on PATH. Exit codes as runplz: the job's own, 124 timed out,");
     let _ = writeln!(s, "# 3 a doomed precondition, 5 a setup step failed.");
     let _ = writeln!(s, "set -eu");
@@ -31,23 +37,37 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     }
     if let Some(cfg) = crate::ssh::config_from(o.ssh_config.as_deref()) {
         let cfg = std::fs::canonicalize(&cfg).unwrap_or(cfg);
-        let _ = writeln!(s, "export RUNPLZ_SSH_CONFIG={}", sh(&cfg.display().to_string()));
+        let _ = writeln!(
+            s,
+            "export RUNPLZ_SSH_CONFIG={}",
+            sh(&cfg.display().to_string())
+        );
     }
     let _ = writeln!(s, "RUN_ID={}\"-$(date +%s)-$$\"", sh(p.job.name()));
     let _ = writeln!(s, "T=$(mktemp -d)");
     let _ = writeln!(s, "trap 'rm -rf \"$T\"' EXIT");
     let host = if remote { " --host \"$HOST\"" } else { "" };
     if steps.probe {
-        let _ = writeln!(s, "\n# probe: warnings on stderr; exit 3 stops a doomed run before anything ships");
+        let _ = writeln!(
+            s,
+            "\n# probe: warnings on stderr; exit 3 stops a doomed run before anything ships"
+        );
         let _ = writeln!(s, "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || exit $?");
     }
     if let Some(dest) = &steps.sync_dest {
         let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
-        let _ = writeln!(s, "rp-sync up{host} --job \"$JOB\" --dest {} > \"$T/sync.json\" || exit 5", sh(dest));
+        let _ = writeln!(
+            s,
+            "rp-sync up{host} --job \"$JOB\" --dest {} > \"$T/sync.json\" || exit 5",
+            sh(dest)
+        );
     }
     for step in &steps.execs {
         if step.job {
-            let _ = writeln!(s, "\n# the job, under its deadline; its exit code is the plan's");
+            let _ = writeln!(
+                s,
+                "\n# the job, under its deadline; its exit code is the plan's"
+            );
             let _ = writeln!(s, "set +e");
             let _ = writeln!(s, "{} > \"$T/run.json\"", exec_line(step, p, host, &steps));
             let _ = writeln!(s, "code=$?");
@@ -63,7 +83,12 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
             if let Some(render) = render_stdin(step, &steps) {
                 let _ = writeln!(s, "{render}");
             }
-            let _ = writeln!(s, "{} > \"$T/{}.json\" || exit 5", exec_line(step, p, host, &steps), step.name);
+            let _ = writeln!(
+                s,
+                "{} > \"$T/{}.json\" || exit 5",
+                exec_line(step, p, host, &steps),
+                step.name
+            );
         }
     }
     let _ = writeln!(s, "\n# outputs back, on every exit path");
@@ -113,7 +138,7 @@ fn render_stdin(step: &ExecStep, steps: &Steps) -> Option<String> {
     })
 }
 
-fn exec_line(step: &ExecStep, p: &Prepared, host: &str, _steps: &Steps) -> String {
+fn exec_line(step: &ExecStep, p: &Prepared, host: &str, steps: &Steps) -> String {
     let mut l = format!("rp-exec{host}");
     if let Some(w) = &step.workdir {
         let _ = write!(l, " --workdir {}", sh(w));
@@ -126,8 +151,13 @@ fn exec_line(step: &ExecStep, p: &Prepared, host: &str, _steps: &Steps) -> Strin
             let _ = write!(l, " --timeout {}", d.as_secs());
         }
         l.push_str(" --run-id \"$RUN_ID\"");
-        for k in p.job.spec.env.keys() {
-            let _ = write!(l, " --env {k}=\"$(jq -r --arg k {k} '.env[$k]' \"$JOB\")\"");
+        for v in super::steps::run_env(p, steps.mode == "native") {
+            let k = &v.key;
+            let _ = write!(
+                l,
+                " --env {k}=\"$(jq -r --arg k {k} {} \"$JOB\")\"",
+                sh(&v.jq_path)
+            );
         }
     }
     l.push_str(" --");

@@ -35,6 +35,40 @@ pub(crate) struct ExecStep {
     pub job: bool,
 }
 
+/// One environment variable of a run and where it comes from in the job file (a jq path),
+/// so the plan can read it from the file instead of printing it.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvVar {
+    pub key: String,
+    pub value: String,
+    pub jq_path: String,
+}
+
+/// The job's own run environment. Natively there is no image to carry the `env` steps, so
+/// they come first; the job's `env` wins over them, as `docker run -e` wins over `ENV`.
+pub(crate) fn run_env(p: &Prepared, native: bool) -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = Vec::new();
+    let mut put = |key: &str, value: &str, jq_path: String| {
+        vars.retain(|v| v.key != key);
+        vars.push(EnvVar {
+            key: key.into(),
+            value: value.into(),
+            jq_path,
+        });
+    };
+    if native {
+        for (i, step) in p.job.spec.image.steps.iter().enumerate() {
+            for (k, v) in step.env.iter().flatten() {
+                put(k, v, format!(".image.steps[{i}].env[$k]"));
+            }
+        }
+    }
+    for (k, v) in &p.job.spec.env {
+        put(k, v, ".env[$k]".into());
+    }
+    vars
+}
+
 /// Everything a run does, in order.
 #[derive(Debug, Clone)]
 pub(crate) struct Steps {
@@ -68,7 +102,12 @@ fn command_words(run: &Run, prelude: Option<&str>) -> Vec<String> {
         (Run::Shell(s), Some(p)) => vec!["bash".into(), "-lc".into(), format!("{p}\n{s}")],
         (Run::Argv(v), None) => v.clone(),
         (Run::Argv(v), Some(p)) => {
-            let mut w = vec!["bash".into(), "-lc".into(), format!("{p}\nexec \"$@\""), "bash".into()];
+            let mut w = vec![
+                "bash".into(),
+                "-lc".into(),
+                format!("{p}\nexec \"$@\""),
+                "bash".into(),
+            ];
             w.extend(v.iter().cloned());
             w
         }
@@ -77,7 +116,12 @@ fn command_words(run: &Run, prelude: Option<&str>) -> Vec<String> {
 
 /// The `docker run` script: GPUs when the machine has them and docker's nvidia runtime,
 /// the workspace at /workspace, outputs at /out, the job's env passed through by name.
-fn docker_run_script(p: &Prepared, out_expr: &str, clear_out: bool, network: Option<&str>) -> String {
+fn docker_run_script(
+    p: &Prepared,
+    out_expr: &str,
+    clear_out: bool,
+    network: Option<&str>,
+) -> String {
     let mut s = String::from("set -eu\n");
     s.push_str(&format!("out={out_expr}\n"));
     if clear_out {
@@ -87,7 +131,9 @@ fn docker_run_script(p: &Prepared, out_expr: &str, clear_out: bool, network: Opt
     s.push_str(
         "if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \\\n  && docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia; then\n  set -- --gpus all\nfi\n",
     );
-    s.push_str("exec docker run --rm --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
+    // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
+    // API); the container is removed explicitly instead.
+    s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
     for k in p.job.spec.env.keys() {
         s.push_str(&format!(" -e {k}"));
     }
@@ -99,7 +145,7 @@ fn docker_run_script(p: &Prepared, out_expr: &str, clear_out: bool, network: Opt
         s.push(' ');
         s.push_str(&sh(&w));
     }
-    s.push('\n');
+    s.push_str(" && rc=0 || rc=$?\ndocker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true\nexit \"$rc\"\n");
     s
 }
 
@@ -108,7 +154,13 @@ fn docker_build_argv(network: Option<&str>, tag: &str, context: &str, file: &str
     if let Some(n) = network {
         a.extend(["--network".into(), n.to_string()]);
     }
-    a.extend(["-t".into(), tag.to_string(), "-f".into(), file.to_string(), context.to_string()]);
+    a.extend([
+        "-t".into(),
+        tag.to_string(),
+        "-f".into(),
+        file.to_string(),
+        context.to_string(),
+    ]);
     a
 }
 
@@ -126,7 +178,8 @@ fn local_venv(p: &Prepared) -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    base.join("runplz/venvs").join(format!("{}-{:08x}", p.job.name(), h.finish() as u32))
+    base.join("runplz/venvs")
+        .join(format!("{}-{:08x}", p.job.name(), h.finish() as u32))
 }
 
 fn venv_setup_script(venv_expr: &str) -> String {
@@ -155,19 +208,43 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
     let (workdir, collect_from, out_expr) = if remote {
         let ws = crate::sync::default_dest(&name);
         let out_rel = format!("runplz-out/{name}");
-        (Some(ws), Some(out_rel), format!("\"$HOME/runplz-out/\"{}", sh(&name)))
+        (
+            Some(ws),
+            Some(out_rel),
+            format!("\"$HOME/runplz-out/\"{}", sh(&name)),
+        )
     } else {
-        (Some(p.job.root.display().to_string()), None, sh(&outputs.display().to_string()))
+        (
+            Some(p.job.root.display().to_string()),
+            None,
+            sh(&outputs.display().to_string()),
+        )
     };
     if docker {
-        let network = if remote { p.job.spec.ssh.network.as_deref() } else { p.job.spec.local.network.as_deref() };
+        let network = if remote {
+            p.job.spec.ssh.network.as_deref()
+        } else {
+            p.job.spec.local.network.as_deref()
+        };
         if !(o.no_build && !remote) {
             let (argv, stdin) = if remote {
-                (docker_build_argv(network, &tag, ".", "-"), Stdin::Dockerfile)
+                (
+                    docker_build_argv(network, &tag, ".", "-"),
+                    Stdin::Dockerfile,
+                )
             } else {
-                (docker_build_argv(network, &tag, "-", super::execute::CONTEXT_DOCKERFILE), Stdin::ContextTar)
+                (
+                    docker_build_argv(network, &tag, "-", super::execute::CONTEXT_DOCKERFILE),
+                    Stdin::ContextTar,
+                )
             };
-            execs.push(ExecStep { name: "image", workdir: workdir.clone(), argv, stdin: Some(stdin), job: false });
+            execs.push(ExecStep {
+                name: "image",
+                workdir: workdir.clone(),
+                argv,
+                stdin: Some(stdin),
+                job: false,
+            });
         }
         execs.push(ExecStep {
             name: "run",
@@ -177,7 +254,11 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
             job: true,
         });
     } else {
-        let venv = if remote { remote_venv(&name) } else { sh(&local_venv(p).display().to_string()) };
+        let venv = if remote {
+            remote_venv(&name)
+        } else {
+            sh(&local_venv(p).display().to_string())
+        };
         if matches!(p.job.base, Base::Dockerfile(_)) {
             return Err(crate::error::CliError::usage(format!(
                 "{}: image.from_dockerfile: a native run cannot build a Dockerfile",
@@ -202,7 +283,13 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
             script.push_str(&sh(&w));
         }
         script.push('\n');
-        execs.push(ExecStep { name: "run", workdir, argv: bash_c(script), stdin: None, job: true });
+        execs.push(ExecStep {
+            name: "run",
+            workdir,
+            argv: bash_c(script),
+            stdin: None,
+            job: true,
+        });
     }
     Ok(Steps {
         mode: if docker { "docker" } else { "native" },

@@ -1,0 +1,323 @@
+//! `runplz local` and `runplz ssh`, end to end, on real parts: the loopback sshd box, real
+//! rsync, real process trees, and the real docker CLI on Podman's socket (set up by
+//! `scripts/podman-env`, which scripts/test runs).
+use crate::support::{bin_cmd, bin_dir, json, run_expect, shm_tempdir, stderr, SshBox};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A job folder with `job.json` (from `job`), a small script and a secret.
+fn job_dir(job: &str) -> tempfile::TempDir {
+    let d = shm_tempdir();
+    std::fs::write(d.path().join("job.json"), job).unwrap();
+    std::fs::write(d.path().join("data.txt"), "payload\n").unwrap();
+    std::fs::write(d.path().join(".env"), "API_KEY=do-not-ship\n").unwrap();
+    d
+}
+
+fn runplz(dir: &Path, args: &[&str]) -> Command {
+    let mut c = bin_cmd("runplz");
+    c.current_dir(dir).args(args);
+    c
+}
+
+fn native_job(run: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "t", "image": {{"from_registry": "debian:bookworm", "steps": [{{"env": {{"STEP_VAR": "from step"}}}}]}},
+           "run": {}, "env": {{"GREETING": "it's $(not) run"}}, "ssh": {{"use_docker": false}} {extra}}}"#,
+        serde_json::to_string(run).unwrap()
+    )
+}
+
+fn docker_base() -> String {
+    std::env::var("RUNPLZ_TEST_DOCKER_BASE").expect(
+        "the docker tests need an engine: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)",
+    )
+}
+
+#[test]
+fn ssh_native_runs_the_job_and_brings_outputs_back_with_its_exit_code() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job(
+        "cat data.txt > \"$RUNPLZ_OUT/copy.txt\"; echo \"$GREETING|$STEP_VAR|\"{n} > \"$RUNPLZ_OUT/env.txt\"; ls -a > \"$RUNPLZ_OUT/ls.txt\"; exit 3",
+        r#", "args": {"n": "1"}"#,
+    ));
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args()).arg("--n=two words");
+    let out = run_expect(&mut c, 3);
+    let rec = json(&out);
+    assert_eq!(rec["type"], "run");
+    assert_eq!(rec["exit_code"], 3);
+    assert_eq!(rec["mode"], "native");
+    let outd = d.path().join("out");
+    assert_eq!(
+        std::fs::read_to_string(outd.join("copy.txt")).unwrap(),
+        "payload\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outd.join("env.txt")).unwrap(),
+        "it's $(not) run|from step|two words\n"
+    );
+    let ls = std::fs::read_to_string(outd.join("ls.txt")).unwrap();
+    assert!(ls.contains("data.txt") && !ls.contains(".env"), "{ls}");
+    assert_eq!(rec["outputs"]["files"], 3);
+    // The secret never reached the box.
+    assert_eq!(
+        b.ssh("ls -a runplz/t | sort | tr '\\n' ' '"),
+        ". .. .rp-sync-manifest data.txt job.json "
+    );
+}
+
+#[test]
+fn ssh_timeout_exits_124_leaves_nothing_running_and_keeps_partial_outputs() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job(
+        "echo partial > \"$RUNPLZ_OUT/partial.txt\"; (setsid sleep 300 &); trap '' TERM; sleep 300",
+        r#", "timeout": 2"#,
+    ));
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 124);
+    let rec = json(&out);
+    assert_eq!(rec["timed_out"], true);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/partial.txt")).unwrap(),
+        "partial\n"
+    );
+    let left = b.ssh(&format!(
+        "grep -l -z -x 'RUNPLZ_RUN_ID={}' /proc/[0-9]*/environ 2>/dev/null | wc -l",
+        rec["run_id"].as_str().unwrap()
+    ));
+    assert_eq!(left.trim(), "0", "processes of the run survived");
+    assert_eq!(
+        b.ssh("pgrep -u \"$(id -u)\" -f 'slee[p] 300' | wc -l")
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn ssh_ctrl_c_kills_the_remote_job_and_still_collects() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job(
+        "echo started > \"$RUNPLZ_OUT/started.txt\"; sleep 300",
+        "",
+    ));
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    // Wait until the job has started on the box.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.ssh_raw("test -f runplz-out/t/started.txt").status.code() != Some(0) {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let rec = json(&out);
+    assert_eq!(rec["interrupted"], 2);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/started.txt")).unwrap(),
+        "started\n"
+    );
+    assert_eq!(
+        b.ssh("pgrep -u \"$(id -u)\" -f 'slee[p] 300' | wc -l")
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn a_broken_image_step_exits_5_naming_the_step() {
+    let b = SshBox::start();
+    let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["echo about to fail; exit 7"]}]},
+                  "run": "echo never > \"$RUNPLZ_OUT/ran.txt\"", "ssh": {"use_docker": false}}"#;
+    let d = job_dir(job);
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 5);
+    let err = stderr(&out);
+    assert!(err.contains("setup step `venv` failed"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+    let rec = json(&out);
+    assert_eq!(rec["failed_step"], "venv");
+    assert!(rec["exit_code"].is_null());
+    assert!(!d.path().join("out/ran.txt").exists());
+}
+
+#[test]
+fn bad_flags_and_bad_jobs_fail_before_anything_happens() {
+    let d = job_dir(&native_job("true", ""));
+    let cases: &[(&[&str], &str)] = &[
+        (&["ssh", "job.json"], "needs --host"),
+        (
+            &["local", "job.json", "--host", "box"],
+            "--host makes no sense for `runplz local`",
+        ),
+        (
+            &["ssh", "job.json", "--host", "box", "--native"],
+            "--native makes no sense",
+        ),
+        (
+            &["ssh", "job.json", "--host", "box", "--no-build"],
+            "--no-build makes no sense",
+        ),
+        (
+            &["local", "job.json", "--native", "--nope=1"],
+            "variable \"nope\"",
+        ),
+        (&["local", "missing.json", "--native"], "missing.json"),
+    ];
+    for (args, want) in cases {
+        let out = run_expect(&mut runplz(d.path(), args), 2);
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!d.path().join("out").exists());
+    let bad = job_dir(
+        r#"{"name": "t", "image": {"from_registry": "x"}, "run": "true", "brev": {"on_finish": "destroy"}}"#,
+    );
+    let out = run_expect(
+        &mut runplz(bad.path(), &["local", "job.json", "--native"]),
+        2,
+    );
+    assert!(
+        stderr(&out).contains("brev.on_finish: found \"destroy\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn local_native_runs_the_example_job() {
+    let d = shm_tempdir();
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    for f in ["job.json", "train.py"] {
+        std::fs::copy(ex.join(f), d.path().join(f)).unwrap();
+    }
+    let out = run_expect(
+        &mut runplz(d.path(), &["local", "job.json", "--native", "--steps=5"]),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["mode"], "native");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("out/result.json")).unwrap())
+            .unwrap();
+    assert_eq!(result["steps"], 5);
+    assert_eq!(result["greeting"], "hello");
+}
+
+#[test]
+fn local_docker_builds_and_runs_in_a_container() {
+    let base = docker_base();
+    let job = format!(
+        r#"{{"name": "t-docker", "image": {{"from_registry": "{base}", "steps": [{{"run_commands": ["echo baked > /baked.txt"]}}]}},
+            "run": "cat /baked.txt data.txt > \"$RUNPLZ_OUT/r.txt\"; pwd >> \"$RUNPLZ_OUT/r.txt\"; exit 4",
+            "local": {{"network": "none"}}}}"#
+    );
+    let d = job_dir(&job);
+    let out = run_expect(&mut runplz(d.path(), &["local", "job.json"]), 4);
+    assert_eq!(json(&out)["mode"], "docker");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
+        "baked\npayload\n/workspace\n"
+    );
+    // --no-build reuses the image.
+    let out = run_expect(
+        &mut runplz(d.path(), &["local", "job.json", "--no-build"]),
+        4,
+    );
+    let rec = json(&out);
+    let steps: Vec<&str> = rec["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["run", "collect"]);
+}
+
+#[test]
+fn local_docker_without_an_engine_names_both_fixes() {
+    let d = job_dir(r#"{"name": "t", "image": {"from_registry": "debian"}, "run": "true"}"#);
+    let mut c = runplz(d.path(), &["local", "job.json"]);
+    c.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    let out = run_expect(&mut c, 125);
+    let err = stderr(&out);
+    assert!(
+        err.contains("docker cannot reach an engine") && err.contains("--native"),
+        "{err}"
+    );
+    assert!(err.contains("\"use_docker\": false"), "{err}");
+}
+
+#[test]
+fn ssh_docker_builds_on_the_box_and_runs_in_a_container() {
+    let base = docker_base();
+    let conf = std::env::var("CONTAINERS_CONF").unwrap();
+    let host = std::env::var("DOCKER_HOST").unwrap();
+    let b = SshBox::start_with(
+        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
+        true,
+    );
+    let job = format!(
+        r#"{{"name": "t-sshdocker", "image": {{"from_registry": "{base}", "steps": [{{"env": {{"IN_IMAGE": "yes"}}}}]}},
+            "run": ["sh", "-c", "echo \"$IN_IMAGE $GREETING $0\" > \"$RUNPLZ_OUT/r.txt\"; ls /workspace >> \"$RUNPLZ_OUT/r.txt\"", "{{word}}"],
+            "args": {{"word": "x"}}, "env": {{"GREETING": "hi there"}}, "ssh": {{"network": "none"}}}}"#
+    );
+    let d = job_dir(&job);
+    let mut c = runplz(d.path(), &["ssh", "job.json", "--var", "word=a b"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 0);
+    assert_eq!(json(&out)["mode"], "docker");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
+        "yes hi there a b\ndata.txt\njob.json\n"
+    );
+}
+
+#[test]
+fn the_plan_script_does_what_runplz_ssh_does() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job(
+        "cat data.txt > \"$RUNPLZ_OUT/copy.txt\"; echo \"$GREETING\" > \"$RUNPLZ_OUT/env.txt\"; exit 6",
+        "",
+    ));
+    let mut c = runplz(d.path(), &["ssh", "job.json", "--plan"]);
+    c.args(b.tool_args());
+    let plan = run_expect(&mut c, 0);
+    let script = String::from_utf8(plan.stdout).unwrap();
+    assert!(
+        !script.contains("do-not-ship") && !script.contains("it's $(not) run"),
+        "{script}"
+    );
+    std::fs::write(d.path().join("run.sh"), &script).unwrap();
+    let path = format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap());
+    let mut sh = Command::new("sh");
+    sh.arg("run.sh").current_dir(d.path()).env("PATH", &path);
+    let out = run_expect(&mut sh, 6);
+    let rec = json(&out);
+    assert_eq!(rec["exit_code"], 6);
+    let via_plan = std::fs::read_to_string(d.path().join("out/env.txt")).unwrap();
+    std::fs::remove_dir_all(d.path().join("out")).unwrap();
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    run_expect(&mut c, 6);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/env.txt")).unwrap(),
+        via_plan
+    );
+    assert_eq!(via_plan, "it's $(not) run\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/copy.txt")).unwrap(),
+        "payload\n"
+    );
+}
