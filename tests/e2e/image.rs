@@ -108,7 +108,8 @@ fn a_bad_job_exits_2_with_the_job_error_and_nothing_on_stdout() {
         assert!(
             err.starts_with("rp-image: job.json:")
                 && err.contains("image.steps[0]")
-                && err.contains("unknown key \"apt_instal\"; did you mean \"apt_install\"?"),
+                && err.contains("found unknown key \"apt_instal\"")
+                && err.contains("did you mean \"apt_install\"?"),
             "{err}"
         );
     }

@@ -226,7 +226,7 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
         } else {
             p.job.spec.local.network.as_deref()
         };
-        if !(o.no_build && !remote) {
+        if !o.no_build || remote {
             let (argv, stdin) = if remote {
                 (
                     docker_build_argv(network, &tag, ".", "-"),
