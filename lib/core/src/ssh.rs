@@ -76,6 +76,22 @@ pub struct SshOptions {
     pub connect_timeout: Option<u32>,
 }
 
+impl SshOptions {
+    /// The options for a run of `job` (its `ssh.user`, `ssh.port` and resolved
+    /// `ssh.ssh_key_path`), with the ssh config from `--ssh-config` or `RUNPLZ_SSH_CONFIG`.
+    pub fn for_job(job: Option<&crate::job::Job>, config_flag: Option<&Path>) -> SshOptions {
+        let s = job.map(|j| &j.spec.ssh);
+        SshOptions {
+            config: config_from(config_flag),
+            key: job.and_then(|j| j.ssh_key_path()),
+            user: s.and_then(|s| s.user.clone()),
+            // Validation already holds the port to 1-65535.
+            port: s.and_then(|s| s.port).and_then(|p| u16::try_from(p).ok()),
+            connect_timeout: None,
+        }
+    }
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A connection to one box: its target, options and the multiplexing socket.

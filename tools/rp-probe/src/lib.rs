@@ -2,7 +2,7 @@
 //! probe, and the `probe` record printed (or a table with `--table`).
 use clap::{ArgGroup, CommandFactory, Parser};
 use runplz_core::probe::{self, Level, Report, Wanted};
-use runplz_core::ssh::{self, Ssh, SshOptions, Target};
+use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::{job, out, process, CliError};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
@@ -157,18 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let wanted = flags.or(job.as_ref().map(Wanted::from_job).unwrap_or_default());
     let ssh = match &cli.host {
         Some(h) => {
-            let spec = job.as_ref().map(|j| &j.spec.ssh);
-            let opts = SshOptions {
-                config: ssh::config_from(cli.ssh_config.as_deref()),
-                key: spec
-                    .and_then(|s| s.ssh_key_path.as_deref())
-                    .map(expand_home),
-                user: spec.and_then(|s| s.user.clone()),
-                port: spec
-                    .and_then(|s| s.port)
-                    .and_then(|p| u16::try_from(p).ok()),
-                connect_timeout: None,
-            };
+            let opts = SshOptions::for_job(job.as_ref(), cli.ssh_config.as_deref());
             let ssh = Ssh::new(Target::parse(h)?, opts)?;
             process::require("ssh", "install OpenSSH (apt-get install openssh-client)")?;
             Some(ssh)
@@ -204,14 +193,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             format!("refusing to start a doomed run: {}", failures.join("; ")),
         );
         Ok(Exit::Precondition)
-    }
-}
-
-/// `~/key` as the job validator reads it.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
     }
 }
 

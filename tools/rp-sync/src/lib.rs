@@ -6,10 +6,10 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, ValueEnum};
 use runplz_core::error::CliError;
 use runplz_core::out;
-use runplz_core::ssh::{self, Ssh, SshOptions, Target};
+use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::sync::{self, excludes, Staged, SyncRecord, Transfer};
 use runplz_protocol::Exit;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 const TOOL: &str = "rp-sync";
@@ -204,7 +204,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 "ssh",
                 "install an OpenSSH client (Debian/Ubuntu: `apt-get install openssh-client`)",
             )?;
-            Some(Ssh::new(t.clone(), ssh_options(&cli, job.as_ref())?)?)
+            Some(Ssh::new(
+                t.clone(),
+                SshOptions::for_job(job.as_ref(), cli.ssh_config.as_deref()),
+            )?)
         }
     };
 
@@ -248,31 +251,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
         out::print_record("sync", &record)?;
     }
     Ok(Exit::Ok)
-}
-
-fn ssh_options(cli: &Cli, job: Option<&runplz_core::job::Job>) -> Result<SshOptions> {
-    let s = job.map(|j| &j.spec.ssh);
-    let port = match s.and_then(|s| s.port) {
-        Some(p) => Some(u16::try_from(p).map_err(|_| {
-            CliError::usage(format!("ssh.port: found {p}, expected a TCP port 1-65535"))
-        })?),
-        None => None,
-    };
-    Ok(SshOptions {
-        config: ssh::config_from(cli.ssh_config.as_deref()),
-        key: s.and_then(|s| s.ssh_key_path.as_deref()).map(expand_home),
-        user: s.and_then(|s| s.user.clone()),
-        port,
-        connect_timeout: None,
-    })
-}
-
-/// `~/x` in the job's key path, as job validation reads it.
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(p),
-    }
 }
 
 /// Up to `n` paths, then "and N more".

@@ -46,16 +46,9 @@ pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
 
 fn connect(o: &RunOptions, p: &Prepared) -> Result<Ssh> {
     let target = Target::parse(o.host.as_deref().unwrap_or_default())?;
-    let s = &p.job.spec.ssh;
     Ssh::new(
         target,
-        SshOptions {
-            config: crate::ssh::config_from(o.ssh_config.as_deref()),
-            key: p.job.ssh_key_path(),
-            user: s.user.clone(),
-            port: s.port.map(|p| p as u16),
-            connect_timeout: None,
-        },
+        SshOptions::for_job(Some(&p.job), o.ssh_config.as_deref()),
     )
 }
 
