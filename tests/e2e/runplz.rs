@@ -321,3 +321,72 @@ fn the_plan_script_does_what_runplz_ssh_does() {
         "payload\n"
     );
 }
+
+#[test]
+fn the_local_build_context_never_holds_secrets() {
+    let d = job_dir(
+        r#"{"name": "t", "image": {"from_registry": "debian"}, "run": "true", "sync": {"exclude": ["big/"]}}"#,
+    );
+    let p = d.path();
+    for f in [
+        "sub/.env.local",
+        "keys/id_rsa",
+        ".aws/credentials",
+        "big/blob.bin",
+        "src/main.py",
+    ] {
+        std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
+        std::fs::write(p.join(f), "x").unwrap();
+    }
+    let mut c = bin_cmd("rp-image");
+    c.current_dir(p)
+        .args(["job.json", "--format", "dockerfile", "--context", "ctx.tar"]);
+    let out = run_expect(&mut c, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FROM debian"));
+    let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(p.join("ctx.tar")).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [".runplz.Dockerfile", "data.txt", "job.json", "src/main.py"]
+    );
+}
+
+#[test]
+fn local_docker_timeout_kills_the_container() {
+    let base = docker_base();
+    let job = format!(
+        r#"{{"name": "t-dtimeout", "image": {{"from_registry": "{base}"}},
+            "run": "echo partial > \"$RUNPLZ_OUT/p.txt\"; trap '' TERM; sleep 300", "timeout": 2,
+            "local": {{"network": "none"}}}}"#
+    );
+    let d = job_dir(&job);
+    let out = run_expect(&mut runplz(d.path(), &["local", "job.json"]), 124);
+    let rec = json(&out);
+    assert_eq!(rec["timed_out"], true);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/p.txt")).unwrap(),
+        "partial\n"
+    );
+    let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
+    let ps = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    assert!(ps.status.success(), "{}", stderr(&ps));
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "",
+        "container {name} survived"
+    );
+}

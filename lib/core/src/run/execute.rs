@@ -102,7 +102,20 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
         let moved = t.setup("sync", || {
             let excludes = sync::job_excludes(&p.job, &p.job.root);
             let staged = sync::stage(&p.job.root, &excludes)?;
-            sync::up(ssh, &staged, dest)?;
+            let tr = sync::up(ssh, &staged, dest)?;
+            for w in staged.warnings.iter().chain(&tr.warnings) {
+                out::warn(TOOL, w);
+            }
+            out::note(
+                TOOL,
+                format!(
+                    "shipped {} of {} files ({} sent); {} secret-shaped paths kept home",
+                    tr.files_transferred,
+                    staged.files.len(),
+                    sync::human_bytes(tr.bytes_transferred),
+                    staged.secrets.len()
+                ),
+            );
             Ok(Moved {
                 dir: None,
                 files: staged.files.len() as u64,
