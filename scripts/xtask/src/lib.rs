@@ -54,6 +54,7 @@ pub fn commands() -> Vec<clap::Command> {
 }
 
 fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
+    let subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
     let man = clap_mangen::Man::new(cmd);
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
@@ -61,8 +62,19 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
     man.render_synopsis_section(&mut buf)?;
     man.render_description_section(&mut buf)?;
     man.render_options_section(&mut buf)?;
-    if man_has_subcommands(&man) {
+    if let Some(first) = subs.first() {
         man.render_subcommands_section(&mut buf)?;
+        // runplz's backends share one set of flags: document them once, under their own
+        // heading, with the backend's synopsis.
+        let sub = clap_mangen::Man::new(first.clone());
+        let mut opts = Vec::new();
+        sub.render_options_section(&mut opts)?;
+        let opts = String::from_utf8(opts)?.replacen(
+            ".SH OPTIONS",
+            ".SH \"BACKEND OPTIONS\"\nEvery backend takes the same job file and flags; a flag that makes no sense for a backend is a usage error (exit 2).",
+            1,
+        );
+        buf.extend_from_slice(opts.as_bytes());
     }
     buf.extend_from_slice(b".SH \"EXIT STATUS\"\n");
     for (code, what) in runplz_protocol::Exit::TABLE {
@@ -71,10 +83,6 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
     man.render_extra_section(&mut buf)?;
     man.render_version_section(&mut buf)?;
     Ok(buf)
-}
-
-fn man_has_subcommands(_m: &clap_mangen::Man) -> bool {
-    false
 }
 
 #[cfg(test)]
