@@ -9,6 +9,8 @@ mod exec;
 mod image;
 mod job;
 mod probe;
+mod readme;
+mod records;
 mod runplz;
 mod smoke;
 mod sync;

@@ -84,7 +84,7 @@ RUN RECORD (stdout):
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
    \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,\"timed_out\":false,
    \"interrupted\":null,\"failed_step\":null,\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
-   \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"out\",\"files\":1,\"bytes\":42},
+   \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"/abs/job/out\",\"files\":1,\"bytes\":42},
    \"duration_seconds\":3.2}
 
 EXAMPLES:

@@ -1,0 +1,62 @@
+//! Every record the tools print, pinned from outside: independent serde structs with
+//! `deny_unknown_fields`, filled from each real tool's real stdout (the exec record is pinned
+//! in `exec/`). A field added, renamed, dropped or retyped fails here, so a schema change has
+//! to be made on purpose in two places. Each struct also serialises back to exactly the JSON
+//! it came from, which catches a dropped `null` field that `Option` alone would accept.
+mod image;
+mod probe;
+mod run;
+mod transfer;
+
+use crate::support::json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+use std::process::Output;
+
+/// Parse stdout into `T` strictly; `T` must serialise back to the same JSON.
+pub(crate) fn pin<T: DeserializeOwned + Serialize>(out: &Output, what: &str) -> T {
+    let v = json(out);
+    let rec: T = serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("{what} record does not match the pinned schema ({e}):\n{v}"));
+    assert_eq!(
+        serde_json::to_value(&rec).unwrap(),
+        v,
+        "{what} record: a field is missing (an Option accepted its absence)"
+    );
+    rec
+}
+
+/// A job folder: job.json using every image step kind (plus `extra`, more top-level keys,
+/// written after a comma) and data.txt.
+pub(crate) fn write_job(dir: &Path, extra: &str) {
+    std::fs::write(
+        dir.join("job.json"),
+        format!(
+            r#"{{"name": "rec", "image": {{"from_registry": "debian:bookworm", "steps": [
+                 {{"apt_install": ["git"]}},
+                 {{"pip_install": ["six"], "index_url": "https://pypi.example/simple"}},
+                 {{"pip_install_local_dir": ".", "editable": true}},
+                 {{"run_commands": ["echo hi"]}},
+                 {{"env": {{"A": "b"}}}}]}},
+               "run": "echo ok > \"$RUNPLZ_OUT/r.txt\"" {extra}}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("data.txt"), "payload\n").unwrap();
+}
+
+/// Write a .tar.gz holding `a/r.txt` = `hello\n` (also used by the README tests).
+pub(crate) fn hello_tar_gz(path: &Path) {
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "a/r.txt", &b"hello\n"[..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+}
