@@ -22,7 +22,7 @@ fn sha(data: &[u8]) -> String {
 
 /// The record's files as (path, bytes, sha256).
 fn files(rec: &Value) -> Vec<(String, u64, String)> {
-    rec["files"]
+    rec["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -90,7 +90,7 @@ fn hostile_names_arrive_intact_with_their_sha256() {
         .collect();
     want.sort();
     assert_eq!(files(&rec), want);
-    assert_eq!(rec["file_count"], HOSTILE.len());
+    assert_eq!(rec["files"], HOSTILE.len());
     assert_eq!(rec["bytes"], want.iter().map(|w| w.1).sum::<u64>());
     assert_eq!(rec["warnings"], serde_json::json!([]));
     for name in HOSTILE {
@@ -119,8 +119,8 @@ fn a_missing_remote_dir_is_an_empty_collection_with_a_warning() {
         0,
     );
     let rec = json(&out);
-    assert_eq!(rec["file_count"], 0);
-    assert_eq!(rec["files"], serde_json::json!([]));
+    assert_eq!(rec["files"], 0);
+    assert_eq!(rec["entries"], serde_json::json!([]));
     assert_eq!(
         rec["warnings"],
         serde_json::json!(["no/such/dir does not exist on the box: nothing to collect"])

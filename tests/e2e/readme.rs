@@ -266,7 +266,7 @@ fn collect_tar_example_prints_sha256sum_lines() {
         shown(
             &man("rp-collect.1"),
             "rp-collect.1",
-            r#"rp-collect --from-tar outputs.tar.gz --to ./out | jq -r '.files[] | "\(.sha256)  \(.path)"'"#,
+            r#"rp-collect --from-tar outputs.tar.gz --to ./out | jq -r '.entries[] | "\(.sha256)  \(.path)"'"#,
         ),
         None,
         0,

@@ -22,7 +22,7 @@ struct Sync {
     files_transferred: Option<u64>,
     bytes_transferred: Option<u64>,
     deleted: Option<u64>,
-    seconds: f64,
+    duration_seconds: f64,
     largest: Vec<Largest>,
     excluded_secrets: u64,
 }
@@ -114,10 +114,10 @@ struct Collect {
     version: u32,
     source: String,
     dest: String,
-    files: Vec<CollectedFile>,
-    file_count: u64,
+    entries: Vec<CollectedFile>,
+    files: u64,
     bytes: u64,
-    seconds: f64,
+    duration_seconds: f64,
     warnings: Vec<String>,
 }
 
@@ -142,8 +142,8 @@ fn check_collect(rec: &Collect, source: &str, dest: &Path) {
     assert_eq!((rec.kind.as_str(), rec.version), ("collect", 1));
     assert_eq!(rec.source, source);
     assert_eq!(rec.dest, dest.display().to_string());
-    assert_eq!(rec.files, [hello_file()]);
-    assert_eq!((rec.file_count, rec.bytes), (1, 6));
+    assert_eq!(rec.entries, [hello_file()]);
+    assert_eq!((rec.files, rec.bytes), (1, 6));
     assert_eq!(rec.warnings, Vec::<String>::new());
     assert_eq!(
         std::fs::read_to_string(dest.join("a/r.txt")).unwrap(),

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 const AFTER_HELP: &str = r#"OUTPUT
   One JSON record on stdout:
     {"type": "collect", "version": 1, "source": "gpu-box:runs/out", "dest": "out",
-     "files": [{"path": "metrics.json", "bytes": 1234, "sha256": "9f86d0..."}],
-     "file_count": 1, "bytes": 1234, "seconds": 0.42, "warnings": []}
-  "files" lists every regular file that came (sorted by path), hashed here after the
-  transfer. Warnings are also printed on stderr.
+     "entries": [{"path": "metrics.json", "bytes": 1234, "sha256": "9f86d0..."}],
+     "files": 1, "bytes": 1234, "duration_seconds": 0.42, "warnings": []}
+  "entries" lists every regular file that came (sorted by path), hashed here after the
+  transfer; "files" counts them, as in every other record. Warnings are also printed on stderr.
 
 FROM A BOX
   rsync -a over the same ssh options as every runplz tool (one shared connection).
@@ -38,7 +38,7 @@ EXIT CODES USED
 
 EXAMPLES
   rp-collect --host gpu-box --from runs/job1/out --to ./out
-  rp-collect --from-tar outputs.tar.gz --to ./out | jq -r '.files[] | "\(.sha256)  \(.path)"'"#;
+  rp-collect --from-tar outputs.tar.gz --to ./out | jq -r '.entries[] | "\(.sha256)  \(.path)"'"#;
 
 /// Bring a run's outputs back: rsync a folder down from a box, or unpack an outputs
 /// archive safely. Prints what came, with a sha256 per file.

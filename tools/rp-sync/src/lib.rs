@@ -103,8 +103,8 @@ of the tree: pass it with the job's `env` or put it on the box yourself.
 Output: one JSON record on stdout (fields a dry run cannot know are null):
   {{\"type\": \"sync\", \"version\": 1, \"source\": \"/abs/src\", \"dest\": \"runplz/job\",
    \"host\": \"box\", \"dry_run\": false, \"files\": 42, \"bytes\": 123456,
-   \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1, \"seconds\": 0.41,
-   \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
+   \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1,
+   \"duration_seconds\": 0.41, \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
    \"excluded_secrets\": 2}}
 
   files, bytes        what the list holds (all of it, changed or not)
@@ -332,7 +332,7 @@ fn table(r: &SyncRecord) -> String {
         vec!["bytes transferred".into(), opt(r.bytes_transferred)],
         vec!["deleted".into(), opt(r.deleted)],
         vec!["excluded secrets".into(), r.excluded_secrets.to_string()],
-        vec!["seconds".into(), format!("{:.3}", r.seconds)],
+        vec!["seconds".into(), format!("{:.3}", r.duration_seconds)],
     ];
     for f in &r.largest {
         rows.push(vec![format!("largest: {}", f.bytes), f.path.clone()]);

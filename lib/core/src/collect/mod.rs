@@ -46,13 +46,13 @@ pub struct Collected {
     /// The local destination folder.
     pub dest: String,
     /// Every file that came, sorted by path.
-    pub files: Vec<FileEntry>,
-    /// How many files.
-    pub file_count: usize,
+    pub entries: Vec<FileEntry>,
+    /// How many files (the same meaning as `files` in every other record).
+    pub files: usize,
     /// Their total size.
     pub bytes: u64,
     /// Wall-clock time for the whole collection, hashing included.
-    pub seconds: f64,
+    pub duration_seconds: f64,
     /// Things people should know (a missing remote folder, a large archive).
     pub warnings: Vec<String>,
 }
@@ -68,10 +68,10 @@ impl Collected {
         Collected {
             source,
             dest: dest.display().to_string(),
-            file_count: files.len(),
+            files: files.len(),
             bytes: files.iter().map(|f| f.bytes).sum(),
-            files,
-            seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            entries: files,
+            duration_seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             warnings,
         }
     }

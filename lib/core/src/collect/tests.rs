@@ -71,12 +71,12 @@ fn a_good_archive_unpacks_with_hashes() {
     );
     let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     let paths: Vec<(&str, u64, &str)> = c
-        .files
+        .entries
         .iter()
         .map(|f| (f.path.as_str(), f.bytes, f.sha256.as_str()))
         .collect();
     assert_eq!(paths, vec![("d/a.txt", 3, abc), ("hard", 3, abc)]);
-    assert_eq!((c.file_count, c.bytes), (2, 6));
+    assert_eq!((c.files, c.bytes), (2, 6));
     assert!(c.warnings.is_empty());
 }
 

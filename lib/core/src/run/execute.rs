@@ -195,7 +195,7 @@ fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
             let c = collect::rsync_down(ssh, from, &steps.outputs)?;
             Ok(Moved {
                 dir: Some(steps.outputs.display().to_string()),
-                files: c.file_count as u64,
+                files: c.files as u64,
                 bytes: c.bytes,
             })
         }

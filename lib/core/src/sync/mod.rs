@@ -328,7 +328,7 @@ pub struct SyncRecord {
     /// Files deleted on the box because they were deleted here.
     pub deleted: Option<u64>,
     /// Wall-clock seconds, staging included.
-    pub seconds: f64,
+    pub duration_seconds: f64,
     /// The largest shipped files, largest first.
     pub largest: Vec<LargestFile>,
     /// Secret-shaped paths held back (a secret folder counts once).
@@ -354,7 +354,7 @@ impl SyncRecord {
             files_transferred: transfer.map(|t| t.files_transferred),
             bytes_transferred: transfer.map(|t| t.bytes_transferred),
             deleted: transfer.map(|t| t.deleted),
-            seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             largest: staged
                 .largest(LARGEST)
                 .into_iter()
