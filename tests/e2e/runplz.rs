@@ -390,3 +390,20 @@ fn local_docker_timeout_kills_the_container() {
         "container {name} survived"
     );
 }
+
+#[test]
+fn a_doomed_precondition_stops_the_run_before_anything_ships() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job(
+        "echo ran > \"$RUNPLZ_OUT/ran.txt\"",
+        r#", "preconditions": {"shm_gb": 100000}"#,
+    ));
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 3);
+    assert!(stderr(&out).contains("refusing to start a doomed run"), "{}", stderr(&out));
+    let rec = json(&out);
+    assert_eq!(rec["failed_step"], "probe");
+    assert!(rec["exit_code"].is_null());
+    assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
+}
