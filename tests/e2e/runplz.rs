@@ -401,7 +401,11 @@ fn a_doomed_precondition_stops_the_run_before_anything_ships() {
     let mut c = runplz(d.path(), &["ssh", "job.json"]);
     c.args(b.tool_args());
     let out = run_expect(&mut c, 3);
-    assert!(stderr(&out).contains("refusing to start a doomed run"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to start a doomed run"),
+        "{}",
+        stderr(&out)
+    );
     let rec = json(&out);
     assert_eq!(rec["failed_step"], "probe");
     assert!(rec["exit_code"].is_null());
