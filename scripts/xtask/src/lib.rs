@@ -13,6 +13,18 @@ pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
     for cmd in commands() {
         let name = cmd.get_name().to_string();
         files.push((format!("man/{name}.1"), man_page(cmd.clone())?));
+        // The SUBCOMMANDS section points at NAME-SUB(1): write those pages too.
+        for sub in cmd.get_subcommands() {
+            let full = format!("{name}-{}", sub.get_name());
+            // clap names are &'static str without its `string` feature; this runs once.
+            let leaked: &'static str = Box::leak(full.clone().into_boxed_str());
+            let page = sub
+                .clone()
+                .name(leaked)
+                .bin_name(leaked)
+                .version(env!("CARGO_PKG_VERSION"));
+            files.push((format!("man/{full}.1"), man_page(page)?));
+        }
         for (shell, ext) in [
             (clap_complete::Shell::Bash, "bash"),
             (clap_complete::Shell::Zsh, "zsh"),

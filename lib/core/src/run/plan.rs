@@ -107,7 +107,7 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     }
     let _ = writeln!(
         s,
-        "jq -c -n --slurpfile run \"$T/run.json\" --slurpfile col \"$T/collect.json\" \\\n  '{{type: \"plan-run\", version: 1, job: {}, run_id: $run[0].run_id, exit_code: $run[0].exit_code, timed_out: $run[0].timed_out, outputs: {{files: ($col[0].file_count // null), bytes: ($col[0].bytes // null)}}}}'",
+        "jq -c -n --slurpfile run \"$T/run.json\" --slurpfile col \"$T/collect.json\" \\\n  '{{type: \"plan-run\", version: 1, job: {}, run_id: $run[0].run_id, exit_code: $run[0].exit_code, timed_out: $run[0].timed_out, outputs: {{files: ($col[0].files // null), bytes: ($col[0].bytes // null)}}}}'",
         serde_json::to_string(p.job.name())?
     );
     let _ = writeln!(s, "exit \"$code\"");

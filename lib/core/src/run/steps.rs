@@ -277,7 +277,7 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
             script.push_str("rm -rf \"$out\"\n");
         }
         script.push_str("mkdir -p \"$out\"\nexport RUNPLZ_OUT=\"$out\"\nexec");
-        let prelude = format!(". {venv}/bin/activate");
+        let prelude = format!(". {venv}/bin/activate || exit 125");
         for w in command_words(&p.run, Some(&prelude)) {
             script.push(' ');
             script.push_str(&sh(&w));
