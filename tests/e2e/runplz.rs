@@ -411,3 +411,25 @@ fn a_doomed_precondition_stops_the_run_before_anything_ships() {
     assert!(rec["exit_code"].is_null());
     assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
 }
+
+#[test]
+fn job_env_values_never_show_on_a_command_line_of_the_box() {
+    let b = SshBox::start();
+    let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm"},
+                  "run": "echo \"$API_TOKEN\" > \"$RUNPLZ_OUT/seen.txt\"; ps -eo args > \"$RUNPLZ_OUT/ps.txt\"",
+                  "env": {"API_TOKEN": "tok-5ecr3t 'quoted' $(x)"}, "ssh": {"use_docker": false}}"#;
+    let d = job_dir(job);
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 0);
+    let seen = std::fs::read_to_string(d.path().join("out/seen.txt")).unwrap();
+    assert_eq!(seen, "tok-5ecr3t 'quoted' $(x)\n");
+    let ps = std::fs::read_to_string(d.path().join("out/ps.txt")).unwrap();
+    assert!(ps.contains("ps -eo args"), "{ps}");
+    assert!(
+        !ps.contains("5ecr3t"),
+        "the token is visible in ps on the box:\n{ps}"
+    );
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!printed.contains("5ecr3t"), "{printed}");
+}

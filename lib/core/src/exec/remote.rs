@@ -36,6 +36,11 @@ rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 { mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
 mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
+# The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
+# lines), never on a command line, where `ps` would show it to every user of the box.
+if [ @ENVLEN@ -gt 0 ]; then
+  (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+fi
 [ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
 rp_limit=@LIMIT@
 if [ -n "$rp_limit" ]; then
@@ -58,7 +63,7 @@ echo @START@
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(exec env RUNPLZ_RUN_ID="$rp_id" @ENV@ "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
 [ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
@@ -112,14 +117,19 @@ fn workdir_word(w: Option<&str>) -> String {
     }
 }
 
+/// The job's environment as `export K='v'` lines, sent ahead of any stdin (keys were
+/// checked to be identifiers; values are quoted).
+fn env_block(opts: &ExecOptions) -> Vec<u8> {
+    opts.env
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", quote::sh(v)))
+        .collect::<String>()
+        .into_bytes()
+}
+
 /// The script the first ssh call runs.
 pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
-    let env = opts
-        .env
-        .iter()
-        .map(|(k, v)| quote::sh(&format!("{k}={v}")))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let env_len = env_block(opts).len().to_string();
     let limit = opts
         .timeout
         .map(|t| (t + opts.grace).as_secs_f64().ceil().max(1.0).to_string())
@@ -141,7 +151,7 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
             ("LIMIT", &limit),
             ("GRACE", &tenths(opts.grace).to_string()),
             ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
-            ("ENV", &env),
+            ("ENVLEN", &env_len),
             ("ARGV", &quote::join(&opts.argv)),
             // With --stdin the job reads ssh's stdin (nothing else in the wrapper does).
             (
@@ -235,8 +245,10 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let killer = kill_proc(ssh, &opts.run_id, opts.grace);
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
     let mut first = ssh_proc(ssh, &wrapper_script(opts));
-    if let Some(bytes) = &opts.stdin {
-        first = first.stdin(bytes.clone());
+    let mut input = env_block(opts);
+    input.extend(opts.stdin.iter().flatten());
+    if !input.is_empty() {
+        first = first.stdin(input);
     }
     let f = first
         .output(Output::StreamStderr {
@@ -370,7 +382,7 @@ mod tests {
         }
         let s = wrapper_script(&o);
         assert!(s.contains("rp_limit=7\n"), "1.5 s + 5 s grace, rounded up");
-        assert!(!s.contains("@ENV@") && !s.contains("@ARGV@"));
+        assert!(!s.contains("@ENVLEN@") && !s.contains("@ARGV@"));
     }
 
     #[test]
