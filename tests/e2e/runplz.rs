@@ -433,3 +433,38 @@ fn job_env_values_never_show_on_a_command_line_of_the_box() {
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!printed.contains("5ecr3t"), "{printed}");
 }
+
+#[test]
+fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
+    let b = SshBox::start();
+    let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["touch setup-started; sleep 300"]}]},
+                  "run": "echo ran > \"$RUNPLZ_OUT/ran.txt\"", "ssh": {"use_docker": false}}"#;
+    let d = job_dir(job);
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.ssh_raw("test -f runplz/t/setup-started").status.code() != Some(0) {
+        assert!(Instant::now() < deadline, "the setup step never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let rec = json(&out);
+    assert_eq!(rec["interrupted"], 2);
+    assert_eq!(rec["failed_step"], "venv");
+    assert!(rec["exit_code"].is_null());
+    assert!(!d.path().join("out/ran.txt").exists());
+    assert_eq!(
+        b.ssh("pgrep -u \"$(id -u)\" -f 'slee[p] 300' | wc -l")
+            .trim(),
+        "0"
+    );
+}

@@ -19,11 +19,14 @@ use std::time::{Duration, Instant};
 /// How much of a streamed output is kept for error messages.
 const TAIL_BYTES: usize = 16 * 1024;
 
-/// The last signal runplz received, and how many it has received, since
-/// [`install_signal_handlers`]. A child reacts only to signals that arrive while it runs, so
-/// clean-up after a Ctrl-C (collecting outputs) still works; a second Ctrl-C stops that too.
+/// The last signal runplz received, how many it has received since
+/// [`install_signal_handlers`], and how many of those have been handled. A signal is pending
+/// until something acts on it: a running child is stopped (see [`Proc::run`]), or a caller
+/// between steps calls [`take_pending_signal`]. Once handled, clean-up (collecting outputs)
+/// runs normally; a second Ctrl-C stops that too.
 static LAST_SIGNAL: AtomicUsize = AtomicUsize::new(0);
 static SIGNAL_COUNT: AtomicUsize = AtomicUsize::new(0);
+static SIGNALS_HANDLED: AtomicUsize = AtomicUsize::new(0);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Catch SIGINT, SIGTERM and SIGHUP so that a running child group is terminated cleanly
@@ -48,10 +51,24 @@ pub fn received_signal() -> Option<i32> {
     (SIGNAL_COUNT.load(Ordering::SeqCst) > 0).then(|| LAST_SIGNAL.load(Ordering::SeqCst) as i32)
 }
 
-/// How many signals runplz has received so far; compare two readings to see whether one
-/// arrived in between.
+/// How many signals runplz has received so far.
 pub fn signal_count() -> usize {
     SIGNAL_COUNT.load(Ordering::SeqCst)
+}
+
+/// The signal received and not yet acted on, if any.
+pub fn pending_signal() -> Option<i32> {
+    (signal_count() > SIGNALS_HANDLED.load(Ordering::SeqCst))
+        .then(received_signal)
+        .flatten()
+}
+
+/// Take the pending signal (marking it handled), for work between children: a caller that
+/// gets `Some(sig)` must stop what it is doing.
+pub fn take_pending_signal() -> Option<i32> {
+    let sig = pending_signal();
+    SIGNALS_HANDLED.store(signal_count(), Ordering::SeqCst);
+    sig
 }
 
 /// Find a program on PATH, or fail with a one-line error saying how to install it.
@@ -152,6 +169,18 @@ impl Finished {
     /// stdout as (lossy) UTF-8.
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// An error (exit 128+n) when runplz's own signal n stopped this child, so the caller
+    /// stops too instead of carrying on with a half-done step.
+    pub fn check_interrupted(&self) -> Result<()> {
+        match self.interrupted {
+            Some(sig) => Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The last `n` lines of stderr (or of the stream), for error messages.
@@ -326,7 +355,6 @@ impl Proc {
         }
 
         let start = Instant::now();
-        let signals_at_start = signal_count();
         let handle = expr.start().map_err(|e| spawn_error(&self.program, e))?;
         // Drop the expression so our copies of the pipe's write ends close.
         drop(expr);
@@ -343,8 +371,10 @@ impl Proc {
             if term_sent.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
-                } else if signal_count() != signals_at_start {
-                    interrupted = received_signal();
+                } else if pending_signal().is_some() {
+                    // Stopping this child handles the signal, so what runs next (a stop
+                    // hook, collecting outputs) is not cut short by the same Ctrl-C.
+                    interrupted = take_pending_signal();
                 }
                 if timed_out || interrupted.is_some() {
                     if let Some(hook) = &self.on_stop {

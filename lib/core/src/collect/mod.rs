@@ -156,6 +156,7 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
         .command(&script)
         .run()
         .context("listing the remote folder")?;
+    listing.check_interrupted()?;
     match listing.status.code() {
         0 => {}
         MISSING => {
@@ -207,6 +208,7 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
         .arg(format!("{}/", dest.display()))
         .run()
         .context("running rsync")?;
+    rsync.check_interrupted()?;
     if !rsync.status.success() {
         return Err(CliError::new(
             Exit::Failed,

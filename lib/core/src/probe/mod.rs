@@ -154,6 +154,7 @@ pub fn probe(target: Option<&Ssh>) -> Result<Facts> {
         .timeout(Some(PROBE_TIMEOUT))
         .run()
         .with_context(|| format!("probing {where_}"))?;
+    f.check_interrupted()?;
     if f.timed_out {
         return Err(CliError::new(
             Exit::Failed,

@@ -130,6 +130,12 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             t.setup(step.name, || {
                 let stdin = stdin_bytes(step, p)?;
                 let r = exec::run(&exec_options(step, p, None, stdin)?, ssh)?;
+                if let Some(sig) = r.interrupted {
+                    return Err(CliError::new(
+                        Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                        format!("interrupted by signal {sig}"),
+                    ));
+                }
                 if r.exit_code != 0 {
                     anyhow::bail!(
                         "`{}` exited with {}",
@@ -146,6 +152,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             .into_iter()
             .map(|v| (v.key, v.value))
             .collect();
+        t.check_signal("run")?;
         run_result = Some(t.step("run", || exec::run(&opts, ssh)));
     }
     // From here on, whatever happened, clean up and bring the outputs back.

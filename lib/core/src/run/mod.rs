@@ -154,15 +154,34 @@ impl Tracker {
         res
     }
 
-    /// A setup step that must succeed: its failure becomes exit 5, naming the step.
+    /// A Ctrl-C (or SIGTERM/SIGHUP) that arrived between steps, while no child ran to
+    /// stop, stops the run here: exit 128+n and `interrupted` in the record.
+    pub(crate) fn check_signal(&mut self, before: &str) -> Result<()> {
+        match crate::process::take_pending_signal() {
+            Some(sig) => {
+                self.record.interrupted = Some(sig);
+                Err(CliError::new(
+                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                    format!("interrupted by signal {sig} before `{before}`"),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A setup step that must succeed: its failure becomes exit 5, naming the step; a
+    /// signal that stopped it becomes 128+n.
     pub(crate) fn setup<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_signal(name)?;
         self.step(name, f).map_err(|e| {
             self.record.failed_step = Some(name.to_string());
-            let exit = crate::error::exit_of(&e, Exit::SetupFailed);
-            let exit = if exit == Exit::Failed || exit == Exit::ToolFailed {
-                Exit::SetupFailed
-            } else {
-                exit
+            let exit = match crate::error::exit_of(&e, Exit::SetupFailed) {
+                Exit::Failed | Exit::ToolFailed => Exit::SetupFailed,
+                Exit::Signal(n) => {
+                    self.record.interrupted = Some(i32::from(n));
+                    Exit::Signal(n)
+                }
+                other => other,
             };
             CliError::new(exit, format!("setup step `{name}` failed: {e:#}"))
         })
