@@ -468,3 +468,28 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
         "0"
     );
 }
+
+#[test]
+fn ssh_docker_timeout_removes_the_container() {
+    let base = docker_base();
+    let conf = std::env::var("CONTAINERS_CONF").unwrap();
+    let host = std::env::var("DOCKER_HOST").unwrap();
+    let b = SshBox::start_with(
+        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
+        true,
+    );
+    let job = format!(
+        r#"{{"name": "t-sshdtimeout", "image": {{"from_registry": "{base}"}},
+            "run": "echo partial > \"$RUNPLZ_OUT/p.txt\"; sleep 300", "timeout": 3,
+            "ssh": {{"network": "none"}}}}"#
+    );
+    let d = job_dir(&job);
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 124);
+    let rec = json(&out);
+    assert_eq!(std::fs::read_to_string(d.path().join("out/p.txt")).unwrap(), "partial\n");
+    let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
+    let ps = b.ssh(&format!("docker ps -a --filter name={name} --format '{{{{.Names}}}}'"));
+    assert_eq!(ps.trim(), "", "container {name} survived");
+}

@@ -22,7 +22,8 @@ pub struct JobFile {
     pub image: Image,
     /// The command: a shell string (run with `bash -lc`) or an argv array. `{name}`
     /// placeholders take values from `args` and the command line; `{{` and `}}` are
-    /// literal braces.
+    /// literal braces. In a shell string each value is substituted shell-quoted (it can
+    /// never inject a command), so write placeholders outside quotes.
     pub run: Run,
     /// Default values for `{name}` placeholders in `run`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

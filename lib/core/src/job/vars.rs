@@ -40,6 +40,11 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
             if !crate::quote::is_identifier(name) {
                 return Err(format!("found placeholder '{{{name}}}' in {}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)", q(t)));
             }
+            if shell {
+                if let Some(qc) = quote_state(&t[..t.len() - tail.len()]) {
+                    return Err(format!("found placeholder '{{{name}}}' inside {qc}quotes{qc} in {}, expected it outside quotes: runplz shell-quotes the value itself, so quotes around it would become part of the value", q(t)));
+                }
+            }
             if shell && text.ends_with('$') {
                 return Err(format!("found '${{{name}}}' in {}, expected '${{{{{name}}}}}' for a shell variable ('{{{{' and '}}}}' are literal braces) or '{{{name}}}' without '$' for a placeholder", q(t)));
             }
@@ -55,6 +60,23 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
+}
+
+/// The quote character a shell would be inside at the end of `prefix`, if any.
+fn quote_state(prefix: &str) -> Option<char> {
+    let mut state = None;
+    let mut chars = prefix.chars();
+    while let Some(c) = chars.next() {
+        match (state, c) {
+            (None, '\\') | (Some('"'), '\\') => {
+                chars.next();
+            }
+            (None, '\'' | '"') => state = Some(c),
+            (Some(open), c) if c == open => state = None,
+            _ => {}
+        }
+    }
+    state
 }
 
 /// The templates of `run`, each with whether it is a shell string.
@@ -422,5 +444,22 @@ mod tests {
         assert!(overrides(&[], Some(&dir.path().join("nope.json")), &[])
             .unwrap_err()
             .contains("nope.json: cannot read the vars file: "));
+    }
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_inside_quotes_are_refused_in_shell_strings_only() {
+        for bad in [r#"echo "{x}""#, "echo '{x}'", r#"echo "a $b {x}""#] {
+            let e = check_template(&Run::Shell(bad.into())).unwrap_err();
+            assert!(e.1.contains("inside"), "{bad}: {e:?}");
+        }
+        for good in [r#"echo {x} "q" 'r'"#, r#"echo \"{x}"#, r#"echo "a\"b" {x}"#, "echo 'it''s' {x}"] {
+            assert!(check_template(&Run::Shell(good.into())).is_ok(), "{good}");
+        }
+        assert!(check_template(&Run::Argv(vec!["echo".into(), "\"{x}\"".into()])).is_ok());
     }
 }

@@ -159,6 +159,10 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
     let report = match run_result {
         Some(Ok(r)) => Some(r),
         Some(Err(e)) => {
+            // The run failed without a report (a lost connection): the container may live on.
+            if steps.container_cleanup {
+                remove_container(ssh, run_id);
+            }
             collect_outputs(t, steps, ssh);
             return Err(e);
         }

@@ -283,10 +283,13 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
         .map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
         .map_err(|m| CliError::usage(format!("{}: run: {m}", job.origin)))?;
-    let outputs = match &o.outputs_dir {
-        Some(d) => std::env::current_dir()?.join(d),
-        None => job.outputs_dir(),
-    };
+    if let Some(d) = &o.outputs_dir {
+        // From here on the job's outputs folder is the flag's, so the upload and the local
+        // build context exclude it like the job's own (an absolute path replaces the root).
+        let abs = std::env::current_dir()?.join(d);
+        job.spec.outputs_dir = Some(abs.display().to_string());
+    }
+    let outputs = job.outputs_dir();
     let deadline = deadline(&job, o.backend);
     Ok(Prepared {
         job,
@@ -299,6 +302,12 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).
 pub fn main(o: &RunOptions) -> Result<Exit> {
     let p = prepare(o)?;
+    if o.plan && matches!(o.backend, Backend::Brev | Backend::Modal) {
+        return Err(CliError::usage(format!(
+            "--plan: the {} backend is not built yet, so there is no plan to print",
+            backend_name(o.backend)
+        )));
+    }
     if o.plan {
         out::print_raw(&plan::script(o, &p)?)?;
         return Ok(Exit::Ok);

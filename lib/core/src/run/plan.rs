@@ -52,13 +52,23 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
             s,
             "\n# probe: warnings on stderr; exit 3 stops a doomed run before anything ships"
         );
-        let _ = writeln!(s, "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || exit $?");
+        // As runplz: 3 for a doomed precondition, 5 when the probe itself failed.
+        let _ = writeln!(
+            s,
+            "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
+        );
     }
     if let Some(dest) = &steps.sync_dest {
         let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
+        // The job file alone cannot know an --outputs-dir given to runplz: exclude it here.
+        let extra: String = crate::sync::job_excludes(&p.job, &p.job.root)
+            .iter()
+            .filter(|x| !p.job.spec.sync.exclude.contains(x))
+            .map(|x| format!(" --exclude {}", sh(x)))
+            .collect();
         let _ = writeln!(
             s,
-            "rp-sync up{host} --job \"$JOB\" --dest {} > \"$T/sync.json\" || exit 5",
+            "rp-sync up{host} --job \"$JOB\"{extra} --dest {} > \"$T/sync.json\" || exit 5",
             sh(dest)
         );
     }

@@ -92,7 +92,21 @@ pub(crate) struct Steps {
 
 /// The docker image tag of a job: lower case, as docker requires.
 pub(crate) fn tag(name: &str) -> String {
-    format!("runplz-{}:latest", name.to_lowercase())
+    // Job names allow `_`, `.` and runs of them anywhere; docker's reference grammar does
+    // not (`exp_` is no tag). Keep lower-case alphanumeric runs joined by `-`, and add a
+    // stable hash of the name when that changed it, so two names never share an image.
+    let lower = name.to_lowercase();
+    let clean = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if clean == lower {
+        format!("runplz-{clean}:latest")
+    } else {
+        let fnv = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        format!("runplz-{clean}-{fnv:08x}:latest")
+    }
 }
 
 /// The job's command as words for `docker run` / `exec`, with `bash -lc` for a shell string.
@@ -131,6 +145,11 @@ fn docker_run_script(
     s.push_str(
         "if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \\\n  && docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia; then\n  set -- --gpus all\nfi\n",
     );
+    // Stopping the run (timeout, Ctrl-C, the box's watchdog) signals this script's group;
+    // killing the docker client would leave the container running (and its processes may
+    // belong to root, out of reach of the run-id sweep), so the trap removes it by name.
+    s.push_str("rm_container() { docker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true; }\n");
+    s.push_str("trap 'rm_container; exit 143' TERM\ntrap 'rm_container; exit 130' INT\ntrap 'rm_container; exit 129' HUP\n");
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
     s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
@@ -145,7 +164,8 @@ fn docker_run_script(
         s.push(' ');
         s.push_str(&sh(&w));
     }
-    s.push_str(" && rc=0 || rc=$?\ndocker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true\nexit \"$rc\"\n");
+    // In the background, so the traps run while we wait for it.
+    s.push_str(" &\nwait $! && rc=0 || rc=$?\nrm_container\nexit \"$rc\"\n");
     s
 }
 
@@ -301,4 +321,25 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
         outputs,
         tag,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag;
+
+    #[test]
+    fn tags_follow_dockers_reference_grammar() {
+        assert_eq!(tag("train-gpt"), "runplz-train-gpt:latest");
+        assert_eq!(tag("exp"), "runplz-exp:latest");
+        for name in ["exp_", "a..b", "MyJob", "x__y", "a-"] {
+            let t = tag(name);
+            let repo = t.strip_suffix(":latest").unwrap();
+            let ok = repo
+                .split(['-'])
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert!(ok, "{name} -> {t}");
+        }
+        assert_ne!(tag("exp_"), tag("exp"));
+        assert_ne!(tag("a.b"), tag("a_b"));
+    }
 }
