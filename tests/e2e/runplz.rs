@@ -488,8 +488,13 @@ fn ssh_docker_timeout_removes_the_container() {
     c.args(b.tool_args());
     let out = run_expect(&mut c, 124);
     let rec = json(&out);
-    assert_eq!(std::fs::read_to_string(d.path().join("out/p.txt")).unwrap(), "partial\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/p.txt")).unwrap(),
+        "partial\n"
+    );
     let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
-    let ps = b.ssh(&format!("docker ps -a --filter name={name} --format '{{{{.Names}}}}'"));
+    let ps = b.ssh(&format!(
+        "docker ps -a --filter name={name} --format '{{{{.Names}}}}'"
+    ));
     assert_eq!(ps.trim(), "", "container {name} survived");
 }

@@ -253,32 +253,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Up to `n` paths, then "and N more".
-fn some_paths(paths: &[PathBuf], n: usize) -> String {
-    let mut s = paths
-        .iter()
-        .take(n)
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if paths.len() > n {
-        s.push_str(&format!(" and {} more", paths.len() - n));
-    }
-    s
-}
-
 fn report_staged(staged: &Staged) {
-    for w in &staged.warnings {
+    for w in staged.all_warnings() {
         out::warn(TOOL, w);
-    }
-    if !staged.tracked_secrets.is_empty() {
-        out::warn(
-            TOOL,
-            format_args!(
-                "git tracks secret-shaped files; they are never shipped: {}",
-                some_paths(&staged.tracked_secrets, 5)
-            ),
-        );
     }
     out::note(
         TOOL,
@@ -296,7 +273,7 @@ fn report_staged(staged: &Staged) {
             format_args!(
                 "held back {} secret-shaped path(s): {}",
                 staged.secrets.len(),
-                some_paths(&staged.secrets, 5)
+                sync::some_paths(&staged.secrets, 5)
             ),
         );
     }

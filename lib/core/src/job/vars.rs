@@ -457,7 +457,12 @@ mod quote_tests {
             let e = check_template(&Run::Shell(bad.into())).unwrap_err();
             assert!(e.1.contains("inside"), "{bad}: {e:?}");
         }
-        for good in [r#"echo {x} "q" 'r'"#, r#"echo \"{x}"#, r#"echo "a\"b" {x}"#, "echo 'it''s' {x}"] {
+        for good in [
+            r#"echo {x} "q" 'r'"#,
+            r#"echo \"{x}"#,
+            r#"echo "a\"b" {x}"#,
+            "echo 'it''s' {x}",
+        ] {
             assert!(check_template(&Run::Shell(good.into())).is_ok(), "{good}");
         }
         assert!(check_template(&Run::Argv(vec!["echo".into(), "\"{x}\"".into()])).is_ok());

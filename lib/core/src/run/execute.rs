@@ -12,14 +12,14 @@ use crate::{collect, image, out, probe, sync};
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub(crate) use crate::image::CONTEXT_DOCKERFILE;
 
 /// Run the job (local or ssh) and print the run record.
 pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
     let steps = super::steps::build(o, p)?;
-    let run_id = super::new_run_id(p.job.name());
+    let run_id = exec::new_run_id(p.job.name());
     let ssh = match o.backend {
         Backend::Ssh => Some(connect(o, p)?),
         _ => None,
@@ -38,7 +38,7 @@ pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
             }
         }
     }
-    let backend = super::backend_name(o.backend);
+    let backend = o.backend.name();
     let mut t = Tracker::new(backend, &p.job, &run_id, o.host.clone(), steps.mode);
     let err = go(&mut t, &steps, p, ssh.as_ref(), &run_id).err();
     t.finish(err)
@@ -103,7 +103,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             let excludes = sync::job_excludes(&p.job, &p.job.root);
             let staged = sync::stage(&p.job.root, &excludes)?;
             let tr = sync::up(ssh, &staged, dest)?;
-            for w in staged.warnings.iter().chain(&tr.warnings) {
+            for w in staged.all_warnings().iter().chain(&tr.warnings) {
                 out::warn(TOOL, w);
             }
             out::note(
@@ -129,7 +129,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
         if !step.job {
             t.setup(step.name, || {
                 let stdin = stdin_bytes(step, p)?;
-                let r = exec::run(&exec_options(step, p, None, stdin)?, ssh)?;
+                let r = exec::run(&setup_options(step, stdin), ssh)?;
                 if let Some(sig) = r.interrupted {
                     return Err(CliError::new(
                         Exit::Signal(u8::try_from(sig).unwrap_or(0)),
@@ -147,11 +147,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             })?;
             continue;
         }
-        let mut opts = exec_options(step, p, Some(run_id), None)?;
-        opts.env = super::steps::run_env(p, steps.mode == "native")
-            .into_iter()
-            .map(|v| (v.key, v.value))
-            .collect();
+        let opts = job_options(step, p, run_id, steps.mode == "native");
         t.check_signal("run")?;
         run_result = Some(t.step("run", || exec::run(&opts, ssh)));
     }
@@ -201,6 +197,7 @@ fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
 }
 
 fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
+    let started_at = t.started_at;
     let res = t.step("collect", || match (&steps.collect_from, ssh) {
         (Some(from), Some(ssh)) => {
             let c = collect::rsync_down(ssh, from, &steps.outputs)?;
@@ -210,7 +207,7 @@ fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
                 bytes: c.bytes,
             })
         }
-        _ => count_local(&steps.outputs),
+        _ => count_local(&steps.outputs, started_at),
     });
     match res {
         Ok(m) => t.record.outputs = Some(m),
@@ -218,7 +215,10 @@ fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
     }
 }
 
-fn count_local(dir: &Path) -> Result<Moved> {
+/// What this run wrote into a local outputs folder: files modified since it started (a
+/// second of slack for coarse file-system clocks), not what earlier runs left there.
+fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
+    let since = since - Duration::from_secs(1);
     let mut m = Moved {
         dir: Some(dir.display().to_string()),
         files: 0,
@@ -230,29 +230,37 @@ fn count_local(dir: &Path) -> Result<Moved> {
             .build()
             .flatten()
         {
-            if e.file_type().is_some_and(|f| f.is_file()) {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_file() && md.modified().is_ok_and(|t| t >= since) {
                 m.files += 1;
-                m.bytes += e.metadata().map(|md| md.len()).unwrap_or(0);
+                m.bytes += md.len();
             }
         }
     }
     Ok(m)
 }
 
-fn exec_options(
-    step: &ExecStep,
-    p: &Prepared,
-    run_id: Option<&str>,
-    stdin: Option<Vec<u8>>,
-) -> Result<ExecOptions> {
-    let mut o = ExecOptions::new(step.argv.clone());
-    o.workdir = step.workdir.clone();
-    o.stdin = stdin;
-    if let Some(id) = run_id {
-        o.run_id = id.to_string();
-        o.timeout = p.deadline;
+/// A set-up command: no deadline, a fresh run id, its input on stdin.
+fn setup_options(step: &ExecStep, stdin: Option<Vec<u8>>) -> ExecOptions {
+    ExecOptions {
+        workdir: step.workdir.clone(),
+        stdin,
+        ..ExecOptions::new(step.argv.clone())
     }
-    Ok(o)
+}
+
+/// The job's own run: its deadline, this run's id and its environment.
+fn job_options(step: &ExecStep, p: &Prepared, run_id: &str, native: bool) -> ExecOptions {
+    ExecOptions {
+        workdir: step.workdir.clone(),
+        run_id: run_id.to_string(),
+        timeout: p.deadline,
+        env: super::steps::run_env(p, native)
+            .into_iter()
+            .map(|v| (v.key, v.value))
+            .collect(),
+        ..ExecOptions::new(step.argv.clone())
+    }
 }
 
 fn stdin_bytes(step: &ExecStep, p: &Prepared) -> Result<Option<Vec<u8>>> {

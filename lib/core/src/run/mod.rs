@@ -105,6 +105,8 @@ pub struct RunRecord {
 /// Step bookkeeping shared by the backends: timings, progress lines, and the record.
 pub(crate) struct Tracker {
     start: Instant,
+    /// Wall-clock start, for "written by this run".
+    pub(crate) started_at: std::time::SystemTime,
     pub(crate) record: RunRecord,
 }
 
@@ -118,6 +120,7 @@ impl Tracker {
     ) -> Tracker {
         Tracker {
             start: Instant::now(),
+            started_at: std::time::SystemTime::now(),
             record: RunRecord {
                 backend,
                 job: job.name().to_string(),
@@ -230,10 +233,10 @@ pub fn deadline(job: &Job, backend: Backend) -> Option<Duration> {
 /// Flag combinations that make no sense for a backend: usage errors before anything happens.
 fn check_flags(o: &RunOptions) -> Result<()> {
     let b = o.backend;
-    let name = backend_name(b);
+    let name = b.name();
     let only = |set: bool, flag: &str, allowed: &[Backend]| -> Result<()> {
         if set && !allowed.contains(&b) {
-            let names: Vec<&str> = allowed.iter().map(|b| backend_name(*b)).collect();
+            let names: Vec<&str> = allowed.iter().map(|b| b.name()).collect();
             return Err(CliError::usage(format!(
                 "{flag} makes no sense for `runplz {name}` (only for {})",
                 names.join(", ")
@@ -257,11 +260,6 @@ fn check_flags(o: &RunOptions) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The backend's name as typed.
-pub fn backend_name(b: Backend) -> &'static str {
-    b.name()
 }
 
 /// A validated job plus its rendered command, ready for a backend.
@@ -291,6 +289,20 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
     }
     let outputs = job.outputs_dir();
     let deadline = deadline(&job, o.backend);
+    let inactivity = match o.backend {
+        Backend::Ssh => job.spec.ssh.max_inactivity_seconds,
+        Backend::Brev => job.spec.brev.max_inactivity_seconds,
+        _ => None,
+    };
+    if inactivity.is_some() {
+        out::warn(
+            TOOL,
+            format!(
+                "{}.max_inactivity_seconds is not enforced yet; only the deadline (timeout / max_runtime_seconds) stops a quiet job",
+                o.backend.name()
+            ),
+        );
+    }
     Ok(Prepared {
         job,
         run,
@@ -305,7 +317,7 @@ pub fn main(o: &RunOptions) -> Result<Exit> {
     if o.plan && matches!(o.backend, Backend::Brev | Backend::Modal) {
         return Err(CliError::usage(format!(
             "--plan: the {} backend is not built yet, so there is no plan to print",
-            backend_name(o.backend)
+            o.backend.name()
         )));
     }
     if o.plan {
@@ -319,14 +331,9 @@ pub fn main(o: &RunOptions) -> Result<Exit> {
             Exit::ToolFailed,
             format!(
                 "the {} backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
-                backend_name(o.backend),
+                o.backend.name(),
                 p.job.origin
             ),
         )),
     }
-}
-
-/// A fresh run id: the job name, the time and some randomness.
-pub fn new_run_id(job: &str) -> String {
-    crate::exec::new_run_id(job)
 }

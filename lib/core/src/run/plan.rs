@@ -21,7 +21,7 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     let job = std::fs::canonicalize(&o.job).unwrap_or_else(|_| o.job.clone());
     let remote = o.backend == Backend::Ssh;
     let mut s = String::new();
-    let b = super::backend_name(o.backend);
+    let b = o.backend.name();
     let _ = writeln!(s, "#!/bin/sh");
     let _ = writeln!(
         s,
@@ -90,7 +90,7 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
             }
         } else {
             let _ = writeln!(s, "\n# {}", step_comment(step));
-            if let Some(render) = render_stdin(step, &steps) {
+            if let Some(render) = render_stdin(step) {
                 let _ = writeln!(s, "{render}");
             }
             let _ = writeln!(
@@ -133,8 +133,7 @@ fn step_comment(step: &ExecStep) -> &'static str {
 }
 
 /// The rp-image call that renders a step's stdin into a file, if it has one.
-fn render_stdin(step: &ExecStep, steps: &Steps) -> Option<String> {
-    let _ = steps;
+fn render_stdin(step: &ExecStep) -> Option<String> {
     Some(match step.stdin.as_ref()? {
         Stdin::Dockerfile => "rp-image \"$JOB\" --format dockerfile > \"$T/stdin\"".to_string(),
         Stdin::Shell { skip_apt } => format!(

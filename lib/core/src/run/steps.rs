@@ -104,7 +104,9 @@ pub(crate) fn tag(name: &str) -> String {
     if clean == lower {
         format!("runplz-{clean}:latest")
     } else {
-        let fnv = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        let fnv = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
         format!("runplz-{clean}-{fnv:08x}:latest")
     }
 }
@@ -148,7 +150,9 @@ fn docker_run_script(
     // Stopping the run (timeout, Ctrl-C, the box's watchdog) signals this script's group;
     // killing the docker client would leave the container running (and its processes may
     // belong to root, out of reach of the run-id sweep), so the trap removes it by name.
-    s.push_str("rm_container() { docker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true; }\n");
+    s.push_str(
+        "rm_container() { docker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true; }\n",
+    );
     s.push_str("trap 'rm_container; exit 143' TERM\ntrap 'rm_container; exit 130' INT\ntrap 'rm_container; exit 129' HUP\n");
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
@@ -334,9 +338,12 @@ mod tests {
         for name in ["exp_", "a..b", "MyJob", "x__y", "a-"] {
             let t = tag(name);
             let repo = t.strip_suffix(":latest").unwrap();
-            let ok = repo
-                .split(['-'])
-                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            let ok = repo.split(['-']).all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
             assert!(ok, "{name} -> {t}");
         }
         assert_ne!(tag("exp_"), tag("exp"));

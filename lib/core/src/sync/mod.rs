@@ -17,7 +17,7 @@ pub mod remote;
 pub mod stage;
 
 pub use excludes::{Excludes, Verdict};
-pub use stage::{stage, Staged, StagedFile};
+pub use stage::{some_paths, stage, Staged, StagedFile};
 
 use crate::error::CliError;
 use crate::job::Job;

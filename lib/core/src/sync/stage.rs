@@ -49,6 +49,19 @@ pub struct Staged {
 }
 
 impl Staged {
+    /// The warnings a person should see before shipping: staging's own, plus secret-shaped
+    /// files git tracks (never shipped, but the user likely thinks they are).
+    pub fn all_warnings(&self) -> Vec<String> {
+        let mut v = self.warnings.clone();
+        if !self.tracked_secrets.is_empty() {
+            v.push(format!(
+                "git tracks secret-shaped files; they are never shipped: {}",
+                some_paths(&self.tracked_secrets, 5)
+            ));
+        }
+        v
+    }
+
     /// The `n` largest files, largest first (ties by path).
     pub fn largest(&self, n: usize) -> Vec<&StagedFile> {
         let mut v: Vec<&StagedFile> = self.files.iter().collect();
@@ -233,6 +246,20 @@ fn git_tracked(dir: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| !p.is_empty())
         .map(|p| PathBuf::from(OsStr::from_bytes(p)))
         .collect())
+}
+
+/// Up to `n` paths, then "and N more".
+pub fn some_paths(paths: &[PathBuf], n: usize) -> String {
+    let mut s = paths
+        .iter()
+        .take(n)
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > n {
+        s.push_str(&format!(" and {} more", paths.len() - n));
+    }
+    s
 }
 
 #[cfg(test)]
