@@ -16,8 +16,9 @@ _rp-collect() {
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
 '--host=[The box\: \`\[user@\]host\[\:port\]\` or an alias from your ssh config (with --from)]:HOST:_default' \
-'--from=[The folder on the box to bring back (with --host)]:REMOTE_DIR:_default' \
-'(--host --from --ssh-config)--from-tar=[An outputs archive (.tar.gz or .tar) to unpack instead]:FILE:_files' \
+'--from=[The folder on the box to bring back (with --host). \`~\` is the home and \`~/x\` is x in it; another relative path is relative to the home (\`~user\` is refused)]:REMOTE_DIR:_default' \
+'--job=[A job.json (\`-\` reads stdin) whose \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection (with --host; a user or port in --host wins)]:JOB:_files' \
+'(--host --from --ssh-config --job)--from-tar=[An outputs archive (.tar.gz or .tar) to unpack instead]:FILE:_files' \
 '--to=[The local folder the files go to (created if needed)]:DIR:_files' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\` (env\: RUNPLZ_SSH_CONFIG)]:FILE:_files' \
 '-h[Print help (see more with '\''--help'\'')]' \

@@ -23,13 +23,17 @@ _rp__exec() {
 
     case "${cmd}" in
         rp__exec)
-            opts="-h -V --host --ssh-config --timeout --grace --workdir --env --stdin --log --run-id --help --version"
+            opts="-h -V --host --job --ssh-config --timeout --grace --workdir --env --env-file --stdin --log --run-id --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -50,6 +54,10 @@ _rp__exec() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

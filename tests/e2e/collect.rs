@@ -108,6 +108,60 @@ fn hostile_names_arrive_intact_with_their_sha256() {
 }
 
 #[test]
+fn the_jobs_ssh_settings_are_used_and_tilde_means_the_home() {
+    let b = SshBox::start();
+    b.ssh("mkdir -p out && echo hi > out/a.txt");
+    let t = shm_tempdir();
+    let job = b.job_with_ssh(t.path());
+    let bare = b.bare_config();
+    // `~/out` and `out` are the same folder, and `~` is the home itself.
+    for (from, path) in [("~/out", "a.txt"), ("out/", "a.txt"), ("~", "out/a.txt")] {
+        let dest = t.path().join(format!("back-{}", from.len()));
+        let out = run_expect(
+            bin_cmd("rp-collect")
+                .arg("--ssh-config")
+                .arg(&bare)
+                .args(["--host", "box", "--job"])
+                .arg(&job)
+                .args(["--from", from, "--to"])
+                .arg(&dest),
+            0,
+        );
+        let rec = json(&out);
+        let got: Vec<String> = files(&rec).into_iter().map(|f| f.0).collect();
+        assert!(got.contains(&path.to_string()), "{from}: {got:?}");
+        assert_eq!(std::fs::read_to_string(dest.join(path)).unwrap(), "hi\n");
+    }
+    // Without the job the bare config cannot reach the box.
+    let out = run_expect(
+        bin_cmd("rp-collect")
+            .arg("--ssh-config")
+            .arg(&bare)
+            .args(["--host", "box", "--from", "out", "--to"])
+            .arg(t.path().join("never")),
+        1,
+    );
+    assert!(
+        stderr(&out).contains("listing out on the box failed (exit 255)"),
+        "{}",
+        stderr(&out)
+    );
+    // `~user` is not guessed at.
+    let out = run_expect(
+        bin_cmd("rp-collect")
+            .args(b.tool_args())
+            .args(["--from", "~root/x", "--to"])
+            .arg(t.path().join("never")),
+        2,
+    );
+    assert!(
+        stderr(&out).contains("--from: found \"~root/x\": `~user` is not understood"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_missing_remote_dir_is_an_empty_collection_with_a_warning() {
     let b = SshBox::start();
     let t = shm_tempdir();

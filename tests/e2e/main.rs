@@ -8,6 +8,7 @@ mod docs;
 mod exec;
 mod image;
 mod job;
+mod login_shell;
 mod probe;
 mod readme;
 mod records;

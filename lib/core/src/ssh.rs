@@ -1,7 +1,9 @@
 //! How runplz talks to a box: one set of ssh options shared by ssh and rsync, one
 //! multiplexed connection per run (ControlMaster with a short socket path, closed when the
 //! [`Ssh`] is dropped), `BatchMode=yes` so nothing ever prompts, the user's `--ssh-config`
-//! passed as `-F`, and the job's key as `-i KEY -o IdentitiesOnly=yes`.
+//! passed as `-F`, and the job's key as `-i KEY -o IdentitiesOnly=yes`. Every remote script
+//! runs under `/bin/sh` whatever the login shell is ([`posix_command`]), and every tool reads
+//! a folder on the box the same way ([`remote_path`]).
 
 use crate::error::CliError;
 use crate::process::Proc;
@@ -58,6 +60,31 @@ impl Target {
             None => None,
         };
         Ok(Target { user, host, port })
+    }
+
+    /// `[user@]host[:port]` as given, an IPv6 address in brackets (the inverse of
+    /// [`Target::parse`]; used for records and messages).
+    pub fn label(&self) -> String {
+        let mut s = String::new();
+        if let Some(u) = &self.user {
+            s.push_str(u);
+            s.push('@');
+        }
+        s.push_str(&bracketed(&self.host));
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s
+    }
+}
+
+/// A host as it must be written before a `:` (rsync's `host:path`, `host:port`): an IPv6
+/// address in brackets.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
     }
 }
 
@@ -187,14 +214,32 @@ impl Ssh {
             .join(" ")
     }
 
-    /// A [`Proc`] running `script` on the box with `sh -c` semantics of the login shell.
-    /// The script is sent as one argument; quote everything inside it with [`quote::sh`].
+    /// rsync's `[user@]host:DIR/` for a folder on the box in [`remote_path`]'s form (`.` is
+    /// the home), IPv6 addresses in brackets. The trailing `/` means the folder's contents.
+    /// A relative folder is written `./DIR`, so that neither a `:` nor a leading `-` in it is
+    /// misread.
+    pub fn rsync_dir(&self, dir: &str) -> String {
+        let user = match self.target.user.as_ref().or(self.opts.user.as_ref()) {
+            Some(u) => format!("{u}@"),
+            None => String::new(),
+        };
+        let dir = match dir {
+            "/" => String::new(),
+            d if d.starts_with('/') || d == "." => d.to_string(),
+            d => format!("./{d}"),
+        };
+        format!("{user}{}:{dir}/", bracketed(&self.target.host))
+    }
+
+    /// A [`Proc`] running the POSIX sh `script` on the box with `/bin/sh`, whatever the login
+    /// shell is (see [`posix_command`]); no tty even if the user's ssh config asks for one.
+    /// Quote everything inside the script with [`quote::sh`].
     pub fn command(&self, script: &str) -> Proc {
         Proc::new("ssh")
             .args(self.options())
-            .arg("--")
+            .args(["-T", "--"])
             .arg(self.destination())
-            .arg(script)
+            .arg(posix_command(script))
     }
 
     /// Close the shared connection now (also done on drop).
@@ -225,6 +270,65 @@ impl PrivateDir for std::fs::DirBuilder {
     fn mode_private(&mut self) -> &mut Self {
         use std::os::unix::fs::DirBuilderExt;
         self.mode(0o700)
+    }
+}
+
+/// The remote command line that makes any login shell run `script` with `/bin/sh`:
+/// `exec /bin/sh -c 'eval "$(printf %b "..")"'`. sshd hands the command to the user's login
+/// shell, and a fish, csh or zsh login would misread a POSIX script (zsh does not split
+/// words, csh takes no newline inside quotes, fish reads `\\` inside quotes). So the script
+/// travels as printf `%b` text in which every byte but letters, digits and plain punctuation
+/// is a `\0NNN` octal escape: a word every one of those shells passes through unchanged.
+pub fn posix_command(script: &str) -> String {
+    let mut enc = String::with_capacity(script.len() + script.len() / 4);
+    for b in script.bytes() {
+        if (0x20..=0x7e).contains(&b) && !b"'\"$`\\!".contains(&b) {
+            enc.push(char::from(b));
+        } else {
+            enc.push_str(&format!("\\0{b:03o}"));
+        }
+    }
+    format!("exec /bin/sh -c 'eval \"$(printf %b \"{enc}\")\"'")
+}
+
+/// A folder on a box as every tool reads it, in one form: `~` is the home and `~/x` is `x`
+/// in it; a relative path is relative to the home (where ssh logs in); an absolute path is
+/// itself. Returns the home as `.`, `~/x` as `x`, without trailing `/` (`/` stays `/`).
+/// `~user` is refused (no tool can expand it without a shell), as are empty paths and NUL
+/// bytes; the error says why, for the caller to put after its flag's name.
+pub fn remote_path(path: &str) -> std::result::Result<String, String> {
+    if path.is_empty() || path.contains('\0') {
+        return Err(format!(
+            "found {path:?}, expected a folder on the box (`~/x`, `x` or `/x`)"
+        ));
+    }
+    let rest = match path.strip_prefix('~') {
+        None => path,
+        Some("") => ".",
+        Some(r) if r.starts_with('/') => r.trim_start_matches('/'),
+        Some(_) => {
+            return Err(format!(
+                "found {path:?}: `~user` is not understood; expected `~`, `~/x`, a path relative to your home, or an absolute path"
+            ))
+        }
+    };
+    let trimmed = rest.trim_end_matches('/');
+    Ok(match trimmed {
+        "" if rest.starts_with('/') => "/".into(),
+        "" => ".".into(),
+        t => t.into(),
+    })
+}
+
+/// A folder in [`remote_path`]'s form as a word for a remote shell: `"$HOME"`,
+/// `"$HOME"/'x'` or `'/x'`, so neither CDPATH, a leading `-` nor the current folder matters.
+pub fn remote_dir_word(dir: &str) -> String {
+    if dir.starts_with('/') {
+        quote::sh(dir)
+    } else if dir == "." {
+        "\"$HOME\"".into()
+    } else {
+        format!("\"$HOME\"/{}", quote::sh(dir))
     }
 }
 
@@ -291,5 +395,89 @@ mod tests {
         );
         assert!(o.contains("ControlMaster=auto"), "{o}");
         assert_eq!(ssh.destination(), "u@box");
+    }
+
+    #[test]
+    fn labels_and_rsync_dirs_bracket_ipv6() {
+        for s in ["box", "me@box:2222", "root@[::1]:22"] {
+            assert_eq!(Target::parse(s).unwrap().label(), s);
+        }
+        let ssh = |t: &str, user: Option<&str>| {
+            let opts = SshOptions {
+                user: user.map(str::to_string),
+                ..Default::default()
+            };
+            Ssh::new(Target::parse(t).unwrap(), opts).unwrap()
+        };
+        assert_eq!(
+            ssh("u@box:22", None).rsync_dir("runplz/j"),
+            "u@box:./runplz/j/"
+        );
+        assert_eq!(
+            ssh("[::1]:22", Some("job")).rsync_dir("/w"),
+            "job@[::1]:/w/"
+        );
+        assert_eq!(ssh("box", None).rsync_dir("."), "box:./");
+        assert_eq!(ssh("box", None).rsync_dir("-x"), "box:./-x/");
+        assert_eq!(ssh("box", None).rsync_dir("/"), "box:/");
+    }
+
+    #[test]
+    fn posix_command_carries_any_script_through_any_login_shell() {
+        let script = "set -u\nx='it'\\''s \"$(echo q)\" `echo b` \\\\ \\n ü !x %s'\nprintf '%s\\n' \"$x\" \"$0\"\n";
+        let direct = std::process::Command::new("sh")
+            .args(["-c", script])
+            .output()
+            .unwrap();
+        assert!(direct.status.success());
+        let cmd = posix_command(script);
+        // One line of letters, digits and punctuation no shell treats specially in quotes.
+        let inner = cmd
+            .strip_prefix("exec /bin/sh -c 'eval \"$(printf %b \"")
+            .and_then(|r| r.strip_suffix("\")\"'"))
+            .unwrap();
+        assert!(
+            inner
+                .bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && !b"'\"$`!".contains(&b)),
+            "{inner}"
+        );
+        for login in ["sh", "bash", "dash"] {
+            let via = std::process::Command::new(login)
+                .args(["-c", &cmd])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&via.stdout),
+                String::from_utf8_lossy(&direct.stdout).replace("\nsh\n", "\n/bin/sh\n"),
+                "{login}"
+            );
+        }
+    }
+
+    #[test]
+    fn remote_paths_follow_one_rule() {
+        for (given, form) in [
+            ("~", "."),
+            ("~/", "."),
+            ("~/out/", "out"),
+            ("~//a/b", "a/b"),
+            ("runs/x", "runs/x"),
+            ("/abs/dir/", "/abs/dir"),
+            ("/", "/"),
+            (".", "."),
+            ("-x", "-x"),
+        ] {
+            assert_eq!(remote_path(given).unwrap(), form, "{given}");
+        }
+        for bad in ["", "~other/x", "~x", "a\0b"] {
+            assert!(remote_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(remote_path("~root")
+            .unwrap_err()
+            .contains("`~user` is not understood"));
+        assert_eq!(remote_dir_word("."), "\"$HOME\"");
+        assert_eq!(remote_dir_word("my dir"), "\"$HOME\"/'my dir'");
+        assert_eq!(remote_dir_word("/tmp/x"), "/tmp/x");
     }
 }

@@ -205,6 +205,43 @@ impl SshBox {
             .expect("ssh")
     }
 
+    /// A client config for this box that names only its address (no Port, User or
+    /// IdentityFile), so a tool must get those from a job's `ssh` settings.
+    pub fn bare_config(&self) -> PathBuf {
+        let bare: String = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                !["Port ", "User ", "IdentityFile "]
+                    .iter()
+                    .any(|k| l.trim().starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let p = self.dir.path().join("bare_ssh_config");
+        std::fs::write(&p, bare).unwrap();
+        p
+    }
+
+    /// A job.json in `dir` whose `ssh` settings (user, port, key) reach this box.
+    pub fn job_with_ssh(&self, dir: &Path) -> PathBuf {
+        let p = dir.join("job.json");
+        let job = serde_json::json!({
+            "name": "ssh-settings",
+            "image": {"from_registry": "debian:12"},
+            "run": "true",
+            "ssh": {"user": self.user, "port": self.port, "ssh_key_path": self.key},
+        });
+        std::fs::write(&p, job.to_string()).unwrap();
+        p
+    }
+
+    /// Make `shell` (a path on this machine, which is also the box) the user's login shell.
+    pub fn set_login_shell(&self, shell: &Path) {
+        let o = sh(&format!("usermod -s '{}' {}", shell.display(), self.user));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
     /// The sshd log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()

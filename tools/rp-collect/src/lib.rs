@@ -2,8 +2,8 @@
 //! down from a box, or an archive unpacked safely), and the `collect` record printed.
 use clap::{ArgGroup, CommandFactory, Parser};
 use runplz_core::collect;
-use runplz_core::ssh::{self, Ssh, SshOptions, Target};
-use runplz_core::{out, process, CliError};
+use runplz_core::ssh::{Ssh, SshOptions, Target};
+use runplz_core::{job, out, process, CliError};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
 
@@ -17,7 +17,9 @@ const AFTER_HELP: &str = r#"OUTPUT
 
 FROM A BOX
   rsync -a over the same ssh options as every runplz tool (one shared connection).
-  REMOTE_DIR is absolute, or relative to the login directory (~/ is accepted). A missing
+  REMOTE_DIR is absolute, or relative to the home; `~` is the home and `~/x` is x in it,
+  as for every runplz tool (`~user` is refused). With --job, the job's ssh.user, ssh.port
+  and ssh.ssh_key_path are used for the connection. A missing
   REMOTE_DIR is an empty collection with a warning, not an error. Symlinks pointing out of
   REMOTE_DIR are skipped (rsync --safe-links).
 
@@ -32,7 +34,7 @@ FROM AN ARCHIVE
 EXIT CODES USED
   0    collected (possibly with warnings)
   1    the transfer failed (ssh or rsync failed; the archive is truncated or corrupt)
-  2    bad usage (a missing archive, a bad --host); nothing was done
+  2    bad usage (a missing archive, a bad --host or job file); nothing was done
   4    refused: the archive is too large or has an unsafe entry; nothing was extracted
   125  rsync or ssh is not installed here
 
@@ -50,12 +52,18 @@ pub struct Cli {
     #[arg(long, value_name = "HOST", requires = "from")]
     pub host: Option<String>,
 
-    /// The folder on the box to bring back (with --host).
+    /// The folder on the box to bring back (with --host). `~` is the home and `~/x` is x in
+    /// it; another relative path is relative to the home (`~user` is refused).
     #[arg(long, value_name = "REMOTE_DIR", requires = "host")]
     pub from: Option<String>,
 
+    /// A job.json (`-` reads stdin) whose `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are
+    /// used for the connection (with --host; a user or port in --host wins).
+    #[arg(long, value_name = "JOB", requires = "host")]
+    pub job: Option<PathBuf>,
+
     /// An outputs archive (.tar.gz or .tar) to unpack instead.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["host", "from", "ssh_config"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["host", "from", "ssh_config", "job"])]
     pub from_tar: Option<PathBuf>,
 
     /// The local folder the files go to (created if needed).
@@ -83,10 +91,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let record = match (&cli.from_tar, &cli.host, &cli.from) {
         (Some(archive), _, _) => collect::from_tar(archive, &cli.to)?,
         (None, Some(host), Some(from)) => {
-            let opts = SshOptions {
-                config: ssh::config_from(cli.ssh_config.as_deref()),
-                ..Default::default()
-            };
+            let job = cli.job.as_deref().map(job::load).transpose()?;
+            let opts = SshOptions::for_job(job.as_ref(), cli.ssh_config.as_deref());
             let ssh = Ssh::new(Target::parse(host)?, opts)?;
             process::require("ssh", "install OpenSSH (apt-get install openssh-client)")?;
             collect::rsync_down(&ssh, from, &cli.to)?

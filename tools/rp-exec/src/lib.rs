@@ -2,8 +2,8 @@
 //! and the `exec` record printed on stdout.
 use clap::{CommandFactory, Parser};
 use runplz_core::exec::{self, ExecOptions};
-use runplz_core::ssh::{self, Ssh, SshOptions, Target};
-use runplz_core::{out, process};
+use runplz_core::ssh::{Ssh, SshOptions, Target};
+use runplz_core::{job, out, process};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,10 +14,12 @@ const AFTER_HELP: &str = concat!(
     "\n\nexit_code is rp-exec's own exit code. signal is the signal that killed the command (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2). interrupted is the signal rp-exec got that made it stop the command. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
     "EXIT CODES, as timeout(1): the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
     "STOPPING: on timeout, or on SIGINT/SIGTERM/SIGHUP to rp-exec, the command's process group gets TERM, --grace seconds, then KILL, and every process that still carries RUNPLZ_RUN_ID=<run id> (a grandchild that called setsid) is killed too; leftovers are also killed when the command ends by itself. On a box a second ssh call does this (killing ssh does not kill a remote command), and a watchdog on the box stops the run at timeout + grace should rp-exec vanish. While it runs, the group id is in $HOME/.runplz/runs/<run id>/pgid on the box.\n\n",
+    "ENVIRONMENT: --env-file FILE is read first, then each --env K=V (which replaces the file's K). Everything is checked before anything runs (a bad file is exit 2 naming the file, the key, what was found and what was expected). On a box the values travel on ssh's stdin into a private file that the command's shell reads and deletes before the command starts.\n\n",
     "EXAMPLES:\n\n",
     "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
     "rp-exec --host me@gpu-box --workdir '~/runplz/my-job' --env WANDB_MODE=offline --log run.log -- bash -lc 'nvidia-smi && python train.py'\n\n",
-    "rp-exec --host box --timeout 60 -- ./job | jq .exit_code",
+    "rp-exec --host box --timeout 60 -- ./job | jq .exit_code\n\n",
+    "rp-exec --host gpu-box --job job.json --env-file secrets.json -- python train.py",
 );
 
 /// Run a command here or on an SSH box under a hard wall-clock limit.
@@ -34,6 +36,11 @@ pub struct Cli {
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
 
+    /// A job.json (`-` reads stdin) whose `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are
+    /// used for the connection (with --host; a user or port in --host wins).
+    #[arg(long, value_name = "JOB", requires = "host")]
+    pub job: Option<PathBuf>,
+
     /// ssh config file, passed to ssh as `-F` (default: $RUNPLZ_SSH_CONFIG, else ssh's own).
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
@@ -47,14 +54,23 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "5")]
     pub grace: Duration,
 
-    /// Working directory, created when missing. On a box a relative path is relative to the
-    /// login directory; `~/` means the home directory.
+    /// Working directory, created when missing. `~` is the home directory and `~/x` is x in
+    /// it, here and on a box (`~user` is refused); other relative paths are relative to the
+    /// home on a box, and to the current directory here.
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<String>,
 
     /// Set K=V in the command's environment (repeatable; K must be a shell identifier).
+    /// The value shows in `ps` on this machine while rp-exec runs: pass secrets with
+    /// --env-file. A --env K=V replaces the --env-file's K.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+
+    /// Read the command's environment from FILE, a JSON object of strings, e.g.
+    /// `{"WANDB_API_KEY": "...", "MODE": "offline"}` (keys shell identifiers). Values travel
+    /// byte for byte and never appear on a command line. Applied before --env.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 
     /// Feed this file to the command's stdin (default: /dev/null), e.g. a Dockerfile for
     /// `docker build -f - .` or a script for `bash -s`.
@@ -102,12 +118,17 @@ pub fn command() -> clap::Command {
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     process::install_signal_handlers();
+    let job = cli.job.as_deref().map(job::load).transpose()?;
+    let env = match &cli.env_file {
+        Some(f) => exec::envfile::merge(exec::envfile::read(f)?, cli.env),
+        None => cli.env,
+    };
     let opts = ExecOptions {
         argv: cli.command,
         timeout: cli.timeout,
         grace: cli.grace,
         workdir: cli.workdir,
-        env: cli.env,
+        env,
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         stdin: match &cli.stdin {
@@ -121,10 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let ssh = match &cli.host {
         Some(h) => Some(Ssh::new(
             Target::parse(h)?,
-            SshOptions {
-                config: ssh::config_from(cli.ssh_config.as_deref()),
-                ..SshOptions::default()
-            },
+            SshOptions::for_job(job.as_ref(), cli.ssh_config.as_deref()),
         )?),
         None if cli.ssh_config.is_some() => {
             runplz_core::usage_bail!("--ssh-config is only used with --host")

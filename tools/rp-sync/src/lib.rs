@@ -53,8 +53,9 @@ pub struct Cli {
     pub host: Option<String>,
 
     /// The folder on the box, relative to the remote home unless absolute (created when
-    /// missing). Default with --job: `runplz/<job name>`; required otherwise. The home itself,
-    /// `/` and `..` are refused.
+    /// missing); `~/x` is x in the home, as for every runplz tool (`~user` is refused).
+    /// Default with --job: `runplz/<job name>`; required otherwise. The home itself, `/` and
+    /// `..` are refused.
     #[arg(long, value_name = "DIR")]
     pub dest: Option<String>,
 

@@ -12,7 +12,6 @@ pub use self::tar::{from_tar, from_tar_with, Limits};
 
 use crate::error::CliError;
 use crate::process::{self, Proc};
-use crate::quote;
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
@@ -118,18 +117,10 @@ fn entries(dest: &Path, rels: &[PathBuf]) -> Result<Vec<FileEntry>> {
     Ok(files)
 }
 
-/// The remote folder as rsync and the listing script take it: `~/x` is `x` (both start in
-/// the login directory, and neither expands `~`), a trailing `/` is dropped.
+/// The remote folder in [`crate::ssh::remote_path`]'s form (`~` and `~/x` are the home and
+/// `x` in it, like every tool); a bad one is a usage error.
 fn remote_path(dir: &str) -> Result<String> {
-    let d = dir.strip_prefix("~/").unwrap_or(dir);
-    let d = if d == "~" { "." } else { d };
-    let d = d.trim_end_matches('/');
-    if dir.is_empty() || d.contains('\0') {
-        return Err(CliError::usage(format!(
-            "--from: found {dir:?}, expected a folder on the box"
-        )));
-    }
-    Ok(if d.is_empty() { "/".into() } else { d.into() })
+    crate::ssh::remote_path(dir).map_err(|why| CliError::usage(format!("--from: {why}")))
 }
 
 /// Exit codes of the listing script that mean "no such folder" and "not a folder".
@@ -145,7 +136,7 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
     let dir = remote_path(remote_dir)?;
     process::require("rsync", "install rsync (apt-get install rsync)")?;
     let source = format!("{}:{}", ssh.destination(), remote_dir);
-    let q = quote::sh(&dir);
+    let q = crate::ssh::remote_dir_word(&dir);
     // One call checks the folder and lists its regular files, NUL-separated so that any
     // name (newlines included) comes back exact.
     let script = format!(
@@ -194,17 +185,10 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
         .collect();
 
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let host = ssh.destination();
-    // An IPv6 literal needs brackets to be told from the path.
-    let host = match host.rsplit_once('@') {
-        Some((u, h)) if h.contains(':') => format!("{u}@[{h}]"),
-        None if host.contains(':') => format!("[{host}]"),
-        _ => host,
-    };
     let rsync = Proc::new("rsync")
         .args(["-a", "-s", "--safe-links", "-e"])
         .arg(ssh.rsync_rsh())
-        .arg(format!("{host}:{dir}/"))
+        .arg(ssh.rsync_dir(&dir))
         .arg(format!("{}/", dest.display()))
         .run()
         .context("running rsync")?;

@@ -233,6 +233,15 @@ fn remote_paths() {
     assert_eq!(remote_path("~").unwrap(), ".");
     assert_eq!(remote_path("/").unwrap(), "/");
     assert!(remote_path("").is_err());
+    let e = remote_path("~other/out").unwrap_err();
+    assert_eq!(
+        crate::error::exit_of(&e, runplz_protocol::Exit::Failed),
+        runplz_protocol::Exit::Usage
+    );
+    assert!(
+        format!("{e:#}").starts_with("--from: found \"~other/out\""),
+        "{e:#}"
+    );
 }
 
 #[test]

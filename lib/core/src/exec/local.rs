@@ -2,7 +2,9 @@
 //! TERM/grace/KILL on the deadline or a signal, output streamed to our stderr (and the log),
 //! and after it ends every process still carrying the run id is killed.
 
-use super::{outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, RUN_ID_VAR};
+use super::{
+    outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES, RUN_ID_VAR,
+};
 use crate::error::exit_of;
 use crate::out;
 use crate::process::{Output, Proc};
@@ -11,7 +13,7 @@ use runplz_protocol::Exit;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The workdir as a local path: `~` and `~/..` from $HOME.
+/// The workdir as a local path: `~` and `~/..` from $HOME (validation refused `~user`).
 fn workdir(w: &str) -> PathBuf {
     let home = || std::env::var_os("HOME").map(PathBuf::from);
     match (w, home()) {
@@ -62,6 +64,7 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         interrupted: f.and_then(|f| f.interrupted),
         duration: f.map(|f| f.duration).unwrap_or(Duration::ZERO),
         log: opts.log.clone(),
+        output_tail: f.map(|f| f.tail(OUTPUT_TAIL_LINES)).unwrap_or_default(),
     };
     match proc.run() {
         Ok(f) => {

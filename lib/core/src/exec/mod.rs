@@ -6,12 +6,13 @@
 //! carries it is killed too, so a grandchild that left the group cannot survive.
 //! Exit codes follow timeout(1); see [`ExecReport::exit`].
 
+pub mod envfile;
 mod local;
 pub mod reap;
 mod remote;
 
 use crate::error::CliError;
-use crate::ssh::{Ssh, Target};
+use crate::ssh::Ssh;
 use anyhow::Result;
 use runplz_protocol::Exit;
 use serde::Serialize;
@@ -29,8 +30,10 @@ pub struct ExecOptions {
     pub timeout: Option<Duration>,
     /// Time between TERM and KILL when the command is stopped.
     pub grace: Duration,
-    /// The working directory, created when missing. On a box a relative path is relative to
-    /// the login directory; locally, to ours. A leading `~/` means the home directory.
+    /// The working directory, created when missing. `~` is the home directory and `~/x` is
+    /// `x` in it (here and on a box alike; `~user` is refused); otherwise a relative path is
+    /// relative to the home on a box (see [`crate::ssh::remote_path`]) and to our current
+    /// directory here.
     pub workdir: Option<String>,
     /// Extra environment for the command, in order (keys are shell identifiers).
     pub env: Vec<(String, String)>,
@@ -93,8 +96,8 @@ impl ExecOptions {
             }
         }
         if let Some(w) = &self.workdir {
-            if w.is_empty() || w.contains('\0') {
-                crate::usage_bail!("--workdir: found {w:?}, expected a directory path");
+            if let Err(why) = crate::ssh::remote_path(w) {
+                crate::usage_bail!("--workdir: {why}");
             }
         }
         if let Some(log) = &self.log {
@@ -178,7 +181,14 @@ pub struct ExecReport {
     pub duration: Duration,
     /// The log file, if any.
     pub log: Option<PathBuf>,
+    /// The last lines (at most [`OUTPUT_TAIL_LINES`]) of the command's combined stdout and
+    /// stderr (on a box, with whatever the wrapper said), for error messages such as "set-up
+    /// failed: ...". Not part of the record.
+    pub output_tail: String,
 }
+
+/// How many lines of output [`ExecReport::output_tail`] keeps.
+pub const OUTPUT_TAIL_LINES: usize = 20;
 
 /// The `exec` record on stdout (wire type; see the man page for the fields).
 #[derive(Debug, Serialize)]
@@ -281,24 +291,6 @@ fn outcome(
     (code, signal)
 }
 
-/// `[user@]host[:port]` for the record.
-fn host_label(t: &Target) -> String {
-    let mut s = String::new();
-    if let Some(u) = &t.user {
-        s.push_str(u);
-        s.push('@');
-    }
-    if t.host.contains(':') {
-        s.push_str(&format!("[{}]", t.host));
-    } else {
-        s.push_str(&t.host);
-    }
-    if let Some(p) = t.port {
-        s.push_str(&format!(":{p}"));
-    }
-    s
-}
-
 /// A tool failure (exit 125) with this message.
 fn tool_failed(msg: impl Into<String>) -> anyhow::Error {
     CliError::new(Exit::ToolFailed, msg)
@@ -344,6 +336,9 @@ mod tests {
         o.timeout = None;
         o.log = Some("/nonexistent/dir/log".into());
         assert!(usage_msg(&o).contains("--log: /nonexistent/dir/log"));
+        o.log = None;
+        o.workdir = Some("~other/x".into());
+        assert!(usage_msg(&o).contains("--workdir: found \"~other/x\": `~user` is not understood"));
     }
 
     #[test]
@@ -388,6 +383,7 @@ mod tests {
             interrupted: None,
             duration: Duration::from_millis(1234),
             log: None,
+            output_tail: "last words".into(),
         };
         assert_eq!(r.exit(), Exit::Code(3));
         r.exit_code = 137;
@@ -402,12 +398,5 @@ mod tests {
             rec,
             r#"{"host":null,"run_id":"x","argv":["a"],"exit_code":124,"timed_out":true,"signal":9,"interrupted":null,"duration_seconds":1.234,"log":null}"#
         );
-    }
-
-    #[test]
-    fn host_labels() {
-        for s in ["box", "me@box:2222", "root@[::1]:22"] {
-            assert_eq!(host_label(&Target::parse(s).unwrap()), s);
-        }
     }
 }

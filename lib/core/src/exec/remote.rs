@@ -9,7 +9,7 @@
 //! only then is the first ssh ended.
 
 use super::reap::{tenths, SHELL_FUNCTIONS};
-use super::{host_label, outcome, reap_grace, tool_failed, ExecOptions, ExecReport};
+use super::{outcome, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES};
 use crate::out;
 use crate::process::{Output, Proc, Status};
 use crate::quote;
@@ -37,7 +37,8 @@ rp_w=
 { mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
 mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
-# lines), never on a command line, where `ps` would show it to every user of the box.
+# lines), never on a command line, where `ps` would show it to every user of the box. The
+# file lives only until the job's subshell has read it.
 if [ @ENVLEN@ -gt 0 ]; then
   (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
 fi
@@ -63,7 +64,7 @@ echo @START@
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; rm -f "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
 [ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
@@ -79,6 +80,7 @@ rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 @FUNCTIONS@
 mkdir -p "$rp_dir" 2>/dev/null && : > "$rp_dir/cancel"
+rm -f "$rp_dir/env"
 rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
 
@@ -108,13 +110,11 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
-/// The workdir as a shell word: `~/x` becomes `"$HOME"/x`; no workdir is the login dir.
+/// The workdir as a shell word (see [`crate::ssh::remote_path`]); none is the home.
 fn workdir_word(w: Option<&str>) -> String {
-    match w {
-        None | Some("~") => "\"$HOME\"".into(),
-        Some(w) if w.starts_with("~/") => format!("\"$HOME\"/{}", quote::sh(&w[2..])),
-        Some(w) => quote::sh(w),
-    }
+    // Validation already refused what remote_path refuses.
+    let dir = w.and_then(|w| crate::ssh::remote_path(w).ok());
+    crate::ssh::remote_dir_word(dir.as_deref().unwrap_or("."))
 }
 
 /// The job's environment as `export K='v'` lines, sent ahead of any stdin (keys were
@@ -178,18 +178,8 @@ pub(super) fn kill_script(run_id: &str, grace: Duration) -> String {
     )
 }
 
-/// `ssh -T` running `script` with `/bin/sh` whatever the login shell is (zsh would not split
-/// a pid list, fish would not parse the script); no tty even if the user's config asks.
-fn ssh_proc(ssh: &Ssh, script: &str) -> Proc {
-    Proc::new("ssh")
-        .args(ssh.options())
-        .args(["-T", "--"])
-        .arg(ssh.destination())
-        .arg(format!("exec /bin/sh -c {}", quote::sh(script)))
-}
-
 fn kill_proc(ssh: &Ssh, run_id: &str, grace: Duration) -> Proc {
-    ssh_proc(ssh, &kill_script(run_id, grace))
+    ssh.command(&kill_script(run_id, grace))
         .output(Output::CaptureStdout)
         .timeout(Some(grace + KILL_SLACK))
 }
@@ -241,10 +231,10 @@ fn control(stdout: &[u8]) -> Control {
 
 pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     crate::process::require("ssh", "install openssh-client")?;
-    let host = host_label(ssh.target());
+    let host = ssh.target().label();
     let killer = kill_proc(ssh, &opts.run_id, opts.grace);
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
-    let mut first = ssh_proc(ssh, &wrapper_script(opts));
+    let mut first = ssh.command(&wrapper_script(opts));
     let mut input = env_block(opts);
     input.extend(opts.stdin.iter().flatten());
     if !input.is_empty() {
@@ -333,6 +323,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         interrupted: f.interrupted,
         duration: f.duration,
         log: opts.log.clone(),
+        output_tail: f.tail(OUTPUT_TAIL_LINES),
     })
 }
 
@@ -354,8 +345,10 @@ mod tests {
     fn workdir_words() {
         assert_eq!(workdir_word(None), "\"$HOME\"");
         assert_eq!(workdir_word(Some("~/my dir")), "\"$HOME\"/'my dir'");
+        assert_eq!(workdir_word(Some("~")), "\"$HOME\"");
+        assert_eq!(workdir_word(Some("w/x/")), "\"$HOME\"/w/x");
         assert_eq!(workdir_word(Some("/tmp/x")), "/tmp/x");
-        assert_eq!(workdir_word(Some("-x")), "-x");
+        assert_eq!(workdir_word(Some("-x")), "\"$HOME\"/-x");
     }
 
     #[test]

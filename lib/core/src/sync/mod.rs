@@ -41,19 +41,21 @@ pub fn default_dest(job_name: &str) -> String {
     format!("runplz/{job_name}")
 }
 
-/// Check a remote folder and put it in the form rp-sync uses: `~/x` becomes `x` (relative
-/// paths are relative to the remote home). The home itself, `/`, and any `..` are refused:
-/// the folder is the only place rp-sync ever deletes in, so it must be one of its own.
+/// Check a remote folder and put it in the form every tool uses
+/// ([`crate::ssh::remote_path`]: `~/x` is `x`, relative paths are relative to the remote
+/// home). The home itself, `/`, and any `..` are refused: the folder is the only place
+/// rp-sync ever deletes in, so it must be one of its own.
 pub fn remote_dir(dest: &str) -> Result<String> {
-    let d = dest.strip_prefix("~/").unwrap_or(dest);
-    let p = Path::new(d);
+    let d =
+        crate::ssh::remote_path(dest).map_err(|why| CliError::usage(format!("--dest: {why}")))?;
+    let p = Path::new(&d);
     let bad = |why: &str| {
         CliError::usage(format!(
             "--dest: found {dest:?}, expected a folder on the box below your home or an absolute path ({why})"
         ))
     };
-    if d.is_empty() || d == "~" || d.contains('\0') {
-        return Err(bad("empty or the home itself"));
+    if d == "." {
+        return Err(bad("not the home itself"));
     }
     if p.components().any(|c| c == Component::ParentDir) {
         return Err(bad("no `..`"));
@@ -61,10 +63,7 @@ pub fn remote_dir(dest: &str) -> Result<String> {
     if !p.components().any(|c| matches!(c, Component::Normal(_))) {
         return Err(bad("not `/` or `.`"));
     }
-    if d.starts_with('~') {
-        return Err(bad("only `~/` is understood"));
-    }
-    Ok(d.trim_end_matches('/').to_string())
+    Ok(d)
 }
 
 /// The job's own exclude patterns: `sync.exclude`, plus its outputs folder when that lies
@@ -218,26 +217,6 @@ fn interrupted(f: &crate::process::Finished) -> Result<()> {
     }
 }
 
-/// rsync's `host:path` for this destination (IPv6 addresses in brackets).
-fn rsync_dest(ssh: &Ssh, dest: &str) -> String {
-    let d = ssh.destination();
-    let (user, host) = match d.rsplit_once('@') {
-        Some((u, h)) => (format!("{u}@"), h.to_string()),
-        None => (String::new(), d),
-    };
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let dest = if dest.starts_with('/') {
-        dest.to_string()
-    } else {
-        format!("./{dest}")
-    };
-    format!("{user}{host}:{dest}/")
-}
-
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
@@ -266,7 +245,7 @@ fn rsync(
         .arg(ssh.rsync_rsh())
         .arg("--")
         .arg(src)
-        .arg(rsync_dest(ssh, dest))
+        .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
         .stdin(staged.files_from())
         .output(Output::CaptureStdout);
@@ -409,17 +388,6 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
-    }
-
-    #[test]
-    fn rsync_destinations() {
-        let ssh =
-            |t: &str| Ssh::new(crate::ssh::Target::parse(t).unwrap(), Default::default()).unwrap();
-        assert_eq!(
-            rsync_dest(&ssh("u@box:22"), "runplz/j"),
-            "u@box:./runplz/j/"
-        );
-        assert_eq!(rsync_dest(&ssh("[::1]:22"), "/w"), "[::1]:/w/");
     }
 
     #[test]

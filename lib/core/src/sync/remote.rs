@@ -20,14 +20,10 @@ const MANIFEST_HEADER: &[u8] = b"rp-sync manifest 1\n";
 /// Printed before the data we parse, so whatever a login shell's rc files print is skipped.
 const MARK: &str = "--rp-sync-data--";
 
-/// `dest` as a shell word for `cd`/`mkdir`: relative ones behind `./`, so that neither CDPATH
-/// nor a name such as `-` (which `cd` reads as "the previous folder") can move it.
+/// `dest` as a shell word for `cd`/`mkdir`, from the home (see
+/// [`crate::ssh::remote_dir_word`]): neither CDPATH nor a name such as `-` can move it.
 fn dir_word(dest: &str) -> String {
-    if dest.starts_with('/') {
-        quote::sh(dest)
-    } else {
-        quote::sh(&format!("./{dest}"))
-    }
+    crate::ssh::remote_dir_word(dest)
 }
 
 /// The start of every script that works inside the folder.
