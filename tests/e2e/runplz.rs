@@ -144,8 +144,12 @@ fn a_broken_image_step_exits_5_naming_the_step() {
     c.args(b.tool_args());
     let out = run_expect(&mut c, 5);
     let err = stderr(&out);
-    assert!(err.contains("setup step `venv` failed"), "{err}");
-    assert!(err.contains("about to fail"), "{err}");
+    // The error itself ends with the step's last lines, not only the live stream above it.
+    let (_, error) = err
+        .split_once("runplz: setup step `venv` failed")
+        .expect(&err);
+    let (_, tail) = error.split_once("its last lines:").expect(&err);
+    assert!(tail.contains("about to fail"), "{err}");
     let rec = json(&out);
     assert_eq!(rec["failed_step"], "venv");
     assert!(rec["exit_code"].is_null());
@@ -497,4 +501,38 @@ fn ssh_docker_timeout_removes_the_container() {
         "docker ps -a --filter name={name} --format '{{{{.Names}}}}'"
     ));
     assert_eq!(ps.trim(), "", "container {name} survived");
+}
+
+#[test]
+fn the_plan_uses_the_jobs_ssh_settings_and_keeps_env_values_off_command_lines() {
+    let b = SshBox::start();
+    let d = job_dir("{}");
+    b.job_with_ssh(d.path());
+    // Turn the helper's job into one that writes its env and an output.
+    let mut job: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("job.json")).unwrap()).unwrap();
+    job["run"] = serde_json::json!(
+        "echo \"$TOKEN\" > \"$RUNPLZ_OUT/t.txt\"; ps -eo args > \"$RUNPLZ_OUT/ps.txt\""
+    );
+    job["env"] = serde_json::json!({"TOKEN": "s3cr3t value"});
+    job["ssh"]["use_docker"] = serde_json::json!(false);
+    std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
+    let bare = b.bare_config();
+    let mut c = runplz(d.path(), &["ssh", "job.json", "--host", "box", "--plan"]);
+    c.arg("--ssh-config").arg(&bare);
+    let plan = run_expect(&mut c, 0);
+    let script = String::from_utf8(plan.stdout).unwrap();
+    assert!(!script.contains("s3cr3t"), "{script}");
+    std::fs::write(d.path().join("run.sh"), &script).unwrap();
+    let path = format!("{}:{}", bin_dir().display(), std::env::var("PATH").unwrap());
+    let mut sh = Command::new("sh");
+    sh.arg("run.sh").current_dir(d.path()).env("PATH", &path);
+    let out = run_expect(&mut sh, 0);
+    assert_eq!(json(&out)["exit_code"], 0);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/t.txt")).unwrap(),
+        "s3cr3t value\n"
+    );
+    let ps = std::fs::read_to_string(d.path().join("out/ps.txt")).unwrap();
+    assert!(!ps.contains("s3cr3t"), "{ps}");
 }

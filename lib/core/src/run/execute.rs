@@ -138,9 +138,10 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 }
                 if r.exit_code != 0 {
                     anyhow::bail!(
-                        "`{}` exited with {}",
+                        "`{}` exited with {}; its last lines:\n{}",
                         step.argv.first().map(String::as_str).unwrap_or(""),
-                        r.exit_code
+                        r.exit_code,
+                        r.output_tail.trim_end()
                     );
                 }
                 Ok(())
@@ -255,10 +256,7 @@ fn job_options(step: &ExecStep, p: &Prepared, run_id: &str, native: bool) -> Exe
         workdir: step.workdir.clone(),
         run_id: run_id.to_string(),
         timeout: p.deadline,
-        env: super::steps::run_env(p, native)
-            .into_iter()
-            .map(|v| (v.key, v.value))
-            .collect(),
+        env: super::steps::run_env(p, native),
         ..ExecOptions::new(step.argv.clone())
     }
 }

@@ -78,14 +78,27 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
                 s,
                 "\n# the job, under its deadline; its exit code is the plan's"
             );
+            if !super::steps::run_env(p, steps.mode == "native").is_empty() {
+                // Values stay in a private file ($T is 0700), off every command line.
+                let _ = writeln!(
+                    s,
+                    "jq {} \"$JOB\" > \"$T/env.json\"",
+                    sh(super::steps::run_env_jq(steps.mode == "native"))
+                );
+            }
             let _ = writeln!(s, "set +e");
             let _ = writeln!(s, "{} > \"$T/run.json\"", exec_line(step, p, host, &steps));
             let _ = writeln!(s, "code=$?");
             let _ = writeln!(s, "set -e");
             if steps.container_cleanup {
+                let job = if host.is_empty() {
+                    ""
+                } else {
+                    " --job \"$JOB\""
+                };
                 let _ = writeln!(
                     s,
-                    "if [ \"$(jq -r '.timed_out or (.interrupted != null) or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
+                    "if [ \"$(jq -r '.timed_out or (.interrupted != null) or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host}{job} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
                 );
             }
         } else {
@@ -106,7 +119,7 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
         Some(from) => {
             let _ = writeln!(
                 s,
-                "rp-collect{host} --from {} --to {} > \"$T/collect.json\" || echo '{{}}' > \"$T/collect.json\"",
+                "rp-collect{host} --job \"$JOB\" --from {} --to {} > \"$T/collect.json\" || echo '{{}}' > \"$T/collect.json\"",
                 sh(from),
                 sh(&steps.outputs.display().to_string())
             );
@@ -160,14 +173,13 @@ fn exec_line(step: &ExecStep, p: &Prepared, host: &str, steps: &Steps) -> String
             let _ = write!(l, " --timeout {}", d.as_secs());
         }
         l.push_str(" --run-id \"$RUN_ID\"");
-        for v in super::steps::run_env(p, steps.mode == "native") {
-            let k = &v.key;
-            let _ = write!(
-                l,
-                " --env {k}=\"$(jq -r --arg k {k} {} \"$JOB\")\"",
-                sh(&v.jq_path)
-            );
+        if !super::steps::run_env(p, steps.mode == "native").is_empty() {
+            l.push_str(" --env-file \"$T/env.json\"");
         }
+    }
+    if !host.is_empty() {
+        // The job's ssh.user, ssh.port and ssh.ssh_key_path.
+        l.push_str(" --job \"$JOB\"");
     }
     l.push_str(" --");
     for a in &step.argv {

@@ -35,38 +35,35 @@ pub(crate) struct ExecStep {
     pub job: bool,
 }
 
-/// One environment variable of a run and where it comes from in the job file (a jq path),
-/// so the plan can read it from the file instead of printing it.
-#[derive(Debug, Clone)]
-pub(crate) struct EnvVar {
-    pub key: String,
-    pub value: String,
-    pub jq_path: String,
-}
-
 /// The job's own run environment. Natively there is no image to carry the `env` steps, so
 /// they come first; the job's `env` wins over them, as `docker run -e` wins over `ENV`.
-pub(crate) fn run_env(p: &Prepared, native: bool) -> Vec<EnvVar> {
-    let mut vars: Vec<EnvVar> = Vec::new();
-    let mut put = |key: &str, value: &str, jq_path: String| {
-        vars.retain(|v| v.key != key);
-        vars.push(EnvVar {
-            key: key.into(),
-            value: value.into(),
-            jq_path,
-        });
+pub(crate) fn run_env(p: &Prepared, native: bool) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut put = |key: &str, value: &str| {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.into(), value.into()));
     };
     if native {
-        for (i, step) in p.job.spec.image.steps.iter().enumerate() {
+        for step in &p.job.spec.image.steps {
             for (k, v) in step.env.iter().flatten() {
-                put(k, v, format!(".image.steps[{i}].env[$k]"));
+                put(k, v);
             }
         }
     }
     for (k, v) in &p.job.spec.env {
-        put(k, v, ".env[$k]".into());
+        put(k, v);
     }
     vars
+}
+
+/// The same environment as a jq program over the job file, for the plan: it writes the
+/// values to a private file at run time instead of printing them into the script.
+pub(crate) fn run_env_jq(native: bool) -> &'static str {
+    if native {
+        "(reduce (.image.steps // [])[] as $s ({}; . + ($s.env // {}))) + (.env // {})"
+    } else {
+        ".env // {}"
+    }
 }
 
 /// Everything a run does, in order.
