@@ -536,3 +536,33 @@ fn the_plan_uses_the_jobs_ssh_settings_and_keeps_env_values_off_command_lines() 
     let ps = std::fs::read_to_string(d.path().join("out/ps.txt")).unwrap();
     assert!(!ps.contains("s3cr3t"), "{ps}");
 }
+
+#[test]
+fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
+    let docker = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v docker"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let b = SshBox::start_hiding("", false, &[docker.trim()]);
+    assert_ne!(
+        b.ssh_raw("/bin/sh -c 'command -v docker'").status.code(),
+        Some(0),
+        "docker is still visible"
+    );
+    let d =
+        job_dir(r#"{"name": "t", "image": {"from_registry": "debian:bookworm"}, "run": "true"}"#);
+    let mut c = runplz(d.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("has no `docker`") && err.contains("\"use_docker\": false"),
+        "{err}"
+    );
+    assert_eq!(json(&out)["failed_step"], "probe");
+    assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
+}

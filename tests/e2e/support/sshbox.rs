@@ -54,6 +54,13 @@ impl SshBox {
 
     /// A box with extra sshd_config lines (appended last, e.g. a `Match User root` block).
     pub fn start_with(extra_sshd_config: &str, as_root: bool) -> SshBox {
+        Self::start_hiding(extra_sshd_config, as_root, &[])
+    }
+
+    /// A box on which the programs at `hide` do not exist: sshd runs in its own mount
+    /// namespace with /dev/null (not executable) bound over each, so a box without, say,
+    /// docker can be had on a machine that has it.
+    pub fn start_hiding(extra_sshd_config: &str, as_root: bool, hide: &[&str]) -> SshBox {
         assert!(
             Path::new("/usr/sbin/sshd").is_file(),
             "/usr/sbin/sshd is missing: scripts/test installs openssh-server"
@@ -126,7 +133,21 @@ impl SshBox {
                 ),
             )
             .unwrap();
-            let mut sshd = Command::new("/usr/sbin/sshd")
+            let mut cmd = if hide.is_empty() {
+                Command::new("/usr/sbin/sshd")
+            } else {
+                let mounts: String = hide
+                    .iter()
+                    .map(|p| format!("mount --bind /dev/null '{p}' && "))
+                    .collect();
+                // unshare and sh both exec, so the child's pid is sshd's.
+                let mut c = Command::new("unshare");
+                c.args(["-m", "--propagation", "private", "sh", "-c"])
+                    .arg(format!("{mounts}exec /usr/sbin/sshd \"$@\""))
+                    .arg("sshd");
+                c
+            };
+            let mut sshd = cmd
                 .args(["-D", "-e", "-f"])
                 .arg(w.join("sshd_config"))
                 .arg("-E")

@@ -97,7 +97,10 @@ EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
   (`timeout`, or `ssh.max_runtime_seconds` if shorter) and was killed. 2: bad usage or an
   invalid job (nothing ran). 3: a precondition on the box failed (nothing ran). 5: a setup
-  step failed before the job ran (the message names it). 125: runplz itself failed.";
+  step failed before the job ran (the message names it). 125: runplz itself failed.
+  A job may exit with any of these codes itself: the record tells them apart
+  (\"exit_code\" is the job's own code, null when it never ran; \"failed_step\" names
+  the step that stopped the run; \"timed_out\" and \"interrupted\" say why).";
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {

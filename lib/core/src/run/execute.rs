@@ -87,8 +87,23 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 &probe::Wanted::from_job(&p.job),
             ))
         })?;
+        let docker = steps.mode == "docker";
         for f in &report.findings {
+            // A native run does not care what docker could not tell the probe.
+            if !docker && f.check == "unreadable" && f.message.contains("docker") {
+                continue;
+            }
             out::warn(TOOL, &f.message);
+        }
+        if docker && report.facts.docker == Some(false) {
+            t.record.failed_step = Some("probe".into());
+            return Err(CliError::new(
+                Exit::Precondition,
+                format!(
+                    "{} has no `docker`, and this job runs in docker there: install docker on the box, or set \"ssh\": {{\"use_docker\": false}} to run natively in a venv",
+                    ssh.destination()
+                ),
+            ));
         }
         if !report.ok {
             t.record.failed_step = Some("probe".into());
