@@ -96,6 +96,27 @@ fn ssh_timeout_exits_124_leaves_nothing_running_and_keeps_partial_outputs() {
     );
 }
 
+/// Start `runplz ssh job.json` in `dir`, send it SIGINT once `marker` exists on the box,
+/// and return its output.
+fn ctrl_c_when(b: &SshBox, dir: &Path, marker: &str) -> std::process::Output {
+    let mut c = runplz(dir, &["ssh", "job.json"]);
+    c.args(b.tool_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.ssh_raw(&format!("test -f {marker}")).status.code() != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "{marker} never appeared on the box"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGINT).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn ssh_ctrl_c_kills_the_remote_job_and_still_collects() {
     let b = SshBox::start();
@@ -103,23 +124,7 @@ fn ssh_ctrl_c_kills_the_remote_job_and_still_collects() {
         "echo started > \"$RUNPLZ_OUT/started.txt\"; sleep 300",
         "",
     ));
-    let mut c = runplz(d.path(), &["ssh", "job.json"]);
-    c.args(b.tool_args())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = c.spawn().unwrap();
-    // Wait until the job has started on the box.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while b.ssh_raw("test -f runplz-out/t/started.txt").status.code() != Some(0) {
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ctrl_c_when(&b, d.path(), "runplz-out/t/started.txt");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     assert_eq!(rec["interrupted"], 2);
@@ -444,22 +449,7 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
     let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["touch setup-started; sleep 300"]}]},
                   "run": "echo ran > \"$RUNPLZ_OUT/ran.txt\"", "ssh": {"use_docker": false}}"#;
     let d = job_dir(job);
-    let mut c = runplz(d.path(), &["ssh", "job.json"]);
-    c.args(b.tool_args())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while b.ssh_raw("test -f runplz/t/setup-started").status.code() != Some(0) {
-        assert!(Instant::now() < deadline, "the setup step never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ctrl_c_when(&b, d.path(), "runplz/t/setup-started");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     assert_eq!(rec["interrupted"], 2);
