@@ -465,6 +465,7 @@ fn spawn_pump(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn captures_and_reports_status() {
