@@ -132,9 +132,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         stdin: match &cli.stdin {
-            Some(f) => Some(std::fs::read(f).map_err(|e| {
-                runplz_core::CliError::usage(format!("--stdin: cannot read {}: {e}", f.display()))
-            })?),
+            Some(f) => {
+                std::fs::File::open(f).map_err(|e| {
+                    runplz_core::CliError::usage(format!(
+                        "--stdin: cannot read {}: {e}",
+                        f.display()
+                    ))
+                })?;
+                Some(exec::Input::File(f.clone()))
+            }
             None => None,
         },
     };

@@ -176,9 +176,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     };
     if let Some(path) = &cli.context {
-        let tar = image::context_tar(&job, &text)?;
-        std::fs::write(path, tar)
+        let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
+        image::write_context_tar(&job, &text, std::io::BufWriter::new(file), Some(path))?;
     }
     if cli.json {
         out::print_record(

@@ -48,8 +48,10 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     for (k, v) in &opts.env {
         proc = proc.env(k, v);
     }
-    if let Some(bytes) = &opts.stdin {
-        proc = proc.stdin(bytes.clone());
+    match &opts.stdin {
+        Some(super::Input::Bytes(b)) => proc = proc.stdin(b.clone()),
+        Some(super::Input::File(f)) => proc = proc.stdin_path(f),
+        None => {}
     }
     if let Some(d) = dir {
         proc = proc.dir(d);

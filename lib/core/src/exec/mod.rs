@@ -41,9 +41,18 @@ pub struct ExecOptions {
     pub log: Option<PathBuf>,
     /// The run id every job process carries as `RUNPLZ_RUN_ID` (see [`new_run_id`]).
     pub run_id: String,
-    /// Bytes fed to the command's stdin (a Dockerfile, a set-up script); `None` gives it
-    /// /dev/null.
-    pub stdin: Option<Vec<u8>>,
+    /// What the command reads on stdin (a Dockerfile, a set-up script, a build context);
+    /// `None` gives it /dev/null.
+    pub stdin: Option<Input>,
+}
+
+/// A command's standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This file, streamed here; on a box it is read into memory to follow the env block.
+    File(PathBuf),
 }
 
 impl ExecOptions {

@@ -236,7 +236,16 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
     let mut first = ssh.command(&wrapper_script(opts));
     let mut input = env_block(opts);
-    input.extend(opts.stdin.iter().flatten());
+    match &opts.stdin {
+        Some(super::Input::Bytes(b)) => input.extend_from_slice(b),
+        Some(super::Input::File(f)) => input.extend(std::fs::read(f).map_err(|e| {
+            tool_failed(format!(
+                "reading {} for the command's stdin: {e}",
+                f.display()
+            ))
+        })?),
+        None => {}
+    }
     if !input.is_empty() {
         first = first.stdin(input);
     }

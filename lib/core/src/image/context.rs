@@ -8,11 +8,25 @@ use anyhow::{Context, Result};
 /// The Dockerfile's name inside the context.
 pub const CONTEXT_DOCKERFILE: &str = ".runplz.Dockerfile";
 
-/// Build the context tar in memory.
-pub fn context_tar(job: &Job, dockerfile: &str) -> Result<Vec<u8>> {
+/// Write the context tar to `out` (a file: the repo may be large). `out_path`, when the
+/// output file is inside the repo, is left out of the context (so is an older copy of it).
+pub fn write_context_tar(
+    job: &Job,
+    dockerfile: &str,
+    out: impl std::io::Write,
+    out_path: Option<&std::path::Path>,
+) -> Result<()> {
     let excludes = crate::sync::job_excludes(job, &job.root);
-    let staged = crate::sync::stage(&job.root, &excludes)?;
-    let mut b = tar::Builder::new(Vec::new());
+    let mut staged = crate::sync::stage(&job.root, &excludes)?;
+    if let Some(p) = out_path {
+        // Canonical, like the job's root (the file exists by now).
+        let abs = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p))?;
+        let root = std::fs::canonicalize(&job.root).unwrap_or_else(|_| job.root.clone());
+        if let Ok(rel) = abs.strip_prefix(&root) {
+            staged.files.retain(|f| f.path != rel);
+        }
+    }
+    let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     for f in &staged.files {
         let full = job.root.join(&f.path);
@@ -24,5 +38,6 @@ pub fn context_tar(job: &Job, dockerfile: &str) -> Result<Vec<u8>> {
     h.set_mode(0o644);
     h.set_cksum();
     b.append_data(&mut h, CONTEXT_DOCKERFILE, dockerfile.as_bytes())?;
-    Ok(b.into_inner()?)
+    b.into_inner()?.flush()?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ mod dockerfile;
 mod modal;
 mod shell;
 
-pub use context::{context_tar, CONTEXT_DOCKERFILE};
+pub use context::{write_context_tar, CONTEXT_DOCKERFILE};
 pub use dockerfile::dockerfile;
 pub use modal::modal;
 pub use shell::{shell, ShellOptions};

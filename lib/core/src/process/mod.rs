@@ -153,6 +153,7 @@ pub struct Proc {
     env_remove: Vec<OsString>,
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
+    stdin_path: Option<PathBuf>,
     output: Output,
     timeout: Option<Duration>,
     grace: Duration,
@@ -170,6 +171,7 @@ impl Proc {
             env_remove: Vec::new(),
             dir: None,
             stdin: None,
+            stdin_path: None,
             output: Output::Capture,
             timeout: None,
             grace: Duration::from_secs(5),
@@ -209,6 +211,12 @@ impl Proc {
     /// Run in this directory.
     pub fn dir(mut self, d: impl Into<PathBuf>) -> Self {
         self.dir = Some(d.into());
+        self
+    }
+
+    /// Feed this file on stdin, streamed (for inputs too big to hold in memory).
+    pub fn stdin_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin_path = Some(path.into());
         self
     }
 
@@ -275,9 +283,10 @@ impl Proc {
         if let Some(d) = &self.dir {
             expr = expr.dir(d);
         }
-        expr = match &self.stdin {
-            Some(b) => expr.stdin_bytes(b.clone()),
-            None => expr.stdin_null(),
+        expr = match (&self.stdin, &self.stdin_path) {
+            (Some(b), _) => expr.stdin_bytes(b.clone()),
+            (None, Some(p)) => expr.stdin_path(p),
+            (None, None) => expr.stdin_null(),
         };
         // Own process group, so a timeout or Ctrl-C can signal the whole tree.
         expr = expr.before_spawn(|c| {

@@ -143,7 +143,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
     for step in &steps.execs {
         if !step.job {
             t.setup(step.name, || {
-                let stdin = stdin_bytes(step, p)?;
+                let (stdin, _guard) = stdin_for(step, p)?;
                 let r = exec::run(&setup_options(step, stdin), ssh)?;
                 if let Some(sig) = r.interrupted {
                     return Err(CliError::new(
@@ -257,7 +257,7 @@ fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
 }
 
 /// A set-up command: no deadline, a fresh run id, its input on stdin.
-fn setup_options(step: &ExecStep, stdin: Option<Vec<u8>>) -> ExecOptions {
+fn setup_options(step: &ExecStep, stdin: Option<exec::Input>) -> ExecOptions {
     ExecOptions {
         workdir: step.workdir.clone(),
         stdin,
@@ -276,26 +276,31 @@ fn job_options(step: &ExecStep, p: &Prepared, run_id: &str, native: bool) -> Exe
     }
 }
 
-fn stdin_bytes(step: &ExecStep, p: &Prepared) -> Result<Option<Vec<u8>>> {
-    Ok(match &step.stdin {
-        None => None,
-        Some(Stdin::Dockerfile) => Some(image::dockerfile(&p.job)?.into_bytes()),
-        Some(Stdin::Shell { skip_apt }) => Some(
-            image::shell(
-                &p.job,
-                &image::ShellOptions {
-                    skip_apt: *skip_apt,
-                },
-            )?
-            .into_bytes(),
-        ),
-        Some(Stdin::ContextTar) => Some(context_tar(p)?),
-    })
-}
-
-/// The local docker build context: the staged repo (secrets and caches excluded, exactly as
-/// rp-sync ships it) plus the rendered Dockerfile, as a tar for `docker build -`.
-pub(crate) fn context_tar(p: &Prepared) -> Result<Vec<u8>> {
-    let dockerfile = image::dockerfile(&p.job)?;
-    image::context_tar(&p.job, &dockerfile).context("building the docker build context")
+/// A step's stdin. The build context goes through a temp file (kept alive by the returned
+/// guard) so a large repo is streamed to docker, not held in memory.
+fn stdin_for(
+    step: &ExecStep,
+    p: &Prepared,
+) -> Result<(Option<exec::Input>, Option<tempfile::NamedTempFile>)> {
+    let bytes = |b: String| Ok((Some(exec::Input::Bytes(b.into_bytes())), None));
+    match &step.stdin {
+        None => Ok((None, None)),
+        Some(Stdin::Dockerfile) => bytes(image::dockerfile(&p.job)?),
+        Some(Stdin::Shell { skip_apt }) => bytes(image::shell(
+            &p.job,
+            &image::ShellOptions {
+                skip_apt: *skip_apt,
+            },
+        )?),
+        Some(Stdin::ContextTar) => {
+            let dockerfile = image::dockerfile(&p.job)?;
+            let file = tempfile::NamedTempFile::new().context("creating a temp file")?;
+            image::write_context_tar(&p.job, &dockerfile, file.as_file(), None)
+                .context("building the docker build context")?;
+            Ok((
+                Some(exec::Input::File(file.path().to_path_buf())),
+                Some(file),
+            ))
+        }
+    }
 }
