@@ -192,6 +192,12 @@ impl Ssh {
         a.extend([
             "-o".into(),
             format!("ConnectTimeout={}", self.opts.connect_timeout.unwrap_or(10)),
+            // A box that vanishes mid-run (network gone, instance reclaimed) is noticed in
+            // about a minute instead of whenever TCP gives up.
+            "-o".into(),
+            "ServerAliveInterval=15".into(),
+            "-o".into(),
+            "ServerAliveCountMax=4".into(),
         ]);
         if let Some(dir) = &self.control_dir {
             a.extend([

@@ -231,6 +231,8 @@ fn rsync(
     // keeps the destination path away from the remote shell.
     let proc = Proc::new("rsync")
         .args([
+            // A transfer that moves nothing for this long is wedged: fail instead of hanging.
+            "--timeout=300",
             "--links",
             "--perms",
             "--times",
