@@ -104,18 +104,7 @@ fn a_jobs_excludes_ssh_settings_and_default_dest_apply() {
         .as_bytes(),
     );
     // An ssh config that knows only the address: user, port and key must come from the job.
-    let cfg = r.join("bare_ssh_config");
-    let bare: String = std::fs::read_to_string(&b.config)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !["Port ", "User ", "IdentityFile "]
-                .iter()
-                .any(|k| l.trim().starts_with(k))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&cfg, bare).unwrap();
+    let cfg = b.bare_config();
     let out = run_expect(
         bin_cmd("rp-sync")
             .args(["up", "--ssh-config"])
@@ -128,7 +117,7 @@ fn a_jobs_excludes_ssh_settings_and_default_dest_apply() {
     assert_eq!(rec["dest"], "runplz/my-job");
     assert_eq!(
         remote_files(&b, "runplz/my-job"),
-        set(["bare_ssh_config", "job.json", "target/keep.py", "train.py"])
+        set(["job.json", "target/keep.py", "train.py"])
     );
     assert_eq!(rec["excluded_secrets"], 1);
     // RUNPLZ_SSH_CONFIG stands in for --ssh-config.

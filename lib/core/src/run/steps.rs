@@ -4,7 +4,7 @@
 //! honest.
 
 use super::{Prepared, RunOptions};
-use crate::job::{Backend, Base, Run};
+use crate::job::{Backend, Run};
 use crate::quote::sh;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -212,7 +212,8 @@ fn venv_setup_script(venv_expr: &str) -> String {
 /// Whether this run uses docker.
 pub(crate) fn uses_docker(o: &RunOptions, p: &Prepared) -> bool {
     match o.backend {
-        Backend::Local => !o.native && p.job.spec.local.use_docker != Some(false),
+        // `--native` was already written into the job's spec by `prepare`.
+        Backend::Local => p.job.spec.local.use_docker != Some(false),
         _ => p.job.spec.ssh.use_docker != Some(false),
     }
 }
@@ -280,12 +281,6 @@ pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
         } else {
             sh(&local_venv(p).display().to_string())
         };
-        if matches!(p.job.base, Base::Dockerfile(_)) {
-            return Err(crate::error::CliError::usage(format!(
-                "{}: image.from_dockerfile: a native run cannot build a Dockerfile",
-                p.job.origin
-            )));
-        }
         execs.push(ExecStep {
             name: "venv",
             workdir: workdir.clone(),
