@@ -159,6 +159,7 @@ pub struct Proc {
     grace: Duration,
     on_stop: Option<Hook>,
     after_exit: Option<Hook>,
+    shielded: bool,
 }
 
 impl Proc {
@@ -177,6 +178,7 @@ impl Proc {
             grace: Duration::from_secs(5),
             on_stop: None,
             after_exit: None,
+            shielded: false,
         }
     }
 
@@ -261,6 +263,15 @@ impl Proc {
         self
     }
 
+    /// Shield the child from runplz's own signals: a pending or new Ctrl-C neither stops it
+    /// nor is taken by it, and its own group is not in our foreground group's way. The hard
+    /// timeout still holds. For clean-up (removing a container, deleting a billed box), which
+    /// must finish even when the user presses Ctrl-C again while it runs.
+    pub fn shielded(mut self) -> Self {
+        self.shielded = true;
+        self
+    }
+
     /// The command line, for messages.
     pub fn display(&self) -> String {
         std::iter::once(&self.program)
@@ -333,7 +344,7 @@ impl Proc {
             if term_sent.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
-                } else if pending_signal().is_some() {
+                } else if !self.shielded && pending_signal().is_some() {
                     // Stopping this child handles the signal, so what runs next (a stop
                     // hook, collecting outputs) is not cut short by the same Ctrl-C.
                     interrupted = take_pending_signal();
