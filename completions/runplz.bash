@@ -67,20 +67,12 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-h --host --instance --outputs-dir --no-build --native --var --vars-file --plan --detach --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --plan --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --instance)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --outputs-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -90,6 +82,10 @@ _runplz() {
                     return 0
                     ;;
                 --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --instance)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -189,20 +185,12 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-h --host --instance --outputs-dir --no-build --native --var --vars-file --plan --detach --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --plan --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --instance)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --outputs-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -212,10 +200,6 @@ _runplz() {
                     return 0
                     ;;
                 --vars-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -227,20 +211,12 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --host --instance --outputs-dir --no-build --native --var --vars-file --plan --detach --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --plan --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --instance)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --outputs-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -250,10 +226,6 @@ _runplz() {
                     return 0
                     ;;
                 --vars-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -265,20 +237,12 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --host --instance --outputs-dir --no-build --native --var --vars-file --plan --detach --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --plan --host --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --instance)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --outputs-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -288,6 +252,10 @@ _runplz() {
                     return 0
                     ;;
                 --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,16 +30,12 @@ _runplz() {
         case $line[1] in
             (local)
 _arguments "${_arguments_options[@]}" : \
-'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
-'--instance=[brev\: the instance name]:NAME:_default' \
 '--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
-'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
-'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
-'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
-'--detach[brev/modal\: return after submitting (not built yet)]' \
+'(--native)--no-build[Reuse the image tagged by the last build instead of building (docker mode)]' \
+'--native[Run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
@@ -48,16 +44,12 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (ssh)
 _arguments "${_arguments_options[@]}" : \
-'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
-'--instance=[brev\: the instance name]:NAME:_default' \
 '--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
-'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
-'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
-'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
+'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
-'--detach[brev/modal\: return after submitting (not built yet)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
@@ -66,16 +58,12 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (brev)
 _arguments "${_arguments_options[@]}" : \
-'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
-'--instance=[brev\: the instance name]:NAME:_default' \
 '--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
-'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
-'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
-'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
+'--instance=[The instance name]:NAME:_default' \
+'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
-'--detach[brev/modal\: return after submitting (not built yet)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
@@ -84,16 +72,10 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (modal)
 _arguments "${_arguments_options[@]}" : \
-'--host=[ssh\: the box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
-'--instance=[brev\: the instance name]:NAME:_default' \
 '--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
-'--ssh-config=[ssh\: an ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
-'--no-build[local (docker)\: reuse the image tagged by the last build instead of building]' \
-'--native[local\: run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
-'--detach[brev/modal\: return after submitting (not built yet)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \

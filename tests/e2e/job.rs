@@ -35,7 +35,7 @@ fn message_for(name: &str, root: &Path) -> String {
     };
     let backend: Backend = backend.split('-').next().unwrap().parse().unwrap();
     let job = parsed.unwrap_or_else(|e| panic!("{name}: must parse, got {e}"));
-    match job::check_backend(&job, backend) {
+    match runplz_core::backend::check_job(&job, backend) {
         Ok(()) => format!("(passed the {backend} check)"),
         Err(e) => e.to_string(),
     }
@@ -115,7 +115,7 @@ fn minimal_job_gets_the_defaults() {
         Run::Shell("python3 -c 'print(42)'".into())
     );
     for b in Backend::ALL {
-        assert_eq!(job::check_backend(&j, b), Ok(()), "{b}");
+        assert_eq!(runplz_core::backend::check_job(&j, b), Ok(()), "{b}");
     }
 }
 
@@ -169,10 +169,10 @@ fn full_job_parses_every_field() {
         )
     );
     for b in [Backend::Local, Backend::Ssh, Backend::Brev] {
-        assert_eq!(job::check_backend(&j, b), Ok(()), "{b}");
+        assert_eq!(runplz_core::backend::check_job(&j, b), Ok(()), "{b}");
     }
     // The same job cannot go to Modal: it asks for a disk size.
-    let e = job::check_backend(&j, Backend::Modal).unwrap_err();
+    let e = runplz_core::backend::check_job(&j, Backend::Modal).unwrap_err();
     assert_eq!(
         (e.path.as_str(), e.pos),
         ("resources.min_disk", Some((17, 113)))
@@ -188,12 +188,12 @@ fn dockerfile_job_resolves_the_file() {
     );
     assert!(j.steps.is_empty());
     for b in Backend::ALL {
-        assert_eq!(job::check_backend(&j, b), Ok(()), "{b}");
+        assert_eq!(runplz_core::backend::check_job(&j, b), Ok(()), "{b}");
     }
     // --native is applied to the spec before the check, and then the Dockerfile cannot run.
     let mut native = j.clone();
     native.spec.local.use_docker = Some(false);
-    let e = job::check_backend(&native, Backend::Local).unwrap_err();
+    let e = runplz_core::backend::check_job(&native, Backend::Local).unwrap_err();
     assert_eq!(
         e.to_string().split(": ").nth(1),
         Some("image.from_dockerfile")
@@ -269,5 +269,8 @@ fn readme_example_parses_and_renders() {
     assert!(root.join("train.py").is_file());
     let mut native = j.clone();
     native.spec.local.use_docker = Some(false);
-    assert_eq!(job::check_backend(&native, Backend::Local), Ok(()));
+    assert_eq!(
+        runplz_core::backend::check_job(&native, Backend::Local),
+        Ok(())
+    );
 }

@@ -13,5 +13,6 @@ mod probe;
 mod readme;
 mod records;
 mod runplz;
+mod seam;
 mod smoke;
 mod sync;

@@ -124,7 +124,7 @@ fn ssh_ctrl_c_kills_the_remote_job_and_still_collects() {
         "echo started > \"$RUNPLZ_OUT/started.txt\"; sleep 300",
         "",
     ));
-    let out = ctrl_c_when(&b, d.path(), "runplz-out/t/started.txt");
+    let out = ctrl_c_when(&b, d.path(), "runplz-out/t-*/started.txt");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     assert_eq!(rec["interrupted"], 2);
@@ -165,18 +165,30 @@ fn a_broken_image_step_exits_5_naming_the_step() {
 fn bad_flags_and_bad_jobs_fail_before_anything_happens() {
     let d = job_dir(&native_job("true", ""));
     let cases: &[(&[&str], &str)] = &[
-        (&["ssh", "job.json"], "needs --host"),
         (
-            &["local", "job.json", "--host", "box"],
-            "--host makes no sense for `runplz local`",
+            &["ssh", "job.json"],
+            "required arguments were not provided:\n  --host",
+        ),
+        // Each backend takes only its own flags.
+        (
+            &["local", "--host", "box", "job.json"],
+            "unexpected argument '--host'",
         ),
         (
-            &["ssh", "job.json", "--host", "box", "--native"],
-            "--native makes no sense",
+            &["ssh", "--native", "job.json", "--host", "box"],
+            "unexpected argument '--native'",
         ),
         (
             &["ssh", "job.json", "--host", "box", "--no-build"],
-            "--no-build makes no sense",
+            "unexpected argument '--no-build'",
+        ),
+        (
+            &["local", "job.json", "--native", "--no-build"],
+            "'--native' cannot be used with '--no-build'",
+        ),
+        (
+            &["ssh", "job.json", "--host", "a b"],
+            "--host: found \"a b\"",
         ),
         (
             &["local", "job.json", "--native", "--nope=1"],

@@ -2,6 +2,7 @@
 //! flags into the plain option structs defined here, call one function, and print its record.
 //! Nothing in this crate depends on clap, so `runplz` and the tests call it directly.
 
+pub mod backend;
 pub mod collect;
 pub mod error;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod process;
 pub mod quote;
 pub mod run;
 pub mod ssh;
+pub mod state;
 pub mod sync;
 
 pub use error::{CliError, Result};

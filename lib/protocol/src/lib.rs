@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+pub mod state;
+
 /// The protocol version stamped on every record.
 pub const VERSION: u32 = 1;
 

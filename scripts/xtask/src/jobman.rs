@@ -376,7 +376,7 @@ mod tests {
         let root = std::env::temp_dir();
         let job = runplz_core::job::parse(GPU_EXAMPLE, "example", &root).unwrap();
         assert_eq!(job.name(), "finetune");
-        runplz_core::job::check_backend(&job, runplz_core::job::Backend::Brev).unwrap();
+        runplz_core::backend::check_job(&job, runplz_core::job::Backend::Brev).unwrap();
     }
 
     #[test]

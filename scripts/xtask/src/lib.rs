@@ -67,6 +67,7 @@ pub fn commands() -> Vec<clap::Command> {
 
 fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
     let subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+    let cmd_name = cmd.get_name().to_string();
     let man = clap_mangen::Man::new(cmd);
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
@@ -74,19 +75,26 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
     man.render_synopsis_section(&mut buf)?;
     man.render_description_section(&mut buf)?;
     man.render_options_section(&mut buf)?;
-    if let Some(first) = subs.first() {
+    if !subs.is_empty() {
         man.render_subcommands_section(&mut buf)?;
-        // runplz's backends share one set of flags: document them once, under their own
-        // heading, with the backend's synopsis.
-        let sub = clap_mangen::Man::new(first.clone());
-        let mut opts = Vec::new();
-        sub.render_options_section(&mut opts)?;
-        let opts = String::from_utf8(opts)?.replacen(
-            ".SH OPTIONS",
-            ".SH \"BACKEND OPTIONS\"\nEvery backend takes the same job file and flags; a flag that makes no sense for a backend is a usage error (exit 2).",
-            1,
-        );
-        buf.extend_from_slice(opts.as_bytes());
+        // runplz's backends: each one's own flags under its own heading (the shared ones
+        // repeat, so each heading is the whole story for that backend).
+        for sub in &subs {
+            let page = clap_mangen::Man::new(sub.clone());
+            let mut opts = Vec::new();
+            page.render_options_section(&mut opts)?;
+            let opts = String::from_utf8(opts)?.replacen(
+                ".SH OPTIONS",
+                &format!(
+                    ".SH \"{} OPTIONS\"\nSee {}-{}(1).",
+                    sub.get_name().to_uppercase(),
+                    cmd_name,
+                    sub.get_name()
+                ),
+                1,
+            );
+            buf.extend_from_slice(opts.as_bytes());
+        }
     }
     buf.extend_from_slice(b".SH \"EXIT STATUS\"\n");
     for (code, what) in runplz_protocol::Exit::TABLE {

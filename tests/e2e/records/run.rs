@@ -95,7 +95,7 @@ fn run_local_native_record() {
     check_run(&rec, "local", d.path());
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
-    assert_eq!(step_names(&rec), ["venv", "run", "collect"]);
+    assert_eq!(step_names(&rec), ["acquire", "venv", "run", "collect"]);
 }
 
 #[test]
@@ -123,6 +123,6 @@ fn run_ssh_native_record() {
     );
     assert_eq!(
         step_names(&rec),
-        ["probe", "sync", "venv", "run", "collect"]
+        ["acquire", "probe", "sync", "venv", "run", "collect"]
     );
 }

@@ -3,7 +3,7 @@
 //! `runplz_core::run`, which calls the same library functions as the rp-* tools.
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use runplz_core::job::Backend;
+use runplz_core::backend;
 use runplz_core::run::{self, RunOptions};
 use runplz_protocol::Exit;
 use std::ffi::OsString;
@@ -27,38 +27,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum BackendCmd {
     /// Run on this machine: in docker (default) or natively in a venv (`--native`).
-    Local(RunArgs),
+    Local(LocalArgs),
     /// Run on an SSH box you own (`--host`); runplz never stops or deletes it.
-    Ssh(RunArgs),
+    Ssh(SshArgs),
     /// Run on a Brev box (not built yet: validates the job and stops).
-    Brev(RunArgs),
+    Brev(BrevArgs),
     /// Run on Modal (not built yet: validates the job and stops).
-    Modal(RunArgs),
+    Modal(ModalArgs),
 }
 
-/// Flags shared by every backend; combinations that make no sense for a backend are usage
-/// errors (exit 2) before anything happens.
+/// The job file and the flags every backend takes.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct CommonArgs {
     /// The job file (`-` reads it from stdin).
     #[arg(value_name = "JOB")]
     pub job: PathBuf,
-    /// ssh: the box, as `[user@]host[:port]` or an ssh-config alias.
-    #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
-    /// brev: the instance name.
-    #[arg(long, value_name = "NAME")]
-    pub instance: Option<String>,
     /// Where `$RUNPLZ_OUT` comes back to (default: the job's `outputs_dir`, else `out/`
     /// beside the job file).
     #[arg(long, value_name = "DIR")]
     pub outputs_dir: Option<PathBuf>,
-    /// local (docker): reuse the image tagged by the last build instead of building.
-    #[arg(long)]
-    pub no_build: bool,
-    /// local: run natively in a venv instead of docker (same as `"local": {"use_docker": false}`).
-    #[arg(long)]
-    pub native: bool,
     /// Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -68,15 +55,55 @@ pub struct RunArgs {
     /// Print the equivalent POSIX shell script of rp-* calls instead of running anything.
     #[arg(long)]
     pub plan: bool,
-    /// brev/modal: return after submitting (not built yet).
-    #[arg(long)]
-    pub detach: bool,
-    /// ssh: an ssh config file passed to ssh and rsync as `-F`.
-    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
-    pub ssh_config: Option<PathBuf>,
     /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
     #[arg(last = true, value_name = "--NAME=VALUE")]
     pub params: Vec<String>,
+}
+
+/// `runplz local`.
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Reuse the image tagged by the last build instead of building (docker mode).
+    #[arg(long, conflicts_with = "native")]
+    pub no_build: bool,
+    /// Run natively in a venv instead of docker (same as `"local": {"use_docker": false}`).
+    #[arg(long)]
+    pub native: bool,
+}
+
+/// `runplz ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The box, as `[user@]host[:port]` or an ssh-config alias.
+    #[arg(long, value_name = "HOST", required = true)]
+    pub host: String,
+    /// An ssh config file passed to ssh and rsync as `-F`.
+    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+/// `runplz brev`.
+#[derive(Debug, Args)]
+pub struct BrevArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The instance name.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
+    /// An ssh config file passed to ssh and rsync as `-F`.
+    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+/// `runplz modal`.
+#[derive(Debug, Args)]
+pub struct ModalArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 const AFTER_HELP: &str = "\
@@ -116,11 +143,8 @@ pub fn parse_args() -> Cli {
 /// Move job parameters (`--NAME=VALUE` after the job file, NAME not a runplz flag) behind a
 /// `--`, keeping everything else in place.
 pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
-    let args = RunArgs::augment_args(clap::Command::new("x"));
-    let known: Vec<(String, bool)> = args
-        .get_arguments()
-        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_action().takes_values())))
-        .collect();
+    let cli = Cli::command();
+    let mut known: Vec<(String, bool)> = Vec::new();
     let mut out = Vec::new();
     let mut params = Vec::new();
     let mut iter = argv.into_iter();
@@ -135,6 +159,15 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
         }
         if !seen_backend {
             seen_backend = !s.starts_with('-');
+            // This backend's own flags (and the shared ones) stay runplz's.
+            if let Some(sub) = cli.find_subcommand(&s) {
+                known = sub
+                    .get_arguments()
+                    .filter_map(|a| {
+                        Some((a.get_long()?.to_string(), a.get_action().takes_values()))
+                    })
+                    .collect();
+            }
             out.push(a);
             continue;
         }
@@ -166,28 +199,39 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
 
 /// Run the chosen backend.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let (backend, a) = match cli.backend {
-        BackendCmd::Local(a) => (Backend::Local, a),
-        BackendCmd::Ssh(a) => (Backend::Ssh, a),
-        BackendCmd::Brev(a) => (Backend::Brev, a),
-        BackendCmd::Modal(a) => (Backend::Modal, a),
+    let (c, backend) = match cli.backend {
+        BackendCmd::Local(a) => (
+            a.common,
+            backend::Args::Local(backend::LocalArgs {
+                no_build: a.no_build,
+                native: a.native,
+            }),
+        ),
+        BackendCmd::Ssh(a) => (
+            a.common,
+            backend::Args::Ssh(backend::SshArgs {
+                host: a.host,
+                ssh_config: a.ssh_config,
+            }),
+        ),
+        BackendCmd::Brev(a) => (
+            a.common,
+            backend::Args::Brev(backend::BrevArgs {
+                instance: a.instance,
+                ssh_config: a.ssh_config,
+            }),
+        ),
+        BackendCmd::Modal(a) => (a.common, backend::Args::Modal(backend::ModalArgs {})),
     };
-    let opts = RunOptions {
+    run::main(&RunOptions {
+        job: c.job,
+        outputs_dir: c.outputs_dir,
+        vars: c.vars,
+        vars_file: c.vars_file,
+        params: c.params,
+        plan: c.plan,
         backend,
-        job: a.job,
-        host: a.host,
-        instance: a.instance,
-        outputs_dir: a.outputs_dir,
-        no_build: a.no_build,
-        native: a.native,
-        vars: a.vars,
-        vars_file: a.vars_file,
-        params: a.params,
-        plan: a.plan,
-        detach: a.detach,
-        ssh_config: a.ssh_config,
-    };
-    run::main(&opts)
+    })
 }
 
 #[cfg(test)]
@@ -227,8 +271,14 @@ mod tests {
             ]
         );
         assert_eq!(
+            split(&["runplz", "ssh", "job.json", "--host=x", "--lr=0.1"]),
+            ["runplz", "ssh", "job.json", "--host=x", "--", "--lr=0.1"]
+        );
+        // Each backend keeps only its own flags: `local` has no --host, so after the job
+        // file `--host=x` fills a job parameter (and an unknown one is a usage error).
+        assert_eq!(
             split(&["runplz", "local", "--native", "job.json", "--host=x", "--lr=0.1"]),
-            ["runplz", "local", "--native", "job.json", "--host=x", "--", "--lr=0.1"]
+            ["runplz", "local", "--native", "job.json", "--", "--host=x", "--lr=0.1"]
         );
     }
 

@@ -2,9 +2,9 @@
 //! tool works from. Loading never has side effects; everything that can be checked without
 //! touching a box is checked here, so an invalid job fails before anything happens.
 
-pub mod backend;
 pub mod humanize;
 mod image_rules;
+mod settings;
 pub mod spans;
 pub mod spec;
 pub mod validate;
@@ -18,10 +18,10 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use backend::check_backend;
+pub use settings::{Mode, Settings};
 pub use spec::{JobFile, OnFinish, Run};
 
-/// Where a job runs; some rules hold only on one of them (see [`check_backend`]).
+/// Where a job runs; some rules hold only on one of them (see `crate::backend::check_job`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// This machine, in docker or natively.

@@ -1,229 +1,335 @@
-//! Carry out the steps of a run through the same library functions the rp-* tools wrap:
-//! probe (failures stop the run before anything ships), sync, image, the job under its
-//! deadline, and the outputs back on every exit path: success, failure, timeout, Ctrl-C.
+//! Carry out the steps of a run through the same library functions the rp-* tools wrap.
+//! The order is fixed: every check (flags, job, programs, the world's read-only facts) before
+//! the run state is written; the state before the backend acquires a place; then the steps;
+//! then, whatever happened (success, failure, timeout, Ctrl-C at any step), clean-up, the
+//! outputs back and one release of the place, each shielded from a further Ctrl-C.
 
-use super::steps::{ExecStep, Stdin, Steps};
+use super::steps::{Cleanup, Collect, Command, Launch, Stdin, Step, Steps};
 use super::{Moved, Prepared, RunOptions, Tracker, TOOL};
+use crate::backend::{Backend, Place};
 use crate::error::CliError;
 use crate::exec::{self, ExecOptions};
-use crate::job::Backend;
-use crate::ssh::{Ssh, SshOptions, Target};
+use crate::ssh::Ssh;
+use crate::state::{NewRun, RunState};
 use crate::{collect, image, out, probe, sync};
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-pub(crate) use crate::image::CONTEXT_DOCKERFILE;
+/// How long one clean-up command may take, whatever the user presses meanwhile.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
 
-/// Run the job (local or ssh) and print the run record.
-pub(crate) fn run(o: &RunOptions, p: &Prepared) -> Result<Exit> {
-    let steps = super::steps::build(o, p)?;
-    let run_id = exec::new_run_id(p.job.name());
-    let ssh = match o.backend {
-        Backend::Ssh => Some(connect(o, p)?),
-        _ => None,
-    };
-    if ssh.is_none() && steps.mode == "docker" {
-        check_local_docker(p)?;
-        if o.no_build {
-            let f = crate::process::Proc::new("docker")
-                .args(["image", "inspect", "--format", "{{.Id}}", &steps.tag])
-                .run()?;
-            if !f.status.success() {
-                return Err(CliError::usage(format!(
-                    "--no-build: there is no image {} yet; run once without --no-build",
-                    steps.tag
-                )));
-            }
-        }
+/// Run the job and print the run record.
+pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit> {
+    let steps = b.steps(p)?;
+    for prog in b.programs(&p.settings) {
+        crate::process::require(prog.name, prog.hint)?;
     }
-    let backend = o.backend.name();
-    let mut t = Tracker::new(backend, &p.job, &run_id, o.host.clone(), steps.mode);
-    let err = go(&mut t, &steps, p, ssh.as_ref(), &run_id).err();
+    b.preflight(p, &steps)?;
+    let run_id = exec::new_run_id(p.job.name());
+    let backend = b.kind().name();
+    // The first side effect: the run state, so that a killed run leaves a record of itself.
+    let state = RunState::create(
+        &crate::state::runs_dir(),
+        NewRun {
+            run_id: &run_id,
+            job: p.job.name(),
+            job_file: &o.job,
+            backend,
+            target: b.target(),
+            mode: steps.mode.name(),
+            outputs: &steps.outputs,
+            teardown: if b.target().is_some() {
+                "close"
+            } else {
+                "none"
+            },
+        },
+    )?;
+    let mut t = Tracker::new(
+        backend,
+        &p.job,
+        &run_id,
+        b.target(),
+        steps.mode.name(),
+        state,
+    );
+    let err = match t.step_with_state("acquire", b.announces_acquire(), |st| b.acquire(p, st)) {
+        Err(e) => Some(e),
+        Ok(place) => {
+            let res = Teardown {
+                backend: b,
+                place: &place,
+                released: false,
+            }
+            .around(&mut t, |t| go(t, &steps, p, place.ssh(), &run_id));
+            res.err()
+        }
+    };
     t.finish(err)
 }
 
-fn connect(o: &RunOptions, p: &Prepared) -> Result<Ssh> {
-    let target = Target::parse(o.host.as_deref().unwrap_or_default())?;
-    Ssh::new(
-        target,
-        SshOptions::for_job(Some(&p.job), o.ssh_config.as_deref()),
-    )
+/// The one guard around the steps: whatever they return (or if they panic), the place is
+/// released exactly once, shielded from Ctrl-C, and a failed release is a loud warning that
+/// never hides the run's own error.
+struct Teardown<'a> {
+    backend: &'a dyn Backend,
+    place: &'a Place,
+    released: bool,
 }
 
-/// Docker mode here needs the docker CLI and an engine; never fall back silently.
-fn check_local_docker(p: &Prepared) -> Result<()> {
-    let fixes = format!(
-        "start a Docker engine, or run natively with `runplz local {} --native` (or \"local\": {{\"use_docker\": false}})",
-        p.job.origin
-    );
-    if which::which("docker").is_err() {
-        return Err(CliError::new(
-            Exit::ToolFailed,
-            format!("docker is not installed; {fixes}"),
-        ));
+impl Teardown<'_> {
+    fn around(mut self, t: &mut Tracker, f: impl FnOnce(&mut Tracker) -> Result<()>) -> Result<()> {
+        let res = f(t);
+        t.save(|s| s.teardown(None));
+        let ok = self.release();
+        t.save(|s| s.teardown(Some(ok)));
+        res
     }
-    let f = crate::process::Proc::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .timeout(Some(Duration::from_secs(20)))
-        .run()?;
-    if !f.status.success() {
-        return Err(CliError::new(
-            Exit::ToolFailed,
-            format!("docker cannot reach an engine ({}); {fixes}", f.tail(1)),
-        ));
+
+    fn release(&mut self) -> bool {
+        if std::mem::replace(&mut self.released, true) {
+            return true;
+        }
+        match self.backend.release(self.place) {
+            Ok(()) => true,
+            Err(e) => {
+                out::warn(TOOL, format!("releasing the run's place failed: {e:#}"));
+                false
+            }
+        }
     }
-    Ok(())
+}
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        // Only a panic in the steps gets here unreleased.
+        self.release();
+    }
 }
 
 fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &str) -> Result<()> {
-    if let (true, Some(ssh)) = (steps.probe, ssh) {
-        let report = t.setup("probe", || {
-            let facts = probe::probe(Some(ssh))?;
-            Ok(probe::Report::new(
-                Some(ssh.destination()),
-                facts,
-                &probe::Wanted::from_job(&p.job),
-            ))
-        })?;
-        let docker = steps.mode == "docker";
-        for f in &report.findings {
-            // A native run does not care what docker could not tell the probe.
-            if !docker && f.check == "unreadable" && f.message.contains("docker") {
-                continue;
+    let mut ran = None;
+    let mut res = Ok(());
+    for step in &steps.list {
+        res = match step {
+            Step::Probe => probe_step(t, steps, p, ssh),
+            Step::Sync { dest } => sync_step(t, p, ssh, dest),
+            Step::Setup(kind, cmd) => setup_step(t, kind.name(), cmd, p, ssh),
+            Step::Job {
+                command,
+                cleanup,
+                launch: Launch::Attached,
+            } => {
+                let r = job_step(t, command, p, run_id, steps, ssh);
+                ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
+                r.map(|_| ())
             }
-            out::warn(TOOL, &f.message);
-        }
-        if docker && report.facts.docker == Some(false) {
-            t.record.failed_step = Some("probe".into());
-            return Err(CliError::new(
-                Exit::Precondition,
-                format!(
-                    "{} has no `docker`, and this job runs in docker there: install docker on the box, or set \"ssh\": {{\"use_docker\": false}} to run natively in a venv",
-                    ssh.destination()
-                ),
-            ));
-        }
-        if !report.ok {
-            t.record.failed_step = Some("probe".into());
-            return Err(CliError::new(
-                Exit::Precondition,
-                "refusing to start a doomed run: a precondition on the box is below half its minimum (see the warnings above)",
-            ));
+            // From here on, whatever happened, clean up and bring the outputs back.
+            Step::Collect(_) => break,
+        };
+        if res.is_err() {
+            break;
         }
     }
-    if let (Some(dest), Some(ssh)) = (&steps.sync_dest, ssh) {
-        let moved = t.setup("sync", || {
-            let excludes = sync::job_excludes(&p.job, &p.job.root);
-            let staged = sync::stage(&p.job.root, &excludes)?;
-            let tr = sync::up(ssh, &staged, dest)?;
-            for w in staged.all_warnings().iter().chain(&tr.warnings) {
-                out::warn(TOOL, w);
-            }
-            out::note(
-                TOOL,
-                format!(
-                    "shipped {} of {} files ({} sent); {} secret-shaped paths kept home",
-                    tr.files_transferred,
-                    staged.files.len(),
-                    sync::human_bytes(tr.bytes_transferred),
-                    staged.secrets.len()
-                ),
-            );
-            Ok(Moved {
-                dir: None,
-                files: staged.files.len() as u64,
-                bytes: staged.bytes,
-            })
-        })?;
-        t.record.sync = Some(moved);
-    }
-    let mut run_result = None;
-    for step in &steps.execs {
-        if !step.job {
-            t.setup(step.name, || {
-                let (stdin, _guard) = stdin_for(step, p)?;
-                let r = exec::run(&setup_options(step, stdin), ssh)?;
-                if let Some(sig) = r.interrupted {
-                    return Err(CliError::new(
-                        Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-                        format!("interrupted by signal {sig}"),
-                    ));
-                }
-                if r.exit_code != 0 {
-                    anyhow::bail!(
-                        "`{}` exited with {}; its last lines:\n{}",
-                        step.argv.first().map(String::as_str).unwrap_or(""),
-                        r.exit_code,
-                        r.output_tail.trim_end()
-                    );
-                }
-                Ok(())
-            })?;
-            continue;
-        }
-        let opts = job_options(step, p, run_id, steps.mode == "native");
-        t.check_signal("run")?;
-        run_result = Some(t.step("run", || exec::run(&opts, ssh)));
-    }
-    // From here on, whatever happened, clean up and bring the outputs back.
-    let report = match run_result {
-        Some(Ok(r)) => Some(r),
-        Some(Err(e)) => {
-            // The run failed without a report (a lost connection): the container may live on.
-            if steps.container_cleanup {
+    let reached = ran.is_some();
+    if let Some((report, cleanup)) = ran {
+        // The job did not end by itself (or we lost it): clean up what it may have left.
+        let stopped = report
+            .as_ref()
+            .is_none_or(|r| r.timed_out || r.interrupted.is_some() || r.exit_code > 128);
+        if stopped {
+            if let Some(Cleanup::RemoveContainer) = cleanup {
                 remove_container(ssh, run_id);
             }
-            collect_outputs(t, steps, ssh);
-            return Err(e);
-        }
-        None => None,
-    };
-    if let Some(r) = &report {
-        t.record.exit_code = Some(r.exit_code as i32);
-        t.record.timed_out = r.timed_out;
-        t.record.interrupted = r.interrupted;
-        if r.timed_out {
-            out::warn(
-                TOOL,
-                format!("the job ran past its deadline and was killed (run id {run_id})"),
-            );
-        }
-        if steps.container_cleanup && (r.timed_out || r.interrupted.is_some() || r.exit_code > 128)
-        {
-            remove_container(ssh, run_id);
         }
     }
-    collect_outputs(t, steps, ssh);
+    // Outputs come back once the job was reached; a failed set-up step has none.
+    if let (Some(c), true) = (steps.collect(), reached) {
+        collect_outputs(t, c, &steps.outputs, ssh, run_id);
+    }
+    res
+}
+
+fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -> Result<()> {
+    let Some(ssh) = ssh else { return Ok(()) };
+    let report = t.setup("probe", || {
+        let facts = probe::probe(Some(ssh))?;
+        Ok(probe::Report::new(
+            Some(ssh.destination()),
+            facts,
+            &probe::Wanted::from_job(&p.job),
+        ))
+    })?;
+    let docker = steps.mode == crate::job::Mode::Docker;
+    for f in &report.findings {
+        // A native run does not care what docker could not tell the probe.
+        if !docker && f.check == "unreadable" && f.message.contains("docker") {
+            continue;
+        }
+        out::warn(TOOL, &f.message);
+    }
+    if docker && report.facts.docker == Some(false) {
+        t.record.failed_step = Some("probe".into());
+        return Err(CliError::new(
+            Exit::Precondition,
+            format!(
+                "{} has no `docker`, and this job runs in docker there: install docker on the box, or set \"ssh\": {{\"use_docker\": false}} to run natively in a venv",
+                ssh.destination()
+            ),
+        ));
+    }
+    if !report.ok {
+        t.record.failed_step = Some("probe".into());
+        return Err(CliError::new(
+            Exit::Precondition,
+            "refusing to start a doomed run: a precondition on the box is below half its minimum (see the warnings above)",
+        ));
+    }
     Ok(())
 }
 
-fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
-    let opts = ExecOptions {
-        timeout: Some(Duration::from_secs(60)),
-        ..ExecOptions::new(vec![
-            "docker".into(),
-            "rm".into(),
-            "-f".into(),
-            format!("runplz-{run_id}"),
-        ])
-    };
-    let _ = exec::run(&opts, ssh);
+fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Result<()> {
+    let Some(ssh) = ssh else { return Ok(()) };
+    let moved = t.setup("sync", || {
+        let excludes = sync::job_excludes(&p.job, &p.job.root);
+        let staged = sync::stage(&p.job.root, &excludes)?;
+        let tr = sync::up(ssh, &staged, dest)?;
+        for w in staged.all_warnings().iter().chain(&tr.warnings) {
+            out::warn(TOOL, w);
+        }
+        out::note(
+            TOOL,
+            format!(
+                "shipped {} of {} files ({} sent); {} secret-shaped paths kept home",
+                tr.files_transferred,
+                staged.files.len(),
+                sync::human_bytes(tr.bytes_transferred),
+                staged.secrets.len()
+            ),
+        );
+        Ok(Moved {
+            dir: None,
+            files: staged.files.len() as u64,
+            bytes: staged.bytes,
+        })
+    })?;
+    t.record.sync = Some(moved);
+    Ok(())
 }
 
-fn collect_outputs(t: &mut Tracker, steps: &Steps, ssh: Option<&Ssh>) {
+fn setup_step(
+    t: &mut Tracker,
+    name: &str,
+    cmd: &Command,
+    p: &Prepared,
+    ssh: Option<&Ssh>,
+) -> Result<()> {
+    t.setup(name, || {
+        let (stdin, _guard) = stdin_for(cmd, p)?;
+        let r = exec::run(&setup_options(cmd, stdin), ssh)?;
+        if let Some(sig) = r.interrupted {
+            return Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            ));
+        }
+        if r.exit_code != 0 {
+            anyhow::bail!(
+                "`{}` exited with {}; its last lines:\n{}",
+                cmd.argv.first().map(String::as_str).unwrap_or(""),
+                r.exit_code,
+                r.output_tail.trim_end()
+            );
+        }
+        Ok(())
+    })
+}
+
+fn job_step(
+    t: &mut Tracker,
+    cmd: &Command,
+    p: &Prepared,
+    run_id: &str,
+    steps: &Steps,
+    ssh: Option<&Ssh>,
+) -> Result<exec::ExecReport> {
+    let opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    t.check_signal("run")?;
+    t.save(|s| {
+        s.update(|r| {
+            r.handle.exec_host = ssh.map(|s| s.target().label());
+            r.handle.exec_run_id = Some(run_id.to_string());
+            r.handle.container =
+                (steps.mode == crate::job::Mode::Docker).then(|| format!("runplz-{run_id}"));
+            for step in &steps.list {
+                match step {
+                    Step::Sync { dest } => r.handle.remote_workspace = Some(dest.clone()),
+                    Step::Collect(Collect::Rsync { parent }) => {
+                        r.handle.remote_outputs = Some(format!("{parent}/{run_id}"))
+                    }
+                    _ => {}
+                }
+            }
+        })
+    });
+    let r = t.step("run", || exec::run(&opts, ssh))?;
+    t.record.exit_code = Some(i32::from(r.exit_code));
+    t.record.timed_out = r.timed_out;
+    t.record.interrupted = r.interrupted;
+    if r.timed_out {
+        out::warn(
+            TOOL,
+            format!("the job ran past its deadline and was killed (run id {run_id})"),
+        );
+    }
+    Ok(r)
+}
+
+/// Remove the job's container: shielded, so a second Ctrl-C cannot leave it running.
+fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
+    let name = format!("runplz-{run_id}");
+    let script = format!(
+        "docker rm -f {} >/dev/null 2>&1 || true",
+        crate::quote::sh(&name)
+    );
+    let proc = match ssh {
+        Some(ssh) => ssh.command(&script),
+        None => crate::process::Proc::new("sh").args(["-c", &script]),
+    };
+    if let Err(e) = proc.shielded().timeout(Some(CLEANUP_LIMIT)).run() {
+        out::warn(
+            TOOL,
+            format!("removing container {name}: {e:#}; remove it with `docker rm -f {name}`"),
+        );
+    }
+}
+
+fn collect_outputs(t: &mut Tracker, c: &Collect, to: &Path, ssh: Option<&Ssh>, run_id: &str) {
     let started_at = t.started_at;
-    let res = t.step("collect", || match (&steps.collect_from, ssh) {
-        (Some(from), Some(ssh)) => {
-            let c = collect::rsync_down(ssh, from, &steps.outputs)?;
+    let res = t.step("collect", || match (c, ssh) {
+        (Collect::Rsync { parent }, Some(ssh)) => {
+            let from = format!("{parent}/{run_id}");
+            let got = collect::rsync_down(ssh, &from, to)?;
+            // Back here whole: the box's copy goes (shielded: a Ctrl-C now must not leave
+            // half of it behind for nothing).
+            let rm = format!("rm -rf -- {}", crate::ssh::remote_dir_word(&from));
+            let gone = ssh
+                .command(&rm)
+                .shielded()
+                .timeout(Some(CLEANUP_LIMIT))
+                .run();
+            if !gone.is_ok_and(|f| f.status.success()) {
+                out::warn(TOOL, format!("could not remove ~/{from} on the box"));
+            }
             Ok(Moved {
-                dir: Some(steps.outputs.display().to_string()),
-                files: c.files as u64,
-                bytes: c.bytes,
+                dir: Some(to.display().to_string()),
+                files: got.files as u64,
+                bytes: got.bytes,
             })
         }
-        _ => count_local(&steps.outputs, started_at),
+        _ => count_local(to, started_at),
     });
     match res {
         Ok(m) => t.record.outputs = Some(m),
@@ -257,33 +363,33 @@ fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
 }
 
 /// A set-up command: no deadline, a fresh run id, its input on stdin.
-fn setup_options(step: &ExecStep, stdin: Option<exec::Input>) -> ExecOptions {
+fn setup_options(cmd: &Command, stdin: Option<exec::Input>) -> ExecOptions {
     ExecOptions {
-        workdir: step.workdir.clone(),
+        workdir: cmd.workdir.clone(),
         stdin,
-        ..ExecOptions::new(step.argv.clone())
+        ..ExecOptions::new(cmd.argv.clone())
     }
 }
 
 /// The job's own run: its deadline, this run's id and its environment.
-fn job_options(step: &ExecStep, p: &Prepared, run_id: &str, native: bool) -> ExecOptions {
+fn job_options(cmd: &Command, p: &Prepared, run_id: &str, native: bool) -> ExecOptions {
     ExecOptions {
-        workdir: step.workdir.clone(),
+        workdir: cmd.workdir.clone(),
         run_id: run_id.to_string(),
-        timeout: p.deadline,
+        timeout: p.settings.deadline,
         env: super::steps::run_env(p, native),
-        ..ExecOptions::new(step.argv.clone())
+        ..ExecOptions::new(cmd.argv.clone())
     }
 }
 
 /// A step's stdin. The build context goes through a temp file (kept alive by the returned
 /// guard) so a large repo is streamed to docker, not held in memory.
 fn stdin_for(
-    step: &ExecStep,
+    cmd: &Command,
     p: &Prepared,
 ) -> Result<(Option<exec::Input>, Option<tempfile::NamedTempFile>)> {
     let bytes = |b: String| Ok((Some(exec::Input::Bytes(b.into_bytes())), None));
-    match &step.stdin {
+    match &cmd.stdin {
         None => Ok((None, None)),
         Some(Stdin::Dockerfile) => bytes(image::dockerfile(&p.job)?),
         Some(Stdin::Shell { skip_apt }) => bytes(image::shell(

@@ -4,36 +4,30 @@
 
 mod execute;
 mod plan;
-mod steps;
+pub(crate) mod steps;
 
+use crate::backend::{self, Backend};
 use crate::error::CliError;
-use crate::job::{self, Backend, Job};
+use crate::job::{self, Job, Settings};
 use crate::out;
+use crate::state::RunState;
 use anyhow::Result;
 use runplz_protocol::Exit;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub(crate) use steps::Steps;
 
 const TOOL: &str = "runplz";
 
 /// Everything `runplz` was asked, as plain data (the CLI fills it).
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Where to run.
-    pub backend: Backend,
     /// The job file (`-` for stdin).
     pub job: PathBuf,
-    /// ssh: the box.
-    pub host: Option<String>,
-    /// brev: the instance name.
-    pub instance: Option<String>,
     /// Where outputs come back to.
     pub outputs_dir: Option<PathBuf>,
-    /// local docker: reuse the last built image.
-    pub no_build: bool,
-    /// local: run natively.
-    pub native: bool,
     /// `--var NAME=VALUE` values.
     pub vars: Vec<String>,
     /// `--vars-file`.
@@ -42,10 +36,8 @@ pub struct RunOptions {
     pub params: Vec<String>,
     /// Print the plan instead of running.
     pub plan: bool,
-    /// brev/modal: return after submitting.
-    pub detach: bool,
-    /// `--ssh-config`.
-    pub ssh_config: Option<PathBuf>,
+    /// The backend and its own flags.
+    pub backend: backend::Args,
 }
 
 /// How long one step took and whether it worked.
@@ -108,6 +100,8 @@ pub(crate) struct Tracker {
     /// Wall-clock start, for "written by this run".
     pub(crate) started_at: std::time::SystemTime,
     pub(crate) record: RunRecord,
+    /// The run state on disk, rewritten as steps start and end.
+    pub(crate) state: RunState,
 }
 
 impl Tracker {
@@ -117,10 +111,12 @@ impl Tracker {
         run_id: &str,
         host: Option<String>,
         mode: &'static str,
+        state: RunState,
     ) -> Tracker {
         Tracker {
             start: Instant::now(),
             started_at: std::time::SystemTime::now(),
+            state,
             record: RunRecord {
                 backend,
                 job: job.name().to_string(),
@@ -141,20 +137,43 @@ impl Tracker {
 
     /// Run one step, timing it and saying so on stderr.
     pub(crate) fn step<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        out::note(TOOL, format!("{name}..."));
+        self.step_with_state(name, true, |_| f())
+    }
+
+    /// [`Tracker::step`] for a step that writes into the run state itself (acquire writes
+    /// what it is about to create before it creates it). Progress lines only when `announce`.
+    pub(crate) fn step_with_state<T>(
+        &mut self,
+        name: &str,
+        announce: bool,
+        f: impl FnOnce(&mut RunState) -> Result<T>,
+    ) -> Result<T> {
+        if announce {
+            out::note(TOOL, format!("{name}..."));
+        }
+        self.save(|s| s.step_started(name));
         let t = Instant::now();
-        let res = f();
+        let res = f(&mut self.state);
         let seconds = t.elapsed().as_secs_f64();
+        self.save(|s| s.step_ended(name, res.is_ok()));
         self.record.steps.push(StepTime {
             step: name.to_string(),
             seconds: round(seconds),
             ok: res.is_ok(),
         });
         match &res {
+            Ok(_) if !announce => {}
             Ok(_) => out::note(TOOL, format!("{name} done in {seconds:.1}s")),
             Err(e) => out::note(TOOL, format!("{name} failed after {seconds:.1}s: {e:#}")),
         }
         res
+    }
+
+    /// Update the run state; a failed write is a warning, never the end of the run.
+    pub(crate) fn save(&mut self, f: impl FnOnce(&mut RunState) -> Result<()>) {
+        if let Err(e) = f(&mut self.state) {
+            out::warn(TOOL, format!("run state not written: {e:#}"));
+        }
     }
 
     /// A Ctrl-C (or SIGTERM/SIGHUP) that arrived between steps, while no child ran to
@@ -193,22 +212,29 @@ impl Tracker {
     /// Print the record and pick the exit code.
     pub(crate) fn finish(mut self, err: Option<anyhow::Error>) -> Result<Exit> {
         self.record.duration_seconds = round(self.start.elapsed().as_secs_f64());
+        let exit = match &err {
+            Some(e) => crate::error::exit_of(e, Exit::ToolFailed),
+            None => self.exit(),
+        };
+        self.save(|s| s.finished(i32::from(exit.code())));
         out::print_record("run", &self.record)?;
-        if let Some(e) = err {
-            return Err(e);
+        match err {
+            Some(e) => Err(e),
+            None => Ok(exit),
         }
-        Ok(
-            match (
-                self.record.timed_out,
-                self.record.interrupted,
-                self.record.exit_code,
-            ) {
-                (true, _, _) => Exit::TimedOut,
-                (_, _, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
-                (_, Some(sig), None) => Exit::Signal(sig as u8),
-                _ => Exit::ToolFailed,
-            },
-        )
+    }
+
+    fn exit(&self) -> Exit {
+        match (
+            self.record.timed_out,
+            self.record.interrupted,
+            self.record.exit_code,
+        ) {
+            (true, _, _) => Exit::TimedOut,
+            (_, _, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
+            (_, Some(sig), None) => Exit::Signal(sig as u8),
+            _ => Exit::ToolFailed,
+        }
     }
 }
 
@@ -216,67 +242,25 @@ pub(crate) fn round(s: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
 }
 
-/// The job's deadline: `timeout`, or the backend's `max_runtime_seconds`, whichever is shorter.
-pub fn deadline(job: &Job, backend: Backend) -> Option<Duration> {
-    let backend_max = match backend {
-        Backend::Ssh => job.spec.ssh.max_runtime_seconds,
-        Backend::Brev => job.spec.brev.max_runtime_seconds,
-        _ => None,
-    };
-    [job.spec.timeout, backend_max]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|s| Duration::from_secs(s as u64))
-}
-
-/// Flag combinations that make no sense for a backend: usage errors before anything happens.
-fn check_flags(o: &RunOptions) -> Result<()> {
-    let b = o.backend;
-    let name = b.name();
-    let only = |set: bool, flag: &str, allowed: &[Backend]| -> Result<()> {
-        if set && !allowed.contains(&b) {
-            let names: Vec<&str> = allowed.iter().map(|b| b.name()).collect();
-            return Err(CliError::usage(format!(
-                "{flag} makes no sense for `runplz {name}` (only for {})",
-                names.join(", ")
-            )));
-        }
-        Ok(())
-    };
-    only(o.host.is_some(), "--host", &[Backend::Ssh])?;
-    only(o.instance.is_some(), "--instance", &[Backend::Brev])?;
-    only(o.no_build, "--no-build", &[Backend::Local])?;
-    only(o.native, "--native", &[Backend::Local])?;
-    only(o.detach, "--detach", &[Backend::Brev, Backend::Modal])?;
-    if b == Backend::Ssh && o.host.is_none() {
-        return Err(CliError::usage(
-            "`runplz ssh` needs --host [user@]host[:port] (or an ssh-config alias)",
-        ));
-    }
-    if o.native && o.no_build {
-        return Err(CliError::usage(
-            "--no-build reuses a docker image; it makes no sense with --native",
-        ));
-    }
-    Ok(())
-}
-
-/// A validated job plus its rendered command, ready for a backend.
-pub(crate) struct Prepared {
+/// A validated job plus its rendered command and settings, ready for a backend.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The job.
     pub(crate) job: Job,
+    /// Its command, placeholders filled.
     pub(crate) run: job::Run,
+    /// Where outputs come back to here.
     pub(crate) outputs: PathBuf,
-    pub(crate) deadline: Option<Duration>,
+    /// The backend's settings for it, with the flags' overrides.
+    pub(crate) settings: Settings,
 }
 
-fn prepare(o: &RunOptions) -> Result<Prepared> {
-    check_flags(o)?;
+fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
+    b.check_args()?;
     let mut job = job::load(&o.job)?;
-    if o.native {
-        job.spec.local.use_docker = Some(false);
-    }
-    job::check_backend(&job, o.backend).map_err(|e| CliError::usage(e.to_string()))?;
+    let settings = b.settings(&job);
+    b.check_job(&job, &settings)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let overrides = job::vars::overrides(&o.vars, o.vars_file.as_deref(), &o.params)
         .map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
@@ -288,18 +272,12 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
         job.spec.outputs_dir = Some(abs.display().to_string());
     }
     let outputs = job.outputs_dir();
-    let deadline = deadline(&job, o.backend);
-    let inactivity = match o.backend {
-        Backend::Ssh => job.spec.ssh.max_inactivity_seconds,
-        Backend::Brev => job.spec.brev.max_inactivity_seconds,
-        _ => None,
-    };
-    if inactivity.is_some() {
+    if settings.max_inactivity.is_some() {
         out::warn(
             TOOL,
             format!(
                 "{}.max_inactivity_seconds is not enforced yet; only the deadline (timeout / max_runtime_seconds) stops a quiet job",
-                o.backend.name()
+                b.kind().name()
             ),
         );
     }
@@ -307,33 +285,18 @@ fn prepare(o: &RunOptions) -> Result<Prepared> {
         job,
         run,
         outputs,
-        deadline,
+        settings,
     })
 }
 
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).
 pub fn main(o: &RunOptions) -> Result<Exit> {
-    let p = prepare(o)?;
-    if o.plan && matches!(o.backend, Backend::Brev | Backend::Modal) {
-        return Err(CliError::usage(format!(
-            "--plan: the {} backend is not built yet, so there is no plan to print",
-            o.backend.name()
-        )));
-    }
+    let b = o.backend.open();
+    let p = prepare(o, b.as_ref())?;
     if o.plan {
-        out::print_raw(&plan::script(o, &p)?)?;
+        out::print_raw(&plan::script(o, b.as_ref(), &p)?)?;
         return Ok(Exit::Ok);
     }
     crate::process::install_signal_handlers();
-    match o.backend {
-        Backend::Local | Backend::Ssh => execute::run(o, &p),
-        Backend::Brev | Backend::Modal => Err(CliError::new(
-            Exit::ToolFailed,
-            format!(
-                "the {} backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
-                o.backend.name(),
-                p.job.origin
-            ),
-        )),
-    }
+    execute::run(o, b.as_ref(), &p)
 }

@@ -2,132 +2,134 @@
 //! composer executes. Values from the job that may be secret (the job's `env`) are read from
 //! the job file with `jq` when the script runs, never printed into it.
 
-use super::steps::{ExecStep, Stdin, Steps};
+use super::steps::{Cleanup, Collect, Command, Setup, Stdin, Step, BOX_OUTPUTS};
 use super::{Prepared, RunOptions};
+use crate::backend::Backend;
 use crate::error::CliError;
-use crate::job::Backend;
+use crate::image::CONTEXT_DOCKERFILE;
+use crate::job::Mode;
 use crate::quote::sh;
 use anyhow::Result;
 use std::fmt::Write;
 
 /// The script for this run.
-pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
+pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<String> {
+    let place = b.plan_place(p)?;
     if o.job.as_os_str() == "-" {
         return Err(CliError::usage(
             "--plan needs a job file, not `-`: the script reads the job again when it runs",
         ));
     }
-    let steps = super::steps::build(o, p)?;
+    let steps = b.steps(p)?;
     let job = std::fs::canonicalize(&o.job).unwrap_or_else(|_| o.job.clone());
-    let remote = o.backend == Backend::Ssh;
+    let host = place.host_flag.as_str();
+    let native = steps.mode != Mode::Docker;
     let mut s = String::new();
-    let b = o.backend.name();
+    let name = b.kind().name();
     let _ = writeln!(s, "#!/bin/sh");
     let _ = writeln!(
         s,
-        "# runplz {b} plan for job {:?}: the same steps `runplz {b}` runs, as rp-* calls.",
+        "# runplz {name} plan for job {:?}: the same steps `runplz {name}` runs, as rp-* calls.",
         p.job.name()
     );
     let _ = writeln!(s, "# Needs the rp-* tools and jq on PATH. Exit codes as runplz: the job's own, 124 timed out,");
     let _ = writeln!(s, "# 3 a doomed precondition, 5 a setup step failed.");
     let _ = writeln!(s, "set -eu");
     let _ = writeln!(s, "JOB={}", sh(&job.display().to_string()));
-    if let Some(h) = &o.host {
-        let _ = writeln!(s, "HOST={}", sh(h));
-    }
-    if let Some(cfg) = crate::ssh::config_from(o.ssh_config.as_deref()) {
-        let cfg = std::fs::canonicalize(&cfg).unwrap_or(cfg);
-        let _ = writeln!(
-            s,
-            "export RUNPLZ_SSH_CONFIG={}",
-            sh(&cfg.display().to_string())
-        );
+    for l in &place.lines {
+        let _ = writeln!(s, "{l}");
     }
     let _ = writeln!(s, "RUN_ID={}\"-$(date +%s)-$$\"", sh(p.job.name()));
     let _ = writeln!(s, "T=$(mktemp -d)");
     let _ = writeln!(s, "trap 'rm -rf \"$T\"' EXIT");
-    let host = if remote { " --host \"$HOST\"" } else { "" };
-    if steps.probe {
-        let _ = writeln!(
-            s,
-            "\n# probe: warnings on stderr; exit 3 stops a doomed run before anything ships"
-        );
-        // As runplz: 3 for a doomed precondition, 5 when the probe itself failed.
-        let _ = writeln!(
-            s,
-            "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
-        );
-    }
-    if let Some(dest) = &steps.sync_dest {
-        let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
-        // The job file alone cannot know an --outputs-dir given to runplz: exclude it here.
-        let extra: String = crate::sync::job_excludes(&p.job, &p.job.root)
-            .iter()
-            .filter(|x| !p.job.spec.sync.exclude.contains(x))
-            .map(|x| format!(" --exclude {}", sh(x)))
-            .collect();
-        let _ = writeln!(
-            s,
-            "rp-sync up{host} --job \"$JOB\"{extra} --dest {} > \"$T/sync.json\" || exit 5",
-            sh(dest)
-        );
-    }
-    for step in &steps.execs {
-        if step.job {
-            let _ = writeln!(
-                s,
-                "\n# the job, under its deadline; its exit code is the plan's"
-            );
-            if !super::steps::run_env(p, steps.mode == "native").is_empty() {
-                // Values stay in a private file ($T is 0700), off every command line.
+    // The job's ssh.user, ssh.port and ssh.ssh_key_path for every call to the box.
+    let job_flag = if host.is_empty() {
+        ""
+    } else {
+        " --job \"$JOB\""
+    };
+    for step in &steps.list {
+        match step {
+            Step::Probe => {
                 let _ = writeln!(
                     s,
-                    "jq {} \"$JOB\" > \"$T/env.json\"",
-                    sh(super::steps::run_env_jq(steps.mode == "native"))
+                    "\n# probe: warnings on stderr; exit 3 stops a doomed run before anything ships"
                 );
-            }
-            let _ = writeln!(s, "set +e");
-            let _ = writeln!(s, "{} > \"$T/run.json\"", exec_line(step, p, host, &steps));
-            let _ = writeln!(s, "code=$?");
-            let _ = writeln!(s, "set -e");
-            if steps.container_cleanup {
-                let job = if host.is_empty() {
-                    ""
-                } else {
-                    " --job \"$JOB\""
-                };
+                // As runplz: 3 for a doomed precondition, 5 when the probe itself failed.
                 let _ = writeln!(
                     s,
-                    "if [ \"$(jq -r '.timed_out or (.interrupted != null) or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host}{job} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
+                    "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
                 );
             }
-        } else {
-            let _ = writeln!(s, "\n# {}", step_comment(step));
-            if let Some(render) = render_stdin(step) {
-                let _ = writeln!(s, "{render}");
+            Step::Sync { dest } => {
+                let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
+                // The job file alone cannot know an --outputs-dir given to runplz: exclude it.
+                let extra: String = crate::sync::job_excludes(&p.job, &p.job.root)
+                    .iter()
+                    .filter(|x| !p.job.spec.sync.exclude.contains(x))
+                    .map(|x| format!(" --exclude {}", sh(x)))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "rp-sync up{host} --job \"$JOB\"{extra} --dest {} > \"$T/sync.json\" || exit 5",
+                    sh(dest)
+                );
             }
-            let _ = writeln!(
-                s,
-                "{} > \"$T/{}.json\" || exit 5",
-                exec_line(step, p, host, &steps),
-                step.name
-            );
+            Step::Setup(kind, cmd) => {
+                let _ = writeln!(s, "\n# {}", setup_comment(*kind));
+                if let Some(render) = render_stdin(cmd) {
+                    let _ = writeln!(s, "{render}");
+                }
+                let line = exec_line(cmd, p, host, job_flag, None);
+                let _ = writeln!(s, "{line} > \"$T/{}.json\" || exit 5", kind.name());
+            }
+            Step::Job {
+                command, cleanup, ..
+            } => {
+                let _ = writeln!(
+                    s,
+                    "\n# the job, under its deadline; its exit code is the plan's"
+                );
+                let env = !super::steps::run_env(p, native).is_empty();
+                if env {
+                    // Values stay in a private file ($T is 0700), off every command line.
+                    let _ = writeln!(
+                        s,
+                        "jq {} \"$JOB\" > \"$T/env.json\"",
+                        sh(super::steps::run_env_jq(native))
+                    );
+                }
+                let _ = writeln!(s, "set +e");
+                let line = exec_line(command, p, host, job_flag, Some(env));
+                let _ = writeln!(s, "{line} > \"$T/run.json\"");
+                let _ = writeln!(s, "code=$?");
+                let _ = writeln!(s, "set -e");
+                if let Some(Cleanup::RemoveContainer) = cleanup {
+                    let _ = writeln!(
+                        s,
+                        "if [ \"$(jq -r '.timed_out or (.interrupted != null) or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host}{job_flag} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
+                    );
+                }
+            }
+            Step::Collect(c) => {
+                let _ = writeln!(s, "\n# outputs back, on every exit path");
+                let to = sh(&steps.outputs.display().to_string());
+                match c {
+                    Collect::Rsync { parent } => {
+                        let from = format!("{}/\"$RUN_ID\"", sh(parent));
+                        let _ = writeln!(
+                            s,
+                            "if rp-collect{host}{job_flag} --from {from} --to {to} > \"$T/collect.json\"; then\n  rp-exec{host}{job_flag} -- rm -rf -- {from} >/dev/null || true\nelse\n  echo '{{}}' > \"$T/collect.json\"\nfi"
+                        );
+                    }
+                    Collect::CountLocal => {
+                        let _ = writeln!(s, "echo '{{}}' > \"$T/collect.json\"");
+                    }
+                }
+            }
         }
     }
-    let _ = writeln!(s, "\n# outputs back, on every exit path");
-    match &steps.collect_from {
-        Some(from) => {
-            let _ = writeln!(
-                s,
-                "rp-collect{host} --job \"$JOB\" --from {} --to {} > \"$T/collect.json\" || echo '{{}}' > \"$T/collect.json\"",
-                sh(from),
-                sh(&steps.outputs.display().to_string())
-            );
-        }
-        None => {
-            let _ = writeln!(s, "echo '{{}}' > \"$T/collect.json\"");
-        }
-    }
+    debug_assert!(BOX_OUTPUTS == "runplz-out");
     let _ = writeln!(
         s,
         "jq -c -n --slurpfile run \"$T/run.json\" --slurpfile col \"$T/collect.json\" \\\n  '{{type: \"plan-run\", version: 1, job: {}, run_id: $run[0].run_id, exit_code: $run[0].exit_code, timed_out: $run[0].timed_out, outputs: {{files: ($col[0].files // null), bytes: ($col[0].bytes // null)}}}}'",
@@ -137,52 +139,54 @@ pub(crate) fn script(o: &RunOptions, p: &Prepared) -> Result<String> {
     Ok(s)
 }
 
-fn step_comment(step: &ExecStep) -> &'static str {
-    match step.name {
-        "image" => "image: build the rendered Dockerfile",
-        "venv" => "image: a venv, then the rendered shell steps in it",
-        _ => "set-up",
+fn setup_comment(kind: Setup) -> &'static str {
+    match kind {
+        Setup::Image => "image: build the rendered Dockerfile",
+        Setup::Venv => "image: a venv, then the rendered shell steps in it",
     }
 }
 
 /// The rp-image call that renders a step's stdin into a file, if it has one.
-fn render_stdin(step: &ExecStep) -> Option<String> {
-    Some(match step.stdin.as_ref()? {
+fn render_stdin(cmd: &Command) -> Option<String> {
+    Some(match cmd.stdin.as_ref()? {
         Stdin::Dockerfile => "rp-image \"$JOB\" --format dockerfile > \"$T/stdin\"".to_string(),
         Stdin::Shell { skip_apt } => format!(
             "rp-image \"$JOB\" --format shell{} > \"$T/stdin\"",
             if *skip_apt { " --skip-apt" } else { "" }
         ),
         Stdin::ContextTar => format!(
-            "rp-image \"$JOB\" --format dockerfile --context \"$T/stdin\" > /dev/null   # the repo minus secrets + {}",
-            super::execute::CONTEXT_DOCKERFILE
+            "rp-image \"$JOB\" --format dockerfile --context \"$T/stdin\" > /dev/null   # the repo minus secrets + {CONTEXT_DOCKERFILE}"
         ),
     })
 }
 
-fn exec_line(step: &ExecStep, p: &Prepared, host: &str, steps: &Steps) -> String {
+/// An rp-exec call; `job_env` is set for the job itself (`Some(true)` when it has an env).
+fn exec_line(
+    cmd: &Command,
+    p: &Prepared,
+    host: &str,
+    job_flag: &str,
+    job_env: Option<bool>,
+) -> String {
     let mut l = format!("rp-exec{host}");
-    if let Some(w) = &step.workdir {
+    if let Some(w) = &cmd.workdir {
         let _ = write!(l, " --workdir {}", sh(w));
     }
-    if step.stdin.is_some() {
+    if cmd.stdin.is_some() {
         l.push_str(" --stdin \"$T/stdin\"");
     }
-    if step.job {
-        if let Some(d) = p.deadline {
+    if let Some(env) = job_env {
+        if let Some(d) = p.settings.deadline {
             let _ = write!(l, " --timeout {}", d.as_secs());
         }
         l.push_str(" --run-id \"$RUN_ID\"");
-        if !super::steps::run_env(p, steps.mode == "native").is_empty() {
+        if env {
             l.push_str(" --env-file \"$T/env.json\"");
         }
     }
-    if !host.is_empty() {
-        // The job's ssh.user, ssh.port and ssh.ssh_key_path.
-        l.push_str(" --job \"$JOB\"");
-    }
+    l.push_str(job_flag);
     l.push_str(" --");
-    for a in &step.argv {
+    for a in &cmd.argv {
         l.push(' ');
         l.push_str(&sh(a));
     }

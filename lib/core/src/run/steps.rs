@@ -1,13 +1,18 @@
-//! The steps of a run as data: which probe, sync, image and run commands, with which
-//! arguments. `runplz` executes them through the library (`execute.rs`) and `--plan` prints
-//! them as rp-* calls (`plan.rs`); building both from this one list is what keeps the plan
-//! honest.
+//! The steps of a run as data: a list of typed steps (probe, sync, set-up commands, the
+//! job, collect) with the mode a real enum. `runplz` executes the list through the library
+//! (`execute.rs`) and `--plan` prints it as rp-* calls (`plan.rs`); building both from this
+//! one list is what keeps the plan honest. A backend picks [`here`] or [`on_box`].
 
-use super::{Prepared, RunOptions};
-use crate::job::{Backend, Run};
+use super::Prepared;
+use crate::image::CONTEXT_DOCKERFILE;
+use crate::job::{Mode, Run};
 use crate::quote::sh;
 use anyhow::Result;
 use std::path::PathBuf;
+
+/// The box folder every run's `$RUNPLZ_OUT` lives under (relative to the home), one
+/// sub-folder per run id, so two runs of one job on one box never share one.
+pub(crate) const BOX_OUTPUTS: &str = "runplz-out";
 
 /// What a step feeds its command on stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,19 +25,99 @@ pub(crate) enum Stdin {
     ContextTar,
 }
 
+/// Which set-up command a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Setup {
+    /// `docker build` of the job's image.
+    Image,
+    /// A venv, then the image's shell steps in it.
+    Venv,
+}
+
+impl Setup {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Setup::Image => "image",
+            Setup::Venv => "venv",
+        }
+    }
+}
+
 /// One command run through rp-exec.
 #[derive(Debug, Clone)]
-pub(crate) struct ExecStep {
-    /// `image`, `venv` or `run`.
-    pub name: &'static str,
+pub(crate) struct Command {
     /// The working directory (the workspace).
     pub workdir: Option<String>,
     /// The command.
     pub argv: Vec<String>,
     /// What goes to its stdin.
     pub stdin: Option<Stdin>,
-    /// The job's own run: deadline, run id and the job's env apply.
-    pub job: bool,
+}
+
+/// How the job is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Launch {
+    /// runplz waits for it, streaming its output (the only kind so far; Slurm and detached
+    /// runs will submit instead).
+    Attached,
+}
+
+/// What must be cleaned up when the job did not end by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cleanup {
+    /// Remove the container `runplz-<run id>` (the docker client's death would leave it).
+    RemoveContainer,
+}
+
+/// Where the outputs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Collect {
+    /// They were written here: count what this run wrote.
+    CountLocal,
+    /// rsync them from `<parent>/<run id>` on the box, then remove the box's copy.
+    Rsync { parent: String },
+}
+
+/// One step of a run.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Check the box's specs against the job; a doomed precondition stops the run.
+    Probe,
+    /// Ship the repo to this folder on the box.
+    Sync { dest: String },
+    /// A set-up command that must succeed.
+    Setup(Setup, Command),
+    /// The job itself, under its deadline, with its env and run id.
+    Job {
+        command: Command,
+        launch: Launch,
+        cleanup: Option<Cleanup>,
+    },
+    /// Bring the outputs back (on every exit path).
+    Collect(Collect),
+}
+
+/// Everything a run does, in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Steps {
+    /// How the job runs.
+    pub mode: Mode,
+    /// The steps; `Collect` is last.
+    pub list: Vec<Step>,
+    /// Where outputs end up here.
+    pub outputs: PathBuf,
+    /// The image tag (docker mode).
+    pub tag: String,
+}
+
+impl Steps {
+    /// The collect step.
+    pub(crate) fn collect(&self) -> Option<&Collect> {
+        self.list.iter().find_map(|s| match s {
+            Step::Collect(c) => Some(c),
+            _ => None,
+        })
+    }
 }
 
 /// The job's own run environment. Natively there is no image to carry the `env` steps, so
@@ -64,27 +149,6 @@ pub(crate) fn run_env_jq(native: bool) -> &'static str {
     } else {
         ".env // {}"
     }
-}
-
-/// Everything a run does, in order.
-#[derive(Debug, Clone)]
-pub(crate) struct Steps {
-    /// `docker` or `native`.
-    pub mode: &'static str,
-    /// ssh: probe the box first.
-    pub probe: bool,
-    /// ssh: the workspace the repo is synced to (relative to the box's home).
-    pub sync_dest: Option<String>,
-    /// Image set-up commands, then the job's run.
-    pub execs: Vec<ExecStep>,
-    /// docker: the container to remove if the run did not end by itself.
-    pub container_cleanup: bool,
-    /// ssh: the box folder `$RUNPLZ_OUT` lives in (relative to home), collected back.
-    pub collect_from: Option<String>,
-    /// Where outputs end up here.
-    pub outputs: PathBuf,
-    /// The image tag (docker mode).
-    pub tag: String,
 }
 
 /// The docker image tag of a job: lower case, as docker requires.
@@ -129,35 +193,29 @@ fn command_words(run: &Run, prelude: Option<&str>) -> Vec<String> {
 
 /// The `docker run` script: GPUs when the machine has them and docker's nvidia runtime,
 /// the workspace at /workspace, outputs at /out, the job's env passed through by name.
-fn docker_run_script(
-    p: &Prepared,
-    out_expr: &str,
-    clear_out: bool,
-    network: Option<&str>,
-) -> String {
+fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
     let mut s = String::from("set -eu\n");
-    s.push_str(&format!("out={out_expr}\n"));
-    if clear_out {
-        s.push_str("rm -rf \"$out\"\n");
-    }
-    s.push_str("mkdir -p \"$out\"\nset --\n");
+    s.push_str(&format!("out={out_expr}\nmkdir -p \"$out\"\nset --\n"));
     s.push_str(
         "if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \\\n  && docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia; then\n  set -- --gpus all\nfi\n",
     );
-    // Stopping the run (timeout, Ctrl-C, the box's watchdog) signals this script's group;
-    // killing the docker client would leave the container running (and its processes may
-    // belong to root, out of reach of the run-id sweep), so the trap removes it by name.
+    // A deadline (TERM, from rp-exec or the box's watchdog) removes the container at once:
+    // killing the docker client would leave it running, and its processes may belong to
+    // root, out of reach of the run-id sweep. INT and HUP are the user's: the docker client
+    // proxies them to the job (a Python job gets its KeyboardInterrupt and can save a
+    // checkpoint); we wait for it, and whatever is left after rp-exec's grace is removed by
+    // runplz (or the plan) by name.
     s.push_str(
         "rm_container() { docker rm -f \"runplz-$RUNPLZ_RUN_ID\" >/dev/null 2>&1 || true; }\n",
     );
-    s.push_str("trap 'rm_container; exit 143' TERM\ntrap 'rm_container; exit 130' INT\ntrap 'rm_container; exit 129' HUP\n");
+    s.push_str("trap 'rm_container; exit 143' TERM\ntrap 'rc=130' INT\ntrap 'rc=129' HUP\n");
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
     s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
     for k in p.job.spec.env.keys() {
         s.push_str(&format!(" -e {k}"));
     }
-    if let Some(n) = network {
+    if let Some(n) = &p.settings.network {
         s.push_str(&format!(" --network {}", sh(n)));
     }
     s.push_str(&format!(" \"$@\" {}", sh(&tag(p.job.name()))));
@@ -165,8 +223,9 @@ fn docker_run_script(
         s.push(' ');
         s.push_str(&sh(&w));
     }
-    // In the background, so the traps run while we wait for it.
-    s.push_str(" &\nwait $! && rc=0 || rc=$?\nrm_container\nexit \"$rc\"\n");
+    // In the background, so the traps run while we wait; a trapped signal ends `wait` early,
+    // so wait again until the client is gone.
+    s.push_str(" &\npid=$!\nwhile :; do\n  wait \"$pid\" && rc=0 || rc=$?\n  kill -0 \"$pid\" 2>/dev/null || break\ndone\nrm_container\nexit \"$rc\"\n");
     s
 }
 
@@ -190,131 +249,145 @@ fn remote_venv(name: &str) -> String {
     format!("\"$HOME/.runplz/venvs/\"{}", sh(name))
 }
 
-/// A local venv per job and repo, under the user's cache.
+/// A local venv per job and repo, under the user's cache; the key is a sha256 of the repo's
+/// path, stable across Rust releases.
 fn local_venv(p: &Prepared) -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    p.job.root.hash(&mut h);
+    use sha2::{Digest, Sha256};
+    use std::os::unix::ffi::OsStrExt;
+    let digest = Sha256::digest(p.job.root.as_os_str().as_bytes());
+    let key: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     base.join("runplz/venvs")
-        .join(format!("{}-{:08x}", p.job.name(), h.finish() as u32))
+        .join(format!("{}-{key}", p.job.name()))
 }
 
+/// Create the venv if needed, then run the shell steps (stdin) in it. Two runs of one job
+/// at once take turns (`flock`, where the box has it) instead of installing into one venv
+/// together.
 fn venv_setup_script(venv_expr: &str) -> String {
     format!(
-        "set -eu\nv={venv_expr}\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
+        "set -eu\nv={venv_expr}\nmkdir -p \"$(dirname \"$v\")\"\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
     )
 }
 
-/// Whether this run uses docker.
-pub(crate) fn uses_docker(o: &RunOptions, p: &Prepared) -> bool {
-    match o.backend {
-        // `--native` was already written into the job's spec by `prepare`.
-        Backend::Local => p.job.spec.local.use_docker != Some(false),
-        _ => p.job.spec.ssh.use_docker != Some(false),
+fn bash_c(script: String) -> Vec<String> {
+    vec!["bash".to_string(), "-c".into(), script]
+}
+
+/// The native run script: `$RUNPLZ_OUT` made, the venv activated, the command exec'd.
+fn native_run_script(p: &Prepared, out_expr: &str, venv: &str) -> String {
+    let mut script =
+        format!("set -eu\nout={out_expr}\nmkdir -p \"$out\"\nexport RUNPLZ_OUT=\"$out\"\nexec");
+    let prelude = format!(". {venv}/bin/activate || exit 125");
+    for w in command_words(&p.run, Some(&prelude)) {
+        script.push(' ');
+        script.push_str(&sh(&w));
+    }
+    script.push('\n');
+    script
+}
+
+/// The job step, with the container to clean up in docker mode.
+fn job_step(p: &Prepared, workdir: Option<String>, out_expr: &str, venv: &str) -> Step {
+    let docker = p.settings.docker();
+    let argv = if docker {
+        bash_c(docker_run_script(p, out_expr))
+    } else {
+        bash_c(native_run_script(p, out_expr, venv))
+    };
+    Step::Job {
+        command: Command {
+            workdir,
+            argv,
+            stdin: None,
+        },
+        launch: Launch::Attached,
+        cleanup: docker.then_some(Cleanup::RemoveContainer),
     }
 }
 
-/// Build the steps for `runplz local` and `runplz ssh`.
-pub(crate) fn build(o: &RunOptions, p: &Prepared) -> Result<Steps> {
-    let name = p.job.name().to_string();
-    let docker = uses_docker(o, p);
-    let tag = tag(&name);
-    let remote = o.backend == Backend::Ssh;
-    let mut execs = Vec::new();
-    let outputs = p.outputs.clone();
-    let bash_c = |script: String| vec!["bash".to_string(), "-c".into(), script];
-    let (workdir, collect_from, out_expr) = if remote {
-        let ws = crate::sync::default_dest(&name);
-        let out_rel = format!("runplz-out/{name}");
-        (
-            Some(ws),
-            Some(out_rel),
-            format!("\"$HOME/runplz-out/\"{}", sh(&name)),
-        )
-    } else {
-        (
-            Some(p.job.root.display().to_string()),
-            None,
-            sh(&outputs.display().to_string()),
-        )
-    };
-    if docker {
-        let network = if remote {
-            p.job.spec.ssh.network.as_deref()
-        } else {
-            p.job.spec.local.network.as_deref()
-        };
-        if !o.no_build || remote {
-            let (argv, stdin) = if remote {
-                (
-                    docker_build_argv(network, &tag, ".", "-"),
-                    Stdin::Dockerfile,
-                )
-            } else {
-                (
-                    docker_build_argv(network, &tag, "-", super::execute::CONTEXT_DOCKERFILE),
-                    Stdin::ContextTar,
-                )
-            };
-            execs.push(ExecStep {
-                name: "image",
-                workdir: workdir.clone(),
-                argv,
-                stdin: Some(stdin),
-                job: false,
-            });
+/// The steps on this machine: set-up and the job in the repo itself, outputs written
+/// straight to the outputs folder. `build` is false for `--no-build`.
+pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
+    let name = p.job.name();
+    let tag = tag(name);
+    let workdir = Some(p.job.root.display().to_string());
+    let out_expr = sh(&p.outputs.display().to_string());
+    let venv = sh(&local_venv(p).display().to_string());
+    let mut list = Vec::new();
+    match p.settings.mode {
+        Mode::Docker if build => {
+            let argv =
+                docker_build_argv(p.settings.network.as_deref(), &tag, "-", CONTEXT_DOCKERFILE);
+            list.push(Step::Setup(
+                Setup::Image,
+                Command {
+                    workdir: workdir.clone(),
+                    argv,
+                    stdin: Some(Stdin::ContextTar),
+                },
+            ));
         }
-        execs.push(ExecStep {
-            name: "run",
-            workdir: workdir.clone(),
-            argv: bash_c(docker_run_script(p, &out_expr, remote, network)),
-            stdin: None,
-            job: true,
-        });
-    } else {
-        let venv = if remote {
-            remote_venv(&name)
-        } else {
-            sh(&local_venv(p).display().to_string())
-        };
-        execs.push(ExecStep {
-            name: "venv",
-            workdir: workdir.clone(),
-            argv: bash_c(venv_setup_script(&venv)),
-            stdin: Some(Stdin::Shell { skip_apt: !remote }),
-            job: false,
-        });
-        let mut script = format!("set -eu\nout={out_expr}\n");
-        if remote {
-            script.push_str("rm -rf \"$out\"\n");
-        }
-        script.push_str("mkdir -p \"$out\"\nexport RUNPLZ_OUT=\"$out\"\nexec");
-        let prelude = format!(". {venv}/bin/activate || exit 125");
-        for w in command_words(&p.run, Some(&prelude)) {
-            script.push(' ');
-            script.push_str(&sh(&w));
-        }
-        script.push('\n');
-        execs.push(ExecStep {
-            name: "run",
-            workdir,
-            argv: bash_c(script),
-            stdin: None,
-            job: true,
-        });
+        Mode::Docker => {}
+        Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, true)),
     }
+    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(Step::Collect(Collect::CountLocal));
     Ok(Steps {
-        mode: if docker { "docker" } else { "native" },
-        probe: remote,
-        sync_dest: remote.then(|| crate::sync::default_dest(&name)),
-        execs,
-        container_cleanup: docker,
-        collect_from,
-        outputs,
+        mode: p.settings.mode,
+        list,
+        outputs: p.outputs.clone(),
+        tag,
+    })
+}
+
+fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
+    Step::Setup(
+        Setup::Venv,
+        Command {
+            workdir,
+            argv: bash_c(venv_setup_script(venv)),
+            stdin: Some(Stdin::Shell { skip_apt }),
+        },
+    )
+}
+
+/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up, run with
+/// `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect that back.
+pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
+    let name = p.job.name();
+    let tag = tag(name);
+    let ws = crate::sync::default_dest(name);
+    let workdir = Some(ws.clone());
+    let out_expr = format!("\"$HOME/{BOX_OUTPUTS}/$RUNPLZ_RUN_ID\"");
+    let venv = remote_venv(name);
+    let mut list = vec![Step::Probe, Step::Sync { dest: ws }];
+    match p.settings.mode {
+        Mode::Docker => {
+            let argv = docker_build_argv(p.settings.network.as_deref(), &tag, ".", "-");
+            list.push(Step::Setup(
+                Setup::Image,
+                Command {
+                    workdir: workdir.clone(),
+                    argv,
+                    stdin: Some(Stdin::Dockerfile),
+                },
+            ));
+        }
+        Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, false)),
+    }
+    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(Step::Collect(Collect::Rsync {
+        parent: BOX_OUTPUTS.into(),
+    }));
+    Ok(Steps {
+        mode: p.settings.mode,
+        list,
+        outputs: p.outputs.clone(),
         tag,
     })
 }

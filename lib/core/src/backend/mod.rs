@@ -1,0 +1,183 @@
+//! The backends, one file each. A backend says in one place what the composer needs to know
+//! about it: the programs it needs here (checked before any side effect), the rules it adds
+//! to a valid job, its settings (with this invocation's overrides), its steps, how it
+//! *acquires* a place to run (this machine, a box it connects to, later a box it creates) and
+//! how it *releases* it (idempotent; the composer runs it once, shielded from Ctrl-C, on every
+//! exit path). Adding a backend is a file here plus its command-line args; `run/` does not
+//! grow a `match` on the backend.
+
+mod brev;
+mod local;
+mod modal;
+mod ssh;
+
+use crate::job::{Backend as Kind, Job, JobError, Settings};
+use crate::run::{Prepared, Steps};
+use crate::state::RunState;
+use anyhow::Result;
+
+pub use brev::BrevArgs;
+pub use local::LocalArgs;
+pub use modal::ModalArgs;
+pub use ssh::SshArgs;
+
+/// A program a backend needs on this machine, with how to install it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// The name looked up on PATH.
+    pub name: &'static str,
+    /// The one-line fix when it is missing.
+    pub hint: &'static str,
+}
+
+/// `ssh`, which every box backend needs.
+pub const SSH: Program = Program {
+    name: "ssh",
+    hint: "install openssh-client (apt-get install openssh-client)",
+};
+/// `rsync`, for the repo up and the outputs back.
+pub const RSYNC: Program = Program {
+    name: "rsync",
+    hint: "install rsync (apt-get install rsync)",
+};
+
+/// Where the job runs once a place is had.
+#[derive(Debug)]
+pub enum Place {
+    /// This machine.
+    Here,
+    /// A box reached over ssh (one multiplexed connection for the whole run).
+    Box(crate::ssh::Ssh),
+}
+
+impl Place {
+    /// The ssh connection, for a box.
+    pub fn ssh(&self) -> Option<&crate::ssh::Ssh> {
+        match self {
+            Place::Here => None,
+            Place::Box(s) => Some(s),
+        }
+    }
+}
+
+/// How `--plan` gets a place to run: shell lines run first, and the flags every rp-* call
+/// then takes to reach it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlanPlace {
+    /// Lines that set variables or acquire the place (a `trap` for its release included).
+    pub(crate) lines: Vec<String>,
+    /// ` --host "$HOST"` for a box, empty here.
+    pub(crate) host_flag: String,
+}
+
+/// One backend, with this invocation's arguments.
+pub(crate) trait Backend {
+    /// Which backend.
+    fn kind(&self) -> Kind;
+
+    /// The job's settings here, with this invocation's overrides (e.g. `--native`).
+    fn settings(&self, job: &Job) -> Settings {
+        job.settings(self.kind())
+    }
+
+    /// The rules this backend adds to a valid job, on the settings that will run.
+    fn check_job(&self, job: &Job, settings: &Settings) -> Result<(), JobError>;
+
+    /// Combinations of this invocation's flags that cannot work (usage errors).
+    fn check_args(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The programs needed on this machine for a run with these settings.
+    fn programs(&self, settings: &Settings) -> Vec<Program>;
+
+    /// What the run does, in order.
+    fn steps(&self, p: &Prepared) -> Result<Steps>;
+
+    /// Read-only checks that need the world (an engine that answers, an image that exists),
+    /// after the flags and the job and before the first side effect.
+    fn preflight(&self, _p: &Prepared, _steps: &Steps) -> Result<()> {
+        Ok(())
+    }
+
+    /// The target as the record names it (a host, an instance), if any.
+    fn target(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether acquiring takes long enough to say so on stderr (creating a box does; opening
+    /// a connection or using this machine does not).
+    fn announces_acquire(&self) -> bool {
+        false
+    }
+
+    /// Get a place to run. Anything that must be released later is written into `state`
+    /// before it is created, so that a killed run leaves a record of it.
+    fn acquire(&self, p: &Prepared, state: &mut RunState) -> Result<Place>;
+
+    /// Give the place back. Idempotent; called once, after the steps, whatever happened,
+    /// with every child it runs shielded from Ctrl-C.
+    fn release(&self, place: &Place) -> Result<()>;
+
+    /// How the `--plan` script reaches its place.
+    fn plan_place(&self, p: &Prepared) -> Result<PlanPlace>;
+}
+
+/// A backend's command-line arguments, as plain data (the CLI fills it).
+#[derive(Debug, Clone)]
+pub enum Args {
+    /// `runplz local`.
+    Local(LocalArgs),
+    /// `runplz ssh`.
+    Ssh(SshArgs),
+    /// `runplz brev`.
+    Brev(BrevArgs),
+    /// `runplz modal`.
+    Modal(ModalArgs),
+}
+
+impl Args {
+    /// The backend these arguments are for.
+    pub(crate) fn open(&self) -> Box<dyn Backend> {
+        match self {
+            Args::Local(a) => Box::new(local::Local(a.clone())),
+            Args::Ssh(a) => Box::new(ssh::SshBackend(a.clone())),
+            Args::Brev(a) => Box::new(brev::Brev(a.clone())),
+            Args::Modal(_) => Box::new(modal::Modal),
+        }
+    }
+
+    /// The backend's kind.
+    pub fn kind(&self) -> Kind {
+        self.open().kind()
+    }
+}
+
+/// The rules `kind` adds to a valid job with its default settings (as written in the file).
+pub fn check_job(job: &Job, kind: Kind) -> Result<(), JobError> {
+    let settings = job.settings(kind);
+    match kind {
+        Kind::Local => local::rules(job, &settings),
+        Kind::Ssh => ssh::rules(job, &settings),
+        Kind::Brev => brev::rules(job, &settings),
+        Kind::Modal => modal::rules(job, &settings),
+    }
+}
+
+/// Rules any backend that builds an image or sets up a venv shares.
+fn mode_rules(job: &Job, s: &Settings, section: &str, how: &str) -> Result<(), JobError> {
+    use crate::job::{Base, Mode};
+    if s.mode == Mode::Native && matches!(job.base, Base::Dockerfile(_)) {
+        return Err(job.error_at(
+            "image.from_dockerfile",
+            format!("found a Dockerfile image for a native {section} run ({how}), expected \"from_registry\" with steps: a native run cannot build a Dockerfile"),
+        ));
+    }
+    if s.mode == Mode::Native && s.network.is_some() {
+        return Err(job.error_at(
+            &format!("{section}.network"),
+            format!("found a docker network for a native {section} run ({how}), expected none: a native run does not use docker"),
+        ));
+    }
+    Ok(())
+}

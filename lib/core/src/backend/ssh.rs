@@ -1,0 +1,95 @@
+//! `runplz ssh`: a box the user owns, reached over ssh. Acquiring it is opening one
+//! multiplexed connection; releasing it closes that connection. runplz never stops or deletes
+//! it: `on_finish` is `leave`.
+
+use super::{Backend, Kind, Place, PlanPlace, Program, RSYNC, SSH};
+use crate::job::{Job, JobError, Settings};
+use crate::quote::sh;
+use crate::run::{Prepared, Steps};
+use crate::ssh::{Ssh, SshOptions, Target};
+use crate::state::RunState;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// `runplz ssh`'s own flags.
+#[derive(Debug, Clone)]
+pub struct SshArgs {
+    /// The box, as `[user@]host[:port]` or an ssh-config alias.
+    pub host: String,
+    /// `--ssh-config`.
+    pub ssh_config: Option<PathBuf>,
+}
+
+pub(super) struct SshBackend(pub(super) SshArgs);
+
+pub(super) fn rules(job: &Job, s: &Settings) -> Result<(), JobError> {
+    super::mode_rules(job, s, "ssh", "\"ssh.use_docker\": false")
+}
+
+impl Backend for SshBackend {
+    fn kind(&self) -> Kind {
+        Kind::Ssh
+    }
+
+    fn check_job(&self, job: &Job, settings: &Settings) -> Result<(), JobError> {
+        rules(job, settings)
+    }
+
+    fn check_args(&self) -> Result<()> {
+        Target::parse(&self.0.host).map(|_| ())
+    }
+
+    fn programs(&self, _s: &Settings) -> Vec<Program> {
+        vec![SSH, RSYNC]
+    }
+
+    fn steps(&self, p: &Prepared) -> Result<Steps> {
+        crate::run::steps::on_box(p)
+    }
+
+    fn target(&self) -> Option<String> {
+        Some(self.0.host.clone())
+    }
+
+    fn acquire(&self, p: &Prepared, _state: &mut RunState) -> Result<Place> {
+        Ok(Place::Box(connect(
+            &self.0.host,
+            p,
+            self.0.ssh_config.as_deref(),
+        )?))
+    }
+
+    fn release(&self, place: &Place) -> Result<()> {
+        if let Some(ssh) = place.ssh() {
+            ssh.close();
+        }
+        Ok(())
+    }
+
+    fn plan_place(&self, _p: &Prepared) -> Result<PlanPlace> {
+        let mut lines = vec![format!("HOST={}", sh(&self.0.host))];
+        lines.extend(config_line(self.0.ssh_config.as_deref()));
+        Ok(PlanPlace {
+            lines,
+            host_flag: " --host \"$HOST\"".into(),
+        })
+    }
+}
+
+/// One connection to `host` with the job's ssh settings (shared by every box backend).
+pub(super) fn connect(host: &str, p: &Prepared, config: Option<&std::path::Path>) -> Result<Ssh> {
+    Ssh::new(
+        Target::parse(host)?,
+        SshOptions::for_job(Some(&p.job), config),
+    )
+}
+
+/// The plan's `export RUNPLZ_SSH_CONFIG=...`, when there is a config.
+pub(super) fn config_line(flag: Option<&std::path::Path>) -> Option<String> {
+    let cfg = crate::ssh::config_from(flag)?;
+    let cfg = std::fs::canonicalize(&cfg).unwrap_or(cfg);
+    Some(format!(
+        "export RUNPLZ_SSH_CONFIG={}",
+        sh(&cfg.display().to_string())
+    ))
+}

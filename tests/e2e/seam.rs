@@ -1,0 +1,241 @@
+//! The backend seam (issue #7): run state on disk before the first side effect and after each
+//! step, remote paths keyed by run id so two runs of one job on one box both come back whole,
+//! every program checked before anything happens, and clean-up shielded from Ctrl-C.
+use crate::support::{bin, bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn native_job(run: &str) -> String {
+    let args = if run.contains("{tag}") {
+        r#", "args": {"tag": "x"}"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"name": "t", "image": {{"from_registry": "debian:bookworm"}}, "run": {}{args}, "ssh": {{"use_docker": false}}}}"#,
+        serde_json::to_string(run).unwrap()
+    )
+}
+
+/// `runplz` in `dir` with its run states under `state`.
+fn runplz(dir: &Path, state: &Path, args: &[&str]) -> Command {
+    let mut c = bin_cmd("runplz");
+    c.current_dir(dir).env("XDG_STATE_HOME", state).args(args);
+    c
+}
+
+/// The run-state files written so far.
+fn states(state: &Path) -> Vec<(PathBuf, serde_json::Value)> {
+    let dir = state.join("runplz/runs");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    rd.map(|e| {
+        let p = e.unwrap().path();
+        let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        (p, v)
+    })
+    .collect()
+}
+
+#[test]
+fn two_runs_of_one_job_on_one_box_at_once_both_come_back_whole() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    // Each run writes its file, waits while the other starts, then lists what it sees in its
+    // own $RUNPLZ_OUT: a run keyed by job name would see (or have wiped) the other's file.
+    std::fs::write(
+        d.path().join("job.json"),
+        native_job("t={tag}; echo $t > \"$RUNPLZ_OUT/$t.txt\"; sleep 3; saw=$(ls \"$RUNPLZ_OUT\"); echo \"$saw\" > \"$RUNPLZ_OUT/$t-saw.txt\""),
+    )
+    .unwrap();
+    let spawn = |tag: &str| {
+        let mut c = runplz(d.path(), state.path(), &["ssh", "job.json"]);
+        c.args(b.tool_args())
+            .arg(format!("--tag={tag}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (a, c) = (spawn("a"), spawn("b"));
+    let (a, c) = (a.wait_with_output().unwrap(), c.wait_with_output().unwrap());
+    for (tag, out) in [("a", &a), ("b", &c)] {
+        assert_eq!(out.status.code(), Some(0), "{tag}: {}", stderr(out));
+        let rec = json(out);
+        assert_eq!(rec["outputs"]["files"], 2, "{tag}: {rec}");
+        let o = d.path().join("out");
+        assert_eq!(
+            std::fs::read_to_string(o.join(format!("{tag}.txt"))).unwrap(),
+            format!("{tag}\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(o.join(format!("{tag}-saw.txt"))).unwrap(),
+            format!("{tag}.txt\n"),
+            "run {tag} saw another run's outputs"
+        );
+    }
+    assert_ne!(json(&a)["run_id"], json(&c)["run_id"]);
+    // Each run removed its own outputs from the box once they were back.
+    assert_eq!(b.ssh("ls -A runplz-out | wc -l").trim(), "0");
+    assert_eq!(states(state.path()).len(), 2);
+}
+
+#[test]
+fn the_run_state_is_written_first_and_follows_every_step() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        native_job("echo hi > \"$RUNPLZ_OUT/r.txt\"; exit 7"),
+    )
+    .unwrap();
+    let mut c = runplz(d.path(), state.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 7);
+    let rec = json(&out);
+    let all = states(state.path());
+    assert_eq!(all.len(), 1);
+    let (path, s) = &all[0];
+    let id = rec["run_id"].as_str().unwrap();
+    assert_eq!(
+        path.file_name().unwrap().to_str().unwrap(),
+        format!("{id}.json")
+    );
+    assert_eq!(s["type"], "run-state");
+    assert_eq!(s["status"], "finished");
+    assert_eq!(s["exit_code"], 7);
+    assert_eq!(s["backend"], "ssh");
+    assert_eq!(s["target"], "box");
+    assert_eq!(s["mode"], "native");
+    assert!(s["current_step"].is_null());
+    let steps: Vec<&str> = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["acquire", "probe", "sync", "venv", "run", "collect"]
+    );
+    assert_eq!(s["handle"]["exec_run_id"], id);
+    assert_eq!(s["handle"]["exec_host"], "box");
+    assert_eq!(s["handle"]["remote_workspace"], "runplz/t");
+    assert_eq!(s["handle"]["remote_outputs"], format!("runplz-out/{id}"));
+    assert_eq!(s["teardown"]["policy"], "close");
+    assert_eq!(s["teardown"]["status"], "done");
+    assert_eq!(
+        s["job_file"],
+        std::fs::canonicalize(d.path().join("job.json"))
+            .unwrap()
+            .display()
+            .to_string()
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_a_state_that_says_where_it_stopped() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        native_job("echo started > \"$RUNPLZ_OUT/started.txt\"; sleep 300"),
+    )
+    .unwrap();
+    let mut c = runplz(d.path(), state.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b
+        .ssh_raw("test -f runplz-out/t-*/started.txt")
+        .status
+        .code()
+        != Some(0)
+    {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up of ours runs
+    child.wait().unwrap();
+    let all = states(state.path());
+    assert_eq!(all.len(), 1);
+    let s = &all[0].1;
+    assert_eq!(s["status"], "running");
+    assert_eq!(s["current_step"], "run");
+    assert_eq!(s["pid"], child.id());
+    assert_eq!(s["teardown"]["status"], "pending");
+    let id = s["run_id"].as_str().unwrap();
+    // The handle is enough to find the job on the box, which outlived us.
+    assert_eq!(s["handle"]["exec_run_id"], id);
+    let found = b.ssh(&format!(
+        "grep -l -z -x -F -e RUNPLZ_RUN_ID={id} /proc/[0-9]*/environ 2>/dev/null | wc -l"
+    ));
+    assert_ne!(
+        found.trim(),
+        "0",
+        "the job should still be running on the box"
+    );
+}
+
+#[test]
+fn a_missing_program_stops_the_run_before_anything_happens() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    std::fs::write(d.path().join("job.json"), native_job("true")).unwrap();
+    // A PATH with ssh and nothing else: rsync is missing.
+    let path = shm_tempdir();
+    let ssh = which("ssh");
+    std::os::unix::fs::symlink(&ssh, path.path().join("ssh")).unwrap();
+    let mut c = runplz(d.path(), state.path(), &["ssh", "job.json"]);
+    c.args(b.tool_args()).env("PATH", path.path());
+    let out = run_expect(&mut c, 125);
+    let err = stderr(&out);
+    assert!(
+        err.contains("`rsync` not found on PATH; install rsync (apt-get install rsync)"),
+        "{err}"
+    );
+    assert!(!err.contains("probe"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        states(state.path()).is_empty(),
+        "no run state: nothing started"
+    );
+    assert!(
+        !b.log().contains("Accepted"),
+        "nothing may reach the box:\n{}",
+        b.log()
+    );
+}
+
+fn which(name: &str) -> PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn a_shielded_child_runs_through_a_pending_ctrl_c_and_an_ordinary_one_stops() {
+    let out = run_expect(&mut Command::new(bin("rpt-shield")), 0);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"shielded": true, "stdout": "finished\n", "interrupted": null, "pending_after": 2})
+    );
+    assert_eq!(lines[1]["shielded"], false);
+    assert_eq!(lines[1]["stdout"], "");
+    assert_eq!(lines[1]["interrupted"], 2);
+    assert_eq!(lines[1]["pending_after"], serde_json::Value::Null);
+}
