@@ -4,8 +4,10 @@
 mod support;
 
 mod collect;
+mod connections;
 mod docs;
 mod exec;
+mod harness;
 mod image;
 mod job;
 mod login_shell;

@@ -2,7 +2,7 @@
 //! written (the built tools first on PATH, jq from the system), so an example that stops
 //! working, or a doc edit that breaks one, fails here. Each example is looked up verbatim in
 //! its document first. `--host box` resolves through `RUNPLZ_SSH_CONFIG` (a loopback box).
-use crate::support::{bin_dir, run_expect, shm_tempdir, SshBox};
+use crate::support::{bin_dir, run_expect, shm_tempdir, world, SshBox};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -34,16 +34,12 @@ fn man(page: &str) -> String {
         .replace("\\\\", "\\")
 }
 
-/// `sh -c cmd` in `dir`, with the built tools first on PATH, runplz's variables scrubbed,
-/// and `RUNPLZ_SSH_CONFIG` pointing at the box when there is one.
+/// `sh -c cmd` in `dir`, in the test world (runplz's variables scrubbed), with the built
+/// tools first on PATH and `RUNPLZ_SSH_CONFIG` pointing at the box when there is one.
 fn sh(dir: &Path, cmd: &str, b: Option<&SshBox>, code: i32) -> Output {
     let mut c = Command::new("sh");
     c.arg("-c").arg(cmd).current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("RUNPLZ_") {
-            c.env_remove(&k);
-        }
-    }
+    world().apply(&mut c);
     let path = std::env::var("PATH").unwrap_or_default();
     c.env("PATH", format!("{}:{path}", bin_dir().display()));
     if let Some(b) = b {

@@ -93,6 +93,43 @@ impl Exit {
     ];
 }
 
+/// Exit-code documentation: each tool declares the codes it can return (an `EXIT_CODES`
+/// list beside its command-line definition) and its man page's EXIT STATUS section lists
+/// just those, one [`Exit::doc`] line each.
+impl Exit {
+    /// The EXIT STATUS line for this code: the code as printed and what it means. In a list
+    /// of codes, [`Exit::Code`] stands for every code the command itself may exit with
+    /// (printed `N`) and [`Exit::Signal`] for the whole 128+n range, whatever their value.
+    pub fn doc(self) -> (&'static str, &'static str) {
+        match self {
+            Exit::Ok => ("0", "success"),
+            Exit::Failed => ("1", "the step ran and failed"),
+            Exit::Usage => ("2", "bad usage or bad input; nothing was done"),
+            Exit::Precondition => (
+                "3",
+                "a precondition failed badly enough to doom the run; nothing was started",
+            ),
+            Exit::Refused => ("4", "a size or safety limit refused the input"),
+            Exit::SetupFailed => (
+                "5",
+                "a setup step (upload, image build, venv) failed before the job ran",
+            ),
+            Exit::TimedOut => ("124", "the command ran past its deadline and was killed"),
+            Exit::ToolFailed => (
+                "125",
+                "the tool itself failed (setup, ssh, a missing program)",
+            ),
+            Exit::CannotInvoke => ("126", "the command could not be invoked"),
+            Exit::NotFound => ("127", "the command was not found"),
+            Exit::Code(_) => ("N", "the command's own exit code, passed through unchanged"),
+            Exit::Signal(_) => (
+                "128+n",
+                "signal n killed the command or interrupted the tool (130 for Ctrl-C)",
+            ),
+        }
+    }
+}
+
 /// A record ready for stdout: `{"type": .., "version": 1, ..fields}`.
 #[derive(Debug, Serialize)]
 pub struct Record<'a, T: Serialize> {
@@ -129,6 +166,26 @@ mod tests {
         assert_eq!(Exit::NotFound.code(), 127);
         assert_eq!(Exit::Signal(9).code(), 137);
         assert_eq!(Exit::Code(3).code(), 3);
+    }
+
+    #[test]
+    fn each_fixed_code_is_documented_under_its_own_number() {
+        for e in [
+            Exit::Ok,
+            Exit::Failed,
+            Exit::Usage,
+            Exit::Precondition,
+            Exit::Refused,
+            Exit::SetupFailed,
+            Exit::TimedOut,
+            Exit::ToolFailed,
+            Exit::CannotInvoke,
+            Exit::NotFound,
+        ] {
+            assert_eq!(e.doc().0, e.code().to_string(), "{e:?}");
+        }
+        assert_eq!(Exit::Code(7).doc().0, "N");
+        assert_eq!(Exit::Signal(2).doc().0, "128+n");
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! Everything generated from the code and checked in: one man page per tool (from its clap
-//! definition, plus the shared EXIT STATUS table), shell completions, the job.json JSON
+//! definition, plus an EXIT STATUS section listing the codes that tool declares it can
+//! return, its `EXIT_CODES`), shell completions, the job.json JSON
 //! Schema and `job.json(5)`. A test renders these again and fails when a checked-in copy is
 //! stale.
 
 pub mod jobman;
 
 use anyhow::Result;
+use runplz_protocol::Exit;
 
 /// Every generated file: (path relative to the repo root, contents).
 pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
-    for cmd in commands() {
+    for (cmd, codes) in tools() {
         let name = cmd.get_name().to_string();
-        files.push((format!("man/{name}.1"), man_page(cmd.clone())?));
+        files.push((format!("man/{name}.1"), man_page(cmd.clone(), codes)?));
         // The SUBCOMMANDS section points at NAME-SUB(1): write those pages too.
         for sub in cmd.get_subcommands() {
             let full = format!("{name}-{}", sub.get_name());
@@ -23,7 +25,7 @@ pub fn render_all() -> Result<Vec<(String, Vec<u8>)>> {
                 .name(leaked)
                 .bin_name(leaked)
                 .version(env!("CARGO_PKG_VERSION"));
-            files.push((format!("man/{full}.1"), man_page(page)?));
+            files.push((format!("man/{full}.1"), man_page(page, codes)?));
         }
         for (shell, ext) in [
             (clap_complete::Shell::Bash, "bash"),
@@ -55,17 +57,32 @@ pub fn render_job_docs() -> Result<Vec<(String, Vec<u8>)>> {
 
 /// Every tool's clap definition.
 pub fn commands() -> Vec<clap::Command> {
+    tools().into_iter().map(|(cmd, _)| cmd).collect()
+}
+
+/// Every tool's clap definition with the exit codes it declares it can return.
+pub fn tools() -> Vec<(clap::Command, &'static [Exit])> {
     vec![
-        rp_image::command(),
-        rp_probe::command(),
-        rp_sync::command(),
-        rp_exec::command(),
-        rp_collect::command(),
-        runplz::command(),
+        (rp_image::command(), rp_image::EXIT_CODES),
+        (rp_probe::command(), rp_probe::EXIT_CODES),
+        (rp_sync::command(), rp_sync::EXIT_CODES),
+        (rp_exec::command(), rp_exec::EXIT_CODES),
+        (rp_collect::command(), rp_collect::EXIT_CODES),
+        (runplz::command(), runplz::EXIT_CODES),
     ]
 }
 
-fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
+/// The EXIT STATUS section for these codes, in the order given.
+pub fn exit_status_section(codes: &[Exit]) -> String {
+    let mut s = String::from(".SH \"EXIT STATUS\"\n");
+    for code in codes {
+        let (n, what) = code.doc();
+        s.push_str(&format!(".TP\n{n}\n{what}\n"));
+    }
+    s
+}
+
+fn man_page(cmd: clap::Command, codes: &[Exit]) -> Result<Vec<u8>> {
     let subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
     let cmd_name = cmd.get_name().to_string();
     let man = clap_mangen::Man::new(cmd);
@@ -96,10 +113,7 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>> {
             buf.extend_from_slice(opts.as_bytes());
         }
     }
-    buf.extend_from_slice(b".SH \"EXIT STATUS\"\n");
-    for (code, what) in runplz_protocol::Exit::TABLE {
-        buf.extend_from_slice(format!(".TP\n{code}\n{what}\n").as_bytes());
-    }
+    buf.extend_from_slice(exit_status_section(codes).as_bytes());
     man.render_extra_section(&mut buf)?;
     man.render_version_section(&mut buf)?;
     Ok(buf)

@@ -1,11 +1,18 @@
-//! Test support: find the built binaries, run them with a scrubbed environment, and start a
-//! real loopback ssh box in one line ([`SshBox::start`]). Trees are staged on /dev/shm.
+//! Test support: find the built binaries and run them in a test world of their own (a private
+//! HOME, XDG dirs and TMPDIR: [`TestEnv`], [`world`]), fake programs on PATH ([`FakeBin`]),
+//! and a real loopback ssh box in one line ([`SshBox::start`]). Trees are staged on /dev/shm.
+//! Users and worlds left behind by a crashed run are swept once per test binary ([`sweep`]).
 
 #![allow(dead_code)]
 
+mod fakebin;
 mod sshbox;
+pub mod sweep;
+mod testenv;
 
+pub use fakebin::FakeBin;
 pub use sshbox::SshBox;
+pub use testenv::{world, TestEnv};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -31,15 +38,11 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// A command for a built binary with runplz's own variables scrubbed from the environment.
+/// A command for a built binary in this test binary's shared [`world`]: HOME, the XDG dirs
+/// and TMPDIR point into it and runplz's own variables are scrubbed. A test that wants to
+/// look inside its world makes its own: `TestEnv::new().cmd(name)`.
 pub fn bin_cmd(name: &str) -> Command {
-    let mut c = Command::new(bin(name));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("RUNPLZ_") {
-            c.env_remove(&k);
-        }
-    }
-    c
+    world().cmd(name)
 }
 
 /// A fresh temp dir on /dev/shm (tmpfs: fast, and the test machine's disk is slow).

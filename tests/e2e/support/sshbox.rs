@@ -65,6 +65,7 @@ impl SshBox {
             Path::new("/usr/sbin/sshd").is_file(),
             "/usr/sbin/sshd is missing: scripts/test installs openssh-server"
         );
+        super::sweep::once();
         let dir = super::shm_tempdir();
         let w = dir.path();
         let n = N.fetch_add(1, Ordering::SeqCst);
@@ -261,6 +262,15 @@ impl SshBox {
     pub fn set_login_shell(&self, shell: &Path) {
         let o = sh(&format!("usermod -s '{}' {}", shell.display(), self.user));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// How many logins sshd has accepted so far (its `Accepted publickey for ...` log lines:
+    /// one per ssh connection, however many sessions a multiplexed connection carries).
+    pub fn accepted_logins(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("Accepted publickey for "))
+            .count()
     }
 
     /// The sshd log, for failure messages.

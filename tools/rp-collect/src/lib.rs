@@ -80,6 +80,18 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The exit codes rp-collect can return (its man page's EXIT STATUS): 1 when the transfer
+/// failed or the archive is corrupt, 4 when a limit refused it, 125 without ssh or rsync
+/// here, 128+n when interrupted.
+pub const EXIT_CODES: &[Exit] = &[
+    Exit::Ok,
+    Exit::Failed,
+    Exit::Usage,
+    Exit::Refused,
+    Exit::ToolFailed,
+    Exit::Signal(0),
+];
+
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if cli.to.as_os_str().is_empty() {

@@ -115,6 +115,20 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The exit codes rp-exec can return (its man page's EXIT STATUS), as timeout(1): the
+/// command's own code, 124, 125 for rp-exec's own failures, 126, 127, 128+n. Never 1 of
+/// its own (its failures are 125, so a command's 1 is the command's).
+pub const EXIT_CODES: &[Exit] = &[
+    Exit::Ok,
+    Exit::Code(0),
+    Exit::Usage,
+    Exit::TimedOut,
+    Exit::ToolFailed,
+    Exit::CannotInvoke,
+    Exit::NotFound,
+    Exit::Signal(0),
+];
+
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     process::install_signal_handlers();

@@ -133,6 +133,11 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The exit codes rp-image can return (its man page's EXIT STATUS): it only renders, so
+/// there is no deadline, remote side or child whose code it could pass on; a failure
+/// writing `--context` or stdout is 1.
+pub const EXIT_CODES: &[Exit] = &[Exit::Ok, Exit::Failed, Exit::Usage];
+
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if cli.skip_apt && cli.format != Format::Shell {

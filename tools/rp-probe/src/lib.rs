@@ -133,6 +133,17 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The exit codes rp-probe can return (its man page's EXIT STATUS): 1 when the box could
+/// not be probed, 3 for a doomed run, 125 without ssh (or bash), 128+n when interrupted.
+pub const EXIT_CODES: &[Exit] = &[
+    Exit::Ok,
+    Exit::Failed,
+    Exit::Usage,
+    Exit::Precondition,
+    Exit::ToolFailed,
+    Exit::Signal(0),
+];
+
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     // Everything is validated before the box is contacted.

@@ -158,6 +158,16 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// The exit codes rp-sync can return (its man page's EXIT STATUS): 1 when the transfer
+/// failed, 125 without rsync or ssh here, 128+n when interrupted.
+pub const EXIT_CODES: &[Exit] = &[
+    Exit::Ok,
+    Exit::Failed,
+    Exit::Usage,
+    Exit::ToolFailed,
+    Exit::Signal(0),
+];
+
 /// Run the tool.
 pub fn run(cli: Cli) -> Result<Exit> {
     let started = Instant::now();

@@ -234,6 +234,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     })
 }
 
+// ---------------------------------------------------------------------------------------
+// Exit codes, kept apart at the end of the file (and out of the CLI definition above) so
+// that changes to the subcommands merge cleanly.
+
+/// The exit codes runplz can return (its man pages' EXIT STATUS): the job's own code, or
+/// 2 (nothing ran), 3 (a precondition on the box failed), 5 (a setup step failed), 124
+/// (the job timed out), 125 (runplz itself failed), 128+n (interrupted). Never 1 or 4 of
+/// its own: a failing step before the job is 5, a failing collect is a warning.
+pub const EXIT_CODES: &[Exit] = &[
+    Exit::Ok,
+    Exit::Code(0),
+    Exit::Usage,
+    Exit::Precondition,
+    Exit::SetupFailed,
+    Exit::TimedOut,
+    Exit::ToolFailed,
+    Exit::Signal(0),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
