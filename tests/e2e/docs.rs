@@ -32,12 +32,16 @@ fn generated_files_are_current() {
 }
 
 #[test]
-fn every_man_page_documents_the_exit_codes() {
+fn every_man_page_documents_the_exit_codes_and_the_compatibility_contract() {
     for (path, bytes) in xtask::render_all().unwrap() {
         if path.ends_with(".1") {
             let text = String::from_utf8(bytes).unwrap();
             assert!(text.contains(".SH \"EXIT STATUS\""), "{path}");
             assert!(text.contains("\n124\n"), "{path}");
+            assert!(
+                text.contains(".SH COMPATIBILITY\nEvery JSON record"),
+                "{path}"
+            );
         }
     }
 }

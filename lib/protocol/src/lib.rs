@@ -46,6 +46,10 @@ pub use sync::{LargestFile, SyncRecord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The compatibility contract in a few sentences, for every man page's COMPATIBILITY
+/// section (the crate docs say the same at more length).
+pub const COMPATIBILITY: &str = "Every JSON record a tool prints carries \"type\" (the record's name) and \"version\" (now 1). Within a version, records may gain new fields and enums may gain new values: readers must ignore fields they do not know and treat a value they do not know as unknown (a tagged value such as rp-exec's \"ending\" included). Renaming or removing a field, changing its type or meaning, or changing an exit code's meaning bumps the version. The records' Rust types, which read this way, are in the runplz-protocol crate.";
+
 /// The protocol version stamped on every record.
 pub const VERSION: u32 = 1;
 
