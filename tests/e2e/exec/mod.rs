@@ -45,6 +45,7 @@ enum Ending {
 
 fn record(out: &Output) -> Record {
     let r: Record = serde_json::from_value(json(out)).expect("exec record");
+    crate::records::wire::<runplz_protocol::ExecRecord>(out, "exec");
     assert_eq!((r.kind.as_str(), r.version), ("exec", 1));
     assert_eq!(
         Some(r.exit_code),
