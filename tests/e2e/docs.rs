@@ -45,7 +45,7 @@ fn exit_status_codes(page: &str) -> Vec<String> {
 }
 
 #[test]
-fn every_man_page_documents_the_exit_codes_its_tool_declares() {
+fn every_man_page_documents_its_exit_codes_and_the_compatibility_contract() {
     let files = xtask::render_all().unwrap();
     let page = |name: &str| -> String {
         let (_, bytes) = files
@@ -79,6 +79,15 @@ fn every_man_page_documents_the_exit_codes_its_tool_declares() {
     assert!(codes("runplz").contains(&"5".to_string()));
     assert!(codes("rp-collect").contains(&"4".to_string()));
     assert!(codes("rp-probe").contains(&"3".to_string()));
+    for (path, bytes) in &files {
+        if path.ends_with(".1") {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                text.contains(".SH COMPATIBILITY\nEvery JSON record"),
+                "{path}"
+            );
+        }
+    }
 }
 
 #[test]

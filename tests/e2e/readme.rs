@@ -233,8 +233,12 @@ fn exec_example_runs_the_hello_script_on_a_box() {
     );
     let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (&rec["type"], &rec["exit_code"]),
-        (&json!("exec"), &json!(0))
+        (&rec["type"], &rec["exit_code"], &rec["ending"]),
+        (
+            &json!("exec"),
+            &json!(0),
+            &json!({"kind": "exited", "code": 0})
+        )
     );
     let result: Value = serde_json::from_str(&b.ssh("cat out/result.json")).unwrap();
     assert_eq!(result["steps"], 3);
@@ -251,6 +255,22 @@ fn exec_example_runs_the_hello_script_on_a_box() {
         0,
     );
     assert_eq!(stdout(&out), "7\n");
+
+    // The same job here, and how it ended.
+    let job = d.path().join("job");
+    std::fs::write(&job, "#!/bin/sh\nexit 7\n").unwrap();
+    std::fs::set_permissions(&job, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = sh(
+        d.path(),
+        shown(
+            &man("rp-exec.1"),
+            "rp-exec.1",
+            "rp-exec --timeout 60 -- ./job | jq -r .ending.kind",
+        ),
+        None,
+        0,
+    );
+    assert_eq!(stdout(&out), "exited\n");
 }
 
 #[test]

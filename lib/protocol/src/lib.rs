@@ -1,6 +1,15 @@
-//! The runplz wire protocol: the exit codes every tool shares and the envelope every JSON
-//! record on stdout carries. This crate does no I/O so that consumers (and the tests, which
-//! pin the schema from outside) can depend on it without pulling in the tools.
+//! The runplz wire protocol: the exit codes every tool shares, the envelope every JSON
+//! record on stdout carries, and the records themselves ([`ExecRecord`], [`SyncRecord`],
+//! [`CollectRecord`], [`ProbeRecord`], [`ImageRecord`] with its [`ModalOp`]s) and the enums
+//! they share ([`Backend`], [`Mode`], [`Ending`]). This crate does no I/O so that consumers
+//! (and the tests, which pin the schema from outside) can depend on it without pulling in
+//! the tools. These are wire types: the tools' own (domain) types live in `runplz-core` and
+//! convert to them, so a refactor there cannot change a record by accident.
+//!
+//! Every record type derives `Serialize` and `Deserialize`. Reading is tolerant: fields this
+//! crate does not know are ignored, and every enum has an `Unknown` value that any value it
+//! does not know reads as (tools never write `Unknown`). [`read`] checks the tag and the
+//! version of a line before decoding its fields.
 //!
 //! # Compatibility
 //!
@@ -8,9 +17,38 @@
 //! (currently [`VERSION`]). Within a version, records may gain new fields and enums may gain
 //! new values; consumers must ignore what they do not know. Renaming or removing a field,
 //! changing its type or meaning, or changing an exit code's meaning bumps the version.
+//!
+//! Version 1 is not frozen until the first release (0.1.0). Changes made to it before then,
+//! without a bump because no released tool printed the old shape:
+//!
+//! - issue #7: the `exec` record's overlapping `"timed_out"`, `"signal"` and
+//!   `"interrupted"` fields are replaced by one tagged `"ending"` ([`Ending`]):
+//!   `{"kind":"exited","code":N}`, `{"kind":"signaled","signal":N}`,
+//!   `{"kind":"timed_out","signal":N|null}` or `{"kind":"interrupted","signal":N}`.
+//!   `"exit_code"` (rp-exec's own exit code) stays. The other records kept their shapes;
+//!   their types moved here from the tools, and the Modal image ops became [`ModalOp`].
 #![deny(missing_docs)]
 
-use serde::Serialize;
+mod collect;
+mod common;
+mod exec;
+mod image;
+mod probe;
+mod sync;
+
+pub use collect::{CollectRecord, CollectedFile};
+pub use common::{Backend, Mode};
+pub use exec::{Ending, ExecRecord};
+pub use image::{ImageRecord, ModalOp};
+pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
+pub use sync::{LargestFile, SyncRecord};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The compatibility contract in a few sentences, for every man page's COMPATIBILITY
+/// section (the crate docs say the same at more length).
+pub const COMPATIBILITY: &str = "Every JSON record a tool prints carries \"type\" (the record's name) and \"version\" (now 1). Within a version, records may gain new fields and enums may gain new values: readers must ignore fields they do not know and treat a value they do not know as unknown (a tagged value such as rp-exec's \"ending\" included). Renaming or removing a field, changing its type or meaning, or changing an exit code's meaning bumps the version. The records' Rust types, which read this way, are in the runplz-protocol crate.";
 
 pub mod state;
 
@@ -154,8 +192,111 @@ impl<'a, T: Serialize> Record<'a, T> {
     }
 }
 
+/// A record type and the `"type"` tag it is printed under.
+pub trait Tagged {
+    /// The tag, e.g. `"exec"`.
+    const TYPE: &'static str;
+}
+
+impl Tagged for ExecRecord {
+    const TYPE: &'static str = "exec";
+}
+impl Tagged for SyncRecord {
+    const TYPE: &'static str = "sync";
+}
+impl Tagged for CollectRecord {
+    const TYPE: &'static str = "collect";
+}
+impl Tagged for ProbeRecord {
+    const TYPE: &'static str = "probe";
+}
+impl Tagged for ImageRecord {
+    const TYPE: &'static str = "image";
+}
+
+/// A record as read back: the tag, the version and the record's own fields (owned; the
+/// reading twin of [`Record`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The record's tag.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The protocol version it was written with.
+    pub version: u32,
+    /// The record's own fields.
+    #[serde(flatten)]
+    pub data: T,
+}
+
+/// Why [`read`] refused a line.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Not JSON, or not the fields `T` needs.
+    Json(serde_json::Error),
+    /// A record of another type.
+    WrongType {
+        /// The tag wanted.
+        expected: &'static str,
+        /// The tag found.
+        found: String,
+    },
+    /// A protocol version this reader does not understand.
+    Version(u32),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Json(e) => write!(f, "not a valid record: {e}"),
+            ReadError::WrongType { expected, found } => {
+                write!(f, "expected a {expected:?} record, found {found:?}")
+            }
+            ReadError::Version(v) => write!(
+                f,
+                "record version {v} is not supported (this reader knows version {VERSION})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Read one record line as `T`: checks the tag and the version first, then decodes the
+/// fields, ignoring those it does not know.
+pub fn read<T: Tagged + DeserializeOwned>(line: &str) -> Result<T, ReadError> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: String,
+        version: u32,
+    }
+    let head: Head = serde_json::from_str(line).map_err(ReadError::Json)?;
+    if head.kind != T::TYPE {
+        return Err(ReadError::WrongType {
+            expected: T::TYPE,
+            found: head.kind,
+        });
+    }
+    if head.version != VERSION {
+        return Err(ReadError::Version(head.version));
+    }
+    serde_json::from_str::<Envelope<T>>(line)
+        .map(|e| e.data)
+        .map_err(ReadError::Json)
+}
+
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod exit_tests {
     use super::*;
 
     #[test]

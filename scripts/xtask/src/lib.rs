@@ -114,9 +114,23 @@ fn man_page(cmd: clap::Command, codes: &[Exit]) -> Result<Vec<u8>> {
         }
     }
     buf.extend_from_slice(exit_status_section(codes).as_bytes());
+    buf.extend_from_slice(b".SH COMPATIBILITY\n");
+    buf.extend_from_slice(roff_text(runplz_protocol::COMPATIBILITY).as_bytes());
+    buf.push(b'\n');
     man.render_extra_section(&mut buf)?;
     man.render_version_section(&mut buf)?;
     Ok(buf)
+}
+
+/// Plain text as one roff paragraph: backslashes escaped, and a line that would start with
+/// `.` or `'` (a request) guarded.
+fn roff_text(text: &str) -> String {
+    let t = text.replace('\\', "\\e");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
 }
 
 #[cfg(test)]

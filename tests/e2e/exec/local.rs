@@ -20,7 +20,7 @@ fn local_passes_the_exit_code_and_tees_the_log() {
     );
     let r = record(&out);
     assert_eq!(r.host, None);
-    assert!(!r.timed_out && r.signal.is_none() && r.interrupted.is_none());
+    assert_eq!(r.ending, Ending::Exited { code: 3 });
     assert_eq!(r.log.as_deref(), log.to_str());
     assert_eq!(r.argv[1..], ["3", "one", "two"]);
     assert!(stderr(&out).contains("one\ntwo\n"), "{}", stderr(&out));
@@ -37,7 +37,8 @@ fn local_passes_the_exit_code_and_tees_the_log() {
 fn local_missing_command_is_127_and_unrunnable_is_126() {
     let t = shm_tempdir();
     let out = run_expect(rp_exec(None).args(["--", "rpt-no-such-program"]), 127);
-    assert_eq!(record(&out).exit_code, 127);
+    let r = record(&out);
+    assert_eq!((r.exit_code, r.ending), (127, Ending::Exited { code: 127 }));
     assert!(
         stderr(&out).contains("`rpt-no-such-program`: command not found"),
         "{}",
@@ -67,8 +68,11 @@ fn local_timeout_kills_a_term_ignoring_group_and_its_setsid_grandchild() {
         124,
     );
     let r = record(&out);
-    assert!(r.timed_out);
-    assert_eq!(r.signal, Some(9), "TERM is ignored, so KILL it was");
+    assert_eq!(
+        r.ending,
+        Ending::TimedOut { signal: Some(9) },
+        "TERM is ignored, so KILL it was"
+    );
     assert_eq!(r.run_id, id);
     let grandchild = pid_after(&stderr(&out), "grandchild ");
     assert!(!alive_here(grandchild), "the setsid grandchild survived");
@@ -104,7 +108,7 @@ fn local_sigint_stops_the_command() {
     let out = run.finish();
     expect_exit(&out, 130);
     let r = record(&out);
-    assert_eq!((r.interrupted, r.timed_out), (Some(2), false));
+    assert_eq!(r.ending, Ending::Interrupted { signal: 2 });
     assert!(!alive_here(pid), "the TERM-ignoring command survived");
     assert_eq!(carriers_here(&id), Vec::<String>::new());
 }

@@ -28,15 +28,24 @@ struct Record {
     run_id: String,
     argv: Vec<String>,
     exit_code: i32,
-    timed_out: bool,
-    signal: Option<i32>,
-    interrupted: Option<i32>,
+    ending: Ending,
     duration_seconds: f64,
     log: Option<String>,
 }
 
+/// How the command ended, pinned from outside too.
+#[derive(Debug, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum Ending {
+    Exited { code: i32 },
+    Signaled { signal: i32 },
+    TimedOut { signal: Option<i32> },
+    Interrupted { signal: i32 },
+}
+
 fn record(out: &Output) -> Record {
     let r: Record = serde_json::from_value(json(out)).expect("exec record");
+    crate::records::wire::<runplz_protocol::ExecRecord>(out, "exec");
     assert_eq!((r.kind.as_str(), r.version), ("exec", 1));
     assert_eq!(
         Some(r.exit_code),

@@ -25,12 +25,13 @@ fn remote_passes_exit_codes_including_255_and_tees_the_log() {
     );
     let r = record(&out);
     assert_eq!(r.host.as_deref(), Some("box"));
-    assert!(!r.timed_out && r.signal.is_none());
+    assert_eq!(r.ending, Ending::Exited { code: 3 });
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
     assert!(stderr(&out).contains("one\ntwo\n"));
     // The command's own 255 is not ssh's 255.
     let out = run_expect(rp_exec(Some(&b)).arg("--").arg(&exit).arg("255"), 255);
-    assert_eq!(record(&out).exit_code, 255);
+    let r = record(&out);
+    assert_eq!((r.exit_code, r.ending), (255, Ending::Exited { code: 255 }));
     // The per-run folder is cleaned up.
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }
@@ -40,7 +41,7 @@ fn remote_missing_command_is_127() {
     let b = SshBox::start();
     let out = run_expect(rp_exec(Some(&b)).args(["--", "rpt-no-such-program"]), 127);
     let r = record(&out);
-    assert_eq!((r.exit_code, r.signal), (127, None));
+    assert_eq!((r.exit_code, r.ending), (127, Ending::Exited { code: 127 }));
     assert!(
         stderr(&out).contains("rpt-no-such-program: not found"),
         "{}",
@@ -61,7 +62,11 @@ fn remote_timeout_leaves_nothing_on_the_box() {
         124,
     );
     let r = record(&out);
-    assert!(r.timed_out);
+    assert!(
+        matches!(r.ending, Ending::TimedOut { .. }),
+        "{:?}",
+        r.ending
+    );
     assert_eq!(r.run_id, id);
     let grandchild = pid_after(&stderr(&out), "grandchild ");
     assert!(
@@ -120,7 +125,7 @@ fn remote_sigint_kills_the_job_on_the_box() {
     let out = run.finish();
     expect_exit(&out, 130);
     let r = record(&out);
-    assert_eq!((r.interrupted, r.timed_out), (Some(2), false));
+    assert_eq!(r.ending, Ending::Interrupted { signal: 2 });
     assert!(
         !alive_on(&b, pid),
         "the TERM-ignoring job survived on the box"
@@ -294,7 +299,7 @@ fn kill_run_from_the_library_stops_a_remote_run() {
     // rp-exec sees its command killed by signal 9 (TERM was ignored).
     let out = run.finish();
     expect_exit(&out, 137);
-    assert_eq!(record(&out).signal, Some(9));
+    assert_eq!(record(&out).ending, Ending::Signaled { signal: 9 });
 }
 
 #[test]

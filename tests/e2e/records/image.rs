@@ -1,5 +1,5 @@
 //! The `image` record: rp-image --json for the text formats, and the modal format's ops.
-use super::{pin, write_job};
+use super::{pin, wire, write_job};
 use crate::support::{bin_cmd, run_expect, shm_tempdir};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -81,7 +81,9 @@ fn image_text_records() {
         ("dockerfile", "FROM debian:bookworm\n"),
         ("shell", "#!/usr/bin/env bash\n"),
     ] {
-        let rec: ImageText = pin(&image(d.path(), &["--format", format, "--json"]), format);
+        let out = image(d.path(), &["--format", format, "--json"]);
+        wire::<runplz_protocol::ImageRecord>(&out, format);
+        let rec: ImageText = pin(&out, format);
         assert_eq!((rec.kind.as_str(), rec.version), ("image", 1));
         assert_eq!(rec.format, format);
         assert!(rec.text.starts_with(starts), "{format}: {}", rec.text);
@@ -95,7 +97,9 @@ fn image_text_records() {
 fn image_modal_record() {
     let d = shm_tempdir();
     write_job(d.path(), "");
-    let rec: ImageModal = pin(&image(d.path(), &["--format", "modal"]), "modal");
+    let out = image(d.path(), &["--format", "modal"]);
+    wire::<runplz_protocol::ImageRecord>(&out, "modal");
+    let rec: ImageModal = pin(&out, "modal");
     assert_eq!((rec.kind.as_str(), rec.version), ("image", 1));
     assert_eq!(rec.format, "modal");
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();

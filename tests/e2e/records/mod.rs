@@ -2,7 +2,8 @@
 //! `deny_unknown_fields`, filled from each real tool's real stdout (the exec record is pinned
 //! in `exec/`). A field added, renamed, dropped or retyped fails here, so a schema change has
 //! to be made on purpose in two places. Each struct also serialises back to exactly the JSON
-//! it came from, which catches a dropped `null` field that `Option` alone would accept.
+//! it came from, which catches a dropped `null` field that `Option` alone would accept, and
+//! [`wire`] checks that runplz-protocol's own types read (and write back) the same output.
 mod image;
 mod probe;
 mod run;
@@ -25,6 +26,22 @@ pub(crate) fn pin<T: DeserializeOwned + Serialize>(out: &Output, what: &str) -> 
         "{what} record: a field is missing (an Option accepted its absence)"
     );
     rec
+}
+
+/// The protocol crate's own wire type `W` (what a Rust consumer would use) reads the same
+/// stdout and writes it back unchanged: the inside types cover every field the tool prints.
+pub(crate) fn wire<W>(out: &Output, what: &str)
+where
+    W: runplz_protocol::Tagged + DeserializeOwned + Serialize,
+{
+    let v = json(out);
+    let rec: W = runplz_protocol::read(&v.to_string())
+        .unwrap_or_else(|e| panic!("runplz-protocol cannot read the {what} record ({e}):\n{v}"));
+    assert_eq!(
+        serde_json::to_value(runplz_protocol::Record::new(W::TYPE, &rec)).unwrap(),
+        v,
+        "{what} record: runplz-protocol's type writes it back differently"
+    );
 }
 
 /// A job folder: job.json using every image step kind (plus `extra`, more top-level keys,

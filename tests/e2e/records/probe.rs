@@ -1,5 +1,5 @@
 //! The `probe` record, from rp-probe --local (a doomed precondition, a GPU ask) and from a box.
-use super::{pin, write_job};
+use super::{pin, wire, write_job};
 use crate::support::{bin_cmd, run_expect, shm_tempdir, SshBox};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,6 +82,7 @@ fn probe_local_record() {
         3,
     );
     let rec: Probe = pin(&out, "probe");
+    wire::<runplz_protocol::ProbeRecord>(&out, "probe");
     assert_eq!((rec.kind.as_str(), rec.version), ("probe", 1));
     assert_eq!(rec.host, None);
     assert!(!rec.ok);
@@ -109,6 +110,7 @@ fn probe_box_record() {
     let b = SshBox::start();
     let out = run_expect(bin_cmd("rp-probe").args(b.tool_args()), 0);
     let rec: Probe = pin(&out, "probe");
+    wire::<runplz_protocol::ProbeRecord>(&out, "probe");
     assert_eq!((rec.kind.as_str(), rec.version), ("probe", 1));
     assert_eq!(rec.host.as_deref(), Some("box"));
     assert!(rec.ok);

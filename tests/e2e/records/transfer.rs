@@ -1,7 +1,7 @@
 //! The `sync` record (real and --dry-run) and the `collect` record (rsync from a box, and
 //! --from-tar), whose nested `largest` and `files` entries are pinned too.
 use super::hello_tar_gz;
-use super::{pin, write_job};
+use super::{pin, wire, write_job};
 use crate::support::{bin_cmd, run_expect, shm_tempdir, SshBox};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -52,6 +52,7 @@ fn sync_dry_run_record() {
         0,
     );
     let rec: Sync = pin(&out, "sync");
+    wire::<runplz_protocol::SyncRecord>(&out, "sync");
     assert_eq!((rec.kind.as_str(), rec.version), ("sync", 1));
     assert!(rec.dry_run);
     assert_eq!(rec.host, None);
@@ -95,6 +96,7 @@ fn sync_record() {
         0,
     );
     let rec: Sync = pin(&out, "sync");
+    wire::<runplz_protocol::SyncRecord>(&out, "sync");
     assert_eq!((rec.kind.as_str(), rec.version), ("sync", 1));
     assert!(!rec.dry_run);
     assert_eq!(rec.host.as_deref(), Some("box"));
@@ -164,6 +166,7 @@ fn collect_rsync_record() {
             .arg(&dest),
         0,
     );
+    wire::<runplz_protocol::CollectRecord>(&out, "collect");
     check_collect(&pin(&out, "collect"), "box:outs", &dest);
 }
 
@@ -181,5 +184,6 @@ fn collect_tar_record() {
             .arg(&dest),
         0,
     );
+    wire::<runplz_protocol::CollectRecord>(&out, "collect");
     check_collect(&pin(&out, "collect"), &archive.display().to_string(), &dest);
 }

@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         ));
     }
     process::install_signal_handlers();
-    let record = match (&cli.from_tar, &cli.host, &cli.from) {
+    let collected = match (&cli.from_tar, &cli.host, &cli.from) {
         (Some(archive), _, _) => collect::from_tar(archive, &cli.to)?,
         (None, Some(host), Some(from)) => {
             let job = cli.job.as_deref().map(job::load).transpose()?;
@@ -111,10 +111,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         _ => return Err(CliError::usage("give --host and --from, or --from-tar")),
     };
-    for w in &record.warnings {
+    for w in &collected.warnings {
         out::warn("rp-collect", w);
     }
-    out::print_record("collect", &record)?;
+    out::print_record("collect", &collected.record())?;
     Ok(Exit::Ok)
 }
 

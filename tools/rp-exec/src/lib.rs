@@ -10,8 +10,10 @@ use std::time::Duration;
 
 const AFTER_HELP: &str = concat!(
     "RECORD: one JSON line on stdout when the command ran, was not found, or was stopped:\n\n",
-    r#"{"type":"exec","version":1,"host":"box"|null,"run_id":"...","argv":["..."],"exit_code":N,"timed_out":false,"signal":N|null,"interrupted":N|null,"duration_seconds":1.234,"log":"FILE"|null}"#,
-    "\n\nexit_code is rp-exec's own exit code. signal is the signal that killed the command (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2). interrupted is the signal rp-exec got that made it stop the command. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
+    r#"{"type":"exec","version":1,"host":"box"|null,"run_id":"...","argv":["..."],"exit_code":N,"ending":{"kind":"exited","code":N},"duration_seconds":1.234,"log":"FILE"|null}"#,
+    "\n\nexit_code is rp-exec's own exit code (see EXIT CODES). ending says how the command ended, tagged by kind: ",
+    r#"{"kind":"exited","code":N} it exited by itself (126 could not be run, 127 not found); {"kind":"signaled","signal":N} a signal that was not rp-exec's killed it (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2); {"kind":"timed_out","signal":N|null} it ran past --timeout and was stopped (signal: what ended it, null if it exited once asked); {"kind":"interrupted","signal":N} rp-exec got signal N and stopped it."#,
+    " Readers should treat a kind they do not know as a failure. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
     "EXIT CODES, as timeout(1): the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
     "STOPPING: on timeout, or on SIGINT/SIGTERM/SIGHUP to rp-exec, the command's process group gets TERM, --grace seconds, then KILL, and every process that still carries RUNPLZ_RUN_ID=<run id> (a grandchild that called setsid) is killed too; leftovers are also killed when the command ends by itself. On a box a second ssh call does this (killing ssh does not kill a remote command), and a watchdog on the box stops the run at timeout + grace should rp-exec vanish. While it runs, the group id is in $HOME/.runplz/runs/<run id>/pgid on the box.\n\n",
     "ENVIRONMENT: --env-file FILE is read first, then each --env K=V (which replaces the file's K). Everything is checked before anything runs (a bad file is exit 2 naming the file, the key, what was found and what was expected). On a box the values travel on ssh's stdin into a private file that the command's shell reads and deletes before the command starts.\n\n",
@@ -19,6 +21,7 @@ const AFTER_HELP: &str = concat!(
     "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
     "rp-exec --host me@gpu-box --workdir '~/runplz/my-job' --env WANDB_MODE=offline --log run.log -- bash -lc 'nvidia-smi && python train.py'\n\n",
     "rp-exec --host box --timeout 60 -- ./job | jq .exit_code\n\n",
+    "rp-exec --timeout 60 -- ./job | jq -r .ending.kind\n\n",
     "rp-exec --host gpu-box --job job.json --env-file secrets.json -- python train.py",
 );
 

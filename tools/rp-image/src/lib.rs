@@ -3,8 +3,7 @@ use clap::{CommandFactory, Parser, ValueEnum};
 use runplz_core::image::{self, ShellOptions};
 use runplz_core::job::{self, ImageStep};
 use runplz_core::{out, usage_bail};
-use runplz_protocol::Exit;
-use serde::Serialize;
+use runplz_protocol::{Exit, ImageRecord};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -121,13 +120,6 @@ impl Format {
     }
 }
 
-/// The `--json` record for text formats.
-#[derive(Serialize)]
-struct TextRecord<'a> {
-    format: &'a str,
-    text: &'a str,
-}
-
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {
     Cli::command()
@@ -155,7 +147,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let job = job::load(&cli.job)?;
     let text = match cli.format {
         Format::Modal => {
-            out::print_raw(&serde_json::to_string(&image::modal(&job)?)?)?;
+            let ops = image::modal(&job)?;
+            out::print_record("image", &ImageRecord::Modal { ops })?;
             return Ok(Exit::Ok);
         }
         Format::Dockerfile => image::dockerfile(&job)?,
@@ -186,13 +179,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         image::write_context_tar(&job, &text, std::io::BufWriter::new(file), Some(path))?;
     }
     if cli.json {
-        out::print_record(
-            "image",
-            &TextRecord {
-                format: cli.format.name(),
-                text: &text,
-            },
-        )?;
+        let record = match cli.format {
+            Format::Shell => ImageRecord::Shell { text },
+            _ => ImageRecord::Dockerfile { text },
+        };
+        out::print_record("image", &record)?;
     } else {
         print_exact(&text)?;
     }

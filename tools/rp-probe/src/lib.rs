@@ -185,7 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if cli.table {
         out::print_raw(&report.table())?;
     } else {
-        out::print_record("probe", &report)?;
+        out::print_record("probe", &report.record())?;
     }
     let failures: Vec<&str> = report
         .findings

@@ -249,7 +249,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     // Closes the shared connection before the record is printed.
     drop(conn);
 
-    let record = SyncRecord::new(
+    let record = sync::record(
         &staged,
         dest.as_deref(),
         cli.host.as_deref(),

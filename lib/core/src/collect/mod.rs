@@ -1,7 +1,8 @@
 //! Bring a run's outputs back: [`rsync_down`] from a box over the shared ssh connection, or
 //! [`from_tar`] from an archive (Modal's outputs). Either way the result is a
-//! [`Collected`] record listing every file that came with its size and a sha256 computed
-//! here, after the transfer. Archives are checked whole before anything is written (see
+//! [`Collected`] listing every file that came with its size and a sha256 computed here,
+//! after the transfer; [`Collected::record`] turns it into the `collect` record
+//! ([`CollectRecord`], a wire type from `runplz-protocol`). Archives are checked whole before anything is written (see
 //! `tar.rs`).
 
 mod tar;
@@ -14,8 +15,7 @@ use crate::error::CliError;
 use crate::process::{self, Proc};
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
-use runplz_protocol::Exit;
-use serde::Serialize;
+use runplz_protocol::{CollectRecord, CollectedFile, Exit};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::io::Read;
@@ -27,7 +27,7 @@ use std::time::Instant;
 pub const MIB: u64 = 1024 * 1024;
 
 /// One file that came back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     /// Its path under the destination, with `/` separators (lossy UTF-8 for odd names).
     pub path: String,
@@ -37,8 +37,8 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-/// The `collect` record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What came back (printed as the `collect` record, see [`Collected::record`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Collected {
     /// `host:REMOTE_DIR`, or the archive's path.
     pub source: String,
@@ -57,6 +57,27 @@ pub struct Collected {
 }
 
 impl Collected {
+    /// The `collect` record to print.
+    pub fn record(&self) -> CollectRecord {
+        CollectRecord {
+            source: self.source.clone(),
+            dest: self.dest.clone(),
+            entries: self
+                .entries
+                .iter()
+                .map(|f| CollectedFile {
+                    path: f.path.clone(),
+                    bytes: f.bytes,
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            files: self.files as u64,
+            bytes: self.bytes,
+            duration_seconds: self.duration_seconds,
+            warnings: self.warnings.clone(),
+        }
+    }
+
     fn new(
         source: String,
         dest: &Path,

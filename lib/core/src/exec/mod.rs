@@ -15,11 +15,11 @@ use crate::error::CliError;
 use crate::ssh::Ssh;
 use anyhow::Result;
 use runplz_protocol::Exit;
-use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use reap::RUN_ID_VAR;
+pub use runplz_protocol::{Ending, ExecRecord};
 
 /// What to run, where it runs, and for how long.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,29 +199,6 @@ pub struct ExecReport {
 /// How many lines of output [`ExecReport::output_tail`] keeps.
 pub const OUTPUT_TAIL_LINES: usize = 20;
 
-/// The `exec` record on stdout (wire type; see the man page for the fields).
-#[derive(Debug, Serialize)]
-pub struct ExecRecord {
-    /// The box, or null for a local run.
-    pub host: Option<String>,
-    /// The run id.
-    pub run_id: String,
-    /// The command.
-    pub argv: Vec<String>,
-    /// rp-exec's exit code.
-    pub exit_code: u8,
-    /// Whether the deadline passed.
-    pub timed_out: bool,
-    /// The signal that killed the command, or null.
-    pub signal: Option<i32>,
-    /// The signal that made rp-exec stop the command, or null.
-    pub interrupted: Option<i32>,
-    /// Seconds from start to end.
-    pub duration_seconds: f64,
-    /// The log file, or null.
-    pub log: Option<String>,
-}
-
 impl ExecReport {
     /// The exit code as an [`Exit`].
     pub fn exit(&self) -> Exit {
@@ -237,16 +214,33 @@ impl ExecReport {
         }
     }
 
-    /// The record to print.
+    /// How the command ended, for the record: the deadline first (a run that timed out and
+    /// was then interrupted still timed out), then our own signal, then a foreign signal,
+    /// else its own exit code.
+    pub fn ending(&self) -> Ending {
+        if self.timed_out {
+            Ending::TimedOut {
+                signal: self.signal,
+            }
+        } else if let Some(signal) = self.interrupted {
+            Ending::Interrupted { signal }
+        } else if let Some(signal) = self.signal {
+            Ending::Signaled { signal }
+        } else {
+            Ending::Exited {
+                code: i32::from(self.exit_code),
+            }
+        }
+    }
+
+    /// The record to print (the wire type lives in `runplz-protocol`).
     pub fn record(&self) -> ExecRecord {
         ExecRecord {
             host: self.host.clone(),
             run_id: self.run_id.clone(),
             argv: self.argv.clone(),
             exit_code: self.exit_code,
-            timed_out: self.timed_out,
-            signal: self.signal,
-            interrupted: self.interrupted,
+            ending: self.ending(),
             duration_seconds: (self.duration.as_secs_f64() * 1000.0).round() / 1000.0,
             log: self.log.as_ref().map(|p| p.display().to_string()),
         }
@@ -405,7 +399,16 @@ mod tests {
         let rec = serde_json::to_string(&r.record()).unwrap();
         assert_eq!(
             rec,
-            r#"{"host":null,"run_id":"x","argv":["a"],"exit_code":124,"timed_out":true,"signal":9,"interrupted":null,"duration_seconds":1.234,"log":null}"#
+            r#"{"host":null,"run_id":"x","argv":["a"],"exit_code":124,"ending":{"kind":"timed_out","signal":9},"duration_seconds":1.234,"log":null}"#
         );
+        r.timed_out = false;
+        assert_eq!(r.ending(), Ending::Signaled { signal: 9 });
+        r.interrupted = Some(2);
+        r.exit_code = 130;
+        assert_eq!(r.ending(), Ending::Interrupted { signal: 2 });
+        r.interrupted = None;
+        r.signal = None;
+        r.exit_code = 127;
+        assert_eq!(r.ending(), Ending::Exited { code: 127 });
     }
 }

@@ -1,5 +1,6 @@
-//! The Modal renderer: the image as a list of operations named after `modal.Image`'s
-//! methods, for the Python driver to replay in order (`from_registry`, `apt_install`,
+//! The Modal renderer: the image as a list of typed operations ([`ModalOp`], a wire type
+//! from `runplz-protocol`) named after `modal.Image`'s methods, for the Python driver to
+//! replay in order (`from_registry`, `apt_install`,
 //! `pip_install`, `add_local_dir`, `run_commands`, `env`, `workdir`, or `from_dockerfile`).
 //!
 //! Modal turns `run_commands` into Dockerfile `RUN <cmd>` lines, so a command that shell form
@@ -11,66 +12,73 @@ use super::{check_no_nul, clean_dir, remote_dir, WORKSPACE};
 use crate::job::{Base, ImageStep, Job};
 use crate::quote;
 use anyhow::Result;
-use runplz_protocol::VERSION;
-use serde_json::{json, Value};
+use runplz_protocol::ModalOp;
 
-/// Render the job's image as the Modal image chain: the whole record,
-/// `{"type":"image","version":1,"format":"modal","ops":[...]}`. Local paths (`local_path`,
+/// Render the job's image as the Modal image chain, printed by rp-image as
+/// `{"type":"image","version":1,"format":"modal","ops":[...]}` (an
+/// [`ImageRecord::Modal`](runplz_protocol::ImageRecord::Modal)). Local paths (`local_path`,
 /// `from_dockerfile`'s `path`) are relative to the job file's folder.
-pub fn modal(job: &Job) -> Result<Value> {
+pub fn modal(job: &Job) -> Result<Vec<ModalOp>> {
     check_no_nul(job)?;
     let mut ops = Vec::new();
     match &job.base {
-        Base::Registry(image) => {
-            ops.push(json!({"op": "from_registry", "image": image, "add_python": null}))
-        }
+        Base::Registry(image) => ops.push(ModalOp::FromRegistry {
+            image: image.clone(),
+            add_python: None,
+        }),
         Base::Dockerfile(path) => {
             let rel = path.strip_prefix(&job.root).unwrap_or(path);
-            ops.push(json!({"op": "from_dockerfile", "path": rel.to_string_lossy()}));
+            ops.push(ModalOp::FromDockerfile {
+                path: rel.to_string_lossy().into_owned(),
+            });
         }
     }
     for step in &job.steps {
         match step {
-            ImageStep::Apt(pkgs) => ops.push(json!({"op": "apt_install", "packages": pkgs})),
+            ImageStep::Apt(pkgs) => ops.push(ModalOp::AptInstall {
+                packages: pkgs.clone(),
+            }),
             ImageStep::Pip {
                 packages,
                 index_url,
                 extra_index_url,
-            } => ops.push(json!({
-                "op": "pip_install",
-                "packages": packages,
-                "index_url": index_url,
-                "extra_index_url": extra_index_url,
-            })),
+            } => ops.push(ModalOp::PipInstall {
+                packages: packages.clone(),
+                index_url: index_url.clone(),
+                extra_index_url: extra_index_url.clone(),
+            }),
             ImageStep::PipLocalDir { path, editable } => {
                 let clean = clean_dir(path);
                 let remote = remote_dir(&clean);
                 let local = if clean.is_empty() { "." } else { &clean };
-                ops.push(json!({
-                    "op": "add_local_dir",
-                    "local_path": local,
-                    "remote_path": remote,
-                    "copy": true,
-                }));
+                ops.push(ModalOp::AddLocalDir {
+                    local_path: local.to_string(),
+                    remote_path: remote.clone(),
+                    copy: true,
+                });
                 let mut words = vec!["python3", "-m", "pip", "install", "--no-cache-dir"];
                 if *editable {
                     words.push("-e");
                 }
                 words.push(&remote);
                 let cmd = quote::join(words);
-                ops.push(json!({"op": "run_commands", "commands": [command(&cmd)]}));
+                ops.push(ModalOp::RunCommands {
+                    commands: vec![command(&cmd)],
+                });
             }
             ImageStep::Run(cmds) => {
                 let cmds: Vec<String> = cmds.iter().map(|c| command(c)).collect();
-                ops.push(json!({"op": "run_commands", "commands": cmds}));
+                ops.push(ModalOp::RunCommands { commands: cmds });
             }
-            ImageStep::Env(vars) => ops.push(json!({"op": "env", "vars": vars})),
+            ImageStep::Env(vars) => ops.push(ModalOp::Env { vars: vars.clone() }),
         }
     }
     if matches!(job.base, Base::Registry(_)) {
-        ops.push(json!({"op": "workdir", "path": WORKSPACE}));
+        ops.push(ModalOp::Workdir {
+            path: WORKSPACE.to_string(),
+        });
     }
-    Ok(json!({"type": "image", "version": VERSION, "format": "modal", "ops": ops}))
+    Ok(ops)
 }
 
 /// A command as Modal should receive it: unchanged when a Dockerfile `RUN` line keeps it

@@ -6,7 +6,6 @@
 use super::{Facts, Gpu};
 use crate::job::spec::{Preconditions, Resources};
 use crate::job::Job;
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -86,8 +85,7 @@ impl Wanted {
 }
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     /// The box differs from the spec, or a fact could not be checked; the run may still work.
     Warning,
@@ -96,7 +94,7 @@ pub enum Level {
 }
 
 /// One difference between what the job wants and what the box has.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// `warning` or `failure`.
     pub level: Level,

@@ -17,8 +17,7 @@ use crate::process::Proc;
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
 use parse::{Section, SmiGpus};
-use runplz_protocol::Exit;
-use serde::Serialize;
+use runplz_protocol::{self as wire, Exit};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -59,7 +58,7 @@ exit 0
 const PROBE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// One GPU.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gpu {
     /// The model name as nvidia-smi prints it, e.g. `NVIDIA A100-SXM4-80GB`.
     pub name: String,
@@ -84,7 +83,7 @@ impl Gpu {
 }
 
 /// A fact that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
     /// The fact's field name in [`Facts`] (`shm_free_gb`, `gpus`...).
     pub fact: String,
@@ -94,7 +93,7 @@ pub struct Unreadable {
 
 /// What a box has. Sizes are in GB meaning GiB (2^30 bytes), as the kernel, df and
 /// nvidia-smi count them. `null` means "could not be read"; the reason is in `unreadable`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     /// CPUs available to processes (`nproc`).
     pub cpus: Option<u32>,
@@ -355,8 +354,9 @@ pub fn fact_rows(f: &Facts) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The `probe` record: where, the facts, the findings, and whether the run may start.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a probe found: where, the facts, the findings, and whether the run may start
+/// (printed as the `probe` record, see [`Report::record`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The `--host` as given; `null` for this machine (`--local`).
     pub host: Option<String>,
@@ -369,6 +369,60 @@ pub struct Report {
 }
 
 impl Report {
+    /// The `probe` record to print (the wire type lives in `runplz-protocol`).
+    pub fn record(&self) -> wire::ProbeRecord {
+        let f = &self.facts;
+        wire::ProbeRecord {
+            host: self.host.clone(),
+            facts: wire::Facts {
+                cpus: f.cpus,
+                memory_gb: f.memory_gb,
+                disk_free_gb: f.disk_free_gb,
+                disk_total_gb: f.disk_total_gb,
+                shm_free_gb: f.shm_free_gb,
+                gpus: f
+                    .gpus
+                    .iter()
+                    .map(|g| wire::Gpu {
+                        name: g.name.clone(),
+                        memory_gb: g.memory_gb,
+                        mig: g.mig.clone(),
+                    })
+                    .collect(),
+                gpu_count: f.gpu_count,
+                gpu_reason: f.gpu_reason.clone(),
+                docker: f.docker,
+                docker_nvidia: f.docker_nvidia,
+                rsync: f.rsync,
+                os: f.os.clone(),
+                arch: f.arch.clone(),
+                unreadable: f
+                    .unreadable
+                    .iter()
+                    .map(|u| wire::Unreadable {
+                        fact: u.fact.clone(),
+                        message: u.message.clone(),
+                    })
+                    .collect(),
+            },
+            findings: self
+                .findings
+                .iter()
+                .map(|x| wire::Finding {
+                    level: match x.level {
+                        Level::Warning => wire::Level::Warning,
+                        Level::Failure => wire::Level::Failure,
+                    },
+                    check: x.check.clone(),
+                    wanted: x.wanted.clone(),
+                    found: x.found.clone(),
+                    message: x.message.clone(),
+                })
+                .collect(),
+            ok: self.ok,
+        }
+    }
+
     /// Check `facts` against `wanted`.
     pub fn new(host: Option<String>, facts: Facts, wanted: &Wanted) -> Report {
         let findings = findings(&facts, wanted);

@@ -107,7 +107,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                 if let Some(Cleanup::RemoveContainer) = cleanup {
                     let _ = writeln!(
                         s,
-                        "if [ \"$(jq -r '.timed_out or (.interrupted != null) or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host}{job_flag} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
+                        "if [ \"$(jq -r '(.ending.kind != \"exited\") or (.exit_code > 128)' \"$T/run.json\" 2>/dev/null)\" != false ]; then\n  rp-exec{host}{job_flag} -- docker rm -f \"runplz-$RUN_ID\" >/dev/null 2>&1 || true\nfi"
                     );
                 }
             }
@@ -132,7 +132,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
     debug_assert!(BOX_OUTPUTS == "runplz-out");
     let _ = writeln!(
         s,
-        "jq -c -n --slurpfile run \"$T/run.json\" --slurpfile col \"$T/collect.json\" \\\n  '{{type: \"plan-run\", version: 1, job: {}, run_id: $run[0].run_id, exit_code: $run[0].exit_code, timed_out: $run[0].timed_out, outputs: {{files: ($col[0].files // null), bytes: ($col[0].bytes // null)}}}}'",
+        "jq -c -n --slurpfile run \"$T/run.json\" --slurpfile col \"$T/collect.json\" \\\n  '{{type: \"plan-run\", version: 1, job: {}, run_id: $run[0].run_id, exit_code: $run[0].exit_code, timed_out: ($run[0] | if . then .ending.kind == \"timed_out\" else null end), outputs: {{files: ($col[0].files // null), bytes: ($col[0].bytes // null)}}}}'",
         serde_json::to_string(p.job.name())?
     );
     let _ = writeln!(s, "exit \"$code\"");

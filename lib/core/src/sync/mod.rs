@@ -1,8 +1,8 @@
 //! sync: ship a folder to a box, minus secrets and caches, incrementally. [`stage()`] decides
 //! the file list here (git-aware; see the [`stage`](mod@stage) module); [`up`] sends exactly
 //! that list with rsync over the run's shared ssh connection and removes, inside the remote
-//! folder only, what was deleted here since the last sync. [`SyncRecord`] is the JSON record
-//! rp-sync prints. The local docker build context uses the same [`stage()`] and [`Excludes`].
+//! folder only, what was deleted here since the last sync. [`record()`] builds the
+//! [`SyncRecord`] rp-sync prints (a wire type from `runplz-protocol`). The local docker build context uses the same [`stage()`] and [`Excludes`].
 //!
 //! Deletion uses a manifest, not rsync's `--delete`. rsync's `--delete` works per folder it
 //! walks, and with `--files-from` it walks none, so it would either delete nothing or (with
@@ -17,6 +17,7 @@ pub mod remote;
 pub mod stage;
 
 pub use excludes::{Excludes, Verdict};
+pub use runplz_protocol::{LargestFile, SyncRecord};
 pub use stage::{some_paths, stage, Staged, StagedFile};
 
 use crate::error::CliError;
@@ -25,7 +26,6 @@ use crate::process::{Output, Proc, Status};
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
-use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Component, Path};
 use std::time::{Duration, Instant};
@@ -276,76 +276,35 @@ fn rsync(
     remote::parse_stats(&f.stdout_str())
 }
 
-/// One entry of the record's `largest` list.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LargestFile {
-    /// Relative path (lossy UTF-8).
-    pub path: String,
-    /// Size in bytes.
-    pub bytes: u64,
-}
-
-/// The `sync` record rp-sync prints on stdout (wire type; see rp-sync's man page). Fields
-/// that a dry run cannot know are `null`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SyncRecord {
-    /// The folder shipped (canonical).
-    pub source: String,
-    /// The remote folder (relative to the remote home unless absolute); `null` on a dry run
-    /// without one.
-    pub dest: Option<String>,
-    /// The `--host` given, `null` on a dry run without one.
-    pub host: Option<String>,
-    /// Nothing was sent.
-    pub dry_run: bool,
-    /// Files in the shipped list.
-    pub files: u64,
-    /// Their total size.
-    pub bytes: u64,
-    /// Files whose data rsync sent (0 when nothing changed).
-    pub files_transferred: Option<u64>,
-    /// Bytes rsync sent over the connection.
-    pub bytes_transferred: Option<u64>,
-    /// Files deleted on the box because they were deleted here.
-    pub deleted: Option<u64>,
-    /// Wall-clock seconds, staging included.
-    pub duration_seconds: f64,
-    /// The largest shipped files, largest first.
-    pub largest: Vec<LargestFile>,
-    /// Secret-shaped paths held back (a secret folder counts once).
-    pub excluded_secrets: u64,
-}
-
-impl SyncRecord {
-    /// Build the record from what was staged and (unless a dry run) transferred.
-    pub fn new(
-        staged: &Staged,
-        dest: Option<&str>,
-        host: Option<&str>,
-        transfer: Option<&Transfer>,
-        started: Instant,
-    ) -> SyncRecord {
-        SyncRecord {
-            source: staged.root.display().to_string(),
-            dest: dest.map(str::to_string),
-            host: host.map(str::to_string),
-            dry_run: transfer.is_none(),
-            files: staged.files.len() as u64,
-            bytes: staged.bytes,
-            files_transferred: transfer.map(|t| t.files_transferred),
-            bytes_transferred: transfer.map(|t| t.bytes_transferred),
-            deleted: transfer.map(|t| t.deleted),
-            duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-            largest: staged
-                .largest(LARGEST)
-                .into_iter()
-                .map(|f| LargestFile {
-                    path: f.path.to_string_lossy().into_owned(),
-                    bytes: f.bytes,
-                })
-                .collect(),
-            excluded_secrets: staged.secrets.len() as u64,
-        }
+/// Build the `sync` record (the wire type lives in `runplz-protocol`) from what was staged
+/// and (unless a dry run) transferred.
+pub fn record(
+    staged: &Staged,
+    dest: Option<&str>,
+    host: Option<&str>,
+    transfer: Option<&Transfer>,
+    started: Instant,
+) -> SyncRecord {
+    SyncRecord {
+        source: staged.root.display().to_string(),
+        dest: dest.map(str::to_string),
+        host: host.map(str::to_string),
+        dry_run: transfer.is_none(),
+        files: staged.files.len() as u64,
+        bytes: staged.bytes,
+        files_transferred: transfer.map(|t| t.files_transferred),
+        bytes_transferred: transfer.map(|t| t.bytes_transferred),
+        deleted: transfer.map(|t| t.deleted),
+        duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        largest: staged
+            .largest(LARGEST)
+            .into_iter()
+            .map(|f| LargestFile {
+                path: f.path.to_string_lossy().into_owned(),
+                bytes: f.bytes,
+            })
+            .collect(),
+        excluded_secrets: staged.secrets.len() as u64,
     }
 }
 
