@@ -79,7 +79,7 @@ fn ssh_timeout_exits_124_leaves_nothing_running_and_keeps_partial_outputs() {
     c.args(b.tool_args());
     let out = run_expect(&mut c, 124);
     let rec = json(&out);
-    assert_eq!(rec["timed_out"], true);
+    assert_eq!(rec["ending"]["kind"], "timed_out");
     assert_eq!(
         std::fs::read_to_string(d.path().join("out/partial.txt")).unwrap(),
         "partial\n"
@@ -127,7 +127,10 @@ fn ssh_ctrl_c_kills_the_remote_job_and_still_collects() {
     let out = ctrl_c_when(&b, d.path(), "runplz-out/t-*/started.txt");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
-    assert_eq!(rec["interrupted"], 2);
+    assert_eq!(
+        rec["ending"],
+        serde_json::json!({"kind": "interrupted", "signal": 2, "step": "run"})
+    );
     assert_eq!(
         std::fs::read_to_string(d.path().join("out/started.txt")).unwrap(),
         "started\n"
@@ -156,7 +159,10 @@ fn a_broken_image_step_exits_5_naming_the_step() {
     let (_, tail) = error.split_once("its last lines:").expect(&err);
     assert!(tail.contains("about to fail"), "{err}");
     let rec = json(&out);
-    assert_eq!(rec["failed_step"], "venv");
+    assert_eq!(
+        rec["ending"],
+        serde_json::json!({"kind": "failed", "step": "venv"})
+    );
     assert!(rec["exit_code"].is_null());
     assert!(!d.path().join("out/ran.txt").exists());
 }
@@ -389,7 +395,7 @@ fn local_docker_timeout_kills_the_container() {
     let d = job_dir(&job);
     let out = run_expect(&mut runplz(d.path(), &["local", "job.json"]), 124);
     let rec = json(&out);
-    assert_eq!(rec["timed_out"], true);
+    assert_eq!(rec["ending"]["kind"], "timed_out");
     assert_eq!(
         std::fs::read_to_string(d.path().join("out/p.txt")).unwrap(),
         "partial\n"
@@ -430,7 +436,10 @@ fn a_doomed_precondition_stops_the_run_before_anything_ships() {
         stderr(&out)
     );
     let rec = json(&out);
-    assert_eq!(rec["failed_step"], "probe");
+    assert_eq!(
+        rec["ending"],
+        serde_json::json!({"kind": "failed", "step": "probe"})
+    );
     assert!(rec["exit_code"].is_null());
     assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
 }
@@ -466,8 +475,10 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
     let out = ctrl_c_when(&b, d.path(), "runplz/t/setup-started");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
-    assert_eq!(rec["interrupted"], 2);
-    assert_eq!(rec["failed_step"], "venv");
+    assert_eq!(
+        rec["ending"],
+        serde_json::json!({"kind": "interrupted", "signal": 2, "step": "venv"})
+    );
     assert!(rec["exit_code"].is_null());
     assert!(!d.path().join("out/ran.txt").exists());
     assert_eq!(
@@ -567,6 +578,6 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
         err.contains("has no `docker`") && err.contains("\"use_docker\": false"),
         "{err}"
     );
-    assert_eq!(json(&out)["failed_step"], "probe");
+    assert_eq!(json(&out)["ending"]["step"], "probe");
     assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
 }

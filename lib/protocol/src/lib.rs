@@ -27,6 +27,10 @@
 //!   `{"kind":"timed_out","signal":N|null}` or `{"kind":"interrupted","signal":N}`.
 //!   `"exit_code"` (rp-exec's own exit code) stays. The other records kept their shapes;
 //!   their types moved here from the tools, and the Modal image ops became [`ModalOp`].
+//! - issue #7: the `run` record's `"timed_out"`, `"interrupted"` and `"failed_step"` are
+//!   replaced by one tagged `"ending"` ([`RunEnding`]); `"backend"`, `"mode"` and each step's
+//!   `"step"` are enums ([`Backend`], [`Mode`], [`Step`]), and every run has an `acquire`
+//!   step. `"exit_code"` stays the job's own code.
 #![deny(missing_docs)]
 
 mod collect;
@@ -34,6 +38,7 @@ mod common;
 mod exec;
 mod image;
 mod probe;
+mod run;
 mod sync;
 
 pub use collect::{CollectRecord, CollectedFile};
@@ -41,6 +46,7 @@ pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
+pub use run::{Moved, RunEnding, RunRecord, Step, StepTime};
 pub use sync::{LargestFile, SyncRecord};
 
 use serde::de::DeserializeOwned;
@@ -198,6 +204,9 @@ pub trait Tagged {
     const TYPE: &'static str;
 }
 
+impl Tagged for RunRecord {
+    const TYPE: &'static str = "run";
+}
 impl Tagged for ExecRecord {
     const TYPE: &'static str = "exec";
 }

@@ -1,6 +1,6 @@
 //! The `run` record from runplz local --native and runplz ssh (a native job on a box), with
 //! its nested `steps`, `sync` and `outputs`.
-use super::pin;
+use super::{pin, wire};
 use crate::support::{bin_cmd, run_expect, shm_tempdir, SshBox};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -18,9 +18,7 @@ struct Run {
     host: Option<String>,
     mode: String,
     exit_code: Option<i32>,
-    timed_out: bool,
-    interrupted: Option<i32>,
-    failed_step: Option<String>,
+    ending: serde_json::Value,
     steps: Vec<Step>,
     sync: Option<Shipped>,
     outputs: Option<Outputs>,
@@ -64,8 +62,7 @@ fn check_run(rec: &Run, backend: &str, dir: &Path) {
     assert_eq!(rec.job, "tiny");
     assert!(rec.run_id.starts_with("tiny-"), "{}", rec.run_id);
     assert_eq!(rec.exit_code, Some(3));
-    assert!(!rec.timed_out);
-    assert_eq!((rec.interrupted, rec.failed_step.as_deref()), (None, None));
+    assert_eq!(rec.ending, serde_json::json!({"kind": "exited", "code": 3}));
     assert!(rec.steps.iter().all(|s| s.ok), "{:?}", rec.steps);
     assert_eq!(
         rec.outputs,
@@ -92,6 +89,7 @@ fn run_local_native_record() {
         3,
     );
     let rec: Run = pin(&out, "run");
+    wire::<runplz_protocol::RunRecord>(&out, "run");
     check_run(&rec, "local", d.path());
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
@@ -111,6 +109,7 @@ fn run_ssh_native_record() {
         3,
     );
     let rec: Run = pin(&out, "run");
+    wire::<runplz_protocol::RunRecord>(&out, "run");
     check_run(&rec, "ssh", d.path());
     assert_eq!(rec.host.as_deref(), Some("box"));
     let job_len = TINY.len() as u64;

@@ -109,10 +109,21 @@ pub struct ModalArgs {
 const AFTER_HELP: &str = "\
 RUN RECORD (stdout):
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
-   \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,\"timed_out\":false,
-   \"interrupted\":null,\"failed_step\":null,\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
+   \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,
+   \"ending\":{\"kind\":\"exited\",\"code\":0},\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
    \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"/abs/job/out\",\"files\":1,\"bytes\":42},
    \"duration_seconds\":3.2}
+  \"ending\" is one of {\"kind\":\"exited\",\"code\":N}, {\"kind\":\"signaled\",\"signal\":N},
+  {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
+  {\"kind\":\"failed\",\"step\":S}; steps are acquire, probe, sync, image, venv, run, collect.
+
+RUN STATE:
+  Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
+  (default ~/.local/state/...), and rewrites it atomically as each step starts and ends:
+  the backend, target, mode, runplz's pid, the step in progress, the steps done, a handle
+  to the job (rp-exec host and run id, the box's workspace and outputs folder, the
+  container) and whether the place was released. A killed runplz leaves it saying where it
+  stopped.
 
 EXAMPLES:
   runplz local examples/hello/job.json --native
@@ -126,8 +137,8 @@ EXIT STATUS:
   invalid job (nothing ran). 3: a precondition on the box failed (nothing ran). 5: a setup
   step failed before the job ran (the message names it). 125: runplz itself failed.
   A job may exit with any of these codes itself: the record tells them apart
-  (\"exit_code\" is the job's own code, null when it never ran; \"failed_step\" names
-  the step that stopped the run; \"timed_out\" and \"interrupted\" say why).";
+  (\"exit_code\" is the job's own code, null when it never ran; \"ending\" says how and
+  where the run ended).";
 
 /// The clap definition, for man pages and completions.
 pub fn command() -> clap::Command {

@@ -47,6 +47,16 @@ impl Backend {
             Backend::Modal => "modal",
         }
     }
+
+    /// The backend as records carry it.
+    pub fn wire(self) -> runplz_protocol::Backend {
+        match self {
+            Backend::Local => runplz_protocol::Backend::Local,
+            Backend::Ssh => runplz_protocol::Backend::Ssh,
+            Backend::Brev => runplz_protocol::Backend::Brev,
+            Backend::Modal => runplz_protocol::Backend::Modal,
+        }
+    }
 }
 
 impl fmt::Display for Backend {

@@ -29,6 +29,15 @@ impl Mode {
             Mode::InPlace => "in_place",
         }
     }
+
+    /// The mode as records carry it.
+    pub fn wire(self) -> runplz_protocol::Mode {
+        match self {
+            Mode::Docker => runplz_protocol::Mode::Docker,
+            Mode::Native => runplz_protocol::Mode::Native,
+            Mode::InPlace => runplz_protocol::Mode::InPlace,
+        }
+    }
 }
 
 /// One backend's settings for one job, defaults applied.

@@ -5,7 +5,7 @@
 //! outputs back and one release of the place, each shielded from a further Ctrl-C.
 
 use super::steps::{Cleanup, Collect, Command, Launch, Stdin, Step, Steps};
-use super::{Moved, Prepared, RunOptions, Tracker, TOOL};
+use super::{Prepared, RunOptions, Tracker, TOOL};
 use crate::backend::{Backend, Place};
 use crate::error::CliError;
 use crate::exec::{self, ExecOptions};
@@ -13,7 +13,7 @@ use crate::ssh::Ssh;
 use crate::state::{NewRun, RunState};
 use crate::{collect, image, out, probe, sync};
 use anyhow::{Context, Result};
-use runplz_protocol::Exit;
+use runplz_protocol::{Ending, Exit, Moved, RunEnding, Step as S};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -48,14 +48,14 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         },
     )?;
     let mut t = Tracker::new(
-        backend,
+        b.kind().wire(),
         &p.job,
         &run_id,
         b.target(),
-        steps.mode.name(),
+        steps.mode.wire(),
         state,
     );
-    let err = match t.step_with_state("acquire", b.announces_acquire(), |st| b.acquire(p, st)) {
+    let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => Some(e),
         Ok(place) => {
             let res = Teardown {
@@ -116,7 +116,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
             Step::Sync { dest } => sync_step(t, p, ssh, dest),
-            Step::Setup(kind, cmd) => setup_step(t, kind.name(), cmd, p, ssh),
+            Step::Setup(kind, cmd) => setup_step(t, kind.step(), cmd, p, ssh),
             Step::Job {
                 command,
                 cleanup,
@@ -154,7 +154,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
 
 fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -> Result<()> {
     let Some(ssh) = ssh else { return Ok(()) };
-    let report = t.setup("probe", || {
+    let report = t.setup(S::Probe, || {
         let facts = probe::probe(Some(ssh))?;
         Ok(probe::Report::new(
             Some(ssh.destination()),
@@ -171,7 +171,7 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
         out::warn(TOOL, &f.message);
     }
     if docker && report.facts.docker == Some(false) {
-        t.record.failed_step = Some("probe".into());
+        t.end(RunEnding::Failed { step: S::Probe });
         return Err(CliError::new(
             Exit::Precondition,
             format!(
@@ -181,7 +181,7 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
         ));
     }
     if !report.ok {
-        t.record.failed_step = Some("probe".into());
+        t.end(RunEnding::Failed { step: S::Probe });
         return Err(CliError::new(
             Exit::Precondition,
             "refusing to start a doomed run: a precondition on the box is below half its minimum (see the warnings above)",
@@ -192,7 +192,7 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
 
 fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Result<()> {
     let Some(ssh) = ssh else { return Ok(()) };
-    let moved = t.setup("sync", || {
+    let moved = t.setup(S::Sync, || {
         let excludes = sync::job_excludes(&p.job, &p.job.root);
         let staged = sync::stage(&p.job.root, &excludes)?;
         let tr = sync::up(ssh, &staged, dest)?;
@@ -221,7 +221,7 @@ fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Re
 
 fn setup_step(
     t: &mut Tracker,
-    name: &str,
+    name: S,
     cmd: &Command,
     p: &Prepared,
     ssh: Option<&Ssh>,
@@ -256,7 +256,7 @@ fn job_step(
     ssh: Option<&Ssh>,
 ) -> Result<exec::ExecReport> {
     let opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
-    t.check_signal("run")?;
+    t.check_signal(S::Run)?;
     t.save(|s| {
         s.update(|r| {
             r.handle.exec_host = ssh.map(|s| s.target().label());
@@ -274,10 +274,19 @@ fn job_step(
             }
         })
     });
-    let r = t.step("run", || exec::run(&opts, ssh))?;
+    let r = t.step(S::Run, || exec::run(&opts, ssh));
+    let r = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     t.record.exit_code = Some(i32::from(r.exit_code));
-    t.record.timed_out = r.timed_out;
-    t.record.interrupted = r.interrupted;
+    t.end(match r.ending() {
+        Ending::Exited { code } => RunEnding::Exited { code },
+        Ending::Signaled { signal } => RunEnding::Signaled { signal },
+        Ending::TimedOut { signal } => RunEnding::TimedOut { signal },
+        Ending::Interrupted { signal } => RunEnding::Interrupted {
+            signal,
+            step: S::Run,
+        },
+        Ending::Unknown => RunEnding::Unknown,
+    });
     if r.timed_out {
         out::warn(
             TOOL,
@@ -308,7 +317,7 @@ fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
 
 fn collect_outputs(t: &mut Tracker, c: &Collect, to: &Path, ssh: Option<&Ssh>, run_id: &str) {
     let started_at = t.started_at;
-    let res = t.step("collect", || match (c, ssh) {
+    let res = t.step(S::Collect, || match (c, ssh) {
         (Collect::Rsync { parent }, Some(ssh)) => {
             let from = format!("{parent}/{run_id}");
             let got = collect::rsync_down(ssh, &from, to)?;

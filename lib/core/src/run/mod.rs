@@ -13,7 +13,7 @@ use crate::out;
 use crate::state::RunState;
 use anyhow::Result;
 use runplz_protocol::Exit;
-use serde::Serialize;
+use runplz_protocol::{RunEnding, RunRecord, Step, StepTime};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,83 +40,32 @@ pub struct RunOptions {
     pub backend: backend::Args,
 }
 
-/// How long one step took and whether it worked.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepTime {
-    /// The step's name (`probe`, `sync`, `image`, `run`, `collect`).
-    pub step: String,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Whether it succeeded.
-    pub ok: bool,
-}
-
-/// Files and bytes moved by a step.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Moved {
-    /// Where (outputs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    /// Files.
-    pub files: u64,
-    /// Bytes.
-    pub bytes: u64,
-}
-
-/// The run record printed on stdout at the end (`"type": "run"`).
-#[derive(Debug, Clone, Serialize)]
-pub struct RunRecord {
-    /// `local` or `ssh`.
-    pub backend: &'static str,
-    /// The job's name.
-    pub job: String,
-    /// `RUNPLZ_RUN_ID` of this run.
-    pub run_id: String,
-    /// The box, for ssh.
-    pub host: Option<String>,
-    /// `docker` or `native`.
-    pub mode: &'static str,
-    /// The job's exit code (null when it never ran).
-    pub exit_code: Option<i32>,
-    /// Killed at the deadline.
-    pub timed_out: bool,
-    /// Stopped by this signal to runplz.
-    pub interrupted: Option<i32>,
-    /// The setup step that failed, if one did.
-    pub failed_step: Option<String>,
-    /// Per-step timings, in order.
-    pub steps: Vec<StepTime>,
-    /// What went up.
-    pub sync: Option<Moved>,
-    /// What came back.
-    pub outputs: Option<Moved>,
-    /// Whole run, seconds.
-    pub duration_seconds: f64,
-}
-
 /// Step bookkeeping shared by the backends: timings, progress lines, and the record.
 pub(crate) struct Tracker {
     start: Instant,
     /// Wall-clock start, for "written by this run".
     pub(crate) started_at: std::time::SystemTime,
     pub(crate) record: RunRecord,
+    /// The step that failed last, for an ending nothing else set.
+    failed: Option<Step>,
     /// The run state on disk, rewritten as steps start and end.
     pub(crate) state: RunState,
 }
 
 impl Tracker {
     pub(crate) fn new(
-        backend: &'static str,
+        backend: runplz_protocol::Backend,
         job: &Job,
         run_id: &str,
         host: Option<String>,
-        mode: &'static str,
+        mode: runplz_protocol::Mode,
         state: RunState,
     ) -> Tracker {
         Tracker {
             start: Instant::now(),
             started_at: std::time::SystemTime::now(),
             state,
+            failed: None,
             record: RunRecord {
                 backend,
                 job: job.name().to_string(),
@@ -124,9 +73,8 @@ impl Tracker {
                 host,
                 mode,
                 exit_code: None,
-                timed_out: false,
-                interrupted: None,
-                failed_step: None,
+                // Replaced as soon as the run ends one way or another (see `finish`).
+                ending: RunEnding::Unknown,
                 steps: Vec::new(),
                 sync: None,
                 outputs: None,
@@ -136,7 +84,7 @@ impl Tracker {
     }
 
     /// Run one step, timing it and saying so on stderr.
-    pub(crate) fn step<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn step<T>(&mut self, name: Step, f: impl FnOnce() -> Result<T>) -> Result<T> {
         self.step_with_state(name, true, |_| f())
     }
 
@@ -144,10 +92,11 @@ impl Tracker {
     /// what it is about to create before it creates it). Progress lines only when `announce`.
     pub(crate) fn step_with_state<T>(
         &mut self,
-        name: &str,
+        step: Step,
         announce: bool,
         f: impl FnOnce(&mut RunState) -> Result<T>,
     ) -> Result<T> {
+        let name = step.name();
         if announce {
             out::note(TOOL, format!("{name}..."));
         }
@@ -156,8 +105,11 @@ impl Tracker {
         let res = f(&mut self.state);
         let seconds = t.elapsed().as_secs_f64();
         self.save(|s| s.step_ended(name, res.is_ok()));
+        if res.is_err() {
+            self.failed = Some(step);
+        }
         self.record.steps.push(StepTime {
-            step: name.to_string(),
+            step,
             seconds: round(seconds),
             ok: res.is_ok(),
         });
@@ -177,41 +129,56 @@ impl Tracker {
     }
 
     /// A Ctrl-C (or SIGTERM/SIGHUP) that arrived between steps, while no child ran to
-    /// stop, stops the run here: exit 128+n and `interrupted` in the record.
-    pub(crate) fn check_signal(&mut self, before: &str) -> Result<()> {
+    /// stop, stops the run here: exit 128+n and an `interrupted` ending in the record.
+    pub(crate) fn check_signal(&mut self, before: Step) -> Result<()> {
         match crate::process::take_pending_signal() {
-            Some(sig) => {
-                self.record.interrupted = Some(sig);
+            Some(signal) => {
+                self.record.ending = RunEnding::Interrupted {
+                    signal,
+                    step: before,
+                };
                 Err(CliError::new(
-                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-                    format!("interrupted by signal {sig} before `{before}`"),
+                    Exit::Signal(u8::try_from(signal).unwrap_or(0)),
+                    format!("interrupted by signal {signal} before `{}`", before.name()),
                 ))
             }
             None => Ok(()),
         }
     }
 
+    /// The run ended this way (the first ending set wins: what follows is clean-up).
+    pub(crate) fn end(&mut self, ending: RunEnding) {
+        if self.record.ending == RunEnding::Unknown {
+            self.record.ending = ending;
+        }
+    }
+
     /// A setup step that must succeed: its failure becomes exit 5, naming the step; a
     /// signal that stopped it becomes 128+n.
-    pub(crate) fn setup<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.check_signal(name)?;
-        self.step(name, f).map_err(|e| {
-            self.record.failed_step = Some(name.to_string());
+    pub(crate) fn setup<T>(&mut self, step: Step, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_signal(step)?;
+        self.step(step, f).map_err(|e| {
             let exit = match crate::error::exit_of(&e, Exit::SetupFailed) {
                 Exit::Failed | Exit::ToolFailed => Exit::SetupFailed,
-                Exit::Signal(n) => {
-                    self.record.interrupted = Some(i32::from(n));
-                    Exit::Signal(n)
-                }
                 other => other,
             };
-            CliError::new(exit, format!("setup step `{name}` failed: {e:#}"))
+            self.end(match exit {
+                Exit::Signal(n) => RunEnding::Interrupted {
+                    signal: i32::from(n),
+                    step,
+                },
+                _ => RunEnding::Failed { step },
+            });
+            CliError::new(exit, format!("setup step `{}` failed: {e:#}", step.name()))
         })
     }
 
     /// Print the record and pick the exit code.
     pub(crate) fn finish(mut self, err: Option<anyhow::Error>) -> Result<Exit> {
         self.record.duration_seconds = round(self.start.elapsed().as_secs_f64());
+        self.end(RunEnding::Failed {
+            step: self.failed.unwrap_or(Step::Acquire),
+        });
         let exit = match &err {
             Some(e) => crate::error::exit_of(e, Exit::ToolFailed),
             None => self.exit(),
@@ -225,14 +192,12 @@ impl Tracker {
     }
 
     fn exit(&self) -> Exit {
-        match (
-            self.record.timed_out,
-            self.record.interrupted,
-            self.record.exit_code,
-        ) {
-            (true, _, _) => Exit::TimedOut,
-            (_, _, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
-            (_, Some(sig), None) => Exit::Signal(sig as u8),
+        match (self.record.ending, self.record.exit_code) {
+            (RunEnding::TimedOut { .. }, _) => Exit::TimedOut,
+            (_, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
+            (RunEnding::Interrupted { signal, .. }, None) => {
+                Exit::Signal(u8::try_from(signal).unwrap_or(0))
+            }
             _ => Exit::ToolFailed,
         }
     }

@@ -81,7 +81,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                     let _ = writeln!(s, "{render}");
                 }
                 let line = exec_line(cmd, p, host, job_flag, None);
-                let _ = writeln!(s, "{line} > \"$T/{}.json\" || exit 5", kind.name());
+                let _ = writeln!(s, "{line} > \"$T/{}.json\" || exit 5", kind.step().name());
             }
             Step::Job {
                 command, cleanup, ..

@@ -35,10 +35,10 @@ pub(crate) enum Setup {
 }
 
 impl Setup {
-    pub(crate) fn name(self) -> &'static str {
+    pub(crate) fn step(self) -> runplz_protocol::Step {
         match self {
-            Setup::Image => "image",
-            Setup::Venv => "venv",
+            Setup::Image => runplz_protocol::Step::Image,
+            Setup::Venv => runplz_protocol::Step::Venv,
         }
     }
 }
