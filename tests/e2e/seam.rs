@@ -239,3 +239,34 @@ fn a_shielded_child_runs_through_a_pending_ctrl_c_and_an_ordinary_one_stops() {
     assert_eq!(lines[1]["interrupted"], 2);
     assert_eq!(lines[1]["pending_after"], serde_json::Value::Null);
 }
+
+#[test]
+fn outputs_dir_from_the_flag_comes_back_there_and_is_never_shipped() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        native_job("ls -A > \"$RUNPLZ_OUT/shipped.txt\""),
+    )
+    .unwrap();
+    std::fs::create_dir(d.path().join("results")).unwrap();
+    std::fs::write(d.path().join("results/old-big.bin"), "from an earlier run").unwrap();
+    let mut c = runplz(d.path(), state.path(), &["ssh", "job.json", "--outputs-dir", "results"]);
+    c.args(b.tool_args());
+    let out = run_expect(&mut c, 0);
+    let rec = json(&out);
+    let results = d.path().join("results");
+    assert_eq!(
+        rec["outputs"]["dir"],
+        std::fs::canonicalize(&results).unwrap().display().to_string()
+    );
+    // The job saw the repo without the outputs folder, and the job file says nothing of it.
+    assert_eq!(
+        std::fs::read_to_string(results.join("shipped.txt")).unwrap(),
+        ".rp-sync-manifest\njob.json\n"
+    );
+    assert!(!std::fs::read_to_string(d.path().join("job.json"))
+        .unwrap()
+        .contains("results"));
+}

@@ -176,7 +176,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Some(path) = &cli.context {
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
-        image::write_context_tar(&job, &text, std::io::BufWriter::new(file), Some(path))?;
+        let excludes = runplz_core::sync::job_excludes(&job, &job.root);
+        image::write_context_tar(
+            &job,
+            &excludes,
+            &text,
+            std::io::BufWriter::new(file),
+            Some(path),
+        )?;
     }
     if cli.json {
         let record = match cli.format {

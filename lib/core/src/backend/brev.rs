@@ -3,12 +3,10 @@
 //! Brev issue's, and until then the backend refuses to run after validating the job.
 
 use super::{Backend, Kind, Place, PlanPlace, Program};
-use crate::error::CliError;
 use crate::job::{Base, Job, JobError, Mode, Settings};
 use crate::run::{Prepared, Steps};
 use crate::state::RunState;
 use anyhow::Result;
-use runplz_protocol::Exit;
 use std::path::PathBuf;
 
 /// `runplz brev`'s own flags.
@@ -33,16 +31,6 @@ pub(super) fn rules(job: &Job, s: &Settings) -> Result<(), JobError> {
     super::mode_rules(job, s, "brev", "\"brev.use_docker\": false")
 }
 
-fn not_built(p: &Prepared) -> anyhow::Error {
-    CliError::new(
-        Exit::ToolFailed,
-        format!(
-            "the brev backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
-            p.job.origin
-        ),
-    )
-}
-
 impl Backend for Brev {
     fn kind(&self) -> Kind {
         Kind::Brev
@@ -57,7 +45,7 @@ impl Backend for Brev {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        Err(not_built(p))
+        Err(super::not_built(Kind::Brev, p))
     }
 
     fn target(&self) -> Option<String> {
@@ -65,7 +53,7 @@ impl Backend for Brev {
     }
 
     fn acquire(&self, p: &Prepared, _state: &mut RunState) -> Result<Place> {
-        Err(not_built(p))
+        Err(super::not_built(Kind::Brev, p))
     }
 
     fn release(&self, _place: &Place) -> Result<()> {
@@ -73,8 +61,6 @@ impl Backend for Brev {
     }
 
     fn plan_place(&self, _p: &Prepared) -> Result<PlanPlace> {
-        Err(CliError::usage(
-            "--plan: the brev backend is not built yet, so there is no plan to print",
-        ))
+        Err(super::no_plan(Kind::Brev))
     }
 }

@@ -181,3 +181,21 @@ fn mode_rules(job: &Job, s: &Settings, section: &str, how: &str) -> Result<(), J
     }
     Ok(())
 }
+
+/// The error of a backend whose run is not built yet: the job was valid for it.
+fn not_built(kind: Kind, p: &Prepared) -> anyhow::Error {
+    crate::error::CliError::new(
+        runplz_protocol::Exit::ToolFailed,
+        format!(
+            "the {kind} backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
+            p.job.origin
+        ),
+    )
+}
+
+/// The `--plan` error of a backend whose run is not built yet.
+fn no_plan(kind: Kind) -> anyhow::Error {
+    crate::error::CliError::usage(format!(
+        "--plan: the {kind} backend is not built yet, so there is no plan to print"
+    ))
+}

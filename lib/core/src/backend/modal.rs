@@ -3,12 +3,10 @@
 //! then the backend refuses to run after validating the job.
 
 use super::{Backend, Kind, Place, PlanPlace, Program};
-use crate::error::CliError;
 use crate::job::{Job, JobError, Settings};
 use crate::run::{Prepared, Steps};
 use crate::state::RunState;
 use anyhow::Result;
-use runplz_protocol::Exit;
 
 /// Modal runs a function for at most 24 hours (modal.com/docs/guide/timeouts).
 const MODAL_MAX_TIMEOUT: i64 = 24 * 60 * 60;
@@ -52,16 +50,6 @@ pub(super) fn rules(job: &Job, _s: &Settings) -> Result<(), JobError> {
     Ok(())
 }
 
-fn not_built(p: &Prepared) -> anyhow::Error {
-    CliError::new(
-        Exit::ToolFailed,
-        format!(
-            "the modal backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
-            p.job.origin
-        ),
-    )
-}
-
 impl Backend for Modal {
     fn kind(&self) -> Kind {
         Kind::Modal
@@ -76,11 +64,11 @@ impl Backend for Modal {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        Err(not_built(p))
+        Err(super::not_built(Kind::Modal, p))
     }
 
     fn acquire(&self, p: &Prepared, _state: &mut RunState) -> Result<Place> {
-        Err(not_built(p))
+        Err(super::not_built(Kind::Modal, p))
     }
 
     fn release(&self, _place: &Place) -> Result<()> {
@@ -88,8 +76,6 @@ impl Backend for Modal {
     }
 
     fn plan_place(&self, _p: &Prepared) -> Result<PlanPlace> {
-        Err(CliError::usage(
-            "--plan: the modal backend is not built yet, so there is no plan to print",
-        ))
+        Err(super::no_plan(Kind::Modal))
     }
 }

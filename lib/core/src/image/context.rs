@@ -12,12 +12,12 @@ pub const CONTEXT_DOCKERFILE: &str = ".runplz.Dockerfile";
 /// output file is inside the repo, is left out of the context (so is an older copy of it).
 pub fn write_context_tar(
     job: &Job,
+    excludes: &[String],
     dockerfile: &str,
     out: impl std::io::Write,
     out_path: Option<&std::path::Path>,
 ) -> Result<()> {
-    let excludes = crate::sync::job_excludes(job, &job.root);
-    let mut staged = crate::sync::stage(&job.root, &excludes)?;
+    let mut staged = crate::sync::stage(&job.root, excludes)?;
     if let Some(p) = out_path {
         // Canonical, like the job's root (the file exists by now).
         let abs = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p))?;

@@ -222,7 +222,7 @@ pub struct Prepared {
 
 fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     b.check_args()?;
-    let mut job = job::load(&o.job)?;
+    let job = job::load(&o.job)?;
     let settings = b.settings(&job);
     b.check_job(&job, &settings)
         .map_err(|e| CliError::usage(e.to_string()))?;
@@ -230,13 +230,12 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         .map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
         .map_err(|m| CliError::usage(format!("{}: run: {m}", job.origin)))?;
-    if let Some(d) = &o.outputs_dir {
-        // From here on the job's outputs folder is the flag's, so the upload and the local
-        // build context exclude it like the job's own (an absolute path replaces the root).
-        let abs = std::env::current_dir()?.join(d);
-        job.spec.outputs_dir = Some(abs.display().to_string());
-    }
-    let outputs = job.outputs_dir();
+    // `--outputs-dir` is relative to where runplz runs; the upload and the local build
+    // context exclude it like the job's own.
+    let outputs = match &o.outputs_dir {
+        Some(d) => std::env::current_dir()?.join(d),
+        None => job.outputs_dir(),
+    };
     if settings.max_inactivity.is_some() {
         out::warn(
             TOOL,

@@ -69,8 +69,13 @@ pub fn remote_dir(dest: &str) -> Result<String> {
 /// The job's own exclude patterns: `sync.exclude`, plus its outputs folder when that lies
 /// inside `src` (the default `out/` is in the built-in list already).
 pub fn job_excludes(job: &Job, src: &Path) -> Vec<String> {
+    job_excludes_to(job, src, &job.outputs_dir())
+}
+
+/// [`job_excludes`] for a run whose outputs come back to `out` (`runplz --outputs-dir`).
+pub fn job_excludes_to(job: &Job, src: &Path, out: &Path) -> Vec<String> {
     let mut v = job.spec.sync.exclude.clone();
-    let out = job.outputs_dir();
+    let out = out.to_path_buf();
     let (out, src) = (
         std::fs::canonicalize(&out).unwrap_or(out),
         std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf()),
