@@ -6,6 +6,8 @@
 mod envfile;
 mod local;
 mod remote;
+mod stdin;
+mod stop;
 
 use crate::support::{bin, bin_cmd, json, stderr, SshBox};
 use serde::Deserialize;
@@ -57,7 +59,13 @@ fn run_id(tag: &str) -> String {
     )
 }
 
-const HELPERS: [&str; 4] = ["rpt-exit", "rpt-stubborn", "rpt-escape", "rpt-echo"];
+const HELPERS: [&str; 5] = [
+    "rpt-exit",
+    "rpt-stubborn",
+    "rpt-escape",
+    "rpt-echo",
+    "rpt-sigrecord",
+];
 
 /// The helpers, placed in the box user's home (hard links; the repo may not be readable by
 /// that user). Returns the folder on the box.

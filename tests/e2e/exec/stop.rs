@@ -1,0 +1,276 @@
+//! How a run is stopped: the signal rp-exec gets reaches the job as that signal (Ctrl-C is
+//! INT, so the job can save its work), here and on a box, with KILL after the grace for a job
+//! that does not end; the box's guard stops a run without a deadline whose client vanished;
+//! a stop of a finished run leaves only a cancel mark that is swept once it is an hour old.
+use super::*;
+use crate::support::{shm_tempdir, SshBox};
+use nix::sys::signal::Signal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The lines a `rpt-sigrecord` wrote, once the file is there (it is written before it exits).
+fn recorded(file: &Path) -> String {
+    std::fs::read_to_string(file).unwrap_or_default()
+}
+
+/// Start rp-exec on `rpt-sigrecord FILE [stay]`, wait until the job has its handlers, send
+/// rp-exec `sig`, and return rp-exec's output and the job's pid.
+fn interrupt(
+    b: Option<&SshBox>,
+    helper: &Path,
+    file: &Path,
+    stay: bool,
+    sig: Signal,
+) -> (Output, u32) {
+    let id = run_id("sig");
+    let mut cmd = rp_exec(b);
+    cmd.args(["--grace", "1", "--run-id", &id, "--"])
+        .arg(helper)
+        .arg(file);
+    if stay {
+        cmd.arg("stay");
+    }
+    let mut run = Started::spawn(&mut cmd);
+    let pid = run.wait_for("sigrecord ");
+    run.signal(sig);
+    let out = run.finish();
+    match b {
+        None => assert_eq!(carriers_here(&id), Vec::<String>::new()),
+        Some(b) => assert_eq!(carriers_on(b, &id), ""),
+    }
+    (out, pid)
+}
+
+#[test]
+fn local_ctrl_c_reaches_the_job_as_int_and_hup_as_hup() {
+    let t = shm_tempdir();
+    let helper = bin("rpt-sigrecord");
+    let file = t.path().join("got");
+    let (out, pid) = interrupt(None, &helper, &file, false, Signal::SIGINT);
+    expect_exit(&out, 130);
+    let r = record(&out);
+    assert_eq!(
+        (r.interrupted, r.signal),
+        (Some(2), None),
+        "it exited by itself"
+    );
+    assert_eq!(recorded(&file), "INT\n", "the job got INT, not TERM");
+    assert!(!alive_here(pid));
+    let file = t.path().join("got-hup");
+    let (out, _) = interrupt(None, &helper, &file, false, Signal::SIGHUP);
+    expect_exit(&out, 129);
+    assert_eq!(recorded(&file), "HUP\n");
+}
+
+#[test]
+fn local_job_ignoring_int_is_killed_after_the_grace() {
+    let t = shm_tempdir();
+    let file = t.path().join("got");
+    let start = Instant::now();
+    let (out, pid) = interrupt(None, &bin("rpt-sigrecord"), &file, true, Signal::SIGINT);
+    expect_exit(&out, 130);
+    let r = record(&out);
+    assert_eq!((r.interrupted, r.signal), (Some(2), Some(9)));
+    assert_eq!(recorded(&file), "INT\n", "INT, then KILL: no TERM between");
+    assert!(!alive_here(pid));
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "KILL came before the grace"
+    );
+}
+
+#[test]
+fn local_python_job_saves_its_checkpoint_on_ctrl_c() {
+    let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("python3 is needed for this test (scripts/test installs it)");
+    let t = shm_tempdir();
+    let ckpt = t.path().join("ckpt");
+    let script = "import sys, time\n\
+        print('sigrecord 0', flush=True)\n\
+        try:\n    time.sleep(100)\n\
+        except KeyboardInterrupt:\n    open(sys.argv[1], 'w').write('saved on KeyboardInterrupt')\n    sys.exit(3)\n";
+    let mut run = Started::spawn(
+        rp_exec(None)
+            .args(["--grace", "5", "--"])
+            .arg(&python)
+            .args(["-c", script])
+            .arg(&ckpt),
+    );
+    run.wait_for("sigrecord ");
+    run.signal(Signal::SIGINT);
+    let out = run.finish();
+    expect_exit(&out, 130);
+    assert_eq!(record(&out).signal, None, "python ended by itself");
+    assert_eq!(
+        std::fs::read_to_string(&ckpt).unwrap(),
+        "saved on KeyboardInterrupt"
+    );
+}
+
+#[test]
+fn remote_ctrl_c_reaches_the_job_as_int() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let file = b.home.join("got");
+    let (out, pid) = interrupt(
+        Some(&b),
+        &h.join("rpt-sigrecord"),
+        &file,
+        false,
+        Signal::SIGINT,
+    );
+    expect_exit(&out, 130);
+    let r = record(&out);
+    assert_eq!(
+        (r.interrupted, r.signal),
+        (Some(2), None),
+        "it exited by itself"
+    );
+    assert_eq!(recorded(&file), "INT\n", "the job got INT, not TERM");
+    assert!(!alive_on(&b, pid));
+    assert!(stderr(&out).contains("(SIGINT)"), "{}", stderr(&out));
+}
+
+#[test]
+fn remote_job_ignoring_int_is_killed_after_the_grace() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let file = b.home.join("got");
+    let (out, pid) = interrupt(
+        Some(&b),
+        &h.join("rpt-sigrecord"),
+        &file,
+        true,
+        Signal::SIGINT,
+    );
+    expect_exit(&out, 130);
+    let r = record(&out);
+    assert_eq!((r.interrupted, r.signal), (Some(2), Some(9)));
+    assert_eq!(recorded(&file), "INT\n", "INT, then KILL: no TERM between");
+    assert!(!alive_on(&b, pid));
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+}
+
+#[test]
+fn remote_timeout_is_still_term() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let file = b.home.join("got");
+    let out = crate::support::run_expect(
+        rp_exec(Some(&b))
+            .args(["--timeout", "2", "--grace", "1", "--"])
+            .arg(h.join("rpt-sigrecord"))
+            .arg(&file),
+        124,
+    );
+    assert!(record(&out).timed_out);
+    assert_eq!(recorded(&file), "TERM\n");
+}
+
+/// Every process of the local process group `pgid`.
+fn group_members(pgid: u32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let pg: u32 = rest.split(' ').nth(2)?.parse().ok()?;
+            (pg == pgid).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn the_box_guard_stops_a_run_without_deadline_whose_client_vanished() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let id = run_id("guard");
+    let tmp = shm_tempdir();
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .env("TMPDIR", tmp.path())
+            .args(["--grace", "0.5", "--run-id", &id, "--"])
+            .arg(h.join("rpt-stubborn"))
+            .arg("1000"),
+    );
+    let pid = run.wait_for("stubborn ");
+    // rp-exec and its ssh client (in a process group of its own) die without stopping
+    // anything; the control master ssh forked into the background stays up.
+    let me = run.child.id();
+    let ssh_groups: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let f: Vec<&str> = rest.split(' ').collect();
+            (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
+        })
+        .collect();
+    assert!(!ssh_groups.is_empty(), "rp-exec has no ssh child");
+    run.signal(Signal::SIGKILL);
+    for g in &ssh_groups {
+        for p in group_members(*g) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    let _ = run.finish();
+    let end = Instant::now() + Duration::from_secs(20);
+    while alive_on(&b, pid) || !carriers_on(&b, &id).is_empty() {
+        assert!(
+            Instant::now() < end,
+            "the job of a vanished client is still running on the box after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The wrapper, freed, cleans its run folder up.
+    let end = Instant::now() + Duration::from_secs(10);
+    while !b.ssh("ls -A ~/.runplz/runs").is_empty() {
+        assert!(Instant::now() < end, "the run folder is left on the box");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn stopping_a_finished_run_leaves_only_a_mark_that_is_swept() {
+    use runplz_core::ssh::{Ssh, SshOptions, Target};
+    let b = SshBox::start();
+    let id = run_id("done");
+    crate::support::run_expect(rp_exec(Some(&b)).args(["--run-id", &id, "--", "true"]), 0);
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    let ssh = Ssh::new(
+        Target::parse("box").unwrap(),
+        SshOptions {
+            config: Some(b.config.clone()),
+            ..SshOptions::default()
+        },
+    )
+    .unwrap();
+    runplz_core::exec::kill_run(Some(&ssh), &id, Duration::from_millis(200)).unwrap();
+    // It cannot tell a finished run from one still on its way: the mark stays, for now.
+    assert_eq!(
+        b.ssh(&format!("cd ~/.runplz/runs && ls -A && ls -A {id}")),
+        format!("{id}\ncancel\n")
+    );
+    // A young mark is kept by the next run; an hour-old one is swept by the next run...
+    crate::support::run_expect(rp_exec(Some(&b)).args(["--", "true"]), 0);
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), format!("{id}\n"));
+    b.ssh(&format!(
+        "touch -d '61 minutes ago' ~/.runplz/runs/{id}/cancel"
+    ));
+    crate::support::run_expect(rp_exec(Some(&b)).args(["--", "true"]), 0);
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    // ...and by the next stop.
+    runplz_core::exec::kill_run(Some(&ssh), &id, Duration::ZERO).unwrap();
+    b.ssh(&format!(
+        "touch -d '2 hours ago' ~/.runplz/runs/{id}/cancel"
+    ));
+    let other = run_id("other");
+    runplz_core::exec::kill_run(Some(&ssh), &other, Duration::ZERO).unwrap();
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), format!("{other}\n"));
+}
