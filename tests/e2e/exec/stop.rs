@@ -1,7 +1,8 @@
 //! How a run is stopped: the signal rp-exec gets reaches the job as that signal (Ctrl-C is
 //! INT, so the job can save its work), here and on a box, with KILL after the grace for a job
 //! that does not end; the box's guard stops a run without a deadline whose client vanished;
-//! a stop of a finished run leaves only a cancel mark that is swept once it is an hour old.
+//! a stop of a finished run leaves only a cancel mark that is swept once it is an hour old;
+//! the ssh control folder (and master) a killed rp-exec left is swept by the next one.
 use super::*;
 use crate::support::{shm_tempdir, SshBox};
 use nix::sys::signal::Signal;
@@ -199,27 +200,8 @@ fn the_box_guard_stops_a_run_without_deadline_whose_client_vanished() {
             .arg("1000"),
     );
     let pid = run.wait_for("stubborn ");
-    // rp-exec and its ssh client (in a process group of its own) die without stopping
-    // anything; the control master ssh forked into the background stays up.
-    let me = run.child.id();
-    let ssh_groups: Vec<u32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let (_, rest) = stat.rsplit_once(") ")?;
-            let f: Vec<&str> = rest.split(' ').collect();
-            (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
-        })
-        .collect();
-    assert!(!ssh_groups.is_empty(), "rp-exec has no ssh child");
-    run.signal(Signal::SIGKILL);
-    for g in &ssh_groups {
-        for p in group_members(*g) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
-        }
-    }
-    let _ = run.finish();
+    // rp-exec and its ssh client die without stopping anything.
+    kill_rp_exec_and_its_ssh(run);
     let end = Instant::now() + Duration::from_secs(20);
     while alive_on(&b, pid) || !carriers_on(&b, &id).is_empty() {
         assert!(
@@ -273,4 +255,103 @@ fn stopping_a_finished_run_leaves_only_a_mark_that_is_swept() {
     let other = run_id("other");
     runplz_core::exec::kill_run(Some(&ssh), &other, Duration::ZERO).unwrap();
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), format!("{other}\n"));
+}
+
+/// Kill rp-exec and its ssh client's process group (the control master, forked into the
+/// background, lives on).
+fn kill_rp_exec_and_its_ssh(run: Started) {
+    let me = run.child.id();
+    let ssh_groups: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(") ")?;
+            let f: Vec<&str> = rest.split(' ').collect();
+            (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
+        })
+        .collect();
+    assert!(!ssh_groups.is_empty(), "rp-exec has no ssh child");
+    run.signal(Signal::SIGKILL);
+    for g in &ssh_groups {
+        for p in group_members(*g) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    let _ = run.finish();
+}
+
+/// The entries of a local folder, by name.
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_killed_tools_ssh_control_dir_and_master_are_swept_by_the_next_one() {
+    let b = SshBox::start();
+    let h = helpers_on(&b);
+    let tmp = shm_tempdir();
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .env("TMPDIR", tmp.path())
+            .args(["--grace", "0.2", "--"])
+            .arg(h.join("rpt-stubborn"))
+            .arg("1000"),
+    );
+    run.wait_for("stubborn ");
+    let pid = run.child.id();
+    kill_rp_exec_and_its_ssh(run);
+    let left = names_in(tmp.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(&format!("rp-{pid}-")), "{left:?}");
+    let dir = tmp.path().join(&left[0]);
+    let master_of = |dir: &Path| -> Vec<String> {
+        let needle = dir.display().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                (cmd.starts_with("ssh") && cmd.contains(&needle)).then_some(cmd)
+            })
+            .collect()
+    };
+    assert!(
+        !master_of(&dir).is_empty(),
+        "no control master left to sweep"
+    );
+    // The next tool using this TMPDIR sweeps the dead one's folder and ends its master; its
+    // own folder goes when it ends.
+    crate::support::run_expect(
+        rp_exec(Some(&b))
+            .env("TMPDIR", tmp.path())
+            .args(["--", "true"]),
+        0,
+    );
+    assert_eq!(names_in(tmp.path()), Vec::<String>::new());
+    let end = Instant::now() + Duration::from_secs(10);
+    while !master_of(&dir).is_empty() {
+        assert!(Instant::now() < end, "the dead tool's master is still up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn no_room_for_the_control_socket_is_a_warning_not_silence() {
+    let b = SshBox::start();
+    let out = crate::support::run_expect(
+        rp_exec(Some(&b))
+            .env("TMPDIR", "/nonexistent/rpt-tmp")
+            .args(["--", "true"]),
+        0,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("rp-exec: warning: cannot create a folder for the ssh control socket in /nonexistent/rpt-tmp"),
+        "{err}"
+    );
 }
