@@ -14,15 +14,16 @@ fn recorded(file: &Path) -> String {
     std::fs::read_to_string(file).unwrap_or_default()
 }
 
-/// Start rp-exec on `rpt-sigrecord FILE [stay]`, wait until the job has its handlers, send
-/// rp-exec `sig`, and return rp-exec's output and the job's pid.
+/// Start rp-exec on `rpt-sigrecord FILE [stay]` (grace 1 s), wait until the job has its
+/// handlers, send rp-exec `sig`, and return rp-exec's output, the job's pid and how long
+/// rp-exec took to end after the signal.
 fn interrupt(
     b: Option<&SshBox>,
     helper: &Path,
     file: &Path,
     stay: bool,
     sig: Signal,
-) -> (Output, u32) {
+) -> (Output, u32, Duration) {
     let id = run_id("sig");
     let mut cmd = rp_exec(b);
     cmd.args(["--grace", "1", "--run-id", &id, "--"])
@@ -34,12 +35,17 @@ fn interrupt(
     let mut run = Started::spawn(&mut cmd);
     let pid = run.wait_for("sigrecord ");
     run.signal(sig);
+    let sent = Instant::now();
+    while run.child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = sent.elapsed();
     let out = run.finish();
     match b {
         None => assert_eq!(carriers_here(&id), Vec::<String>::new()),
         Some(b) => assert_eq!(carriers_on(b, &id), ""),
     }
-    (out, pid)
+    (out, pid, took)
 }
 
 #[test]
@@ -47,7 +53,7 @@ fn local_ctrl_c_reaches_the_job_as_int_and_hup_as_hup() {
     let t = shm_tempdir();
     let helper = bin("rpt-sigrecord");
     let file = t.path().join("got");
-    let (out, pid) = interrupt(None, &helper, &file, false, Signal::SIGINT);
+    let (out, pid, _) = interrupt(None, &helper, &file, false, Signal::SIGINT);
     expect_exit(&out, 130);
     let r = record(&out);
     assert_eq!(
@@ -58,7 +64,7 @@ fn local_ctrl_c_reaches_the_job_as_int_and_hup_as_hup() {
     assert_eq!(recorded(&file), "INT\n", "the job got INT, not TERM");
     assert!(!alive_here(pid));
     let file = t.path().join("got-hup");
-    let (out, _) = interrupt(None, &helper, &file, false, Signal::SIGHUP);
+    let (out, _, _) = interrupt(None, &helper, &file, false, Signal::SIGHUP);
     expect_exit(&out, 129);
     assert_eq!(recorded(&file), "HUP\n");
 }
@@ -67,38 +73,37 @@ fn local_ctrl_c_reaches_the_job_as_int_and_hup_as_hup() {
 fn local_job_ignoring_int_is_killed_after_the_grace() {
     let t = shm_tempdir();
     let file = t.path().join("got");
-    let start = Instant::now();
-    let (out, pid) = interrupt(None, &bin("rpt-sigrecord"), &file, true, Signal::SIGINT);
+    let (out, pid, took) = interrupt(None, &bin("rpt-sigrecord"), &file, true, Signal::SIGINT);
     expect_exit(&out, 130);
     let r = record(&out);
     assert_eq!((r.interrupted, r.signal), (Some(2), Some(9)));
     assert_eq!(recorded(&file), "INT\n", "INT, then KILL: no TERM between");
     assert!(!alive_here(pid));
     assert!(
-        start.elapsed() >= Duration::from_secs(1),
-        "KILL came before the grace"
+        took >= Duration::from_secs(1),
+        "KILL came {took:?} after INT"
     );
 }
 
-#[test]
-fn local_python_job_saves_its_checkpoint_on_ctrl_c() {
-    let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .expect("python3 is needed for this test (scripts/test installs it)");
-    let t = shm_tempdir();
-    let ckpt = t.path().join("ckpt");
+/// A Python job (`bash -lc 'python3 ...'`, as runplz runs a job) interrupted through
+/// rp-exec saves its checkpoint on KeyboardInterrupt and ends by itself.
+fn python_saves_its_checkpoint(b: Option<&SshBox>, ckpt: &Path) {
     let script = "import sys, time\n\
         print('sigrecord 0', flush=True)\n\
         try:\n    time.sleep(100)\n\
         except KeyboardInterrupt:\n    open(sys.argv[1], 'w').write('saved on KeyboardInterrupt')\n    sys.exit(3)\n";
     let mut run = Started::spawn(
-        rp_exec(None)
-            .args(["--grace", "5", "--"])
-            .arg(&python)
-            .args(["-c", script])
-            .arg(&ckpt),
+        rp_exec(b)
+            .args([
+                "--grace",
+                "5",
+                "--",
+                "bash",
+                "-lc",
+                "python3 -c \"$0\" \"$1\"",
+            ])
+            .arg(script)
+            .arg(ckpt),
     );
     run.wait_for("sigrecord ");
     run.signal(Signal::SIGINT);
@@ -106,9 +111,23 @@ fn local_python_job_saves_its_checkpoint_on_ctrl_c() {
     expect_exit(&out, 130);
     assert_eq!(record(&out).signal, None, "python ended by itself");
     assert_eq!(
-        std::fs::read_to_string(&ckpt).unwrap(),
-        "saved on KeyboardInterrupt"
+        std::fs::read_to_string(ckpt).unwrap_or_default(),
+        "saved on KeyboardInterrupt",
+        "{}",
+        stderr(&out)
     );
+}
+
+#[test]
+fn local_python_job_saves_its_checkpoint_on_ctrl_c() {
+    let t = shm_tempdir();
+    python_saves_its_checkpoint(None, &t.path().join("ckpt"));
+}
+
+#[test]
+fn remote_python_job_saves_its_checkpoint_on_ctrl_c() {
+    let b = SshBox::start();
+    python_saves_its_checkpoint(Some(&b), &b.home.join("ckpt"));
 }
 
 #[test]
@@ -116,7 +135,7 @@ fn remote_ctrl_c_reaches_the_job_as_int() {
     let b = SshBox::start();
     let h = helpers_on(&b);
     let file = b.home.join("got");
-    let (out, pid) = interrupt(
+    let (out, pid, _) = interrupt(
         Some(&b),
         &h.join("rpt-sigrecord"),
         &file,
@@ -140,7 +159,7 @@ fn remote_job_ignoring_int_is_killed_after_the_grace() {
     let b = SshBox::start();
     let h = helpers_on(&b);
     let file = b.home.join("got");
-    let (out, pid) = interrupt(
+    let (out, pid, took) = interrupt(
         Some(&b),
         &h.join("rpt-sigrecord"),
         &file,
@@ -151,6 +170,10 @@ fn remote_job_ignoring_int_is_killed_after_the_grace() {
     let r = record(&out);
     assert_eq!((r.interrupted, r.signal), (Some(2), Some(9)));
     assert_eq!(recorded(&file), "INT\n", "INT, then KILL: no TERM between");
+    assert!(
+        took >= Duration::from_secs(1),
+        "KILL came {took:?} after INT"
+    );
     assert!(!alive_on(&b, pid));
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }
