@@ -2,10 +2,10 @@
 //! multiplexed connection per run (ControlMaster with a short socket path in a private
 //! `$TMPDIR/rp-<pid>-XXXXXX` folder, closed and removed when the [`Ssh`] is dropped; the
 //! folders a killed tool left behind are swept by the next [`Ssh::new`]), `BatchMode=yes` so
-//! nothing ever prompts, the user's `--ssh-config`
-//! passed as `-F`, and the job's key as `-i KEY -o IdentitiesOnly=yes`. Every remote script
-//! runs under `/bin/sh` whatever the login shell is ([`posix_command`]), and every tool reads
-//! a folder on the box the same way ([`remote_path`]).
+//! nothing ever prompts, the user's `--ssh-config` passed as `-F`, and the job's key as
+//! `-i KEY -o IdentitiesOnly=yes`. Every remote script runs under `/bin/sh` whatever the
+//! login shell is ([`posix_command`]), and every tool reads a folder on the box the same way
+//! ([`remote_path`]).
 
 use crate::error::CliError;
 use crate::process::Proc;

@@ -57,8 +57,8 @@ pub enum Output {
     },
 }
 
-/// A callback [`Proc::run`] makes at a fixed point of the child's life; see [`Proc::on_stop`]
-/// and [`Proc::after_exit`].
+/// A callback [`Proc::run`] makes at a fixed point of the child's life; see
+/// [`Proc::after_exit`] (and, given the stopping signal, [`Proc::on_stop_with`]).
 #[derive(Clone)]
 pub struct Hook(Arc<dyn Fn() + Send + Sync>);
 
@@ -73,7 +73,7 @@ impl Hook {
     }
 }
 
-/// An [`Proc::on_stop_with`] callback.
+/// A [`Proc::on_stop`] / [`Proc::on_stop_with`] callback, given the stopping signal.
 #[derive(Clone)]
 struct StopHook(Arc<dyn Fn(Signal) + Send + Sync>);
 
