@@ -174,6 +174,7 @@ fn remote_job_ignoring_int_is_killed_after_the_grace() {
         took >= Duration::from_secs(1),
         "KILL came {took:?} after INT"
     );
+    // It catches everything but KILL, and never exits by itself.
     assert!(!alive_on(&b, pid));
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }

@@ -18,16 +18,19 @@ pub fn shell_name(signal: Signal) -> &'static str {
 pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
 /// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
-/// - `rp_pids ID [PGID]` prints the live (not zombie) processes of this user, other than the
-///   calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID;
-/// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default),
-///   waits up to TENTHS tenths of a second for them to go, then sends KILL until none is left
-///   (a few rounds, as survivors may fork); it returns 1 when something survived.
+/// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
+///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID (with
+///   OUT non-empty: only the carriers outside that group);
+/// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default)
+///   once each (the group as a whole, then the carriers outside it: a second Ctrl-C would cut
+///   a job's clean-up short), waits up to TENTHS tenths of a second for them to go, then sends
+///   KILL until none is left (a few rounds, as survivors may fork); it returns 1 when
+///   something survived.
 ///
 /// Every name starts with `rp_` so the functions can be pasted into another script.
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
 rp_pids() {
-  rp_i=$1 rp_g=${2:-}
+  rp_i=$1 rp_g=${2:-} rp_o=${3:-}
   rp_c=$(grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null)
   for rp_d in /proc/[0-9]*; do
     rp_p=${rp_d#/proc/}
@@ -37,7 +40,7 @@ rp_pids() {
     rp_s=${rp_s##*) }
     [ "${rp_s%% *}" = Z ] && continue
     rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_t=${rp_t%% *}
-    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then echo "$rp_p"; continue; fi
+    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
     case "
 $rp_c
 " in *"
@@ -51,8 +54,11 @@ rp_stop() {
   case $rp_sk in INT|HUP|TERM) ;; *) rp_sk=TERM ;; esac
   rp_l=$(rp_pids "$rp_si" "$rp_sg")
   [ -n "$rp_l" ] || return 0
-  [ -n "$rp_sg" ] && kill -"$rp_sk" "-$rp_sg" 2>/dev/null
-  kill -"$rp_sk" $rp_l 2>/dev/null
+  if [ -n "$rp_sg" ]; then
+    kill -"$rp_sk" "-$rp_sg" 2>/dev/null
+    rp_l=$(rp_pids "$rp_si" "$rp_sg" out)
+  fi
+  [ -z "$rp_l" ] || kill -"$rp_sk" $rp_l 2>/dev/null
   while [ "$rp_sn" -gt 0 ]; do
     [ -n "$(rp_pids "$rp_si" "$rp_sg")" ] || return 0
     rp_nap

@@ -296,7 +296,9 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             log: opts.log.clone(),
         })
         .timeout(opts.timeout)
-        // After the hook has stopped the run on the box, the client only has to go.
+        // After the hook has stopped the run on the box, the client only has to say how it
+        // ended (the wrapper's exit line), then go.
+        .stop_wait(Duration::from_secs(1))
         .grace(Duration::from_secs(2))
         .on_stop_with(move |sig| {
             out::note(

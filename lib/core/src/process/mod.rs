@@ -180,6 +180,7 @@ pub struct Proc {
     timeout: Option<Duration>,
     grace: Duration,
     on_stop: Option<StopHook>,
+    stop_wait: Duration,
     after_exit: Option<Hook>,
     shielded: bool,
 }
@@ -200,6 +201,7 @@ impl Proc {
             timeout: None,
             grace: Duration::from_secs(5),
             on_stop: None,
+            stop_wait: Duration::ZERO,
             after_exit: None,
             shielded: false,
         }
@@ -300,6 +302,14 @@ impl Proc {
         self
     }
 
+    /// After the [`Proc::on_stop`] hook returns, give the child up to `d` to end by itself
+    /// before it gets the stopping signal (default: no wait). For an ssh client whose remote
+    /// command the hook has stopped: it only has to pass on how that command ended.
+    pub fn stop_wait(mut self, d: Duration) -> Self {
+        self.stop_wait = d;
+        self
+    }
+
     /// Call `f` once after the child exited and its group got the final KILL, before the
     /// output is drained: for killing what escaped the group (a `setsid` grandchild that
     /// still holds the output pipe).
@@ -386,13 +396,15 @@ impl Proc {
         let deadline = self.timeout.map(|t| start + t);
         let mut timed_out = false;
         let mut interrupted = None;
+        // When (and what) to send once stopping began; then when it was sent.
+        let mut stop_at: Option<(Instant, Signal)> = None;
         let mut term_sent: Option<Instant> = None;
         let output = loop {
             if let Some(out) = handle.try_wait().context("waiting for a child")? {
                 break out.clone();
             }
             let now = Instant::now();
-            if term_sent.is_none() {
+            if stop_at.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
                 } else if !self.shielded && pending_signal().is_some() {
@@ -410,6 +422,11 @@ impl Proc {
                     if let Some(hook) = &self.on_stop {
                         (hook.0)(sig);
                     }
+                    stop_at = Some((Instant::now() + self.stop_wait, sig));
+                }
+            }
+            if let (Some((at, sig)), None) = (stop_at, term_sent) {
+                if Instant::now() >= at {
                     if let Some(pg) = pgid {
                         let _ = killpg(pg, sig);
                     }
@@ -683,6 +700,22 @@ mod tests {
             format!("{e:#}").contains("for the command's stdin"),
             "{e:#}"
         );
+    }
+
+    #[test]
+    fn stop_wait_lets_the_child_end_by_itself_after_the_hook() {
+        let child = || {
+            Proc::new("sh")
+                .args(["-c", "sleep 0.4; exit 7"])
+                .timeout(Some(Duration::from_millis(100)))
+                .on_stop(|| {})
+        };
+        let f = child().stop_wait(Duration::from_secs(5)).run().unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.status, Status::Exited(7));
+        assert!(f.duration < Duration::from_secs(3), "{:?}", f.duration);
+        let f = child().run().unwrap();
+        assert_eq!(f.status, Status::Signaled(15));
     }
 
     #[test]
