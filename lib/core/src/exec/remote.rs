@@ -240,7 +240,8 @@ fn last_line(tail: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the wrapper said on ssh's stdout.
+/// What the wrapper said on ssh's stdout (other lines, such as motd noise and the guard's
+/// empty heartbeat lines, are ignored).
 #[derive(Debug, Default, PartialEq)]
 struct Control {
     started: bool,
@@ -450,6 +451,11 @@ mod tests {
             }
         );
         assert_eq!(control(b""), Control::default());
+        // The guard's heartbeats, before and after the exit line.
+        assert_eq!(
+            control(b"runplz-exec:start\n\n\nrunplz-exec:exit 3\n\n").exit,
+            Some(3)
+        );
         assert_eq!(
             control(b"runplz-exec:fail no setsid\n").failed.as_deref(),
             Some("no setsid")
