@@ -10,8 +10,9 @@
 //! A guard on the box (one sleep loop) stops the run (TERM, grace, KILL) if we vanish: every
 //! second it writes an empty line to the control pipe, and once that write fails the client
 //! is gone for good (sshd closes its end of the pipe when the client, its control master's
-//! session or the TCP connection ends; a silently dead network is noticed when sshd drops the
-//! connection). It also stops the run at timeout + grace.
+//! session or the TCP connection ends). A network that vanished silently is noticed once the
+//! box's TCP gives up resending those heartbeats and sshd drops the connection (about 15
+//! minutes with Linux's default `tcp_retries2`). It also stops the run at timeout + grace.
 //!
 //! A stop leaves `~/.runplz/runs/<id>/cancel` on the box so that a wrapper still on its way
 //! refuses to start. The wrapper removes its run folder when it ends, but a stop of a run
