@@ -252,14 +252,21 @@ fn outputs_dir_from_the_flag_comes_back_there_and_is_never_shipped() {
     .unwrap();
     std::fs::create_dir(d.path().join("results")).unwrap();
     std::fs::write(d.path().join("results/old-big.bin"), "from an earlier run").unwrap();
-    let mut c = runplz(d.path(), state.path(), &["ssh", "job.json", "--outputs-dir", "results"]);
+    let mut c = runplz(
+        d.path(),
+        state.path(),
+        &["ssh", "job.json", "--outputs-dir", "results"],
+    );
     c.args(b.tool_args());
     let out = run_expect(&mut c, 0);
     let rec = json(&out);
     let results = d.path().join("results");
     assert_eq!(
         rec["outputs"]["dir"],
-        std::fs::canonicalize(&results).unwrap().display().to_string()
+        std::fs::canonicalize(&results)
+            .unwrap()
+            .display()
+            .to_string()
     );
     // The job saw the repo without the outputs folder, and the job file says nothing of it.
     assert_eq!(

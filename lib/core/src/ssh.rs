@@ -1,16 +1,18 @@
 //! How runplz talks to a box: one set of ssh options shared by ssh and rsync, one
-//! multiplexed connection per run (ControlMaster with a short socket path, closed when the
-//! [`Ssh`] is dropped), `BatchMode=yes` so nothing ever prompts, the user's `--ssh-config`
-//! passed as `-F`, and the job's key as `-i KEY -o IdentitiesOnly=yes`. Every remote script
-//! runs under `/bin/sh` whatever the login shell is ([`posix_command`]), and every tool reads
-//! a folder on the box the same way ([`remote_path`]).
+//! multiplexed connection per run (ControlMaster with a short socket path in a private
+//! `$TMPDIR/rp-<pid>-XXXXXX` folder, closed and removed when the [`Ssh`] is dropped; the
+//! folders a killed tool left behind are swept by the next [`Ssh::new`]), `BatchMode=yes` so
+//! nothing ever prompts, the user's `--ssh-config` passed as `-F`, and the job's key as
+//! `-i KEY -o IdentitiesOnly=yes`. Every remote script runs under `/bin/sh` whatever the
+//! login shell is ([`posix_command`]), and every tool reads a folder on the box the same way
+//! ([`remote_path`]).
 
 use crate::error::CliError;
 use crate::process::Proc;
 use crate::quote;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// Where to connect: `[user@]host[:port]` or an ssh-config alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,19 +121,25 @@ impl SshOptions {
     }
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 /// A connection to one box: its target, options and the multiplexing socket.
 #[derive(Debug)]
 pub struct Ssh {
     target: Target,
     opts: SshOptions,
-    control_dir: Option<PathBuf>,
+    /// Removed on drop (after the master is told to exit).
+    control_dir: Option<tempfile::TempDir>,
 }
 
 impl Ssh {
     /// Prepare a connection (nothing is contacted yet). Checks the ssh config file exists.
+    /// When no private folder for the control socket can be made in `$TMPDIR`, each ssh call
+    /// connects anew, and a warning on stderr says so.
     pub fn new(target: Target, opts: SshOptions) -> Result<Ssh> {
+        Ssh::new_in(target, opts, &std::env::temp_dir())
+    }
+
+    /// [`Ssh::new`] with the control socket's folder made in `tmp`.
+    fn new_in(target: Target, opts: SshOptions, tmp: &Path) -> Result<Ssh> {
         if let Some(cfg) = &opts.config {
             if !cfg.is_file() {
                 return Err(CliError::usage(format!(
@@ -140,17 +148,21 @@ impl Ssh {
                 )));
             }
         }
+        sweep_control_dirs(tmp);
         // A short, private socket dir: unix socket paths are limited to ~104 bytes.
-        let dir = std::env::temp_dir().join(format!(
-            "rp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let control_dir = std::fs::DirBuilder::new()
-            .mode_private()
-            .create(&dir)
-            .ok()
-            .map(|_| dir);
+        let control_dir = match make_control_dir(tmp) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                crate::out::warn(
+                    &tool_name(),
+                    format!(
+                        "cannot create a folder for the ssh control socket in {}: {e}; every ssh call will open its own connection",
+                        tmp.display()
+                    ),
+                );
+                None
+            }
+        };
         Ok(Ssh {
             target,
             opts,
@@ -200,6 +212,7 @@ impl Ssh {
             "ServerAliveCountMax=4".into(),
         ]);
         if let Some(dir) = &self.control_dir {
+            let dir = dir.path();
             a.extend([
                 "-o".into(),
                 "ControlMaster=auto".into(),
@@ -248,16 +261,20 @@ impl Ssh {
             .arg(posix_command(script))
     }
 
-    /// Close the shared connection now (also done on drop).
+    /// Close the shared connection now (also done on drop; the socket's folder goes then).
     pub fn close(&self) {
         if let Some(dir) = &self.control_dir {
-            let _ = Proc::new("ssh")
-                .args(self.options())
-                .args(["-O", "exit", "--"])
-                .arg(self.destination())
-                .timeout(Some(std::time::Duration::from_secs(5)))
-                .run();
-            let _ = std::fs::remove_dir_all(dir);
+            // Without a socket there is no master to tell (and nothing to wait 5 s for).
+            if std::fs::read_dir(dir.path()).is_ok_and(|mut d| d.next().is_some()) {
+                let _ = Proc::new("ssh")
+                    .args(self.options())
+                    .args(["-O", "exit", "--"])
+                    .arg(self.destination())
+                    .timeout(Some(Duration::from_secs(5)))
+                    // Part of a run's release: a Ctrl-C now must not leave the master behind.
+                    .shielded()
+                    .run();
+            }
         }
     }
 }
@@ -268,15 +285,78 @@ impl Drop for Ssh {
     }
 }
 
-trait PrivateDir {
-    fn mode_private(&mut self) -> &mut Self;
+/// A control socket folder `rp-<pid>-XXXXXX` in `tmp`, private to us (0700).
+fn make_control_dir(tmp: &Path) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let prefix = format!("rp-{}-", std::process::id());
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .rand_bytes(6)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(tmp)
 }
 
-impl PrivateDir for std::fs::DirBuilder {
-    fn mode_private(&mut self) -> &mut Self {
-        use std::os::unix::fs::DirBuilderExt;
-        self.mode(0o700)
+/// Remove the control socket folders in `tmp` that a killed tool left: named
+/// `rp-<pid>-...` for a pid that is gone, ours (owned by us, 0700), holding nothing but
+/// sockets. A master still serving such a socket is told to exit first (a killed tool's
+/// master would otherwise hold its connection open for ControlPersist).
+fn sweep_control_dirs(tmp: &Path) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("rp-"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(p, _)| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me || meta.permissions().mode() & 0o077 != 0 {
+            continue;
+        }
+        let gone = pid > 0
+            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+        if !gone {
+            continue;
+        }
+        let Ok(inside) = std::fs::read_dir(e.path()) else {
+            continue;
+        };
+        let inside: Vec<_> = inside.flatten().collect();
+        if !inside
+            .iter()
+            .all(|f| f.file_type().is_ok_and(|t| t.is_socket()))
+        {
+            continue;
+        }
+        for sock in &inside {
+            let _ = Proc::new("ssh")
+                .args(["-F", "/dev/null", "-o"])
+                .arg(format!("ControlPath={}", sock.path().display()))
+                .args(["-O", "exit", "--", "rp-leftover"])
+                .timeout(Some(Duration::from_secs(5)))
+                .run();
+        }
+        let _ = std::fs::remove_dir_all(e.path());
     }
+}
+
+/// This tool's name, for warnings (`rp-exec`, `runplz`).
+fn tool_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "runplz".into())
 }
 
 /// The remote command line that makes any login shell run `script` with `/bin/sh`:
@@ -401,6 +481,85 @@ mod tests {
         );
         assert!(o.contains("ControlMaster=auto"), "{o}");
         assert_eq!(ssh.destination(), "u@box");
+    }
+
+    fn box_ssh(tmp: &Path) -> Ssh {
+        Ssh::new_in(Target::parse("box").unwrap(), SshOptions::default(), tmp).unwrap()
+    }
+
+    #[test]
+    fn the_control_dir_is_private_and_removed_on_drop() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let ssh = box_ssh(tmp.path());
+        let dirs: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(dirs.len(), 1);
+        let name = dirs[0].file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("rp-{}-", std::process::id())),
+            "{name}"
+        );
+        let mode = std::fs::metadata(&dirs[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(ssh
+            .options()
+            .join(" ")
+            .contains(&format!("ControlPath={}/%C", dirs[0].display())));
+        drop(ssh);
+        assert!(!dirs[0].exists(), "the control dir outlived its Ssh");
+    }
+
+    #[test]
+    fn leftovers_of_dead_tools_are_swept_and_nothing_else() {
+        use std::os::unix::fs::DirBuilderExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        let mut live = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mk = |name: &str, sock: bool, file: bool| {
+            let d = tmp.path().join(name);
+            std::fs::DirBuilder::new().mode(0o700).create(&d).unwrap();
+            if sock {
+                // A socket file (its listener closed: a master that is gone).
+                drop(std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap());
+            }
+            if file {
+                std::fs::write(d.join("data"), "not ours").unwrap();
+            }
+            d
+        };
+        let swept = mk(&format!("rp-{dead_pid}-abc123"), true, false);
+        let swept_empty = mk(&format!("rp-{dead_pid}-7"), false, false);
+        let live_dir = mk(&format!("rp-{}-def456", live.id()), true, false);
+        let foreign = mk(&format!("rp-{dead_pid}-zzz"), true, true);
+        let other = mk("rp-notapid-x", false, false);
+        let ssh = box_ssh(tmp.path());
+        assert!(
+            !swept.exists() && !swept_empty.exists(),
+            "a dead tool's dir was kept"
+        );
+        assert!(live_dir.exists(), "a live tool's dir was swept");
+        assert!(
+            foreign.exists(),
+            "a dir holding more than sockets was swept"
+        );
+        assert!(other.exists());
+        drop(ssh);
+        let _ = live.kill();
+        let _ = live.wait();
+    }
+
+    #[test]
+    fn no_control_dir_means_no_multiplexing_not_an_error() {
+        let ssh = box_ssh(Path::new("/nonexistent/tmp"));
+        assert!(!ssh.options().join(" ").contains("ControlMaster"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a command ended, tagged by `"kind"`:
 /// `{"kind":"exited","code":3}`, `{"kind":"signaled","signal":9}`,
-/// `{"kind":"timed_out","signal":9}`, `{"kind":"interrupted","signal":2}`.
+/// `{"kind":"timed_out","signal":9}`, `{"kind":"interrupted","signal":2,"ended_by":null}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Ending {
@@ -29,8 +29,11 @@ pub enum Ending {
     },
     /// The tool received this signal (SIGINT, SIGTERM, SIGHUP) and stopped the command.
     Interrupted {
-        /// The signal the tool received.
+        /// The signal the tool received (and passed on to the command).
         signal: i32,
+        /// The signal that ended the command, or `null` when it exited by itself once asked
+        /// to stop (a job that saved its checkpoint on Ctrl-C); 9 when it outlived the grace.
+        ended_by: Option<i32>,
     },
     /// An ending this reader does not know (read only; never written).
     #[serde(other)]

@@ -24,7 +24,8 @@
 //! - issue #7: the `exec` record's overlapping `"timed_out"`, `"signal"` and
 //!   `"interrupted"` fields are replaced by one tagged `"ending"` ([`Ending`]):
 //!   `{"kind":"exited","code":N}`, `{"kind":"signaled","signal":N}`,
-//!   `{"kind":"timed_out","signal":N|null}` or `{"kind":"interrupted","signal":N}`.
+//!   `{"kind":"timed_out","signal":N|null}` or
+//!   `{"kind":"interrupted","signal":N,"ended_by":N|null}`.
 //!   `"exit_code"` (rp-exec's own exit code) stays. The other records kept their shapes;
 //!   their types moved here from the tools, and the Modal image ops became [`ModalOp`].
 //! - issue #7: the `run` record's `"timed_out"`, `"interrupted"` and `"failed_step"` are

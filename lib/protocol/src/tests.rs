@@ -34,8 +34,11 @@ fn exec_record_writes_the_documented_shape() {
             json!({"kind": "timed_out", "signal": null}),
         ),
         (
-            Ending::Interrupted { signal: 2 },
-            json!({"kind": "interrupted", "signal": 2}),
+            Ending::Interrupted {
+                signal: 2,
+                ended_by: Some(9),
+            },
+            json!({"kind": "interrupted", "signal": 2, "ended_by": 9}),
         ),
     ] {
         assert_eq!(serde_json::to_value(ending).unwrap(), want);

@@ -6,6 +6,8 @@
 mod envfile;
 mod local;
 mod remote;
+mod stdin;
+mod stop;
 
 use crate::support::{bin, bin_cmd, json, stderr, SshBox};
 use serde::Deserialize;
@@ -40,7 +42,7 @@ enum Ending {
     Exited { code: i32 },
     Signaled { signal: i32 },
     TimedOut { signal: Option<i32> },
-    Interrupted { signal: i32 },
+    Interrupted { signal: i32, ended_by: Option<i32> },
 }
 
 fn record(out: &Output) -> Record {
@@ -66,7 +68,13 @@ fn run_id(tag: &str) -> String {
     )
 }
 
-const HELPERS: [&str; 4] = ["rpt-exit", "rpt-stubborn", "rpt-escape", "rpt-echo"];
+const HELPERS: [&str; 5] = [
+    "rpt-exit",
+    "rpt-stubborn",
+    "rpt-escape",
+    "rpt-echo",
+    "rpt-sigrecord",
+];
 
 /// The helpers, placed in the box user's home (hard links; the repo may not be readable by
 /// that user). Returns the folder on the box.

@@ -1,7 +1,8 @@
 //! rp-exec's logic: run one command (an argv, no shell) here or on an SSH box under a hard
 //! wall-clock limit, and say how it ended. The command runs in its own process group (on a
-//! box: its own session, started under `setsid`, its group id in a file); on timeout or when
-//! we get SIGINT/SIGTERM/SIGHUP the group gets TERM, a grace period, then KILL. Every job
+//! box: its own session, started under `setsid`, its group id in a file); on timeout the
+//! group gets TERM, a grace period, then KILL; when we get SIGINT/SIGTERM/SIGHUP it gets that
+//! same signal (Ctrl-C reaches the job as INT), the grace, then KILL. Every job
 //! process carries `RUNPLZ_RUN_ID`, and after the command ends or is killed whatever still
 //! carries it is killed too, so a grandchild that left the group cannot survive.
 //! Exit codes follow timeout(1); see [`ExecReport::exit`].
@@ -12,6 +13,7 @@ pub mod reap;
 mod remote;
 
 use crate::error::CliError;
+use crate::process::Signal;
 use crate::ssh::Ssh;
 use anyhow::Result;
 use runplz_protocol::Exit;
@@ -28,7 +30,7 @@ pub struct ExecOptions {
     pub argv: Vec<String>,
     /// The hard wall-clock limit; `None` runs until the command ends.
     pub timeout: Option<Duration>,
-    /// Time between TERM and KILL when the command is stopped.
+    /// Time between the stopping signal (TERM, or the one we received) and KILL.
     pub grace: Duration,
     /// The working directory, created when missing. `~` is the home directory and `~/x` is
     /// `x` in it (here and on a box alike; `~user` is refused); otherwise a relative path is
@@ -51,7 +53,7 @@ pub struct ExecOptions {
 pub enum Input {
     /// These bytes.
     Bytes(Vec<u8>),
-    /// This file, streamed here; on a box it is read into memory to follow the env block.
+    /// This file, streamed (here and on a box, where it follows the env block).
     File(PathBuf),
 }
 
@@ -223,7 +225,10 @@ impl ExecReport {
                 signal: self.signal,
             }
         } else if let Some(signal) = self.interrupted {
-            Ending::Interrupted { signal }
+            Ending::Interrupted {
+                signal,
+                ended_by: self.signal,
+            }
         } else if let Some(signal) = self.signal {
             Ending::Signaled { signal }
         } else {
@@ -263,10 +268,23 @@ pub fn run(opts: &ExecOptions, ssh: Option<&Ssh>) -> Result<ExecReport> {
 /// box, read from the per-run file) and everything carrying its run id: TERM, `grace`, KILL.
 /// On a box this is one ssh call, which also stops a run that has not started yet.
 pub fn kill_run(ssh: Option<&Ssh>, run_id: &str, grace: Duration) -> Result<()> {
+    kill_run_with(ssh, run_id, grace, Signal::SIGTERM)
+}
+
+/// [`kill_run`] sending `signal` first instead of TERM (INT, HUP or TERM; others read as
+/// TERM): for passing on the Ctrl-C runplz got, so the job can save its work before the
+/// grace ends in KILL.
+pub fn kill_run_with(
+    ssh: Option<&Ssh>,
+    run_id: &str,
+    grace: Duration,
+    signal: Signal,
+) -> Result<()> {
     check_run_id(run_id)?;
+    let signal = crate::process::stop_signal(Some(signal as i32));
     match ssh {
-        None => reap::kill_run_local(run_id, grace).map(|_| ()),
-        Some(ssh) => remote::kill(ssh, run_id, grace),
+        None => reap::kill_run_local_with(run_id, grace, signal).map(|_| ()),
+        Some(ssh) => remote::kill(ssh, run_id, grace, signal),
     }
 }
 
@@ -405,7 +423,13 @@ mod tests {
         assert_eq!(r.ending(), Ending::Signaled { signal: 9 });
         r.interrupted = Some(2);
         r.exit_code = 130;
-        assert_eq!(r.ending(), Ending::Interrupted { signal: 2 });
+        assert_eq!(
+            r.ending(),
+            Ending::Interrupted {
+                signal: 2,
+                ended_by: r.signal
+            }
+        );
         r.interrupted = None;
         r.signal = None;
         r.exit_code = 127;

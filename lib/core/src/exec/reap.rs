@@ -9,20 +9,28 @@ use nix::unistd::{geteuid, Pid};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
+/// A signal's name as the shell's `kill -NAME` takes it (`SIGINT` is `INT`).
+pub fn shell_name(signal: Signal) -> &'static str {
+    signal.as_str().trim_start_matches("SIG")
+}
+
 /// The environment variable every job process carries.
 pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
 /// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
-/// - `rp_pids ID [PGID]` prints the live (not zombie) processes of this user, other than the
-///   calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID;
-/// - `rp_stop ID TENTHS [PGID]` sends them TERM, waits up to TENTHS tenths of a second for
-///   them to go, then sends KILL until none is left (a few rounds, as survivors may fork);
-///   it returns 1 when something survived.
+/// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
+///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID (with
+///   OUT non-empty: only the carriers outside that group);
+/// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default)
+///   once each (the group as a whole, then the carriers outside it: a second Ctrl-C would cut
+///   a job's clean-up short), waits up to TENTHS tenths of a second for them to go, then sends
+///   KILL until none is left (a few rounds, as survivors may fork); it returns 1 when
+///   something survived.
 ///
 /// Every name starts with `rp_` so the functions can be pasted into another script.
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
 rp_pids() {
-  rp_i=$1 rp_g=${2:-}
+  rp_i=$1 rp_g=${2:-} rp_o=${3:-}
   rp_c=$(grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null)
   for rp_d in /proc/[0-9]*; do
     rp_p=${rp_d#/proc/}
@@ -32,7 +40,7 @@ rp_pids() {
     rp_s=${rp_s##*) }
     [ "${rp_s%% *}" = Z ] && continue
     rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_t=${rp_t%% *}
-    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then echo "$rp_p"; continue; fi
+    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
     case "
 $rp_c
 " in *"
@@ -41,12 +49,16 @@ $rp_d/environ
   done
 }
 rp_stop() {
-  rp_si=$1 rp_sn=$2 rp_sg=${3:-}
+  rp_si=$1 rp_sn=$2 rp_sg=${3:-} rp_sk=${4:-TERM}
   case $rp_sg in *[!0-9]*) rp_sg= ;; esac
+  case $rp_sk in INT|HUP|TERM) ;; *) rp_sk=TERM ;; esac
   rp_l=$(rp_pids "$rp_si" "$rp_sg")
   [ -n "$rp_l" ] || return 0
-  [ -n "$rp_sg" ] && kill -TERM "-$rp_sg" 2>/dev/null
-  kill -TERM $rp_l 2>/dev/null
+  if [ -n "$rp_sg" ]; then
+    kill -"$rp_sk" "-$rp_sg" 2>/dev/null
+    rp_l=$(rp_pids "$rp_si" "$rp_sg" out)
+  fi
+  [ -z "$rp_l" ] || kill -"$rp_sk" $rp_l 2>/dev/null
   while [ "$rp_sn" -gt 0 ]; do
     [ -n "$(rp_pids "$rp_si" "$rp_sg")" ] || return 0
     rp_nap
@@ -102,13 +114,22 @@ pub fn carriers(run_id: &str) -> Vec<Pid> {
 /// Kill every local process carrying the run id: TERM, up to `grace` for them to go, then
 /// KILL until none is left. Returns the pids that were signalled; an error names survivors.
 pub fn kill_run_local(run_id: &str, grace: Duration) -> anyhow::Result<Vec<i32>> {
+    kill_run_local_with(run_id, grace, Signal::SIGTERM)
+}
+
+/// [`kill_run_local`] with `signal` (INT for a Ctrl-C passed on) instead of TERM first.
+pub fn kill_run_local_with(
+    run_id: &str,
+    grace: Duration,
+    signal: Signal,
+) -> anyhow::Result<Vec<i32>> {
     let first = carriers(run_id);
     let mut hit: Vec<i32> = first.iter().map(|p| p.as_raw()).collect();
     if first.is_empty() {
         return Ok(hit);
     }
     for &p in &first {
-        let _ = kill(p, Signal::SIGTERM);
+        let _ = kill(p, signal);
     }
     let end = Instant::now() + grace;
     while Instant::now() < end {
@@ -234,6 +255,35 @@ mod tests {
         wait_gone(&mut a);
         wait_gone(&mut g);
         assert!(carriers(&run).is_empty());
+    }
+
+    #[test]
+    fn reapers_send_the_signal_asked_for_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for (how, sig) in [("rs", Signal::SIGINT), ("sh", Signal::SIGHUP)] {
+            let run = id(how);
+            let got = dir.path().join(how);
+            // Records the signal and stays: only the KILL after the grace ends it.
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("trap 'echo INT >> \"$0\"' INT; trap 'echo HUP >> \"$0\"' HUP; trap 'echo TERM >> \"$0\"' TERM; while :; do sleep 0.05; done")
+                .arg(&got)
+                .env(RUN_ID_VAR, &run)
+                .process_group(0);
+            let mut child = c.spawn().unwrap();
+            wait_listed(&run, 1);
+            std::thread::sleep(Duration::from_millis(100));
+            if how == "rs" {
+                kill_run_local_with(&run, Duration::from_millis(500), sig).unwrap();
+            } else {
+                let script = format!("{SHELL_FUNCTIONS}\nrp_stop {run} 5 '' {}", shell_name(sig));
+                let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+                assert!(out.status.success());
+            }
+            wait_gone(&mut child);
+            let want = format!("{}\n", shell_name(sig));
+            assert_eq!(std::fs::read_to_string(&got).unwrap_or_default(), want);
+        }
     }
 
     #[test]

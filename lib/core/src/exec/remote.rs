@@ -1,17 +1,28 @@
 //! Running the command on a box. One ssh call (`-T`, no tty) runs a wrapper script that
 //! creates and enters the workdir, then starts the command under `setsid` with the env and
-//! `RUNPLZ_RUN_ID`, its process group id written to `$HOME/.runplz/runs/<id>/pgid`; a
-//! background watchdog on the box stops the run at timeout + grace even if we vanish. The
+//! `RUNPLZ_RUN_ID`, its process group id written to `$HOME/.runplz/runs/<id>/pgid`. The
 //! command's stdout and stderr both go to ssh's stderr (live to ours); ssh's stdout carries
 //! only the wrapper's control lines, so a connection failure (ssh's 255, no start line) is
-//! never mistaken for the command's own 255. We enforce the deadline here: on timeout or a
-//! signal a second ssh call stops the run on the box (killing the ssh client would not), and
-//! only then is the first ssh ended.
+//! never mistaken for the command's own 255. We enforce the deadline here: on timeout (TERM)
+//! or a signal (passed on as it came: Ctrl-C is INT) a second ssh call stops the run on the
+//! box (killing the ssh client would not), and only then is the first ssh ended.
+//!
+//! A guard on the box (one sleep loop) stops the run (TERM, grace, KILL) if we vanish: every
+//! second it writes an empty line to the control pipe, and once that write fails the client
+//! is gone for good (sshd closes its end of the pipe when the client, its control master's
+//! session or the TCP connection ends). A network that vanished silently is noticed once the
+//! box's TCP gives up resending those heartbeats and sshd drops the connection (about 15
+//! minutes with Linux's default `tcp_retries2`). It also stops the run at timeout + grace.
+//!
+//! A stop leaves `~/.runplz/runs/<id>/cancel` on the box so that a wrapper still on its way
+//! refuses to start. The wrapper removes its run folder when it ends, but a stop of a run
+//! that already ended (or never comes) cannot tell, so every wrapper and stop first sweeps
+//! the cancel marks older than an hour.
 
-use super::reap::{tenths, SHELL_FUNCTIONS};
+use super::reap::{shell_name, tenths, SHELL_FUNCTIONS};
 use super::{outcome, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES};
 use crate::out;
-use crate::process::{Output, Proc, Status};
+use crate::process::{Output, Proc, Signal, Status};
 use crate::quote;
 use crate::ssh::Ssh;
 use anyhow::Result;
@@ -30,10 +41,12 @@ unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 @FUNCTIONS@
+@SWEEP@
 rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
 rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
+rp_sweep
 { mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
 mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
@@ -44,20 +57,23 @@ if [ @ENVLEN@ -gt 0 ]; then
 fi
 [ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
 rp_limit=@LIMIT@
-if [ -n "$rp_limit" ]; then
-  # The safety net: stop the run at timeout + grace even if rp-exec and its ssh are gone.
-  ( exec </dev/null >/dev/null 2>&1
-    rp_n=0
-    while sleep 1; do
-      rp_n=$((rp_n + 1))
-      if [ "$rp_n" -ge "$rp_limit" ]; then
-        rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)"
-        break
-      fi
-      kill -0 $$ 2>/dev/null || [ -n "$(rp_pids "$rp_id" "$(cat "$rp_dir/pgid" 2>/dev/null)")" ] || break
-    done ) &
-  rp_dog=$!
-fi
+# The guard: stop the run once the client is gone for good (the heartbeat on the control
+# pipe, our stdout, fails: sshd has closed its end), or at timeout + grace. Only the echo
+# holds the pipe, so the session can end as soon as the guard is killed.
+( exec </dev/null 2>/dev/null
+  trap '' PIPE
+  rp_n=0
+  while sleep 1 </dev/null >/dev/null 2>&1; do
+    rp_n=$((rp_n + 1))
+    rp_g=
+    read -r rp_g < "$rp_dir/pgid" 2>/dev/null
+    if { [ -n "$rp_limit" ] && [ "$rp_n" -ge "$rp_limit" ]; } || ! echo; then
+      rp_stop "$rp_id" @GRACE@ "$rp_g"
+      break
+    fi
+    kill -0 $$ 2>/dev/null || [ -n "$(rp_pids "$rp_id" "$rp_g")" ] || break
+  done ) &
+rp_dog=$!
 echo @START@
 # Our stderr moves to fd 4 and fd 2 to /dev/null, so the shell's "Killed" notice about the
 # job stays out of its output. The job runs in the foreground (an async list would start
@@ -66,7 +82,7 @@ echo @START@
 exec 4>&2 2>/dev/null
 (if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; rm -f "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
-[ -n "$rp_limit" ] && kill "$rp_dog" 2>/dev/null
+kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
 rp_stop "$rp_id" @REAP@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
 rm -rf "$rp_dir"
@@ -79,10 +95,24 @@ const KILL: &str = r#"set -u
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 @FUNCTIONS@
+@SWEEP@
+rp_sweep
+# Refuses a start still on its way; swept after an hour when the run had already ended.
 mkdir -p "$rp_dir" 2>/dev/null && : > "$rp_dir/cancel"
 rm -f "$rp_dir/env"
-rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
+rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
+
+/// `rp_sweep`: remove the run folders on the box that hold nothing but a cancel mark older
+/// than an hour (left by a stop of a run that had already ended; a start that was refused
+/// comes within seconds, not an hour).
+const SWEEP: &str = r#"rp_sweep() {
+  for rp_md in "$HOME"/.runplz/runs/*/; do
+    [ -f "${rp_md}cancel" ] && [ "$(ls -A "$rp_md")" = cancel ] || continue
+    [ -n "$(find "${rp_md}cancel" -mmin +60 2>/dev/null)" ] || continue
+    rm -f "${rp_md}cancel" && rmdir "$rp_md" 2>/dev/null
+  done
+}"#;
 
 /// Replace each `@NAME@` in `template` with its value, in one pass (values are not rescanned).
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
@@ -139,6 +169,7 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
         &[
             ("ID", &opts.run_id),
             ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("SWEEP", SWEEP),
             ("FAIL", FAIL),
             ("START", START),
             ("EXIT", EXIT),
@@ -166,28 +197,31 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
     )
 }
 
-/// The script that stops run `run_id` on the box.
-pub(super) fn kill_script(run_id: &str, grace: Duration) -> String {
+/// The script that stops run `run_id` on the box: `signal` (INT, HUP or TERM), the grace,
+/// KILL.
+pub(super) fn kill_script(run_id: &str, grace: Duration, signal: Signal) -> String {
     fill(
         KILL,
         &[
             ("ID", run_id),
             ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("SWEEP", SWEEP),
             ("GRACE", &tenths(grace).to_string()),
+            ("SIGNAL", shell_name(signal)),
         ],
     )
 }
 
-fn kill_proc(ssh: &Ssh, run_id: &str, grace: Duration) -> Proc {
-    ssh.command(&kill_script(run_id, grace))
+fn kill_proc(ssh: &Ssh, run_id: &str, grace: Duration, signal: Signal) -> Proc {
+    ssh.command(&kill_script(run_id, grace, signal))
         .output(Output::CaptureStdout)
         .timeout(Some(grace + KILL_SLACK))
 }
 
-/// Stop run `run_id` on the box (one ssh call).
-pub(super) fn kill(ssh: &Ssh, run_id: &str, grace: Duration) -> Result<()> {
+/// Stop run `run_id` on the box (one ssh call), sending `signal` first.
+pub(super) fn kill(ssh: &Ssh, run_id: &str, grace: Duration, signal: Signal) -> Result<()> {
     crate::process::require("ssh", "install openssh-client")?;
-    let f = kill_proc(ssh, run_id, grace).run()?;
+    let f = kill_proc(ssh, run_id, grace, signal).run()?;
     if f.status.success() {
         Ok(())
     } else {
@@ -207,7 +241,8 @@ fn last_line(tail: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the wrapper said on ssh's stdout.
+/// What the wrapper said on ssh's stdout (other lines, such as motd noise and the guard's
+/// empty heartbeat lines, are ignored).
 #[derive(Debug, Default, PartialEq)]
 struct Control {
     started: bool,
@@ -232,38 +267,56 @@ fn control(stdout: &[u8]) -> Control {
 pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     crate::process::require("ssh", "install openssh-client")?;
     let host = ssh.target().label();
-    let killer = kill_proc(ssh, &opts.run_id, opts.grace);
+    // One stop per signal we may pass on, built here: the hook cannot borrow `ssh`.
+    let killers: Vec<(Signal, Proc)> = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP]
+        .into_iter()
+        .map(|sig| (sig, kill_proc(ssh, &opts.run_id, opts.grace, sig)))
+        .collect();
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
     let mut first = ssh.command(&wrapper_script(opts));
     let mut input = env_block(opts);
     match &opts.stdin {
-        Some(super::Input::Bytes(b)) => input.extend_from_slice(b),
-        Some(super::Input::File(f)) => input.extend(std::fs::read(f).map_err(|e| {
-            tool_failed(format!(
-                "reading {} for the command's stdin: {e}",
-                f.display()
-            ))
-        })?),
+        Some(super::Input::Bytes(b)) => {
+            input.extend_from_slice(b);
+            first = first.stdin(input);
+        }
+        // Streamed after the env block, never read into memory.
+        Some(super::Input::File(f)) => {
+            std::fs::File::open(f).map_err(|e| {
+                tool_failed(format!(
+                    "reading {} for the command's stdin: {e}",
+                    f.display()
+                ))
+            })?;
+            first = first.stdin_then_path(input, f);
+        }
+        None if !input.is_empty() => first = first.stdin(input),
         None => {}
-    }
-    if !input.is_empty() {
-        first = first.stdin(input);
     }
     let f = first
         .output(Output::StreamStderr {
             log: opts.log.clone(),
         })
         .timeout(opts.timeout)
-        // After the hook has stopped the run on the box, the client only has to go.
+        // After the hook has stopped the run on the box, the client only has to say how it
+        // ended (the wrapper's exit line), then go.
+        .stop_wait(Duration::from_secs(1))
         .grace(Duration::from_secs(2))
-        .on_stop(move || {
-            out::note("rp-exec", format!("stopping run {run_id} on {dest}"));
+        .on_stop_with(move |sig| {
+            out::note(
+                "rp-exec",
+                format!("stopping run {run_id} on {dest} ({})", sig.as_str()),
+            );
+            let killer = killers
+                .iter()
+                .find(|(s, _)| *s == sig)
+                .map_or(&killers[0].1, |(_, p)| p);
             match killer.run() {
                 Ok(k) if k.status.success() => {}
                 Ok(k) => out::warn(
                     "rp-exec",
                     format!(
-                        "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's watchdog stops it at timeout + grace",
+                        "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's guard stops it once this client is gone",
                         k.status.code()
                     ),
                 ),
@@ -288,8 +341,8 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             )));
         }
         if ctl.exit.is_none() {
-            // The job may still be running there; try to stop it (the watchdog is the net).
-            let _ = kill(ssh, &opts.run_id, opts.grace);
+            // The job may still be running there; try to stop it (the box's guard is the net).
+            let _ = kill(ssh, &opts.run_id, opts.grace, Signal::SIGTERM);
             return Err(tool_failed(format!(
                 "lost the connection to {host} while the command ran (ssh exited with {}){}",
                 f.status.code(),
@@ -368,7 +421,7 @@ mod tests {
         o.workdir = Some("~/w d".into());
         for script in [
             wrapper_script(&o),
-            kill_script("r-1", Duration::from_secs(1)),
+            kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
             let out = Command::new("sh")
                 .arg("-n")
@@ -399,6 +452,11 @@ mod tests {
             }
         );
         assert_eq!(control(b""), Control::default());
+        // The guard's heartbeats, before and after the exit line.
+        assert_eq!(
+            control(b"runplz-exec:start\n\n\nrunplz-exec:exit 3\n\n").exit,
+            Some(3)
+        );
         assert_eq!(
             control(b"runplz-exec:fail no setsid\n").failed.as_deref(),
             Some("no setsid")

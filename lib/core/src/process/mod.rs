@@ -1,11 +1,13 @@
 //! The one way runplz runs a child program. Every child gets its own process group; on a
-//! deadline, or when runplz itself gets SIGINT/SIGTERM/SIGHUP, the whole group gets TERM, a
-//! grace period, then KILL. Success is judged by exit status, never by stderr. Errors name
-//! the command, its status and the tail of its output.
+//! deadline the whole group gets TERM, a grace period, then KILL; when runplz itself gets
+//! SIGINT/SIGTERM/SIGHUP the group gets that same signal (so a job sees Ctrl-C as INT and can
+//! save its work), the grace, then KILL. Success is judged by exit status, never by stderr.
+//! Errors name the command, its status and the tail of its output.
 
 use crate::error::CliError;
 use anyhow::{Context, Result};
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::killpg;
+pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use runplz_protocol::Exit;
 use std::ffi::OsString;
@@ -55,8 +57,8 @@ pub enum Output {
     },
 }
 
-/// A callback [`Proc::run`] makes at a fixed point of the child's life; see [`Proc::on_stop`]
-/// and [`Proc::after_exit`].
+/// A callback [`Proc::run`] makes at a fixed point of the child's life; see
+/// [`Proc::after_exit`] (and, given the stopping signal, [`Proc::on_stop_with`]).
 #[derive(Clone)]
 pub struct Hook(Arc<dyn Fn() + Send + Sync>);
 
@@ -69,6 +71,25 @@ impl Hook {
     fn call(&self) {
         (self.0)()
     }
+}
+
+/// A [`Proc::on_stop`] / [`Proc::on_stop_with`] callback, given the stopping signal.
+#[derive(Clone)]
+struct StopHook(Arc<dyn Fn(Signal) + Send + Sync>);
+
+impl std::fmt::Debug for StopHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StopHook(..)")
+    }
+}
+
+/// The signal that stops a child: TERM on a deadline, else the one runplz received (INT,
+/// TERM or HUP; anything unexpected reads as TERM).
+pub fn stop_signal(interrupted: Option<i32>) -> Signal {
+    interrupted
+        .and_then(|n| Signal::try_from(n).ok())
+        .filter(|s| matches!(s, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP))
+        .unwrap_or(Signal::SIGTERM)
 }
 
 impl std::fmt::Debug for Hook {
@@ -153,11 +174,13 @@ pub struct Proc {
     env_remove: Vec<OsString>,
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
+    stdin_head: Option<Vec<u8>>,
     stdin_path: Option<PathBuf>,
     output: Output,
     timeout: Option<Duration>,
     grace: Duration,
-    on_stop: Option<Hook>,
+    on_stop: Option<StopHook>,
+    stop_wait: Duration,
     after_exit: Option<Hook>,
     shielded: bool,
 }
@@ -172,11 +195,13 @@ impl Proc {
             env_remove: Vec::new(),
             dir: None,
             stdin: None,
+            stdin_head: None,
             stdin_path: None,
             output: Output::Capture,
             timeout: None,
             grace: Duration::from_secs(5),
             on_stop: None,
+            stop_wait: Duration::ZERO,
             after_exit: None,
             shielded: false,
         }
@@ -218,6 +243,8 @@ impl Proc {
 
     /// Feed this file on stdin, streamed (for inputs too big to hold in memory).
     pub fn stdin_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin = None;
+        self.stdin_head = None;
         self.stdin_path = Some(path.into());
         self
     }
@@ -225,6 +252,18 @@ impl Proc {
     /// Feed these bytes on stdin (otherwise stdin is /dev/null).
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
+        self.stdin_head = None;
+        self.stdin_path = None;
+        self
+    }
+
+    /// Feed `head`, then the file at `path`, on stdin: the file is streamed through a pipe
+    /// by a writer thread, never held in memory (a header before a big input, such as the
+    /// env block before a remote command's stdin). An unreadable file fails [`Proc::run`].
+    pub fn stdin_then_path(mut self, head: impl Into<Vec<u8>>, path: impl Into<PathBuf>) -> Self {
+        self.stdin = None;
+        self.stdin_head = Some(head.into());
+        self.stdin_path = Some(path.into());
         self
     }
 
@@ -240,18 +279,34 @@ impl Proc {
         self
     }
 
-    /// The grace between TERM and KILL (default 5 s).
+    /// The grace between the stopping signal (TERM, or the one runplz received) and KILL
+    /// (default 5 s).
     pub fn grace(mut self, g: Duration) -> Self {
         self.grace = g;
         self
     }
 
     /// Call `f` once when the deadline passes or runplz gets a signal, before the group gets
-    /// TERM; the child keeps running (and streaming) until `f` returns. For stopping what
-    /// the child started elsewhere first: killing an ssh client does not kill its remote
-    /// command.
+    /// its stopping signal; the child keeps running (and streaming) until `f` returns. For
+    /// stopping what the child started elsewhere first: killing an ssh client does not kill
+    /// its remote command.
     pub fn on_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.on_stop = Some(Hook::new(f));
+        self.on_stop = Some(StopHook(Arc::new(move |_| f())));
+        self
+    }
+
+    /// [`Proc::on_stop`], told the signal the group is about to get: TERM on the deadline,
+    /// else the signal runplz received (INT for Ctrl-C), so a remote job can get the same.
+    pub fn on_stop_with(mut self, f: impl Fn(Signal) + Send + Sync + 'static) -> Self {
+        self.on_stop = Some(StopHook(Arc::new(f)));
+        self
+    }
+
+    /// After the [`Proc::on_stop`] hook returns, give the child up to `d` to end by itself
+    /// before it gets the stopping signal (default: no wait). For an ssh client whose remote
+    /// command the hook has stopped: it only has to pass on how that command ended.
+    pub fn stop_wait(mut self, d: Duration) -> Self {
+        self.stop_wait = d;
         self
     }
 
@@ -294,10 +349,16 @@ impl Proc {
         if let Some(d) = &self.dir {
             expr = expr.dir(d);
         }
-        expr = match (&self.stdin, &self.stdin_path) {
-            (Some(b), _) => expr.stdin_bytes(b.clone()),
-            (None, Some(p)) => expr.stdin_path(p),
-            (None, None) => expr.stdin_null(),
+        let mut feeder = None;
+        expr = match (&self.stdin, &self.stdin_head, &self.stdin_path) {
+            (Some(b), _, _) => expr.stdin_bytes(b.clone()),
+            (None, Some(head), Some(p)) => {
+                let (r, w) = std::io::pipe().context("creating a pipe")?;
+                feeder = Some(spawn_feeder(head.clone(), p, w)?);
+                expr.stdin_file(r)
+            }
+            (None, _, Some(p)) => expr.stdin_path(p),
+            (None, _, None) => expr.stdin_null(),
         };
         // Own process group, so a timeout or Ctrl-C can signal the whole tree.
         expr = expr.before_spawn(|c| {
@@ -335,13 +396,15 @@ impl Proc {
         let deadline = self.timeout.map(|t| start + t);
         let mut timed_out = false;
         let mut interrupted = None;
+        // When (and what) to send once stopping began; then when it was sent.
+        let mut stop_at: Option<(Instant, Signal)> = None;
         let mut term_sent: Option<Instant> = None;
         let output = loop {
             if let Some(out) = handle.try_wait().context("waiting for a child")? {
                 break out.clone();
             }
             let now = Instant::now();
-            if term_sent.is_none() {
+            if stop_at.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
                 } else if !self.shielded && pending_signal().is_some() {
@@ -350,11 +413,22 @@ impl Proc {
                     interrupted = take_pending_signal();
                 }
                 if timed_out || interrupted.is_some() {
+                    // A deadline is TERM; runplz's own signal is passed on as it came.
+                    let sig = if timed_out {
+                        Signal::SIGTERM
+                    } else {
+                        stop_signal(interrupted)
+                    };
                     if let Some(hook) = &self.on_stop {
-                        hook.call();
+                        (hook.0)(sig);
                     }
+                    stop_at = Some((Instant::now() + self.stop_wait, sig));
+                }
+            }
+            if let (Some((at, sig)), None) = (stop_at, term_sent) {
+                if Instant::now() >= at {
                     if let Some(pg) = pgid {
-                        let _ = killpg(pg, Signal::SIGTERM);
+                        let _ = killpg(pg, sig);
                     }
                     term_sent = Some(Instant::now());
                 }
@@ -374,6 +448,9 @@ impl Proc {
             hook.call();
         }
         drop(handle);
+        // A writer still blocked on a pipe nobody reads gets EPIPE once the readers are gone;
+        // it is not waited for.
+        drop(feeder);
         if let Some(p) = pump {
             // A process outside the group may still hold the pipe; do not hang on it.
             let deadline = Instant::now() + Duration::from_secs(2);
@@ -441,6 +518,23 @@ fn spawn_error(program: &OsString, e: std::io::Error) -> anyhow::Error {
         }
         _ => CliError::new(Exit::CannotInvoke, format!("`{name}`: cannot run: {e}")),
     }
+}
+
+/// Write `head` then the file at `path` into `w` from a thread (opened here, so a missing
+/// file is an error before anything starts).
+fn spawn_feeder(
+    head: Vec<u8>,
+    path: &Path,
+    mut w: std::io::PipeWriter,
+) -> Result<std::thread::JoinHandle<()>> {
+    let mut file = std::fs::File::open(path)
+        .with_context(|| format!("opening {} for the command's stdin", path.display()))?;
+    Ok(std::thread::spawn(move || {
+        // An error means the reader went away (the child exited early): nothing to do.
+        let _ = w
+            .write_all(&head)
+            .and_then(|_| std::io::copy(&mut file, &mut w));
+    }))
 }
 
 /// Copy a pipe to our stderr (and a log), keeping the last [`TAIL_BYTES`].
@@ -575,6 +669,61 @@ mod tests {
         assert_eq!(f.stdout_str(), "out\n");
         assert_eq!(f.tail(5), "err");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "err\n");
+    }
+
+    #[test]
+    fn stdin_then_path_streams_the_head_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        // Bigger than a pipe buffer many times over, so the writer must block and go on.
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&file, &body).unwrap();
+        let f = Proc::new("cat")
+            .stdin_then_path(b"head\n".to_vec(), &file)
+            .run()
+            .unwrap();
+        assert!(f.status.success());
+        assert_eq!(&f.stdout[..5], b"head\n");
+        assert!(f.stdout[5..] == body[..], "the file arrived changed");
+        // A child that stops reading early does not hang the run.
+        let f = Proc::new("head")
+            .args(["-c", "3"])
+            .stdin_then_path(Vec::new(), &file)
+            .run()
+            .unwrap();
+        assert_eq!(f.stdout.len(), 3);
+        let e = Proc::new("cat")
+            .stdin_then_path(Vec::new(), dir.path().join("missing"))
+            .run()
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("for the command's stdin"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn stop_wait_lets_the_child_end_by_itself_after_the_hook() {
+        let child = || {
+            Proc::new("sh")
+                .args(["-c", "sleep 0.4; exit 7"])
+                .timeout(Some(Duration::from_millis(100)))
+                .on_stop(|| {})
+        };
+        let f = child().stop_wait(Duration::from_secs(5)).run().unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.status, Status::Exited(7));
+        assert!(f.duration < Duration::from_secs(3), "{:?}", f.duration);
+        let f = child().run().unwrap();
+        assert_eq!(f.status, Status::Signaled(15));
+    }
+
+    #[test]
+    fn stop_signals() {
+        assert_eq!(stop_signal(None), Signal::SIGTERM);
+        assert_eq!(stop_signal(Some(2)), Signal::SIGINT);
+        assert_eq!(stop_signal(Some(1)), Signal::SIGHUP);
+        assert_eq!(stop_signal(Some(9)), Signal::SIGTERM);
     }
 
     #[test]

@@ -281,7 +281,7 @@ fn job_step(
         Ending::Exited { code } => RunEnding::Exited { code },
         Ending::Signaled { signal } => RunEnding::Signaled { signal },
         Ending::TimedOut { signal } => RunEnding::TimedOut { signal },
-        Ending::Interrupted { signal } => RunEnding::Interrupted {
+        Ending::Interrupted { signal, .. } => RunEnding::Interrupted {
             signal,
             step: S::Run,
         },
