@@ -277,3 +277,202 @@ fn outputs_dir_from_the_flag_comes_back_there_and_is_never_shipped() {
         .unwrap()
         .contains("results"));
 }
+
+/// Start `runplz ssh` in `dir`, send it SIGINT once `marker` exists on the box (then again
+/// every 200 ms while it lives, when `keep_pressing`), and return its output and pid.
+fn interrupt_when(
+    b: Option<&SshBox>,
+    dir: &Path,
+    state: &Path,
+    args: &[&str],
+    marker: &str,
+    keep_pressing: bool,
+) -> (std::process::Output, u32) {
+    let mut c = runplz(dir, state, args);
+    if let Some(b) = b {
+        c.args(b.tool_args());
+    }
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let exists = |m: &str| match b {
+        Some(b) => b.ssh_raw(&format!("test -e {m}")).status.code() == Some(0),
+        None => dir.join(m).exists(),
+    };
+    while !exists(marker) {
+        assert!(Instant::now() < deadline, "{marker} never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let p = nix::unistd::Pid::from_raw(pid as i32);
+    nix::sys::signal::kill(p, nix::sys::signal::SIGINT).unwrap();
+    let presser = keep_pressing.then(|| {
+        std::thread::spawn(move || {
+            while nix::sys::signal::kill(p, nix::sys::signal::SIGINT).is_ok() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(t) = presser {
+        t.join().unwrap();
+    }
+    (out, pid)
+}
+
+/// No ssh master of runplz `pid` outlived it.
+fn no_master_left(pid: u32) {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("ControlPath=.*/rp-{pid}-")])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "an ssh master of runplz {pid} outlived it: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn ctrl_c_in_set_up_or_in_the_job_still_releases_the_box_and_says_where_it_stopped() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    // A slow image step (set-up), then the job.
+    std::fs::write(
+        d.path().join("job.json"),
+        r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["touch ~/in-setup; sleep 30"]}]},
+            "run": "touch ~/in-job; sleep 300", "ssh": {"use_docker": false}}"#,
+    )
+    .unwrap();
+    let (out, pid) = interrupt_when(
+        Some(&b),
+        d.path(),
+        state.path(),
+        &["ssh", "job.json"],
+        "in-setup",
+        false,
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["ending"],
+        serde_json::json!({"kind": "interrupted", "signal": 2, "step": "venv"})
+    );
+    no_master_left(pid);
+    let s = &states(state.path())[0].1;
+    assert_eq!(
+        (s["status"].as_str(), s["teardown"]["status"].as_str()),
+        (Some("finished"), Some("done"))
+    );
+    assert_eq!(s["exit_code"], 130);
+
+    // Now the set-up is quick (the venv exists) and Ctrl-C comes during the job.
+    std::fs::write(
+        d.path().join("job.json"),
+        r#"{"name": "t", "image": {"from_registry": "debian:bookworm"},
+            "run": "touch ~/in-job; sleep 300", "ssh": {"use_docker": false}}"#,
+    )
+    .unwrap();
+    let state = shm_tempdir();
+    let (out, pid) = interrupt_when(
+        Some(&b),
+        d.path(),
+        state.path(),
+        &["ssh", "job.json"],
+        "in-job",
+        false,
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(json(&out)["ending"]["step"], "run");
+    no_master_left(pid);
+    let s = &states(state.path())[0].1;
+    assert_eq!(
+        (s["status"].as_str(), s["teardown"]["status"].as_str()),
+        (Some("finished"), Some("done"))
+    );
+    assert_eq!(
+        b.ssh("pgrep -u \"$(id -u)\" -f 'slee[p] 300' | wc -l")
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn ctrl_c_pressed_again_and_again_cannot_stop_the_container_clean_up() {
+    let Ok(base) = std::env::var("RUNPLZ_TEST_DOCKER_BASE") else {
+        panic!("the docker tests need an engine: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)");
+    };
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    // The job ignores INT and TERM, so only KILL ends it: the docker client dies after the
+    // grace and the container lives on until runplz removes it, while Ctrl-C keeps coming.
+    std::fs::write(
+        d.path().join("job.json"),
+        format!(
+            r#"{{"name": "t-dint", "image": {{"from_registry": "{base}"}},
+                "run": "trap '' INT TERM; touch /out/started; sleep 300", "local": {{"network": "none"}}}}"#
+        ),
+    )
+    .unwrap();
+    let (out, _) = interrupt_when(
+        None,
+        d.path(),
+        state.path(),
+        &["local", "job.json"],
+        "out/started",
+        true,
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let rec = json(&out);
+    let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
+    let ps = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "",
+        "the container outlived the run: {}",
+        stderr(&out)
+    );
+    let s = &states(state.path())[0].1;
+    assert_eq!(s["handle"]["container"], name);
+    assert_eq!(s["teardown"]["status"], "done");
+}
+
+#[test]
+fn syncs_of_one_job_into_one_folder_at_once_all_succeed() {
+    // Two runs of one job share the box's workspace; their manifest writes once raced on one
+    // temp file, failing one run's sync at random.
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    std::fs::write(d.path().join("job.json"), native_job("true")).unwrap();
+    for i in 0..20 {
+        std::fs::write(d.path().join(format!("f{i}.txt")), "x").unwrap();
+    }
+    let kids: Vec<_> = (0..6)
+        .map(|_| {
+            bin_cmd("rp-sync")
+                .current_dir(d.path())
+                .args(["up", "--dest", "runplz/t"])
+                .args(b.tool_args())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in kids {
+        let out = k.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert_eq!(b.ssh("ls -A runplz/t | grep -c '^f'").trim(), "20");
+    assert_eq!(b.ssh("ls -A runplz/t | grep -c tmp || true").trim(), "0");
+}

@@ -143,10 +143,11 @@ pub fn parse_deleted(stdout: &[u8]) -> u64 {
     body.split(|&b| b == b'\n').filter(|l| *l == b"D").count() as u64
 }
 
-/// Replace the manifest with stdin, atomically.
+/// Replace the manifest with stdin, atomically. The temp file is this shell's own, so two
+/// syncs into one folder at once (two runs of one job) cannot move each other's.
 pub fn write_manifest_script(dest: &str) -> String {
     format!(
-        "{pre}cat > {MANIFEST}.tmp && mv -f {MANIFEST}.tmp {MANIFEST}\n",
+        "{pre}cat > {MANIFEST}.tmp.$$ && mv -f {MANIFEST}.tmp.$$ {MANIFEST}\n",
         pre = preamble(dest)
     )
 }
