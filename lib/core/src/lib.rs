@@ -15,6 +15,7 @@ pub mod quote;
 pub mod run;
 pub mod ssh;
 pub mod state;
+pub(crate) mod steps;
 pub mod sync;
 
 pub use error::{CliError, Result};

@@ -4,8 +4,8 @@
 
 use super::{Backend, Kind, Place, PlanPlace, Program};
 use crate::job::{Base, Job, JobError, Mode, Settings};
-use crate::run::{Prepared, Steps};
 use crate::state::RunState;
+use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@ use super::{Backend, Kind, Place, PlanPlace, Program};
 use crate::error::CliError;
 use crate::job::{Job, JobError, Settings};
 use crate::process::Proc;
-use crate::run::{Prepared, Steps};
 use crate::state::RunState;
+use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 use runplz_protocol::Exit;
 use std::time::Duration;
@@ -73,7 +73,7 @@ impl Backend for Local {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        crate::run::steps::here(p, !self.0.no_build)
+        crate::steps::here(p, !self.0.no_build)
     }
 
     fn preflight(&self, p: &Prepared, steps: &Steps) -> Result<()> {

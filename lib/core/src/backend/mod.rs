@@ -12,8 +12,8 @@ mod modal;
 mod ssh;
 
 use crate::job::{Backend as Kind, Job, JobError, Settings};
-use crate::run::{Prepared, Steps};
 use crate::state::RunState;
+use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 
 pub use brev::BrevArgs;
@@ -114,6 +114,12 @@ pub(crate) trait Backend {
     /// Get a place to run. Anything that must be released later is written into `state`
     /// before it is created, so that a killed run leaves a record of it.
     fn acquire(&self, p: &Prepared, state: &mut RunState) -> Result<Place>;
+
+    /// What [`Backend::release`] does, for the run state: `none`, `close` (a connection),
+    /// later `stop` or `delete` (a box runplz created).
+    fn release_policy(&self) -> &'static str {
+        "none"
+    }
 
     /// Give the place back. Idempotent; called once, after the steps, whatever happened,
     /// with every child it runs shielded from Ctrl-C.

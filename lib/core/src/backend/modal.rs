@@ -4,8 +4,8 @@
 
 use super::{Backend, Kind, Place, PlanPlace, Program};
 use crate::job::{Job, JobError, Settings};
-use crate::run::{Prepared, Steps};
 use crate::state::RunState;
+use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 
 /// Modal runs a function for at most 24 hours (modal.com/docs/guide/timeouts).

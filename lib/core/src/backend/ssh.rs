@@ -5,9 +5,9 @@
 use super::{Backend, Kind, Place, PlanPlace, Program, RSYNC, SSH};
 use crate::job::{Job, JobError, Settings};
 use crate::quote::sh;
-use crate::run::{Prepared, Steps};
 use crate::ssh::{Ssh, SshOptions, Target};
 use crate::state::RunState;
+use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -44,7 +44,7 @@ impl Backend for SshBackend {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        crate::run::steps::on_box(p)
+        crate::steps::on_box(p)
     }
 
     fn target(&self) -> Option<String> {
@@ -57,6 +57,10 @@ impl Backend for SshBackend {
             p,
             self.0.ssh_config.as_deref(),
         )?))
+    }
+
+    fn release_policy(&self) -> &'static str {
+        "close"
     }
 
     fn release(&self, place: &Place) -> Result<()> {

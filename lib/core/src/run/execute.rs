@@ -4,13 +4,14 @@
 //! then, whatever happened (success, failure, timeout, Ctrl-C at any step), clean-up, the
 //! outputs back and one release of the place, each shielded from a further Ctrl-C.
 
-use super::steps::{Cleanup, Collect, Command, Launch, Stdin, Step, Steps};
-use super::{Prepared, RunOptions, Tracker, TOOL};
+use super::{RunOptions, Tracker, TOOL};
 use crate::backend::{Backend, Place};
 use crate::error::CliError;
 use crate::exec::{self, ExecOptions};
 use crate::ssh::Ssh;
 use crate::state::{NewRun, RunState};
+use crate::steps::Prepared;
+use crate::steps::{Cleanup, Collect, Command, Launch, Stdin, Step, Steps};
 use crate::{collect, image, out, probe, sync};
 use anyhow::{Context, Result};
 use runplz_protocol::{Ending, Exit, Moved, RunEnding, Step as S};
@@ -40,11 +41,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
             target: b.target(),
             mode: steps.mode.name(),
             outputs: &steps.outputs,
-            teardown: if b.target().is_some() {
-                "close"
-            } else {
-                "none"
-            },
+            teardown: b.release_policy(),
         },
     )?;
     let mut t = Tracker::new(
@@ -386,7 +383,7 @@ fn job_options(cmd: &Command, p: &Prepared, run_id: &str, native: bool) -> ExecO
         workdir: cmd.workdir.clone(),
         run_id: run_id.to_string(),
         timeout: p.settings.deadline,
-        env: super::steps::run_env(p, native),
+        env: crate::steps::run_env(p, native),
         ..ExecOptions::new(cmd.argv.clone())
     }
 }

@@ -4,20 +4,18 @@
 
 mod execute;
 mod plan;
-pub(crate) mod steps;
 
 use crate::backend::{self, Backend};
 use crate::error::CliError;
-use crate::job::{self, Job, Settings};
+use crate::job::{self, Job};
 use crate::out;
 use crate::state::RunState;
+use crate::steps::Prepared;
 use anyhow::Result;
 use runplz_protocol::Exit;
 use runplz_protocol::{RunEnding, RunRecord, Step, StepTime};
 use std::path::PathBuf;
 use std::time::Instant;
-
-pub(crate) use steps::Steps;
 
 const TOOL: &str = "runplz";
 
@@ -205,19 +203,6 @@ impl Tracker {
 
 pub(crate) fn round(s: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
-}
-
-/// A validated job plus its rendered command and settings, ready for a backend.
-#[derive(Debug)]
-pub struct Prepared {
-    /// The job.
-    pub(crate) job: Job,
-    /// Its command, placeholders filled.
-    pub(crate) run: job::Run,
-    /// Where outputs come back to here.
-    pub(crate) outputs: PathBuf,
-    /// The backend's settings for it, with the flags' overrides.
-    pub(crate) settings: Settings,
 }
 
 fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {

@@ -2,13 +2,14 @@
 //! composer executes. Values from the job that may be secret (the job's `env`) are read from
 //! the job file with `jq` when the script runs, never printed into it.
 
-use super::steps::{Cleanup, Collect, Command, Setup, Stdin, Step, BOX_OUTPUTS};
-use super::{Prepared, RunOptions};
+use super::RunOptions;
 use crate::backend::Backend;
 use crate::error::CliError;
 use crate::image::CONTEXT_DOCKERFILE;
 use crate::job::Mode;
 use crate::quote::sh;
+use crate::steps::Prepared;
+use crate::steps::{Cleanup, Collect, Command, Setup, Stdin, Step, BOX_OUTPUTS};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -90,13 +91,13 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                     s,
                     "\n# the job, under its deadline; its exit code is the plan's"
                 );
-                let env = !super::steps::run_env(p, native).is_empty();
+                let env = !crate::steps::run_env(p, native).is_empty();
                 if env {
                     // Values stay in a private file ($T is 0700), off every command line.
                     let _ = writeln!(
                         s,
                         "jq {} \"$JOB\" > \"$T/env.json\"",
-                        sh(super::steps::run_env_jq(native))
+                        sh(crate::steps::run_env_jq(native))
                     );
                 }
                 let _ = writeln!(s, "set +e");

@@ -1,14 +1,27 @@
 //! The steps of a run as data: a list of typed steps (probe, sync, set-up commands, the
 //! job, collect) with the mode a real enum. `runplz` executes the list through the library
 //! (`execute.rs`) and `--plan` prints it as rp-* calls (`plan.rs`); building both from this
-//! one list is what keeps the plan honest. A backend picks [`here`] or [`on_box`].
+//! one list is what keeps the plan honest. A backend picks [`here`] or [`on_box`]; the
+//! composer (`run/`) carries the list out.
 
-use super::Prepared;
 use crate::image::CONTEXT_DOCKERFILE;
-use crate::job::{Mode, Run};
+use crate::job::{Job, Mode, Run, Settings};
 use crate::quote::sh;
 use anyhow::Result;
 use std::path::PathBuf;
+
+/// A validated job plus its rendered command and settings, ready for a backend.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The job.
+    pub(crate) job: Job,
+    /// Its command, placeholders filled.
+    pub(crate) run: Run,
+    /// Where outputs come back to here.
+    pub(crate) outputs: PathBuf,
+    /// The backend's settings for it, with the flags' overrides.
+    pub(crate) settings: Settings,
+}
 
 /// The box folder every run's `$RUNPLZ_OUT` lives under (relative to the home), one
 /// sub-folder per run id, so two runs of one job on one box never share one.
