@@ -76,7 +76,9 @@ fn facts_match_what_the_box_has() {
     assert_eq!(f["arch"], b.ssh("uname -m").trim());
     let has = |p: &str| b.ssh_raw(&format!("command -v {p}")).status.success();
     assert_eq!(f["rsync"], has("rsync"));
-    assert_eq!(f["docker"], has("docker"));
+    // Usable docker: the CLI and an engine that answers (this box's user has none).
+    let engine = b.ssh_raw("docker info >/dev/null 2>&1").status.success();
+    assert_eq!(f["docker"], has("docker") && engine);
     if !has("nvidia-smi") {
         assert_eq!(f["gpu_count"], 0);
         assert_eq!(f["gpus"], serde_json::json!([]));

@@ -277,7 +277,7 @@ fn local_docker_without_an_engine_names_both_fixes() {
     let d = job_dir(r#"{"name": "t", "image": {"from_registry": "debian"}, "run": "true"}"#);
     let mut c = runplz(d.path(), &["local", "job.json"]);
     c.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
-    let out = run_expect(&mut c, 125);
+    let out = run_expect(&mut c, 5);
     let err = stderr(&out);
     assert!(
         err.contains("docker cannot reach an engine") && err.contains("--native"),
@@ -575,7 +575,7 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
     let out = run_expect(&mut c, 3);
     let err = stderr(&out);
     assert!(
-        err.contains("has no `docker`") && err.contains("\"use_docker\": false"),
+        err.contains("has no usable `docker`") && err.contains("\"use_docker\": false"),
         "{err}"
     );
     assert_eq!(json(&out)["ending"]["step"], "probe");

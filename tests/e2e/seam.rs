@@ -476,3 +476,67 @@ fn syncs_of_one_job_into_one_folder_at_once_all_succeed() {
     assert_eq!(b.ssh("ls -A runplz/t | grep -c '^f'").trim(), "20");
     assert_eq!(b.ssh("ls -A runplz/t | grep -c tmp || true").trim(), "0");
 }
+
+#[test]
+fn a_transfer_dies_with_a_killed_tool_and_an_ordinary_child_does_not() {
+    let t = shm_tempdir();
+    for die in [true, false] {
+        let pidfile = t.path().join(format!("pid-{die}"));
+        let mut c = Command::new(bin("rpt-shield"));
+        c.arg("orphan").arg(&pidfile);
+        if die {
+            c.arg("die");
+        }
+        let mut helper = c.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = loop {
+            if let Ok(s) = std::fs::read_to_string(&pidfile) {
+                if let Ok(p) = s.trim().parse::<i32>() {
+                    break nix::unistd::Pid::from_raw(p);
+                }
+            }
+            assert!(Instant::now() < deadline, "the child never started");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        helper.kill().unwrap(); // SIGKILL: no clean-up of its own runs
+        helper.wait().unwrap();
+        let gone = || nix::sys::signal::kill(pid, None).is_err();
+        // Long enough for the kernel to deliver; an ordinary child is given a second.
+        let wait = Duration::from_secs(if die { 5 } else { 1 });
+        let deadline = Instant::now() + wait;
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(gone(), die, "die_with_parent={die}");
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+    }
+}
+
+#[test]
+fn a_setting_the_backend_does_not_act_on_is_said_not_ignored() {
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        r#"{"name": "t", "image": {"from_registry": "debian:bookworm"}, "run": "true",
+            "ssh": {"use_docker": false, "ssh_ready_wait_seconds": 60, "max_inactivity_seconds": 30}}"#,
+    )
+    .unwrap();
+    let out = run_expect(
+        &mut runplz(
+            d.path(),
+            state.path(),
+            &["ssh", "job.json", "--host", "box", "--plan"],
+        ),
+        0,
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("ssh.ssh_ready_wait_seconds is not used by `runplz ssh`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ssh.max_inactivity_seconds is not enforced yet"),
+        "{err}"
+    );
+}

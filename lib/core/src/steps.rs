@@ -164,25 +164,39 @@ pub(crate) fn run_env_jq(native: bool) -> &'static str {
     }
 }
 
-/// The docker image tag of a job: lower case, as docker requires.
-pub(crate) fn tag(name: &str) -> String {
+/// 8 hex digits of a sha256 of `bytes`: a short key stable across Rust releases.
+fn short_key(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The key of a job in names shared by every project on a machine (image tags, venvs):
+/// its repo's path and its name, so two projects with a job named `hello` never share one.
+fn job_key(job: &Job) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bytes = job.root.as_os_str().as_bytes().to_vec();
+    bytes.push(0);
+    bytes.extend_from_slice(job.name().as_bytes());
+    short_key(&bytes)
+}
+
+/// The docker image tag of a job: `runplz-<name>-<key>:latest`, lower case as docker
+/// requires, keyed by the repo's path and the job's name (see [`job_key`]).
+pub(crate) fn tag(job: &Job) -> String {
     // Job names allow `_`, `.` and runs of them anywhere; docker's reference grammar does
-    // not (`exp_` is no tag). Keep lower-case alphanumeric runs joined by `-`, and add a
-    // stable hash of the name when that changed it, so two names never share an image.
-    let lower = name.to_lowercase();
-    let clean = lower
+    // not (`exp_` is no tag). Keep lower-case alphanumeric runs joined by `-`; the key
+    // (which covers the name as written) keeps `a.b` and `a_b` apart.
+    let clean = job
+        .name()
+        .to_lowercase()
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    if clean == lower {
-        format!("runplz-{clean}:latest")
-    } else {
-        let fnv = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        format!("runplz-{clean}-{fnv:08x}:latest")
-    }
+    format!("runplz-{clean}-{}:latest", job_key(job))
 }
 
 /// The job's command as words for `docker run` / `exec`, with `bash -lc` for a shell string.
@@ -231,7 +245,7 @@ fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
     if let Some(n) = &p.settings.network {
         s.push_str(&format!(" --network {}", sh(n)));
     }
-    s.push_str(&format!(" \"$@\" {}", sh(&tag(p.job.name()))));
+    s.push_str(&format!(" \"$@\" {}", sh(&tag(&p.job))));
     for w in command_words(&p.run, None) {
         s.push(' ');
         s.push_str(&sh(&w));
@@ -265,10 +279,7 @@ fn remote_venv(name: &str) -> String {
 /// A local venv per job and repo, under the user's cache; the key is a sha256 of the repo's
 /// path, stable across Rust releases.
 fn local_venv(p: &Prepared) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    use std::os::unix::ffi::OsStrExt;
-    let digest = Sha256::digest(p.job.root.as_os_str().as_bytes());
-    let key: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let key = job_key(&p.job);
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -326,8 +337,7 @@ fn job_step(p: &Prepared, workdir: Option<String>, out_expr: &str, venv: &str) -
 /// The steps on this machine: set-up and the job in the repo itself, outputs written
 /// straight to the outputs folder. `build` is false for `--no-build`.
 pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
-    let name = p.job.name();
-    let tag = tag(name);
+    let tag = tag(&p.job);
     let workdir = Some(p.job.root.display().to_string());
     let out_expr = sh(&p.outputs.display().to_string());
     let venv = sh(&local_venv(p).display().to_string());
@@ -373,7 +383,7 @@ fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
 /// `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect that back.
 pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
     let name = p.job.name();
-    let tag = tag(name);
+    let tag = tag(&p.job);
     let ws = crate::sync::default_dest(name);
     let workdir = Some(ws.clone());
     let out_expr = format!("\"$HOME/{BOX_OUTPUTS}/$RUNPLZ_RUN_ID\"");
@@ -411,10 +421,19 @@ mod tests {
 
     #[test]
     fn tags_follow_dockers_reference_grammar() {
-        assert_eq!(tag("train-gpt"), "runplz-train-gpt:latest");
-        assert_eq!(tag("exp"), "runplz-exp:latest");
+        let job = |name: &str, root: &str| {
+            let text = format!(
+                r#"{{"name": "{name}", "image": {{"from_registry": "debian"}}, "run": "true"}}"#
+            );
+            crate::job::parse(&text, "job.json", std::path::Path::new(root)).unwrap()
+        };
+        let t = tag(&job("train-gpt", "/p"));
+        assert!(
+            t.starts_with("runplz-train-gpt-") && t.ends_with(":latest"),
+            "{t}"
+        );
         for name in ["exp_", "a..b", "MyJob", "x__y", "a-"] {
-            let t = tag(name);
+            let t = tag(&job(name, "/p"));
             let repo = t.strip_suffix(":latest").unwrap();
             let ok = repo.split(['-']).all(|part| {
                 !part.is_empty()
@@ -424,7 +443,10 @@ mod tests {
             });
             assert!(ok, "{name} -> {t}");
         }
-        assert_ne!(tag("exp_"), tag("exp"));
-        assert_ne!(tag("a.b"), tag("a_b"));
+        assert_ne!(tag(&job("exp_", "/p")), tag(&job("exp", "/p")));
+        assert_ne!(tag(&job("a.b", "/p")), tag(&job("a_b", "/p")));
+        // Two projects with a job of one name never share an image.
+        assert_ne!(tag(&job("hello", "/p")), tag(&job("hello", "/q")));
+        assert_eq!(tag(&job("hello", "/p")), tag(&job("hello", "/p")));
     }
 }

@@ -37,7 +37,7 @@ pub struct Facts {
     pub gpu_count: Option<u32>,
     /// Why there are no GPUs, else `null`.
     pub gpu_reason: Option<String>,
-    /// Whether a `docker` command exists.
+    /// Whether docker is usable: a `docker` command exists and its engine answers.
     pub docker: Option<bool>,
     /// Whether docker lists an NVIDIA runtime.
     pub docker_nvidia: Option<bool>,

@@ -108,7 +108,8 @@ impl Backend for Local {
     }
 }
 
-/// Docker mode here needs the docker CLI and an engine; never fall back silently.
+/// Docker mode here needs the docker CLI and an engine; never fall back silently. Without
+/// them the run cannot be set up: exit 5, as for any set-up step.
 fn check_local_docker(p: &Prepared) -> Result<()> {
     let fixes = format!(
         "start a Docker engine, or run natively with `runplz local {} --native` (or \"local\": {{\"use_docker\": false}})",
@@ -116,7 +117,7 @@ fn check_local_docker(p: &Prepared) -> Result<()> {
     );
     if which::which("docker").is_err() {
         return Err(CliError::new(
-            Exit::ToolFailed,
+            Exit::SetupFailed,
             format!("docker is not installed; {fixes}"),
         ));
     }
@@ -126,7 +127,7 @@ fn check_local_docker(p: &Prepared) -> Result<()> {
         .run()?;
     if !f.status.success() {
         return Err(CliError::new(
-            Exit::ToolFailed,
+            Exit::SetupFailed,
             format!("docker cannot reach an engine ({}); {fixes}", f.tail(1)),
         ));
     }

@@ -83,6 +83,12 @@ pub(crate) trait Backend {
     /// The rules this backend adds to a valid job, on the settings that will run.
     fn check_job(&self, job: &Job, settings: &Settings) -> Result<(), JobError>;
 
+    /// Settings of the job this backend accepts but does not act on (yet): each is said on
+    /// stderr, so that nothing is silently ignored.
+    fn unused_settings(&self, _job: &Job) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Combinations of this invocation's flags that cannot work (usage errors).
     fn check_args(&self) -> Result<()> {
         Ok(())

@@ -35,6 +35,15 @@ impl Backend for SshBackend {
         rules(job, settings)
     }
 
+    fn unused_settings(&self, job: &Job) -> Vec<String> {
+        // Waiting for a box to come up is the provisioning backends' (Brev's) business; a box
+        // you own is expected to answer.
+        match job.spec.ssh.ssh_ready_wait_seconds {
+            Some(_) => vec!["ssh.ssh_ready_wait_seconds is not used by `runplz ssh`: it connects once, with ssh's ConnectTimeout (10 s)".into()],
+            None => Vec::new(),
+        }
+    }
+
     fn check_args(&self) -> Result<()> {
         Target::parse(&self.0.host).map(|_| ())
     }

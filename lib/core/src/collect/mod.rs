@@ -207,6 +207,7 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
 
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     let rsync = Proc::new("rsync")
+        .die_with_parent()
         // --timeout: a transfer that moves nothing for 5 minutes is wedged; fail, don't hang.
         .args(["-a", "-s", "--safe-links", "--timeout=300", "-e"])
         .arg(ssh.rsync_rsh())

@@ -112,7 +112,8 @@ pub struct Facts {
     pub gpu_count: Option<u32>,
     /// Why there are no GPUs (`nvidia-smi is not installed`, its own error), else `null`.
     pub gpu_reason: Option<String>,
-    /// Whether a `docker` command exists.
+    /// Whether docker is usable: a `docker` command exists and its engine answers
+    /// `docker info` (within 10 s).
     pub docker: Option<bool>,
     /// Whether docker lists an NVIDIA runtime (`null` without docker or when its daemon
     /// did not answer).
@@ -222,6 +223,12 @@ pub fn facts_from_output(out: &str) -> Facts {
             parse::docker_nvidia,
         ),
         _ => None,
+    };
+    // A docker CLI whose engine does not answer `docker info` cannot run a job: usable
+    // docker means both (the reason is already in `unreadable` under docker_nvidia).
+    let docker = match (docker, docker_nvidia) {
+        (Some(true), None) => Some(false),
+        (d, _) => d,
     };
     let rsync = r.read("rsync", "whether rsync is installed", "rsync", |s| {
         parse::command_exists("rsync", s)

@@ -451,3 +451,20 @@ fn mig_slices_count_as_the_memory_a_job_gets() {
         .iter()
         .any(|x| x.check == "unreadable" && x.message.contains("[Insufficient Permissions]")));
 }
+
+#[test]
+fn a_docker_cli_whose_engine_does_not_answer_is_no_docker() {
+    let down = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+    let f = facts_from_output(&output(&[
+        ("docker", "/usr/bin/docker", 0),
+        ("docker_runtimes", down, 1),
+    ]));
+    assert_eq!((f.docker, f.docker_nvidia), (Some(false), None));
+    assert!(
+        f.unreadable("docker_nvidia")
+            .unwrap()
+            .contains("Cannot connect to the Docker daemon"),
+        "{:?}",
+        f.unreadable
+    );
+}

@@ -183,6 +183,7 @@ pub struct Proc {
     stop_wait: Duration,
     after_exit: Option<Hook>,
     shielded: bool,
+    die_with_parent: bool,
 }
 
 impl Proc {
@@ -204,6 +205,7 @@ impl Proc {
             stop_wait: Duration::ZERO,
             after_exit: None,
             shielded: false,
+            die_with_parent: false,
         }
     }
 
@@ -318,6 +320,13 @@ impl Proc {
         self
     }
 
+    /// KILL the child when runplz dies, even by SIGKILL (`PR_SET_PDEATHSIG`): for transfers
+    /// (rsync), which must not run on as orphans after a `kill -9` of the tool.
+    pub fn die_with_parent(mut self) -> Self {
+        self.die_with_parent = true;
+        self
+    }
+
     /// Shield the child from runplz's own signals: a pending or new Ctrl-C neither stops it
     /// nor is taken by it, and its own group is not in our foreground group's way. The hard
     /// timeout still holds. For clean-up (removing a container, deleting a billed box), which
@@ -361,8 +370,24 @@ impl Proc {
             (None, _, None) => expr.stdin_null(),
         };
         // Own process group, so a timeout or Ctrl-C can signal the whole tree.
-        expr = expr.before_spawn(|c| {
+        let die_with_parent = self.die_with_parent;
+        let parent = std::process::id();
+        expr = expr.before_spawn(move |c| {
             c.process_group(0);
+            if die_with_parent {
+                // SAFETY: between fork and exec only async-signal-safe calls are made
+                // (prctl, getppid, _exit).
+                unsafe {
+                    c.pre_exec(move || {
+                        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                        // The parent may have died before the prctl: then go now.
+                        if nix::unistd::getppid().as_raw() as u32 != parent {
+                            nix::libc::_exit(137);
+                        }
+                        Ok(())
+                    });
+                }
+            }
             Ok(())
         });
 

@@ -172,7 +172,7 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
         return Err(CliError::new(
             Exit::Precondition,
             format!(
-                "{} has no `docker`, and this job runs in docker there: install docker on the box, or set \"ssh\": {{\"use_docker\": false}} to run natively in a venv",
+                "{} has no usable `docker` (no docker command, or its engine does not answer `docker info`: see the warnings above), and this job runs in docker there: install or start docker on the box, or set \"ssh\": {{\"use_docker\": false}} to run natively in a venv",
                 ssh.destination()
             ),
         ));

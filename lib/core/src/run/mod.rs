@@ -221,6 +221,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         Some(d) => std::env::current_dir()?.join(d),
         None => job.outputs_dir(),
     };
+    for w in b.unused_settings(&job) {
+        out::warn(TOOL, w);
+    }
     if settings.max_inactivity.is_some() {
         out::warn(
             TOOL,

@@ -235,6 +235,7 @@ fn rsync(
     // symlinks as symlinks; no -o/-g: a uid here means nothing on the box. --protect-args
     // keeps the destination path away from the remote shell.
     let proc = Proc::new("rsync")
+        .die_with_parent()
         .args([
             // A transfer that moves nothing for this long is wedged: fail instead of hanging.
             "--timeout=300",
