@@ -21,6 +21,36 @@ pub struct Prepared {
     pub(crate) outputs: PathBuf,
     /// The backend's settings for it, with the flags' overrides.
     pub(crate) settings: Settings,
+    /// What the job gets from runplz's environment and flags (`pass_env`, `--env-file`,
+    /// `--env`).
+    pub(crate) passed: Passed,
+}
+
+/// Variables passed to the job from runplz's own environment (the job's `pass_env`, a bare
+/// `--env NAME`), an `--env-file` or `--env NAME=VALUE`. Its `Debug` shows names only: the
+/// values are secrets and must never reach a message, a log or a record.
+#[derive(Clone, Default)]
+pub(crate) struct Passed {
+    /// Every name passed, sorted, once (what the run record's `env_passed` lists).
+    pub names: Vec<String>,
+    /// The values, in precedence order (a later pair replaces an earlier one of its name).
+    /// Empty for `--plan`, whose script reads them itself when it runs.
+    pub values: Vec<(String, String)>,
+    /// For the plan: the job's `pass_env` names, read from the script's environment.
+    pub from_env: Vec<String>,
+    /// For the plan: the `--env-file`, absolute.
+    pub file: Option<PathBuf>,
+    /// For the plan: the bare `--env NAME` names, read from the script's environment last.
+    pub flags: Vec<String>,
+}
+
+impl std::fmt::Debug for Passed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passed")
+            .field("names", &self.names)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The box folder every run's `$RUNPLZ_OUT` lives under (relative to the home), one
@@ -151,7 +181,26 @@ pub(crate) fn run_env(p: &Prepared, native: bool) -> Vec<(String, String)> {
     for (k, v) in &p.job.spec.env {
         put(k, v);
     }
+    for (k, v) in &p.passed.values {
+        put(k, v);
+    }
     vars
+}
+
+/// The names of every variable the job gets from runplz (its `env` and the passed ones),
+/// sorted, once: what `docker run -e NAME` hands on into the container.
+fn env_names(p: &Prepared) -> Vec<&str> {
+    let mut names: Vec<&str> = p
+        .job
+        .spec
+        .env
+        .keys()
+        .chain(&p.passed.names)
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The same environment as a jq program over the job file, for the plan: it writes the
@@ -225,7 +274,7 @@ fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
     s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
-    for k in p.job.spec.env.keys() {
+    for k in env_names(p) {
         s.push_str(&format!(" -e {k}"));
     }
     if let Some(n) = &p.settings.network {
