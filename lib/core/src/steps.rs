@@ -255,9 +255,9 @@ fn command_words(run: &Run, prelude: Option<&str>) -> Vec<String> {
 
 /// The `docker run` script: GPUs when the machine has them and docker's nvidia runtime,
 /// the workspace at /workspace, outputs at /out, the job's env passed through by name.
-fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
+fn docker_run_script(p: &Prepared, out_expr: &str, private: bool) -> String {
     let mut s = String::from("set -eu\n");
-    s.push_str(&format!("out={out_expr}\nmkdir -p \"$out\"\nset --\n"));
+    s.push_str(&format!("out={out_expr}\n{}set --\n", make_out(private)));
     s.push_str(
         "if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \\\n  && docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia; then\n  set -- --gpus all\nfi\n",
     );
@@ -329,10 +329,10 @@ fn local_venv(p: &Prepared) -> PathBuf {
 
 /// Create the venv if needed, then run the shell steps (stdin) in it. Two runs of one job
 /// at once take turns (`flock`, where the box has it) instead of installing into one venv
-/// together.
+/// together. The venvs folder is private to the user (0700; one left open is closed).
 fn venv_setup_script(venv_expr: &str) -> String {
     format!(
-        "set -eu\nv={venv_expr}\nmkdir -p \"$(dirname \"$v\")\"\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
+        "set -eu\nv={venv_expr}\n(umask 077 && mkdir -p \"$(dirname \"$v\")\")\nchmod go= \"$(dirname \"$v\")\" 2>/dev/null || :\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
     )
 }
 
@@ -341,9 +341,11 @@ fn bash_c(script: String) -> Vec<String> {
 }
 
 /// The native run script: `$RUNPLZ_OUT` made, the venv activated, the command exec'd.
-fn native_run_script(p: &Prepared, out_expr: &str, venv: &str) -> String {
-    let mut script =
-        format!("set -eu\nout={out_expr}\nmkdir -p \"$out\"\nexport RUNPLZ_OUT=\"$out\"\nexec");
+fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) -> String {
+    let mut script = format!(
+        "set -eu\nout={out_expr}\n{}export RUNPLZ_OUT=\"$out\"\nexec",
+        make_out(private)
+    );
     let prelude = format!(". {venv}/bin/activate || exit 125");
     for w in command_words(&p.run, Some(&prelude)) {
         script.push(' ');
@@ -354,12 +356,30 @@ fn native_run_script(p: &Prepared, out_expr: &str, venv: &str) -> String {
 }
 
 /// The job step, with the container to clean up in docker mode.
-fn job_step(p: &Prepared, workdir: Option<String>, out_expr: &str, venv: &str) -> Step {
+/// The lines that make `$out`. On a box (`private`) it is private to the box user: the
+/// run's folder and `~/runplz-out` above it are 0700 (one left open by an older runplz is
+/// closed here).
+fn make_out(private: bool) -> String {
+    if private {
+        format!("(umask 077 && mkdir -p \"$out\")\nchmod go= \"$HOME/{BOX_OUTPUTS}\" 2>/dev/null || :\n")
+    } else {
+        "mkdir -p \"$out\"\n".to_string()
+    }
+}
+
+/// The job step, with the container to clean up in docker mode; `private` on a box.
+fn job_step(
+    p: &Prepared,
+    workdir: Option<String>,
+    out_expr: &str,
+    venv: &str,
+    private: bool,
+) -> Step {
     let docker = p.settings.docker();
     let argv = if docker {
-        bash_c(docker_run_script(p, out_expr))
+        bash_c(docker_run_script(p, out_expr, private))
     } else {
-        bash_c(native_run_script(p, out_expr, venv))
+        bash_c(native_run_script(p, out_expr, venv, private))
     };
     Step::Job {
         command: Command {
@@ -397,7 +417,7 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
         Mode::Docker => {}
         Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, true)),
     }
-    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(job_step(p, workdir, &out_expr, &venv, false));
     list.push(Step::Collect(Collect::CountLocal));
     Ok(Steps {
         mode: p.settings.mode,
@@ -442,7 +462,7 @@ pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
         }
         Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, false)),
     }
-    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(job_step(p, workdir, &out_expr, &venv, true));
     list.push(Step::Collect(Collect::Rsync {
         parent: BOX_OUTPUTS.into(),
     }));
