@@ -393,7 +393,7 @@ fn a_credential_written_into_env_gets_a_warning_that_never_shows_it() {
     let d = shm_tempdir();
     let token = "hf_Sntl0123456789abcdefXYZ";
     let job = serde_json::json!({
-        "name": "w", "image": {"from_registry": "debian:bookworm"}, "run": "true",
+        "name": "w", "image": {"from_registry": "debian:bookworm", "steps": [{"env": {"GH": "ghp_Sntl0123456789abcdef"}}]}, "run": "true",
         "env": {"HUB": token, "WANDB_API_KEY": "sntl-wandb-value", "MODE": "offline", "EMPTY_TOKEN": ""},
     });
     std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
@@ -402,7 +402,7 @@ fn a_credential_written_into_env_gets_a_warning_that_never_shows_it() {
         .args(["local", "job.json", "--plan"]);
     let out = run_expect(&mut c, 0);
     let err = stderr(&out);
-    for k in ["env.HUB", "env.WANDB_API_KEY"] {
+    for k in ["env.HUB", "env.WANDB_API_KEY", "image.steps[0].env.GH"] {
         assert!(
             err.lines()
                 .any(|l| l.contains("warning") && l.contains(k) && l.contains("pass_env")),
@@ -416,6 +416,52 @@ fn a_credential_written_into_env_gets_a_warning_that_never_shows_it() {
         !err.contains(token) && !err.contains("sntl-wandb-value"),
         "{err}"
     );
+    assert!(!err.contains("ghp_Sntl"), "{err}");
     let script = String::from_utf8_lossy(&out.stdout);
     assert!(!script.contains(token), "{script}");
+    // A token given to --env where a name belongs is refused without being echoed.
+    let mut c = world.cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--env", "hf_Sntl0123456789abcdefXYZ"]);
+    let out = run_expect(&mut c, 2);
+    assert!(
+        stderr(&out).contains("shaped like a token"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("Sntl"), "{}", stderr(&out));
+}
+
+#[test]
+fn passed_variables_reach_a_docker_job_by_name_only() {
+    let base = std::env::var("RUNPLZ_TEST_DOCKER_BASE").expect(
+        "the docker tests need an engine: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)",
+    );
+    let world = TestEnv::new();
+    let d = shm_tempdir();
+    let job = serde_json::json!({
+        "name": "sec-docker", "image": {"from_registry": base, "steps": [{"env": {"P1": "baked"}}]},
+        "run": "printf '%s|%s|%s\\n' \"$P1\" \"$P2\" \"$P4\" | tr a-z A-Z > \"$RUNPLZ_OUT/seen.txt\"",
+        "pass_env": ["P1"], "local": {"network": "none"},
+    });
+    std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
+    let f = env_file();
+    let mut c = runplz(
+        &world,
+        d.path(),
+        &["local", "job.json", "--env", "P2", "--env-file"],
+    );
+    c.arg(f.path().join("env.json"));
+    let out = run_expect(&mut c, 0);
+    // pass_env beats the image's ENV; --env and the file arrive too.
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/seen.txt")).unwrap(),
+        "SNTL-AAA1-PASSENV|SNTL-BBB2-FLAG|SNTL-EEE4-FILE\n"
+    );
+    assert_eq!(
+        json(&out)["env_passed"],
+        serde_json::json!(["P1", "P2", "P3", "P4"])
+    );
+    assert_clean("stdout", &String::from_utf8_lossy(&out.stdout));
+    assert_clean("stderr", &stderr(&out));
 }

@@ -14,6 +14,12 @@ use anyhow::Result;
 /// Check a name given to `--env` (or a key of the `--env-file`); `what` says where it came
 /// from. The message shows the name, never a value.
 fn check_name(what: &str, name: &str) -> Result<()> {
+    // A token given where a name belongs (`--env hf_...`) is not echoed back.
+    if looks_like_credential("", name).is_some() {
+        return Err(CliError::usage(format!(
+            "{what}: found a value shaped like a token where a variable's NAME belongs (not shown); write --env NAME, with NAME set in runplz's environment"
+        )));
+    }
     if !is_identifier(name) {
         return Err(CliError::usage(format!(
             "{what}: found the name {name:?}, expected a shell identifier ([A-Za-z_][A-Za-z0-9_]*)"
@@ -147,12 +153,19 @@ pub(crate) fn looks_like_credential(name: &str, value: &str) -> Option<&'static 
 /// Warn (on stderr, never showing a value) about each literal `env` value of the job that
 /// looks like a credential: job.json ships with the repo and usually sits in git.
 pub(super) fn warn_credentials(job: &Job) {
-    for (k, v) in &job.spec.env {
+    let steps = job.spec.image.steps.iter().enumerate().flat_map(|(i, s)| {
+        s.env
+            .iter()
+            .flatten()
+            .map(move |(k, v)| (format!("image.steps[{i}].env"), k, v))
+    });
+    let top = job.spec.env.iter().map(|(k, v)| ("env".to_string(), k, v));
+    for (path, k, v) in top.chain(steps) {
         if let Some(why) = looks_like_credential(k, v) {
             out::warn(
                 TOOL,
                 format!(
-                    "{}: env.{k} looks like a credential ({why}), written into the job file, which ships with the repo and sits in git: take it out of \"env\", list \"{k}\" in \"pass_env\" and set it in your environment (or pass `--env {k}`)",
+                    "{}: {path}.{k} looks like a credential ({why}), written into the job file, which ships with the repo and sits in git: take it out, list \"{k}\" in \"pass_env\" and set it in your environment (or pass `--env {k}`)",
                     job.origin
                 ),
             );
