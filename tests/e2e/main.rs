@@ -16,5 +16,6 @@ mod readme;
 mod records;
 mod runplz;
 mod seam;
+mod secrets;
 mod smoke;
 mod sync;

@@ -21,6 +21,36 @@ pub struct Prepared {
     pub(crate) outputs: PathBuf,
     /// The backend's settings for it, with the flags' overrides.
     pub(crate) settings: Settings,
+    /// What the job gets from runplz's environment and flags (`pass_env`, `--env-file`,
+    /// `--env`).
+    pub(crate) passed: Passed,
+}
+
+/// Variables passed to the job from runplz's own environment (the job's `pass_env`, a bare
+/// `--env NAME`), an `--env-file` or `--env NAME=VALUE`. Its `Debug` shows names only: the
+/// values are secrets and must never reach a message, a log or a record.
+#[derive(Clone, Default)]
+pub(crate) struct Passed {
+    /// Every name passed, sorted, once (what the run record's `env_passed` lists).
+    pub names: Vec<String>,
+    /// The values, in precedence order (a later pair replaces an earlier one of its name).
+    /// Empty for `--plan`, whose script reads them itself when it runs.
+    pub values: Vec<(String, String)>,
+    /// For the plan: the job's `pass_env` names, read from the script's environment.
+    pub from_env: Vec<String>,
+    /// For the plan: the `--env-file`, absolute.
+    pub file: Option<PathBuf>,
+    /// For the plan: the bare `--env NAME` names, read from the script's environment last.
+    pub flags: Vec<String>,
+}
+
+impl std::fmt::Debug for Passed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passed")
+            .field("names", &self.names)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The box folder every run's `$RUNPLZ_OUT` lives under (relative to the home), one
@@ -151,7 +181,26 @@ pub(crate) fn run_env(p: &Prepared, native: bool) -> Vec<(String, String)> {
     for (k, v) in &p.job.spec.env {
         put(k, v);
     }
+    for (k, v) in &p.passed.values {
+        put(k, v);
+    }
     vars
+}
+
+/// The names of every variable the job gets from runplz (its `env` and the passed ones),
+/// sorted, once: what `docker run -e NAME` hands on into the container.
+fn env_names(p: &Prepared) -> Vec<&str> {
+    let mut names: Vec<&str> = p
+        .job
+        .spec
+        .env
+        .keys()
+        .chain(&p.passed.names)
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The same environment as a jq program over the job file, for the plan: it writes the
@@ -220,9 +269,9 @@ fn command_words(run: &Run, prelude: Option<&str>) -> Vec<String> {
 
 /// The `docker run` script: GPUs when the machine has them and docker's nvidia runtime,
 /// the workspace at /workspace, outputs at /out, the job's env passed through by name.
-fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
+fn docker_run_script(p: &Prepared, out_expr: &str, private: bool) -> String {
     let mut s = String::from("set -eu\n");
-    s.push_str(&format!("out={out_expr}\nmkdir -p \"$out\"\nset --\n"));
+    s.push_str(&format!("out={out_expr}\n{}set --\n", make_out(private)));
     s.push_str(
         "if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 \\\n  && docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia; then\n  set -- --gpus all\nfi\n",
     );
@@ -239,7 +288,7 @@ fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
     s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
-    for k in p.job.spec.env.keys() {
+    for k in env_names(p) {
         s.push_str(&format!(" -e {k}"));
     }
     if let Some(n) = &p.settings.network {
@@ -291,10 +340,10 @@ fn local_venv(p: &Prepared) -> PathBuf {
 
 /// Create the venv if needed, then run the shell steps (stdin) in it. Two runs of one job
 /// at once take turns (`flock`, where the box has it) instead of installing into one venv
-/// together.
+/// together. The venvs folder is private to the user (0700; one left open is closed).
 fn venv_setup_script(venv_expr: &str) -> String {
     format!(
-        "set -eu\nv={venv_expr}\nmkdir -p \"$(dirname \"$v\")\"\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
+        "set -eu\nv={venv_expr}\n(umask 077 && mkdir -p \"$(dirname \"$v\")\")\nchmod go= \"$(dirname \"$v\")\" 2>/dev/null || :\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\n[ -x \"$v/bin/python3\" ] || python3 -m venv \"$v\"\n. \"$v/bin/activate\"\nexec bash -s\n"
     )
 }
 
@@ -303,9 +352,11 @@ fn bash_c(script: String) -> Vec<String> {
 }
 
 /// The native run script: `$RUNPLZ_OUT` made, the venv activated, the command exec'd.
-fn native_run_script(p: &Prepared, out_expr: &str, venv: &str) -> String {
-    let mut script =
-        format!("set -eu\nout={out_expr}\nmkdir -p \"$out\"\nexport RUNPLZ_OUT=\"$out\"\nexec");
+fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) -> String {
+    let mut script = format!(
+        "set -eu\nout={out_expr}\n{}export RUNPLZ_OUT=\"$out\"\nexec",
+        make_out(private)
+    );
     let prelude = format!(". {venv}/bin/activate || exit 125");
     for w in command_words(&p.run, Some(&prelude)) {
         script.push(' ');
@@ -316,12 +367,30 @@ fn native_run_script(p: &Prepared, out_expr: &str, venv: &str) -> String {
 }
 
 /// The job step, with the container to clean up in docker mode.
-fn job_step(p: &Prepared, workdir: Option<String>, out_expr: &str, venv: &str) -> Step {
+/// The lines that make `$out`. On a box (`private`) it is private to the box user: the
+/// run's folder and `~/runplz-out` above it are 0700 (one left open by an older runplz is
+/// closed here).
+fn make_out(private: bool) -> String {
+    if private {
+        format!("(umask 077 && mkdir -p \"$out\")\nchmod go= \"$HOME/{BOX_OUTPUTS}\" 2>/dev/null || :\n")
+    } else {
+        "mkdir -p \"$out\"\n".to_string()
+    }
+}
+
+/// The job step, with the container to clean up in docker mode; `private` on a box.
+fn job_step(
+    p: &Prepared,
+    workdir: Option<String>,
+    out_expr: &str,
+    venv: &str,
+    private: bool,
+) -> Step {
     let docker = p.settings.docker();
     let argv = if docker {
-        bash_c(docker_run_script(p, out_expr))
+        bash_c(docker_run_script(p, out_expr, private))
     } else {
-        bash_c(native_run_script(p, out_expr, venv))
+        bash_c(native_run_script(p, out_expr, venv, private))
     };
     Step::Job {
         command: Command {
@@ -358,7 +427,7 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
         Mode::Docker => {}
         Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, true)),
     }
-    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(job_step(p, workdir, &out_expr, &venv, false));
     list.push(Step::Collect(Collect::CountLocal));
     Ok(Steps {
         mode: p.settings.mode,
@@ -403,7 +472,7 @@ pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
         }
         Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, false)),
     }
-    list.push(job_step(p, workdir, &out_expr, &venv));
+    list.push(job_step(p, workdir, &out_expr, &venv, true));
     list.push(Step::Collect(Collect::Rsync {
         parent: BOX_OUTPUTS.into(),
     }));

@@ -32,6 +32,10 @@
 //!   replaced by one tagged `"ending"` ([`RunEnding`]); `"backend"`, `"mode"` and each step's
 //!   `"step"` are enums ([`Backend`], [`Mode`], [`Step`]), and every run has an `acquire`
 //!   step. `"exit_code"` stays the job's own code.
+//! - issue #15: the `run` record gains `"env_passed"`, the sorted names (never the values)
+//!   of the variables passed to the job from runplz's environment (the job's `pass_env`,
+//!   `--env`) or an `--env-file`; `[]` when none. A new field, so no bump; readers of older
+//!   records default it to `[]`.
 #![deny(missing_docs)]
 
 mod collect;

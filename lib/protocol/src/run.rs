@@ -125,6 +125,10 @@ pub struct RunRecord {
     pub sync: Option<Moved>,
     /// What came back.
     pub outputs: Option<Moved>,
+    /// The names of the variables passed to the job from runplz's environment (`pass_env`,
+    /// `--env`) or an `--env-file`, sorted; never their values. Empty when none.
+    #[serde(default)]
+    pub env_passed: Vec<String>,
     /// Whole run, seconds.
     pub duration_seconds: f64,
 }

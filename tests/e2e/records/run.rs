@@ -22,6 +22,7 @@ struct Run {
     steps: Vec<Step>,
     sync: Option<Shipped>,
     outputs: Option<Outputs>,
+    env_passed: Vec<String>,
     duration_seconds: f64,
 }
 
@@ -93,6 +94,7 @@ fn run_local_native_record() {
     check_run(&rec, "local", d.path());
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
+    assert!(rec.env_passed.is_empty(), "{:?}", rec.env_passed);
     assert_eq!(step_names(&rec), ["acquire", "venv", "run", "collect"]);
 }
 
@@ -104,14 +106,17 @@ fn run_ssh_native_record() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["ssh", "job.json"])
+            .args(["ssh", "job.json", "--env", "RPT_PASSED"])
+            .env("RPT_PASSED", "a value never in the record")
             .args(b.tool_args()),
         3,
     );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("never in the record"));
     let rec: Run = pin(&out, "run");
     wire::<runplz_protocol::RunRecord>(&out, "run");
     check_run(&rec, "ssh", d.path());
     assert_eq!(rec.host.as_deref(), Some("box"));
+    assert_eq!(rec.env_passed, ["RPT_PASSED"]);
     let job_len = TINY.len() as u64;
     assert_eq!(
         rec.sync,

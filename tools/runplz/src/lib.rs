@@ -52,7 +52,21 @@ pub struct CommonArgs {
     /// A JSON object of strings filling `{NAME}` placeholders (beats the job's `args`).
     #[arg(long, value_name = "FILE")]
     pub vars_file: Option<PathBuf>,
+    /// Pass NAME to the job with its value from runplz's environment, or as given
+    /// (`NAME=VALUE`, which `ps` shows on runplz's own command line: prefer `NAME`).
+    /// Repeatable; beats `--env-file` and the job's `pass_env` and `env`. The value travels
+    /// as the job's `env` does (over stdin, never on a command line or in a file left on
+    /// the box); the run record lists the name, never the value. An unset NAME is exit 2.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Pass the variables of FILE, a JSON object of strings (`{"HF_TOKEN": "..."}`), to the
+    /// job, as `--env` does; beats the job's `pass_env` and `env`, loses to `--env`.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// Print the equivalent POSIX shell script of rp-* calls instead of running anything.
+    /// It never holds a value of the environment passed to the job: it reads `pass_env`
+    /// and `--env NAME` from its own environment when it runs (so `--env NAME=VALUE` is
+    /// refused with `--plan`) and the `--env-file` by its path.
     #[arg(long)]
     pub plan: bool,
     /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
@@ -112,10 +126,24 @@ RUN RECORD (stdout):
    \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,
    \"ending\":{\"kind\":\"exited\",\"code\":0},\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
    \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"/abs/job/out\",\"files\":1,\"bytes\":42},
-   \"duration_seconds\":3.2}
+   \"env_passed\":[\"HF_TOKEN\"],\"duration_seconds\":3.2}
   \"ending\" is one of {\"kind\":\"exited\",\"code\":N}, {\"kind\":\"signaled\",\"signal\":N},
   {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
   {\"kind\":\"failed\",\"step\":S}; steps are acquire, probe, sync, image, venv, run, collect.
+  \"env_passed\" names the variables passed from runplz's environment (the job's
+  \"pass_env\", --env) or an --env-file, sorted; never their values.
+
+SECRETS:
+  Keep tokens out of job.json (it ships with the repo and sits in git): list their names in
+  \"pass_env\", e.g. \"pass_env\": [\"WANDB_API_KEY\", \"HF_TOKEN\"], and set them in
+  runplz's environment, or pass --env NAME / --env-file FILE. Precedence, lowest first: the
+  image steps' env, the job's env, pass_env, --env-file, --env. The values travel over ssh's
+  stdin into a private file the job's shell reads and deletes before the job starts; they
+  never appear on a command line, in the run record, the run state, a --plan script or an
+  error message. A literal env value that looks like a credential gets a warning.
+  On a box, everything runplz creates (~/runplz/<job>, ~/runplz-out, ~/.runplz with its
+  runs and venvs) is private to the box user: 0700 folders, synced files without group
+  or other permissions.
 
 RUN STATE:
   Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
@@ -130,6 +158,7 @@ EXAMPLES:
   runplz local examples/hello/job.json --steps=5
   runplz ssh job.json --host me@gpu-box:2222 --var steps=100
   runplz ssh job.json --host box --plan > run.sh && sh run.sh
+  HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
 
 EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
@@ -240,6 +269,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         vars: c.vars,
         vars_file: c.vars_file,
         params: c.params,
+        env: c.env,
+        env_file: c.env_file,
         plan: c.plan,
         backend,
     })

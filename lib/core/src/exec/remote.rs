@@ -47,8 +47,10 @@ rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-lin
 rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 rp_sweep
-{ mkdir -p -- @WORKDIR@ && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
-mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
+# What runplz creates on the box is private to the box user (0700 folders).
+{ (umask 077 && mkdir -p -- @WORKDIR@) && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
+(umask 077 && mkdir -p "$rp_dir") || rp_fail "cannot create $rp_dir"
+chmod go= "$HOME/.runplz" 2>/dev/null
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
 # file lives only until the job's subshell has read it.
@@ -98,7 +100,7 @@ rp_dir="$HOME/.runplz/runs/$rp_id"
 @SWEEP@
 rp_sweep
 # Refuses a start still on its way; swept after an hour when the run had already ended.
-mkdir -p "$rp_dir" 2>/dev/null && : > "$rp_dir/cancel"
+(umask 077 && mkdir -p "$rp_dir" && : > "$rp_dir/cancel") 2>/dev/null
 rm -f "$rp_dir/env"
 rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;

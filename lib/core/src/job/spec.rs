@@ -33,6 +33,14 @@ pub struct JobFile {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^(?!RUNPLZ_)[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub env: BTreeMap<String, String>,
+    /// Names of variables whose values come from runplz's own environment at run time, e.g.
+    /// `["WANDB_API_KEY", "HF_TOKEN"]`: the place for secrets, which then never sit in this
+    /// file. Sent to the job as `env` is (over stdin, never on a command line); a name that
+    /// is unset when runplz runs is an error before anything happens. Beats `env`; loses to
+    /// `--env-file` and `--env`. The run record lists the names passed, never the values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^(?!RUNPLZ_)[A-Za-z_][A-Za-z0-9_]*$"}, "uniqueItems" = true))]
+    pub pass_env: Vec<String>,
     /// What the job needs from the machine.
     #[serde(default)]
     pub resources: Resources,

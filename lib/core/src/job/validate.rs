@@ -106,6 +106,35 @@ pub(super) fn env_keys<'a>(
     Ok(())
 }
 
+/// `pass_env`: names only (shell identifiers outside RUNPLZ_*), each once.
+fn pass_env(names: &[String]) -> Result<(), Problem> {
+    for (i, k) in names.iter().enumerate() {
+        let path = join_index("pass_env", i);
+        if !is_identifier(k) {
+            return Err(p(
+                path,
+                format!("found {}, expected the name of an environment variable, a shell identifier ([A-Za-z_][A-Za-z0-9_]*); its value comes from runplz's environment", q(k)),
+            ));
+        }
+        if k.starts_with("RUNPLZ_") {
+            return Err(p(
+                path,
+                format!(
+                    "found {}, expected a name outside RUNPLZ_*, which runplz sets itself",
+                    q(k)
+                ),
+            ));
+        }
+        if names[..i].contains(k) {
+            return Err(p(
+                path,
+                format!("found {} a second time, expected each name once", q(k)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn strings(path: &str, items: &[String], what: &str) -> Result<(), Problem> {
     if items.is_empty() {
         return Err(p(
@@ -340,6 +369,7 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     let (base, steps) = super::image_rules::image(&spec, root)?;
     run_and_args(&spec)?;
     env_keys("env", spec.env.keys())?;
+    pass_env(&spec.pass_env)?;
 
     let r = &spec.resources;
     non_empty(

@@ -52,6 +52,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         steps.mode.wire(),
         state,
     );
+    t.record.env_passed = p.passed.names.clone();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => Some(e),
         Ok(place) => {

@@ -2,6 +2,7 @@
 //! functions the rp-* tools wrap, in order, and print one run record. `steps.rs` decides
 //! the steps, `execute.rs` carries them out, `plan.rs` prints them as rp-* calls.
 
+mod env;
 mod execute;
 mod plan;
 
@@ -32,6 +33,10 @@ pub struct RunOptions {
     pub vars_file: Option<PathBuf>,
     /// `--NAME=VALUE` words after the job file.
     pub params: Vec<String>,
+    /// `--env NAME` (the value from runplz's environment) and `--env NAME=VALUE`, in order.
+    pub env: Vec<String>,
+    /// `--env-file`: a JSON object of strings.
+    pub env_file: Option<PathBuf>,
     /// Print the plan instead of running.
     pub plan: bool,
     /// The backend and its own flags.
@@ -76,6 +81,7 @@ impl Tracker {
                 steps: Vec::new(),
                 sync: None,
                 outputs: None,
+                env_passed: Vec::new(),
                 duration_seconds: 0.0,
             },
         }
@@ -215,6 +221,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         .map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
         .map_err(|m| CliError::usage(format!("{}: run: {m}", job.origin)))?;
+    // Read and checked here, before any side effect: an unset name is exit 2.
+    let passed = env::passed(o, &job)?;
+    env::warn_credentials(&job);
     // `--outputs-dir` is relative to where runplz runs; the upload and the local build
     // context exclude it like the job's own.
     let outputs = match &o.outputs_dir {
@@ -238,6 +247,7 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         run,
         outputs,
         settings,
+        passed,
     })
 }
 

@@ -1,6 +1,10 @@
 //! `--plan`: the run as a POSIX shell script of rp-* calls, built from the same step list the
-//! composer executes. Values from the job that may be secret (the job's `env`) are read from
-//! the job file with `jq` when the script runs, never printed into it.
+//! composer executes. Values that may be secret are never printed into it: the job's `env`
+//! is read from the job file with `jq` when the script runs, and the variables passed from
+//! the environment (the job's `pass_env`, `--env NAME`) are read from the script's own
+//! environment then, as runplz reads its own (the script stops with exit 2, before anything
+//! happens, when one is unset); an `--env-file` is read by path. All of them meet in a
+//! private file (`$T` is 0700) that rp-exec reads with `--env-file`.
 
 use super::RunOptions;
 use crate::backend::Backend;
@@ -43,6 +47,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
     let _ = writeln!(s, "RUN_ID={}\"-$(date +%s)-$$\"", sh(p.job.name()));
     let _ = writeln!(s, "T=$(mktemp -d)");
     let _ = writeln!(s, "trap 'rm -rf \"$T\"' EXIT");
+    require_passed(&mut s, &p.passed);
     // The job's ssh.user, ssh.port and ssh.ssh_key_path for every call to the box.
     let job_flag = if host.is_empty() {
         ""
@@ -91,14 +96,11 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                     s,
                     "\n# the job, under its deadline; its exit code is the plan's"
                 );
-                let env = !crate::steps::run_env(p, native).is_empty();
+                let env =
+                    !crate::steps::run_env(p, native).is_empty() || !p.passed.names.is_empty();
                 if env {
                     // Values stay in a private file ($T is 0700), off every command line.
-                    let _ = writeln!(
-                        s,
-                        "jq {} \"$JOB\" > \"$T/env.json\"",
-                        sh(crate::steps::run_env_jq(native))
-                    );
+                    let _ = writeln!(s, "{}", env_json_line(&p.passed, native));
                 }
                 let _ = writeln!(s, "set +e");
                 let line = exec_line(command, p, host, job_flag, Some(env));
@@ -192,4 +194,61 @@ fn exec_line(
         l.push_str(&sh(a));
     }
     l
+}
+
+/// At the top of the script: every variable it passes from its environment must be set,
+/// and the env file readable, before anything happens (exit 2, as runplz).
+fn require_passed(s: &mut String, passed: &crate::steps::Passed) {
+    let names: Vec<&String> = passed.from_env.iter().chain(&passed.flags).collect();
+    if names.is_empty() && passed.file.is_none() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "# Passed to the job from this script's environment (values never printed here)."
+    );
+    for k in names {
+        // Names are shell identifiers (checked by runplz), safe in a parameter expansion.
+        let _ = writeln!(
+            s,
+            "[ -n \"${{{k}+set}}\" ] || {{ echo 'plan: {k} is not set in this environment; the job passes it (pass_env / --env)' >&2; exit 2; }}"
+        );
+    }
+    if let Some(f) = &passed.file {
+        let f = sh(&f.display().to_string());
+        let _ = writeln!(
+            s,
+            "[ -r {f} ] || {{ echo 'plan: cannot read the --env-file '{f} >&2; exit 2; }}"
+        );
+    }
+}
+
+/// The jq call that writes the job's environment to `$T/env.json` when the script runs: the
+/// job file's `env` (and, natively, its image steps' `env`), then `pass_env` from the
+/// environment, then the env file, then `--env NAME` from the environment; a later value of
+/// one name wins, as in runplz.
+fn env_json_line(passed: &crate::steps::Passed, native: bool) -> String {
+    let from_env = |names: &[String]| {
+        let fields: Vec<String> = names
+            .iter()
+            .map(|k| format!("\"{k}\": .[\"{k}\"]"))
+            .collect();
+        format!("(env | {{{}}})", fields.join(", "))
+    };
+    let mut program = format!("(input | {})", crate::steps::run_env_jq(native));
+    if !passed.from_env.is_empty() {
+        program.push_str(&format!(" + {}", from_env(&passed.from_env)));
+    }
+    let mut file_arg = String::new();
+    if let Some(f) = &passed.file {
+        file_arg = format!(" --slurpfile envfile {}", sh(&f.display().to_string()));
+        program.push_str(" + $envfile[0]");
+    }
+    if !passed.flags.is_empty() {
+        program.push_str(&format!(" + {}", from_env(&passed.flags)));
+    }
+    format!(
+        "jq -n{file_arg} {} \"$JOB\" > \"$T/env.json\"",
+        sh(&program)
+    )
 }

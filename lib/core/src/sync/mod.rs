@@ -233,7 +233,8 @@ fn rsync(
     // The list is ours: --files-from (NUL-separated on stdin) and no -r, so rsync ships
     // exactly these paths, with the folders above them implied by --relative. --links ships
     // symlinks as symlinks; no -o/-g: a uid here means nothing on the box. --protect-args
-    // keeps the destination path away from the remote shell.
+    // keeps the destination path away from the remote shell. --chmod=go= makes every file
+    // and folder private to the box user (the owner's bits, executability included, stay).
     let proc = Proc::new("rsync")
         .die_with_parent()
         .args([
@@ -241,6 +242,7 @@ fn rsync(
             "--timeout=300",
             "--links",
             "--perms",
+            "--chmod=go=",
             "--times",
             "--relative",
             "--from0",

@@ -26,15 +26,21 @@ fn dir_word(dest: &str) -> String {
     crate::ssh::remote_dir_word(dest)
 }
 
-/// The start of every script that works inside the folder.
+/// The start of every script that works inside the folder. What it writes (the manifest)
+/// is private to the box user, as the folder is.
 fn preamble(dest: &str) -> String {
-    format!("unset CDPATH; cd -- {} || exit 1\n", dir_word(dest))
+    format!(
+        "umask 077; unset CDPATH; cd -- {} || exit 1\n",
+        dir_word(dest)
+    )
 }
 
-/// Create the folder, say whether rsync is there, and print the last manifest.
+/// Create the folder, private to the box user (0700, and the folders above it that this
+/// creates), say whether rsync is there, and print the last manifest. A folder left open by
+/// an older runplz is closed here; one the user cannot chmod (not theirs) is left as it is.
 pub fn prepare_script(dest: &str) -> String {
     format!(
-        "mkdir -p -- {d} || exit 1\n{pre}printf '%s\\n' {MARK}\n\
+        "(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n{pre}printf '%s\\n' {MARK}\n\
          if command -v rsync >/dev/null 2>&1; then echo rsync=yes; else echo rsync=no; fi\n\
          if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
         d = dir_word(dest),
