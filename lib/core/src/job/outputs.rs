@@ -20,14 +20,12 @@ pub fn check_spec(root: &Path, given: Option<&str>) -> Result<PathBuf, String> {
     }
     let path = if given == "~" || given.starts_with("~/") {
         let home = std::env::var_os("HOME").map(PathBuf::from).ok_or_else(|| {
-            format!("found {shown}, but HOME is not set; expected a folder inside the job's folder, such as \"out\"")
+            format!("found {shown}, but HOME is not set, expected a folder inside the job's folder, such as \"out\"")
         })?;
         let p = home.join(given.strip_prefix("~/").unwrap_or(""));
         if !lexically_inside(root, &p) {
             return Err(format!(
-                "found {shown}, which is {} in the home folder, outside the job's folder {}; expected a folder inside it, such as \"out\"",
-                p.display(),
-                root.display()
+                "found {shown} (in the home folder: `~` is the home, as everywhere, so it is outside the job's folder), expected a folder inside the job's folder, such as \"out\""
             ));
         }
         p
@@ -72,9 +70,7 @@ fn check(root: &Path, path: &Path, shown: &str) -> Result<PathBuf, String> {
                 Ok(r) => r.to_path_buf(),
                 Err(_) => {
                     return Err(format!(
-                        "found {shown} ({}), which is outside the job's folder {}; {expected}",
-                        path.display(),
-                        root.display()
+                        "found {shown} (outside the job's folder), {expected}"
                     ))
                 }
             }
@@ -87,37 +83,40 @@ fn check(root: &Path, path: &Path, shown: &str) -> Result<PathBuf, String> {
             Component::ParentDir => {
                 if at.pop().is_none() {
                     return Err(format!(
-                        "found {shown}, which leaves the job's folder {}; {expected}",
-                        root.display()
+                        "found {shown} (it leaves the job's folder), {expected}"
                     ));
                 }
             }
             Component::Normal(w) => {
                 at.push(w);
-                let here: PathBuf = root.join(at.iter().collect::<PathBuf>());
+                let rel: PathBuf = at.iter().collect();
+                let here = root.join(&rel);
+                let here_shown = format!("{:?}", rel.display().to_string());
                 if let Ok(m) = std::fs::symlink_metadata(&here) {
                     if m.file_type().is_symlink() {
-                        return Err(format!(
-                            "found {shown}, and {} is a symlink (outputs are never written through one); {expected}",
-                            here.display()
-                        ));
+                        return Err(if here_shown == shown {
+                            format!("found {shown} (a symlink, and outputs are never written through one), {expected}")
+                        } else {
+                            format!("found {shown} ({here_shown} is a symlink, and outputs are never written through one), {expected}")
+                        });
                     }
                     if !m.is_dir() {
-                        return Err(format!(
-                            "found {shown}, and {} is a file, not a folder; {expected}",
-                            here.display()
-                        ));
+                        return Err(if here_shown == shown {
+                            format!("found {shown} (a file), {expected}")
+                        } else {
+                            format!("found {shown} ({here_shown} is a file), {expected}")
+                        });
                     }
                 }
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("found {shown}; {expected}"))
+                return Err(format!("found {shown}, {expected}"))
             }
         }
     }
     if at.is_empty() {
         return Err(format!(
-            "found {shown}, which is the job's folder itself (its files would be overwritten by the outputs); {expected}"
+            "found {shown} (the job's folder itself, whose files the outputs would overwrite), {expected}"
         ));
     }
     Ok(root.join(at.iter().collect::<PathBuf>()))
