@@ -365,9 +365,7 @@ fn a_lost_connection_says_the_job_may_still_run_and_how_to_stop_it() {
     let run_id = rec["run_id"].as_str().unwrap();
     assert!(err.contains("lost the connection"), "{err}");
     assert!(
-        err.contains(&format!(
-            "may still be running on the box; stop it with: ssh "
-        )),
+        err.contains("may still be running on the box; stop it with: ssh "),
         "{err}"
     );
     assert!(
