@@ -31,28 +31,28 @@ complete -c runplz -n "__fish_runplz_needs_command" -f -a "ssh" -d 'Run on an SS
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "modal" -d 'Run on Modal (not built yet: validates the job and stops)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c runplz -n "__fish_runplz_using_subcommand local" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file)' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand local" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l var -d 'Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`)' -r
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l vars-file -d 'A JSON object of strings filling `{NAME}` placeholders (beats the job\'s `args`)' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything'
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l no-build -d 'Reuse the image tagged by the last build instead of building (docker mode)'
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l native -d 'Run natively in a venv instead of docker (same as `"local": {"use_docker": false}`)'
 complete -c runplz -n "__fish_runplz_using_subcommand local" -s h -l help -d 'Print help'
-complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file)' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l var -d 'Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`)' -r
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l vars-file -d 'A JSON object of strings filling `{NAME}` placeholders (beats the job\'s `args`)' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l host -d 'The box, as `[user@]host[:port]` or an ssh-config alias' -r
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l ssh-config -d 'An ssh config file passed to ssh and rsync as `-F`' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything'
 complete -c runplz -n "__fish_runplz_using_subcommand ssh" -s h -l help -d 'Print help'
-complete -c runplz -n "__fish_runplz_using_subcommand brev" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file)' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand brev" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l var -d 'Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`)' -r
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l vars-file -d 'A JSON object of strings filling `{NAME}` placeholders (beats the job\'s `args`)' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l instance -d 'The instance name' -r
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l ssh-config -d 'An ssh config file passed to ssh and rsync as `-F`' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything'
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -s h -l help -d 'Print help'
-complete -c runplz -n "__fish_runplz_using_subcommand modal" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file)' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand modal" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l var -d 'Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`)' -r
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l vars-file -d 'A JSON object of strings filling `{NAME}` placeholders (beats the job\'s `args`)' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything'

@@ -30,7 +30,7 @@ _runplz() {
         case $line[1] in
             (local)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
@@ -44,7 +44,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (ssh)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
@@ -58,7 +58,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (brev)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '--instance=[The instance name]:NAME:_default' \
@@ -72,7 +72,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (modal)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything]' \
