@@ -81,15 +81,10 @@ fn the_boxs_modes_and_owners_never_reach_local_files() {
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    let mut c = runplz(&b, d.path(), state.path(), &[]);
-    // SAFETY: umask(2) in the child before exec touches only the child's own state.
-    unsafe {
-        c.pre_exec(|| {
-            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
-            Ok(())
-        });
-    }
-    let out = run_expect(&mut c, 0);
+    let out = run_expect(
+        with_umask_027(&mut runplz(&b, d.path(), state.path(), &[])),
+        0,
+    );
     let rec = json(&out);
     assert_eq!(rec["outputs"]["files"], 3, "{rec}");
     // The box's box-user files came back owned by whoever ran runplz (the box user is a
@@ -404,4 +399,138 @@ fn sshd_sessions_of(uid: &str) -> Vec<u32> {
             (name.starts_with("sshd") && real_uid == uid).then_some(pid)
         })
         .collect()
+}
+
+/// `cmd` with umask 027 in the child.
+fn with_umask_027(cmd: &mut Command) -> &mut Command {
+    // SAFETY: umask(2) in the child before exec touches only the child's own state.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o027));
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn rp_collect_leaves_the_destination_and_existing_files_alone_from_a_box_and_an_archive() {
+    let b = SshBox::start();
+    b.ssh(
+        "mkdir -p outs/sub && chmod 0777 outs outs/sub && echo n > outs/new.txt && chmod 4777 outs/new.txt \
+         && echo k > outs/kept.txt && chmod 0666 outs/kept.txt",
+    );
+    let t = shm_tempdir();
+    // The archive says the same: a setuid 0777 file, and a folder.
+    let archive = t.path().join("o.tar");
+    {
+        let mut ar = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o4777);
+        h.set_size(2);
+        h.set_uid(4242);
+        h.set_cksum();
+        ar.append_data(&mut h, "new.txt", &b"n\n"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o666);
+        h.set_size(2);
+        h.set_cksum();
+        ar.append_data(&mut h, "kept.txt", &b"k\n"[..]).unwrap();
+        ar.finish().unwrap();
+    }
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    for how in ["rsync", "tar"] {
+        let dest = t.path().join(format!("dest-{how}"));
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dest.join("kept.txt"), "old").unwrap();
+        std::fs::set_permissions(
+            dest.join("kept.txt"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        std::fs::write(dest.join("older.txt"), "from before").unwrap();
+        let mut c = bin_cmd("rp-collect");
+        if how == "rsync" {
+            c.args(b.tool_args()).args(["--from", "outs"]);
+        } else {
+            c.arg("--from-tar").arg(&archive);
+        }
+        c.arg("--to").arg(&dest);
+        let out = run_expect(with_umask_027(&mut c), 0);
+        let rec = json(&out);
+        assert_eq!(
+            rec["earlier"],
+            json!({"files": 1, "paths": ["older.txt"]}),
+            "{how}"
+        );
+        assert!(
+            stderr(&out).contains("from earlier runs (kept): older.txt"),
+            "{how}"
+        );
+        assert_eq!(
+            mode(&dest),
+            0o700,
+            "{how}: the destination's own mode changed"
+        );
+        // A replaced file (the archive's way) is new; rsync keeps the old one's mode.
+        let kept = mode(&dest.join("kept.txt"));
+        assert!(
+            kept == 0o600 || (how == "tar" && kept == 0o640),
+            "{how}: {kept:o}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("kept.txt")).unwrap(),
+            "k\n"
+        );
+        assert_eq!(
+            mode(&dest.join("new.txt")),
+            0o750,
+            "{how}: no setuid, umask applied"
+        );
+        for f in ["", "new.txt", "kept.txt"] {
+            let m = std::fs::symlink_metadata(dest.join(f)).unwrap();
+            assert_eq!((m.uid(), m.gid()), me, "{how}: {f:?} took another owner");
+        }
+    }
+}
+
+#[test]
+fn a_local_run_says_which_outputs_are_from_earlier_runs() {
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        native_job("echo 2 > \"$RUNPLZ_OUT/second.txt\"", ""),
+    )
+    .unwrap();
+    std::fs::create_dir(d.path().join("out")).unwrap();
+    std::fs::write(d.path().join("out/first.txt"), "1").unwrap();
+    // Written "before" this run: an hour ago.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(d.path().join("out/first.txt"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = run_expect(
+        bin_cmd("runplz")
+            .current_dir(d.path())
+            .args(["local", "job.json", "--native"]),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["outputs"]["files"], 1, "{rec}");
+    assert_eq!(
+        rec["outputs"]["earlier"],
+        json!({"files": 1, "paths": ["first.txt"]})
+    );
+    assert!(
+        stderr(&out).contains("from earlier runs (kept): first.txt"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -378,7 +378,21 @@ fn collect_outputs(
                 dropped_links: Some(got.dropped_links.clone()),
             })
         }
-        _ => count_local(to, started_at),
+        _ => {
+            let m = count_local(to, started_at)?;
+            if let Some(e) = m.earlier.as_ref().filter(|e| e.files > 0) {
+                out::warn(
+                    TOOL,
+                    format!(
+                        "{} file(s) in {} were not written by this run and are from earlier runs (kept): {}",
+                        e.files,
+                        to.display(),
+                        e.paths.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            Ok(m)
+        }
     });
     match res {
         Ok(m) => {
