@@ -4,6 +4,12 @@
 //! after the transfer; [`Collected::record`] turns it into the `collect` record
 //! ([`CollectRecord`], a wire type from `runplz-protocol`). Archives are checked whole before anything is written (see
 //! `tar.rs`).
+//!
+//! Outputs never change what is already here: no owner or group comes with them, a new
+//! file's mode is the source's masked by the local umask (never setuid), existing files and
+//! the destination folder keep their modes, and a symlink already in the destination is
+//! replaced (rsync) or refused (an archive that needs a folder there), never written
+//! through. Nothing local is deleted; [`Collected::earlier`] names what was already there.
 
 mod tar;
 #[cfg(test)]

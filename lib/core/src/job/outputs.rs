@@ -29,6 +29,12 @@ pub fn check_spec(root: &Path, given: Option<&str>) -> Result<PathBuf, String> {
             ));
         }
         p
+    } else if given.starts_with('~') {
+        // `~user` is refused everywhere; a folder literally named `~...` here would only
+        // surprise.
+        return Err(format!(
+            "found {shown} (`~user` is not supported, and `~` only means the home folder), expected a new or existing folder inside the job's folder, such as \"out\""
+        ));
     } else {
         root.join(given)
     };
