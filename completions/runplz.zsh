@@ -30,7 +30,7 @@ _runplz() {
         case $line[1] in
             (local)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
@@ -46,7 +46,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (ssh)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
@@ -62,7 +62,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (brev)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
@@ -78,7 +78,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (modal)
 _arguments "${_arguments_options[@]}" : \
-'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file)]:DIR:_files' \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
 '*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \

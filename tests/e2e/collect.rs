@@ -93,6 +93,16 @@ fn hostile_names_arrive_intact_with_their_sha256() {
     assert_eq!(rec["files"], HOSTILE.len());
     assert_eq!(rec["bytes"], want.iter().map(|w| w.1).sum::<u64>());
     assert_eq!(rec["warnings"], serde_json::json!([]));
+    // The escaping symlink is named, not dropped silently; the destination was new.
+    assert_eq!(rec["dropped_links"], serde_json::json!(["escape"]));
+    assert_eq!(rec["earlier"], serde_json::json!({"files": 0, "paths": []}));
+    assert!(
+        stderr(&out).contains(
+            "1 symlink(s) on the box pointed out of the folder and were left behind: escape"
+        ),
+        "{}",
+        stderr(&out)
+    );
     for name in HOSTILE {
         let got = std::fs::read_to_string(dest.join(name)).unwrap();
         assert_eq!(got, format!("contents of {name}"));

@@ -11,6 +11,7 @@ mod harness;
 mod image;
 mod job;
 mod login_shell;
+mod outputs;
 mod probe;
 mod readme;
 mod records;

@@ -1,4 +1,5 @@
 //! The `collect` record rp-collect prints: every file that came back, hashed here.
+use crate::run::Earlier;
 use serde::{Deserialize, Serialize};
 
 /// The `collect` record (`"type": "collect"`).
@@ -18,6 +19,12 @@ pub struct CollectRecord {
     pub duration_seconds: f64,
     /// Things people should know (a missing remote folder, a large archive).
     pub warnings: Vec<String>,
+    /// Files already in the destination that this collection did not bring.
+    #[serde(default)]
+    pub earlier: Earlier,
+    /// Symlinks on the box that pointed out of the folder and were left behind, by path.
+    #[serde(default)]
+    pub dropped_links: Vec<String>,
 }
 
 /// One entry of [`CollectRecord::entries`].

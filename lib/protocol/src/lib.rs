@@ -36,6 +36,13 @@
 //!   of the variables passed to the job from runplz's environment (the job's `pass_env`,
 //!   `--env`) or an `--env-file`; `[]` when none. A new field, so no bump; readers of older
 //!   records default it to `[]`.
+//! - issue #15: the `run` record's `"outputs"` gains `"earlier"`
+//!   (`{"files":N,"paths":[...]}`, the files already in the outputs folder that this run
+//!   did not bring, at most 100 paths) and `"dropped_links"` (symlinks on the box that
+//!   pointed out of the outputs folder and were left behind); both are absent from
+//!   `"sync"`. A run whose job exited 0 but whose outputs did not come back ends
+//!   `{"kind":"failed","step":"collect"}` with exit 5, `"exit_code"` still the job's 0. The
+//!   `collect` record gains `"earlier"` and `"dropped_links"` of the same shapes.
 #![deny(missing_docs)]
 
 mod collect;
@@ -51,7 +58,7 @@ pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
-pub use run::{Moved, RunEnding, RunRecord, Step, StepTime};
+pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
 pub use sync::{LargestFile, SyncRecord};
 
 use serde::de::DeserializeOwned;
@@ -82,7 +89,9 @@ pub enum Exit {
     /// A size or safety limit refused the input (rp-collect: archive too large or unsafe).
     Refused,
     /// A setup step (image build, venv, upload) failed before the job ran (runplz); the
-    /// message names the step and ends with the last lines of its output.
+    /// message names the step and ends with the last lines of its output. Also runplz's
+    /// exit when the job exited 0 but its outputs did not come back (ending: failed at
+    /// `collect`).
     SetupFailed,
     /// The command ran past its deadline and was killed (as timeout(1)).
     TimedOut,
@@ -161,7 +170,7 @@ impl Exit {
             Exit::Refused => ("4", "a size or safety limit refused the input"),
             Exit::SetupFailed => (
                 "5",
-                "a setup step (upload, image build, venv) failed before the job ran",
+                "a setup step (upload, image build, venv) failed before the job ran, or (runplz) the job succeeded but its outputs did not come back",
             ),
             Exit::TimedOut => ("124", "the command ran past its deadline and was killed"),
             Exit::ToolFailed => (

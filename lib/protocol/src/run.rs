@@ -69,7 +69,8 @@ pub enum RunEnding {
         step: Step,
     },
     /// `step` failed (a set-up step, a doomed probe, or contact with the job lost), so the
-    /// job did not run or did not end normally.
+    /// job did not run or did not end normally; or `step` is `collect`: the job ended by
+    /// itself with 0 but its outputs did not come back (`exit_code` stays the job's).
     Failed {
         /// The step that failed.
         step: Step,
@@ -100,6 +101,28 @@ pub struct Moved {
     pub files: u64,
     /// Bytes.
     pub bytes: u64,
+    /// Outputs only: the files in the outputs folder that this run did not bring (left by
+    /// earlier runs; runplz never deletes local files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<Earlier>,
+    /// Outputs only: symlinks in the box's outputs folder that pointed out of it and were
+    /// left behind, by path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_links: Option<Vec<String>>,
+}
+
+/// Files already in an outputs folder that a collection did not bring.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earlier {
+    /// How many.
+    pub files: u64,
+    /// Their paths under the folder, sorted, the first [`Earlier::MAX_PATHS`] of them.
+    pub paths: Vec<String>,
+}
+
+impl Earlier {
+    /// The most paths [`Earlier::paths`] lists.
+    pub const MAX_PATHS: usize = 100;
 }
 
 /// The `run` record.

@@ -15,6 +15,24 @@ use serde::Serialize;
 use std::path::Path;
 use std::process::Output;
 
+/// `earlier` in the run record's `outputs` and in the collect record: files already in the
+/// folder that did not come this time.
+#[derive(Debug, serde::Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Earlier {
+    pub(crate) files: u64,
+    pub(crate) paths: Vec<String>,
+}
+
+impl Earlier {
+    pub(crate) fn none() -> Earlier {
+        Earlier {
+            files: 0,
+            paths: Vec::new(),
+        }
+    }
+}
+
 /// Parse stdout into `T` strictly; `T` must serialise back to the same JSON.
 pub(crate) fn pin<T: DeserializeOwned + Serialize>(out: &Output, what: &str) -> T {
     let v = json(out);

@@ -1,6 +1,6 @@
 //! The `run` record from runplz local --native and runplz ssh (a native job on a box), with
 //! its nested `steps`, `sync` and `outputs`.
-use super::{pin, wire};
+use super::{pin, wire, Earlier};
 use crate::support::{bin_cmd, run_expect, shm_tempdir, SshBox};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -49,6 +49,8 @@ struct Outputs {
     dir: String,
     files: u64,
     bytes: u64,
+    earlier: Earlier,
+    dropped_links: Vec<String>,
 }
 
 const TINY: &str = r#"{"name": "tiny", "image": {"from_registry": "debian:bookworm"},
@@ -70,7 +72,9 @@ fn check_run(rec: &Run, backend: &str, dir: &Path) {
         Some(Outputs {
             dir: dir.join("out").display().to_string(),
             files: 1,
-            bytes: 2
+            bytes: 2,
+            earlier: Earlier::none(),
+            dropped_links: Vec::new(),
         })
     );
 }

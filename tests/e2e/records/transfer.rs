@@ -121,6 +121,8 @@ struct Collect {
     bytes: u64,
     duration_seconds: f64,
     warnings: Vec<String>,
+    earlier: super::Earlier,
+    dropped_links: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, PartialEq)]
@@ -147,6 +149,8 @@ fn check_collect(rec: &Collect, source: &str, dest: &Path) {
     assert_eq!(rec.entries, [hello_file()]);
     assert_eq!((rec.files, rec.bytes), (1, 6));
     assert_eq!(rec.warnings, Vec::<String>::new());
+    assert_eq!(rec.earlier, super::Earlier::none());
+    assert_eq!(rec.dropped_links, Vec::<String>::new());
     assert_eq!(
         std::fs::read_to_string(dest.join("a/r.txt")).unwrap(),
         "hello\n"

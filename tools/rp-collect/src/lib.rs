@@ -11,9 +11,23 @@ const AFTER_HELP: &str = r#"OUTPUT
   One JSON record on stdout:
     {"type": "collect", "version": 1, "source": "gpu-box:runs/out", "dest": "out",
      "entries": [{"path": "metrics.json", "bytes": 1234, "sha256": "9f86d0..."}],
-     "files": 1, "bytes": 1234, "duration_seconds": 0.42, "warnings": []}
+     "files": 1, "bytes": 1234, "duration_seconds": 0.42, "warnings": [],
+     "earlier": {"files": 1, "paths": ["old.txt"]}, "dropped_links": ["key"]}
   "entries" lists every regular file that came (sorted by path), hashed here after the
-  transfer; "files" counts them, as in every other record. Warnings are also printed on stderr.
+  transfer; "files" counts them, as in every other record. "earlier" counts the files
+  already in DIR that did not come this time (kept: nothing local is ever deleted; the
+  first 100 paths). "dropped_links" names the symlinks on the box that pointed out of
+  REMOTE_DIR and were left behind. Warnings and both lists are also printed on stderr.
+
+LOCAL FILES
+  Outputs never change what is already here: no owner or group comes from the box (files
+  belong to whoever runs rp-collect, root included), a new file's mode is the box's masked
+  by the local umask, an existing file keeps its mode, and DIR's own mode, owner and times
+  are left alone. A symlink already inside DIR is replaced by what comes, never written
+  through (DIR itself is the folder you named, followed like any path you give). With
+  runplz, the outputs folder must be inside the job's folder and reached through no
+  symlink; rp-collect takes --to as given, --job or not (the job only supplies ssh
+  settings).
 
 FROM A BOX
   rsync -a over the same ssh options as every runplz tool (one shared connection).
@@ -111,7 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         _ => return Err(CliError::usage("give --host and --from, or --from-tar")),
     };
-    for w in &collected.warnings {
+    for w in collected.warnings.iter().chain(&collected.notes()) {
         out::warn("rp-collect", w);
     }
     out::print_record("collect", &collected.record())?;

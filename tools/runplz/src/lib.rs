@@ -43,7 +43,8 @@ pub struct CommonArgs {
     #[arg(value_name = "JOB")]
     pub job: PathBuf,
     /// Where `$RUNPLZ_OUT` comes back to (default: the job's `outputs_dir`, else `out/`
-    /// beside the job file).
+    /// beside the job file). Relative to the current folder; it must be a new or existing
+    /// folder strictly inside the job's folder, reached through no symlink.
     #[arg(long, value_name = "DIR")]
     pub outputs_dir: Option<PathBuf>,
     /// Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`).
@@ -125,11 +126,16 @@ RUN RECORD (stdout):
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
    \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,
    \"ending\":{\"kind\":\"exited\",\"code\":0},\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
-   \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"/abs/job/out\",\"files\":1,\"bytes\":42},
-   \"env_passed\":[\"HF_TOKEN\"],\"duration_seconds\":3.2}
+   \"sync\":{\"files\":12,\"bytes\":3456},\"outputs\":{\"dir\":\"/abs/job/out\",\"files\":1,\"bytes\":42,
+   \"earlier\":{\"files\":1,\"paths\":[\"old.txt\"]},\"dropped_links\":[]},\"env_passed\":[\"HF_TOKEN\"],
+   \"duration_seconds\":3.2}
   \"ending\" is one of {\"kind\":\"exited\",\"code\":N}, {\"kind\":\"signaled\",\"signal\":N},
   {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
   {\"kind\":\"failed\",\"step\":S}; steps are acquire, probe, sync, image, venv, run, collect.
+  \"outputs\" is null when they did not come back. Its \"earlier\" counts the files already in
+  the outputs folder that this run did not bring (from earlier runs: never deleted; the
+  first 100 paths), and \"dropped_links\" names the symlinks on the box that pointed out of
+  $RUNPLZ_OUT and were left behind; both are also said on stderr.
   \"env_passed\" names the variables passed from runplz's environment (the job's
   \"pass_env\", --env) or an --env-file, sorted; never their values.
 
@@ -144,6 +150,20 @@ SECRETS:
   On a box, everything runplz creates (~/runplz/<job>, ~/runplz-out, ~/.runplz with its
   runs and venvs) is private to the box user: 0700 folders, synced files without group
   or other permissions.
+
+OUTPUTS:
+  The outputs folder (the job's \"outputs_dir\", default out/, or --outputs-dir) must be a
+  new or existing folder strictly inside the job's folder, not the folder itself, reached
+  through no symlink (\"~/x\" is in the home folder, so it is refused); anything else is
+  refused before anything happens (exit 2), and checked again just before outputs are
+  written. Outputs never change what is already here: no owner or group comes from the box
+  (files belong to whoever runs runplz, root included), a new file's mode is the box's masked
+  by the local umask, an existing file keeps its mode, and the folder's own mode, owner and
+  times are left alone. A symlink already inside the folder is replaced by what comes,
+  never written through. Nothing local is ever deleted.
+  If the connection is lost while the job runs (ending failed at run) and the outputs then
+  come back over a fresh connection, runplz says the job may still be running on the box,
+  with the ssh command that stops it.
 
 RUN STATE:
   Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
@@ -164,7 +184,10 @@ EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
   (`timeout`, or `ssh.max_runtime_seconds` if shorter) and was killed. 2: bad usage or an
   invalid job (nothing ran). 3: a precondition on the box failed (nothing ran). 5: a setup
-  step failed before the job ran (the message names it). 125: runplz itself failed.
+  step failed before the job ran (the message names it), or the job exited 0 but its
+  outputs did not come back (ending {\"kind\":\"failed\",\"step\":\"collect\"}, exit_code
+  still 0; after a job that failed, its own code stays and a warning says so).
+  125: runplz itself failed.
   A job may exit with any of these codes itself: the record tells them apart
   (\"exit_code\" is the job's own code, null when it never ran; \"ending\" says how and
   where the run ended).";

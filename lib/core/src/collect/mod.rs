@@ -4,6 +4,12 @@
 //! after the transfer; [`Collected::record`] turns it into the `collect` record
 //! ([`CollectRecord`], a wire type from `runplz-protocol`). Archives are checked whole before anything is written (see
 //! `tar.rs`).
+//!
+//! Outputs never change what is already here: no owner or group comes with them, a new
+//! file's mode is the source's masked by the local umask (never setuid), existing files and
+//! the destination folder keep their modes, and a symlink already in the destination is
+//! replaced (rsync) or refused (an archive that needs a folder there), never written
+//! through. Nothing local is deleted; [`Collected::earlier`] names what was already there.
 
 mod tar;
 #[cfg(test)]
@@ -15,7 +21,7 @@ use crate::error::CliError;
 use crate::process::{self, Proc};
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
-use runplz_protocol::{CollectRecord, CollectedFile, Exit};
+use runplz_protocol::{CollectRecord, CollectedFile, Earlier, Exit};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::io::Read;
@@ -54,6 +60,10 @@ pub struct Collected {
     pub duration_seconds: f64,
     /// Things people should know (a missing remote folder, a large archive).
     pub warnings: Vec<String>,
+    /// Files already in the destination that did not come this time (sorted; never deleted).
+    pub earlier: Vec<String>,
+    /// Symlinks on the box that pointed out of the folder and were left behind (sorted).
+    pub dropped_links: Vec<String>,
 }
 
 impl Collected {
@@ -75,7 +85,44 @@ impl Collected {
             bytes: self.bytes,
             duration_seconds: self.duration_seconds,
             warnings: self.warnings.clone(),
+            earlier: self.earlier_record(),
+            dropped_links: self.dropped_links.clone(),
         }
+    }
+
+    /// [`Collected::earlier`] as a record field: the count and the first paths.
+    pub fn earlier_record(&self) -> Earlier {
+        Earlier {
+            files: self.earlier.len() as u64,
+            paths: self
+                .earlier
+                .iter()
+                .take(Earlier::MAX_PATHS)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Lines for stderr about what did not come or was already there, besides
+    /// [`Collected::warnings`].
+    pub fn notes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.dropped_links.is_empty() {
+            out.push(format!(
+                "{} symlink(s) on the box pointed out of the folder and were left behind: {}",
+                self.dropped_links.len(),
+                list(&self.dropped_links)
+            ));
+        }
+        if !self.earlier.is_empty() {
+            out.push(format!(
+                "{} file(s) in {} did not come this time and are from earlier runs (kept): {}",
+                self.earlier.len(),
+                self.dest,
+                list(&self.earlier)
+            ));
+        }
+        out
     }
 
     fn new(
@@ -85,7 +132,10 @@ impl Collected {
         start: Instant,
         warnings: Vec<String>,
     ) -> Collected {
+        let earlier = earlier_files(dest, &files);
         Collected {
+            earlier,
+            dropped_links: Vec::new(),
             source,
             dest: dest.display().to_string(),
             files: files.len(),
@@ -119,6 +169,51 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((n, hex(&h.finalize())))
 }
 
+/// Up to 10 names, then how many more.
+fn list(names: &[String]) -> String {
+    let mut s = names
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 10 {
+        s.push_str(&format!(" and {} more", names.len() - 10));
+    }
+    s
+}
+
+/// The regular files under `dest` (symlinks not followed) that are not in `came`, sorted.
+pub fn earlier_files(dest: &Path, came: &[FileEntry]) -> Vec<String> {
+    let came: std::collections::BTreeSet<&str> = came.iter().map(|f| f.path.as_str()).collect();
+    let mut out: Vec<String> = local_files(dest)
+        .into_iter()
+        .filter(|p| !came.contains(p.as_str()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every regular file under `dir`, as a `/`-separated path relative to it.
+pub fn local_files(dir: &Path) -> Vec<String> {
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .follow_links(false)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -147,6 +242,8 @@ fn remote_path(dir: &str) -> Result<String> {
 /// Exit codes of the listing script that mean "no such folder" and "not a folder".
 const MISSING: i32 = 97;
 const NOT_A_DIR: i32 = 98;
+/// Between the listing's files and its symlinks.
+const LINKS: &str = "//links";
 
 /// rsync `remote_dir` on the box down into `dest` (created if needed). A missing remote
 /// folder is an empty collection with a warning. Symlinks that point outside the folder
@@ -158,11 +255,12 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
     process::require("rsync", "install rsync (apt-get install rsync)")?;
     let source = format!("{}:{}", ssh.destination(), remote_dir);
     let q = crate::ssh::remote_dir_word(&dir);
-    // One call checks the folder and lists its regular files, NUL-separated so that any
-    // name (newlines included) comes back exact.
+    // One call checks the folder and lists its regular files, then (after a marker no
+    // `./name` can be) its symlinks, NUL-separated so that any name (newlines included)
+    // comes back exact.
     let script = format!(
         "if [ ! -e {q} ]; then exit {MISSING}; fi; cd {q} 2>/dev/null || exit {NOT_A_DIR}; \
-         exec find . -type f -print0"
+         find . -type f -print0 && printf '{LINKS}\\0' && exec find . -type l -print0"
     );
     let listing = ssh
         .command(&script)
@@ -198,18 +296,34 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
             ));
         }
     }
-    let rels: Vec<PathBuf> = listing
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|n| !n.is_empty())
-        .map(|n| PathBuf::from(OsStr::from_bytes(n.strip_prefix(b"./").unwrap_or(n))))
-        .collect();
+    let mut rels: Vec<PathBuf> = Vec::new();
+    let mut links: Vec<PathBuf> = Vec::new();
+    let mut in_links = false;
+    for n in listing.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if n == LINKS.as_bytes() {
+            in_links = true;
+            continue;
+        }
+        let rel = PathBuf::from(OsStr::from_bytes(n.strip_prefix(b"./").unwrap_or(n)));
+        if in_links {
+            links.push(rel);
+        } else {
+            rels.push(rel);
+        }
+    }
 
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     let rsync = Proc::new("rsync")
         .die_with_parent()
+        // Not -a: the box's modes, owners and groups never reach this machine. New files
+        // get the box's mode masked by the local umask, existing ones keep theirs, and
+        // nothing here is chowned (collected as root, files belong to whoever runs this).
+        // -O leaves the folders' times alone, the destination's own included. Without
+        // -K, a symlink already here where a folder comes is replaced, never followed, and
+        // a file is written beside its old one and renamed over it, so an old symlink is
+        // replaced too, never written through.
         // --timeout: a transfer that moves nothing for 5 minutes is wedged; fail, don't hang.
-        .args(["-a", "-s", "--safe-links", "--timeout=300", "-e"])
+        .args(["-rlt", "-O", "-s", "--safe-links", "--timeout=300", "-e"])
         .arg(ssh.rsync_rsh())
         .arg(ssh.rsync_dir(&dir))
         .arg(format!("{}/", dest.display()))
@@ -237,6 +351,17 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
             )),
         }
     }
+    // --safe-links drops a symlink that leaves the folder without a word: name each one.
+    let mut dropped: Vec<String> = links
+        .iter()
+        .filter(|rel| {
+            !std::fs::symlink_metadata(dest.join(rel)).is_ok_and(|m| m.file_type().is_symlink())
+        })
+        .map(|rel| rel.to_string_lossy().into_owned())
+        .collect();
+    dropped.sort();
     let files = entries(dest, &present)?;
-    Ok(Collected::new(source, dest, files, start, warnings))
+    let mut got = Collected::new(source, dest, files, start, warnings);
+    got.dropped_links = dropped;
+    Ok(got)
 }

@@ -521,19 +521,19 @@ fn extract(
             }
             Kind::File { size, mode } => {
                 replace(&to)?;
+                use std::os::unix::fs::OpenOptionsExt;
+                // Permission bits only (no setuid, setgid or sticky from an archive), and
+                // masked by the local umask as for any new file.
                 let mut out = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
+                    .mode(mode & 0o777)
                     .open(&to)
                     .with_context(what)?;
                 let n = io::copy(&mut (&mut entry).take(*size), &mut out).with_context(what)?;
                 if n != *size {
                     return Err(changed());
                 }
-                use std::os::unix::fs::PermissionsExt;
-                // Permission bits only: no setuid, setgid or sticky from an archive.
-                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode & 0o777))
-                    .with_context(what)?;
             }
             Kind::Symlink(target) => {
                 replace(&to)?;

@@ -4,6 +4,7 @@
 
 pub mod humanize;
 mod image_rules;
+pub mod outputs;
 mod settings;
 pub mod spans;
 pub mod spec;
@@ -145,9 +146,12 @@ impl Job {
     }
 
     /// Where outputs come back to on this machine (default `<root>/out`).
+    /// Validation checked it ([`outputs::check_spec`]); `results/x/..` is `results`.
     pub fn outputs_dir(&self) -> PathBuf {
-        self.root
-            .join(self.spec.outputs_dir.as_deref().unwrap_or("out"))
+        outputs::check_spec(&self.root, self.spec.outputs_dir.as_deref()).unwrap_or_else(|_| {
+            self.root
+                .join(self.spec.outputs_dir.as_deref().unwrap_or("out"))
+        })
     }
 
     /// `ssh.ssh_key_path` resolved as validation checked it: `~/` is the home folder, a

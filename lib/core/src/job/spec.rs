@@ -49,7 +49,8 @@ pub struct JobFile {
     #[schemars(extend("minimum" = 1))]
     pub timeout: Option<i64>,
     /// Where `$RUNPLZ_OUT` comes back to on this machine, relative to the job file's
-    /// folder.
+    /// folder: a new or existing folder strictly inside it (not the folder itself, not
+    /// `..`, not `~/x`), reached through no symlink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "out", "minLength" = 1))]
     pub outputs_dir: Option<String>,

@@ -399,6 +399,8 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
 
     positive_seconds("timeout", spec.timeout)?;
     non_empty("outputs_dir", spec.outputs_dir.as_deref(), "a folder")?;
+    super::outputs::check_spec(root, spec.outputs_dir.as_deref())
+        .map_err(|m| p("outputs_dir", m))?;
     for (i, e) in spec.sync.exclude.iter().enumerate() {
         non_empty(
             &join_index("sync.exclude", i),

@@ -109,6 +109,7 @@ impl Drop for Teardown<'_> {
 
 fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &str) -> Result<()> {
     let mut ran = None;
+    let mut lost = false;
     let mut res = Ok(());
     for step in &steps.list {
         res = match step {
@@ -121,6 +122,8 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 launch: Launch::Attached,
             } => {
                 let r = job_step(t, command, p, run_id, steps, ssh);
+                // exec's message for a connection that broke while the job ran.
+                lost = matches!(&r, Err(e) if format!("{e:#}").contains("lost the connection"));
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
                 r.map(|_| ())
             }
@@ -145,9 +148,29 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
     }
     // Outputs come back once the job was reached; a failed set-up step has none.
     if let (Some(c), true) = (steps.collect(), reached) {
-        collect_outputs(t, c, &steps.outputs, ssh, run_id);
+        let collected = collect_outputs(t, c, p, &steps.outputs, ssh, run_id);
+        if let (true, true, Some(ssh)) = (lost, collected, ssh) {
+            // A fresh connection worked, so the box is up: the job may well be too.
+            out::warn(TOOL, still_running(ssh, run_id));
+        }
     }
     res
+}
+
+/// What to say when contact with the job was lost but the box answers again.
+fn still_running(ssh: &Ssh, run_id: &str) -> String {
+    let port = ssh
+        .target()
+        .port
+        .map(|p| format!("-p {p} "))
+        .unwrap_or_default();
+    let script = format!("kill -TERM -- -\"$(cat ~/.runplz/runs/{run_id}/pgid)\"");
+    format!(
+        "the connection to {} was lost while the job ran, and the outputs came back over a fresh one: the job (run id {run_id}) may still be running on the box; stop it with: ssh {port}{} {}",
+        ssh.destination(),
+        ssh.destination(),
+        crate::quote::sh(&script)
+    )
 }
 
 fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -> Result<()> {
@@ -211,6 +234,7 @@ fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Re
             dir: None,
             files: staged.files.len() as u64,
             bytes: staged.bytes,
+            ..Moved::default()
         })
     })?;
     t.record.sync = Some(moved);
@@ -313,12 +337,29 @@ fn remove_container(ssh: Option<&Ssh>, run_id: &str) {
     }
 }
 
-fn collect_outputs(t: &mut Tracker, c: &Collect, to: &Path, ssh: Option<&Ssh>, run_id: &str) {
+/// Bring the outputs back and put them in the record; whether they came. Outputs that did
+/// not come back after a job that exited 0 end the run failed at `collect` (exit 5); after
+/// a job that failed, the job's own ending stays and this is a warning.
+fn collect_outputs(
+    t: &mut Tracker,
+    c: &Collect,
+    p: &Prepared,
+    to: &Path,
+    ssh: Option<&Ssh>,
+    run_id: &str,
+) -> bool {
     let started_at = t.started_at;
     let res = t.step(S::Collect, || match (c, ssh) {
         (Collect::Rsync { parent }, Some(ssh)) => {
+            // Checked before the run; checked again just before writing, as the folder
+            // may have changed meanwhile (a symlink put in its place).
+            let to = crate::job::outputs::check_flag(&p.job.root, to)
+                .map_err(|m| CliError::new(Exit::Failed, format!("the outputs folder: {m}")))?;
             let from = format!("{parent}/{run_id}");
-            let got = collect::rsync_down(ssh, &from, to)?;
+            let got = collect::rsync_down(ssh, &from, &to)?;
+            for w in got.warnings.iter().chain(&got.notes()) {
+                out::warn(TOOL, w);
+            }
             // Back here whole: the box's copy goes (shielded: a Ctrl-C now must not leave
             // half of it behind for nothing).
             let rm = format!("rm -rf -- {}", crate::ssh::remote_dir_word(&from));
@@ -334,13 +375,43 @@ fn collect_outputs(t: &mut Tracker, c: &Collect, to: &Path, ssh: Option<&Ssh>, r
                 dir: Some(to.display().to_string()),
                 files: got.files as u64,
                 bytes: got.bytes,
+                earlier: Some(got.earlier_record()),
+                dropped_links: Some(got.dropped_links.clone()),
             })
         }
-        _ => count_local(to, started_at),
+        _ => {
+            let m = count_local(to, started_at)?;
+            if let Some(e) = m.earlier.as_ref().filter(|e| e.files > 0) {
+                out::warn(
+                    TOOL,
+                    format!(
+                        "{} file(s) in {} were not written by this run and are from earlier runs (kept): {}",
+                        e.files,
+                        to.display(),
+                        e.paths.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            Ok(m)
+        }
     });
     match res {
-        Ok(m) => t.record.outputs = Some(m),
-        Err(e) => out::warn(TOOL, format!("outputs not collected: {e:#}")),
+        Ok(m) => {
+            t.record.outputs = Some(m);
+            true
+        }
+        Err(e) if t.record.ending == (RunEnding::Exited { code: 0 }) => {
+            t.record.ending = RunEnding::Failed { step: S::Collect };
+            out::warn(
+                TOOL,
+                format!("the job succeeded but its outputs did not come back: {e:#}"),
+            );
+            false
+        }
+        Err(e) => {
+            out::warn(TOOL, format!("outputs not collected: {e:#}"));
+            false
+        }
     }
 }
 
@@ -352,7 +423,10 @@ fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
         dir: Some(dir.display().to_string()),
         files: 0,
         bytes: 0,
+        earlier: None,
+        dropped_links: Some(Vec::new()),
     };
+    let mut earlier = Vec::new();
     if dir.is_dir() {
         for e in ignore::WalkBuilder::new(dir)
             .standard_filters(false)
@@ -360,12 +434,25 @@ fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
             .flatten()
         {
             let Ok(md) = e.metadata() else { continue };
-            if md.is_file() && md.modified().is_ok_and(|t| t >= since) {
+            if !md.is_file() {
+                continue;
+            }
+            if md.modified().is_ok_and(|t| t >= since) {
                 m.files += 1;
                 m.bytes += md.len();
+            } else if let Ok(rel) = e.path().strip_prefix(dir) {
+                earlier.push(rel.to_string_lossy().into_owned());
             }
         }
     }
+    earlier.sort();
+    m.earlier = Some(runplz_protocol::Earlier {
+        files: earlier.len() as u64,
+        paths: earlier
+            .into_iter()
+            .take(runplz_protocol::Earlier::MAX_PATHS)
+            .collect(),
+    });
     Ok(m)
 }
 

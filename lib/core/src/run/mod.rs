@@ -198,6 +198,13 @@ impl Tracker {
     fn exit(&self) -> Exit {
         match (self.record.ending, self.record.exit_code) {
             (RunEnding::TimedOut { .. }, _) => Exit::TimedOut,
+            // The job exited 0 but its outputs did not come back: a script must see it.
+            (
+                RunEnding::Failed {
+                    step: Step::Collect,
+                },
+                _,
+            ) => Exit::SetupFailed,
             (_, Some(c)) => Exit::Code(c.clamp(0, 255) as u8),
             (RunEnding::Interrupted { signal, .. }, None) => {
                 Exit::Signal(u8::try_from(signal).unwrap_or(0))
@@ -227,7 +234,8 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     // `--outputs-dir` is relative to where runplz runs; the upload and the local build
     // context exclude it like the job's own.
     let outputs = match &o.outputs_dir {
-        Some(d) => std::env::current_dir()?.join(d),
+        Some(d) => job::outputs::check_flag(&job.root, d)
+            .map_err(|m| CliError::usage(format!("--outputs-dir: {m}")))?,
         None => job.outputs_dir(),
     };
     for w in b.unused_settings(&job) {
