@@ -30,9 +30,9 @@ pub enum Direction {
 /// (listed below) never ship, at any depth; secrets not even when git tracks them or a
 /// pattern tries to bring them back. Symlinks ship as symlinks.
 ///
-/// Transfers are incremental (rsync's size and modification-time check), over one shared ssh
-/// connection. A file rp-sync shipped before and that has since been deleted here is deleted
-/// on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
+/// Transfers are incremental (rsync's size and modification-time check, to the nanosecond
+/// where both rsyncs are 3.1.3 or later, else a warning), over one shared ssh connection. A
+/// file rp-sync shipped before and that has since been deleted here is deleted on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
 /// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
 /// deleted, and a file that is still here but now ignored or excluded stays there. Empty
 /// folders are not shipped.
@@ -95,6 +95,8 @@ Never shipped, at any depth (gitignore syntax):
     {secrets}
     except these .env templates, which are shipped:
     {templates}
+    also their copies and look-alikes: the name with a backup suffix ({backups})
+    or padded with whitespace or invisible characters (`id_rsa~`, `.aws.bak/`, `.env `)
   caches and local outputs (a `!PATTERN` may re-include one):
     {caches}
 
@@ -128,6 +130,7 @@ Examples:
   rp-sync up --host gpu-box --job job.json  ship the job's folder to ~/runplz/<name>
   rp-sync up --host box --job job.json | jq .files_transferred",
         vcs = list(excludes::VCS_PATTERNS),
+        backups = list(excludes::BACKUP_SUFFIXES),
         secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
         templates = list(excludes::SECRET_TEMPLATES),
         caches = wrap(excludes::CACHE_PATTERNS, 80, "    "),
