@@ -14,6 +14,7 @@ mod login_shell;
 mod probe;
 mod readme;
 mod records;
+mod repo_root;
 mod runplz;
 mod seam;
 mod smoke;

@@ -43,7 +43,8 @@ pub struct Cli {
     #[arg(value_enum, value_name = "DIRECTION")]
     pub direction: Direction,
 
-    /// The folder to ship (default: the job's folder with --job, else the current folder).
+    /// The folder to ship (default with --job: the job's `sync.root`, else the top of the
+    /// git work tree holding the job file, else its folder; without: the current folder).
     #[arg(value_name = "SRC")]
     pub src: Option<PathBuf>,
 
@@ -59,7 +60,7 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub dest: Option<String>,
 
-    /// A job.json (`-` reads stdin): its folder is the default SRC, its `sync.exclude`
+    /// A job.json (`-` reads stdin): its repo is the default SRC (see SRC), its `sync.exclude`
     /// patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and
     /// `ssh.ssh_key_path` are used for the connection.
     #[arg(long, value_name = "JOB")]
@@ -127,7 +128,7 @@ done; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 Examples:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
-  rp-sync up --host gpu-box --job job.json  ship the job's folder to ~/runplz/<name>
+  rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
   rp-sync up --host box --job job.json | jq .files_transferred",
         vcs = list(excludes::VCS_PATTERNS),
         backups = list(excludes::BACKUP_SUFFIXES),
@@ -181,7 +182,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
     let src = match (&cli.src, &job) {
         (Some(s), _) => s.clone(),
-        (None, Some(j)) => j.root.clone(),
+        (None, Some(j)) => j.ship_root.clone(),
         (None, None) => PathBuf::from("."),
     };
     let dest = match (&cli.dest, &job) {
