@@ -203,3 +203,69 @@ fn bad_sync_root_and_workdir_are_located_usage_errors() {
         );
     }
 }
+
+fn docker_base() -> String {
+    std::env::var("RUNPLZ_TEST_DOCKER_BASE").expect(
+        "the docker tests need an engine: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)",
+    )
+}
+
+/// A docker job whose run imports lib from the repo's top.
+fn docker_job(name: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "{name}", "image": {{"from_registry": "{}"}}, "run": {}, "local": {{"network": "none"}},
+            "ssh": {{"network": "none"}} {extra}}}"#,
+        docker_base(),
+        serde_json::to_string(RUN).unwrap()
+    )
+}
+
+#[test]
+fn local_docker_builds_from_the_repo_and_runs_in_the_job_files_folder() {
+    let d = repo(&docker_job("t-repo-docker", ""));
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "jobs/train.json"]);
+    let out = run_expect(&mut c, 0);
+    assert_eq!(json(&out)["mode"], "docker");
+    let r = lines(&d.path().join("jobs/out/r.txt"));
+    assert_eq!(r, ["from lib", "cfg", "/workspace/jobs"]);
+}
+
+#[test]
+fn ssh_docker_runs_in_the_job_files_folder_of_the_shipped_repo() {
+    let conf = std::env::var("CONTAINERS_CONF").unwrap();
+    let host = std::env::var("DOCKER_HOST").unwrap();
+    let b = SshBox::start_with(
+        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
+        true,
+    );
+    let d = repo(&docker_job("t-repo-sshdocker", ""));
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "jobs/train.json"])
+        .args(b.tool_args());
+    let out = run_expect(&mut c, 0);
+    assert_eq!(json(&out)["mode"], "docker");
+    let r = lines(&d.path().join("jobs/out/r.txt"));
+    assert_eq!(r, ["from lib", "cfg", "/workspace/jobs"]);
+}
+
+#[test]
+fn pip_install_local_dir_stays_relative_to_the_job_file_in_the_build_context() {
+    let d = repo(&job("true", ""));
+    write(
+        d.path(),
+        "jobs/train.json",
+        r#"{"name": "t", "image": {"from_registry": "python:3.12", "steps": [{"pip_install_local_dir": "pkg"}]}, "run": "true"}"#,
+    );
+    write(d.path(), "jobs/pkg/setup.py", "");
+    let mut c = bin_cmd("rp-image");
+    c.current_dir(d.path())
+        .args(["--format", "dockerfile", "jobs/train.json"]);
+    let text = String::from_utf8(run_expect(&mut c, 0).stdout).unwrap();
+    // The context is the repo; the folder is the job's jobs/pkg.
+    assert!(
+        text.contains("\nCOPY jobs/pkg /workspace/jobs/pkg\n"),
+        "{text}"
+    );
+}
