@@ -477,3 +477,43 @@ fn same_size_edit_within_the_same_second_ships() {
     let (third, _) = sync_ok(&b, src.path(), "ns", &[]);
     assert_eq!(third["files_transferred"], 0, "{third}");
 }
+
+#[test]
+fn a_committed_nested_repo_without_gitmodules_ships_its_working_tree() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let root = src.path();
+    write(root, "top.py", b"top");
+    write(root, "vendor/lib/l.py", b"nested");
+    write(root, "vendor/lib/.env", b"SECRET");
+    write(root, "vendor/lib/untracked.txt", b"untracked");
+    let lib = root.join("vendor/lib");
+    git(&lib, &["init", "-q"]);
+    git(&lib, &["add", "l.py"]);
+    git(&lib, &["commit", "-qm", "l"]);
+    git(root, &["init", "-q"]);
+    git(root, &["add", "top.py", "vendor/lib"]);
+    git(root, &["commit", "-qm", "x"]);
+    // A gitlink, no .gitmodules; ignoring the folder afterwards must not hide it.
+    write(root, ".gitignore", b"vendor/\n");
+    let (rec, out) = sync_ok(&b, root, "nested", &[]);
+    let got = remote_files(&b, "nested");
+    assert_eq!(
+        got,
+        set([
+            ".gitignore",
+            "top.py",
+            "vendor/lib/l.py",
+            "vendor/lib/untracked.txt"
+        ]),
+        "{:?}",
+        shown(&got)
+    );
+    assert_eq!(b.ssh("cat nested/vendor/lib/l.py"), "nested");
+    assert_eq!(rec["excluded_secrets"], 1, "{rec}");
+    assert!(
+        !stderr(&out).contains("nested git repo"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -28,7 +28,9 @@ pub enum Direction {
 /// .git/info/exclude, and your global excludes file) do not ignore; elsewhere, every file
 /// .gitignore files do not ignore. Version-control folders, caches and secret-shaped files
 /// (listed below) never ship, at any depth; secrets not even when git tracks them or a
-/// pattern tries to bring them back. Symlinks ship as symlinks.
+/// pattern tries to bring them back. Symlinks ship as symlinks. A nested repo git records by
+/// commit (a gitlink, with or without .gitmodules) ships its working tree by its own rules,
+/// even if the outer .gitignore ignores it; one with no checkout here is named in a warning.
 ///
 /// Transfers are incremental (rsync's size and modification-time check, to the nanosecond
 /// where both rsyncs are 3.1.3 or later, else a warning), over one shared ssh connection. A
