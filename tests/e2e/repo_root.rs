@@ -269,3 +269,26 @@ fn pip_install_local_dir_stays_relative_to_the_job_file_in_the_build_context() {
         "{text}"
     );
 }
+
+#[test]
+fn the_plan_for_a_job_in_a_subfolder_ships_the_repo_and_runs_there_too() {
+    let b = SshBox::start();
+    let d = repo(&job(RUN, ""));
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "jobs/train.json", "--plan"])
+        .args(b.tool_args());
+    let script = String::from_utf8(run_expect(&mut c, 0).stdout).unwrap();
+    std::fs::write(d.path().join("run.sh"), &script).unwrap();
+    let path = format!(
+        "{}:{}",
+        crate::support::bin_dir().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let mut sh = Command::new("sh");
+    sh.arg("run.sh").current_dir(d.path()).env("PATH", &path);
+    run_expect(&mut sh, 0);
+    let r = lines(&d.path().join("jobs/out/r.txt"));
+    assert_eq!(r[..2], ["from lib", "cfg"], "{r:?}");
+    assert!(r[2].ends_with("/runplz/t/jobs"), "{r:?}");
+}

@@ -234,7 +234,12 @@ pub fn undisguised(name: &str) -> Vec<String> {
     let plain = |c: char| !(c.is_whitespace() || invisible(c) || c == '~' || c == '#');
     let ends_plain =
         name.chars().next().is_some_and(plain) && name.chars().last().is_some_and(plain);
-    if ends_plain && !name.chars().any(invisible) && !name.contains('.') {
+    let backup = BACKUP_SUFFIXES.iter().any(|suf| {
+        let at = name.len().wrapping_sub(suf.len());
+        name.len() > suf.len() && name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(suf)
+    });
+    // The common case, a plain name: no allocation.
+    if ends_plain && !backup && !name.chars().any(invisible) {
         return Vec::new();
     }
     let mut out: Vec<String> = Vec::new();
