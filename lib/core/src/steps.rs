@@ -225,8 +225,8 @@ fn docker_run_script(p: &Prepared, out_expr: &str) -> String {
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
     // Run from the shipped folder (mounted whole); the job's workdir is inside it.
-    let w = Path::new("/workspace").join(&p.job.workdir);
-    s.push_str(&format!("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w {} -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID", sh(&w.to_string_lossy())));
+    let w = under("/workspace", &p.job.workdir);
+    s.push_str(&format!("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w {} -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID", sh(&w)));
     for k in p.job.spec.env.keys() {
         s.push_str(&format!(" -e {k}"));
     }
@@ -341,8 +341,9 @@ fn job_step(p: &Prepared, ship: &str, out_expr: &str, venv: &str) -> Step {
     }
 }
 
-/// The steps on this machine: set-up and the job in the repo itself, outputs written
-/// straight to the outputs folder. `build` is false for `--no-build`.
+/// The steps on this machine: set-up and the job in the repo itself (the job in its
+/// workdir, the venv's steps in the job file's folder), outputs written straight to the
+/// outputs folder. `build` is false for `--no-build`.
 pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     let name = p.job.name();
     let tag = tag(name);
@@ -390,7 +391,8 @@ fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
     )
 }
 
-/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up, run with
+/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up (the venv's steps in
+/// `runplz/<job>/<the job file's folder>`), run in `runplz/<job>/<workdir>` with
 /// `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect that back.
 pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
     let name = p.job.name();

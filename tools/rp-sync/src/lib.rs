@@ -98,8 +98,9 @@ Never shipped, at any depth (gitignore syntax):
     {secrets}
     except these .env templates, which are shipped:
     {templates}
-    also their copies and look-alikes: the name with a backup suffix ({backups})
-    or padded with whitespace or invisible characters (`id_rsa~`, `.aws.bak/`, `.env `)
+    nor their copies and look-alikes: a name above plus a backup suffix
+    ({backups}), or padded with whitespace or
+    invisible characters (`id_rsa~`, `.aws.bak/`, `.env `, `.env` + U+200D)
   caches and local outputs (a `!PATTERN` may re-include one):
     {caches}
 

@@ -498,7 +498,7 @@ fn workdir(spec: &JobFile, ship_root: &Path, job_rel: &Path) -> Result<PathBuf, 
                     return Err(bad("it leads out"));
                 }
             }
-            Component::RootDir | Component::Prefix(_) => return Err(bad("not absolute")),
+            Component::RootDir | Component::Prefix(_) => return Err(bad("it is absolute")),
         }
     }
     if ship_root.exists() && !ship_root.join(&out).is_dir() {
