@@ -397,6 +397,8 @@ const DISGUISED_SECRETS: &[&str] = &[
     "id_ed25519.1",
     "deploy.key.tmp",
     ".id_rsa.swp",
+    "home/.docker.bak/config.json",
+    "app/.streamlit~/secrets.toml",
 ];
 
 #[test]

@@ -9,7 +9,7 @@ use crate::error::CliError;
 use anyhow::Result;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// Secret-shaped names, gitignore syntax (a pattern without `/` matches at any depth, a file
 /// or a folder of that name). Matched case-insensitively (`.ENV`, `KEY.PEM`), and also on
@@ -172,15 +172,38 @@ impl Excludes {
     /// (`id_rsa~`, `server.pem.bak`, `.aws.bak/`, `.env.swp`), or the name padded with
     /// whitespace or invisible characters (`.env `, `.env\u{200d}`, `.\u{200b}env`). Each
     /// [`undisguised`] form of the name is matched against the secret patterns in `rel`'s
-    /// folder; the common case (a plain name) costs one scan of the name.
+    /// folder, and in that folder's undisguised form; the common case (plain names) costs
+    /// one scan of each name and no allocation.
     fn disguised_secret(&self, rel: &Path, is_dir: bool) -> bool {
         let Some(name) = rel.file_name() else {
             return false;
         };
         let parent = rel.parent().unwrap_or(Path::new(""));
-        undisguised(&name.to_string_lossy())
-            .iter()
-            .any(|n| self.secrets.matched(parent.join(n), is_dir).is_ignore())
+        let hit = |p: PathBuf| self.secrets.matched(p, is_dir).is_ignore();
+        let names = undisguised(&name.to_string_lossy());
+        if names.iter().any(|n| hit(parent.join(n))) {
+            return true;
+        }
+        // Patterns of more than one name (`**/.docker/config.json`): the folders above may
+        // be disguised too (`.docker.bak/config.json`).
+        let mut plain: Option<PathBuf> = None;
+        for (i, c) in parent.components().enumerate() {
+            let u = undisguised(&c.as_os_str().to_string_lossy()).pop();
+            if plain.is_none() && u.is_some() {
+                plain = Some(parent.components().take(i).collect());
+            }
+            if let Some(p) = plain.as_mut() {
+                match u {
+                    Some(u) => p.push(u),
+                    None => p.push(c),
+                }
+            }
+        }
+        plain.is_some_and(|plain| {
+            std::iter::once(name.to_string_lossy().into_owned())
+                .chain(names)
+                .any(|n| hit(plain.join(n)))
+        })
     }
 
     /// The verdict for `rel` and every parent folder of it, outermost first: the first
@@ -362,6 +385,9 @@ mod tests {
             "#.netrc#",
             ".netrc\u{00a0}",
             "deploy.key.old",
+            "home/.docker.bak/config.json",
+            ".config~/gcloud/credentials.db",
+            "app/.streamlit.old/secrets.toml",
         ] {
             assert_eq!(v(&x, p), Verdict::Secret, "{p:?}");
         }
