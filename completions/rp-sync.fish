@@ -1,6 +1,6 @@
 complete -c rp-sync -l host -d 'The box: `[user@]host[:port]` or a Host alias from your ssh config. Not needed with --dry-run' -r
 complete -c rp-sync -l dest -d 'The folder on the box, relative to the remote home unless absolute (created when missing); `~/x` is x in the home, as for every runplz tool (`~user` is refused). Default with --job: `runplz/<job name>`; required otherwise. The home itself, `/` and `..` are refused' -r
-complete -c rp-sync -l job -d 'A job.json (`-` reads stdin): its folder is the default SRC, its `sync.exclude` patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are used for the connection' -r -F
+complete -c rp-sync -l job -d 'A job.json (`-` reads stdin): its repo is the default SRC (see SRC), its `sync.exclude` patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are used for the connection' -r -F
 complete -c rp-sync -l exclude -d 'A gitignore-style pattern never to ship, relative to SRC (repeatable). `!PATTERN` re-includes something a cache pattern or an earlier pattern excluded, but never a secret' -r
 complete -c rp-sync -l ssh-config -d 'An ssh config file, passed to ssh and rsync as `-F` (default: $RUNPLZ_SSH_CONFIG, else ssh\'s own)' -r -F
 complete -c rp-sync -l dry-run -d 'List what would ship (count, bytes, the largest files) without connecting'

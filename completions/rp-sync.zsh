@@ -17,7 +17,7 @@ _rp-sync() {
     _arguments "${_arguments_options[@]}" : \
 '--host=[The box\: \`\[user@\]host\[\:port\]\` or a Host alias from your ssh config. Not needed with --dry-run]:HOST:_default' \
 '--dest=[The folder on the box, relative to the remote home unless absolute (created when missing); \`~/x\` is x in the home, as for every runplz tool (\`~user\` is refused). Default with --job\: \`runplz/<job name>\`; required otherwise. The home itself, \`/\` and \`..\` are refused]:DIR:_default' \
-'--job=[A job.json (\`-\` reads stdin)\: its folder is the default SRC, its \`sync.exclude\` patterns and outputs folder are excluded, and its \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection]:JOB:_files' \
+'--job=[A job.json (\`-\` reads stdin)\: its repo is the default SRC (see SRC), its \`sync.exclude\` patterns and outputs folder are excluded, and its \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection]:JOB:_files' \
 '*--exclude=[A gitignore-style pattern never to ship, relative to SRC (repeatable). \`!PATTERN\` re-includes something a cache pattern or an earlier pattern excluded, but never a secret]:PAT:_default' \
 '--ssh-config=[An ssh config file, passed to ssh and rsync as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
 '--dry-run[List what would ship (count, bytes, the largest files) without connecting]' \
@@ -27,7 +27,7 @@ _rp-sync() {
 '-V[Print version]' \
 '--version[Print version]' \
 ':direction -- `up`\: ship SRC to the box:((up\:"Ship SRC to the box (outputs come back with rp-collect)"))' \
-'::src -- The folder to ship (default\: the job'\''s folder with --job, else the current folder):_files' \
+'::src -- The folder to ship (default with --job\: the job'\''s `sync.root`, else the top of the git work tree holding the job file, else its folder; without\: the current folder):_files' \
 && ret=0
 }
 

@@ -15,6 +15,7 @@ mod outputs;
 mod probe;
 mod readme;
 mod records;
+mod repo_root;
 mod runplz;
 mod seam;
 mod secrets;

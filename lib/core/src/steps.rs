@@ -8,7 +8,7 @@ use crate::image::CONTEXT_DOCKERFILE;
 use crate::job::{Job, Mode, Run, Settings};
 use crate::quote::sh;
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A validated job plus its rendered command and settings, ready for a backend.
 #[derive(Debug)]
@@ -287,7 +287,9 @@ fn docker_run_script(p: &Prepared, out_expr: &str, private: bool) -> String {
     s.push_str("trap 'rm_container; exit 143' TERM\ntrap 'rc=130' INT\ntrap 'rc=129' HUP\n");
     // No --rm: the docker CLI loses the exit code with --rm against some engines (Podman's
     // API); the container is removed explicitly instead.
-    s.push_str("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w /workspace -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID");
+    // Run from the shipped folder (mounted whole); the job's workdir is inside it.
+    let w = under("/workspace", &p.job.workdir);
+    s.push_str(&format!("docker run --name \"runplz-$RUNPLZ_RUN_ID\" -v \"$PWD:/workspace\" -w {} -v \"$out:/out\" -e RUNPLZ_OUT=/out -e RUNPLZ_RUN_ID", sh(&w)));
     for k in env_names(p) {
         s.push_str(&format!(" -e {k}"));
     }
@@ -366,7 +368,6 @@ fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) ->
     script
 }
 
-/// The job step, with the container to clean up in docker mode.
 /// The lines that make `$out`. On a box (`private`) it is private to the box user: the
 /// run's folder and `~/runplz-out` above it are 0700 (one left open by an older runplz is
 /// closed here).
@@ -378,15 +379,25 @@ fn make_out(private: bool) -> String {
     }
 }
 
+/// `base` joined with a relative folder (`base` itself when it is empty), as text.
+fn under(base: &str, rel: &Path) -> String {
+    if rel.as_os_str().is_empty() {
+        base.to_string()
+    } else {
+        Path::new(base).join(rel).to_string_lossy().into_owned()
+    }
+}
+
 /// The job step, with the container to clean up in docker mode; `private` on a box.
-fn job_step(
-    p: &Prepared,
-    workdir: Option<String>,
-    out_expr: &str,
-    venv: &str,
-    private: bool,
-) -> Step {
+/// `ship` is the shipped folder (here or on the box): docker mounts it whole; natively the
+/// command runs in the job's workdir inside it.
+fn job_step(p: &Prepared, ship: &str, out_expr: &str, venv: &str, private: bool) -> Step {
     let docker = p.settings.docker();
+    let workdir = Some(if docker {
+        ship.to_string()
+    } else {
+        under(ship, &p.job.workdir)
+    });
     let argv = if docker {
         bash_c(docker_run_script(p, out_expr, private))
     } else {
@@ -403,11 +414,15 @@ fn job_step(
     }
 }
 
-/// The steps on this machine: set-up and the job in the repo itself, outputs written
-/// straight to the outputs folder. `build` is false for `--no-build`.
+/// The steps on this machine: set-up and the job in the repo itself (the job in its
+/// workdir, the venv's steps in the job file's folder), outputs written straight to the
+/// outputs folder. `build` is false for `--no-build`.
 pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     let tag = tag(&p.job);
-    let workdir = Some(p.job.root.display().to_string());
+    let ship = p.job.ship_root.display().to_string();
+    let workdir = Some(ship.clone());
+    // The shell steps (pip_install_local_dir) are relative to the job file's folder.
+    let job_dir = Some(under(&ship, &p.job.job_rel));
     let out_expr = sh(&p.outputs.display().to_string());
     let venv = sh(&local_venv(p).display().to_string());
     let mut list = Vec::new();
@@ -425,9 +440,9 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
             ));
         }
         Mode::Docker => {}
-        Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, true)),
+        Mode::Native | Mode::InPlace => list.push(venv_step(job_dir, &venv, true)),
     }
-    list.push(job_step(p, workdir, &out_expr, &venv, false));
+    list.push(job_step(p, &ship, &out_expr, &venv, false));
     list.push(Step::Collect(Collect::CountLocal));
     Ok(Steps {
         mode: p.settings.mode,
@@ -448,7 +463,8 @@ fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
     )
 }
 
-/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up, run with
+/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up (the venv's steps in
+/// `runplz/<job>/<the job file's folder>`), run in `runplz/<job>/<workdir>` with
 /// `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect that back.
 pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
     let name = p.job.name();
@@ -457,7 +473,7 @@ pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
     let workdir = Some(ws.clone());
     let out_expr = format!("\"$HOME/{BOX_OUTPUTS}/$RUNPLZ_RUN_ID\"");
     let venv = remote_venv(name);
-    let mut list = vec![Step::Probe, Step::Sync { dest: ws }];
+    let mut list = vec![Step::Probe, Step::Sync { dest: ws.clone() }];
     match p.settings.mode {
         Mode::Docker => {
             let argv = docker_build_argv(p.settings.network.as_deref(), &tag, ".", "-");
@@ -470,9 +486,11 @@ pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
                 },
             ));
         }
-        Mode::Native | Mode::InPlace => list.push(venv_step(workdir.clone(), &venv, false)),
+        Mode::Native | Mode::InPlace => {
+            list.push(venv_step(Some(under(&ws, &p.job.job_rel)), &venv, false))
+        }
     }
-    list.push(job_step(p, workdir, &out_expr, &venv, true));
+    list.push(job_step(p, &ws, &out_expr, &venv, true));
     list.push(Step::Collect(Collect::Rsync {
         parent: BOX_OUTPUTS.into(),
     }));

@@ -376,3 +376,146 @@ fn second_sync_transfers_nothing_then_only_the_change() {
     assert_eq!(third["files_transferred"], 1);
     assert_eq!(b.ssh("cat inc/d1/f1.txt"), "changed");
 }
+
+/// Editor and backup copies of secrets, and secret names padded with whitespace or
+/// invisible characters (which look like the secret in any listing).
+const DISGUISED_SECRETS: &[&str] = &[
+    "id_rsa~",
+    "server.pem.bak",
+    "credentials.json.bak",
+    ".netrc.bak",
+    ".git-credentials.bak",
+    ".aws.bak/credentials",
+    ".ssh.old/id_ed25519",
+    ".env.swp",
+    ".env.orig",
+    ".env ",
+    " .env",
+    ".env\u{200d}",
+    ".\u{200b}env",
+    "kaggle.json.save",
+    "id_ed25519.1",
+    "deploy.key.tmp",
+    ".id_rsa.swp",
+    "home/.docker.bak/config.json",
+    "app/.streamlit~/secrets.toml",
+];
+
+#[test]
+fn backup_copies_and_padded_names_of_secrets_never_arrive() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let ordinary = [
+        "notes.bak",
+        "env.py",
+        "env.py~",
+        "data.tmp",
+        "train.py.orig",
+        "aws.bak/config",
+        "lib/env.py",
+    ];
+    let mut want = Vec::new();
+    for dir in ["", "n/deep/"] {
+        for f in DISGUISED_SECRETS {
+            write(src.path(), &format!("{dir}{f}"), b"SECRET");
+        }
+        for f in ordinary {
+            write(src.path(), &format!("{dir}{f}"), b"ordinary");
+            want.push(format!("{dir}{f}"));
+        }
+    }
+    let (rec, out) = sync_ok(&b, src.path(), "bk", &[]);
+    let got = remote_files(&b, "bk");
+    assert_eq!(
+        got,
+        set(want.iter().map(String::as_str)),
+        "{:?}",
+        shown(&got)
+    );
+    // Not one secret's bytes anywhere under the folder.
+    assert_eq!(b.ssh("grep -rl SECRET bk || true"), "");
+    assert_eq!(
+        rec["excluded_secrets"],
+        2 * DISGUISED_SECRETS.len(),
+        "{rec}"
+    );
+    assert!(
+        !stderr(&out).contains("older than 3.1.3"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Set a file's mtime to `secs` + `nanos` with touch(1).
+fn set_mtime(p: &Path, secs: u64, nanos: u32) {
+    let st = Command::new("touch")
+        .arg("-m")
+        .arg("-d")
+        .arg(format!("@{secs}.{nanos:09}"))
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn same_size_edit_within_the_same_second_ships() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let f = src.path().join("data.txt");
+    let secs = 1_700_000_000;
+    write(src.path(), "data.txt", b"DATA_A");
+    set_mtime(&f, secs, 100_000_000);
+    let (first, _) = sync_ok(&b, src.path(), "ns", &[]);
+    assert_eq!(first["files_transferred"], 1);
+    assert_eq!(b.ssh("cat ns/data.txt"), "DATA_A");
+    // Same size, same second, 6 ms later: only the nanoseconds tell them apart.
+    write(src.path(), "data.txt", b"DATA_B");
+    set_mtime(&f, secs, 106_000_000);
+    let (second, _) = sync_ok(&b, src.path(), "ns", &[]);
+    assert_eq!(second["files_transferred"], 1, "{second}");
+    assert_eq!(b.ssh("cat ns/data.txt"), "DATA_B");
+    // And an unchanged file is still not sent again.
+    let (third, _) = sync_ok(&b, src.path(), "ns", &[]);
+    assert_eq!(third["files_transferred"], 0, "{third}");
+}
+
+#[test]
+fn a_committed_nested_repo_without_gitmodules_ships_its_working_tree() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let root = src.path();
+    write(root, "top.py", b"top");
+    write(root, "vendor/lib/l.py", b"nested");
+    write(root, "vendor/lib/.env", b"SECRET");
+    write(root, "vendor/lib/untracked.txt", b"untracked");
+    let lib = root.join("vendor/lib");
+    git(&lib, &["init", "-q"]);
+    git(&lib, &["add", "l.py"]);
+    git(&lib, &["commit", "-qm", "l"]);
+    git(root, &["init", "-q"]);
+    git(root, &["add", "top.py", "vendor/lib"]);
+    git(root, &["commit", "-qm", "x"]);
+    // A gitlink, no .gitmodules; ignoring the folder afterwards must not hide it.
+    write(root, ".gitignore", b"vendor/\n");
+    let (rec, out) = sync_ok(&b, root, "nested", &[]);
+    let got = remote_files(&b, "nested");
+    assert_eq!(
+        got,
+        set([
+            ".gitignore",
+            "top.py",
+            "vendor/lib/l.py",
+            "vendor/lib/untracked.txt"
+        ]),
+        "{:?}",
+        shown(&got)
+    );
+    assert_eq!(b.ssh("cat nested/vendor/lib/l.py"), "nested");
+    assert_eq!(rec["excluded_secrets"], 1, "{rec}");
+    assert!(
+        !stderr(&out).contains("nested git repo"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -176,7 +176,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Some(path) = &cli.context {
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
-        let excludes = runplz_core::sync::job_excludes(&job, &job.root);
+        let excludes = runplz_core::sync::job_excludes(&job, &job.ship_root);
         image::write_context_tar(
             &job,
             &excludes,

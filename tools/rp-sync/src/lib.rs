@@ -28,11 +28,13 @@ pub enum Direction {
 /// .git/info/exclude, and your global excludes file) do not ignore; elsewhere, every file
 /// .gitignore files do not ignore. Version-control folders, caches and secret-shaped files
 /// (listed below) never ship, at any depth; secrets not even when git tracks them or a
-/// pattern tries to bring them back. Symlinks ship as symlinks.
+/// pattern tries to bring them back. Symlinks ship as symlinks. A nested repo git records by
+/// commit (a gitlink, with or without .gitmodules) ships its working tree by its own rules,
+/// even if the outer .gitignore ignores it; one with no checkout here is named in a warning.
 ///
-/// Transfers are incremental (rsync's size and modification-time check), over one shared ssh
-/// connection. A file rp-sync shipped before and that has since been deleted here is deleted
-/// on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
+/// Transfers are incremental (rsync's size and modification-time check, to the nanosecond
+/// where both rsyncs are 3.1.3 or later, else a warning), over one shared ssh connection. A
+/// file rp-sync shipped before and that has since been deleted here is deleted on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
 /// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
 /// deleted, and a file that is still here but now ignored or excluded stays there. Empty
 /// folders are not shipped.
@@ -43,7 +45,8 @@ pub struct Cli {
     #[arg(value_enum, value_name = "DIRECTION")]
     pub direction: Direction,
 
-    /// The folder to ship (default: the job's folder with --job, else the current folder).
+    /// The folder to ship (default with --job: the job's `sync.root`, else the top of the
+    /// git work tree holding the job file, else its folder; without: the current folder).
     #[arg(value_name = "SRC")]
     pub src: Option<PathBuf>,
 
@@ -59,7 +62,7 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub dest: Option<String>,
 
-    /// A job.json (`-` reads stdin): its folder is the default SRC, its `sync.exclude`
+    /// A job.json (`-` reads stdin): its repo is the default SRC (see SRC), its `sync.exclude`
     /// patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and
     /// `ssh.ssh_key_path` are used for the connection.
     #[arg(long, value_name = "JOB")]
@@ -95,6 +98,9 @@ Never shipped, at any depth (gitignore syntax):
     {secrets}
     except these .env templates, which are shipped:
     {templates}
+    nor their copies and look-alikes: a name above plus a backup suffix
+    ({backups}), or padded with whitespace or
+    invisible characters (`id_rsa~`, `.aws.bak/`, `.env `, `.env` + U+200D)
   caches and local outputs (a `!PATTERN` may re-include one):
     {caches}
 
@@ -125,9 +131,10 @@ done; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 Examples:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
-  rp-sync up --host gpu-box --job job.json  ship the job's folder to ~/runplz/<name>
+  rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
   rp-sync up --host box --job job.json | jq .files_transferred",
         vcs = list(excludes::VCS_PATTERNS),
+        backups = list(excludes::BACKUP_SUFFIXES),
         secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
         templates = list(excludes::SECRET_TEMPLATES),
         caches = wrap(excludes::CACHE_PATTERNS, 80, "    "),
@@ -178,7 +185,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
     let src = match (&cli.src, &job) {
         (Some(s), _) => s.clone(),
-        (None, Some(j)) => j.root.clone(),
+        (None, Some(j)) => j.ship_root.clone(),
         (None, None) => PathBuf::from("."),
     };
     let dest = match (&cli.dest, &job) {

@@ -10,8 +10,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Run one job.json, unchanged, on this machine, on an SSH box you own, on a Brev box, or on
-/// Modal: the repo goes up minus secrets, the job runs under a hard deadline, and
-/// `$RUNPLZ_OUT` comes back to `./out/`.
+/// Modal: the repo goes up minus secrets (the git work tree holding the job file, or its
+/// `sync.root`), the job runs in the job file's folder inside it (or its `workdir`) under a
+/// hard deadline, and `$RUNPLZ_OUT` comes back to `./out/`.
 ///
 /// stdout carries one JSON run record at the end; progress (which step, how long, bytes
 /// shipped) goes to stderr.

@@ -17,11 +17,11 @@ pub fn write_context_tar(
     out: impl std::io::Write,
     out_path: Option<&std::path::Path>,
 ) -> Result<()> {
-    let mut staged = crate::sync::stage(&job.root, excludes)?;
+    let mut staged = crate::sync::stage(&job.ship_root, excludes)?;
     if let Some(p) = out_path {
         // Canonical, like the job's root (the file exists by now).
         let abs = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p))?;
-        let root = std::fs::canonicalize(&job.root).unwrap_or_else(|_| job.root.clone());
+        let root = std::fs::canonicalize(&job.ship_root).unwrap_or_else(|_| job.ship_root.clone());
         if let Ok(rel) = abs.strip_prefix(&root) {
             staged.files.retain(|f| f.path != rel);
         }
@@ -29,7 +29,7 @@ pub fn write_context_tar(
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     for f in &staged.files {
-        let full = job.root.join(&f.path);
+        let full = job.ship_root.join(&f.path);
         b.append_path_with_name(&full, &f.path)
             .with_context(|| format!("adding {} to the build context", f.path.display()))?;
     }

@@ -57,7 +57,9 @@ pub fn dockerfile(job: &Job) -> Result<String> {
                 out.push_str(&format!("RUN {}\n", exec_form(&argv)));
             }
             ImageStep::PipLocalDir { path, editable } => {
-                let clean = clean_dir(path);
+                // The build context is the shipped folder; the path is relative to the job
+                // file's folder inside it.
+                let clean = clean_dir(&job.job_rel.join(path).to_string_lossy());
                 if let Some(c) = clean.chars().find(|c| !copy_char_ok(*c)) {
                     return Err(bad(
                         job,

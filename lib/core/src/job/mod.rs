@@ -126,8 +126,16 @@ pub enum ImageStep {
 pub struct Job {
     /// The file it came from (`-` for stdin).
     pub origin: String,
-    /// The folder the job's relative paths resolve against: the repo root that is shipped.
+    /// The job file's folder: the job's relative paths (`outputs_dir`, the Dockerfile,
+    /// `pip_install_local_dir`, `ssh.ssh_key_path`, `sync.root`) resolve against it.
     pub root: PathBuf,
+    /// The folder that is shipped (and is the docker build context): `sync.root`, else the
+    /// git work tree's top that holds the job file, else [`Job::root`]. It contains `root`.
+    pub ship_root: PathBuf,
+    /// Where the command runs, relative to `ship_root` (empty: `ship_root` itself).
+    pub workdir: PathBuf,
+    /// The job file's folder relative to `ship_root` (empty when they are one).
+    pub job_rel: PathBuf,
     /// The file's text, kept so that later checks (backend rules, variables) can point at
     /// a line and column.
     pub text: String,

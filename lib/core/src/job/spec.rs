@@ -57,6 +57,12 @@ pub struct JobFile {
     /// What to ship up besides the built-in secret and cache excludes.
     #[serde(default)]
     pub sync: Sync,
+    /// The folder the command runs in, relative to the shipped folder (see `sync.root`);
+    /// it must stay inside it. Default: the job file's folder, so a job at `jobs/train.json`
+    /// in a git repo runs in `jobs/` with the whole repo next to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minLength" = 1))]
+    pub workdir: Option<String>,
     /// Settings for `runplz local`.
     #[serde(default)]
     pub local: Local,
@@ -185,10 +191,17 @@ pub struct Resources {
     pub min_disk: Option<f64>,
 }
 
-/// Extra exclude patterns for the upload.
+/// What is shipped: the folder, and extra exclude patterns.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sync {
+    /// The folder shipped to the box (and used as the docker build context), relative to
+    /// the job file's folder; it must contain the job file. Default: the top of the git
+    /// work tree that holds the job file (not a home folder or `/`), else the job file's
+    /// folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minLength" = 1))]
+    pub root: Option<String>,
     /// gitignore-style patterns never shipped, on top of the built-in secret and cache list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,

@@ -10,7 +10,7 @@ use super::spans::{join_index, join_key};
 use super::spec::{Brev, BrevMode, JobFile, OnFinish, Ssh};
 use super::{Job, Run};
 use crate::quote::is_identifier;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// A validation failure: the JSON path, the message, and whether it is about the key
 /// itself (then the location points at the key, not its value).
@@ -420,6 +420,8 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     )?;
     ssh(&spec.ssh, root)?;
     brev(&spec.brev)?;
+    let (ship_root, job_rel) = ship_root(&spec, root)?;
+    let workdir = workdir(&spec, &ship_root, &job_rel)?;
 
     let pc = &spec.preconditions;
     positive("preconditions.shm_gb", pc.shm_gb, " of GB")?;
@@ -430,11 +432,111 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     Ok(Job {
         origin: origin.to_string(),
         root: root.to_path_buf(),
+        ship_root,
+        workdir,
+        job_rel,
         text: text.to_string(),
         spec,
         base,
         steps,
     })
+}
+
+/// The shipped folder and the job file's folder relative to it: `sync.root` (relative to the
+/// job file's folder, which it must contain), else the top of the git work tree holding the
+/// job file, else the job file's folder. A work tree whose top is the home folder or `/` (a
+/// dotfiles repo) is not taken: that would ship the whole home.
+fn ship_root(spec: &JobFile, root: &Path) -> Result<(PathBuf, PathBuf), Problem> {
+    let dir = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let top = match spec.sync.root.as_deref() {
+        Some(r) => {
+            non_empty("sync.root", Some(r), "a folder")?;
+            let c = std::fs::canonicalize(resolve_user_path(&dir, r)).map_err(|e| {
+                p(
+                    "sync.root",
+                    format!(
+                        "found {}, expected a folder that holds the job file ({e})",
+                        q(r)
+                    ),
+                )
+            })?;
+            if !c.is_dir() {
+                return Err(p(
+                    "sync.root",
+                    format!(
+                        "found {}, a file, expected a folder that holds the job file",
+                        q(r)
+                    ),
+                ));
+            }
+            if !dir.starts_with(&c) {
+                return Err(p(
+                    "sync.root",
+                    format!(
+                        "found {} ({}), expected a folder that holds the job file's folder {}",
+                        q(r),
+                        c.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+            c
+        }
+        None => git_top(&dir).unwrap_or_else(|| dir.clone()),
+    };
+    let rel = dir
+        .strip_prefix(&top)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    Ok((top, rel))
+}
+
+/// The top of the git work tree holding `dir` (the nearest folder with a `.git` folder or
+/// file), unless that is the home folder or `/`.
+fn git_top(dir: &Path) -> Option<PathBuf> {
+    let top = dir.ancestors().find(|d| d.join(".git").exists())?;
+    let home = std::env::var_os("HOME")
+        .map(|h| std::fs::canonicalize(&h).unwrap_or_else(|_| PathBuf::from(&h)));
+    if top != dir && (top.parent().is_none() || home.as_deref() == Some(top)) {
+        return None;
+    }
+    Some(top.to_path_buf())
+}
+
+/// `workdir` (relative to the shipped folder, staying inside it, an existing folder), else
+/// the job file's folder; lexically normalized.
+fn workdir(spec: &JobFile, ship_root: &Path, job_rel: &Path) -> Result<PathBuf, Problem> {
+    let Some(w) = spec.workdir.as_deref() else {
+        return Ok(job_rel.to_path_buf());
+    };
+    non_empty("workdir", Some(w), "a folder")?;
+    let bad = |why: &str| {
+        p(
+            "workdir",
+            format!(
+                "found {}, expected a relative folder inside the shipped folder {} ({why})",
+                q(w),
+                ship_root.display()
+            ),
+        )
+    };
+    let mut out = PathBuf::new();
+    for c in Path::new(w).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return Err(bad("it leads out"));
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(bad("it is absolute")),
+        }
+    }
+    if ship_root.exists() && !ship_root.join(&out).is_dir() {
+        return Err(bad("no such folder"));
+    }
+    Ok(out)
 }
 
 /// The JSON spelling of an `on_finish` value.

@@ -214,8 +214,8 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
 fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Result<()> {
     let Some(ssh) = ssh else { return Ok(()) };
     let moved = t.setup(S::Sync, || {
-        let excludes = sync::job_excludes_to(&p.job, &p.job.root, &p.outputs);
-        let staged = sync::stage(&p.job.root, &excludes)?;
+        let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
+        let staged = sync::stage(&p.job.ship_root, &excludes)?;
         let tr = sync::up(ssh, &staged, dest)?;
         for w in staged.all_warnings().iter().chain(&tr.warnings) {
             out::warn(TOOL, w);
@@ -495,7 +495,7 @@ fn stdin_for(
         Some(Stdin::ContextTar) => {
             let dockerfile = image::dockerfile(&p.job)?;
             let file = tempfile::NamedTempFile::new().context("creating a temp file")?;
-            let excludes = sync::job_excludes_to(&p.job, &p.job.root, &p.outputs);
+            let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
             image::write_context_tar(&p.job, &excludes, &dockerfile, file.as_file(), None)
                 .context("building the docker build context")?;
             Ok((

@@ -70,11 +70,12 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
             Step::Sync { dest } => {
                 let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
                 // The job file alone cannot know an --outputs-dir given to runplz: exclude it.
-                let extra: String = crate::sync::job_excludes_to(&p.job, &p.job.root, &p.outputs)
-                    .iter()
-                    .filter(|x| !p.job.spec.sync.exclude.contains(x))
-                    .map(|x| format!(" --exclude {}", sh(x)))
-                    .collect();
+                let extra: String =
+                    crate::sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs)
+                        .iter()
+                        .filter(|x| !p.job.spec.sync.exclude.contains(x))
+                        .map(|x| format!(" --exclude {}", sh(x)))
+                        .collect();
                 let _ = writeln!(
                     s,
                     "rp-sync up{host} --job \"$JOB\"{extra} --dest {} > \"$T/sync.json\" || exit 5",

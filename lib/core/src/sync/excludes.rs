@@ -9,10 +9,13 @@ use crate::error::CliError;
 use anyhow::Result;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// Secret-shaped names, gitignore syntax (a pattern without `/` matches at any depth, a file
-/// or a folder of that name). Matched case-insensitively (`.ENV`, `KEY.PEM`).
+/// or a folder of that name). Matched case-insensitively (`.ENV`, `KEY.PEM`), and also on
+/// the name without a backup suffix ([`BACKUP_SUFFIXES`]: `id_rsa~`, `.aws.bak/`) and without
+/// surrounding whitespace or invisible characters (`.env `, `.env\u{200d}`); see
+/// [`undisguised`].
 ///
 /// Every `.env.*` variant counts (`.env.staging`, `.env.test`, `.env.prod.local`): people put
 /// keys in whichever one they use. Only the templates in [`SECRET_TEMPLATES`] are shipped.
@@ -156,13 +159,51 @@ impl Excludes {
         if self.vcs.matched(rel, is_dir).is_ignore() {
             return Verdict::Excluded;
         }
-        if self.secrets.matched(rel, is_dir).is_ignore() {
+        if self.secrets.matched(rel, is_dir).is_ignore() || self.disguised_secret(rel, is_dir) {
             return Verdict::Secret;
         }
         match self.others.matched(rel, is_dir) {
             Match::Ignore(_) => Verdict::Excluded,
             Match::None | Match::Whitelist(_) => Verdict::Ship,
         }
+    }
+
+    /// Whether `rel`'s own name is a secret's under a disguise: an editor or backup copy
+    /// (`id_rsa~`, `server.pem.bak`, `.aws.bak/`, `.env.swp`), or the name padded with
+    /// whitespace or invisible characters (`.env `, `.env\u{200d}`, `.\u{200b}env`). Each
+    /// [`undisguised`] form of the name is matched against the secret patterns in `rel`'s
+    /// folder, and in that folder's undisguised form; the common case (plain names) costs
+    /// one scan of each name and no allocation.
+    fn disguised_secret(&self, rel: &Path, is_dir: bool) -> bool {
+        let Some(name) = rel.file_name() else {
+            return false;
+        };
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let hit = |p: PathBuf| self.secrets.matched(p, is_dir).is_ignore();
+        let names = undisguised(&name.to_string_lossy());
+        if names.iter().any(|n| hit(parent.join(n))) {
+            return true;
+        }
+        // Patterns of more than one name (`**/.docker/config.json`): the folders above may
+        // be disguised too (`.docker.bak/config.json`).
+        let mut plain: Option<PathBuf> = None;
+        for (i, c) in parent.components().enumerate() {
+            let u = undisguised(&c.as_os_str().to_string_lossy()).pop();
+            if plain.is_none() && u.is_some() {
+                plain = Some(parent.components().take(i).collect());
+            }
+            if let Some(p) = plain.as_mut() {
+                match u {
+                    Some(u) => p.push(u),
+                    None => p.push(c),
+                }
+            }
+        }
+        plain.is_some_and(|plain| {
+            std::iter::once(name.to_string_lossy().into_owned())
+                .chain(names)
+                .any(|n| hit(plain.join(n)))
+        })
     }
 
     /// The verdict for `rel` and every parent folder of it, outermost first: the first
@@ -190,6 +231,72 @@ impl Excludes {
         }
         (Verdict::Ship, rel)
     }
+}
+
+/// Suffixes editors and people add to a copy of a file: `id_rsa~`, `server.pem.bak`,
+/// `.env.swp`, `credentials.json.1`. Matched case-insensitively.
+pub const BACKUP_SUFFIXES: &[&str] = &[
+    "~", ".bak", ".orig", ".old", ".swp", ".swo", ".save", ".tmp", ".1",
+];
+
+/// Characters that show as nothing: zero-width spaces and joiners, bidi marks, the BOM, the
+/// soft hyphen. A name holding them looks like another name.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}'
+        | '\u{17b5}' | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{feff}'
+        | '\u{ffa0}' | '\u{fe00}'..='\u{fe0f}')
+}
+
+/// The other names `name` may stand for, besides itself: invisible characters removed and
+/// whitespace trimmed, then (repeatedly) a backup suffix or an emacs `#..#` wrapper
+/// stripped; after a vim swap suffix also without vim's leading dot (`.id_rsa.swp`).
+/// Empty for a plain name, which is nearly every name.
+pub fn undisguised(name: &str) -> Vec<String> {
+    let plain = |c: char| !(c.is_whitespace() || invisible(c) || c == '~' || c == '#');
+    let ends_plain =
+        name.chars().next().is_some_and(plain) && name.chars().last().is_some_and(plain);
+    let backup = BACKUP_SUFFIXES.iter().any(|suf| {
+        let at = name.len().wrapping_sub(suf.len());
+        name.len() > suf.len() && name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(suf)
+    });
+    // The common case, a plain name: no allocation.
+    if ends_plain && !backup && !name.chars().any(invisible) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut cur: String = name.chars().filter(|&c| !invisible(c)).collect();
+    cur = cur.trim().to_string();
+    for _ in 0..4 {
+        if cur != name && !cur.is_empty() && !out.contains(&cur) {
+            out.push(cur.clone());
+        }
+        let has = |suf: &str| {
+            let at = cur.len().wrapping_sub(suf.len());
+            cur.len() > suf.len() && cur.is_char_boundary(at) && cur[at..].eq_ignore_ascii_case(suf)
+        };
+        let next = if cur.len() > 2 && cur.starts_with('#') && cur.ends_with('#') {
+            cur[1..cur.len() - 1].to_string()
+        } else if let Some(suf) = BACKUP_SUFFIXES.iter().find(|s| has(s)) {
+            let stripped = cur[..cur.len() - suf.len()].trim().to_string();
+            if matches!(*suf, ".swp" | ".swo") {
+                if let Some(undotted) = stripped.strip_prefix('.').filter(|u| !u.is_empty()) {
+                    if !out.iter().any(|o| o == undotted) {
+                        out.push(undotted.to_string());
+                    }
+                }
+            }
+            stripped
+        } else {
+            break;
+        };
+        cur = next;
+    }
+    if !cur.is_empty() && cur != name && !out.contains(&cur) {
+        out.push(cur);
+    }
+    out
 }
 
 /// Whether `p` is non-empty, relative, and made only of plain names (no `.`, `..`, root).
@@ -250,6 +357,59 @@ mod tests {
     }
 
     #[test]
+    fn backup_copies_and_padded_names_of_secrets_are_secrets() {
+        let x = Excludes::new(&[]).unwrap();
+        for p in [
+            "id_rsa~",
+            "k/id_rsa~",
+            "keys/server.pem.bak",
+            "credentials.json.bak",
+            "cfg/credentials.json.BAK",
+            ".netrc.bak",
+            "a/.git-credentials.bak",
+            ".aws.bak/credentials",
+            "x/.ssh.old/id_ed25519",
+            ".env.swp",
+            ".env.orig",
+            "a/.env ",
+            " .env",
+            ".env\u{200d}",
+            ".\u{200b}env",
+            "a/b/.\u{feff}env",
+            "kaggle.json.save",
+            ".pypirc.tmp",
+            "id_ed25519.1",
+            "credentials.json.bak.1",
+            "credentials.json~",
+            ".id_rsa.swp",
+            "#.netrc#",
+            ".netrc\u{00a0}",
+            "deploy.key.old",
+            "home/.docker.bak/config.json",
+            ".config~/gcloud/credentials.db",
+            "app/.streamlit.old/secrets.toml",
+        ] {
+            assert_eq!(v(&x, p), Verdict::Secret, "{p:?}");
+        }
+        assert_eq!(
+            x.check_with_prefix(Path::new("p/.aws.bak/credentials"), false),
+            (Verdict::Secret, Path::new("p/.aws.bak"))
+        );
+    }
+
+    #[test]
+    fn undisguised_names() {
+        assert!(undisguised("train.py").is_empty());
+        assert!(undisguised("README").is_empty());
+        assert_eq!(undisguised("id_rsa~"), ["id_rsa"]);
+        assert_eq!(undisguised("a.pem.bak.1"), ["a.pem.bak", "a.pem"]);
+        assert_eq!(undisguised(".env\u{200d}"), [".env"]);
+        // A suffix alone is a name, not a disguise; Kelvin-sign case folding cannot split a char.
+        assert!(undisguised(".bak").is_empty());
+        assert_eq!(undisguised("x.ba\u{212a}"), Vec::<String>::new());
+    }
+
+    #[test]
     fn ordinary_files_and_templates_ship() {
         let x = Excludes::new(&[]).unwrap();
         for p in [
@@ -268,6 +428,15 @@ mod tests {
             ".gitignore",
             "docs/out/index.html",
             "my.keys",
+            "notes.bak",
+            "env.py",
+            "env.py~",
+            "src/env.py.orig",
+            "data.tmp",
+            "backup~",
+            "train.py.1",
+            "aws.bak/x",
+            "a/.envy.swp",
         ] {
             assert_eq!(v(&x, p), Verdict::Ship, "{p}");
         }

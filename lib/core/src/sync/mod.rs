@@ -94,7 +94,8 @@ pub fn job_excludes_to(job: &Job, src: &Path, out: &Path) -> Vec<String> {
 fn glob_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
-        if "*?[]\\!#".contains(c) {
+        // Whitespace too: gitignore drops trailing spaces unless they are escaped.
+        if "*?[]\\!#".contains(c) || c.is_whitespace() {
             o.push('\\');
         }
         o.push(c);
@@ -165,7 +166,18 @@ pub fn up(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Transfer> {
         deleted = remote::parse_deleted(&f.stdout);
     }
 
-    let stats = rsync(ssh, staged, dest, &mut warnings)?;
+    // rsync's quick check compares whole seconds unless told otherwise, so a same-size edit
+    // within the second of the last sync would be skipped. `--modify-window=-1` compares
+    // nanoseconds; the receiver (the box) must be 3.1.3 or later, the sender must know it.
+    let ns = NS_MTIMES <= local_rsync_version().unwrap_or_default()
+        && NS_MTIMES <= prepared.rsync_version.unwrap_or_default();
+    if !ns {
+        warnings.push(format!(
+            "rsync here or on {} is older than 3.1.3: a same-size edit made within a second of the last sync may not ship",
+            ssh.destination()
+        ));
+    }
+    let stats = rsync(ssh, staged, dest, ns, &mut warnings)?;
 
     let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
     if manifest != prepared.manifest {
@@ -222,10 +234,29 @@ fn interrupted(f: &crate::process::Finished) -> Result<()> {
     }
 }
 
+/// The first rsync that compares nanosecond mtimes (`--modify-window=-1`).
+const NS_MTIMES: (u32, u32, u32) = (3, 1, 3);
+
+/// This machine's rsync version, asked once per process.
+fn local_rsync_version() -> Option<(u32, u32, u32)> {
+    static V: std::sync::OnceLock<Option<(u32, u32, u32)>> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        let out = std::process::Command::new("rsync")
+            .arg("--version")
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        remote::rsync_version(String::from_utf8_lossy(&out.stdout).lines().next()?)
+    })
+}
+
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
+    ns_mtimes: bool,
     warnings: &mut Vec<String>,
 ) -> Result<remote::RsyncStats> {
     let mut src = staged.root.clone().into_os_string();
@@ -250,8 +281,9 @@ fn rsync(
             "--stats",
             "--no-human-readable",
             "--protect-args",
-            "-e",
         ])
+        .args(ns_mtimes.then_some("--modify-window=-1"))
+        .arg("-e")
         .arg(ssh.rsync_rsh())
         .arg("--")
         .arg(src)
@@ -372,5 +404,14 @@ mod tests {
             Verdict::Excluded
         );
         assert_eq!(x.check(Path::new("results1/a.txt"), false), Verdict::Ship);
+        // A folder whose name ends in spaces is matched with them.
+        let text = r#"{"name":"j","image":{"from_registry":"python:3.12"},"run":"true",
+            "outputs_dir":"res  "}"#;
+        let job = crate::job::parse(text, "job.json", d.path()).unwrap();
+        assert_eq!(job_excludes(&job, d.path()), ["/res\\ \\ /"]);
+        let x = Excludes::new(&job_excludes(&job, d.path())).unwrap();
+        assert_eq!(x.check(Path::new("res  /a.txt"), false), Verdict::Excluded);
+        assert_eq!(x.check(Path::new("res/a.txt"), false), Verdict::Ship);
+        assert_eq!(x.check(Path::new("res /a.txt"), false), Verdict::Ship);
     }
 }

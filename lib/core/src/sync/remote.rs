@@ -41,7 +41,7 @@ fn preamble(dest: &str) -> String {
 pub fn prepare_script(dest: &str) -> String {
     format!(
         "(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n{pre}printf '%s\\n' {MARK}\n\
-         if command -v rsync >/dev/null 2>&1; then echo rsync=yes; else echo rsync=no; fi\n\
+         if command -v rsync >/dev/null 2>&1; then echo \"rsync=yes $(rsync --version 2>/dev/null | head -n 1)\"; else echo rsync=no; fi\n\
          if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
         d = dir_word(dest),
         pre = preamble(dest),
@@ -53,6 +53,8 @@ pub fn prepare_script(dest: &str) -> String {
 pub struct Prepared {
     /// Whether rsync is on the box's PATH.
     pub rsync: bool,
+    /// Its version (`3.2.7`), when it said.
+    pub rsync_version: Option<(u32, u32, u32)>,
     /// The last manifest's bytes (empty when none).
     pub manifest: Vec<u8>,
 }
@@ -71,10 +73,34 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
         Some(n) => (&rest[..n], &rest[n + 1..]),
         None => (rest, &rest[rest.len()..]),
     };
+    let line = String::from_utf8_lossy(line);
     Ok(Prepared {
-        rsync: line == b"rsync=yes",
+        rsync: line == "rsync=yes" || line.starts_with("rsync=yes "),
+        rsync_version: line.strip_prefix("rsync=yes ").and_then(rsync_version),
         manifest: manifest.to_vec(),
     })
+}
+
+/// The version in `rsync --version`'s first line (`rsync  version 3.2.7  protocol version
+/// 31`, or openrsync's `openrsync: protocol version 29` which has none).
+pub fn rsync_version(line: &str) -> Option<(u32, u32, u32)> {
+    let mut words = line.split_whitespace();
+    if (words.next(), words.next()) != (Some("rsync"), Some("version")) {
+        return None;
+    }
+    let v = words.next()?;
+    let mut n = v.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<u32>()
+            .ok()
+    });
+    Some((
+        n.next()??,
+        n.next().flatten().unwrap_or(0),
+        n.next().flatten().unwrap_or(0),
+    ))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -275,6 +301,22 @@ total size is 15  speedup is 0.04
             parse_manifest(&p.manifest).unwrap(),
             [PathBuf::from("a"), "b c".into()]
         );
+        assert_eq!(p.rsync_version, None);
+        let p = parse_prepared(
+            b"--rp-sync-data--\nrsync=yes rsync  version 3.2.7  protocol version 31\n",
+        )
+        .unwrap();
+        assert!(p.rsync);
+        assert_eq!(p.rsync_version, Some((3, 2, 7)));
+        assert_eq!(
+            rsync_version("rsync  version v3.1.3pre1  protocol version 31"),
+            None
+        );
+        assert_eq!(
+            rsync_version("rsync version 3.1.3pre1 protocol version 31"),
+            Some((3, 1, 3))
+        );
+        assert_eq!(rsync_version("openrsync: protocol version 29"), None);
         let p = parse_prepared(b"--rp-sync-data--\nrsync=no\n").unwrap();
         assert!(!p.rsync);
         assert!(p.manifest.is_empty());

@@ -6,6 +6,8 @@
 //! outside a git work tree `.gitignore` files still count). From that, [`Excludes`] removes
 //! version-control metadata, caches and the user's patterns, and always removes secrets, even
 //! ones git tracks. Symlinks ship as symlinks (never followed); sockets and devices never ship.
+//! A committed nested repo (a gitlink, with or without `.gitmodules`) is staged by its own
+//! rules, as git sees it, even when the outer `.gitignore` ignores its folder.
 
 use super::excludes::{is_plain_relative, Excludes, Verdict};
 use crate::error::CliError;
@@ -108,96 +110,23 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         )));
     }
 
-    let secrets = Arc::new(Mutex::new(BTreeSet::<PathBuf>::new()));
-    let mut files = BTreeMap::<PathBuf, StagedFile>::new();
-    let mut warnings = Vec::new();
-
+    let mut g = Gather {
+        root: root.clone(),
+        excludes,
+        secrets: Arc::new(Mutex::new(BTreeSet::new())),
+        files: BTreeMap::new(),
+        warnings: Vec::new(),
+        tracked_secrets: Vec::new(),
+    };
     let in_git = in_git_work_tree(&root);
-    let mut walk = ignore::WalkBuilder::new(&root);
-    // .gitignore files above SRC count only inside a git work tree (up to its root), as for
-    // git; a plain folder under a home that ignores `*` must still ship.
-    walk.standard_filters(false)
-        .hidden(false)
-        .parents(in_git)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(true)
-        .require_git(false)
-        .follow_links(false);
-    {
-        let (x, root, secrets) = (Arc::clone(&excludes), root.clone(), Arc::clone(&secrets));
-        walk.filter_entry(move |e| {
-            let Ok(rel) = e.path().strip_prefix(&root) else {
-                return false;
-            };
-            if rel.as_os_str().is_empty() {
-                return true;
-            }
-            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-            match x.check_one(rel, is_dir) {
-                Verdict::Ship => true,
-                Verdict::Secret => {
-                    if let Ok(mut s) = secrets.lock() {
-                        s.insert(rel.to_path_buf());
-                    }
-                    false
-                }
-                Verdict::Excluded => false,
-            }
-        });
-    }
-    for entry in walk.build() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                warnings.push(format!("skipped: {e}"));
-                continue;
-            }
-        };
-        let Ok(rel) = entry.path().strip_prefix(&root) else {
-            continue;
-        };
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        if let Some(f) = staged_file(&root, rel) {
-            files.insert(f.path.clone(), f);
-        }
-    }
-
-    let mut tracked_secrets = Vec::new();
-    let mut git = false;
-    if in_git {
-        match git_tracked(&root) {
-            Ok(tracked) => {
-                git = true;
-                for rel in tracked {
-                    if files.contains_key(&rel) || !is_plain_relative(&rel) {
-                        continue;
-                    }
-                    match excludes.check_with_prefix(&rel, false) {
-                        (Verdict::Ship, _) => {
-                            if let Some(f) = staged_file(&root, &rel) {
-                                files.insert(rel, f);
-                            }
-                        }
-                        (Verdict::Secret, by) => {
-                            if root.join(&rel).symlink_metadata().is_ok() {
-                                if let Ok(mut s) = secrets.lock() {
-                                    s.insert(by.to_path_buf());
-                                }
-                                tracked_secrets.push(rel);
-                            }
-                        }
-                        (Verdict::Excluded, _) => {}
-                    }
-                }
-            }
-            Err(e) => warnings.push(format!(
-                "git could not list tracked files ({e:#}); shipping what .gitignore allows"
-            )),
-        }
-    }
+    let git = g.gather(Path::new(""), in_git, in_git, 0);
+    let Gather {
+        files,
+        warnings,
+        tracked_secrets,
+        secrets,
+        ..
+    } = g;
 
     let files: Vec<StagedFile> = files.into_values().collect();
     let bytes = files.iter().map(|f| f.bytes).sum();
@@ -214,6 +143,140 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         git,
         warnings,
     })
+}
+
+/// How deep committed nested repos (gitlinks) are followed.
+const MAX_NESTED: usize = 8;
+
+/// What [`stage`] collects while walking `root` and the nested repos in it.
+struct Gather {
+    root: PathBuf,
+    excludes: Arc<Excludes>,
+    secrets: Arc<Mutex<BTreeSet<PathBuf>>>,
+    files: BTreeMap<PathBuf, StagedFile>,
+    warnings: Vec<String>,
+    tracked_secrets: Vec<PathBuf>,
+}
+
+impl Gather {
+    /// Walk `root/sub` (paths stay relative to `root`), then, in a git work tree, add what
+    /// git tracks there. `parents`: whether .gitignore files above `root/sub` count. A
+    /// committed nested repo (a gitlink: git lists a folder) is gathered in turn by its own
+    /// rules, as git itself would see it, even when the outer .gitignore ignores it; one with
+    /// no checkout here is named in a warning. Returns whether git's index was consulted.
+    fn gather(&mut self, sub: &Path, parents: bool, in_git: bool, depth: usize) -> bool {
+        let start = self.root.join(sub);
+        let mut walk = ignore::WalkBuilder::new(&start);
+        // .gitignore files above SRC count only inside a git work tree (up to its root), as
+        // for git; a plain folder under a home that ignores `*` must still ship.
+        walk.standard_filters(false)
+            .hidden(false)
+            .parents(parents)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(true)
+            .require_git(false)
+            .follow_links(false);
+        {
+            let (x, root, secrets) = (
+                Arc::clone(&self.excludes),
+                self.root.clone(),
+                Arc::clone(&self.secrets),
+            );
+            let start = start.clone();
+            walk.filter_entry(move |e| {
+                let Ok(rel) = e.path().strip_prefix(&root) else {
+                    return false;
+                };
+                if e.path() == start {
+                    return true;
+                }
+                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+                match x.check_one(rel, is_dir) {
+                    Verdict::Ship => true,
+                    Verdict::Secret => {
+                        if let Ok(mut s) = secrets.lock() {
+                            s.insert(rel.to_path_buf());
+                        }
+                        false
+                    }
+                    Verdict::Excluded => false,
+                }
+            });
+        }
+        for entry in walk.build() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.warnings.push(format!("skipped: {e}"));
+                    continue;
+                }
+            };
+            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            if let Some(f) = staged_file(&self.root, rel) {
+                self.files.insert(f.path.clone(), f);
+            }
+        }
+        if !in_git {
+            return false;
+        }
+        let tracked = match git_tracked(&start) {
+            Ok(t) => t,
+            Err(e) => {
+                self.warnings.push(format!(
+                    "git could not list tracked files ({e:#}); shipping what .gitignore allows"
+                ));
+                return false;
+            }
+        };
+        for t in tracked {
+            let rel = sub.join(&t);
+            if self.files.contains_key(&rel) || !is_plain_relative(&t) {
+                continue;
+            }
+            let full = self.root.join(&rel);
+            let is_dir = full.symlink_metadata().is_ok_and(|m| m.is_dir());
+            match self.excludes.check_with_prefix(&rel, is_dir) {
+                (Verdict::Ship, _) if is_dir => {
+                    // A tracked path that is a folder: a gitlink (a nested repo git records
+                    // by commit only).
+                    if !full.join(".git").exists() {
+                        self.warnings.push(format!(
+                            "{} is a nested git repo with no checkout here; nothing of it is shipped",
+                            rel.display()
+                        ));
+                    } else if depth >= MAX_NESTED {
+                        self.warnings.push(format!(
+                            "{}: nested git repos deeper than {MAX_NESTED} are not followed",
+                            rel.display()
+                        ));
+                    } else {
+                        self.gather(&rel, false, true, depth + 1);
+                    }
+                }
+                (Verdict::Ship, _) => {
+                    if let Some(f) = staged_file(&self.root, &rel) {
+                        self.files.insert(rel, f);
+                    }
+                }
+                (Verdict::Secret, by) => {
+                    if full.symlink_metadata().is_ok() {
+                        if let Ok(mut s) = self.secrets.lock() {
+                            s.insert(by.to_path_buf());
+                        }
+                        self.tracked_secrets.push(rel);
+                    }
+                }
+                (Verdict::Excluded, _) => {}
+            }
+        }
+        true
+    }
 }
 
 /// A regular file or symlink at `root/rel`; folders, sockets, devices and vanished paths give
@@ -390,6 +453,47 @@ mod tests {
             paths(&s),
             ["y.py"],
             "the repo's .gitignore applies to a subfolder"
+        );
+    }
+
+    #[test]
+    fn a_committed_nested_repo_ships_its_working_tree_by_its_own_rules() {
+        let d = tree(&[
+            "top.py",
+            "sub/s.py",
+            "sub/new.py",
+            "sub/.env",
+            "sub/x.log",
+            "gone/g.py",
+        ]);
+        git(&d.path().join("sub"), &["init", "-q"]);
+        fs::write(d.path().join("sub/.gitignore"), "*.log\n*.py\n").unwrap();
+        git(&d.path().join("sub"), &["add", "-f", "s.py", ".gitignore"]);
+        git(&d.path().join("sub"), &["commit", "-qm", "s"]);
+        git(&d.path().join("gone"), &["init", "-q"]);
+        git(&d.path().join("gone"), &["add", "g.py"]);
+        git(&d.path().join("gone"), &["commit", "-qm", "g"]);
+        git(d.path(), &["init", "-q"]);
+        // The outer repo records both as gitlinks (no .gitmodules) and ignores one of them.
+        git(d.path(), &["add", "top.py", "sub", "gone"]);
+        git(d.path(), &["commit", "-qm", "x"]);
+        fs::write(d.path().join(".gitignore"), "sub/\n").unwrap();
+        fs::remove_dir_all(d.path().join("gone")).unwrap();
+        fs::create_dir(d.path().join("gone")).unwrap();
+        let s = stage(d.path(), &[]).unwrap();
+        // Tracked in sub (even though its own .gitignore says *.py), never the secret, not
+        // what sub ignores; the outer .gitignore does not hide a committed repo.
+        assert_eq!(
+            paths(&s),
+            [".gitignore", "sub/.gitignore", "sub/s.py", "top.py"]
+        );
+        assert_eq!(s.secrets, [PathBuf::from("sub/.env")]);
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.contains("gone is a nested git repo with no checkout here")),
+            "{:?}",
+            s.warnings
         );
     }
 
