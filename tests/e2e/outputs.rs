@@ -4,7 +4,7 @@
 //! happens; a symlink already inside it is replaced, never written through; dropped
 //! symlinks, files from earlier runs and outputs that did not come back are all said, and
 //! the last one is exit 5. Every "home" here is a fake one in the test's temp dir.
-use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, sshd_sessions_of, stderr, SshBox};
 use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -374,31 +374,6 @@ fn a_lost_connection_says_the_job_may_still_run_and_how_to_stop_it() {
         std::fs::read_to_string(d.path().join("out/early.txt")).unwrap(),
         "early\n"
     );
-}
-
-/// Local sshd processes running as this uid (the per-connection session processes).
-fn sshd_sessions_of(uid: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
-            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-            let name = status
-                .lines()
-                .next()?
-                .strip_prefix("Name:")?
-                .trim()
-                .to_string();
-            let real_uid = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))?
-                .split_whitespace()
-                .next()?
-                .to_string();
-            (name.starts_with("sshd") && real_uid == uid).then_some(pid)
-        })
-        .collect()
 }
 
 /// `cmd` with umask 027 in the child.

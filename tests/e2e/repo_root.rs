@@ -1,7 +1,7 @@
 //! The repo that users mean (issue #15): a job file in a subfolder of a git repo ships the
 //! whole work tree and runs in its own folder inside it; `sync.root` and `workdir` override
 //! that. Real git, the loopback sshd box, real rsync, native runs.
-use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox, TestEnv};
+use crate::support::{bin_cmd, git, json, run_expect, shm_tempdir, stderr, SshBox, TestEnv};
 use std::path::Path;
 use std::process::Command;
 
@@ -9,22 +9,6 @@ fn write(root: &Path, rel: &str, content: &str) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, content).unwrap();
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// What the job writes: lib's value (imported from the repo's top), a file next to the job

@@ -3,7 +3,7 @@
 //! a second ssh stops the run, the box's guard stops a run whose rp-exec vanished, and
 //! `kill_run` works from the library.
 use super::*;
-use crate::support::{run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{run_expect, shm_tempdir, sshd_sessions_of, stderr, SshBox};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -368,29 +368,4 @@ fn a_lost_connection_is_125_and_the_job_is_still_stopped() {
     );
     assert!(!alive_on(&b, pid), "the job survived the lost connection");
     assert_eq!(carriers_on(&b, &id), "");
-}
-
-/// Local sshd processes running as this uid (the per-connection session processes).
-fn sshd_sessions_of(uid: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
-            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-            let name = status
-                .lines()
-                .next()?
-                .strip_prefix("Name:")?
-                .trim()
-                .to_string();
-            let real_uid = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))?
-                .split_whitespace()
-                .next()?
-                .to_string();
-            (name == "sshd" && real_uid == uid).then_some(pid)
-        })
-        .collect()
 }

@@ -87,3 +87,46 @@ pub fn json(out: &Output) -> serde_json::Value {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Run git in `dir` with a fixed identity and no user config; panics with its stderr.
+pub fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Local sshd processes running as this uid (the per-connection session processes, `sshd`
+/// or OpenSSH 9.8's `sshd-session`).
+pub fn sshd_sessions_of(uid: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let name = status
+                .lines()
+                .next()?
+                .strip_prefix("Name:")?
+                .trim()
+                .to_string();
+            let real_uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .to_string();
+            (name.starts_with("sshd") && real_uid == uid).then_some(pid)
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@
 
 mod cli;
 
-use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{bin_cmd, git, json, run_expect, shm_tempdir, stderr, SshBox};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -145,28 +145,6 @@ fn secrets_never_arrive_and_ordinary_files_do() {
     );
     let body = std::fs::read(b.home.join("ws/a/b/c/data.csv")).unwrap();
     assert_eq!(body, b"content of a/b/c/data.csv");
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]
