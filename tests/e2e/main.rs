@@ -10,6 +10,7 @@ mod exec;
 mod harness;
 mod image;
 mod job;
+mod limits;
 mod login_shell;
 mod probe;
 mod readme;

@@ -106,6 +106,16 @@ impl ExecOptions {
                 crate::usage_bail!("--timeout: found 0, expected a positive number of seconds");
             }
         }
+        let max = Duration::from_secs(crate::job::spec::MAX_SECONDS as u64);
+        for (flag, d) in [("--timeout", self.timeout), ("--grace", Some(self.grace))] {
+            if d.is_some_and(|d| d > max) {
+                crate::usage_bail!(
+                    "{flag}: found {} seconds, expected at most {} (30 days)",
+                    d.unwrap_or_default().as_secs(),
+                    max.as_secs()
+                );
+            }
+        }
         if let Some(w) = &self.workdir {
             if let Err(why) = crate::ssh::remote_path(w) {
                 crate::usage_bail!("--workdir: {why}");

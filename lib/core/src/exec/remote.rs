@@ -162,7 +162,13 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
     let env_len = env_block(opts).len().to_string();
     let limit = opts
         .timeout
-        .map(|t| (t + opts.grace).as_secs_f64().ceil().max(1.0).to_string())
+        .map(|t| {
+            t.saturating_add(opts.grace)
+                .as_secs_f64()
+                .ceil()
+                .max(1.0)
+                .to_string()
+        })
         .unwrap_or_default();
     fill(
         WRAPPER,

@@ -393,7 +393,8 @@ impl Proc {
         // Drop the expression so our copies of the pipe's write ends close.
         drop(expr);
         let pgid = handle.pids().first().map(|&p| Pid::from_raw(p as i32));
-        let deadline = self.timeout.map(|t| start + t);
+        // Checked: a deadline past what an Instant can hold is no deadline (never a panic).
+        let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let mut timed_out = false;
         let mut interrupted = None;
         // When (and what) to send once stopping began; then when it was sent.
@@ -422,7 +423,8 @@ impl Proc {
                     if let Some(hook) = &self.on_stop {
                         (hook.0)(sig);
                     }
-                    stop_at = Some((Instant::now() + self.stop_wait, sig));
+                    let now = Instant::now();
+                    stop_at = Some((now.checked_add(self.stop_wait).unwrap_or(now), sig));
                 }
             }
             if let (Some((at, sig)), None) = (stop_at, term_sent) {
@@ -432,7 +434,8 @@ impl Proc {
                     }
                     term_sent = Some(Instant::now());
                 }
-            } else if term_sent.is_some_and(|t| now >= t + self.grace) {
+            } else if term_sent.is_some_and(|t| t.checked_add(self.grace).is_some_and(|k| now >= k))
+            {
                 if let Some(pg) = pgid {
                     let _ = killpg(pg, Signal::SIGKILL);
                 }
