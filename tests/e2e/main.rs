@@ -12,6 +12,7 @@ mod image;
 mod job;
 mod limits;
 mod login_shell;
+mod placeholders;
 mod probe;
 mod readme;
 mod records;

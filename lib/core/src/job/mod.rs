@@ -5,6 +5,7 @@
 pub mod humanize;
 mod image_rules;
 mod settings;
+mod shell_context;
 pub mod spans;
 pub mod spec;
 pub mod validate;

@@ -1,9 +1,13 @@
 //! `{name}` placeholders in `run`. Values come from `args` (defaults), then `--vars-file`,
 //! then `--var k=v`, then `--k=v` after the job file (later wins). In a shell-string `run`
-//! every value is substituted shell-quoted, so a value can never inject a command; in an
-//! argv `run` it is substituted as is. `{{` and `}}` are literal braces.
+//! each value is quoted for the place it stands in (a plain word, inside `"…"`, `'…'` or
+//! `$'…'`: see `shell_context.rs`), and a place where no quoting holds (a heredoc body,
+//! backticks, arithmetic, `[[ … ]]`, `${…}`, a comment, `eval`) is refused when the job is
+//! checked, so a value can never inject a command; in an argv `run` it is substituted as
+//! is. `{{` and `}}` are literal braces.
 
 use super::humanize::{describe, did_you_mean, quoted_list, syntax_error_at};
+use super::shell_context::{context, Ctx};
 use super::{spans, Run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,20 +16,28 @@ use std::path::Path;
 #[derive(Debug, PartialEq, Eq)]
 enum Piece<'a> {
     Text(String),
-    Var(&'a str),
+    /// A placeholder and where it stands (always [`Ctx::Plain`] in an argv word, which no
+    /// shell reads).
+    Var(&'a str, Ctx),
 }
 
-/// Split a template into text and placeholders. In a shell string, `${NAME}` is refused:
-/// it is almost surely a shell variable the user meant to keep, which needs `${{NAME}}`.
+/// Split a template into text and placeholders. In a shell string each placeholder's place
+/// is found ([`shell_context::context`]), and a place where no quoting holds is refused
+/// with what to do instead. `${NAME}` is refused: it is almost surely a shell variable the
+/// user meant to keep, which needs `${{NAME}}`.
 fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
     let mut out = Vec::new();
     let mut text = String::new();
+    // The script as bash will read it up to here, a placeholder standing as one plain word.
+    let mut shadow = String::new();
     let mut rest = t;
     while let Some(i) = rest.find(['{', '}']) {
         text.push_str(&rest[..i]);
+        shadow.push_str(&rest[..i]);
         let tail = &rest[i..];
         if tail.starts_with("{{") || tail.starts_with("}}") {
             text.push_str(&tail[..1]);
+            shadow.push_str(&tail[..1]);
             rest = &tail[2..];
         } else if tail.starts_with('}') {
             return Err(format!(
@@ -40,18 +52,22 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
             if !crate::quote::is_identifier(name) {
                 return Err(format!("found placeholder '{{{name}}}' in {}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)", q(t)));
             }
-            if shell {
-                if let Some(qc) = quote_state(&t[..t.len() - tail.len()]) {
-                    return Err(format!("found placeholder '{{{name}}}' inside {qc}quotes{qc} in {}, expected it outside quotes: runplz shell-quotes the value itself, so quotes around it would become part of the value", q(t)));
-                }
+            let ctx = if shell { context(&shadow) } else { Ctx::Plain };
+            if let Ctx::Refused(why) = ctx {
+                return Err(format!(
+                    "found placeholder '{{{name}}}' {} (in {})",
+                    why.replace("{name}", &format!("{{{name}}}")),
+                    q(t)
+                ));
             }
-            if shell && text.ends_with('$') {
+            if shell && matches!(ctx, Ctx::Plain | Ctx::Double) && shadow.ends_with('$') {
                 return Err(format!("found '${{{name}}}' in {}, expected '${{{{{name}}}}}' for a shell variable ('{{{{' and '}}}}' are literal braces) or '{{{name}}}' without '$' for a placeholder", q(t)));
             }
             if !text.is_empty() {
                 out.push(Piece::Text(std::mem::take(&mut text)));
             }
-            out.push(Piece::Var(name));
+            out.push(Piece::Var(name, ctx));
+            shadow.push('_');
             rest = &tail[end + 1..];
         }
     }
@@ -60,23 +76,6 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
-}
-
-/// The quote character a shell would be inside at the end of `prefix`, if any.
-fn quote_state(prefix: &str) -> Option<char> {
-    let mut state = None;
-    let mut chars = prefix.chars();
-    while let Some(c) = chars.next() {
-        match (state, c) {
-            (None, '\\') | (Some('"'), '\\') => {
-                chars.next();
-            }
-            (None, '\'' | '"') => state = Some(c),
-            (Some(open), c) if c == open => state = None,
-            _ => {}
-        }
-    }
-    state
 }
 
 /// The templates of `run`, each with whether it is a shell string.
@@ -101,7 +100,7 @@ pub fn placeholders(run: &Run) -> BTreeSet<String> {
         .into_iter()
         .flat_map(|(t, shell)| pieces(t, shell).unwrap_or_default())
         .filter_map(|p| match p {
-            Piece::Var(n) => Some(n.to_string()),
+            Piece::Var(n, _) => Some(n.to_string()),
             Piece::Text(_) => None,
         })
         .collect()
@@ -145,14 +144,22 @@ pub fn render(
             "found no value for {{{n}}}, expected one in \"args\", from --var {n}=VALUE, or as --{n}=VALUE after the job file"
         ));
     }
+    if let Some((n, _)) = values
+        .iter()
+        .find(|(n, v)| used.contains(*n) && v.contains('\0'))
+    {
+        return Err(format!(
+            "found a NUL byte in the value of {{{n}}}, expected none: a command line cannot hold one"
+        ));
+    }
     let fill = |t: &str, quote: bool| -> String {
         pieces(t, quote)
             .unwrap_or_default()
             .into_iter()
             .map(|p| match p {
                 Piece::Text(s) => s,
-                Piece::Var(n) if quote => crate::quote::sh(&values[n]),
-                Piece::Var(n) => values[n].clone(),
+                Piece::Var(n, ctx) if quote => ctx.quote(&values[n]).unwrap_or_default(),
+                Piece::Var(n, _) => values[n].clone(),
             })
             .collect()
     };
@@ -451,20 +458,38 @@ mod tests {
 mod quote_tests {
     use super::*;
 
+    fn shell(t: &str, v: &str) -> String {
+        match render(
+            &Run::Shell(t.into()),
+            &BTreeMap::new(),
+            &[("x".into(), v.into())],
+        ) {
+            Ok(Run::Shell(s)) => s,
+            other => panic!("{t}: {other:?}"),
+        }
+    }
+
     #[test]
-    fn placeholders_inside_quotes_are_refused_in_shell_strings_only() {
-        for bad in [r#"echo "{x}""#, "echo '{x}'", r#"echo "a $b {x}""#] {
-            let e = check_template(&Run::Shell(bad.into())).unwrap_err();
-            assert!(e.1.contains("inside"), "{bad}: {e:?}");
-        }
-        for good in [
-            r#"echo {x} "q" 'r'"#,
-            r#"echo \"{x}"#,
-            r#"echo "a\"b" {x}"#,
-            "echo 'it''s' {x}",
-        ] {
-            assert!(check_template(&Run::Shell(good.into())).is_ok(), "{good}");
-        }
+    fn placeholders_inside_quotes_close_the_quote_and_reopen_it() {
+        assert_eq!(
+            shell(r#"echo "--name={x}""#, "a b"),
+            r#"echo "--name="'a b'"""#
+        );
+        assert_eq!(shell("echo 'a {x} b'", "it's"), r"echo 'a ''it'\''s'' b'");
+        assert_eq!(shell(r"echo $'\t{x}'", "q"), r"echo $'\t'q$''");
+        assert_eq!(shell(r#"echo \"{x}"#, "v"), r#"echo \"v"#);
+        assert_eq!(shell("echo 'it''s' {x}", "esac"), "echo 'it''s' 'esac'");
+        assert_eq!(shell("X={x}", "a=b"), "X='a=b'");
         assert!(check_template(&Run::Argv(vec!["echo".into(), "\"{x}\"".into()])).is_ok());
+    }
+
+    #[test]
+    fn a_nul_in_a_value_is_refused() {
+        let e = render(
+            &Run::Shell("echo {x}".into()),
+            &BTreeMap::new(),
+            &[("x".into(), "a\0b".into())],
+        );
+        assert!(e.unwrap_err().contains("NUL"));
     }
 }
