@@ -177,3 +177,36 @@ fn a_byte_order_mark_is_skipped_and_lines_still_match() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_job_env_past_128_kib_is_refused_located_before_running() {
+    let d = shm_tempdir();
+    let big = "x".repeat(64 * 1024);
+    job(
+        d.path(),
+        &format!(",\n  \"env\": {{\"A\": \"{big}\",\n    \"B\": \"{big}\"}}"),
+    );
+    for args in [vec!["local", "job.json"], vec!["brev", "job.json"]] {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path()).args(&args);
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("job.json:8:10: env.B: found \"env\" reaching 131078 bytes here")
+                && err.contains("expected at most 131072 (128 KiB)"),
+            "{args:?}: {err}"
+        );
+        assert!(!d.path().join("marker").exists());
+    }
+    // Just under the cap passes and the job runs.
+    let small = "y".repeat(60 * 1024);
+    job(
+        d.path(),
+        &format!(",\n  \"env\": {{\"A\": \"{small}\", \"B\": \"{small}\"}}"),
+    );
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    run_expect(&mut c, 0);
+    assert!(d.path().join("marker").exists());
+}

@@ -100,6 +100,11 @@ impl ExecOptions {
                 crate::usage_bail!("--env {k}=...: the value contains a NUL byte, which an environment cannot hold");
             }
         }
+        let env_bytes: usize = self.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let max = crate::job::spec::MAX_ENV_BYTES;
+        if env_bytes > max {
+            crate::usage_bail!("--env: found {env_bytes} bytes of environment (names and values), expected at most {max} (128 KiB)");
+        }
         check_run_id(&self.run_id)?;
         if let Some(t) = self.timeout {
             if t.is_zero() {

@@ -44,6 +44,9 @@ rp_dir="$HOME/.runplz/runs/$rp_id"
 @SWEEP@
 rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
+# Absolute paths, found before the job's env (which may set PATH) is applied.
+rp_env=$(command -v env) || rp_fail "env not found"
+rp_rm=$(command -v rm) || rp_fail "rm not found"
 rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 rp_sweep
@@ -51,9 +54,15 @@ rp_sweep
 mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
-# file lives only until the job's subshell has read it.
+# file lives only until the job's subshell has read it. `head -c` (GNU and busybox) reads
+# in blocks of at most what is left, never past the block: the job's stdin follows it.
+# Without head, dd reads it a byte at a time.
 if [ @ENVLEN@ -gt 0 ]; then
-  (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+  if command -v head >/dev/null 2>&1; then
+    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_fail "cannot read the environment"
+  else
+    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+  fi
 fi
 [ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
 rp_limit=@LIMIT@
@@ -80,7 +89,7 @@ echo @START@
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; rm -f "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
 kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
