@@ -149,6 +149,26 @@ fn places() -> Vec<(&'static str, &'static str, Expect)> {
             "# it's a comment with \"quotes\n printf %s {v} > out",
             |v| v.to_string(),
         ),
+        (
+            "a declare value",
+            r#"declare X={v}; readonly Y=_{v}; printf %s "$X$Y" > out"#,
+            |v| format!("{v}_{v}"),
+        ),
+        (
+            "a test operand",
+            "[ {v} = {v} ] && [ -n {v}x ] && printf %s {v} > out",
+            |v| v.to_string(),
+        ),
+        (
+            "a for list and an array",
+            r#"a=({v} x); for w in {v}; do printf %s "$w${{a[0]}}"; done > out"#,
+            |v| format!("{v}{v}"),
+        ),
+        (
+            "a process substitution",
+            "cat <(printf %s {v}) > out",
+            |v| v.to_string(),
+        ),
         ("after [[ ]]", "[[ a == a ]] && printf %s {v} > out", |v| {
             v.to_string()
         }),
@@ -227,6 +247,23 @@ const REFUSED: &[(&str, &str)] = &[
     ("echo \"${{x:-{v}}}\"", "inside ${…}"),
     ("echo hi # {v}", "inside a # comment"),
     ("eval {v}", "as an argument of eval"),
+    ("arr[{v}]=1", "where bash reads a variable name"),
+    ("A=1 arr[{v}]=1 true", "where bash reads a variable name"),
+    ("declare {v}=1", "where bash reads a variable name"),
+    ("declare -i n={v}", "as a value of declare -i"),
+    ("f() {{ local -ri n={v}; }}", "as a value of declare -i"),
+    ("read {v} < /dev/null", "where bash reads a variable name"),
+    (
+        "if true; then read -r \"{v}\"; fi",
+        "where bash reads a variable name",
+    ),
+    ("printf -v {v} x", "where bash reads a variable name"),
+    ("test -v {v}", "where bash reads a variable name"),
+    ("[ -v {v} ]", "where bash reads a variable name"),
+    ("unset {v}", "where bash reads a variable name"),
+    ("f() {{ read {v}; }}", "where bash reads a variable name"),
+    ("echo $[{v}+1]", "inside arithmetic"),
+    ("for (( i={v}; i<2; i++ )); do :; done", "inside arithmetic"),
     ("echo \\{v}", "right after a backslash"),
     ("echo \"\\{v}\"", "right after a backslash"),
 ];

@@ -12,9 +12,16 @@
 //! quoted or not (an unquoted body runs `$(…)` and backticks whatever the quotes; a quoted
 //! one would take the value literally, but a value holding the delimiter line would end the
 //! body early and run the rest), the heredoc delimiter, backticks, arithmetic (`$((…))`,
-//! `((…))`, `let`: bash evaluates a value there as an expression, and an array index in it
-//! runs `$(…)`), `[[ … ]]` (its `-eq`-style operands are arithmetic), `${…}`, comments (a
-//! newline in the value would end the comment), `eval`, and right after a backslash.
+//! `((…))`, `$[…]`, `let`, a `declare -i` value: bash evaluates a value there as an
+//! expression, and an array index in it runs `$(…)`), `[[ … ]]` (its `-eq`-style operands
+//! are arithmetic), a variable name (`arr[i]=` before a command, the names `declare`,
+//! `local`, `export`, `readonly`, `typeset`, `read`, `unset`, `mapfile`, `getopts`, `printf
+//! -v` and `test -v` take: an index in a name runs `$(…)`), `${…}`, comments (a newline in
+//! the value would end the comment), `eval`, and right after a backslash.
+//!
+//! Not seen: a builtin reached through `command`/`builtin`/`sudo`, a name given to a
+//! function that evals it, and a command that runs its own arguments as code (`bash -c`,
+//! `ssh`): there the value is the command's own input.
 
 /// What bash is reading where a placeholder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,25 +86,36 @@ const COMMENT: &str =
     "inside a # comment, expected it outside: a newline in the value would end the comment";
 const EVAL: &str =
     "as an argument of eval, expected it elsewhere: eval runs its arguments as a command";
+const VARNAME: &str = "where bash reads a variable name (an array index, or an argument of declare, local, export, readonly, typeset, read, unset, mapfile, printf -v, test -v), expected it elsewhere: an index in a name runs $(…). Assign it first, as v={name}, and use \"$v\" as a value";
+const ARITH_ATTR: &str = "as a value of declare -i (or local -i ...), expected it outside: bash evaluates it as arithmetic, and an array index in it runs $(…)";
 const ESCAPE: &str = "right after a backslash, expected it on its own: the backslash would escape the quote runplz puts around the value";
+
+/// What a command frame knows of the simple command it is reading.
+#[derive(Debug, Clone, Default)]
+struct Cmd {
+    /// Inside `$(…)`: a `)` that closes nothing else ends the frame.
+    sub: bool,
+    parens: usize,
+    cases: usize,
+    dbracket: bool,
+    /// The finished words of the current simple command.
+    words: Vec<String>,
+    /// The word being read (a quoted or escaped character stands as `x`).
+    word: String,
+}
 
 #[derive(Debug, Clone)]
 enum Frame {
-    /// Commands: the top, or the inside of `$(…)` (`sub`) or `(…)`.
-    Cmd {
-        sub: bool,
-        parens: usize,
-        cases: usize,
-        dbracket: bool,
-        /// The command's first word so far (`eval`, `let` refuse).
-        first: Option<String>,
-    },
+    /// Commands: the top, or the inside of `$(…)`.
+    Cmd(Cmd),
     Single,
     AnsiC,
     Double,
     Backtick,
+    /// `$((…))`, `((…))` (`close` is `)`), or `$[…]` (`close` is `]`).
     Arith {
-        parens: usize,
+        depth: usize,
+        close: char,
     },
     Param {
         braces: usize,
@@ -111,12 +129,89 @@ enum Frame {
 }
 
 fn cmd(sub: bool) -> Frame {
-    Frame::Cmd {
+    Frame::Cmd(Cmd {
         sub,
-        parens: 0,
-        cases: 0,
-        dbracket: false,
-        first: None,
+        ..Cmd::default()
+    })
+}
+
+/// The nearest command frame (the one whose word a quote is part of).
+fn near(stack: &mut [Frame]) -> Option<&mut Cmd> {
+    stack.iter_mut().rev().find_map(|f| match f {
+        Frame::Cmd(c) => Some(c),
+        _ => None,
+    })
+}
+
+impl Cmd {
+    fn end_word(&mut self) {
+        if self.word.is_empty() {
+            return;
+        }
+        let w = std::mem::take(&mut self.word);
+        let first = self.words.is_empty();
+        match w.as_str() {
+            "case" if first => self.cases += 1,
+            "esac" if first && self.cases > 0 => self.cases -= 1,
+            "[[" if first => self.dbracket = true,
+            "]]" => self.dbracket = false,
+            _ => {}
+        }
+        // `case x in`, `for x in`, `do`, `then`...: a new command may start after these.
+        if first
+            && matches!(
+                w.as_str(),
+                "do" | "then" | "else" | "{" | "!" | "time" | "esac" | "fi" | "done" | "}"
+            )
+        {
+            return;
+        }
+        self.words.push(w);
+    }
+
+    fn end_command(&mut self) {
+        self.end_word();
+        self.words.clear();
+    }
+
+    /// Why a placeholder in this command's current word is refused, if it is.
+    fn refusal(&self) -> Option<&'static str> {
+        if self.dbracket {
+            return Some(DBRACKET);
+        }
+        let name_start = self.word.find('[').is_some_and(|b| {
+            crate::quote::is_identifier(&self.word[..b]) && !self.word[b..].contains(']')
+        });
+        // `arr[i]=v` is an assignment only before the command's name.
+        let assigning = self.words.iter().all(|w| {
+            w.split_once('=').is_some_and(|(n, _)| {
+                crate::quote::is_identifier(n.split('[').next().unwrap_or(""))
+            })
+        });
+        if name_start && assigning && !self.word.contains('=') {
+            return Some(VARNAME);
+        }
+        let first = self.words.first().map(String::as_str)?;
+        let prev = self.words.last().map(String::as_str).unwrap_or("");
+        match first {
+            "eval" => Some(EVAL),
+            "let" => Some(ARITH),
+            "declare" | "typeset" | "local" | "readonly" | "export" => {
+                let int = self.words[1..]
+                    .iter()
+                    .any(|w| w.starts_with('-') && w.contains('i'));
+                if !self.word.contains('=') {
+                    Some(VARNAME)
+                } else if int {
+                    Some(ARITH_ATTR)
+                } else {
+                    None
+                }
+            }
+            "read" | "unset" | "mapfile" | "readarray" | "getopts" => Some(VARNAME),
+            "printf" | "test" | "[" if prev == "-v" => Some(VARNAME),
+            _ => None,
+        }
     }
 }
 
@@ -126,181 +221,165 @@ pub(super) fn context(prefix: &str) -> Ctx {
     let mut stack = vec![cmd(false)];
     // Heredocs whose bodies start at the next newline: (delimiter, strip tabs).
     let mut pending: Vec<(String, bool)> = Vec::new();
-    let mut word = String::new();
-    let mut i = 0;
     let n = chars.len();
-    macro_rules! end_word {
-        () => {
-            if !word.is_empty() {
-                if let Some(Frame::Cmd {
-                    cases,
-                    dbracket,
-                    first,
-                    ..
-                }) = stack.last_mut()
-                {
-                    match word.as_str() {
-                        "case" if first.is_none() => *cases += 1,
-                        "esac" if first.is_none() && *cases > 0 => *cases -= 1,
-                        "[[" if first.is_none() => *dbracket = true,
-                        "]]" => *dbracket = false,
-                        _ => {}
-                    }
-                    if first.is_none() {
-                        *first = Some(word.clone());
-                    }
-                }
-                word.clear();
-            }
-        };
-    }
+    let mut i = 0;
     while i < n {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
-        let top = stack.last().cloned().unwrap_or_else(|| cmd(false));
+        let after = chars.get(i + 2).copied();
+        let Some(top) = stack.last_mut() else {
+            stack.push(cmd(false));
+            continue;
+        };
         match top {
-            Frame::Cmd { .. } => {
-                match c {
-                    '\\' => {
-                        if i + 1 == n {
-                            return Ctx::Refused(ESCAPE);
-                        }
-                        word.push('x');
-                        i += 2;
-                        continue;
+            Frame::Cmd(cm) => match c {
+                '\\' => {
+                    if i + 1 == n {
+                        return Ctx::Refused(ESCAPE);
                     }
-                    '\'' => stack.push(Frame::Single),
-                    '"' => stack.push(Frame::Double),
-                    '`' => stack.push(Frame::Backtick),
-                    '$' if next == Some('\'') => {
-                        stack.push(Frame::AnsiC);
-                        i += 2;
-                        continue;
-                    }
-                    '$' if next == Some('"') => {
-                        stack.push(Frame::Double);
-                        i += 2;
-                        continue;
-                    }
-                    '$' if next == Some('(') && chars.get(i + 2) == Some(&'(') => {
-                        stack.push(Frame::Arith { parens: 0 });
-                        i += 3;
-                        continue;
-                    }
-                    '$' if next == Some('(') => {
-                        stack.push(cmd(true));
-                        i += 2;
-                        continue;
-                    }
-                    '$' if next == Some('{') => {
-                        stack.push(Frame::Param { braces: 0 });
-                        i += 2;
-                        continue;
-                    }
-                    '(' if word.is_empty() && next == Some('(') => {
-                        stack.push(Frame::Arith { parens: 0 });
-                        i += 2;
-                        continue;
-                    }
-                    '#' if word.is_empty() => stack.push(Frame::Comment),
-                    '<' if next == Some('<') && chars.get(i + 2) == Some(&'<') => {
-                        // A here-string: a plain word follows.
-                        end_word!();
-                        i += 3;
-                        continue;
-                    }
-                    '<' if next == Some('<') => {
-                        end_word!();
-                        i += 2;
-                        let strip = chars.get(i) == Some(&'-');
-                        if strip {
-                            i += 1;
-                        }
-                        while i < n && (chars[i] == ' ' || chars[i] == '\t') {
-                            i += 1;
-                        }
-                        // The delimiter word, quotes removed.
-                        let mut delim = String::new();
-                        let mut q: Option<char> = None;
-                        loop {
-                            if i >= n {
-                                return Ctx::Refused(HEREDOC_WORD);
-                            }
-                            let d = chars[i];
-                            match (q, d) {
-                                (
-                                    None,
-                                    ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')',
-                                ) => break,
-                                (None, '\'' | '"') => q = Some(d),
-                                (None, '\\') => {
-                                    i += 1;
-                                    if i >= n {
-                                        return Ctx::Refused(HEREDOC_WORD);
-                                    }
-                                    delim.push(chars[i]);
-                                }
-                                (Some(o), d) if d == o => q = None,
-                                (_, d) => delim.push(d),
-                            }
-                            i += 1;
-                        }
-                        pending.push((delim, strip));
-                        continue;
-                    }
-                    '\n' if !pending.is_empty() => {
-                        end_word!();
-                        let (delim, strip) = pending.remove(0);
-                        stack.push(Frame::Heredoc {
-                            delim,
-                            strip,
-                            line: String::new(),
-                        });
-                        if let Some(Frame::Cmd { first, .. }) = stack.iter_mut().rev().nth(1) {
-                            *first = None;
-                        }
-                    }
-                    '(' => {
-                        end_word!();
-                        if let Some(Frame::Cmd { parens, .. }) = stack.last_mut() {
-                            *parens += 1;
-                        }
-                    }
-                    ')' => {
-                        end_word!();
-                        let mut pop = false;
-                        if let Some(Frame::Cmd {
-                            sub, parens, cases, ..
-                        }) = stack.last_mut()
-                        {
-                            if *parens > 0 {
-                                *parens -= 1;
-                            } else if *cases > 0 {
-                                // A case pattern's closing paren.
-                            } else if *sub {
-                                pop = true;
-                            }
-                        }
-                        if pop {
-                            stack.pop();
-                        }
-                    }
-                    ' ' | '\t' => end_word!(),
-                    ';' | '&' | '|' | '\n' => {
-                        end_word!();
-                        if let Some(Frame::Cmd { first, .. }) = stack.last_mut() {
-                            *first = None;
-                        }
-                    }
-                    '<' | '>' => end_word!(),
-                    _ => word.push(c),
+                    cm.word.push('x');
+                    i += 2;
+                    continue;
                 }
-            }
+                '\'' => {
+                    cm.word.push('x');
+                    stack.push(Frame::Single);
+                }
+                '"' => {
+                    cm.word.push('x');
+                    stack.push(Frame::Double);
+                }
+                '`' => {
+                    cm.word.push('x');
+                    stack.push(Frame::Backtick);
+                }
+                '$' if next == Some('\'') => {
+                    cm.word.push('x');
+                    stack.push(Frame::AnsiC);
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('"') => {
+                    cm.word.push('x');
+                    stack.push(Frame::Double);
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('(') && after == Some('(') => {
+                    cm.word.push('x');
+                    stack.push(Frame::Arith {
+                        depth: 0,
+                        close: ')',
+                    });
+                    i += 3;
+                    continue;
+                }
+                '$' if next == Some('[') => {
+                    cm.word.push('x');
+                    stack.push(Frame::Arith {
+                        depth: 0,
+                        close: ']',
+                    });
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('(') => {
+                    cm.word.push('x');
+                    stack.push(cmd(true));
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('{') => {
+                    cm.word.push('x');
+                    stack.push(Frame::Param { braces: 0 });
+                    i += 2;
+                    continue;
+                }
+                '(' if cm.word.is_empty() && next == Some('(') => {
+                    stack.push(Frame::Arith {
+                        depth: 0,
+                        close: ')',
+                    });
+                    i += 2;
+                    continue;
+                }
+                '#' if cm.word.is_empty() => stack.push(Frame::Comment),
+                '<' if next == Some('<') && after == Some('<') => {
+                    // A here-string: a plain word follows.
+                    cm.end_word();
+                    i += 3;
+                    continue;
+                }
+                '<' if next == Some('<') => {
+                    cm.end_word();
+                    i += 2;
+                    let strip = chars.get(i) == Some(&'-');
+                    if strip {
+                        i += 1;
+                    }
+                    while i < n && (chars[i] == ' ' || chars[i] == '\t') {
+                        i += 1;
+                    }
+                    // The delimiter word, quotes removed.
+                    let mut delim = String::new();
+                    let mut q: Option<char> = None;
+                    loop {
+                        if i >= n {
+                            return Ctx::Refused(HEREDOC_WORD);
+                        }
+                        let d = chars[i];
+                        match (q, d) {
+                            (None, ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')') => {
+                                break
+                            }
+                            (None, '\'' | '"') => q = Some(d),
+                            (None, '\\') => {
+                                i += 1;
+                                if i >= n {
+                                    return Ctx::Refused(HEREDOC_WORD);
+                                }
+                                delim.push(chars[i]);
+                            }
+                            (Some(o), d) if d == o => q = None,
+                            (_, d) => delim.push(d),
+                        }
+                        i += 1;
+                    }
+                    pending.push((delim, strip));
+                    continue;
+                }
+                '\n' if !pending.is_empty() => {
+                    cm.end_command();
+                    let (delim, strip) = pending.remove(0);
+                    stack.push(Frame::Heredoc {
+                        delim,
+                        strip,
+                        line: String::new(),
+                    });
+                }
+                '(' => {
+                    // A subshell, a function's `()`, an array's `(`: a command starts.
+                    cm.end_command();
+                    cm.parens += 1;
+                }
+                ')' => {
+                    // A case pattern's `)` counts too: its command starts after it.
+                    cm.end_command();
+                    if cm.parens > 0 {
+                        cm.parens -= 1;
+                    } else if cm.cases == 0 && cm.sub {
+                        stack.pop();
+                    }
+                }
+                ' ' | '\t' => cm.end_word(),
+                ';' | '&' | '|' | '\n' => cm.end_command(),
+                '<' | '>' => cm.end_word(),
+                _ => cm.word.push(c),
+            },
             Frame::Single => {
                 if c == '\'' {
                     stack.pop();
                 }
-                word.push('x');
             }
             Frame::AnsiC => {
                 if c == '\\' {
@@ -313,40 +392,47 @@ pub(super) fn context(prefix: &str) -> Ctx {
                 if c == '\'' {
                     stack.pop();
                 }
-                word.push('x');
             }
-            Frame::Double => {
-                word.push('x');
-                match c {
-                    '\\' => {
-                        if i + 1 == n {
-                            return Ctx::Refused(ESCAPE);
-                        }
-                        i += 2;
-                        continue;
+            Frame::Double => match c {
+                '\\' => {
+                    if i + 1 == n {
+                        return Ctx::Refused(ESCAPE);
                     }
-                    '"' => {
-                        stack.pop();
-                    }
-                    '`' => stack.push(Frame::Backtick),
-                    '$' if next == Some('(') && chars.get(i + 2) == Some(&'(') => {
-                        stack.push(Frame::Arith { parens: 0 });
-                        i += 3;
-                        continue;
-                    }
-                    '$' if next == Some('(') => {
-                        stack.push(cmd(true));
-                        i += 2;
-                        continue;
-                    }
-                    '$' if next == Some('{') => {
-                        stack.push(Frame::Param { braces: 0 });
-                        i += 2;
-                        continue;
-                    }
-                    _ => {}
+                    i += 2;
+                    continue;
                 }
-            }
+                '"' => {
+                    stack.pop();
+                }
+                '`' => stack.push(Frame::Backtick),
+                '$' if next == Some('(') && after == Some('(') => {
+                    stack.push(Frame::Arith {
+                        depth: 0,
+                        close: ')',
+                    });
+                    i += 3;
+                    continue;
+                }
+                '$' if next == Some('[') => {
+                    stack.push(Frame::Arith {
+                        depth: 0,
+                        close: ']',
+                    });
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('(') => {
+                    stack.push(cmd(true));
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('{') => {
+                    stack.push(Frame::Param { braces: 0 });
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            },
             Frame::Backtick => match c {
                 '\\' => {
                     i += 2;
@@ -357,24 +443,27 @@ pub(super) fn context(prefix: &str) -> Ctx {
                 }
                 _ => {}
             },
-            Frame::Arith { parens } => match c {
-                '(' => set(&mut stack, Frame::Arith { parens: parens + 1 }),
-                ')' if parens > 0 => set(&mut stack, Frame::Arith { parens: parens - 1 }),
-                ')' => {
+            Frame::Arith { depth, close } => {
+                let open = if *close == ')' { '(' } else { '[' };
+                if c == open {
+                    *depth += 1;
+                } else if c == *close && *depth > 0 {
+                    *depth -= 1;
+                } else if c == *close {
+                    let paren = *close == ')';
                     stack.pop();
-                    if next == Some(')') {
+                    if paren && next == Some(')') {
                         i += 1;
                     }
                 }
-                _ => {}
-            },
+            }
             Frame::Param { braces } => match c {
                 '\\' => {
                     i += 2;
                     continue;
                 }
-                '{' => set(&mut stack, Frame::Param { braces: braces + 1 }),
-                '}' if braces > 0 => set(&mut stack, Frame::Param { braces: braces - 1 }),
+                '{' => *braces += 1,
+                '}' if *braces > 0 => *braces -= 1,
                 '}' => {
                     stack.pop();
                 }
@@ -386,68 +475,47 @@ pub(super) fn context(prefix: &str) -> Ctx {
                     continue; // The newline ends the command too.
                 }
             }
-            Frame::Heredoc {
-                delim,
-                strip,
-                mut line,
-            } => {
-                if c == '\n' {
-                    let l = if strip {
+            Frame::Heredoc { delim, strip, line } => {
+                if c != '\n' {
+                    line.push(c);
+                } else {
+                    let l = if *strip {
                         line.trim_start_matches('\t')
                     } else {
                         line.as_str()
                     };
-                    stack.pop();
-                    if l != delim {
-                        stack.push(Frame::Heredoc {
-                            delim,
-                            strip,
-                            line: String::new(),
-                        });
-                    } else if !pending.is_empty() {
-                        let (delim, strip) = pending.remove(0);
-                        stack.push(Frame::Heredoc {
-                            delim,
-                            strip,
-                            line: String::new(),
-                        });
+                    if l == delim.as_str() {
+                        stack.pop();
+                        if !pending.is_empty() {
+                            let (delim, strip) = pending.remove(0);
+                            stack.push(Frame::Heredoc {
+                                delim,
+                                strip,
+                                line: String::new(),
+                            });
+                        }
+                    } else {
+                        line.clear();
                     }
-                } else {
-                    line.push(c);
-                    set(&mut stack, Frame::Heredoc { delim, strip, line });
                 }
             }
         }
         i += 1;
     }
+    let quoted = |stack: &mut Vec<Frame>, ctx: Ctx| match near(stack).and_then(|c| c.refusal()) {
+        Some(why) => Ctx::Refused(why),
+        None => ctx,
+    };
     match stack.last() {
-        Some(Frame::Cmd {
-            dbracket, first, ..
-        }) => {
-            if *dbracket {
-                Ctx::Refused(DBRACKET)
-            } else if matches!(first.as_deref(), Some("eval")) {
-                Ctx::Refused(EVAL)
-            } else if matches!(first.as_deref(), Some("let")) {
-                Ctx::Refused(ARITH)
-            } else {
-                Ctx::Plain
-            }
-        }
-        Some(Frame::Single) => Ctx::Single,
-        Some(Frame::AnsiC) => Ctx::AnsiC,
-        Some(Frame::Double) => Ctx::Double,
+        Some(Frame::Cmd(_)) => quoted(&mut stack, Ctx::Plain),
+        Some(Frame::Single) => quoted(&mut stack, Ctx::Single),
+        Some(Frame::AnsiC) => quoted(&mut stack, Ctx::AnsiC),
+        Some(Frame::Double) => quoted(&mut stack, Ctx::Double),
         Some(Frame::Backtick) => Ctx::Refused(BACKTICK),
         Some(Frame::Arith { .. }) => Ctx::Refused(ARITH),
         Some(Frame::Param { .. }) => Ctx::Refused(PARAM),
         Some(Frame::Comment) => Ctx::Refused(COMMENT),
         Some(Frame::Heredoc { .. }) => Ctx::Refused(HEREDOC),
         None => Ctx::Plain,
-    }
-}
-
-fn set(stack: &mut [Frame], f: Frame) {
-    if let Some(top) = stack.last_mut() {
-        *top = f;
     }
 }

@@ -36,8 +36,9 @@ pub struct JobFile {
     /// (`"--name={name}"`), `'…'` or `$'…'`, in `$(…)`, an assignment or a `case`. Where
     /// no quoting holds the job is refused, saying what to do instead: a heredoc body,
     /// quoted or not (assign `v={name}` before it and write `$v` in an unquoted body),
-    /// backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `let`), `[[ … ]]`, `${…}`, a
-    /// `#` comment, `eval`, or right after a backslash. In an argv array a value is one
+    /// backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `$[…]`, `let`, `declare -i`),
+    /// `[[ … ]]`, `${…}`, a `#` comment, `eval`, a variable name (`arr[{i}]=`, `read`,
+    /// `declare`, `unset`, `printf -v`, `test -v`), or right after a backslash. In an argv array a value is one
     /// argument, as is.
     pub run: Run,
     /// Default values for `{name}` placeholders in `run`.

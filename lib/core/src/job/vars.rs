@@ -2,7 +2,7 @@
 //! then `--var k=v`, then `--k=v` after the job file (later wins). In a shell-string `run`
 //! each value is quoted for the place it stands in (a plain word, inside `"…"`, `'…'` or
 //! `$'…'`: see `shell_context.rs`), and a place where no quoting holds (a heredoc body,
-//! backticks, arithmetic, `[[ … ]]`, `${…}`, a comment, `eval`) is refused when the job is
+//! backticks, arithmetic, `[[ … ]]`, `${…}`, a variable name, a comment, `eval`) is refused when the job is
 //! checked, so a value can never inject a command; in an argv `run` it is substituted as
 //! is. `{{` and `}}` are literal braces.
 
