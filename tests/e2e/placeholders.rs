@@ -314,7 +314,8 @@ fn runplz_refuses_a_heredoc_placeholder_and_quotes_one_in_double_quotes() {
         assert!(
             stderr(&out).contains("job.json:1:")
                 && stderr(&out).contains("run: found placeholder '{v1}' inside a heredoc body")
-                && stderr(&out).contains("v={v1} before the heredoc"),
+                && stderr(&out).contains("v={v1} before the heredoc")
+                && stderr(&out).contains("(at line 2, column 9 of the command)"),
             "{}",
             stderr(&out)
         );

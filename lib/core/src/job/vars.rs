@@ -54,10 +54,19 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
             }
             let ctx = if shell { context(&shadow) } else { Ctx::Plain };
             if let Ctx::Refused(why) = ctx {
+                // Where in the command: a short one is shown whole, a script by line and
+                // column.
+                let before = &t[..t.len() - tail.len()];
+                let at = if t.contains('\n') || t.chars().count() > 80 {
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                    format!("at line {line}, column {col} of the command")
+                } else {
+                    format!("in {}", q(t))
+                };
                 return Err(format!(
-                    "found placeholder '{{{name}}}' {} (in {})",
-                    why.replace("{name}", &format!("{{{name}}}")),
-                    q(t)
+                    "found placeholder '{{{name}}}' {} ({at})",
+                    why.replace("{name}", &format!("{{{name}}}"))
                 ));
             }
             if shell && matches!(ctx, Ctx::Plain | Ctx::Double) && shadow.ends_with('$') {

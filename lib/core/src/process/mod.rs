@@ -706,6 +706,27 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_past_the_clock_is_no_deadline_not_a_panic() {
+        // Instant + Duration::MAX overflows: it once panicked after the job had started.
+        let f = Proc::new("sh")
+            .args(["-c", "exit 3"])
+            .timeout(Some(Duration::MAX))
+            .grace(Duration::MAX)
+            .run()
+            .unwrap();
+        assert!(!f.timed_out);
+        assert_eq!(f.status, Status::Exited(3));
+        // Stopping with a grace past the clock still sends TERM (the child ends by it).
+        let f = Proc::new("sh")
+            .args(["-c", "sleep 5"])
+            .timeout(Some(Duration::from_millis(100)))
+            .grace(Duration::MAX)
+            .run()
+            .unwrap();
+        assert!(f.timed_out);
+    }
+
+    #[test]
     fn stop_wait_lets_the_child_end_by_itself_after_the_hook() {
         let child = || {
             Proc::new("sh")
