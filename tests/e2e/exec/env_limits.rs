@@ -1,5 +1,5 @@
 //! The job's environment on a box, at its limits: a block near the 128 KiB cap is read in
-//! blocks and never past its end (the job's stdin that follows arrives whole), a larger one
+//! blocks with GNU head (a byte at a time with dd elsewhere) and never past its end (the job's stdin that follows arrives whole), a larger one
 //! is refused before anything runs, and a job env that sets PATH to nowhere cannot break
 //! the wrapper's own tools (env, setsid, rm are found before it is applied).
 use super::*;
@@ -13,9 +13,42 @@ fn sha(data: &[u8]) -> String {
         .collect()
 }
 
+/// With GNU head the block is read in blocks: dd (the byte-at-a-time way) is hidden on the
+/// box and not needed.
 #[test]
 fn a_large_env_block_is_read_whole_and_the_stdin_after_it_arrives_exact() {
-    let b = SshBox::start();
+    let b = SshBox::start_hiding("", false, &[which("dd").trim()]);
+    assert_eq!(
+        b.ssh("dd --version >/dev/null 2>&1 && echo dd || echo none"),
+        "none\n"
+    );
+    large_env_then_stdin(&b);
+}
+
+fn which(program: &str) -> String {
+    String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+}
+
+/// Without GNU head (busybox and toybox head read past what they print) the block is read
+/// a byte at a time: the same bytes arrive.
+#[test]
+fn without_gnu_head_the_env_block_is_read_exactly_too() {
+    let b = SshBox::start_hiding("", false, &[which("head").trim()]);
+    assert_eq!(
+        b.ssh("head --version >/dev/null 2>&1 && echo gnu || echo none"),
+        "none\n"
+    );
+    large_env_then_stdin(&b);
+}
+
+fn large_env_then_stdin(b: &SshBox) {
     let t = shm_tempdir();
     // 120 KiB of printable bytes with quotes and $( in them, then 1 MiB of stdin.
     let big: String = (0..120 * 1024)
@@ -25,7 +58,7 @@ fn a_large_env_block_is_read_whole_and_the_stdin_after_it_arrives_exact() {
     let data: Vec<u8> = (0u32..1 << 20).map(|i| (i * 7 + i / 255) as u8).collect();
     std::fs::write(&input, &data).unwrap();
     let out = run_expect(
-        rp_exec(Some(&b))
+        rp_exec(Some(b))
             .arg("--stdin")
             .arg(&input)
             .arg(format!("--env=BIG={big}"))

@@ -54,11 +54,12 @@ rp_sweep
 mkdir -p "$rp_dir" || rp_fail "cannot create $rp_dir"
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
-# file lives only until the job's subshell has read it. `head -c` (GNU and busybox) reads
-# in blocks of at most what is left, never past the block: the job's stdin follows it.
-# Without head, dd reads it a byte at a time.
+# file lives only until the job's subshell has read it. The job's stdin follows the block,
+# so nothing may read past it: GNU head -c reads in blocks of at most what is left; busybox
+# and toybox head read whole buffers, so anywhere else dd reads it a byte at a time (the
+# block is at most 128 KiB).
 if [ @ENVLEN@ -gt 0 ]; then
-  if command -v head >/dev/null 2>&1; then
+  if head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils'; then
     (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_fail "cannot read the environment"
   else
     (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
