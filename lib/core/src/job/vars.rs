@@ -192,14 +192,15 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// Read a `--vars-file`: a JSON object whose values are strings, in file order.
 pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let whole = std::fs::read_to_string(path)
         .map_err(|e| format!("{shown}: cannot read the vars file: {e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        let (message, (l, c)) = syntax_error_at(&e, &text);
+    let text = whole.strip_prefix('\u{feff}').unwrap_or(&whole);
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        let (message, (l, c)) = syntax_error_at(&e, text);
         format!("{shown}:{l}:{c}: {message}")
     })?;
     let at = |key: &str| {
-        let (l, c) = spans::locate(&text, &spans::join_key("", key));
+        let (l, c) = spans::locate(text, &spans::join_key("", key));
         format!("{shown}:{l}:{c}")
     };
     let obj = v.as_object().ok_or_else(|| {
@@ -213,7 +214,7 @@ pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         .map(|(k, val)| {
             let path = spans::join_key("", k);
             if !crate::quote::is_identifier(k) {
-                let (l, c) = spans::locate_key(&text, &path);
+                let (l, c) = spans::locate_key(text, &path);
                 return Err(format!(
                     "{shown}:{l}:{c}: {path}: found key {}, expected a placeholder name like steps_2",
                     q(k)
@@ -490,6 +491,17 @@ mod quote_tests {
         assert_eq!(shell("echo 'it''s' {x}", "esac"), "echo 'it''s' 'esac'");
         assert_eq!(shell("X={x}", "a=b"), "X='a=b'");
         assert!(check_template(&Run::Argv(vec!["echo".into(), "\"{x}\"".into()])).is_ok());
+    }
+
+    #[test]
+    fn a_vars_file_may_start_with_a_byte_order_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("v.json");
+        std::fs::write(&f, "\u{feff}{\"x\": \"1\"}").unwrap();
+        assert_eq!(
+            read_vars_file(&f).unwrap(),
+            vec![("x".to_string(), "1".to_string())]
+        );
     }
 
     #[test]
