@@ -169,6 +169,11 @@ fn places() -> Vec<(&'static str, &'static str, Expect)> {
             "cat <(printf %s {v}) > out",
             |v| v.to_string(),
         ),
+        (
+            "after a ${…} whose quotes hide braces",
+            r#"x=1; printf %s "${{x:-"}}"}}" ${{x:-'}}'}} {v} > out"#,
+            |v| format!("11{v}"),
+        ),
         ("after [[ ]]", "[[ a == a ]] && printf %s {v} > out", |v| {
             v.to_string()
         }),
@@ -263,6 +268,9 @@ const REFUSED: &[(&str, &str)] = &[
     ("unset {v}", "where bash reads a variable name"),
     ("f() {{ read {v}; }}", "where bash reads a variable name"),
     ("echo $[{v}+1]", "inside arithmetic"),
+    ("echo $(( $(printf %s {v}) + 1 ))", "inside arithmetic"),
+    ("echo \"${{x:-'{v}'}}\"", "inside ${…}"),
+    ("echo \"$(echo `echo \"{v}\"`)\"", "inside backticks"),
     ("for (( i={v}; i<2; i++ )); do :; done", "inside arithmetic"),
     ("echo \\{v}", "right after a backslash"),
     ("echo \"\\{v}\"", "right after a backslash"),

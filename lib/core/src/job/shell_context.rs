@@ -462,6 +462,19 @@ pub(super) fn context(prefix: &str) -> Ctx {
                     i += 2;
                     continue;
                 }
+                // Quotes inside ${…} hide a `}` (bash matches them even within "…").
+                '\'' => stack.push(Frame::Single),
+                '"' => stack.push(Frame::Double),
+                '$' if next == Some('(') && after != Some('(') => {
+                    stack.push(cmd(true));
+                    i += 2;
+                    continue;
+                }
+                '$' if next == Some('{') => {
+                    stack.push(Frame::Param { braces: 0 });
+                    i += 2;
+                    continue;
+                }
                 '{' => *braces += 1,
                 '}' if *braces > 0 => *braces -= 1,
                 '}' => {
@@ -501,6 +514,19 @@ pub(super) fn context(prefix: &str) -> Ctx {
             }
         }
         i += 1;
+    }
+    // Whatever a value's own frame, one enclosing it all the way out decides too: in
+    // `$(( $(echo {v}) ))` the output is arithmetic, in `"${x:-'{v}'}"` the quotes are text.
+    for f in &stack {
+        let why = match f {
+            Frame::Backtick => BACKTICK,
+            Frame::Arith { .. } => ARITH,
+            Frame::Param { .. } => PARAM,
+            Frame::Comment => COMMENT,
+            Frame::Heredoc { .. } => HEREDOC,
+            _ => continue,
+        };
+        return Ctx::Refused(why);
     }
     let quoted = |stack: &mut Vec<Frame>, ctx: Ctx| match near(stack).and_then(|c| c.refusal()) {
         Some(why) => Ctx::Refused(why),
