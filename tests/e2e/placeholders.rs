@@ -60,6 +60,8 @@ const HOSTILE: &[&str] = &[
     "E\ntouch MARK",
     ">MARK",
     "<MARK",
+    "b,c",
+    "x,",
 ];
 
 /// A place, a template for it (the value is `{v}`; the script writes what arrived to the file
@@ -169,6 +171,9 @@ fn places() -> Vec<(&'static str, &'static str, Expect)> {
             "cat <(printf %s {v}) > out",
             |v| v.to_string(),
         ),
+        ("a brace expansion", "printf '%s|' {{a,{v}}} > out", |v| {
+            format!("a|{v}|")
+        }),
         (
             "after a ${…} whose quotes hide braces",
             r#"x=1; printf %s "${{x:-"}}"}}" ${{x:-'}}'}} {v} > out"#,

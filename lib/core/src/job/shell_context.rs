@@ -59,14 +59,15 @@ const RESERVED: &[&str] = &[
 ];
 
 /// `value` as one bash word that means exactly its bytes: bare when every byte is plainly
-/// literal anywhere in a word (no `=`, which could make a word an assignment, no `~`) and
+/// literal anywhere in a word (no `=`, which could make a word an assignment, no `~`, no
+/// `,`, which a brace expansion around it would split at) and
 /// it is no reserved word (`esac` would end a `case`), else single-quoted.
 pub(super) fn word(value: &str) -> String {
     let bare = !value.is_empty()
         && !RESERVED.contains(&value)
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:,+@".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:+@".contains(&b));
     if bare {
         value.to_string()
     } else {
