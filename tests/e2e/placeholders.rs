@@ -257,6 +257,8 @@ const REFUSED: &[(&str, &str)] = &[
     ("echo \"${{x:-{v}}}\"", "inside ${…}"),
     ("echo hi # {v}", "inside a # comment"),
     ("eval {v}", "as an argument of eval"),
+    ("trap {v} EXIT", "as an argument of eval or trap"),
+    ("declare -n r={v}", "as a value of declare -i or -n"),
     ("arr[{v}]=1", "where bash reads a variable name"),
     ("A=1 arr[{v}]=1 true", "where bash reads a variable name"),
     ("declare {v}=1", "where bash reads a variable name"),
@@ -294,6 +296,10 @@ fn every_unquotable_place_is_refused_and_a_value_there_never_runs() {
             "{template:?}: {e}"
         );
         assert!(render(template, "$(touch MARK)").is_err(), "{template:?}");
+        assert!(
+            vars::check_template(&Run::Argv(vec![template.to_string()])).is_ok(),
+            "an argv word is no shell: {template:?}"
+        );
     }
 }
 

@@ -17,11 +17,13 @@
 //! are arithmetic), a variable name (`arr[i]=` before a command, the names `declare`,
 //! `local`, `export`, `readonly`, `typeset`, `read`, `unset`, `mapfile`, `getopts`, `printf
 //! -v` and `test -v` take: an index in a name runs `$(…)`), `${…}`, comments (a newline in
-//! the value would end the comment), `eval`, and right after a backslash.
+//! the value would end the comment), `eval`, `trap`, a `declare -n` value, and right after
+//! a backslash.
 //!
 //! Not seen: a builtin reached through `command`/`builtin`/`sudo`, a name given to a
-//! function that evals it, and a command that runs its own arguments as code (`bash -c`,
-//! `ssh`): there the value is the command's own input.
+//! function that evals it, a command that runs its own arguments as code (`bash -c`,
+//! `ssh`), and the script's own later use of a variable that holds a value (`${!x}`,
+//! `[[ $x -eq 1 ]]`): there the value is that code's own input.
 
 /// What bash is reading where a placeholder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,9 +88,9 @@ const PARAM: &str =
 const COMMENT: &str =
     "inside a # comment, expected it outside: a newline in the value would end the comment";
 const EVAL: &str =
-    "as an argument of eval, expected it elsewhere: eval runs its arguments as a command";
+    "as an argument of eval or trap, expected it elsewhere: they run their arguments as a command";
 const VARNAME: &str = "where bash reads a variable name (an array index, or an argument of declare, local, export, readonly, typeset, read, unset, mapfile, printf -v, test -v), expected it elsewhere: an index in a name runs $(…). Assign it first, as v={name}, and use \"$v\" as a value";
-const ARITH_ATTR: &str = "as a value of declare -i (or local -i ...), expected it outside: bash evaluates it as arithmetic, and an array index in it runs $(…)";
+const ARITH_ATTR: &str = "as a value of declare -i or -n (or local, typeset ...), expected it outside: bash evaluates it as arithmetic or as a name, and an array index in it runs $(…)";
 const ESCAPE: &str = "right after a backslash, expected it on its own: the backslash would escape the quote runplz puts around the value";
 
 /// What a command frame knows of the simple command it is reading.
@@ -195,12 +197,12 @@ impl Cmd {
         let first = self.words.first().map(String::as_str)?;
         let prev = self.words.last().map(String::as_str).unwrap_or("");
         match first {
-            "eval" => Some(EVAL),
+            "eval" | "trap" => Some(EVAL),
             "let" => Some(ARITH),
             "declare" | "typeset" | "local" | "readonly" | "export" => {
                 let int = self.words[1..]
                     .iter()
-                    .any(|w| w.starts_with('-') && w.contains('i'));
+                    .any(|w| w.starts_with('-') && w.contains(['i', 'n']));
                 if !self.word.contains('=') {
                     Some(VARNAME)
                 } else if int {

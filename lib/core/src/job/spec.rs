@@ -37,7 +37,7 @@ pub struct JobFile {
     /// no quoting holds the job is refused, saying what to do instead: a heredoc body,
     /// quoted or not (assign `v={name}` before it and write `$v` in an unquoted body),
     /// backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `$[…]`, `let`, `declare -i`),
-    /// `[[ … ]]`, `${…}`, a `#` comment, `eval`, a variable name (`arr[{i}]=`, `read`,
+    /// `[[ … ]]`, `${…}`, a `#` comment, `eval`, `trap`, a `declare -n` value, a variable name (`arr[{i}]=`, `read`,
     /// `declare`, `unset`, `printf -v`, `test -v`), or right after a backslash. In an argv array a value is one
     /// argument, as is.
     pub run: Run,
