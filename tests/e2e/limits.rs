@@ -117,24 +117,36 @@ fn every_tool_refuses_a_job_duration_past_the_maximum_located_and_before_running
             );
             assert!(!d.path().join("marker").exists());
         }
-        // rp-exec takes a job for its ssh settings: the same rule holds there.
-        let mut c = bin_cmd("rp-exec");
-        c.current_dir(d.path())
-            .args([
-                "--host",
-                "nobody@nowhere.invalid",
-                "--job",
-                "job.json",
-                "--",
-            ])
-            .arg("true");
-        let out = c.output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "rp-exec --job: {}",
-            stderr(&out)
-        );
+        // Every rp-* tool that reads a job applies the same rules.
+        let nowhere = "nobody@nowhere.invalid";
+        for (tool, args) in [
+            (
+                "rp-exec",
+                vec!["--host", nowhere, "--job", "job.json", "--", "true"],
+            ),
+            ("rp-image", vec!["--format", "dockerfile", "job.json"]),
+            ("rp-probe", vec!["--local", "job.json"]),
+            (
+                "rp-sync",
+                vec!["--job", "job.json", "--host", nowhere, "up"],
+            ),
+            (
+                "rp-collect",
+                vec![
+                    "--job", "job.json", "--host", nowhere, "--to", "o", "--from", "x",
+                ],
+            ),
+        ] {
+            let mut c = bin_cmd(tool);
+            c.current_dir(d.path()).args(&args);
+            let out = c.output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{tool} {extra}: {err}");
+            assert!(
+                err.contains(&format!("{tool}: job.json:7:{col}: {path}: found ")),
+                "{tool} {extra}: {err}"
+            );
+        }
     }
 }
 
