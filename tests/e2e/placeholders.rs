@@ -179,6 +179,11 @@ fn places() -> Vec<(&'static str, &'static str, Expect)> {
             r#"x=1; printf %s "${{x:-"}}"}}" ${{x:-'}}'}} {v} > out"#,
             |v| format!("11{v}"),
         ),
+        (
+            "a [[ ]] string test",
+            r#"[[ {v} == "{v}" && -n x{v} && ! -f {v}/nope ]] && printf %s {v} > out"#,
+            |v| v.to_string(),
+        ),
         ("after [[ ]]", "[[ a == a ]] && printf %s {v} > out", |v| {
             v.to_string()
         }),
@@ -252,7 +257,13 @@ const REFUSED: &[(&str, &str)] = &[
     ("echo \"$(( {v} ))\"", "inside arithmetic"),
     ("(( {v} > 1 )) && echo big", "inside arithmetic"),
     ("let x={v}", "inside arithmetic"),
-    ("[[ {v} -eq 1 ]]", "inside [[ … ]]"),
+    ("[[ {v} -eq 1 ]]", "inside a [[ … ]] that uses -eq"),
+    ("[[ 1 -lt \"{v}\" ]]", "inside a [[ … ]] that uses -eq"),
+    ("[[ -v {v} ]]", "inside a [[ … ]] that uses -eq"),
+    (
+        "[[ -n {v} && {v} -ge 2 ]]",
+        "inside a [[ … ]] that uses -eq",
+    ),
     ("echo ${{x:-{v}}}", "inside ${…}"),
     ("echo \"${{x:-{v}}}\"", "inside ${…}"),
     ("echo hi # {v}", "inside a # comment"),

@@ -4,7 +4,8 @@
 //! by a plain word) and says what bash would be reading at that point.
 //!
 //! Quoting per place (what [`Ctx::quote`] does with the shell-quoted word `W`):
-//! - a plain word, an assignment, a `case` word or pattern, inside `$(…)`: `W`;
+//! - a plain word, an assignment, a `case` word or pattern, inside `$(…)`, a `[[ … ]]`
+//!   string test: `W`;
 //! - inside `"…"`: `"W"` (close the quote, the word, reopen);
 //! - inside `'…'`: `'W'`; inside `$'…'`: `'W$'`.
 //!
@@ -13,8 +14,8 @@
 //! one would take the value literally, but a value holding the delimiter line would end the
 //! body early and run the rest), the heredoc delimiter, backticks, arithmetic (`$((…))`,
 //! `((…))`, `$[…]`, `let`, a `declare -i` value: bash evaluates a value there as an
-//! expression, and an array index in it runs `$(…)`), `[[ … ]]` (its `-eq`-style operands
-//! are arithmetic), a variable name (`arr[i]=` before a command, the names `declare`,
+//! expression, and an array index in it runs `$(…)`), a `[[ … ]]` that uses `-eq`, `-v` or
+//! the like (their operands are arithmetic or names), a variable name (`arr[i]=` before a command, the names `declare`,
 //! `local`, `export`, `readonly`, `typeset`, `read`, `unset`, `mapfile`, `getopts`, `printf
 //! -v` and `test -v` take: an index in a name runs `$(…)`), `${…}`, comments (a newline in
 //! the value would end the comment), `eval`, `trap`, a `declare -n` value, and right after
@@ -62,11 +63,13 @@ const RESERVED: &[&str] = &[
 
 /// `value` as one bash word that means exactly its bytes: bare when every byte is plainly
 /// literal anywhere in a word (no `=`, which could make a word an assignment, no `~`, no
-/// `,`, which a brace expansion around it would split at) and
+/// `,`, which a brace expansion around it would split at, no leading `-`, which `[[ … ]]`
+/// reads as an operator) and
 /// it is no reserved word (`esac` would end a `case`), else single-quoted.
 pub(super) fn word(value: &str) -> String {
     let bare = !value.is_empty()
         && !RESERVED.contains(&value)
+        && !value.starts_with('-')
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:+@".contains(&b));
@@ -82,7 +85,15 @@ const HEREDOC_WORD: &str = "as a heredoc delimiter, expected a fixed word after 
 const BACKTICK: &str =
     "inside backticks, expected it in $(…) instead, where it is quoted like anywhere else";
 const ARITH: &str = "inside arithmetic ($((…)), ((…)) or let), expected it outside: bash evaluates a value there as an expression, and an array index in it runs $(…). Check it is a number first, e.g. n={name}; [ \"$n\" -eq \"$n\" ] 2>/dev/null || exit 2";
-const DBRACKET: &str = "inside [[ … ]], expected it outside or in [ … ]: bash evaluates the operands of -eq, -lt and the like as arithmetic, which runs $(…) in an array index";
+pub(super) const DBRACKET: &str = "inside a [[ … ]] that uses -eq, -lt, -v or the like, expected it outside or in [ … ]: bash evaluates those operands as arithmetic or as names, which runs $(…) in an array index";
+
+/// The `[[ … ]]` operators whose operands bash evaluates as arithmetic or as names.
+const DBRACKET_OPS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-v", "-R"];
+
+/// Whether a `[[ … ]]` text (words split by blanks) uses one of [`DBRACKET_OPS`].
+pub(super) fn dbracket_evaluates(text: &str) -> bool {
+    text.split_whitespace().any(|w| DBRACKET_OPS.contains(&w))
+}
 const PARAM: &str =
     "inside ${…}, expected it outside: assign it first, as v={name}, then use ${v…} or $v";
 const COMMENT: &str =
@@ -179,7 +190,12 @@ impl Cmd {
 
     /// Why a placeholder in this command's current word is refused, if it is.
     fn refusal(&self) -> Option<&'static str> {
-        if self.dbracket {
+        if self.dbracket
+            && self
+                .words
+                .iter()
+                .any(|w| DBRACKET_OPS.contains(&w.as_str()))
+        {
             return Some(DBRACKET);
         }
         let name_start = self.word.find('[').is_some_and(|b| {
@@ -219,7 +235,20 @@ impl Cmd {
 }
 
 /// The context at the end of `prefix`.
+#[cfg(test)]
 pub(super) fn context(prefix: &str) -> Ctx {
+    scan(prefix).0
+}
+
+/// The context at the end of `prefix`, and whether it is inside `[[ … ]]` (where the caller
+/// checks the rest of the conditional with [`dbracket_evaluates`]).
+pub(super) fn scan(prefix: &str) -> (Ctx, bool) {
+    let mut dbracket = false;
+    let ctx = scan_ctx(prefix, &mut dbracket);
+    (ctx, dbracket)
+}
+
+fn scan_ctx(prefix: &str, dbracket: &mut bool) -> Ctx {
     let chars: Vec<char> = prefix.chars().collect();
     let mut stack = vec![cmd(false)];
     // Heredocs whose bodies start at the next newline: (delimiter, strip tabs).
@@ -531,6 +560,7 @@ pub(super) fn context(prefix: &str) -> Ctx {
         };
         return Ctx::Refused(why);
     }
+    *dbracket = near(&mut stack).is_some_and(|c| c.dbracket);
     let quoted = |stack: &mut Vec<Frame>, ctx: Ctx| match near(stack).and_then(|c| c.refusal()) {
         Some(why) => Ctx::Refused(why),
         None => ctx,
@@ -581,7 +611,10 @@ mod tests {
             ("((", Ctx::Refused(ARITH)),
             ("echo $[", Ctx::Refused(ARITH)),
             ("let ", Ctx::Refused(ARITH)),
-            ("[[ ", Ctx::Refused(DBRACKET)),
+            ("[[ 1 -eq ", Ctx::Refused(DBRACKET)),
+            ("[[ -v ", Ctx::Refused(DBRACKET)),
+            ("[[ -f ", Ctx::Plain),
+            ("[[ a == \"", Ctx::Double),
             ("echo ${x:-", Ctx::Refused(PARAM)),
             ("echo \"${x:-'", Ctx::Refused(PARAM)),
             ("echo # ", Ctx::Refused(COMMENT)),
@@ -598,7 +631,8 @@ mod tests {
     #[test]
     fn words_are_quoted_unless_plainly_literal() {
         assert_eq!(word("steps_2"), "steps_2");
-        assert_eq!(word("-1.5e3"), "-1.5e3");
+        assert_eq!(word("1.5e-3"), "1.5e-3");
+        assert_eq!(word("-n"), "'-n'");
         for q in ["", "a b", "a=b", "~", "b,c", "esac", "{", "it's", "$x"] {
             assert!(word(q).starts_with('\''), "{q:?}: {}", word(q));
         }

@@ -30,16 +30,17 @@ pub struct JobFile {
     /// The image the job runs in.
     pub image: Image,
     /// The command: a shell string (run with `bash -lc`) or an argv array. `{name}`
-    /// placeholders take values from `args` and the command line; `{{` and `}}` are
-    /// literal braces. In a shell string each value is quoted for the place it stands, so it
-    /// arrives as exactly its text and can never inject a command: a word, inside `"…"`
-    /// (`"--name={name}"`), `'…'` or `$'…'`, in `$(…)`, an assignment or a `case`. Where
-    /// no quoting holds the job is refused, saying what to do instead: a heredoc body,
-    /// quoted or not (assign `v={name}` before it and write `$v` in an unquoted body),
-    /// backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `$[…]`, `let`, `declare -i`),
-    /// `[[ … ]]`, `${…}`, a `#` comment, `eval`, `trap`, a `declare -n` value, a variable name (`arr[{i}]=`, `read`,
-    /// `declare`, `unset`, `printf -v`, `test -v`), or right after a backslash. In an argv array a value is one
-    /// argument, as is.
+    /// placeholders take values from `args` and the command line; `{{` and `}}` are literal
+    /// braces. In a shell string each value is quoted for the place it stands, so it arrives as
+    /// exactly its text and can never inject a command: a word, inside `"…"`
+    /// (`"--name={name}"`), `'…'` or `$'…'`, in `$(…)`, an assignment, a `case` or a `[[ … ]]`
+    /// string test. Where no quoting holds the job is refused, saying what to do instead: a
+    /// heredoc body, quoted or not (assign `v={name}` before it and write `$v` in an unquoted
+    /// body), backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `$[…]`, `let`, a `declare
+    /// -i` value), a `[[ … ]]` that uses `-eq`, `-lt`, `-v` and the like, `${…}`, a `#`
+    /// comment, `eval`, `trap`, a `declare -n` value, a variable name (`arr[{i}]=`, `read`,
+    /// `declare`, `unset`, `printf -v`, `test -v`), or right after a backslash. In an argv
+    /// array a value is one argument, as is.
     pub run: Run,
     /// Default values for `{name}` placeholders in `run`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

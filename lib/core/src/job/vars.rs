@@ -2,12 +2,12 @@
 //! then `--var k=v`, then `--k=v` after the job file (later wins). In a shell-string `run`
 //! each value is quoted for the place it stands in (a plain word, inside `"…"`, `'…'` or
 //! `$'…'`: see `shell_context.rs`), and a place where no quoting holds (a heredoc body,
-//! backticks, arithmetic, `[[ … ]]`, `${…}`, a variable name, a comment, `eval`) is refused when the job is
-//! checked, so a value can never inject a command; in an argv `run` it is substituted as
-//! is. `{{` and `}}` are literal braces.
+//! backticks, arithmetic, an arithmetic `[[ … ]]`, `${…}`, a variable name, a comment,
+//! `eval`) is refused when the job is checked, so a value can never inject a command; in
+//! an argv `run` it is substituted as is. `{{` and `}}` are literal braces.
 
 use super::humanize::{describe, did_you_mean, quoted_list, syntax_error_at};
-use super::shell_context::{context, Ctx};
+use super::shell_context::{dbracket_evaluates, scan, Ctx, DBRACKET};
 use super::{spans, Run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -52,7 +52,20 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
             if !crate::quote::is_identifier(name) {
                 return Err(format!("found placeholder '{{{name}}}' in {}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)", q(t)));
             }
-            let ctx = if shell { context(&shadow) } else { Ctx::Plain };
+            let ctx = match shell.then(|| scan(&shadow)) {
+                // Inside `[[ … ]]`, an operator after the value decides as well as one before.
+                Some((ctx, true)) => {
+                    let after = &tail[end + 1..];
+                    let rest_of_test = after.split("]]").next().unwrap_or(after);
+                    if dbracket_evaluates(rest_of_test) {
+                        Ctx::Refused(DBRACKET)
+                    } else {
+                        ctx
+                    }
+                }
+                Some((ctx, false)) => ctx,
+                None => Ctx::Plain,
+            };
             if let Ctx::Refused(why) = ctx {
                 // Where in the command: a short one is shown whole, a script by line and
                 // column.
