@@ -2,6 +2,7 @@
 //! and the `exec` record printed on stdout.
 use clap::{CommandFactory, Parser};
 use runplz_core::exec::{self, ExecOptions};
+use runplz_core::job::spec::MAX_SECONDS;
 use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::{job, out, process};
 use runplz_protocol::Exit;
@@ -48,12 +49,13 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
 
-    /// Hard wall-clock limit in seconds (fractions allowed); past it the command is stopped
-    /// and rp-exec exits 124. Without it the command runs until it ends.
+    /// Hard wall-clock limit in seconds (fractions allowed, at most 2592000, 30 days); past it
+    /// the command is stopped and rp-exec exits 124. Without it the command runs until it
+    /// ends.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Option<Duration>,
 
-    /// Seconds between TERM and KILL when the command is stopped.
+    /// Seconds between TERM and KILL when the command is stopped (at most 2592000).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "5")]
     pub grace: Duration,
 
@@ -99,10 +101,23 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
+/// Seconds, 0 to [`MAX_SECONDS`] (30 days). NaN, infinities and anything longer are
+/// refused here, before anything runs: a deadline past the clock's range once panicked.
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let n: f64 = s
+        .trim()
         .parse()
         .map_err(|_| format!("found {s:?}, expected a number of seconds"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!(
+            "found {s:?}, expected a non-negative number of seconds"
+        ));
+    }
+    if n > MAX_SECONDS as f64 {
+        return Err(format!(
+            "found {s:?}, expected at most {MAX_SECONDS} seconds (30 days)"
+        ));
+    }
     Duration::try_from_secs_f64(n)
         .map_err(|_| format!("found {s:?}, expected a non-negative number of seconds"))
 }

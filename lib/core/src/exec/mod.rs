@@ -100,10 +100,25 @@ impl ExecOptions {
                 crate::usage_bail!("--env {k}=...: the value contains a NUL byte, which an environment cannot hold");
             }
         }
+        let env_bytes: usize = self.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let max = crate::job::spec::MAX_ENV_BYTES;
+        if env_bytes > max {
+            crate::usage_bail!("--env: found {env_bytes} bytes of environment (names and values), expected at most {max} (128 KiB)");
+        }
         check_run_id(&self.run_id)?;
         if let Some(t) = self.timeout {
             if t.is_zero() {
                 crate::usage_bail!("--timeout: found 0, expected a positive number of seconds");
+            }
+        }
+        let max = Duration::from_secs(crate::job::spec::MAX_SECONDS as u64);
+        for (flag, d) in [("--timeout", self.timeout), ("--grace", Some(self.grace))] {
+            if d.is_some_and(|d| d > max) {
+                crate::usage_bail!(
+                    "{flag}: found {} seconds, expected at most {} (30 days)",
+                    d.unwrap_or_default().as_secs(),
+                    max.as_secs()
+                );
             }
         }
         if let Some(w) = &self.workdir {

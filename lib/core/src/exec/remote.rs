@@ -44,6 +44,9 @@ rp_dir="$HOME/.runplz/runs/$rp_id"
 @SWEEP@
 rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
+# Absolute paths, found before the job's env (which may set PATH) is applied.
+rp_env=$(command -v env) || rp_fail "env not found"
+rp_rm=$(command -v rm) || rp_fail "rm not found"
 rp_w=
 "$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 rp_sweep
@@ -53,9 +56,16 @@ rp_sweep
 chmod go= "$HOME/.runplz" 2>/dev/null
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
-# file lives only until the job's subshell has read it.
+# file lives only until the job's subshell has read it. The job's stdin follows the block,
+# so nothing may read past it: GNU head -c reads in blocks of at most what is left; busybox
+# and toybox head read whole buffers, so anywhere else dd reads it a byte at a time (the
+# block is at most 128 KiB).
 if [ @ENVLEN@ -gt 0 ]; then
-  (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+  if head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils'; then
+    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_fail "cannot read the environment"
+  else
+    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+  fi
 fi
 [ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
 rp_limit=@LIMIT@
@@ -82,7 +92,7 @@ echo @START@
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; rm -f "$rp_dir/env"; fi; exec env RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
 rp_rc=$?
 kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
@@ -164,7 +174,13 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
     let env_len = env_block(opts).len().to_string();
     let limit = opts
         .timeout
-        .map(|t| (t + opts.grace).as_secs_f64().ceil().max(1.0).to_string())
+        .map(|t| {
+            t.saturating_add(opts.grace)
+                .as_secs_f64()
+                .ceil()
+                .max(1.0)
+                .to_string()
+        })
         .unwrap_or_default();
     fill(
         WRAPPER,

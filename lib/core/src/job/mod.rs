@@ -6,6 +6,7 @@ pub mod humanize;
 mod image_rules;
 pub mod outputs;
 mod settings;
+mod shell_context;
 pub mod spans;
 pub mod spec;
 pub mod validate;
@@ -247,6 +248,9 @@ pub fn load(path: &Path) -> Result<Job> {
 /// Parse and validate job text. `root` is the folder relative paths resolve against. The
 /// error reads `FILE:LINE:COL: JSON.PATH: found X, expected Y`.
 pub fn parse(text: &str, origin: &str, root: &Path) -> Result<Job, JobError> {
+    // A UTF-8 byte-order mark (some Windows editors write one) is not JSON; skip it, as
+    // editors do, so lines and columns still match what the user sees.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let err = |path: String, message: String, pos: (usize, usize)| JobError {
         file: origin.to_string(),
         pos: Some(pos),

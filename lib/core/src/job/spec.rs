@@ -7,6 +7,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The longest duration any field or flag takes, in seconds: 30 days. A longer one is
+/// refused before anything runs (an "infinite" timeout once overflowed the clock after the
+/// job had started); leave a timeout out for no limit.
+pub const MAX_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+/// The most bytes `env` may hold, names and values together: 128 KiB, what Linux lets one
+/// string of an exec'd environment be (MAX_ARG_STRLEN), so a job's env always fits.
+pub const MAX_ENV_BYTES: usize = 128 * 1024;
+
 /// A runplz job: what to build, what to run, what it needs, and how each backend runs it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,15 +30,24 @@ pub struct JobFile {
     /// The image the job runs in.
     pub image: Image,
     /// The command: a shell string (run with `bash -lc`) or an argv array. `{name}`
-    /// placeholders take values from `args` and the command line; `{{` and `}}` are
-    /// literal braces. In a shell string each value is substituted shell-quoted (it can
-    /// never inject a command), so write placeholders outside quotes.
+    /// placeholders take values from `args` and the command line; `{{` and `}}` are literal
+    /// braces. In a shell string each value is quoted for the place it stands, so it arrives as
+    /// exactly its text and can never inject a command: a word, inside `"…"`
+    /// (`"--name={name}"`), `'…'` or `$'…'`, in `$(…)`, an assignment, a `case` or a `[[ … ]]`
+    /// string test. Where no quoting holds the job is refused, saying what to do instead: a
+    /// heredoc body, quoted or not (assign `v={name}` before it and write `$v` in an unquoted
+    /// body), backticks (use `$(…)`), arithmetic (`$((…))`, `((…))`, `$[…]`, `let`, a `declare
+    /// -i` value), a `[[ … ]]` that uses `-eq`, `-lt`, `-v` and the like, `${…}`, a `#`
+    /// comment, `eval`, `trap`, a `declare -n` value, a variable name (`arr[{i}]=`, `read`,
+    /// `declare`, `unset`, `printf -v`, `test -v`), or right after a backslash. In an argv
+    /// array a value is one argument, as is.
     pub run: Run,
     /// Default values for `{name}` placeholders in `run`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub args: BTreeMap<String, String>,
-    /// Environment variables for the job. Keys must be shell identifiers.
+    /// Environment variables for the job. Keys must be shell identifiers; values hold no NUL
+    /// byte, and names and values together are at most 131072 bytes (128 KiB).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^(?!RUNPLZ_)[A-Za-z_][A-Za-z0-9_]*$"}))]
     pub env: BTreeMap<String, String>,
@@ -44,9 +62,10 @@ pub struct JobFile {
     /// What the job needs from the machine.
     #[serde(default)]
     pub resources: Resources,
-    /// Wall-clock limit for the run, in seconds; the job is killed past it (exit 124).
+    /// Wall-clock limit for the run, in seconds (1 to 2592000, 30 days); the job is killed
+    /// past it (exit 124). Leave it out for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = 1))]
+    #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub timeout: Option<i64>,
     /// Where `$RUNPLZ_OUT` comes back to on this machine, relative to the job file's
     /// folder: a new or existing folder strictly inside it (not the folder itself, not
@@ -280,21 +299,22 @@ pub struct Ssh {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "leave", "enum" = ["leave", null]))]
     pub on_finish: Option<OnFinish>,
-    /// Kill the remote job after this many seconds (the shorter of this and `timeout` wins).
+    /// Kill the remote job after this many seconds (the shorter of this and `timeout` wins;
+    /// at most 2592000, 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = 1))]
+    #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_runtime_seconds: Option<i64>,
-    /// Watchdog: act when the job prints nothing for this many seconds.
+    /// Watchdog: act when the job prints nothing for this many seconds (at most 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = 1))]
+    #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_inactivity_seconds: Option<i64>,
     /// What the watchdog does; needs `max_inactivity_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "diagnose"))]
     pub inactivity_action: Option<InactivityAction>,
-    /// Seconds to wait for the box to answer ssh.
+    /// Seconds to wait for the box to answer ssh (at most 2592000, 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 1800, "minimum" = 1))]
+    #[schemars(extend("default" = 1800, "minimum" = 1, "maximum" = 2592000))]
     pub ssh_ready_wait_seconds: Option<i64>,
 }
 
@@ -324,21 +344,22 @@ pub struct Brev {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minLength" = 1))]
     pub instance_type: Option<String>,
-    /// Kill the remote job after this many seconds.
+    /// Kill the remote job after this many seconds (at most 2592000, 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = 1))]
+    #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_runtime_seconds: Option<i64>,
-    /// Watchdog: act when the job prints nothing for this many seconds.
+    /// Watchdog: act when the job prints nothing for this many seconds (at most 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("minimum" = 1))]
+    #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_inactivity_seconds: Option<i64>,
     /// What the watchdog does; needs `max_inactivity_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "diagnose"))]
     pub inactivity_action: Option<InactivityAction>,
-    /// Seconds to wait for a new box to answer ssh (big multi-GPU boxes can take 20 minutes).
+    /// Seconds to wait for a new box to answer ssh (big multi-GPU boxes can take 20 minutes;
+    /// at most 2592000, 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 1800, "minimum" = 1))]
+    #[schemars(extend("default" = 1800, "minimum" = 1, "maximum" = 2592000))]
     pub ssh_ready_wait_seconds: Option<i64>,
     /// How many of the cheapest fitting instance types `brev create` may fall back through
     /// (1: no fallback). Not allowed beside a pinned `instance_type`.

@@ -44,10 +44,15 @@ pub(super) fn q(s: &str) -> String {
 }
 
 fn positive_seconds(path: &str, v: Option<i64>) -> Result<(), Problem> {
+    use super::spec::MAX_SECONDS;
     match v {
         Some(n) if n <= 0 => Err(p(
             path,
             format!("found {n}, expected a positive number of seconds"),
+        )),
+        Some(n) if n > MAX_SECONDS => Err(p(
+            path,
+            format!("found {n}, expected at most {MAX_SECONDS} seconds (30 days)"),
         )),
         _ => Ok(()),
     }
@@ -186,7 +191,49 @@ pub fn resolve_user_path(root: &Path, path: &str) -> std::path::PathBuf {
     }
 }
 
+/// A NUL byte cannot be in a command line or an environment (C strings end at it): refuse
+/// it here, at its place, not as a failed exec after the box is set up.
+fn no_nul(path: &str, s: &str, what: &str) -> Result<(), Problem> {
+    match s.find('\0') {
+        Some(at) => Err(p(
+            path,
+            format!("found a NUL byte (\\u0000) at character {} of the {what}, expected none: a command line or environment cannot hold one", s[..at].chars().count() + 1),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `env` values hold no NUL, and the whole of `env` fits what an exec'd environment may
+/// hold ([`MAX_ENV_BYTES`](super::spec::MAX_ENV_BYTES)): a larger one once failed late,
+/// with exit 126, after the box was set up.
+fn env_size(spec: &JobFile) -> Result<(), Problem> {
+    use super::spec::MAX_ENV_BYTES;
+    let mut total = 0usize;
+    for (k, v) in &spec.env {
+        no_nul(&join_key("env", k), v, "value")?;
+        total += k.len() + v.len() + 2;
+        if total > MAX_ENV_BYTES {
+            return Err(p(
+                join_key("env", k),
+                format!("found \"env\" reaching {total} bytes here (names and values), expected at most {MAX_ENV_BYTES} (128 KiB) in all: ship bigger data as a file in the job's folder"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn run_and_args(spec: &JobFile) -> Result<(), Problem> {
+    match &spec.run {
+        Run::Shell(s) => no_nul("run", s, "command")?,
+        Run::Argv(v) => {
+            for (i, s) in v.iter().enumerate() {
+                no_nul(&join_index("run", i), s, "argument")?;
+            }
+        }
+    }
+    for (k, v) in &spec.args {
+        no_nul(&join_key("args", k), v, "value")?;
+    }
     match &spec.run {
         Run::Shell(s) if s.trim().is_empty() => {
             return Err(p("run", format!("found {}, expected a command", blank(s))))
@@ -370,6 +417,7 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     run_and_args(&spec)?;
     env_keys("env", spec.env.keys())?;
     pass_env(&spec.pass_env)?;
+    env_size(&spec)?;
 
     let r = &spec.resources;
     non_empty(

@@ -1,9 +1,13 @@
 //! `{name}` placeholders in `run`. Values come from `args` (defaults), then `--vars-file`,
 //! then `--var k=v`, then `--k=v` after the job file (later wins). In a shell-string `run`
-//! every value is substituted shell-quoted, so a value can never inject a command; in an
-//! argv `run` it is substituted as is. `{{` and `}}` are literal braces.
+//! each value is quoted for the place it stands in (a plain word, inside `"…"`, `'…'` or
+//! `$'…'`: see `shell_context.rs`), and a place where no quoting holds (a heredoc body,
+//! backticks, arithmetic, an arithmetic `[[ … ]]`, `${…}`, a variable name, a comment,
+//! `eval`) is refused when the job is checked, so a value can never inject a command; in
+//! an argv `run` it is substituted as is. `{{` and `}}` are literal braces.
 
 use super::humanize::{describe, did_you_mean, quoted_list, syntax_error_at};
+use super::shell_context::{dbracket_evaluates, scan, Ctx, DBRACKET};
 use super::{spans, Run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,20 +16,28 @@ use std::path::Path;
 #[derive(Debug, PartialEq, Eq)]
 enum Piece<'a> {
     Text(String),
-    Var(&'a str),
+    /// A placeholder and where it stands (always [`Ctx::Plain`] in an argv word, which no
+    /// shell reads).
+    Var(&'a str, Ctx),
 }
 
-/// Split a template into text and placeholders. In a shell string, `${NAME}` is refused:
-/// it is almost surely a shell variable the user meant to keep, which needs `${{NAME}}`.
+/// Split a template into text and placeholders. In a shell string each placeholder's place
+/// is found ([`shell_context::context`]), and a place where no quoting holds is refused
+/// with what to do instead. `${NAME}` is refused: it is almost surely a shell variable the
+/// user meant to keep, which needs `${{NAME}}`.
 fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
     let mut out = Vec::new();
     let mut text = String::new();
+    // The script as bash will read it up to here, a placeholder standing as one plain word.
+    let mut shadow = String::new();
     let mut rest = t;
     while let Some(i) = rest.find(['{', '}']) {
         text.push_str(&rest[..i]);
+        shadow.push_str(&rest[..i]);
         let tail = &rest[i..];
         if tail.starts_with("{{") || tail.starts_with("}}") {
             text.push_str(&tail[..1]);
+            shadow.push_str(&tail[..1]);
             rest = &tail[2..];
         } else if tail.starts_with('}') {
             return Err(format!(
@@ -40,18 +52,44 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
             if !crate::quote::is_identifier(name) {
                 return Err(format!("found placeholder '{{{name}}}' in {}, expected '{{name}}' with a name like steps_2 ('{{{{' for a literal brace)", q(t)));
             }
-            if shell {
-                if let Some(qc) = quote_state(&t[..t.len() - tail.len()]) {
-                    return Err(format!("found placeholder '{{{name}}}' inside {qc}quotes{qc} in {}, expected it outside quotes: runplz shell-quotes the value itself, so quotes around it would become part of the value", q(t)));
+            let ctx = match shell.then(|| scan(&shadow)) {
+                // Inside `[[ … ]]`, an operator after the value decides as well as one before.
+                Some((ctx, true)) => {
+                    let after = &tail[end + 1..];
+                    let rest_of_test = after.split("]]").next().unwrap_or(after);
+                    if dbracket_evaluates(rest_of_test) {
+                        Ctx::Refused(DBRACKET)
+                    } else {
+                        ctx
+                    }
                 }
+                Some((ctx, false)) => ctx,
+                None => Ctx::Plain,
+            };
+            if let Ctx::Refused(why) = ctx {
+                // Where in the command: a short one is shown whole, a script by line and
+                // column.
+                let before = &t[..t.len() - tail.len()];
+                let at = if t.contains('\n') || t.chars().count() > 80 {
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                    format!("at line {line}, column {col} of the command")
+                } else {
+                    format!("in {}", q(t))
+                };
+                return Err(format!(
+                    "found placeholder '{{{name}}}' {} ({at})",
+                    why.replace("{name}", &format!("{{{name}}}"))
+                ));
             }
-            if shell && text.ends_with('$') {
+            if shell && matches!(ctx, Ctx::Plain | Ctx::Double) && shadow.ends_with('$') {
                 return Err(format!("found '${{{name}}}' in {}, expected '${{{{{name}}}}}' for a shell variable ('{{{{' and '}}}}' are literal braces) or '{{{name}}}' without '$' for a placeholder", q(t)));
             }
             if !text.is_empty() {
                 out.push(Piece::Text(std::mem::take(&mut text)));
             }
-            out.push(Piece::Var(name));
+            out.push(Piece::Var(name, ctx));
+            shadow.push('_');
             rest = &tail[end + 1..];
         }
     }
@@ -60,23 +98,6 @@ fn pieces(t: &str, shell: bool) -> Result<Vec<Piece<'_>>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
-}
-
-/// The quote character a shell would be inside at the end of `prefix`, if any.
-fn quote_state(prefix: &str) -> Option<char> {
-    let mut state = None;
-    let mut chars = prefix.chars();
-    while let Some(c) = chars.next() {
-        match (state, c) {
-            (None, '\\') | (Some('"'), '\\') => {
-                chars.next();
-            }
-            (None, '\'' | '"') => state = Some(c),
-            (Some(open), c) if c == open => state = None,
-            _ => {}
-        }
-    }
-    state
 }
 
 /// The templates of `run`, each with whether it is a shell string.
@@ -101,7 +122,7 @@ pub fn placeholders(run: &Run) -> BTreeSet<String> {
         .into_iter()
         .flat_map(|(t, shell)| pieces(t, shell).unwrap_or_default())
         .filter_map(|p| match p {
-            Piece::Var(n) => Some(n.to_string()),
+            Piece::Var(n, _) => Some(n.to_string()),
             Piece::Text(_) => None,
         })
         .collect()
@@ -145,14 +166,22 @@ pub fn render(
             "found no value for {{{n}}}, expected one in \"args\", from --var {n}=VALUE, or as --{n}=VALUE after the job file"
         ));
     }
+    if let Some((n, _)) = values
+        .iter()
+        .find(|(n, v)| used.contains(*n) && v.contains('\0'))
+    {
+        return Err(format!(
+            "found a NUL byte in the value of {{{n}}}, expected none: a command line cannot hold one"
+        ));
+    }
     let fill = |t: &str, quote: bool| -> String {
         pieces(t, quote)
             .unwrap_or_default()
             .into_iter()
             .map(|p| match p {
                 Piece::Text(s) => s,
-                Piece::Var(n) if quote => crate::quote::sh(&values[n]),
-                Piece::Var(n) => values[n].clone(),
+                Piece::Var(n, ctx) if quote => ctx.quote(&values[n]).unwrap_or_default(),
+                Piece::Var(n, _) => values[n].clone(),
             })
             .collect()
     };
@@ -176,14 +205,15 @@ pub fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// Read a `--vars-file`: a JSON object whose values are strings, in file order.
 pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let whole = std::fs::read_to_string(path)
         .map_err(|e| format!("{shown}: cannot read the vars file: {e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        let (message, (l, c)) = syntax_error_at(&e, &text);
+    let text = whole.strip_prefix('\u{feff}').unwrap_or(&whole);
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        let (message, (l, c)) = syntax_error_at(&e, text);
         format!("{shown}:{l}:{c}: {message}")
     })?;
     let at = |key: &str| {
-        let (l, c) = spans::locate(&text, &spans::join_key("", key));
+        let (l, c) = spans::locate(text, &spans::join_key("", key));
         format!("{shown}:{l}:{c}")
     };
     let obj = v.as_object().ok_or_else(|| {
@@ -197,7 +227,7 @@ pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         .map(|(k, val)| {
             let path = spans::join_key("", k);
             if !crate::quote::is_identifier(k) {
-                let (l, c) = spans::locate_key(&text, &path);
+                let (l, c) = spans::locate_key(text, &path);
                 return Err(format!(
                     "{shown}:{l}:{c}: {path}: found key {}, expected a placeholder name like steps_2",
                     q(k)
@@ -451,20 +481,49 @@ mod tests {
 mod quote_tests {
     use super::*;
 
+    fn shell(t: &str, v: &str) -> String {
+        match render(
+            &Run::Shell(t.into()),
+            &BTreeMap::new(),
+            &[("x".into(), v.into())],
+        ) {
+            Ok(Run::Shell(s)) => s,
+            other => panic!("{t}: {other:?}"),
+        }
+    }
+
     #[test]
-    fn placeholders_inside_quotes_are_refused_in_shell_strings_only() {
-        for bad in [r#"echo "{x}""#, "echo '{x}'", r#"echo "a $b {x}""#] {
-            let e = check_template(&Run::Shell(bad.into())).unwrap_err();
-            assert!(e.1.contains("inside"), "{bad}: {e:?}");
-        }
-        for good in [
-            r#"echo {x} "q" 'r'"#,
-            r#"echo \"{x}"#,
-            r#"echo "a\"b" {x}"#,
-            "echo 'it''s' {x}",
-        ] {
-            assert!(check_template(&Run::Shell(good.into())).is_ok(), "{good}");
-        }
+    fn placeholders_inside_quotes_close_the_quote_and_reopen_it() {
+        assert_eq!(
+            shell(r#"echo "--name={x}""#, "a b"),
+            r#"echo "--name="'a b'"""#
+        );
+        assert_eq!(shell("echo 'a {x} b'", "it's"), r"echo 'a ''it'\''s'' b'");
+        assert_eq!(shell(r"echo $'\t{x}'", "q"), r"echo $'\t'q$''");
+        assert_eq!(shell(r#"echo \"{x}"#, "v"), r#"echo \"v"#);
+        assert_eq!(shell("echo 'it''s' {x}", "esac"), "echo 'it''s' 'esac'");
+        assert_eq!(shell("X={x}", "a=b"), "X='a=b'");
         assert!(check_template(&Run::Argv(vec!["echo".into(), "\"{x}\"".into()])).is_ok());
+    }
+
+    #[test]
+    fn a_vars_file_may_start_with_a_byte_order_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("v.json");
+        std::fs::write(&f, "\u{feff}{\"x\": \"1\"}").unwrap();
+        assert_eq!(
+            read_vars_file(&f).unwrap(),
+            vec![("x".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_nul_in_a_value_is_refused() {
+        let e = render(
+            &Run::Shell("echo {x}".into()),
+            &BTreeMap::new(),
+            &[("x".into(), "a\0b".into())],
+        );
+        assert!(e.unwrap_err().contains("NUL"));
     }
 }

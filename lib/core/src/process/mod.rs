@@ -418,7 +418,8 @@ impl Proc {
         // Drop the expression so our copies of the pipe's write ends close.
         drop(expr);
         let pgid = handle.pids().first().map(|&p| Pid::from_raw(p as i32));
-        let deadline = self.timeout.map(|t| start + t);
+        // Checked: a deadline past what an Instant can hold is no deadline (never a panic).
+        let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let mut timed_out = false;
         let mut interrupted = None;
         // When (and what) to send once stopping began; then when it was sent.
@@ -447,7 +448,8 @@ impl Proc {
                     if let Some(hook) = &self.on_stop {
                         (hook.0)(sig);
                     }
-                    stop_at = Some((Instant::now() + self.stop_wait, sig));
+                    let now = Instant::now();
+                    stop_at = Some((now.checked_add(self.stop_wait).unwrap_or(now), sig));
                 }
             }
             if let (Some((at, sig)), None) = (stop_at, term_sent) {
@@ -457,7 +459,8 @@ impl Proc {
                     }
                     term_sent = Some(Instant::now());
                 }
-            } else if term_sent.is_some_and(|t| now >= t + self.grace) {
+            } else if term_sent.is_some_and(|t| t.checked_add(self.grace).is_some_and(|k| now >= k))
+            {
                 if let Some(pg) = pgid {
                     let _ = killpg(pg, Signal::SIGKILL);
                 }
@@ -725,6 +728,27 @@ mod tests {
             format!("{e:#}").contains("for the command's stdin"),
             "{e:#}"
         );
+    }
+
+    #[test]
+    fn a_timeout_past_the_clock_is_no_deadline_not_a_panic() {
+        // Instant + Duration::MAX overflows: it once panicked after the job had started.
+        let f = Proc::new("sh")
+            .args(["-c", "exit 3"])
+            .timeout(Some(Duration::MAX))
+            .grace(Duration::MAX)
+            .run()
+            .unwrap();
+        assert!(!f.timed_out);
+        assert_eq!(f.status, Status::Exited(3));
+        // Stopping with a grace past the clock still sends TERM (the child ends by it).
+        let f = Proc::new("sh")
+            .args(["-c", "sleep 5"])
+            .timeout(Some(Duration::from_millis(100)))
+            .grace(Duration::MAX)
+            .run()
+            .unwrap();
+        assert!(f.timed_out);
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! Limits on what a job or a flag may ask for, fed at their extremes to every tool: a
+//! duration past 30 days (the documented maximum), a negative, NaN or infinite one, NUL
+//! bytes and a byte-order mark. Each is refused before anything runs, with exit 2 and a
+//! message that names the flag or points at the job's line and column, never a panic (101)
+//! after the job has started.
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use std::path::Path;
+
+const MAX: i64 = 30 * 24 * 60 * 60;
+
+#[test]
+fn rp_exec_refuses_every_extreme_duration_before_running_anything() {
+    let t = shm_tempdir();
+    let marker = t.path().join("ran");
+    let huge = i64::MAX.to_string();
+    let over = (MAX + 1).to_string();
+    let cases: Vec<(String, &str)> = vec![
+        (format!("--timeout={huge}"), "--timeout"),
+        ("--timeout=18446744073709551616".into(), "--timeout"),
+        ("--timeout=1e300".into(), "--timeout"),
+        (format!("--timeout={over}"), "expected at most 2592000"),
+        ("--timeout=2592000.5".into(), "expected at most 2592000"),
+        ("--timeout=-1".into(), "--timeout"),
+        ("--timeout=-0.5".into(), "--timeout"),
+        ("--timeout=NaN".into(), "--timeout"),
+        ("--timeout=nan".into(), "--timeout"),
+        ("--timeout=inf".into(), "--timeout"),
+        ("--timeout=-inf".into(), "--timeout"),
+        ("--timeout=infinity".into(), "--timeout"),
+        ("--timeout=".into(), "--timeout"),
+        ("--timeout=0x10".into(), "--timeout"),
+        ("--timeout=1s".into(), "--timeout"),
+        ("--timeout=0".into(), "--timeout: found 0"),
+        (format!("--grace={huge}"), "--grace"),
+        ("--grace=1e19".into(), "--grace"),
+        ("--grace=-5".into(), "--grace"),
+        ("--grace=NaN".into(), "--grace"),
+    ];
+    for host in [None, Some("nobody@nowhere.invalid")] {
+        for (flag, msg) in &cases {
+            let mut c = bin_cmd("rp-exec");
+            if let Some(h) = host {
+                c.args(["--host", h]);
+            }
+            c.arg(flag).arg("--").arg("touch").arg(&marker);
+            let out = c.output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{flag} (host {host:?}): {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains(msg) && stderr(&out).contains("found"),
+                "{flag}: {}",
+                stderr(&out)
+            );
+            assert!(
+                !stderr(&out).contains("panicked"),
+                "{flag}: {}",
+                stderr(&out)
+            );
+            assert!(out.stdout.is_empty(), "{flag}");
+            assert!(!marker.exists(), "{flag}: the command ran");
+        }
+    }
+    // The maximum itself is a deadline like any other: the command runs and ends by itself.
+    let out = run_expect(
+        bin_cmd("rp-exec")
+            .arg(format!("--timeout={MAX}"))
+            .arg(format!("--grace={MAX}"))
+            .arg("--")
+            .arg("touch")
+            .arg(&marker),
+        0,
+    );
+    assert_eq!(json(&out)["exit_code"], 0);
+    assert!(marker.exists());
+}
+
+fn job(dir: &Path, extra: &str) {
+    let text = format!(
+        "{{\n  \"name\": \"lim\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": \"touch marker\",\n  \"local\": {{\"use_docker\": false}},\n  \"ssh\": {{\"use_docker\": false}}{extra}\n}}\n"
+    );
+    std::fs::write(dir.join("job.json"), text).unwrap();
+}
+
+#[test]
+fn every_tool_refuses_a_job_duration_past_the_maximum_located_and_before_running() {
+    let huge = i64::MAX;
+    for (extra, col, path) in [
+        (format!(",\n  \"timeout\": {huge}"), 14, "timeout"),
+        (format!(",\n  \"timeout\": {}", MAX + 1), 14, "timeout"),
+        (
+            format!(",\n  \"brev\": {{\"max_runtime_seconds\": {}}}", MAX + 1),
+            35,
+            "brev.max_runtime_seconds",
+        ),
+    ] {
+        let d = shm_tempdir();
+        job(d.path(), &extra);
+        for args in [
+            vec!["local", "job.json"],
+            vec!["ssh", "--host", "nobody@nowhere.invalid", "job.json"],
+            vec!["brev", "job.json"],
+            vec!["modal", "job.json"],
+        ] {
+            let mut c = bin_cmd("runplz");
+            c.current_dir(d.path()).args(&args);
+            let out = c.output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {extra}: {err}");
+            assert!(
+                err.contains(&format!("job.json:7:{col}: {path}: found "))
+                    && err.contains("expected at most 2592000 seconds (30 days)"),
+                "{args:?} {extra}: {err}"
+            );
+            assert!(!d.path().join("marker").exists());
+        }
+        // Every rp-* tool that reads a job applies the same rules.
+        let nowhere = "nobody@nowhere.invalid";
+        for (tool, args) in [
+            (
+                "rp-exec",
+                vec!["--host", nowhere, "--job", "job.json", "--", "true"],
+            ),
+            ("rp-image", vec!["--format", "dockerfile", "job.json"]),
+            ("rp-probe", vec!["--local", "job.json"]),
+            (
+                "rp-sync",
+                vec!["--job", "job.json", "--host", nowhere, "up"],
+            ),
+            (
+                "rp-collect",
+                vec![
+                    "--job", "job.json", "--host", nowhere, "--to", "o", "--from", "x",
+                ],
+            ),
+        ] {
+            let mut c = bin_cmd(tool);
+            c.current_dir(d.path()).args(&args);
+            let out = c.output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{tool} {extra}: {err}");
+            assert!(
+                err.contains(&format!("{tool}: job.json:7:{col}: {path}: found ")),
+                "{tool} {extra}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_job_timeout_at_the_maximum_runs_locally_and_over_ssh() {
+    let d = shm_tempdir();
+    job(d.path(), &format!(",\n  \"timeout\": {MAX}"));
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    let out = run_expect(&mut c, 0);
+    assert_eq!(json(&out)["exit_code"], 0);
+    assert!(d.path().join("marker").exists());
+
+    let b = SshBox::start();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json"])
+        .args(b.tool_args());
+    let out = run_expect(&mut c, 0);
+    assert_eq!(json(&out)["exit_code"], 0);
+    assert_eq!(b.ssh("test -e runplz/lim/marker && echo yes"), "yes\n");
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_lines_still_match() {
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        "\u{feff}{\n  \"name\": \"bom\",\n  \"image\": {\"from_registry\": \"debian:bookworm\"},\n  \"run\": \"true\",\n  \"timeout\": 0\n}\n",
+    )
+    .unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["brev", "job.json"]);
+    let out = c.output().unwrap();
+    // Past the mark the file parses: the error is the real one, at its real place.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("job.json:5:14: timeout: found 0, expected a positive number"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_job_env_past_128_kib_is_refused_located_before_running() {
+    let d = shm_tempdir();
+    let big = "x".repeat(64 * 1024);
+    job(
+        d.path(),
+        &format!(",\n  \"env\": {{\"A\": \"{big}\",\n    \"B\": \"{big}\"}}"),
+    );
+    for args in [vec!["local", "job.json"], vec!["brev", "job.json"]] {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path()).args(&args);
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("job.json:8:10: env.B: found \"env\" reaching 131078 bytes here")
+                && err.contains("expected at most 131072 (128 KiB)"),
+            "{args:?}: {err}"
+        );
+        assert!(!d.path().join("marker").exists());
+    }
+    // Just under the cap passes and the job runs.
+    let small = "y".repeat(60 * 1024);
+    job(
+        d.path(),
+        &format!(",\n  \"env\": {{\"A\": \"{small}\", \"B\": \"{small}\"}}"),
+    );
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    run_expect(&mut c, 0);
+    assert!(d.path().join("marker").exists());
+}
