@@ -175,7 +175,7 @@ pub(super) fn inside_root(path: &str, rel: &str) -> Result<(), Problem> {
         return Err(p(
             path,
             format!(
-                "found {}, expected a relative path inside the job's folder (only that folder is shipped)",
+                "found {}, expected a relative path inside the job's folder (image paths resolve there, and it always ships)",
                 q(rel)
             ),
         ));
