@@ -23,7 +23,7 @@ _rp__exec() {
 
     case "${cmd}" in
         rp__exec)
-            opts="-h -V --host --job --ssh-config --timeout --grace --workdir --env --env-file --stdin --log --run-id --help --version"
+            opts="-h -V --host --job --ssh-config --timeout --max-inactivity --inactivity-action --grace --workdir --env --env-file --stdin --log --run-id --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -43,6 +43,14 @@ _rp__exec() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-inactivity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inactivity-action)
+                    COMPREPLY=($(compgen -W "diagnose terminate" -- "${cur}"))
                     return 0
                     ;;
                 --grace)

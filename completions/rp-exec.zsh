@@ -19,6 +19,8 @@ _rp-exec() {
 '--job=[A job.json (\`-\` reads stdin) whose \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection (with --host; a user or port in --host wins)]:JOB:_files' \
 '--ssh-config=[ssh config file, passed to ssh as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
 '--timeout=[Hard wall-clock limit in seconds (fractions allowed, at most 2592000, 30 days); past it the command is stopped and rp-exec exits 124. Without it the command runs until it ends]:SECS:_default' \
+'--max-inactivity=[The inactivity watch\: act when the command prints nothing for this many seconds (at most 2592000); see --inactivity-action]:SECS:_default' \
+'--inactivity-action=[What the inactivity watch does\: \`diagnose\` says on stderr what the command'\''s processes are doing (ps, load, GPUs) and lets it run on, each time it is quiet that long; \`terminate\` stops it as at a deadline (exit 124, ending "inactive")]:ACTION:(diagnose terminate)' \
 '--grace=[Seconds between TERM and KILL when the command is stopped (at most 2592000)]:SECS:_default' \
 '--workdir=[Working directory, created when missing. \`~\` is the home directory and \`~/x\` is x in it, here and on a box (\`~user\` is refused); other relative paths are relative to the home on a box, and to the current directory here]:DIR:_default' \
 '*--env=[Set K=V in the command'\''s environment (repeatable; K must be a shell identifier). The value shows in \`ps\` on this machine while rp-exec runs\: pass secrets with --env-file. A --env K=V replaces the --env-file'\''s K]:K=V:_default' \

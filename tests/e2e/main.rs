@@ -9,6 +9,7 @@ mod docs;
 mod exec;
 mod harness;
 mod image;
+mod inactivity;
 mod job;
 mod limits;
 mod login_shell;

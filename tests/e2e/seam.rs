@@ -535,8 +535,11 @@ fn a_setting_the_backend_does_not_act_on_is_said_not_ignored() {
         err.contains("ssh.ssh_ready_wait_seconds is not used by `runplz ssh`"),
         "{err}"
     );
+    // The inactivity watch is enforced now: no warning, and the plan passes it to rp-exec.
+    assert!(!err.contains("max_inactivity"), "{err}");
+    let plan = String::from_utf8(out.stdout).unwrap();
     assert!(
-        err.contains("ssh.max_inactivity_seconds is not enforced yet"),
-        "{err}"
+        plan.contains("--max-inactivity 30 --inactivity-action diagnose"),
+        "{plan}"
     );
 }

@@ -27,6 +27,14 @@ pub enum Ending {
         /// (or the box could not say).
         signal: Option<i32>,
     },
+    /// It printed nothing for `seconds` (the inactivity watch's `terminate`) and was stopped
+    /// as at a deadline (exit 124).
+    Inactive {
+        /// The quiet time allowed.
+        seconds: u64,
+        /// The signal that ended it, when known.
+        signal: Option<i32>,
+    },
     /// The tool received this signal (SIGINT, SIGTERM, SIGHUP) and stopped the command.
     Interrupted {
         /// The signal the tool received (and passed on to the command).

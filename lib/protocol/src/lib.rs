@@ -43,6 +43,9 @@
 //!   `"sync"`. A run whose job exited 0 but whose outputs did not come back ends
 //!   `{"kind":"failed","step":"collect"}` with exit 5, `"exit_code"` still the job's 0. The
 //!   `collect` record gains `"earlier"` and `"dropped_links"` of the same shapes.
+//! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
+//!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
+//!   `run` record (exit 124, as a deadline).
 #![deny(missing_docs)]
 
 mod collect;

@@ -61,6 +61,11 @@ pub enum RunEnding {
         /// The signal that ended it, when known.
         signal: Option<i32>,
     },
+    /// The job printed nothing for `seconds` and was stopped (exit 124).
+    Inactive {
+        /// The quiet time allowed.
+        seconds: u64,
+    },
     /// runplz received this signal during `step` and stopped there.
     Interrupted {
         /// The signal runplz received.

@@ -44,6 +44,7 @@ enum Ending {
     Signaled { signal: i32 },
     TimedOut { signal: Option<i32> },
     Interrupted { signal: i32, ended_by: Option<i32> },
+    Inactive { seconds: u64, signal: Option<i32> },
 }
 
 fn record(out: &Output) -> Record {

@@ -13,7 +13,7 @@ const AFTER_HELP: &str = concat!(
     "RECORD: one JSON line on stdout when the command ran, was not found, or was stopped:\n\n",
     r#"{"type":"exec","version":1,"host":"box"|null,"run_id":"...","argv":["..."],"exit_code":N,"ending":{"kind":"exited","code":N},"duration_seconds":1.234,"log":"FILE"|null}"#,
     "\n\nexit_code is rp-exec's own exit code (see EXIT CODES). ending says how the command ended, tagged by kind: ",
-    r#"{"kind":"exited","code":N} it exited by itself (126 could not be run, 127 not found); {"kind":"signaled","signal":N} a signal that was not rp-exec's killed it (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2); {"kind":"timed_out","signal":N|null} it ran past --timeout and was stopped (signal: what ended it, null if it exited once asked); {"kind":"interrupted","signal":N,"ended_by":N|null} rp-exec got signal N and passed it on (ended_by: the signal that ended the command, null if it exited by itself, 9 if it outlived the grace)."#,
+    r#"{"kind":"exited","code":N} it exited by itself (126 could not be run, 127 not found); {"kind":"signaled","signal":N} a signal that was not rp-exec's killed it (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2); {"kind":"timed_out","signal":N|null} it ran past --timeout and was stopped (signal: what ended it, null if it exited once asked); {"kind":"inactive","seconds":N,"signal":N|null} it printed nothing for --max-inactivity seconds and --inactivity-action terminate stopped it (exit 124); {"kind":"interrupted","signal":N,"ended_by":N|null} rp-exec got signal N and passed it on (ended_by: the signal that ended the command, null if it exited by itself, 9 if it outlived the grace)."#,
     " Readers should treat a kind they do not know as a failure. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
     "EXIT CODES, as timeout(1): the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
     "STOPPING: on timeout the command's process group gets TERM; on SIGINT, SIGTERM or SIGHUP to rp-exec it gets that same signal (Ctrl-C reaches the job as INT, so a Python job gets its KeyboardInterrupt). After --grace seconds, KILL. Every process that still carries RUNPLZ_RUN_ID=<run id> outside the group (a grandchild that called setsid) gets the same, once; leftovers are also killed when the command ends by itself. On a box a second ssh call does this (killing ssh does not kill a remote command), and a guard on the box stops the run (TERM, grace, KILL) at timeout + grace, or as soon as the ssh connection is gone for good (the client killed, the box's TCP giving up on a vanished network), with or without a timeout. While it runs, the group id is in $HOME/.runplz/runs/<run id>/pgid on the box.\n\n",
@@ -54,6 +54,17 @@ pub struct Cli {
     /// ends.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Option<Duration>,
+
+    /// The inactivity watch: act when the command prints nothing for this many seconds (at
+    /// most 2592000); see --inactivity-action.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub max_inactivity: Option<Duration>,
+
+    /// What the inactivity watch does: `diagnose` says on stderr what the command's processes
+    /// are doing (ps, load, GPUs) and lets it run on, each time it is quiet that long;
+    /// `terminate` stops it as at a deadline (exit 124, ending "inactive").
+    #[arg(long, value_name = "ACTION", value_parser = ["diagnose", "terminate"], default_value = "diagnose", requires = "max_inactivity")]
+    pub inactivity_action: String,
 
     /// Seconds between TERM and KILL when the command is stopped (at most 2592000).
     #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "5")]
@@ -159,6 +170,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         argv: cli.command,
         timeout: cli.timeout,
         grace: cli.grace,
+        inactivity: cli.max_inactivity.map(|after| exec::Inactivity {
+            after,
+            terminate: cli.inactivity_action == "terminate",
+        }),
         workdir: cli.workdir,
         env,
         log: cli.log,

@@ -45,6 +45,14 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
                 out::warn("rp-exec", format!("{e:#}"));
             }
         });
+    if let Some(i) = opts.inactivity {
+        proc = if i.terminate {
+            proc.quiet_stop(i.after)
+        } else {
+            let run_id = opts.run_id.clone();
+            proc.quiet_diagnose(i.after, move || diagnose_local(&run_id, i.after))
+        };
+    }
     for (k, v) in &opts.env {
         proc = proc.env(k, v);
     }
@@ -62,6 +70,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         argv: opts.argv.clone(),
         exit_code: code,
         timed_out: f.is_some_and(|f| f.timed_out),
+        inactive: f
+            .filter(|f| f.inactive)
+            .and(opts.inactivity.map(|i| i.after)),
         signal: None,
         interrupted: f.and_then(|f| f.interrupted),
         duration: f.map(|f| f.duration).unwrap_or(Duration::ZERO),
@@ -88,8 +99,53 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     }
 }
 
+/// What a quiet local job is doing: its processes (by run id), the load, the GPUs.
+fn diagnose_local(run_id: &str, after: Duration) {
+    let pids: Vec<String> = reap::carriers(run_id)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let script = format!(
+        "{}\n{}",
+        super::DIAGNOSE,
+        if pids.is_empty() {
+            String::new()
+        } else {
+            format!("ps -o pid,etime,pcpu,rss,stat,args -p {}", pids.join(","))
+        }
+    );
+    say_diagnosis(after, Proc::new("sh").args(["-c", &script]).run());
+}
+
+/// Print a diagnosis (to stderr, where the job's output goes).
+pub(super) fn say_diagnosis(after: Duration, f: Result<crate::process::Finished>) {
+    let body = match &f {
+        Ok(f) => format!("{}{}", f.stdout_str(), String::from_utf8_lossy(&f.stderr)),
+        Err(e) => format!("(could not look: {e:#})"),
+    };
+    out::warn(
+        "rp-exec",
+        format!(
+            "no output for {}s; what the job is doing (the inactivity watch; it runs on):\n{}",
+            after.as_secs(),
+            body.trim_end()
+        ),
+    );
+}
+
 fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
-    if f.timed_out {
+    if f.inactive {
+        out::note(
+            "rp-exec",
+            format!(
+                "no output for {}s; stopped the command (TERM, KILL after {:.1}s)",
+                opts.inactivity
+                    .map(|i| i.after.as_secs())
+                    .unwrap_or_default(),
+                opts.grace.as_secs_f64()
+            ),
+        );
+    } else if f.timed_out {
         out::note(
             "rp-exec",
             format!(

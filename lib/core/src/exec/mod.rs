@@ -46,6 +46,20 @@ pub struct ExecOptions {
     /// What the command reads on stdin (a Dockerfile, a set-up script, a build context);
     /// `None` gives it /dev/null.
     pub stdin: Option<Input>,
+    /// The inactivity watch: what to do when the command prints nothing for a while.
+    pub inactivity: Option<Inactivity>,
+}
+
+/// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
+/// `inactivity_action`). rp-exec sees every byte the command prints (on a box, over the
+/// ssh connection), so the watch runs here; were rp-exec gone, the box's guard ends the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inactivity {
+    /// How long the command may print nothing.
+    pub after: Duration,
+    /// Stop it then (as at a deadline: exit 124, ending `inactive`), rather than say what
+    /// its processes are doing and let it run on.
+    pub terminate: bool,
 }
 
 /// A command's standard input.
@@ -69,6 +83,7 @@ impl ExecOptions {
             log: None,
             run_id: new_run_id(""),
             stdin: None,
+            inactivity: None,
         }
     }
 
@@ -112,7 +127,14 @@ impl ExecOptions {
             }
         }
         let max = Duration::from_secs(crate::job::spec::MAX_SECONDS as u64);
-        for (flag, d) in [("--timeout", self.timeout), ("--grace", Some(self.grace))] {
+        if self.inactivity.is_some_and(|i| i.after.is_zero()) {
+            crate::usage_bail!("--max-inactivity: found 0, expected a positive number of seconds");
+        }
+        for (flag, d) in [
+            ("--timeout", self.timeout),
+            ("--grace", Some(self.grace)),
+            ("--max-inactivity", self.inactivity.map(|i| i.after)),
+        ] {
             if d.is_some_and(|d| d > max) {
                 crate::usage_bail!(
                     "{flag}: found {} seconds, expected at most {} (30 days)",
@@ -196,8 +218,10 @@ pub struct ExecReport {
     /// rp-exec's exit code: the command's own, 124 timed out, 126 cannot run, 127 not found,
     /// 128+n killed by signal n (or rp-exec interrupted by signal n).
     pub exit_code: u8,
-    /// Stopped because the deadline passed.
+    /// Stopped because the deadline passed (or, with `inactive`, the inactivity watch).
     pub timed_out: bool,
+    /// Stopped by the inactivity watch after this long without output.
+    pub inactive: Option<Duration>,
     /// The signal that killed the command, if one did (on a box: read from the shell's
     /// 128+n status, so a command that exits 130 by itself reads as signal 2).
     pub signal: Option<i32>,
@@ -212,6 +236,10 @@ pub struct ExecReport {
     /// failed: ...". Not part of the record.
     pub output_tail: String,
 }
+
+/// The load and the GPUs, for the inactivity watch's diagnosis (POSIX sh; the caller adds
+/// the job's processes).
+const DIAGNOSE: &str = "uptime 2>/dev/null || cat /proc/loadavg\nif command -v nvidia-smi >/dev/null 2>&1; then nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total --format=csv,noheader 2>&1; fi";
 
 /// How many lines of output [`ExecReport::output_tail`] keeps.
 pub const OUTPUT_TAIL_LINES: usize = 20;
@@ -235,7 +263,12 @@ impl ExecReport {
     /// was then interrupted still timed out), then our own signal, then a foreign signal,
     /// else its own exit code.
     pub fn ending(&self) -> Ending {
-        if self.timed_out {
+        if let (true, Some(quiet)) = (self.timed_out, self.inactive) {
+            Ending::Inactive {
+                seconds: quiet.as_secs(),
+                signal: self.signal,
+            }
+        } else if self.timed_out {
             Ending::TimedOut {
                 signal: self.signal,
             }
@@ -410,6 +443,7 @@ mod tests {
     #[test]
     fn report_maps_to_exit() {
         let mut r = ExecReport {
+            inactive: None,
             host: None,
             run_id: "x".into(),
             argv: vec!["a".into()],

@@ -126,6 +126,19 @@ const SWEEP: &str = r#"rp_sweep() {
   done
 }"#;
 
+/// What a quiet job on the box is doing: its processes (by run id and group), the load, the
+/// GPUs; run by a second ssh call while the job runs on.
+fn diagnose_script(run_id: &str) -> String {
+    fill(
+        "rp_dir=\"$HOME/.runplz/runs/\"@ID@\n@FUNCTIONS@\n@DIAGNOSE@\nrp_p=$(rp_pids @ID@ \"$(cat \"$rp_dir/pgid\" 2>/dev/null)\" | tr '\\n' , )\n[ -n \"$rp_p\" ] && ps -o pid,etime,pcpu,rss,stat,args -p \"${rp_p%,}\"\n:\n",
+        &[
+            ("ID", &quote::sh(run_id)),
+            ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("DIAGNOSE", super::DIAGNOSE),
+        ],
+    )
+}
+
 /// Replace each `@NAME@` in `template` with its value, in one pass (values are not rescanned).
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() * 2);
@@ -311,6 +324,18 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         None if !input.is_empty() => first = first.stdin(input),
         None => {}
     }
+    if let Some(i) = opts.inactivity {
+        first = if i.terminate {
+            first.quiet_stop(i.after)
+        } else {
+            let look = ssh
+                .command(&diagnose_script(&opts.run_id))
+                .timeout(Some(Duration::from_secs(30)));
+            first.quiet_diagnose(i.after, move || {
+                super::local::say_diagnosis(i.after, look.run());
+            })
+        };
+    }
     let f = first
         .output(Output::StreamStderr {
             log: opts.log.clone(),
@@ -379,7 +404,17 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     } else {
         ctl.exit.unwrap_or(code)
     };
-    if f.timed_out {
+    if f.inactive {
+        out::note(
+            "rp-exec",
+            format!(
+                "no output for {}s; stopped the command on {host}",
+                opts.inactivity
+                    .map(|i| i.after.as_secs())
+                    .unwrap_or_default()
+            ),
+        );
+    } else if f.timed_out {
         out::note(
             "rp-exec",
             format!(
@@ -399,6 +434,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         argv: opts.argv.clone(),
         exit_code: code,
         timed_out: f.timed_out,
+        inactive: opts.inactivity.filter(|_| f.inactive).map(|i| i.after),
         signal,
         interrupted: f.interrupted,
         duration: f.duration,

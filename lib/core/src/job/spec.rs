@@ -255,9 +255,10 @@ pub enum OnFinish {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum InactivityAction {
-    /// Print diagnostics and keep waiting.
+    /// Say on stderr (and the log) what the job's processes are doing (`ps`, the load, GPU
+    /// use where `nvidia-smi` exists) each time it is quiet that long, and keep waiting.
     Diagnose,
-    /// Kill the job.
+    /// Stop the job as at its deadline (TERM, the grace, KILL): exit 124, ending "inactive".
     Terminate,
 }
 
@@ -304,7 +305,9 @@ pub struct Ssh {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_runtime_seconds: Option<i64>,
-    /// Watchdog: act when the job prints nothing for this many seconds (at most 30 days).
+    /// The inactivity watch: act when the job prints nothing (stdout or stderr) for this many
+    /// seconds (at most 30 days). rp-exec watches what arrives over the connection; were it
+    /// gone, the box's guard ends the job anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_inactivity_seconds: Option<i64>,
@@ -348,7 +351,9 @@ pub struct Brev {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_runtime_seconds: Option<i64>,
-    /// Watchdog: act when the job prints nothing for this many seconds (at most 30 days).
+    /// The inactivity watch: act when the job prints nothing (stdout or stderr) for this many
+    /// seconds (at most 30 days). rp-exec watches what arrives over the connection; were it
+    /// gone, the box's guard ends the job anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub max_inactivity_seconds: Option<i64>,

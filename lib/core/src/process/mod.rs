@@ -14,6 +14,7 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -133,8 +134,11 @@ pub struct Finished {
     pub stderr: Vec<u8>,
     /// Wall-clock time from start to exit.
     pub duration: Duration,
-    /// Killed because the deadline passed.
+    /// Killed because the deadline passed, or (with [`Finished::inactive`]) because it was
+    /// quiet too long.
     pub timed_out: bool,
+    /// Stopped by [`Proc::quiet_stop`]: it printed nothing for too long.
+    pub inactive: bool,
     /// Killed because runplz received this signal.
     pub interrupted: Option<i32>,
 }
@@ -184,6 +188,7 @@ pub struct Proc {
     after_exit: Option<Hook>,
     shielded: bool,
     die_with_parent: bool,
+    quiet: Option<(Duration, Option<Hook>)>,
 }
 
 impl Proc {
@@ -206,6 +211,7 @@ impl Proc {
             after_exit: None,
             shielded: false,
             die_with_parent: false,
+            quiet: None,
         }
     }
 
@@ -320,6 +326,20 @@ impl Proc {
         self
     }
 
+    /// Stop the child like at a deadline (TERM, the grace, KILL) once it has printed nothing
+    /// for `after` (its output must be streamed). [`Finished::inactive`] says it happened.
+    pub fn quiet_stop(mut self, after: Duration) -> Self {
+        self.quiet = Some((after, None));
+        self
+    }
+
+    /// Call `f` each time the child has printed nothing for `after` (its output must be
+    /// streamed); the child runs on. For saying what a quiet job is doing.
+    pub fn quiet_diagnose(mut self, after: Duration, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.quiet = Some((after, Some(Hook::new(f))));
+        self
+    }
+
     /// KILL the child when runplz dies, even by SIGKILL (`PR_SET_PDEATHSIG`): for transfers
     /// (rsync), which must not run on as orphans after a `kill -9` of the tool.
     pub fn die_with_parent(mut self) -> Self {
@@ -393,6 +413,9 @@ impl Proc {
 
         let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
         let mut pump = None;
+        // When output was last heard, in ms since `base` (the quiet watch reads it).
+        let base = Instant::now();
+        let heard = Arc::new(AtomicU64::new(0));
         match &self.output {
             Output::Capture => expr = expr.stdout_capture().stderr_capture(),
             Output::CaptureStdout | Output::StreamStderr { .. } => {
@@ -403,13 +426,25 @@ impl Proc {
                 expr = expr.stdout_capture();
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
                 expr = expr.stderr_file(w);
-                pump = Some(spawn_pump(r, log, Arc::clone(&tail))?);
+                pump = Some(spawn_pump(
+                    r,
+                    log,
+                    Arc::clone(&tail),
+                    Arc::clone(&heard),
+                    base,
+                )?);
             }
             Output::Stream { log } => {
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
                 let w2 = w.try_clone().context("cloning a pipe")?;
                 expr = expr.stdout_file(w).stderr_file(w2);
-                pump = Some(spawn_pump(r, log.as_deref(), Arc::clone(&tail))?);
+                pump = Some(spawn_pump(
+                    r,
+                    log.as_deref(),
+                    Arc::clone(&tail),
+                    Arc::clone(&heard),
+                    base,
+                )?);
             }
         }
 
@@ -421,7 +456,12 @@ impl Proc {
         // Checked: a deadline past what an Instant can hold is no deadline (never a panic).
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let mut timed_out = false;
+        let mut inactive = false;
         let mut interrupted = None;
+        let quiet_for = |now: Instant| {
+            let last = base + Duration::from_millis(heard.load(Ordering::Relaxed));
+            now.saturating_duration_since(last)
+        };
         // When (and what) to send once stopping began; then when it was sent.
         let mut stop_at: Option<(Instant, Signal)> = None;
         let mut term_sent: Option<Instant> = None;
@@ -433,14 +473,24 @@ impl Proc {
             if stop_at.is_none() {
                 if deadline.is_some_and(|d| now >= d) {
                     timed_out = true;
+                } else if matches!(&self.quiet, Some((after, None)) if quiet_for(now) >= *after) {
+                    inactive = true;
                 } else if !self.shielded && pending_signal().is_some() {
                     // Stopping this child handles the signal, so what runs next (a stop
                     // hook, collecting outputs) is not cut short by the same Ctrl-C.
                     interrupted = take_pending_signal();
                 }
-                if timed_out || interrupted.is_some() {
+                if let Some((after, Some(diagnose))) = &self.quiet {
+                    if quiet_for(now) >= *after {
+                        diagnose.call();
+                        // The next report comes after another quiet spell of `after`.
+                        let ms = Instant::now().saturating_duration_since(base).as_millis();
+                        heard.store(ms as u64, Ordering::Relaxed);
+                    }
+                }
+                if timed_out || inactive || interrupted.is_some() {
                     // A deadline is TERM; runplz's own signal is passed on as it came.
-                    let sig = if timed_out {
+                    let sig = if timed_out || inactive {
                         Signal::SIGTERM
                     } else {
                         stop_signal(interrupted)
@@ -498,8 +548,10 @@ impl Proc {
             status,
             stdout: output.stdout,
             stderr,
+            inactive,
             duration,
-            timed_out,
+            // A quiet stop is a deadline of its own: same signals, same exit code.
+            timed_out: timed_out || inactive,
             interrupted,
         })
     }
@@ -570,6 +622,8 @@ fn spawn_pump(
     mut r: std::io::PipeReader,
     log: Option<&Path>,
     tail: Arc<Mutex<Vec<u8>>>,
+    heard: Arc<AtomicU64>,
+    base: Instant,
 ) -> Result<std::thread::JoinHandle<()>> {
     let mut log = match log {
         Some(p) => Some(
@@ -589,6 +643,8 @@ fn spawn_pump(
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            let ms = base.elapsed().as_millis() as u64;
+            heard.store(ms, Ordering::Relaxed);
             let _ = stderr.lock().write_all(&buf[..n]);
             if let Some(l) = log.as_mut() {
                 let _ = l.write_all(&buf[..n]);

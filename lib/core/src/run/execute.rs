@@ -303,6 +303,7 @@ fn job_step(
         Ending::Exited { code } => RunEnding::Exited { code },
         Ending::Signaled { signal } => RunEnding::Signaled { signal },
         Ending::TimedOut { signal } => RunEnding::TimedOut { signal },
+        Ending::Inactive { seconds, .. } => RunEnding::Inactive { seconds },
         Ending::Interrupted { signal, .. } => RunEnding::Interrupted {
             signal,
             step: S::Run,
@@ -471,6 +472,11 @@ fn job_options(cmd: &Command, p: &Prepared, run_id: &str, native: bool) -> ExecO
         workdir: cmd.workdir.clone(),
         run_id: run_id.to_string(),
         timeout: p.settings.deadline,
+        inactivity: p.settings.max_inactivity.map(|after| exec::Inactivity {
+            after,
+            terminate: p.settings.inactivity_action
+                == Some(crate::job::spec::InactivityAction::Terminate),
+        }),
         env: crate::steps::run_env(p, native),
         ..ExecOptions::new(cmd.argv.clone())
     }

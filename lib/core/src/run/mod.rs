@@ -197,7 +197,7 @@ impl Tracker {
 
     fn exit(&self) -> Exit {
         match (self.record.ending, self.record.exit_code) {
-            (RunEnding::TimedOut { .. }, _) => Exit::TimedOut,
+            (RunEnding::TimedOut { .. } | RunEnding::Inactive { .. }, _) => Exit::TimedOut,
             // The job exited 0 but its outputs did not come back: a script must see it.
             (
                 RunEnding::Failed {
@@ -240,15 +240,6 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     };
     for w in b.unused_settings(&job) {
         out::warn(TOOL, w);
-    }
-    if settings.max_inactivity.is_some() {
-        out::warn(
-            TOOL,
-            format!(
-                "{}.max_inactivity_seconds is not enforced yet; only the deadline (timeout / max_runtime_seconds) stops a quiet job",
-                b.kind().name()
-            ),
-        );
     }
     Ok(Prepared {
         job,

@@ -183,6 +183,17 @@ fn exec_line(
         if let Some(d) = p.settings.deadline {
             let _ = write!(l, " --timeout {}", d.as_secs());
         }
+        if let Some(q) = p.settings.max_inactivity {
+            let action = match p.settings.inactivity_action {
+                Some(crate::job::spec::InactivityAction::Terminate) => "terminate",
+                _ => "diagnose",
+            };
+            let _ = write!(
+                l,
+                " --max-inactivity {} --inactivity-action {action}",
+                q.as_secs()
+            );
+        }
         l.push_str(" --run-id \"$RUN_ID\"");
         if env {
             l.push_str(" --env-file \"$T/env.json\"");
