@@ -472,7 +472,7 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
     let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["touch setup-started; sleep 300"]}]},
                   "run": "echo ran > \"$RUNPLZ_OUT/ran.txt\"", "ssh": {"use_docker": false}}"#;
     let d = job_dir(job);
-    let out = ctrl_c_when(&b, d.path(), "runplz/t/setup-started");
+    let out = ctrl_c_when(&b, d.path(), "runplz-runs/t-*/setup-started");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     assert_eq!(

@@ -123,7 +123,7 @@ fn the_run_state_is_written_first_and_follows_every_step() {
     );
     assert_eq!(s["handle"]["exec_run_id"], id);
     assert_eq!(s["handle"]["exec_host"], "box");
-    assert_eq!(s["handle"]["remote_workspace"], "runplz/t");
+    assert_eq!(s["handle"]["remote_workspace"], format!("runplz-runs/{id}"));
     assert_eq!(s["handle"]["remote_outputs"], format!("runplz-out/{id}"));
     assert_eq!(s["teardown"]["policy"], "close");
     assert_eq!(s["teardown"]["status"], "done");
@@ -271,7 +271,7 @@ fn outputs_dir_from_the_flag_comes_back_there_and_is_never_shipped() {
     // The job saw the repo without the outputs folder, and the job file says nothing of it.
     assert_eq!(
         std::fs::read_to_string(results.join("shipped.txt")).unwrap(),
-        ".rp-sync-manifest\njob.json\n"
+        "job.json\n"
     );
     assert!(!std::fs::read_to_string(d.path().join("job.json"))
         .unwrap()
