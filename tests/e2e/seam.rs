@@ -693,6 +693,10 @@ fn a_run_after_killed_runs_runs_its_own_code() {
     }
     first.kill().unwrap(); // SIGKILL: no clean-up of ours runs
     first.wait().unwrap();
+    // Its state says where its copy of the code is (or would have been).
+    let s = &states(state.path())[0].1;
+    let id = s["run_id"].as_str().unwrap();
+    assert_eq!(s["handle"]["remote_workspace"], format!("runplz-runs/{id}"));
     let mut second = start();
     while b.ssh_raw("test -f runplz-out/t-*/code.txt").status.code() != Some(0) {
         assert!(Instant::now() < deadline, "the second job never started");

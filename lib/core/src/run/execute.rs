@@ -119,6 +119,8 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             Step::Sync { dest, runs } => {
                 let snap = format!("{runs}/{run_id}");
                 snapshot = Some(snap.clone());
+                // Before it exists: a run killed from here on says where its copy is.
+                t.save(|s| s.update(|r| r.handle.remote_workspace = Some(snap.clone())));
                 sync_step(t, p, ssh, dest, &snap)
             }
             Step::Setup(kind, cmd) => setup_step(t, kind.step(), cmd, p, ssh, run_id),
