@@ -3,6 +3,7 @@ complete -c rp-sync -l dest -d 'The folder on the box, relative to the remote ho
 complete -c rp-sync -l job -d 'A job.json (`-` reads stdin): its repo is the default SRC (see SRC), its `sync.exclude` patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are used for the connection' -r -F
 complete -c rp-sync -l exclude -d 'A gitignore-style pattern never to ship, relative to SRC (repeatable). `!PATTERN` re-includes something a cache pattern or an earlier pattern excluded, but never a secret' -r
 complete -c rp-sync -l ssh-config -d 'An ssh config file, passed to ssh and rsync as `-F` (default: $RUNPLZ_SSH_CONFIG, else ssh\'s own)' -r -F
+complete -c rp-sync -l snapshot -d 'After shipping, copy DIR to this folder on the box (hard links, so it costs no data; a full copy, with a warning, where they fail): a snapshot that later syncs into DIR leave as it is, e.g. `runplz-runs/<run id>` for one run\'s own code. The sync and the copy hold a lock on DIR on the box (`flock`; a warning where the box has none), so two rp-syncs into one DIR at once each copy exactly what they shipped. Relative to the remote home unless absolute; must not exist yet; best on DIR\'s file system' -r
 complete -c rp-sync -l dry-run -d 'List what would ship (count, bytes, the largest files) without connecting'
 complete -c rp-sync -l table -d 'Print a table for people on stdout instead of the JSON record'
 complete -c rp-sync -s h -l help -d 'Print help (see more with \'--help\')'

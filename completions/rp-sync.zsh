@@ -20,6 +20,7 @@ _rp-sync() {
 '--job=[A job.json (\`-\` reads stdin)\: its repo is the default SRC (see SRC), its \`sync.exclude\` patterns and outputs folder are excluded, and its \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection]:JOB:_files' \
 '*--exclude=[A gitignore-style pattern never to ship, relative to SRC (repeatable). \`!PATTERN\` re-includes something a cache pattern or an earlier pattern excluded, but never a secret]:PAT:_default' \
 '--ssh-config=[An ssh config file, passed to ssh and rsync as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
+'(--dry-run)--snapshot=[After shipping, copy DIR to this folder on the box (hard links, so it costs no data; a full copy, with a warning, where they fail)\: a snapshot that later syncs into DIR leave as it is, e.g. \`runplz-runs/<run id>\` for one run'\''s own code. The sync and the copy hold a lock on DIR on the box (\`flock\`; a warning where the box has none), so two rp-syncs into one DIR at once each copy exactly what they shipped. Relative to the remote home unless absolute; must not exist yet; best on DIR'\''s file system]:SNAP:_default' \
 '--dry-run[List what would ship (count, bytes, the largest files) without connecting]' \
 '--table[Print a table for people on stdout instead of the JSON record]' \
 '-h[Print help (see more with '\''--help'\'')]' \

@@ -59,7 +59,10 @@ fn ssh_ships_the_git_top_and_runs_in_the_job_files_folder() {
     // Outputs come back next to the job file, as before.
     let r = lines(&d.path().join("jobs/out/r.txt"));
     assert_eq!(r[..2], ["from lib", "cfg"], "{r:?}");
-    assert!(r[2].ends_with("/runplz/t/jobs"), "{r:?}");
+    assert!(
+        r[2].contains("/runplz-runs/t-") && r[2].ends_with("/jobs"),
+        "{r:?}"
+    );
     assert_eq!(
         b.ssh("cd runplz/t && find . -type f ! -name .rp-sync-manifest ! -name '*.pyc' | sort | tr '\\n' ' '"),
         "./jobs/cfg.txt ./jobs/train.json ./lib.py "
@@ -104,7 +107,10 @@ fn ssh_workdir_at_the_top_runs_there() {
     run_expect(&mut c, 0);
     let r = lines(&d.path().join("jobs/out/r.txt"));
     assert_eq!(r[0], "from lib");
-    assert!(r[1].ends_with("/runplz/t"), "{r:?}");
+    assert!(
+        r[1].contains("/runplz-runs/t-") && !r[1].ends_with("/jobs"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -274,5 +280,8 @@ fn the_plan_for_a_job_in_a_subfolder_ships_the_repo_and_runs_there_too() {
     run_expect(&mut sh, 0);
     let r = lines(&d.path().join("jobs/out/r.txt"));
     assert_eq!(r[..2], ["from lib", "cfg"], "{r:?}");
-    assert!(r[2].ends_with("/runplz/t/jobs"), "{r:?}");
+    assert!(
+        r[2].contains("/runplz-runs/t-") && r[2].ends_with("/jobs"),
+        "{r:?}"
+    );
 }

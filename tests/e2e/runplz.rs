@@ -315,7 +315,7 @@ fn ssh_docker_builds_on_the_box_and_runs_in_a_container() {
 fn the_plan_script_does_what_runplz_ssh_does() {
     let b = SshBox::start();
     let d = job_dir(&native_job(
-        "cat data.txt > \"$RUNPLZ_OUT/copy.txt\"; echo \"$GREETING\" > \"$RUNPLZ_OUT/env.txt\"; exit 6",
+        "cat data.txt > \"$RUNPLZ_OUT/copy.txt\"; echo \"$GREETING\" > \"$RUNPLZ_OUT/env.txt\"; pwd > \"$RUNPLZ_OUT/pwd.txt\"; exit 6",
         "",
     ));
     let mut c = runplz(d.path(), &["ssh", "job.json", "--plan"]);
@@ -334,6 +334,14 @@ fn the_plan_script_does_what_runplz_ssh_does() {
     let rec = json(&out);
     assert_eq!(rec["exit_code"], 6);
     let via_plan = std::fs::read_to_string(d.path().join("out/env.txt")).unwrap();
+    // As runplz: the job ran in the run's own copy of the code, which went with the run.
+    let pwd = std::fs::read_to_string(d.path().join("out/pwd.txt")).unwrap();
+    let id = rec["run_id"].as_str().unwrap();
+    assert!(
+        pwd.trim_end().ends_with(&format!("/runplz-runs/{id}")),
+        "{pwd}"
+    );
+    assert_eq!(b.ssh("ls -A runplz-runs"), "");
     std::fs::remove_dir_all(d.path().join("out")).unwrap();
     let mut c = runplz(d.path(), &["ssh", "job.json"]);
     c.args(b.tool_args());
@@ -472,7 +480,7 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
     let job = r#"{"name": "t", "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": ["touch setup-started; sleep 300"]}]},
                   "run": "echo ran > \"$RUNPLZ_OUT/ran.txt\"", "ssh": {"use_docker": false}}"#;
     let d = job_dir(job);
-    let out = ctrl_c_when(&b, d.path(), "runplz/t/setup-started");
+    let out = ctrl_c_when(&b, d.path(), "runplz-runs/t-*/setup-started");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     assert_eq!(

@@ -57,6 +57,54 @@ impl std::fmt::Debug for Passed {
 /// sub-folder per run id, so two runs of one job on one box never share one.
 pub(crate) const BOX_OUTPUTS: &str = "runplz-out";
 
+/// The box folder every run's own copy of the shipped tree lives under (relative to the
+/// home), one sub-folder per run id: the job runs there, not in the shared `runplz/<job>`
+/// (which the next run's sync changes), and the copy is removed after the run.
+pub(crate) const BOX_RUNS: &str = "runplz-runs";
+
+/// Where a command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Workdir {
+    /// This folder.
+    At(String),
+    /// This folder (relative, `""` for the top) inside the run's own copy of the shipped
+    /// tree on the box, `runplz-runs/<run id>`; the run id is known only when the run starts.
+    InRun(String),
+}
+
+impl Workdir {
+    /// `rel` inside this folder.
+    fn join(&self, rel: &Path) -> Workdir {
+        match self {
+            Workdir::At(b) => Workdir::At(under(b, rel)),
+            Workdir::InRun(b) => Workdir::InRun(under(b, rel)),
+        }
+    }
+
+    /// The folder for the run `run_id`.
+    pub(crate) fn for_run(&self, run_id: &str) -> String {
+        match self {
+            Workdir::At(b) => b.clone(),
+            Workdir::InRun(r) => under(&format!("{BOX_RUNS}/{run_id}"), Path::new(r)),
+        }
+    }
+
+    /// The folder as a shell word for the plan, whose run id is `$RUN_ID`.
+    pub(crate) fn shell(&self) -> String {
+        match self {
+            Workdir::At(b) => sh(b),
+            Workdir::InRun(r) if r.is_empty() => {
+                format!("{}\"$RUN_ID\"", sh(&format!("{BOX_RUNS}/")))
+            }
+            Workdir::InRun(r) => format!(
+                "{}\"$RUN_ID\"{}",
+                sh(&format!("{BOX_RUNS}/")),
+                sh(&format!("/{r}"))
+            ),
+        }
+    }
+}
+
 /// What a step feeds its command on stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stdin {
@@ -90,7 +138,7 @@ impl Setup {
 #[derive(Debug, Clone)]
 pub(crate) struct Command {
     /// The working directory (the workspace).
-    pub workdir: Option<String>,
+    pub workdir: Option<Workdir>,
     /// The command.
     pub argv: Vec<String>,
     /// What goes to its stdin.
@@ -126,8 +174,10 @@ pub(crate) enum Collect {
 pub(crate) enum Step {
     /// Check the box's specs against the job; a doomed precondition stops the run.
     Probe,
-    /// Ship the repo to this folder on the box.
-    Sync { dest: String },
+    /// Ship the repo to this folder on the box, then (holding the job's sync lock on the
+    /// box) copy it, hard-linked, to `<runs>/<run id>`: the run's own code, whatever a later
+    /// sync of the same job does to `dest`.
+    Sync { dest: String, runs: String },
     /// A set-up command that must succeed.
     Setup(Setup, Command),
     /// The job itself, under its deadline, with its env and run id.
@@ -389,14 +439,14 @@ fn under(base: &str, rel: &Path) -> String {
 }
 
 /// The job step, with the container to clean up in docker mode; `private` on a box.
-/// `ship` is the shipped folder (here or on the box): docker mounts it whole; natively the
-/// command runs in the job's workdir inside it.
-fn job_step(p: &Prepared, ship: &str, out_expr: &str, venv: &str, private: bool) -> Step {
+/// `ship` is the shipped folder (here, or the run's own copy on the box): docker mounts it
+/// whole; natively the command runs in the job's workdir inside it.
+fn job_step(p: &Prepared, ship: &Workdir, out_expr: &str, venv: &str, private: bool) -> Step {
     let docker = p.settings.docker();
     let workdir = Some(if docker {
-        ship.to_string()
+        ship.clone()
     } else {
-        under(ship, &p.job.workdir)
+        ship.join(&p.job.workdir)
     });
     let argv = if docker {
         bash_c(docker_run_script(p, out_expr, private))
@@ -419,10 +469,10 @@ fn job_step(p: &Prepared, ship: &str, out_expr: &str, venv: &str, private: bool)
 /// outputs folder. `build` is false for `--no-build`.
 pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     let tag = tag(&p.job);
-    let ship = p.job.ship_root.display().to_string();
+    let ship = Workdir::At(p.job.ship_root.display().to_string());
     let workdir = Some(ship.clone());
     // The shell steps (pip_install_local_dir) are relative to the job file's folder.
-    let job_dir = Some(under(&ship, &p.job.job_rel));
+    let job_dir = Some(ship.join(&p.job.job_rel));
     let out_expr = sh(&p.outputs.display().to_string());
     let venv = sh(&local_venv(p).display().to_string());
     let mut list = Vec::new();
@@ -452,7 +502,7 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     })
 }
 
-fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
+fn venv_step(workdir: Option<Workdir>, venv: &str, skip_apt: bool) -> Step {
     Step::Setup(
         Setup::Venv,
         Command {
@@ -463,17 +513,26 @@ fn venv_step(workdir: Option<String>, venv: &str, skip_apt: bool) -> Step {
     )
 }
 
-/// The steps on a box: probe, sync the repo to `runplz/<job>`, set up (the venv's steps in
-/// `runplz/<job>/<the job file's folder>`), run in `runplz/<job>/<workdir>` with
-/// `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect that back.
+/// The steps on a box: probe, sync the repo to `runplz/<job>` and copy that (hard-linked) to
+/// the run's own `runplz-runs/<run id>`, set up (the image built from the run's copy, or the
+/// venv's steps in `runplz-runs/<run id>/<the job file's folder>`), run in
+/// `runplz-runs/<run id>/<workdir>` with `$RUNPLZ_OUT` at `runplz-out/<run id>`, and collect
+/// that back. The run's copy is removed after the run.
 pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
     let name = p.job.name();
     let tag = tag(&p.job);
-    let ws = crate::sync::default_dest(name);
+    let dest = crate::sync::default_dest(name);
+    let ws = Workdir::InRun(String::new());
     let workdir = Some(ws.clone());
     let out_expr = format!("\"$HOME/{BOX_OUTPUTS}/$RUNPLZ_RUN_ID\"");
     let venv = remote_venv(name);
-    let mut list = vec![Step::Probe, Step::Sync { dest: ws.clone() }];
+    let mut list = vec![
+        Step::Probe,
+        Step::Sync {
+            dest,
+            runs: BOX_RUNS.into(),
+        },
+    ];
     match p.settings.mode {
         Mode::Docker => {
             let argv = docker_build_argv(p.settings.network.as_deref(), &tag, ".", "-");
@@ -487,7 +546,7 @@ pub(crate) fn on_box(p: &Prepared) -> Result<Steps> {
             ));
         }
         Mode::Native | Mode::InPlace => {
-            list.push(venv_step(Some(under(&ws, &p.job.job_rel)), &venv, false))
+            list.push(venv_step(Some(ws.join(&p.job.job_rel)), &venv, false))
         }
     }
     list.push(job_step(p, &ws, &out_expr, &venv, true));

@@ -79,6 +79,15 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
 
+    /// After shipping, copy DIR to this folder on the box (hard links, so it costs no data;
+    /// a full copy, with a warning, where they fail): a snapshot that later syncs into DIR
+    /// leave as it is, e.g. `runplz-runs/<run id>` for one run's own code. The sync and the
+    /// copy hold a lock on DIR on the box (`flock`; a warning where the box has none), so
+    /// two rp-syncs into one DIR at once each copy exactly what they shipped. Relative to the
+    /// remote home unless absolute; must not exist yet; best on DIR's file system.
+    #[arg(long, value_name = "SNAP", conflicts_with = "dry_run")]
+    pub snapshot: Option<String>,
+
     /// List what would ship (count, bytes, the largest files) without connecting.
     #[arg(long)]
     pub dry_run: bool,
@@ -198,6 +207,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
             ))
         }
     };
+    let snapshot = cli
+        .snapshot
+        .as_deref()
+        .map(|s| {
+            sync::remote_dir(s).map_err(|e| {
+                CliError::usage(format!(
+                    "--snapshot{}",
+                    format!("{e}").trim_start_matches("--dest")
+                ))
+            })
+        })
+        .transpose()?;
     let mut patterns = job
         .as_ref()
         .map(|j| sync::job_excludes(j, &src))
@@ -238,7 +259,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 TOOL,
                 format_args!("shipping to {}:{dest}", ssh.destination()),
             );
-            let t = sync::up(ssh, &staged, dest)?;
+            let t = match &snapshot {
+                Some(snap) => sync::up_snapshot(ssh, &staged, dest, snap)?,
+                None => sync::up(ssh, &staged, dest)?,
+            };
             report_transfer(&staged, &t, started);
             Some(t)
         }

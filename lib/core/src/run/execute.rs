@@ -111,11 +111,19 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
     let mut ran = None;
     let mut lost = false;
     let mut res = Ok(());
+    // The run's own copy of the shipped tree on the box, once the sync began.
+    let mut snapshot = None;
     for step in &steps.list {
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
-            Step::Sync { dest } => sync_step(t, p, ssh, dest),
-            Step::Setup(kind, cmd) => setup_step(t, kind.step(), cmd, p, ssh),
+            Step::Sync { dest, runs } => {
+                let snap = format!("{runs}/{run_id}");
+                snapshot = Some(snap.clone());
+                // Before it exists: a run killed from here on says where its copy is.
+                t.save(|s| s.update(|r| r.handle.remote_workspace = Some(snap.clone())));
+                sync_step(t, p, ssh, dest, &snap)
+            }
+            Step::Setup(kind, cmd) => setup_step(t, kind.step(), cmd, p, ssh, run_id),
             Step::Job {
                 command,
                 cleanup,
@@ -154,7 +162,25 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
             out::warn(TOOL, still_running(ssh, run_id));
         }
     }
+    if let (Some(snap), Some(ssh)) = (snapshot, ssh) {
+        remove_snapshot(ssh, &snap, lost);
+    }
     res
+}
+
+/// Remove the run's own copy of the shipped tree (shielded), unless contact with the job
+/// was lost: it may still be running there.
+fn remove_snapshot(ssh: &Ssh, snap: &str, lost: bool) {
+    if lost {
+        out::warn(
+            TOOL,
+            format!("left the run's code in ~/{snap} on the box, as the job may still be running there; remove it once it is done"),
+        );
+        return;
+    }
+    if let Err(e) = sync::snapshot::remove_snapshot(ssh, snap) {
+        out::warn(TOOL, format!("could not remove ~/{snap} on the box: {e:#}"));
+    }
 }
 
 /// What to say when contact with the job was lost but the box answers again.
@@ -211,12 +237,18 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
     Ok(())
 }
 
-fn sync_step(t: &mut Tracker, p: &Prepared, ssh: Option<&Ssh>, dest: &str) -> Result<()> {
+fn sync_step(
+    t: &mut Tracker,
+    p: &Prepared,
+    ssh: Option<&Ssh>,
+    dest: &str,
+    snapshot: &str,
+) -> Result<()> {
     let Some(ssh) = ssh else { return Ok(()) };
     let moved = t.setup(S::Sync, || {
         let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
         let staged = sync::stage(&p.job.ship_root, &excludes)?;
-        let tr = sync::up(ssh, &staged, dest)?;
+        let tr = sync::up_snapshot(ssh, &staged, dest, snapshot)?;
         for w in staged.all_warnings().iter().chain(&tr.warnings) {
             out::warn(TOOL, w);
         }
@@ -247,10 +279,11 @@ fn setup_step(
     cmd: &Command,
     p: &Prepared,
     ssh: Option<&Ssh>,
+    run_id: &str,
 ) -> Result<()> {
     t.setup(name, || {
         let (stdin, _guard) = stdin_for(cmd, p)?;
-        let r = exec::run(&setup_options(cmd, stdin), ssh)?;
+        let r = exec::run(&setup_options(cmd, stdin, run_id), ssh)?;
         if let Some(sig) = r.interrupted {
             return Err(CliError::new(
                 Exit::Signal(u8::try_from(sig).unwrap_or(0)),
@@ -287,7 +320,9 @@ fn job_step(
                 (steps.mode == crate::job::Mode::Docker).then(|| format!("runplz-{run_id}"));
             for step in &steps.list {
                 match step {
-                    Step::Sync { dest } => r.handle.remote_workspace = Some(dest.clone()),
+                    Step::Sync { runs, .. } => {
+                        r.handle.remote_workspace = Some(format!("{runs}/{run_id}"))
+                    }
                     Step::Collect(Collect::Rsync { parent }) => {
                         r.handle.remote_outputs = Some(format!("{parent}/{run_id}"))
                     }
@@ -457,10 +492,10 @@ fn count_local(dir: &Path, since: SystemTime) -> Result<Moved> {
     Ok(m)
 }
 
-/// A set-up command: no deadline, a fresh run id, its input on stdin.
-fn setup_options(cmd: &Command, stdin: Option<exec::Input>) -> ExecOptions {
+/// A set-up command: no deadline, a fresh run id, its input on stdin (in the run's folder).
+fn setup_options(cmd: &Command, stdin: Option<exec::Input>, run_id: &str) -> ExecOptions {
     ExecOptions {
-        workdir: cmd.workdir.clone(),
+        workdir: cmd.workdir.as_ref().map(|w| w.for_run(run_id)),
         stdin,
         ..ExecOptions::new(cmd.argv.clone())
     }
@@ -469,7 +504,7 @@ fn setup_options(cmd: &Command, stdin: Option<exec::Input>) -> ExecOptions {
 /// The job's own run: its deadline, this run's id and its environment.
 fn job_options(cmd: &Command, p: &Prepared, run_id: &str, native: bool) -> ExecOptions {
     ExecOptions {
-        workdir: cmd.workdir.clone(),
+        workdir: cmd.workdir.as_ref().map(|w| w.for_run(run_id)),
         run_id: run_id.to_string(),
         timeout: p.settings.deadline,
         inactivity: p.settings.max_inactivity.map(|after| exec::Inactivity {

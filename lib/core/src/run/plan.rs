@@ -67,8 +67,14 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                     "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
                 );
             }
-            Step::Sync { dest } => {
-                let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches");
+            Step::Sync { dest, runs } => {
+                let _ = writeln!(s, "\n# sync the repo up, minus secrets and caches, and copy it (hard-linked) to the");
+                let _ = writeln!(s, "# run's own folder, where the set-up and the job run; that copy goes when the plan ends");
+                let snap = format!("{}\"$RUN_ID\"", sh(&format!("{runs}/")));
+                let _ = writeln!(
+                    s,
+                    "rm_run_copy() {{ rp-exec{host}{job_flag} -- rm -rf -- {snap} >/dev/null 2>&1 || :; rm -rf \"$T\"; }}\ntrap rm_run_copy EXIT"
+                );
                 // The job file alone cannot know an --outputs-dir given to runplz: exclude it.
                 let extra: String =
                     crate::sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs)
@@ -78,7 +84,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                         .collect();
                 let _ = writeln!(
                     s,
-                    "rp-sync up{host} --job \"$JOB\"{extra} --dest {} > \"$T/sync.json\" || exit 5",
+                    "rp-sync up{host} --job \"$JOB\"{extra} --dest {} --snapshot {snap} > \"$T/sync.json\" || exit 5",
                     sh(dest)
                 );
             }
@@ -174,7 +180,7 @@ fn exec_line(
 ) -> String {
     let mut l = format!("rp-exec{host}");
     if let Some(w) = &cmd.workdir {
-        let _ = write!(l, " --workdir {}", sh(w));
+        let _ = write!(l, " --workdir {}", w.shell());
     }
     if cmd.stdin.is_some() {
         l.push_str(" --stdin \"$T/stdin\"");

@@ -14,6 +14,7 @@
 
 pub mod excludes;
 pub mod remote;
+pub mod snapshot;
 pub mod stage;
 
 pub use excludes::{Excludes, Verdict};
@@ -194,6 +195,20 @@ pub fn up(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Transfer> {
         deleted,
         warnings,
     })
+}
+
+/// [`up`], then copy `dest` to `snapshot` on the box (hard links where they work; see
+/// [`snapshot`](mod@snapshot)), holding the box's lock on syncs into `dest` from before the
+/// first call to after the copy, so the copy is exactly what this sync shipped.
+pub fn up_snapshot(ssh: &Ssh, staged: &Staged, dest: &str, snapshot: &str) -> Result<Transfer> {
+    let mut warnings = Vec::new();
+    let lock = snapshot::SyncLock::take(ssh, dest, &mut warnings)?;
+    let mut tr = up(ssh, staged, dest)?;
+    warnings.append(&mut tr.warnings);
+    warnings.extend(snapshot::take_snapshot(ssh, dest, snapshot)?);
+    drop(lock);
+    tr.warnings = warnings;
+    Ok(tr)
 }
 
 /// Run one small script on the box; a failure is exit 1 naming what was being done.

@@ -18,7 +18,7 @@ pub const MANIFEST: &str = ".rp-sync-manifest";
 const MANIFEST_HEADER: &[u8] = b"rp-sync manifest 1\n";
 
 /// Printed before the data we parse, so whatever a login shell's rc files print is skipped.
-const MARK: &str = "--rp-sync-data--";
+pub(crate) const MARK: &str = "--rp-sync-data--";
 
 /// `dest` as a shell word for `cd`/`mkdir`, from the home (see
 /// [`crate::ssh::remote_dir_word`]): neither CDPATH nor a name such as `-` can move it.

@@ -1,0 +1,270 @@
+//! A run's own copy of the shipped tree. Two runs of one job on one box share the synced
+//! folder (`runplz/<job>`, so that each sync is incremental), and each runs in its own copy
+//! of it, taken right after its sync: `cp -al`, hard links, so the copy costs no data. rsync
+//! never writes a shipped file in place (it writes a temp file and renames it; rp-sync
+//! passes no `--inplace`) and the manifest deletion unlinks, so a later sync into the shared
+//! folder leaves the copy's content as it was.
+//!
+//! The sync and the copy must not interleave with another run's sync of the same folder (the
+//! copy would hold some of the other run's files): [`SyncLock`] holds a `flock` on the box
+//! from before the sync's first call to after the copy, in a remote process on the run's
+//! shared connection that waits for its stdin to close. A box without `flock` gets a
+//! warning, and the run goes on unlocked.
+
+use super::remote::MARK;
+use crate::error::CliError;
+use crate::ssh::{remote_dir_word, Ssh};
+use anyhow::{bail, Context, Result};
+use runplz_protocol::Exit;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The lock file for syncs into `dest` (in [`crate::ssh::remote_path`]'s form), private to
+/// the box user: `~/.runplz/locks/sync-<key of dest>`.
+fn lock_script(dest: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let key: String = Sha256::digest(dest.as_bytes())[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "umask 077\nl=\"$HOME/.runplz/locks\"\nmkdir -p -- \"$l\" || exit 1\nchmod go= -- \"$HOME/.runplz\" \"$l\" 2>/dev/null || :\n\
+         printf '%s\\n' {MARK}\n\
+         if command -v flock >/dev/null 2>&1; then\n  exec 9>>\"$l/sync-{key}\"\n  if flock 9; then echo locked; else echo failed; fi\nelse\n  echo nolock\nfi\n\
+         exec cat >/dev/null\n"
+    )
+}
+
+/// The lock on syncs into one folder on the box, held until dropped (its remote process
+/// ends when its stdin closes, and with it the lock; so it does when runplz dies).
+pub struct SyncLock {
+    child: Option<(Child, ChildStdin)>,
+}
+
+impl SyncLock {
+    /// Wait for the lock on syncs into `dest`. Without `flock` on the box (or when it
+    /// fails) a warning goes to `warnings` and the lock holds nothing. A signal meanwhile
+    /// stops the wait: exit 128+n.
+    pub fn take(ssh: &Ssh, dest: &str, warnings: &mut Vec<String>) -> Result<SyncLock> {
+        use std::os::unix::process::CommandExt;
+        let mut c = std::process::Command::new("ssh");
+        c.args(ssh.options())
+            .args(["-T", "--"])
+            .arg(ssh.destination())
+            .arg(crate::ssh::posix_command(&lock_script(dest)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            // Its own group, as every child: a Ctrl-C is runplz's to act on.
+            .process_group(0);
+        let mut child = c
+            .spawn()
+            .map_err(|e| CliError::new(Exit::NotFound, format!("running ssh: {e}")))?;
+        let stdin = child.stdin.take().context("ssh's stdin")?;
+        let stdout = child.stdout.take().context("ssh's stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut marked = false;
+            let mut answer = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if marked {
+                    answer = Some(line);
+                    break;
+                }
+                marked = line == MARK;
+            }
+            let _ = tx.send(answer);
+        });
+        let answer = loop {
+            if let Some(sig) = crate::process::pending_signal() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CliError::new(
+                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                    format!("interrupted by signal {sig} while waiting for another sync of {dest} on the box"),
+                ));
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(a) => break a,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            }
+        };
+        let who = ssh.destination();
+        let unlocked = |why: String, warnings: &mut Vec<String>| {
+            warnings.push(format!(
+                "{why}: this sync and its copy for the run are not locked against another run of the same job syncing at once"
+            ));
+        };
+        match answer.as_deref() {
+            Some("locked") => Ok(SyncLock {
+                child: Some((child, stdin)),
+            }),
+            other => {
+                unlocked(
+                    match other {
+                        Some("nolock") => format!("{who} has no `flock` (util-linux)"),
+                        Some("failed") => format!("`flock` failed on {who}"),
+                        _ => format!("could not take the sync lock on {who}"),
+                    },
+                    warnings,
+                );
+                drop(stdin);
+                finish(child);
+                Ok(SyncLock { child: None })
+            }
+        }
+    }
+}
+
+impl Drop for SyncLock {
+    fn drop(&mut self) {
+        if let Some((child, mut stdin)) = self.child.take() {
+            let _ = stdin.flush();
+            drop(stdin);
+            finish(child);
+        }
+    }
+}
+
+/// Wait a little for a lock holder to end after its stdin closed, then kill it.
+fn finish(mut child: Child) {
+    for _ in 0..100 {
+        if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Copy `src` to `snap` on the box (both in [`crate::ssh::remote_path`]'s form): hard links
+/// where the file system allows, else a full copy (with a warning). `snap` must not exist;
+/// its parent is created private to the box user. Returns the warnings.
+pub fn take_snapshot(ssh: &Ssh, src: &str, snap: &str) -> Result<Vec<String>> {
+    let f = ssh
+        .command(&snapshot_script(src, snap))
+        .timeout(Some(Duration::from_secs(600)))
+        .run()?;
+    f.check_interrupted()?;
+    let out = f.stdout_str();
+    let answer = out
+        .split_once(&format!("{MARK}\n"))
+        .map(|(_, a)| a.trim().to_string());
+    let where_ = format!("{}:{snap}", ssh.destination());
+    match (f.status.success(), answer.as_deref()) {
+        (true, Some("linked")) => Ok(Vec::new()),
+        (true, Some("copied")) => Ok(vec![format!(
+            "could not hard-link the shipped files into {where_} (another file system?): copied them instead"
+        )]),
+        (_, Some("exists")) => Err(CliError::new(
+            Exit::Failed,
+            format!("{where_} already exists: give a folder that does not"),
+        )),
+        _ => Err(CliError::new(
+            Exit::Failed,
+            format!("copying the shipped files to {where_}: {}", f.tail(10).trim()),
+        )),
+    }
+}
+
+/// The box side of [`take_snapshot`]. The copy is private (umask 077; the folders rsync
+/// made are 0700 already, and `cp -a` keeps that); the manifest stays with the shared folder.
+fn snapshot_script(src: &str, snap: &str) -> String {
+    let parent = Path::new(snap)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".into());
+    format!(
+        "umask 077; unset CDPATH\n(umask 077 && mkdir -p -- {p}) || exit 1\nchmod go= -- {p} 2>/dev/null || :\n\
+         printf '%s\\n' {MARK}\n\
+         if [ -e {s} ] || [ -L {s} ]; then echo exists; exit 1; fi\n\
+         if cp -al -- {src} {s} 2>/dev/null; then echo linked\n\
+         else rm -rf -- {s}; cp -a -- {src} {s} || exit 1; echo copied; fi\n\
+         rm -f -- {s}/{m}\n",
+        p = remote_dir_word(&parent),
+        s = remote_dir_word(snap),
+        src = remote_dir_word(src),
+        m = super::remote::MANIFEST,
+    )
+}
+
+/// Remove a run's copy on the box, shielded from Ctrl-C (part of a run's clean-up).
+pub fn remove_snapshot(ssh: &Ssh, snap: &str) -> Result<()> {
+    let f = ssh
+        .command(&format!("rm -rf -- {}", remote_dir_word(snap)))
+        .shielded()
+        .timeout(Some(Duration::from_secs(60)))
+        .run()?;
+    if !f.status.success() {
+        bail!("{}", f.tail(5).trim());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// The copy script, run here as the box would: hard links, the manifest left behind,
+    /// an existing copy refused; a later rsync-style replace leaves the copy as it was.
+    #[test]
+    fn snapshot_links_and_keeps_old_content() {
+        let home = tempfile::tempdir().unwrap();
+        let src = home.path().join("runplz/j");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("sub/code.txt"), "A").unwrap();
+        std::fs::write(src.join(super::super::remote::MANIFEST), "m").unwrap();
+        let run = |script: String| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("HOME", home.path())
+                .output()
+                .unwrap()
+        };
+        let out = run(snapshot_script("runplz/j", "runplz-runs/r1"));
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with(&format!("{MARK}\nlinked\n")));
+        let snap = home.path().join("runplz-runs/r1");
+        assert_eq!(
+            std::fs::read_to_string(snap.join("sub/code.txt")).unwrap(),
+            "A"
+        );
+        assert!(!snap.join(super::super::remote::MANIFEST).exists());
+        assert!(src.join(super::super::remote::MANIFEST).exists());
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let mode = std::fs::metadata(home.path().join("runplz-runs"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(snap.join("sub/code.txt")).unwrap().ino(),
+            std::fs::metadata(src.join("sub/code.txt")).unwrap().ino()
+        );
+        // As rsync updates a file: a new one renamed over the old.
+        std::fs::write(src.join("sub/.code.txt.tmp"), "B").unwrap();
+        std::fs::rename(src.join("sub/.code.txt.tmp"), src.join("sub/code.txt")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(snap.join("sub/code.txt")).unwrap(),
+            "A"
+        );
+        let again = run(snapshot_script("runplz/j", "runplz-runs/r1"));
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stdout).ends_with(&format!("{MARK}\nexists\n")));
+    }
+
+    #[test]
+    fn lock_script_keys_by_folder() {
+        assert_ne!(lock_script("runplz/a"), lock_script("runplz/b"));
+        assert!(lock_script("runplz/a").contains("flock 9"));
+    }
+}
