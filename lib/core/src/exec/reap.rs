@@ -1,6 +1,9 @@
 //! Killing everything of one run: every process of the current user whose environment holds
-//! `RUNPLZ_RUN_ID=<id>` (and, remotely, every member of the job's process group). A grandchild
-//! that called `setsid` has left the group but not its environment, so this catches it.
+//! `RUNPLZ_RUN_ID=<id>` (and, remotely, every member of the job's process group and session).
+//! A grandchild that called `setsid` has left the group but not its environment, and one that
+//! cleared its environment (`env -i`) without `setsid` stays in the session, so this catches
+//! both. One that did both cannot be attributed for sure: [`escapers`] (and the box's
+//! `rp_escapers`) only name it.
 //! Locally it is [`kill_run_local`]; on a box it is the shell functions in [`SHELL_FUNCTIONS`],
 //! which the remote wrapper and the remote kill both include. Both are tested the same way.
 
@@ -19,8 +22,10 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
 /// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
-///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID (with
-///   OUT non-empty: only the carriers outside that group);
+///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
+///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
+///   that dropped the variable but did not call `setsid` again stays in the session) (with
+///   OUT non-empty: only those outside that group);
 /// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default)
 ///   once each (the group as a whole, then the carriers outside it: a second Ctrl-C would cut
 ///   a job's clean-up short), waits up to TENTHS tenths of a second for them to go, then sends
@@ -39,8 +44,9 @@ rp_pids() {
     read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
     rp_s=${rp_s##*) }
     [ "${rp_s%% *}" = Z ] && continue
-    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_t=${rp_t%% *}
+    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_e=${rp_t#* }; rp_t=${rp_t%% *}; rp_e=${rp_e%% *}
     if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
+    if [ -n "$rp_g" ] && [ "$rp_e" = "$rp_g" ]; then echo "$rp_p"; continue; fi
     case "
 $rp_c
 " in *"
@@ -72,6 +78,49 @@ rp_stop() {
     rp_nap
   done
   return 1
+}
+"#;
+
+/// `rp_escapers SINCE SKIP` (POSIX sh and awk, for the box) prints, one a line, what
+/// [`escapers`] finds: the live processes of this user started at or after SINCE (clock ticks
+/// after boot) that are in none of the sessions listed in SKIP (space-separated), are orphans
+/// (the first parent above them that started before SINCE is pid 1 or a user `systemd`) and
+/// carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
+pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
+  rp_xs=$1 rp_xk=" $2 " rp_xt=
+  for rp_d in /proc/[0-9]*; do
+    [ -O "$rp_d" ] || continue
+    rp_s=
+    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
+    rp_c=${rp_s%) *}; rp_c=${rp_c#*(}
+    case $rp_c in *[!A-Za-z0-9._-]*) rp_c=other ;; esac
+    rp_s=${rp_s##*) }
+    rp_xt="$rp_xt${rp_d#/proc/} $rp_c $rp_s
+"
+  done
+  printf '%s' "$rp_xt" | awk -v since="$rp_xs" -v skip="$rp_xk" -v me="$$" '
+    $3 != "Z" { pp[$1] = $4; sid[$1] = $6; st[$1] = $22; cm[$1] = $2; n[++k] = $1 }
+    END {
+      for (i = 1; i <= k; i++) {
+        p = n[i]
+        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ")) continue
+        q = pp[p]; j = 0
+        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64) { q = pp[q]; j++ }
+        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
+      }
+    }' | while read -r rp_p; do
+    grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
+  done
+}
+rp_tell() {
+  rp_xl=$(rp_escapers "$1" "$2")
+  [ -n "$rp_xl" ] || return 0
+  printf 'rp-exec: warning: on the box: %s process(es) started during run %s are still running; they left its session and dropped RUNPLZ_RUN_ID, so they cannot be told apart for sure from other processes of this user and were not killed:\n' "$(echo $rp_xl | wc -w | tr -d ' ')" "$3" >&2
+  for rp_p in $rp_xl; do
+    rp_xc=$(tr '\0' ' ' < "/proc/$rp_p/cmdline" 2>/dev/null)
+    printf '  %s %s\n' "$rp_p" "${rp_xc% }" >&2
+  done
+  printf 'stop them on the box with: kill -KILL %s\n' "$(echo $rp_xl)" >&2
 }
 "#;
 
@@ -164,6 +213,141 @@ pub fn kill_run_local_with(
                 .join(" ")
         )
     }
+}
+
+/// One process as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// Clock ticks after boot at which it started (field 22).
+    pub start: u64,
+    /// A zombie (already dead, not yet waited for).
+    pub zombie: bool,
+}
+
+/// Parse `/proc/<pid>/stat` (the command name, in parentheses, may hold anything).
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let (head, rest) = text.rsplit_once(") ")?;
+    let pid = head.split_once(" (")?.0.trim().parse().ok()?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): field n is f[n - 3].
+    Some(Stat {
+        pid,
+        ppid: f.get(1)?.parse().ok()?,
+        pgid: f.get(2)?.parse().ok()?,
+        sid: f.get(3)?.parse().ok()?,
+        start: f.get(19)?.parse().ok()?,
+        zombie: *f.first()? == "Z",
+    })
+}
+
+/// This process's entry, for the start of a run ([`escapers`] takes its start time).
+pub fn own_stat() -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// A process's command line with spaces between the arguments (`[name]` when it has none).
+pub fn cmdline(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if args.is_empty() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        format!("[{}]", comm.trim())
+    } else {
+        args.join(" ")
+    }
+}
+
+/// Processes that escaped a run and cannot be attributed to it for sure, so they are named,
+/// never killed. One scan of /proc: the live processes of the current user (not this one)
+/// started at or after `since` (clock ticks after boot, from [`own_stat`] at the start of
+/// the run), that carry no `RUNPLZ_RUN_ID` at all (a carrier of ours was killed; any other
+/// belongs to another run), are not in a session listed in `skip_sids` (our own helpers,
+/// other runs), and are orphans: going up through parents that also started during the run,
+/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented).
+/// A process of someone else's still has its shell, sshd or terminal above it.
+pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let uid = geteuid().as_raw();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut all = std::collections::HashMap::new();
+    let mut mine = std::collections::HashSet::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Some(st) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|t| parse_stat(&t))
+        else {
+            continue;
+        };
+        all.insert(pid, st);
+        if entry.metadata().ok().map(|m| m.uid()) == Some(uid) {
+            mine.insert(pid);
+        }
+    }
+    let new = |p: i32| mine.contains(&p) && all.get(&p).is_some_and(|s| s.start >= since);
+    let is_reaper = |p: i32| {
+        p == 1
+            || (mine.contains(&p)
+                && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "systemd"))
+    };
+    let mut found: Vec<i32> = all
+        .values()
+        .filter(|s| s.pid != me && !s.zombie && new(s.pid) && !skip_sids.contains(&s.sid))
+        .filter(|s| {
+            let mut p = s.ppid;
+            for _ in 0..64 {
+                if !new(p) || p == me {
+                    break;
+                }
+                p = all.get(&p).map_or(0, |a| a.ppid);
+            }
+            p != me && is_reaper(p)
+        })
+        .filter(|s| {
+            std::fs::read(format!("/proc/{}/environ", s.pid)).is_ok_and(|env| {
+                !env.split(|&b| b == 0)
+                    .any(|kv| kv.starts_with(format!("{RUN_ID_VAR}=").as_bytes()))
+            })
+        })
+        .map(|s| s.pid)
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+/// The warning that names escapers (see [`escapers`]): each pid and command line, and the
+/// command that stops them; `None` when there are none.
+pub fn escaper_warning(run_id: &str, pids: &[i32]) -> Option<String> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut msg = format!(
+        "{} process(es) started during run {run_id} are still running; they left its session and dropped {RUN_ID_VAR}, so they cannot be told apart for sure from other processes of this user and were not killed:\n",
+        pids.len()
+    );
+    for &p in pids {
+        msg.push_str(&format!("  {p} {}\n", cmdline(p)));
+    }
+    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    msg.push_str(&format!("stop them with: kill -KILL {}", list.join(" ")));
+    Some(msg)
 }
 
 #[cfg(test)]
