@@ -84,10 +84,10 @@ rp_stop() {
 /// `rp_escapers SINCE SKIP` (POSIX sh and awk, for the box) prints, one a line, what
 /// [`escapers`] finds: the live processes of this user started at or after SINCE (clock ticks
 /// after boot) that are in none of the sessions listed in SKIP (space-separated), are orphans
-/// (the first parent above them that started before SINCE is pid 1 or a user `systemd`) and
-/// carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
+/// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
+/// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
 pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
-  rp_xs=$1 rp_xk=" $2 " rp_xt=
+  rp_xs=$1 rp_xk=" $2 " rp_xt= rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
   for rp_d in /proc/[0-9]*; do
     [ -O "$rp_d" ] || continue
     rp_s=
@@ -109,6 +109,7 @@ pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
         if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
       }
     }' | while read -r rp_p; do
+    [ "$(cat "/proc/$rp_p/cgroup" 2>/dev/null)" = "$rp_xg" ] || continue
     grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
   done
 }
@@ -271,14 +272,17 @@ pub fn cmdline(pid: i32) -> String {
 /// the run), that carry no `RUNPLZ_RUN_ID` at all (a carrier of ours was killed; any other
 /// belongs to another run), are not in a session listed in `skip_sids` (our own helpers,
 /// other runs), and are orphans: going up through parents that also started during the run,
-/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented).
-/// A process of someone else's still has its shell, sshd or terminal above it.
+/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented),
+/// and are in our cgroup (`setsid` does not leave it; a service or another login's session
+/// is in another one). A process of someone else's still has its shell, sshd or terminal
+/// above it, or lives in another cgroup.
 pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
     let me = std::process::id() as i32;
     let uid = geteuid().as_raw();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let own_cgroup = std::fs::read_to_string("/proc/self/cgroup").ok();
     let mut all = std::collections::HashMap::new();
     let mut mine = std::collections::HashSet::new();
     for entry in dir.flatten() {
@@ -319,6 +323,12 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
                 p = all.get(&p).map_or(0, |a| a.ppid);
             }
             p != me && is_reaper(p)
+        })
+        // `setsid` does not leave a cgroup: a process in another one (a service started by
+        // pid 1, another login's session scope) is not ours.
+        .filter(|s| {
+            own_cgroup.is_none()
+                || std::fs::read_to_string(format!("/proc/{}/cgroup", s.pid)).ok() == own_cgroup
         })
         .filter(|s| {
             std::fs::read(format!("/proc/{}/environ", s.pid)).is_ok_and(|env| {
@@ -468,6 +478,106 @@ mod tests {
             let want = format!("{}\n", shell_name(sig));
             assert_eq!(std::fs::read_to_string(&got).unwrap_or_default(), want);
         }
+    }
+
+    #[test]
+    fn stat_lines_parse_whatever_the_name() {
+        let line = "42 (a) b (c) d) S 1 40 39 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(
+            (st.pid, st.ppid, st.pgid, st.sid, st.start, st.zombie),
+            (42, 1, 40, 39, 12345, false)
+        );
+        assert!(
+            parse_stat("7 (x) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 0")
+                .unwrap()
+                .zombie
+        );
+        assert_eq!(parse_stat("garbage"), None);
+        let me = own_stat().unwrap();
+        assert_eq!(me.pid, std::process::id() as i32);
+    }
+
+    #[test]
+    fn shell_reaper_finds_session_members_outside_the_group() {
+        let run = id("sid");
+        // A session leader whose child moved to a group of its own and cleared its env.
+        let mut c = Command::new("setsid");
+        c.args(["bash", "-c", "set -m; env -i sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped());
+        let mut leader = c.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let member: u32 = line.trim().parse().unwrap();
+        let script = format!(
+            "{SHELL_FUNCTIONS}\nrp_pids {run} {g} out; echo --; rp_stop {run} 2 {g}; echo rc=$?",
+            g = leader.id()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (listed, after) = text.split_once("--\n").unwrap();
+        assert_eq!(listed.trim(), member.to_string(), "{text}");
+        assert_eq!(after, "rc=0\n");
+        wait_gone(&mut leader);
+        let stat = std::fs::read_to_string(format!("/proc/{member}/stat")).unwrap_or_default();
+        assert!(parse_stat(&stat).is_none_or(|s| s.zombie), "{stat}");
+    }
+
+    #[test]
+    fn escapers_are_orphans_started_since_without_a_run_id() {
+        let since = own_stat().unwrap().start;
+        // An orphan that left the session and cleared its env (its parent sh has exited).
+        let out = Command::new("setsid")
+            .args(["env", "-i", "sh", "-c"])
+            .arg("trap '' TERM; sleep 30 </dev/null >/dev/null 2>&1 & echo $!")
+            .output()
+            .unwrap();
+        let orphan: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // Our own child, started since but not an orphan: its parent (this test) is alive.
+        let mut child = Command::new("env")
+            .args(["-i", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        // A carrier of some run's id.
+        let mut carrier = stubborn(&id("esc"));
+        std::thread::sleep(Duration::from_millis(100));
+        let rs = escapers(since, &[]);
+        let sh = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{ESCAPER_FUNCTIONS}\nrp_escapers {since} ''; rp_tell {since} '' r-1"
+            ))
+            .output()
+            .unwrap();
+        let listed: Vec<i32> = String::from_utf8_lossy(&sh.stdout)
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        let told = String::from_utf8_lossy(&sh.stderr).into_owned();
+        let msg = escaper_warning("r-1", &rs).unwrap_or_default();
+        // Other sessions are skipped when listed.
+        let sid = nix::unistd::getsid(Some(Pid::from_raw(orphan)))
+            .unwrap()
+            .as_raw();
+        let skipped = !escapers(since, &[sid]).contains(&orphan);
+        let _ = kill(Pid::from_raw(orphan), Signal::SIGKILL);
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = kill(Pid::from_raw(carrier.id() as i32), Signal::SIGKILL);
+        let _ = carrier.wait();
+        for found in [&rs, &listed] {
+            assert!(found.contains(&orphan), "{found:?}");
+            assert!(!found.contains(&(child.id() as i32)), "{found:?}");
+            assert!(!found.contains(&(carrier.id() as i32)), "{found:?}");
+        }
+        assert!(msg.contains(&format!("\n  {orphan} sleep 30\n")), "{msg}");
+        assert!(msg.contains("stop them with: kill -KILL "), "{msg}");
+        assert!(told.contains(&format!("\n  {orphan} sleep 30\n")), "{told}");
+        assert!(skipped, "a skipped session was named");
     }
 
     #[test]
