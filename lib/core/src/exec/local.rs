@@ -32,8 +32,8 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     }
     let run_id = opts.run_id.clone();
     let grace = reap_grace(opts.grace);
-    // The run began when we did: whatever started since may be the job's.
-    let since = reap::own_stat().map(|s| s.start);
+    // The run begins now: whatever starts from now on may be the job's.
+    let since = reap::now_ticks();
     let mut proc = Proc::new(&opts.argv[0])
         .args(&opts.argv[1..])
         .env(RUN_ID_VAR, &opts.run_id)

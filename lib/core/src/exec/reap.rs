@@ -245,9 +245,20 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
-/// This process's entry, for the start of a run ([`escapers`] takes its start time).
+/// This process's entry.
 pub fn own_stat() -> Option<Stat> {
     parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// Now, in the clock ticks after boot that [`Stat::start`] counts (a process started from
+/// now on has a start at least this), for the start of a run: the start of a thread made for
+/// the purpose (no clock-tick rate to look up).
+pub fn now_ticks() -> Option<u64> {
+    std::thread::spawn(|| {
+        parse_stat(&std::fs::read_to_string("/proc/thread-self/stat").ok()?).map(|s| s.start)
+    })
+    .join()
+    .ok()?
 }
 
 /// A process's command line with spaces between the arguments (`[name]` when it has none).
@@ -268,7 +279,7 @@ pub fn cmdline(pid: i32) -> String {
 
 /// Processes that escaped a run and cannot be attributed to it for sure, so they are named,
 /// never killed. One scan of /proc: the live processes of the current user (not this one)
-/// started at or after `since` (clock ticks after boot, from [`own_stat`] at the start of
+/// started at or after `since` (clock ticks after boot, from [`now_ticks`] at the start of
 /// the run), that carry no `RUNPLZ_RUN_ID` at all (a carrier of ours was killed; any other
 /// belongs to another run), are not in a session listed in `skip_sids` (our own helpers,
 /// other runs), and are orphans: going up through parents that also started during the run,
@@ -529,7 +540,8 @@ mod tests {
 
     #[test]
     fn escapers_are_orphans_started_since_without_a_run_id() {
-        let since = own_stat().unwrap().start;
+        let since = now_ticks().unwrap();
+        assert!(since >= own_stat().unwrap().start);
         // An orphan that left the session and cleared its env (its parent sh has exited).
         let out = Command::new("setsid")
             .args(["env", "-i", "sh", "-c"])
