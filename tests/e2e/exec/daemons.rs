@@ -7,7 +7,9 @@
 //! be attributed for sure, so it is not killed but named in a warning with a `kill` command
 //! that works). A process of the same user that someone else (a loop started before the run,
 //! in a session of its own) starts during the run is neither killed nor named: it has a live
-//! parent that is older than the run, where an escaper's parent is pid 1.
+//! parent that is older than the run, where an escaper's parent is pid 1. Nor is a process
+//! another run (started before ours, still running) starts during ours: it carries that run's
+//! id.
 use super::*;
 use crate::support::{run_expect, shm_tempdir};
 
@@ -22,7 +24,7 @@ env -i bash -c 'trap "" TERM; exec sleep 603' </dev/null >/dev/null 2>&1 & echo 
 set +m
 setsid env -i bash -c 'trap "" TERM; exec sleep 604' </dev/null >/dev/null 2>&1 & echo "escape $!"
 : > "$GO"
-while [ ! -s "$GO.pid" ]; do sleep 0.05; done
+while [ ! -s "$GO.pid" ] || [ ! -s "$GO.b" ]; do sleep 0.05; done
 sleep 0.2
 if [ -n "${STAY:-}" ]; then trap '' TERM; sleep 60; fi
 "#;
@@ -30,6 +32,10 @@ if [ -n "${STAY:-}" ]; then trap '' TERM; sleep 60; fi
 /// "Someone else": a loop in a session of its own, started before the run, that starts
 /// `sleep 605` once `$0` exists and writes its pid to `$0.pid`.
 const OTHER: &str = r#"while [ ! -e "$0" ]; do sleep 0.05; done; sleep 605 & echo $! > "$0.tmp"; mv "$0.tmp" "$0.pid"; wait"#;
+
+/// Another run, started before ours: once `$GO` exists it starts `sleep 606` (which carries
+/// its run id) and says so in `$GO.b`.
+const OTHER_RUN: &str = r#"while [ ! -e "$GO" ]; do sleep 0.05; done; sleep 606 & echo "bsleep $!"; echo $! > "$GO.b.tmp"; mv "$GO.b.tmp" "$GO.b"; wait"#;
 
 /// The pids on the warning's lines (`  PID CMD`) and in its `kill` command.
 fn named(err: &str) -> (Vec<u32>, Vec<String>) {
@@ -87,6 +93,12 @@ fn run(b: Option<&SshBox>, stay: bool) {
             .unwrap()
             .id(),
     };
+    let mut other_run = Started::spawn(
+        rp_exec(b)
+            .args(["--grace", "0.5", "--run-id", &format!("{id}-b"), "--env"])
+            .arg(format!("GO={}", go.display()))
+            .args(["--", "bash", "-c", OTHER_RUN]),
+    );
     cmd.args(["--grace", "0.5", "--run-id", &id, "--env"])
         .arg(format!("GO={}", go.display()));
     if stay {
@@ -133,6 +145,16 @@ fn run(b: Option<&SshBox>, stay: bool) {
         !listed.contains(&other),
         "someone else's process was named\n{err}"
     );
+    // The other run's process is neither killed nor named.
+    let bsleep = other_run.wait_for("bsleep ");
+    assert!(alive(bsleep), "another run's process was killed\n{err}");
+    assert!(
+        !listed.contains(&bsleep),
+        "another run's process was named\n{err}"
+    );
+    other_run.signal(nix::sys::signal::Signal::SIGTERM);
+    let b_out = other_run.finish();
+    assert!(!alive(bsleep), "{}", stderr(&b_out));
     match b {
         // The box user is this test's own: the command is run as given.
         Some(b) => {
