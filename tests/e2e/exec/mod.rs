@@ -3,6 +3,7 @@
 //! what arrives (argv, env, workdir), and, looking at /proc directly (on the box through a
 //! separate ssh), that nothing of a stopped run is left: not the TERM-ignoring command, not a
 //! setsid grandchild. This file holds what both halves share.
+mod daemons;
 mod env_limits;
 mod envfile;
 mod local;

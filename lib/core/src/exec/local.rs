@@ -1,6 +1,7 @@
 //! Running the command on this machine through the process wrapper: its own process group,
 //! TERM/grace/KILL on the deadline or a signal, output streamed to our stderr (and the log),
-//! and after it ends every process still carrying the run id is killed.
+//! and after it ends every process still carrying the run id is killed; orphans started
+//! during the run that carry no run id are named in a warning (see [`reap::escapers`]).
 
 use super::{
     outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES, RUN_ID_VAR,
@@ -31,6 +32,8 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     }
     let run_id = opts.run_id.clone();
     let grace = reap_grace(opts.grace);
+    // The run begins now: whatever starts from now on may be the job's.
+    let since = reap::now_ticks();
     let mut proc = Proc::new(&opts.argv[0])
         .args(&opts.argv[1..])
         .env(RUN_ID_VAR, &opts.run_id)
@@ -43,6 +46,13 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         .after_exit(move || {
             if let Err(e) = reap::kill_run_local(&run_id, grace) {
                 out::warn("rp-exec", format!("{e:#}"));
+            }
+            // What left the group and dropped the run id: named, not killed.
+            if let Some(since) = since {
+                let pids = reap::escapers(since, &[]);
+                if let Some(msg) = reap::escaper_warning(&run_id, &pids) {
+                    out::warn("rp-exec", msg);
+                }
             }
         });
     if let Some(i) = opts.inactivity {

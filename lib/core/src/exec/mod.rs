@@ -4,7 +4,10 @@
 //! group gets TERM, a grace period, then KILL; when we get SIGINT/SIGTERM/SIGHUP it gets that
 //! same signal (Ctrl-C reaches the job as INT), the grace, then KILL. Every job
 //! process carries `RUNPLZ_RUN_ID`, and after the command ends or is killed whatever still
-//! carries it is killed too, so a grandchild that left the group cannot survive.
+//! carries it (or, on a box, is still in the job's session) is killed too, so a grandchild
+//! that left the group cannot survive unless it both called `setsid` and cleared its
+//! environment: such a process cannot be attributed for sure, so it is named in a warning
+//! with a `kill` command instead (see [`reap::escapers`]).
 //! Exit codes follow timeout(1); see [`ExecReport::exit`].
 
 pub mod envfile;

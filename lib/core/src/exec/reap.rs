@@ -1,6 +1,9 @@
 //! Killing everything of one run: every process of the current user whose environment holds
-//! `RUNPLZ_RUN_ID=<id>` (and, remotely, every member of the job's process group). A grandchild
-//! that called `setsid` has left the group but not its environment, so this catches it.
+//! `RUNPLZ_RUN_ID=<id>` (and, remotely, every member of the job's process group and session).
+//! A grandchild that called `setsid` has left the group but not its environment, and one that
+//! cleared its environment (`env -i`) without `setsid` stays in the session, so this catches
+//! both. One that did both cannot be attributed for sure: [`escapers`] (and the box's
+//! `rp_escapers`) only name it.
 //! Locally it is [`kill_run_local`]; on a box it is the shell functions in [`SHELL_FUNCTIONS`],
 //! which the remote wrapper and the remote kill both include. Both are tested the same way.
 
@@ -19,8 +22,10 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
 /// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
-///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID (with
-///   OUT non-empty: only the carriers outside that group);
+///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
+///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
+///   that dropped the variable but did not call `setsid` again stays in the session) (with
+///   OUT non-empty: only those outside that group);
 /// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default)
 ///   once each (the group as a whole, then the carriers outside it: a second Ctrl-C would cut
 ///   a job's clean-up short), waits up to TENTHS tenths of a second for them to go, then sends
@@ -39,8 +44,9 @@ rp_pids() {
     read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
     rp_s=${rp_s##*) }
     [ "${rp_s%% *}" = Z ] && continue
-    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_t=${rp_t%% *}
+    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_e=${rp_t#* }; rp_t=${rp_t%% *}; rp_e=${rp_e%% *}
     if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
+    if [ -n "$rp_g" ] && [ "$rp_e" = "$rp_g" ]; then echo "$rp_p"; continue; fi
     case "
 $rp_c
 " in *"
@@ -72,6 +78,50 @@ rp_stop() {
     rp_nap
   done
   return 1
+}
+"#;
+
+/// `rp_escapers SINCE SKIP` (POSIX sh and awk, for the box) prints, one a line, what
+/// [`escapers`] finds: the live processes of this user started at or after SINCE (clock ticks
+/// after boot) that are in none of the sessions listed in SKIP (space-separated), are orphans
+/// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
+/// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
+pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
+  rp_xs=$1 rp_xk=" $2 " rp_xt= rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
+  for rp_d in /proc/[0-9]*; do
+    [ -O "$rp_d" ] || continue
+    rp_s=
+    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
+    rp_c=${rp_s%) *}; rp_c=${rp_c#*(}
+    case $rp_c in *[!A-Za-z0-9._-]*) rp_c=other ;; esac
+    rp_s=${rp_s##*) }
+    rp_xt="$rp_xt${rp_d#/proc/} $rp_c $rp_s
+"
+  done
+  printf '%s' "$rp_xt" | awk -v since="$rp_xs" -v skip="$rp_xk" -v me="$$" '
+    $3 != "Z" { pp[$1] = $4; sid[$1] = $6; st[$1] = $22; cm[$1] = $2; n[++k] = $1 }
+    END {
+      for (i = 1; i <= k; i++) {
+        p = n[i]
+        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ")) continue
+        q = pp[p]; j = 0
+        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64) { q = pp[q]; j++ }
+        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
+      }
+    }' | while read -r rp_p; do
+    [ "$(cat "/proc/$rp_p/cgroup" 2>/dev/null)" = "$rp_xg" ] || continue
+    grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
+  done
+}
+rp_tell() {
+  rp_xl=$(rp_escapers "$1" "$2")
+  [ -n "$rp_xl" ] || return 0
+  printf 'rp-exec: warning: on the box: %s process(es) started during run %s are still running; they left its session and dropped RUNPLZ_RUN_ID, so they cannot be told apart for sure from other processes of this user and were not killed:\n' "$(echo $rp_xl | wc -w | tr -d ' ')" "$3" >&2
+  for rp_p in $rp_xl; do
+    rp_xc=$(tr '\0' ' ' < "/proc/$rp_p/cmdline" 2>/dev/null)
+    printf '  %s %s\n' "$rp_p" "${rp_xc% }" >&2
+  done
+  printf 'stop them on the box with: kill -KILL %s\n' "$(echo $rp_xl)" >&2
 }
 "#;
 
@@ -164,6 +214,161 @@ pub fn kill_run_local_with(
                 .join(" ")
         )
     }
+}
+
+/// One process as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// Clock ticks after boot at which it started (field 22).
+    pub start: u64,
+    /// A zombie (already dead, not yet waited for).
+    pub zombie: bool,
+}
+
+/// Parse `/proc/<pid>/stat` (the command name, in parentheses, may hold anything).
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let (head, rest) = text.rsplit_once(") ")?;
+    let pid = head.split_once(" (")?.0.trim().parse().ok()?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): field n is f[n - 3].
+    Some(Stat {
+        pid,
+        ppid: f.get(1)?.parse().ok()?,
+        pgid: f.get(2)?.parse().ok()?,
+        sid: f.get(3)?.parse().ok()?,
+        start: f.get(19)?.parse().ok()?,
+        zombie: *f.first()? == "Z",
+    })
+}
+
+/// This process's entry.
+pub fn own_stat() -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// Now, in the clock ticks after boot that [`Stat::start`] counts (a process started from
+/// now on has a start at least this), for the start of a run: the start of a thread made for
+/// the purpose (no clock-tick rate to look up).
+pub fn now_ticks() -> Option<u64> {
+    std::thread::spawn(|| {
+        parse_stat(&std::fs::read_to_string("/proc/thread-self/stat").ok()?).map(|s| s.start)
+    })
+    .join()
+    .ok()?
+}
+
+/// A process's command line with spaces between the arguments (`[name]` when it has none).
+pub fn cmdline(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if args.is_empty() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        format!("[{}]", comm.trim())
+    } else {
+        args.join(" ")
+    }
+}
+
+/// Processes that escaped a run and cannot be attributed to it for sure, so they are named,
+/// never killed. One scan of /proc: the live processes of the current user (not this one)
+/// started at or after `since` (clock ticks after boot, from [`now_ticks`] at the start of
+/// the run), that carry no `RUNPLZ_RUN_ID` at all (a carrier of ours was killed; any other
+/// belongs to another run), are not in a session listed in `skip_sids` (our own helpers,
+/// other runs), and are orphans: going up through parents that also started during the run,
+/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented),
+/// and are in our cgroup (`setsid` does not leave it; a service or another login's session
+/// is in another one). A process of someone else's still has its shell, sshd or terminal
+/// above it, or lives in another cgroup.
+pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let uid = geteuid().as_raw();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let own_cgroup = std::fs::read_to_string("/proc/self/cgroup").ok();
+    let mut all = std::collections::HashMap::new();
+    let mut mine = std::collections::HashSet::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Some(st) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|t| parse_stat(&t))
+        else {
+            continue;
+        };
+        all.insert(pid, st);
+        if entry.metadata().ok().map(|m| m.uid()) == Some(uid) {
+            mine.insert(pid);
+        }
+    }
+    let new = |p: i32| mine.contains(&p) && all.get(&p).is_some_and(|s| s.start >= since);
+    let is_reaper = |p: i32| {
+        p == 1
+            || (mine.contains(&p)
+                && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "systemd"))
+    };
+    let mut found: Vec<i32> = all
+        .values()
+        .filter(|s| s.pid != me && !s.zombie && new(s.pid) && !skip_sids.contains(&s.sid))
+        .filter(|s| {
+            let mut p = s.ppid;
+            for _ in 0..64 {
+                if !new(p) || p == me {
+                    break;
+                }
+                p = all.get(&p).map_or(0, |a| a.ppid);
+            }
+            p != me && is_reaper(p)
+        })
+        // `setsid` does not leave a cgroup: a process in another one (a service started by
+        // pid 1, another login's session scope) is not ours.
+        .filter(|s| {
+            own_cgroup.is_none()
+                || std::fs::read_to_string(format!("/proc/{}/cgroup", s.pid)).ok() == own_cgroup
+        })
+        .filter(|s| {
+            std::fs::read(format!("/proc/{}/environ", s.pid)).is_ok_and(|env| {
+                !env.split(|&b| b == 0)
+                    .any(|kv| kv.starts_with(format!("{RUN_ID_VAR}=").as_bytes()))
+            })
+        })
+        .map(|s| s.pid)
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+/// The warning that names escapers (see [`escapers`]): each pid and command line, and the
+/// command that stops them; `None` when there are none.
+pub fn escaper_warning(run_id: &str, pids: &[i32]) -> Option<String> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut msg = format!(
+        "{} process(es) started during run {run_id} are still running; they left its session and dropped {RUN_ID_VAR}, so they cannot be told apart for sure from other processes of this user and were not killed:\n",
+        pids.len()
+    );
+    for &p in pids {
+        msg.push_str(&format!("  {p} {}\n", cmdline(p)));
+    }
+    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    msg.push_str(&format!("stop them with: kill -KILL {}", list.join(" ")));
+    Some(msg)
 }
 
 #[cfg(test)]
@@ -284,6 +489,107 @@ mod tests {
             let want = format!("{}\n", shell_name(sig));
             assert_eq!(std::fs::read_to_string(&got).unwrap_or_default(), want);
         }
+    }
+
+    #[test]
+    fn stat_lines_parse_whatever_the_name() {
+        let line = "42 (a) b (c) d) S 1 40 39 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(
+            (st.pid, st.ppid, st.pgid, st.sid, st.start, st.zombie),
+            (42, 1, 40, 39, 12345, false)
+        );
+        assert!(
+            parse_stat("7 (x) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 9 0")
+                .unwrap()
+                .zombie
+        );
+        assert_eq!(parse_stat("garbage"), None);
+        let me = own_stat().unwrap();
+        assert_eq!(me.pid, std::process::id() as i32);
+    }
+
+    #[test]
+    fn shell_reaper_finds_session_members_outside_the_group() {
+        let run = id("sid");
+        // A session leader whose child moved to a group of its own and cleared its env.
+        let mut c = Command::new("setsid");
+        c.args(["bash", "-c", "set -m; env -i sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped());
+        let mut leader = c.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let member: u32 = line.trim().parse().unwrap();
+        let script = format!(
+            "{SHELL_FUNCTIONS}\nrp_pids {run} {g} out; echo --; rp_stop {run} 2 {g}; echo rc=$?",
+            g = leader.id()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (listed, after) = text.split_once("--\n").unwrap();
+        assert_eq!(listed.trim(), member.to_string(), "{text}");
+        assert_eq!(after, "rc=0\n");
+        wait_gone(&mut leader);
+        let stat = std::fs::read_to_string(format!("/proc/{member}/stat")).unwrap_or_default();
+        assert!(parse_stat(&stat).is_none_or(|s| s.zombie), "{stat}");
+    }
+
+    #[test]
+    fn escapers_are_orphans_started_since_without_a_run_id() {
+        let since = now_ticks().unwrap();
+        assert!(since >= own_stat().unwrap().start);
+        // An orphan that left the session and cleared its env (its parent sh has exited).
+        let out = Command::new("setsid")
+            .args(["env", "-i", "sh", "-c"])
+            .arg("trap '' TERM; sleep 30 </dev/null >/dev/null 2>&1 & echo $!")
+            .output()
+            .unwrap();
+        let orphan: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // Our own child, started since but not an orphan: its parent (this test) is alive.
+        let mut child = Command::new("env")
+            .args(["-i", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        // A carrier of some run's id.
+        let mut carrier = stubborn(&id("esc"));
+        std::thread::sleep(Duration::from_millis(100));
+        let rs = escapers(since, &[]);
+        let sh = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{ESCAPER_FUNCTIONS}\nrp_escapers {since} ''; rp_tell {since} '' r-1"
+            ))
+            .output()
+            .unwrap();
+        let listed: Vec<i32> = String::from_utf8_lossy(&sh.stdout)
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        let told = String::from_utf8_lossy(&sh.stderr).into_owned();
+        let msg = escaper_warning("r-1", &rs).unwrap_or_default();
+        // Other sessions are skipped when listed.
+        let sid = nix::unistd::getsid(Some(Pid::from_raw(orphan)))
+            .unwrap()
+            .as_raw();
+        let skipped = !escapers(since, &[sid]).contains(&orphan);
+        let _ = kill(Pid::from_raw(orphan), Signal::SIGKILL);
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = kill(Pid::from_raw(carrier.id() as i32), Signal::SIGKILL);
+        let _ = carrier.wait();
+        for found in [&rs, &listed] {
+            assert!(found.contains(&orphan), "{found:?}");
+            assert!(!found.contains(&(child.id() as i32)), "{found:?}");
+            assert!(!found.contains(&(carrier.id() as i32)), "{found:?}");
+        }
+        assert!(msg.contains(&format!("\n  {orphan} sleep 30\n")), "{msg}");
+        assert!(msg.contains("stop them with: kill -KILL "), "{msg}");
+        assert!(told.contains(&format!("\n  {orphan} sleep 30\n")), "{told}");
+        assert!(skipped, "a skipped session was named");
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! that already ended (or never comes) cannot tell, so every wrapper and stop first sweeps
 //! the cancel marks older than an hour.
 
-use super::reap::{shell_name, tenths, SHELL_FUNCTIONS};
+use super::reap::{shell_name, tenths, ESCAPER_FUNCTIONS, SHELL_FUNCTIONS};
 use super::{outcome, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES};
 use crate::out;
 use crate::process::{Output, Proc, Signal, Status};
@@ -41,6 +41,7 @@ unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 @FUNCTIONS@
+@ESCAPERS@
 @SWEEP@
 rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
@@ -53,6 +54,14 @@ rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
 { (umask 077 && mkdir -p -- @WORKDIR@) && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
 (umask 077 && mkdir -p "$rp_dir") || rp_fail "cannot create $rp_dir"
+# Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
+# the session is also written down so that other runs' ends do not name our helpers.
+rp_me=
+read -r rp_me < /proc/$$/stat 2>/dev/null
+rp_me=${rp_me##*) }
+set -f; set -- $rp_me; set +f
+rp_wsid=${4:-} rp_since=${20:-}
+echo "$rp_wsid" > "$rp_dir/wsid"
 chmod go= "$HOME/.runplz" 2>/dev/null
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
@@ -96,7 +105,14 @@ exec 4>&2 2>/dev/null
 rp_rc=$?
 kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
-rp_stop "$rp_id" @REAP@ "$(cat "$rp_dir/pgid" 2>/dev/null)" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
+rp_pg=$(cat "$rp_dir/pgid" 2>/dev/null)
+rp_stop "$rp_id" @REAP@ "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
+# What left the session and dropped the run id is only named: our own session and every
+# run's job and wrapper sessions (~/.runplz/runs/*/) are not its.
+if [ -n "$rp_since" ]; then
+  rp_skip=$(cat "$HOME"/.runplz/runs/*/pgid "$HOME"/.runplz/runs/*/wsid 2>/dev/null | tr '\n' ' ')
+  rp_tell "$rp_since" "$rp_wsid $rp_pg $rp_skip" "$rp_id" 2>&4
+fi
 rm -rf "$rp_dir"
 echo "@EXIT@$rp_rc"
 exit "$rp_rc"
@@ -200,6 +216,7 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
         &[
             ("ID", &opts.run_id),
             ("FUNCTIONS", SHELL_FUNCTIONS),
+            ("ESCAPERS", ESCAPER_FUNCTIONS),
             ("SWEEP", SWEEP),
             ("FAIL", FAIL),
             ("START", START),
