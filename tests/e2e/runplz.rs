@@ -1,7 +1,9 @@
 //! `runplz local` and `runplz ssh`, end to end, on real parts: the loopback sshd box, real
 //! rsync, real process trees, and the real docker CLI on Podman's socket (set up by
 //! `scripts/podman-env`, which scripts/test runs).
-use crate::support::{bin_cmd, bin_dir, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{
+    bin_cmd, bin_dir, containers_named, json, run_expect, shm_tempdir, stderr, SshBox,
+};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -409,23 +411,7 @@ fn local_docker_timeout_kills_the_container() {
         "partial\n"
     );
     let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
-    let ps = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name={name}"),
-            "--format",
-            "{{.Names}}",
-        ])
-        .output()
-        .unwrap();
-    assert!(ps.status.success(), "{}", stderr(&ps));
-    assert_eq!(
-        String::from_utf8_lossy(&ps.stdout).trim(),
-        "",
-        "container {name} survived"
-    );
+    assert_eq!(containers_named(&name), "", "container {name} survived");
 }
 
 #[test]

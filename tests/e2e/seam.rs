@@ -1,7 +1,9 @@
 //! The backend seam (issue #7): run state on disk before the first side effect and after each
 //! step, remote paths keyed by run id so two runs of one job on one box both come back whole,
 //! every program checked before anything happens, and clean-up shielded from Ctrl-C.
-use crate::support::{bin, bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{
+    bin, bin_cmd, containers_named, json, run_expect, shm_tempdir, stderr, SshBox,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -425,19 +427,8 @@ fn ctrl_c_pressed_again_and_again_cannot_stop_the_container_clean_up() {
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let rec = json(&out);
     let name = format!("runplz-{}", rec["run_id"].as_str().unwrap());
-    let ps = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name={name}"),
-            "--format",
-            "{{.Names}}",
-        ])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&ps.stdout).trim(),
+        containers_named(&name),
         "",
         "the container outlived the run: {}",
         stderr(&out)

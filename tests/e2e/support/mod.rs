@@ -130,3 +130,25 @@ pub fn sshd_sessions_of(uid: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// The docker containers (any state) whose name contains `name`, one per line; panics when
+/// `docker ps` itself fails.
+pub fn containers_named(name: &str) -> String {
+    let ps = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker");
+    assert!(
+        ps.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ps.stderr)
+    );
+    String::from_utf8_lossy(&ps.stdout).trim().to_string()
+}
