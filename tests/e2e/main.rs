@@ -4,6 +4,7 @@
 mod support;
 
 mod collect;
+mod concurrency;
 mod connections;
 mod docs;
 mod exec;
