@@ -1,7 +1,7 @@
 //! The runplz wire protocol: the exit codes every tool shares, the envelope every JSON
 //! record on stdout carries, and the records themselves ([`ExecRecord`], [`SyncRecord`],
-//! [`CollectRecord`], [`ProbeRecord`], [`ImageRecord`] with its [`ModalOp`]s) and the enums
-//! they share ([`Backend`], [`Mode`], [`Ending`]). This crate does no I/O so that consumers
+//! [`CollectRecord`], [`ProbeRecord`], [`PickRecord`], [`ImageRecord`] with its [`ModalOp`]s)
+//! and the enums they share ([`Backend`], [`Mode`], [`Ending`]). This crate does no I/O so that consumers
 //! (and the tests, which pin the schema from outside) can depend on it without pulling in
 //! the tools. These are wire types: the tools' own (domain) types live in `runplz-core` and
 //! convert to them, so a refactor there cannot change a record by accident.
@@ -46,6 +46,8 @@
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
+//! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
+//!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
 
 mod collect;
