@@ -4,7 +4,7 @@
 //! those have at least 4 GPUs, none of those costs at most $10.00/h; nearest misses:
 //! p4d.24xlarge (aws, 8×A100, $32.77/h): costs $32.77/h, wanted at most $10.00/h".
 
-use super::{excluded, gpu_ok, num, price, Constraints, Offer};
+use super::{contains_ci, excluded, gpu_ok, num, price, Constraints, Offer};
 use std::fmt;
 
 /// One constraint, as the explanation walks them.
@@ -49,11 +49,10 @@ impl Step {
     pub fn holds(self, o: &Offer, c: &Constraints) -> bool {
         match self {
             Step::Excluded => !excluded(o, &c.exclude_providers),
-            Step::Provider => c.provider.as_deref().is_none_or(|p| {
-                o.provider
-                    .to_ascii_lowercase()
-                    .contains(&p.trim().to_ascii_lowercase())
-            }),
+            Step::Provider => c
+                .provider
+                .as_deref()
+                .is_none_or(|p| contains_ci(&o.provider, p.trim())),
             Step::Gpu => c.gpu.as_deref().is_none_or(|g| gpu_ok(o, g)),
             Step::NumGpus => c.num_gpus.is_none_or(|n| o.gpus() >= n),
             Step::MinVram => c.min_vram_gb.is_none_or(|v| o.vram_per_gpu_gb >= v),

@@ -80,8 +80,25 @@ pub fn search(c: &Constraints) -> Result<Vec<Offer>> {
     run(&search_args(c, true))
 }
 
-/// Run one search.
+/// Run one search and read its offers.
 pub fn run(s: &Search) -> Result<Vec<Offer>> {
+    let out = run_text(s)?;
+    offers_from_json(&out).map_err(|e| unreadable(s, e))
+}
+
+/// What a search printed that rp-pick cannot read: brev's failure (exit 1), not the user's.
+pub(crate) fn unreadable(s: &Search, e: anyhow::Error) -> anyhow::Error {
+    CliError::new(
+        Exit::Failed,
+        format!(
+            "`brev {}` printed offers rp-pick cannot read: {e}",
+            s.args.join(" ")
+        ),
+    )
+}
+
+/// Run one search; its stdout, checked to be a JSON array (or `null`).
+pub fn run_text(s: &Search) -> Result<String> {
     let brev = process::require(
         "brev",
         "install the Brev CLI (https://github.com/brevdev/brev-cli), or give offers with --catalog FILE",
@@ -120,12 +137,7 @@ pub fn run(s: &Search) -> Result<Vec<Offer>> {
             format!("`{shown}` printed no offers: {}", said.trim()),
         ));
     }
-    offers_from_json(&out).map_err(|e| {
-        CliError::new(
-            Exit::Failed,
-            format!("`{shown}` printed offers rp-pick cannot read: {e}"),
-        )
-    })
+    Ok(out)
 }
 
 fn first_line(s: &str) -> String {

@@ -535,3 +535,99 @@ fn search_passes_the_filters_brev_has_and_no_others() {
     assert_eq!(s.source, "brev search cpu");
     assert_eq!(s.args, ["search", "cpu", "--json", "--min-ram", "0.5"]);
 }
+
+#[test]
+fn the_gpu_rule_is_probes_word_rule() {
+    let names = [
+        "A100",
+        "A100 80GB",
+        "NVIDIA A100-SXM4-80GB",
+        "A10",
+        "A10G",
+        "L4",
+        "L40S",
+        "RTX 4090",
+        "RTX4090",
+        "H100",
+        "-",
+        "",
+    ];
+    let wants = [
+        "A100",
+        "a100",
+        "A10",
+        "L4",
+        "RTX4090",
+        "rtx 4090",
+        "RTX-4090",
+        "4090",
+        "A100 80GB",
+        "a100-80gb",
+        "80GB",
+        "H",
+        "",
+        " ",
+        "RTX40",
+        "SXM4 80GB",
+    ];
+    for name in names {
+        let mut o = a100("x", 1.0, 0.0);
+        o.gpu_name = Some(name.into());
+        for want in wants {
+            let expected = !name.is_empty() && name != "-" && crate::probe::gpu_matches(want, name);
+            assert_eq!(gpu_ok(&o, want), expected, "{want:?} vs {name:?}");
+        }
+    }
+    assert!(contains_ci("Lambda-Labs", "LABS"));
+    assert!(contains_ci("aws", ""));
+    assert!(!contains_ci("aws", "awss"));
+}
+
+#[test]
+fn picking_from_json_text_keeps_only_the_matches_and_counts_every_offer() {
+    let offers = [
+        a100("a", 2.0, 0.0),
+        {
+            let mut t4 = a100("t4", 0.5, 0.0);
+            t4.gpu_name = Some("T4".into());
+            t4
+        },
+        a100("b", 2.05, 60.0),
+    ];
+    let text = serde_json::to_string(&offers).unwrap();
+    let c = Constraints {
+        gpu: Some("A100".into()),
+        ..any()
+    };
+    let p = pick_json(&text, &c, 3).unwrap().unwrap();
+    let whole = pick(&offers, &c, 3).unwrap();
+    assert_eq!(p, whole, "the same pick as from every offer held");
+    assert_eq!((p.offers, p.matched), (3, 2));
+    let no = pick_json(
+        &text,
+        &Constraints {
+            gpu: Some("H100".into()),
+            ..any()
+        },
+        3,
+    )
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(
+        no,
+        NoMatch::explain(
+            &offers,
+            &Constraints {
+                gpu: Some("H100".into()),
+                ..any()
+            }
+        )
+    );
+    let mut seen = Vec::new();
+    assert_eq!(
+        for_each_offer(&text, |o| seen.push(o.instance_type)).unwrap(),
+        3
+    );
+    assert_eq!(seen, ["a", "t4", "b"]);
+    assert!(pick_json("[{\"type\": \"\"}]", &c, 3).is_err());
+}
