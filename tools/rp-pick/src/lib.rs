@@ -37,7 +37,8 @@ RULES
   priced at most 5% above the cheapest (inclusive), the lowest availability hint wins:
   boot_time_seconds (0 means unknown), else estimated_start_seconds, eta_seconds, eta_s,
   queue_wait_seconds, availability_rank. No hint: the cheapest. Ties go to the cheaper, then
-  the type name, then the provider. The ranked list is that band, then the rest by price.
+  the type name, then the provider. The ranked list is that band, then the rest by price,
+  each type once (brev search prints a row per GPU configuration of a type).
 
   When nothing matches, rp-pick prints nothing on stdout, says on stderr which constraint
   ruled out how many offers and names the nearest misses, and exits 6.

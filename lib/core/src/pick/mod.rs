@@ -159,8 +159,8 @@ fn has_prefix(s: &str, p: &str) -> bool {
 pub struct Pick {
     /// The winner (also `ranked[0]`).
     pub chosen: Offer,
-    /// The ranked list, the winner first: the band by hint, then the rest by price; at most
-    /// the `top` asked.
+    /// The ranked list, the winner first: the band by hint, then the rest by price; each type
+    /// once (where it ranks best), at most the `top` asked.
     pub ranked: Vec<Offer>,
     /// How many of `ranked` are inside the band.
     pub in_band: usize,
@@ -340,10 +340,23 @@ pub fn pick(offers: &[Offer], c: &Constraints, top: usize) -> Result<Pick, NoMat
     let chosen = matches[0].1.clone();
     let cheapest_price = cheapest as f64 / 1e6;
     let reason = reason(&chosen, cheapest_price, band_len, hint_field, matches.len());
-    let n = top.max(1).min(matches.len());
+    // brev search prints a row per GPU configuration, so a type can come twice: the
+    // fallback chain names each type once, where it ranks best.
+    let top = top.max(1);
+    let mut seen = std::collections::HashSet::new();
+    let (mut ranked, mut in_band) = (Vec::new(), 0);
+    for (i, (_, o)) in matches.iter().enumerate() {
+        if ranked.len() == top {
+            break;
+        }
+        if seen.insert(o.instance_type.as_str()) {
+            ranked.push((*o).clone());
+            in_band += usize::from(i < band_len);
+        }
+    }
     Ok(Pick {
-        ranked: matches[..n].iter().map(|(_, o)| (*o).clone()).collect(),
-        in_band: band_len.min(n),
+        ranked,
+        in_band,
         hint_field,
         reason,
         cheapest_price,

@@ -317,7 +317,12 @@ fn message(
     )];
     for (i, (step, left)) in funnel.iter().enumerate() {
         let of_those = if i == 0 { "" } else { " of those" };
-        if *left == 0 && *step == Step::Gpu {
+        if *left == 0 && *step == Step::Excluded {
+            parts.push(format!(
+                "all{of_those} are from excluded providers ({}; \"brev.exclude_providers\" in the job sets them)",
+                c.exclude_providers.join(", ")
+            ));
+        } else if *left == 0 && *step == Step::Gpu {
             parts.push(format!(
                 "none{of_those} {} (GPUs on offer: {})",
                 step.passing(c),

@@ -216,11 +216,12 @@ fn ties_are_broken_by_price_type_provider_then_catalog_order_whatever_the_input_
         a100("b", 2.00, 100.0),
         a100("a", 2.01, 100.0),
     ];
-    let want = ["b", "b", "c", "a"];
+    // The two "b" rows tie on price and name: aws sorts first and is the one ranked (a
+    // type is named once).
+    let want = ["b", "c", "a"];
     let p = all(&offers);
     assert_eq!(types(&p), want);
     assert_eq!(p.ranked[0].provider, "aws");
-    assert_eq!(p.ranked[1].provider, "gcp");
     let mut rev = offers.clone();
     rev.reverse();
     let r = all(&rev);
@@ -630,4 +631,37 @@ fn picking_from_json_text_keeps_only_the_matches_and_counts_every_offer() {
     );
     assert_eq!(seen, ["a", "t4", "b"]);
     assert!(pick_json("[{\"type\": \"\"}]", &c, 3).is_err());
+}
+
+#[test]
+fn a_type_listed_twice_is_ranked_once_where_it_ranks_best() {
+    // brev search prints one row per GPU configuration of a type.
+    let mut again = a100("dup", 2.5, 30.0);
+    again.gpu_count = 2.0;
+    let offers = [
+        a100("dup", 2.0, 600.0),
+        again,
+        a100("other", 2.05, 60.0),
+        a100("third", 3.0, 0.0),
+    ];
+    let p = pick(&offers, &any(), 3).unwrap();
+    assert_eq!(types(&p), ["other", "dup", "third"]);
+    assert_eq!(p.in_band, 2);
+    assert_eq!(p.matched, 4);
+    let p = pick(&offers, &any(), 2).unwrap();
+    assert_eq!(types(&p), ["other", "dup"]);
+}
+
+#[test]
+fn every_offer_excluded_says_where_to_allow_them() {
+    let mut o = a100("BM.GPU.A100", 1.0, 0.0);
+    o.provider = "oci".into();
+    let no = pick(&[o], &any(), 3).unwrap_err();
+    assert!(
+        no.message.starts_with(
+            "no offer matches: of 1 offer, all are from excluded providers (oci; \"brev.exclude_providers\" in the job sets them); the cheapest of the 1 before that is BM.GPU.A100 (oci,"
+        ),
+        "{}",
+        no.message
+    );
 }
