@@ -251,9 +251,9 @@ impl Pick {
         .to_vec()];
         for (i, o) in self.ranked.iter().enumerate() {
             rows.push(vec![
-                o.instance_type.clone(),
-                o.provider.clone(),
-                o.gpu().unwrap_or("-").to_string(),
+                clean(&o.instance_type).into_owned(),
+                clean(&o.provider).into_owned(),
+                clean(o.gpu().unwrap_or("-")).into_owned(),
                 o.gpus().to_string(),
                 num(o.vram_per_gpu_gb),
                 num(o.vcpus),
@@ -269,9 +269,31 @@ impl Pick {
         let mut t = crate::out::table(&rows);
         t.push_str(&format!(
             "picked {} ({} of {} offers matched): {}\n",
-            self.chosen.instance_type, self.matched, self.offers, self.reason
+            clean(&self.chosen.instance_type),
+            self.matched,
+            self.offers,
+            clean(&self.reason)
         ));
         t
+    }
+}
+
+/// Text from an offer made safe for a terminal: control characters (a newline, an escape
+/// sequence from a hostile catalog) are shown escaped.
+pub(crate) fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
     }
 }
 

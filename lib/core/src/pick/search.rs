@@ -118,9 +118,19 @@ pub fn run_text(s: &Search) -> Result<String> {
         ));
     }
     if !f.status.success() {
+        // brev before v0.6.317 has no `search` (facts/brev-cli.md §1.0).
+        let old = if tail.contains("unknown command \"search\"") {
+            "; `brev search` needs brev v0.6.317 or later (see `brev --version --no-check-latest`), or give offers with --catalog FILE"
+        } else {
+            ""
+        };
         return Err(CliError::new(
             Exit::Failed,
-            format!("`{shown}` exited with {}: {tail}", f.status.code()),
+            format!(
+                "`{shown}` exited with {}: {}{old}",
+                f.status.code(),
+                tail.trim()
+            ),
         ));
     }
     let out = f.stdout_str();

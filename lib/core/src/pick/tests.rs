@@ -665,3 +665,32 @@ fn every_offer_excluded_says_where_to_allow_them() {
         no.message
     );
 }
+
+#[test]
+fn hostile_names_reach_the_terminal_escaped() {
+    let mut o = a100("evil\n\u{1b}[2Jx", 1.0, 0.0);
+    o.provider = "p\rq".into();
+    let p = pick(std::slice::from_ref(&o), &any(), 3).unwrap();
+    let table = p.table(None);
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\r'),
+        "{table:?}"
+    );
+    assert!(table.contains("evil\\n\\u{1b}[2Jx"), "{table}");
+    // The record keeps the name exactly (JSON escapes it).
+    assert_eq!(p.record("t", None).instance_type, o.instance_type);
+    let no = pick(
+        &[o],
+        &Constraints {
+            max_price: Some(0.5),
+            ..any()
+        },
+        3,
+    )
+    .unwrap_err();
+    assert!(
+        !no.message.contains('\n') && !no.message.contains('\u{1b}'),
+        "{}",
+        no.message
+    );
+}
