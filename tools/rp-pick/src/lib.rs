@@ -93,19 +93,19 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Constraints (override the job)")]
     pub num_gpus: Option<u32>,
 
-    /// Minimum vCPUs.
+    /// Minimum vCPUs (the job's `min_cpu`).
     #[arg(long, value_name = "N", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_cpu: Option<f64>,
 
-    /// Minimum RAM, GB.
+    /// Minimum RAM, GB (the job's `min_memory`).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_ram: Option<f64>,
 
-    /// Minimum VRAM per GPU, GB.
+    /// Minimum VRAM per GPU, GB (the job's `min_gpu_memory`).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_vram: Option<f64>,
 
-    /// Minimum disk, GB (a type whose disk can grow that large fits).
+    /// Minimum disk, GB (the job's `min_disk`; a type whose disk can grow that large fits).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_disk: Option<f64>,
 
