@@ -97,3 +97,103 @@ fn clap_definitions_are_consistent() {
         cmd.debug_assert();
     }
 }
+
+/// Every checked-in man page, as groff's man macros read it with every warning on.
+#[test]
+fn groff_reads_every_man_page_without_a_warning() {
+    let mut pages: Vec<_> = std::fs::read_dir(repo().join("man"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "1" || x == "5"))
+        .collect();
+    pages.sort();
+    assert!(pages.len() >= 11, "{pages:?}");
+    let mut warnings = Vec::new();
+    for page in &pages {
+        // Both the default device and the terminal one `man` uses: each warns differently.
+        for device in ["-Tps", "-Tutf8"] {
+            let out = std::process::Command::new("groff")
+                .args(["-ww", "-z", "-man", device])
+                .arg(page)
+                .output()
+                .expect("groff (apt-get install groff-base; scripts/test installs it)");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() || !stderr.is_empty() {
+                warnings.push(format!("{} {device}: {stderr}", page.display()));
+            }
+        }
+    }
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}
+
+/// What the pages read like: `code` in bold, the --help text's headings as sections, no
+/// clap noise that only makes sense in a terminal.
+#[test]
+fn man_pages_render_code_and_sections_not_help_text_leftovers() {
+    for (path, bytes) in xtask::render_all().unwrap() {
+        if !(path.ends_with(".1") || path.ends_with(".5")) {
+            continue;
+        }
+        let page = String::from_utf8(bytes).unwrap();
+        for bad in [".SH EXTRA", "see a summary", "runplz\\-help(1)", "`"] {
+            assert!(!page.contains(bad), "{path} contains {bad:?}");
+        }
+        assert!(page.is_ascii(), "{path}");
+        assert!(
+            page.contains(".SH \"SEE ALSO\"") || path.ends_with(".5"),
+            "{path}"
+        );
+    }
+    let page = |name: &str| std::fs::read_to_string(repo().join("man").join(name)).unwrap();
+    let exec = page("rp-exec.1");
+    for section in [".SH STOPPING\n", ".SH ENVIRONMENT\n", ".SH EXAMPLES\n"] {
+        assert!(exec.contains(section), "rp-exec.1 lacks {section:?}");
+    }
+    // `code` is bold both in clap's part (the about) and in the after-help text; examples
+    // are kept line by line.
+    assert!(
+        exec.contains("under \\fBsetsid\\fR in its own session"),
+        "{exec}"
+    );
+    assert!(
+        exec.contains("with a \\fBkill \\-KILL PID...\\fR command"),
+        "{exec}"
+    );
+    assert!(
+        exec.contains(".nf\n\\&rp\\-exec \\-\\-timeout 3600"),
+        "{exec}"
+    );
+    // One EXIT STATUS section, with the help text's words on exit codes inside it.
+    assert_eq!(exec.matches(".SH \"EXIT STATUS\"").count(), 1);
+    assert_eq!(page("runplz.1").matches(".SH \"EXIT STATUS\"").count(), 1);
+}
+
+/// Nothing checked in points at a file outside the repo (the notes a clone does not have).
+#[test]
+fn no_tracked_file_points_outside_the_repo() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(repo())
+        .output()
+        .expect("git");
+    assert!(out.status.success());
+    // Spelled in pieces so that this file does not match itself.
+    let outside = [
+        ["shared", "/facts"].concat(),
+        ["shared", "/DESIGN"].concat(),
+        ["../", "shared"].concat(),
+        ["/work", "/"].concat(),
+    ];
+    let mut found = Vec::new();
+    for path in String::from_utf8(out.stdout).unwrap().split('\0') {
+        let Ok(text) = std::fs::read_to_string(repo().join(path)) else {
+            continue; // binary, or deleted in the work tree
+        };
+        for bad in &outside {
+            if text.contains(bad.as_str()) {
+                found.push(format!("{path}: {bad}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

@@ -22,7 +22,8 @@ fn readme(cmd: &str) -> &str {
     shown(README, "README.md", cmd)
 }
 
-/// A man page as plain text: enough of roff undone to find an example line.
+/// A man page as plain text: enough of roff undone (escapes, bold, `\&` guards) to find
+/// an example line.
 fn man(page: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../man")
@@ -31,6 +32,10 @@ fn man(page: &str) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .replace("\\*(Aq", "'")
         .replace("\\-", "-")
+        .replace("\\&", "")
+        .replace("\\fB", "")
+        .replace("\\fR", "")
+        .replace("\\e", "\\")
         .replace("\\\\", "\\")
 }
 

@@ -5,6 +5,7 @@
 //! stale.
 
 pub mod jobman;
+pub mod roff;
 
 use anyhow::Result;
 use runplz_protocol::Exit;
@@ -50,7 +51,7 @@ pub fn render_job_docs() -> Result<Vec<(String, Vec<u8>)>> {
         ("man/job.schema.json".to_string(), text.into_bytes()),
         (
             "man/job.json.5".to_string(),
-            jobman::render(&schema).into_bytes(),
+            roff::ascii_only(&jobman::render(&schema)).into_bytes(),
         ),
     ])
 }
@@ -83,9 +84,39 @@ pub fn exit_status_section(codes: &[Exit]) -> String {
     s
 }
 
+/// The command as its man page shows it: `-h` described once ("Print help", not clap's
+/// "see a summary with '-h'", which means nothing in a man page) and no `help` subcommand
+/// (it has no page of its own).
+fn for_man(cmd: clap::Command) -> clap::Command {
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut cmd = cmd
+        .disable_help_subcommand(true)
+        .disable_help_flag(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(clap::ArgAction::Help)
+                .help("Print help"),
+        );
+    for sub in subs {
+        cmd = cmd.mut_subcommand(sub, for_man);
+    }
+    cmd
+}
+
 fn man_page(cmd: clap::Command, codes: &[Exit]) -> Result<Vec<u8>> {
+    let cmd = for_man(cmd);
     let subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
     let cmd_name = cmd.get_name().to_string();
+    let after = cmd
+        .get_after_long_help()
+        .or(cmd.get_after_help())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
     let man = clap_mangen::Man::new(cmd);
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
@@ -114,13 +145,64 @@ fn man_page(cmd: clap::Command, codes: &[Exit]) -> Result<Vec<u8>> {
             buf.extend_from_slice(opts.as_bytes());
         }
     }
-    buf.extend_from_slice(exit_status_section(codes).as_bytes());
-    buf.extend_from_slice(b".SH COMPATIBILITY\n");
-    buf.extend_from_slice(roff_text(runplz_protocol::COMPATIBILITY).as_bytes());
-    buf.push(b'\n');
-    man.render_extra_section(&mut buf)?;
-    man.render_version_section(&mut buf)?;
-    Ok(buf)
+    let mut page = roff::bold_code(&String::from_utf8(buf)?);
+    // The --help text's own sections, then EXIT STATUS (its prose there too), then
+    // COMPATIBILITY, EXAMPLES and SEE ALSO, in the usual man page order.
+    let sections = roff::after_help_sections(&after);
+    let (exit, rest): (Vec<_>, Vec<_>) = sections
+        .into_iter()
+        .partition(|s| s.heading.starts_with("EXIT"));
+    let (examples, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|s| s.heading.contains("EXAMPLE"));
+    let sh = |heading: &str| {
+        if heading.contains(' ') {
+            format!(".SH \"{heading}\"\n")
+        } else {
+            format!(".SH {heading}\n")
+        }
+    };
+    for s in &rest {
+        page.push_str(&sh(&s.heading));
+        page.push_str(&s.body);
+    }
+    page.push_str(&exit_status_section(codes));
+    for s in &exit {
+        page.push_str(".PP\n");
+        page.push_str(&s.body);
+    }
+    page.push_str(".SH COMPATIBILITY\n");
+    page.push_str(&roff_text(runplz_protocol::COMPATIBILITY));
+    page.push('\n');
+    for s in &examples {
+        page.push_str(".SH EXAMPLES\n");
+        page.push_str(&s.body);
+    }
+    page.push_str(&see_also(&cmd_name));
+    let mut version = Vec::new();
+    man.render_version_section(&mut version)?;
+    page.push_str(&String::from_utf8(version)?);
+    Ok(roff::ascii_only(&page).into_bytes())
+}
+
+/// SEE ALSO: every other page of the set.
+fn see_also(this: &str) -> String {
+    let mut pages: Vec<String> = Vec::new();
+    for (cmd, _) in tools() {
+        let name = cmd.get_name().to_string();
+        for sub in cmd.get_subcommands() {
+            pages.push(format!("{name}-{}", sub.get_name()));
+        }
+        pages.push(name);
+    }
+    pages.sort();
+    let mut refs: Vec<String> = pages
+        .iter()
+        .filter(|p| p.as_str() != this)
+        .map(|p| format!("\\%\\fB{}\\fR(1)", roff::esc(p)))
+        .collect();
+    refs.push("\\fBjob.json\\fR(5)".into());
+    format!(".SH \"SEE ALSO\"\n{}\n", refs.join(", "))
 }
 
 /// Plain text as one roff paragraph: backslashes escaped, and a line that would start with
