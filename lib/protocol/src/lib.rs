@@ -43,6 +43,11 @@
 //!   `"sync"`. A run whose job exited 0 but whose outputs did not come back ends
 //!   `{"kind":"failed","step":"collect"}` with exit 5, `"exit_code"` still the job's 0. The
 //!   `collect` record gains `"earlier"` and `"dropped_links"` of the same shapes.
+//! - issue #9: exit codes 6 (no cloud credentials), 7 (credentials refused) and 8 (cloud
+//!   unreachable); the `run` record's ending `{"kind":"detached"}` (a run started and left
+//!   running, `runplz modal --detach`); the run state's `handle` gains `"sandbox_id"` and
+//!   `"modal_app"`; the `modal-plan` record ([`ModalPlan`]) that `runplz modal --dry-run`
+//!   prints, and the `run-status` record ([`RunStatus`]) of `runplz status`.
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
@@ -52,6 +57,7 @@ mod collect;
 mod common;
 mod exec;
 mod image;
+mod modal;
 mod probe;
 mod run;
 mod sync;
@@ -60,6 +66,7 @@ pub use collect::{CollectRecord, CollectedFile};
 pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
+pub use modal::{ModalPlan, RunStatus};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
 pub use sync::{LargestFile, SyncRecord};
@@ -96,6 +103,14 @@ pub enum Exit {
     /// exit when the job exited 0 but its outputs did not come back (ending: failed at
     /// `collect`).
     SetupFailed,
+    /// A cloud backend found no credentials here (runplz modal: no Modal token); nothing
+    /// was started.
+    NoToken,
+    /// A cloud backend refused the credentials it was given; nothing was started.
+    AuthRejected,
+    /// A cloud backend could not be reached (no network, or no answer within runplz's own
+    /// deadline).
+    Unreachable,
     /// The command ran past its deadline and was killed (as timeout(1)).
     TimedOut,
     /// The tool itself failed before or around the command (setup, ssh, a missing program).
@@ -120,6 +135,9 @@ impl Exit {
             Exit::Precondition => 3,
             Exit::Refused => 4,
             Exit::SetupFailed => 5,
+            Exit::NoToken => 6,
+            Exit::AuthRejected => 7,
+            Exit::Unreachable => 8,
             Exit::TimedOut => 124,
             Exit::ToolFailed => 125,
             Exit::CannotInvoke => 126,
@@ -143,6 +161,12 @@ impl Exit {
             5,
             "a setup step (upload, image build, venv) failed before the job ran (runplz)",
         ),
+        (
+            6,
+            "no credentials for the cloud backend; nothing was started (runplz)",
+        ),
+        (7, "the cloud backend refused the credentials (runplz)"),
+        (8, "the cloud backend could not be reached (runplz)"),
         (124, "the command ran past its deadline and was killed"),
         (
             125,
@@ -174,6 +198,15 @@ impl Exit {
             Exit::SetupFailed => (
                 "5",
                 "a setup step (upload, image build, venv) failed before the job ran, or (runplz) the job succeeded but its outputs did not come back",
+            ),
+            Exit::NoToken => (
+                "6",
+                "no credentials for the cloud backend (a Modal token); nothing was started",
+            ),
+            Exit::AuthRejected => ("7", "the cloud backend refused the credentials"),
+            Exit::Unreachable => (
+                "8",
+                "the cloud backend could not be reached within runplz's deadline",
             ),
             Exit::TimedOut => ("124", "the command ran past its deadline and was killed"),
             Exit::ToolFailed => (

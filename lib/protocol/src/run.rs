@@ -80,6 +80,9 @@ pub enum RunEnding {
         /// The step that failed.
         step: Step,
     },
+    /// The job was started and left running (`--detach`): `runplz status`, `tail`, `kill`
+    /// and `collect` take it from here.
+    Detached,
     /// An ending this reader does not know (read only; never written).
     #[serde(other)]
     Unknown,
