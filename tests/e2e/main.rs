@@ -14,6 +14,8 @@ mod inactivity;
 mod job;
 mod limits;
 mod login_shell;
+mod modal;
+mod modal_real_sdk;
 mod outputs;
 mod placeholders;
 mod probe;
