@@ -611,3 +611,47 @@ fn modal_rules_refuse_what_modal_cannot_give_before_anything() {
         }
     }
 }
+
+#[test]
+fn modal_attached_run_whose_runplz_was_killed_can_be_asked_and_collected() {
+    let w = ModalWorld::new(&job(
+        "echo job-started; while [ ! -e go ]; do sleep 0.1; done; echo late > $RUNPLZ_OUT/late.txt; exit 7",
+        "",
+    ));
+    let (mut child, _buf, _reader) = spawn_until(w.runplz(&["modal", "job.json"]), "job-started");
+    child.kill().unwrap(); // SIGKILL: no release, no record
+    child.wait().unwrap();
+    let runs: Vec<String> = std::fs::read_dir(w.runs())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run_id = runs[0].trim_end_matches(".json").to_string();
+    let id = w.state(&run_id)["handle"]["sandbox_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(status(&w, &run_id)["state"], "running");
+    std::fs::write(w.sandbox_root(&id).join("workspace/go"), "").unwrap();
+    let t = Instant::now();
+    let s = loop {
+        let s = status(&w, &run_id);
+        if s["state"] != "running" || t.elapsed() > Duration::from_secs(20) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        (s["state"].as_str(), s["exit_code"].as_i64()),
+        (Some("exited"), Some(7))
+    );
+    let c = json(&run_expect(&mut w.runplz(&["collect", &run_id]), 0));
+    assert_eq!(c["files"], 1);
+    assert_eq!(
+        std::fs::read_to_string(w.repo.path().join("out/late.txt")).unwrap(),
+        "late\n"
+    );
+    assert_eq!(w.sandbox(&id)["state"], "terminated");
+}

@@ -62,6 +62,11 @@ nohup sh -c '
 '''
 
 
+# The attached job, wrapped so that its exit code is also left in /runplz/rc: a run whose
+# runplz died can still be asked (`runplz status`, `collect`) like a detached one.
+ATTACHED = 'mkdir -p /out /runplz && "$@"; rc=$?; echo "$rc" >/runplz/rc.tmp && mv /runplz/rc.tmp /runplz/rc; exit "$rc"'
+
+
 class Deadline(Exception):
     pass
 
@@ -266,9 +271,8 @@ def run(s):
     req = s.req
     try:
         s.find()
-        s.exec("mkdir", "-p", "/out").wait()
-        p = s.exec(*req["command"], timeout=int(req["timeout"]), workdir=req["workdir"],
-                   env=s.job_env(), text=False)
+        p = s.exec("sh", "-c", ATTACHED, "sh", *req["command"], timeout=int(req["timeout"]),
+                   workdir=req["workdir"], env=s.job_env(), text=False)
         threads = [threading.Thread(target=stream, args=(x,), daemon=True) for x in (p.stdout, p.stderr)]
         for t in threads:
             t.start()

@@ -186,7 +186,10 @@ pub fn call(py: &Path, req: &Request, limit: Option<Duration>, shielded: bool) -
         .output(Output::CaptureStdout)
         .timeout(limit)
         // Time for the helper to terminate the sandbox after a Ctrl-C.
-        .grace(Duration::from_secs(45));
+        .grace(Duration::from_secs(45))
+        // A runplz killed outright takes the helper with it; the sandbox stays, found later
+        // by `runplz status` / `kill` / `collect`.
+        .die_with_parent();
     if shielded {
         proc = proc.shielded();
     }
