@@ -655,3 +655,42 @@ fn modal_attached_run_whose_runplz_was_killed_can_be_asked_and_collected() {
     );
     assert_eq!(w.sandbox(&id)["state"], "terminated");
 }
+
+#[test]
+fn modal_detached_sandbox_ends_after_its_collect_window() {
+    let w = ModalWorld::new(&job("echo quick > $RUNPLZ_OUT/q; exit 0", ""));
+    let plan = json(&run_expect(
+        &mut w.runplz(&["modal", "job.json", "--dry-run", "--detach"]),
+        0,
+    ));
+    assert_eq!(
+        (plan["detach"].as_bool(), plan["keep_after_job"].as_u64()),
+        (Some(true), Some(3600))
+    );
+    let plan = json(&run_expect(
+        &mut w.runplz(&["modal", "job.json", "--dry-run"]),
+        0,
+    ));
+    assert_eq!(plan["keep_after_job"], Value::Null);
+
+    let r = json(&run_expect(
+        w.runplz(&["modal", "job.json", "--detach"])
+            .env("RUNPLZ_MODAL_KEEP_SECONDS", "1"),
+        0,
+    ));
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    let id = w.sandboxes()[0]["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let s = loop {
+        let s = status(&w, &run_id);
+        if s["state"] == "expired" || t.elapsed() > Duration::from_secs(20) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(s["state"], "expired", "{s}");
+    assert_eq!(w.sandbox(&id)["state"], "finished");
+    let c = run_expect(&mut w.runplz(&["collect", &run_id]), 1);
+    assert!(stderr(&c).contains("has ended (expired)"), "{}", stderr(&c));
+    assert!(!w.repo.path().join("out/q").exists());
+}

@@ -24,7 +24,8 @@ pub struct ModalPlan {
     pub image: Vec<ModalOp>,
     /// Where the command runs.
     pub workdir: String,
-    /// The command, as the sandbox runs it.
+    /// The job's command. The sandbox runs it under the helper's small `sh -c` wrapper,
+    /// which makes `/out` and leaves the exit code in `/runplz/rc`.
     pub command: Vec<String>,
     /// The names of the variables the job gets (as one Modal Secret), sorted.
     pub env_names: Vec<String>,
@@ -32,6 +33,9 @@ pub struct ModalPlan {
     pub tags: BTreeMap<String, Option<String>>,
     /// Whether runplz returns once the sandbox runs (`--detach`).
     pub detach: bool,
+    /// Detached: how long the sandbox stays up after the job ends, for `runplz collect`
+    /// (then it ends, and `/out` with it); null when attached (runplz terminates it).
+    pub keep_after_job: Option<u64>,
 }
 
 /// The `run-status` record: where a run started earlier stands now.
@@ -43,7 +47,10 @@ pub struct RunStatus {
     pub backend: String,
     /// The job's name, when known.
     pub job: Option<String>,
-    /// `running`, `exited`, `timed_out`, `terminated` or `gone` (nothing left to ask).
+    /// `running`, `exited` (the job ended; `exit_code` says how), `timed_out`,
+    /// `terminated` (stopped by `runplz kill` or Modal), `expired` (a detached run's
+    /// sandbox ended after its collect window) or `finished` (an attached run, from the
+    /// local run state).
     pub state: String,
     /// The job's exit code, once it exited.
     pub exit_code: Option<i32>,

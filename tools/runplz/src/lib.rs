@@ -251,7 +251,9 @@ MODAL:
   minutes longer, to bring /out back). The env goes as one Modal Secret, over the helper's
   stdin. The job runs in /workspace with RUNPLZ_OUT=/out; /out comes back as a tar.gz
   (warned over 200 MiB, refused over 256 MiB). The sandbox is terminated on every exit
-  path (Ctrl-C included), except after --detach. Every call to Modal has runplz's own
+  path (Ctrl-C included), except after --detach: then it stays up while the job runs and
+  RUNPLZ_MODAL_KEEP_SECONDS (default 3600) after, for `runplz collect`, and then ends with
+  its /out (so a forgotten one stops billing). Every call to Modal has runplz's own
   deadline (RUNPLZ_MODAL_CONNECT_DEADLINE seconds for the first, default 20).
 
 EXAMPLES:

@@ -125,7 +125,12 @@ impl Backend for Modal {
             Some(py) => py.clone(),
             None => crate::modal::find_python()?,
         };
-        Ok(Place::Sandbox(crate::modal::steps::acquire(p, state, &py)?))
+        Ok(Place::Sandbox(crate::modal::steps::acquire(
+            p,
+            state,
+            &py,
+            self.args.detach,
+        )?))
     }
 
     fn release_policy(&self) -> &'static str {

@@ -62,6 +62,10 @@ nohup sh -c '
 '''
 
 
+# A detached run's sandbox entry: it lives while the job runs and $1 seconds after (time to
+# `runplz collect`), then ends, so a forgotten sandbox stops billing long before its timeout.
+KEEP = 'until [ -e /runplz/rc ]; do sleep 2; done; sleep "$1"'
+
 # The attached job, wrapped so that its exit code is also left in /runplz/rc: a run whose
 # runplz died can still be asked (`runplz status`, `collect`) like a detached one.
 ATTACHED = 'mkdir -p /out /runplz && "$@"; rc=$?; echo "$rc" >/runplz/rc.tmp && mv /runplz/rc.tmp /runplz/rc; exit "$rc"'
@@ -212,7 +216,9 @@ class Session:
         for k in ("gpu", "cpu", "memory"):
             if req.get(k) is not None:
                 kw[k] = req[k]
-        self.sb = call("creating the sandbox", self.create_s, lambda: modal.Sandbox.create(**kw))
+        keep = req.get("keep_after_job")
+        args = ("sh", "-c", KEEP, "sh", str(int(keep))) if keep is not None else ()
+        self.sb = call("creating the sandbox", self.create_s, lambda: modal.Sandbox.create(*args, **kw))
         emit("created", sandbox_id=self.sb.object_id)
         say("sandbox %s is up" % self.sb.object_id)
         return self.sb
@@ -334,7 +340,8 @@ def job_state(s):
     """(state, code) of a detached job: running, exited, timed_out, terminated."""
     sb_rc = call("asking the sandbox's state", s.call_s, lambda: s.sb.poll())
     if sb_rc is not None:
-        return ("timed_out" if sb_rc == 124 else "terminated"), None
+        # 0: the entry ended, the job's collect window over; 124: Modal's timeout.
+        return {0: "expired", 124: "timed_out"}.get(sb_rc, "terminated"), None
     p = s.exec("sh", "-c", "cat /runplz/rc 2>/dev/null; echo; test -e /runplz/timed_out && echo timed_out; :")
     out = call("reading the job's state", s.call_s, lambda: p.stdout.read())
     words = out.split()
@@ -384,8 +391,8 @@ def collect(s):
     if state == "running" and not s.req.get("force"):
         raise Fail("still_running", "the job is still running in sandbox %s: wait for it (`runplz status`), or `runplz kill` it first"
                    % s.sb.object_id)
-    if state == "terminated":
-        raise Fail("not_found", "sandbox %s was terminated: its /out is gone" % s.sb.object_id)
+    if state in ("terminated", "expired", "timed_out"):
+        raise Fail("not_found", "sandbox %s has ended (%s): its /out is gone" % (s.sb.object_id, state))
     size = s.tar_out(s.req["archive"])
     emit("collected", bytes=size, state=state, code=code, sandbox_id=s.sb.object_id)
     s.terminate()

@@ -34,6 +34,15 @@ const MAX_LIFETIME: u64 = 24 * 60 * 60;
 /// Sandbox lifetime beyond the job's deadline: time to bring `/out` back.
 const COLLECT_MARGIN: u64 = 600;
 
+/// How long a detached run's sandbox stays up after its job ended, waiting for `runplz
+/// collect`: `RUNPLZ_MODAL_KEEP_SECONDS`, default an hour. Then it ends (and stops billing).
+pub fn keep_after_job() -> u64 {
+    std::env::var("RUNPLZ_MODAL_KEEP_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600)
+}
+
 /// runplz's own deadlines for the helper's SDK calls, in seconds (the SDK waits about a
 /// minute for a server it cannot reach). `RUNPLZ_MODAL_CONNECT_DEADLINE` shortens the
 /// first for tests and slow links.
@@ -85,6 +94,8 @@ pub struct Request {
     pub deadlines: Option<Deadlines>,
     pub follow: bool,
     pub force: bool,
+    /// Detached: how long the sandbox stays up after the job ends (for `runplz collect`).
+    pub keep_after_job: Option<u64>,
 }
 
 impl Request {
@@ -162,7 +173,7 @@ pub fn env(p: &Prepared) -> BTreeMap<String, String> {
 }
 
 /// The request that creates this run's sandbox, with the image built from `context`.
-pub fn create_request(p: &Prepared, run_id: &str, context: &Path) -> Result<Request> {
+pub fn create_request(p: &Prepared, run_id: &str, context: &Path, detach: bool) -> Result<Request> {
     let r = &p.job.spec.resources;
     let gpu = gpu::gpu_string(r).map_err(|e| anyhow::anyhow!("{}: {}", e.path, e.message))?;
     let (timeout, sandbox_timeout) = timeouts(p);
@@ -182,6 +193,7 @@ pub fn create_request(p: &Prepared, run_id: &str, context: &Path) -> Result<Requ
         command: command(&p.run),
         env: env(p),
         deadlines: Some(Deadlines::get()),
+        keep_after_job: detach.then(keep_after_job),
         ..Request::default()
     })
 }
@@ -189,7 +201,7 @@ pub fn create_request(p: &Prepared, run_id: &str, context: &Path) -> Result<Requ
 /// What `--dry-run` prints: the request without values, the repo at `<repo>`.
 pub fn plan(p: &Prepared, detach: bool) -> Result<ModalPlan> {
     let placeholder = p.job.ship_root.clone();
-    let req = create_request(p, "", &placeholder)?;
+    let req = create_request(p, "", &placeholder, detach)?;
     let mut tags = BTreeMap::new();
     tags.insert("runplz_run_id".to_string(), None);
     tags.insert("runplz_job".to_string(), Some(p.job.name().to_string()));
@@ -206,6 +218,7 @@ pub fn plan(p: &Prepared, detach: bool) -> Result<ModalPlan> {
         env_names: req.env.into_keys().collect(),
         tags,
         detach,
+        keep_after_job: req.keep_after_job,
     })
 }
 

@@ -37,7 +37,7 @@ fn run_limit(p: &Prepared) -> Duration {
 /// Create the run's sandbox (idle, tagged with the run id and the job's name) from the
 /// job's image with the staged repo added last. The app is in the run state before the
 /// create; the sandbox id right after.
-pub fn acquire(p: &Prepared, state: &mut RunState, python: &Path) -> Result<Sandbox> {
+pub fn acquire(p: &Prepared, state: &mut RunState, python: &Path, detach: bool) -> Result<Sandbox> {
     let run_id = state.record.run_id.clone();
     state.update(|r| r.handle.modal_app = Some(APP.into()))?;
     let (context, staged) = super::stage_context(p)?;
@@ -53,7 +53,7 @@ pub fn acquire(p: &Prepared, state: &mut RunState, python: &Path) -> Result<Sand
             staged.secrets.len()
         ),
     );
-    let req = super::create_request(p, &run_id, context.path())?;
+    let req = super::create_request(p, &run_id, context.path(), detach)?;
     let d = Deadlines::get();
     let reply = helper::call(
         python,
