@@ -269,6 +269,12 @@ impl Tagged for CollectRecord {
 impl Tagged for ProbeRecord {
     const TYPE: &'static str = "probe";
 }
+impl Tagged for ModalPlan {
+    const TYPE: &'static str = "modal-plan";
+}
+impl Tagged for RunStatus {
+    const TYPE: &'static str = "run-status";
+}
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";
 }

@@ -188,4 +188,14 @@ mod tests {
         assert_eq!(r.ending, RunEnding::Unknown);
         assert_eq!(r.steps[0].step, Step::Unknown);
     }
+
+    #[test]
+    fn a_detached_ending_has_only_its_kind() {
+        assert_eq!(
+            serde_json::to_string(&RunEnding::Detached).unwrap(),
+            r#"{"kind":"detached"}"#
+        );
+        let e: RunEnding = serde_json::from_str(r#"{"kind":"detached"}"#).unwrap();
+        assert_eq!(e, RunEnding::Detached);
+    }
 }

@@ -238,6 +238,17 @@ RUN STATE:
   container) and whether the place was released. A killed runplz leaves it saying where it
   stopped.
 
+MODAL RECORDS (stdout):
+  --dry-run: {\"type\":\"modal-plan\",\"version\":1,\"app\":\"runplz\",\"gpu\":\"A100-80GB:4\"|null,
+   \"cpu\":8.0|null,\"memory_mb\":16384|null,\"timeout\":3600,\"sandbox_timeout\":4200,
+   \"image\":[{\"op\":\"from_registry\",...},...,{\"op\":\"add_local_dir\",\"remote_path\":\"/workspace\",...}],
+   \"workdir\":\"/workspace\",\"command\":[\"bash\",\"-lc\",\"...\"],\"env_names\":[\"HF_TOKEN\"],
+   \"tags\":{\"runplz_job\":\"hello\",\"runplz_run_id\":null},\"detach\":false,\"keep_after_job\":null}
+  --detach: the run record with \"ending\":{\"kind\":\"detached\"} (exit 0).
+  status and kill: {\"type\":\"run-status\",\"version\":1,\"run_id\":\"...\",\"backend\":\"modal\",
+   \"job\":\"hello\"|null,\"state\":\"running\"|\"exited\"|\"timed_out\"|\"terminated\"|\"expired\"|\"finished\",
+   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null}. collect: rp-collect's collect record.
+
 MODAL:
   runplz modal needs a Python with the `modal` package (modal>=1.4.3,<2): $RUNPLZ_MODAL_PYTHON,
   else ~/.cache/runplz/modal-venv/bin/python3, else python3 on PATH (none: exit 2, with the
