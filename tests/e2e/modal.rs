@@ -694,3 +694,27 @@ fn modal_detached_sandbox_ends_after_its_collect_window() {
     assert!(stderr(&c).contains("has ended (expired)"), "{}", stderr(&c));
     assert!(!w.repo.path().join("out/q").exists());
 }
+
+#[test]
+fn modal_ctrl_c_while_the_sandbox_is_being_created_leaves_none_running() {
+    let w = ModalWorld::new(&job("echo never", ""));
+    let mut c = w.runplz(&["modal", "job.json"]);
+    c.env("FAKE_MODAL_CREATE_SLEEP", "3");
+    let (child, buf, reader) = spawn_until(c, "acquire...");
+    let t = Instant::now();
+    while w.sandboxes().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(20), "no sandbox made");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let err = buf.lock().unwrap().clone();
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(!err.contains("Traceback"), "{err}");
+    assert_eq!(w.sandboxes()[0]["state"], "terminated", "{err}");
+    let id = w.sandboxes()[0]["id"].as_str().unwrap().to_string();
+    assert!(err.contains(&format!("sandbox {id} terminated")), "{err}");
+    assert!(!w.calls().contains("\"Sandbox.exec\""), "the job ran");
+}

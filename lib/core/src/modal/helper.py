@@ -100,20 +100,29 @@ def job_output(chunk):
     sys.stderr.buffer.flush()
 
 
-def call(what, seconds, fn):
-    """fn() under runplz's deadline: the SDK's own can be a minute with no network."""
+def call(what, seconds, fn, on_interrupt=None):
+    """fn() under runplz's deadline: the SDK's own can be a minute with no network.
+    `on_interrupt(value)`: what to undo if fn still succeeds after a Ctrl-C (a create)."""
     box = {}
+    done = threading.Event()
 
     def target():
         try:
             box["value"] = fn()
         except BaseException as e:  # noqa: B902 - handed to the caller's thread
             box["error"] = e
+        finally:
+            done.set()
 
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(seconds)
-    if t.is_alive():
+    threading.Thread(target=target, daemon=True).start()
+    try:
+        finished = done.wait(seconds)
+    except KeyboardInterrupt:
+        # (An Event, not Thread.join: a join interrupted once may not wait again.)
+        if on_interrupt is not None and done.wait(15) and "value" in box:
+            on_interrupt(box["value"])
+        raise
+    if not finished:
         raise Deadline("%s: no answer from Modal within %ss" % (what, seconds))
     if "error" in box:
         raise box["error"]
@@ -218,10 +227,18 @@ class Session:
                 kw[k] = req[k]
         keep = req.get("keep_after_job")
         args = ("sh", "-c", KEEP, "sh", str(int(keep))) if keep is not None else ()
-        self.sb = call("creating the sandbox", self.create_s, lambda: modal.Sandbox.create(*args, **kw))
+        self.sb = call("creating the sandbox", self.create_s, lambda: modal.Sandbox.create(*args, **kw),
+                       on_interrupt=self.terminate_new)
         emit("created", sandbox_id=self.sb.object_id)
         say("sandbox %s is up" % self.sb.object_id)
         return self.sb
+
+    def terminate_new(self, sb):
+        """A sandbox whose create finished after a Ctrl-C: terminated, and said so."""
+        self.sb = sb
+        emit("created", sandbox_id=sb.object_id)
+        self.terminate()
+        say("interrupted while creating: sandbox %s terminated" % sb.object_id)
 
     def exec(self, *args, **kw):
         return call("starting a command in the sandbox", self.call_s, lambda: self.sb.exec(*args, **kw))
