@@ -718,3 +718,32 @@ fn modal_ctrl_c_while_the_sandbox_is_being_created_leaves_none_running() {
     assert!(err.contains(&format!("sandbox {id} terminated")), "{err}");
     assert!(!w.calls().contains("\"Sandbox.exec\""), "the job ran");
 }
+
+#[test]
+fn modal_contact_lost_mid_run_is_exit_8_and_the_sandbox_is_still_terminated() {
+    let w = ModalWorld::new(&job(
+        "echo $$ > $RUNPLZ_OUT/pid; echo started; exec sleep 60",
+        "",
+    ));
+    let out = run_expect(
+        w.runplz(&["modal", "job.json"])
+            .env("FAKE_MODAL_DROP_AFTER", "1"),
+        8,
+    );
+    let r = json(&out);
+    assert_eq!(
+        r["ending"],
+        serde_json::json!({"kind": "failed", "step": "run"})
+    );
+    let err = stderr(&out);
+    assert!(err.contains("could not reach Modal"), "{err}");
+    let sb = &w.sandboxes()[0];
+    assert_eq!(sb["state"], "terminated", "{err}");
+    let pid: u32 =
+        std::fs::read_to_string(w.sandbox_root(sb["id"].as_str().unwrap()).join("out/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert!(!alive(pid), "the job {pid} survived");
+}

@@ -306,10 +306,14 @@ def run(s):
             # Ctrl-C: what the job wrote so far still comes back (a second one stops that);
             # runplz's release then terminates the sandbox.
             say("interrupted: bringing /out back before the sandbox is terminated")
-            size = s.tar_out(req["archive"])
-            emit("collected", bytes=size)
+            try:
+                emit("collected", bytes=s.tar_out(req["archive"]))
+            except Exception as e:  # noqa: BLE001 - said; the interrupt goes on
+                say("outputs not brought back: %s" % classify(e)[1])
             raise
         except Exception as e:  # noqa: BLE001 - the sandbox ended under the job
+            if classify(e)[0] == "unreachable":
+                raise  # contact lost: the job may still run; release terminates it
             rc, ending = None, type(e).__name__
         for t in threads:
             t.join(10)
