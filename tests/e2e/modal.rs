@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A secret value that must reach the job and nothing else.
-const SECRET: &str = "s3cr3t-value-9f2a";
+pub(crate) const SECRET: &str = "s3cr3t-value-9f2a";
 
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/modal")
@@ -105,7 +105,7 @@ impl ModalWorld {
     }
 }
 
-fn job(run: &str, extra: &str) -> String {
+pub(crate) fn job(run: &str, extra: &str) -> String {
     format!(
         r#"{{"name": "mj", "image": {{"from_registry": "python:3.11-slim"}}, "run": {}, "timeout": 60{extra}}}"#,
         serde_json::to_string(run).unwrap()
@@ -113,7 +113,7 @@ fn job(run: &str, extra: &str) -> String {
 }
 
 /// Every file under `dir`, relative, sorted.
-fn tree(dir: &Path) -> Vec<String> {
+pub(crate) fn tree(dir: &Path) -> Vec<String> {
     let mut v = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -130,7 +130,7 @@ fn tree(dir: &Path) -> Vec<String> {
     v
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
@@ -353,7 +353,7 @@ fn modal_timeout_is_124_and_told_apart_from_a_job_exiting_124() {
 }
 
 /// Spawn runplz with stderr collected by a thread; wait until stderr holds `marker`.
-fn spawn_until(
+pub(crate) fn spawn_until(
     mut c: Command,
     marker: &str,
 ) -> (
@@ -385,147 +385,8 @@ fn spawn_until(
     (child, buf, reader)
 }
 
-#[test]
-fn modal_ctrl_c_terminates_the_sandbox_and_says_so() {
-    let w = ModalWorld::new(&job(
-        "echo $$ > $RUNPLZ_OUT/pid; echo partial > $RUNPLZ_OUT/p; echo job-started; exec sleep 60",
-        "",
-    ));
-    let (child, buf, reader) = spawn_until(w.runplz(&["modal", "job.json"]), "job-started");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    reader.join().unwrap();
-    let err = buf.lock().unwrap().clone();
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        r["ending"],
-        serde_json::json!({"kind": "interrupted", "signal": 2, "step": "run"})
-    );
-    let sb = &w.sandboxes()[0];
-    assert_eq!(sb["state"], "terminated");
-    assert!(
-        err.contains(&format!(
-            "sandbox {} terminated",
-            sb["id"].as_str().unwrap()
-        )),
-        "{err}"
-    );
-    // What the job wrote so far came back; the job itself is gone.
-    let o = w.repo.path().join("out");
-    assert_eq!(std::fs::read_to_string(o.join("p")).unwrap(), "partial\n");
-    let job_pid: u32 = std::fs::read_to_string(o.join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let t = Instant::now();
-    while alive(job_pid) && t.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!alive(job_pid), "the job's process {job_pid} survived");
-}
-
-fn status(w: &ModalWorld, run_id: &str) -> Value {
+pub(crate) fn status(w: &ModalWorld, run_id: &str) -> Value {
     json(&run_expect(&mut w.runplz(&["status", run_id]), 0))
-}
-
-#[test]
-fn modal_detach_then_status_tail_collect_and_kill() {
-    let w = ModalWorld::new(&job(
-        "echo tick-1; while [ ! -e go ]; do sleep 0.1; done; echo tick-2; echo done > $RUNPLZ_OUT/d.txt; exit 4",
-        r#", "outputs_dir": "res""#,
-    ));
-    let out = run_expect(&mut w.runplz(&["modal", "job.json", "--detach"]), 0);
-    let r = json(&out);
-    assert_eq!(r["ending"], serde_json::json!({"kind": "detached"}));
-    let run_id = r["run_id"].as_str().unwrap().to_string();
-    let sb = w.sandboxes()[0].clone();
-    let id = sb["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        sb["state"], "running",
-        "a detached run's sandbox keeps running"
-    );
-    assert_eq!(sb["tags"]["runplz_run_id"], run_id.as_str());
-    assert!(stderr(&out).contains(&id), "{}", stderr(&out));
-    assert_eq!(w.state(&run_id)["handle"]["sandbox_id"], id.as_str());
-
-    let s = status(&w, &run_id);
-    assert_eq!(
-        (s["state"].as_str(), s["sandbox_id"].as_str()),
-        (Some("running"), Some(id.as_str()))
-    );
-    // Collecting a running job is refused, and changes nothing.
-    let c = run_expect(&mut w.runplz(&["collect", &run_id]), 1);
-    assert!(stderr(&c).contains("still running"), "{}", stderr(&c));
-    assert_eq!(w.sandbox(&id)["state"], "running");
-    // Found by its tag alone, without the local run state.
-    let st = w.runs().join(format!("{run_id}.json"));
-    let saved = std::fs::read(&st).unwrap();
-    std::fs::remove_file(&st).unwrap();
-    let by_tag = json(&run_expect(
-        &mut w.runplz(&["status", &run_id, "--backend", "modal"]),
-        0,
-    ));
-    assert_eq!(
-        (by_tag["state"].as_str(), by_tag["sandbox_id"].as_str()),
-        (Some("running"), Some(id.as_str()))
-    );
-    let none = run_expect(&mut w.runplz(&["status", &run_id]), 2);
-    assert!(
-        stderr(&none).contains("--backend modal"),
-        "{}",
-        stderr(&none)
-    );
-    std::fs::write(&st, saved).unwrap();
-
-    // Let the job finish; tail -f follows it to the end.
-    std::fs::write(w.sandbox_root(&id).join("workspace/go"), "").unwrap();
-    let t = run_expect(&mut w.runplz(&["tail", "-f", &run_id]), 0);
-    let log = stderr(&t);
-    assert!(
-        log.contains("tick-1\n") && log.contains("tick-2\n"),
-        "{log}"
-    );
-    let s = status(&w, &run_id);
-    assert_eq!(
-        (s["state"].as_str(), s["exit_code"].as_i64()),
-        (Some("exited"), Some(4))
-    );
-    let c = json(&run_expect(&mut w.runplz(&["collect", &run_id]), 0));
-    assert_eq!(c["type"], "collect");
-    assert_eq!(c["files"], 1);
-    assert_eq!(
-        std::fs::read_to_string(w.repo.path().join("res/d.txt")).unwrap(),
-        "done\n"
-    );
-    assert_eq!(
-        w.sandbox(&id)["state"],
-        "terminated",
-        "collect terminates the sandbox"
-    );
-
-    // kill: a second detached run, stopped with its job.
-    let r = json(&run_expect(
-        &mut w.runplz(&["modal", "job.json", "--detach"]),
-        0,
-    ));
-    let run2 = r["run_id"].as_str().unwrap().to_string();
-    let id2 = w.sandboxes()[1]["id"].as_str().unwrap().to_string();
-    let k = json(&run_expect(&mut w.runplz(&["kill", &run2]), 0));
-    assert_eq!(
-        (k["state"].as_str(), k["sandbox_id"].as_str()),
-        (Some("terminated"), Some(id2.as_str()))
-    );
-    assert_eq!(w.sandbox(&id2)["state"], "terminated");
-    let pid: u32 = std::fs::read_to_string(w.sandbox_root(&id2).join("runplz/pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(!alive(pid), "the killed job's process {pid} survived");
-    assert_eq!(status(&w, &run2)["state"], "terminated");
 }
 
 #[test]
@@ -613,137 +474,41 @@ fn modal_rules_refuse_what_modal_cannot_give_before_anything() {
 }
 
 #[test]
-fn modal_attached_run_whose_runplz_was_killed_can_be_asked_and_collected() {
+fn modal_two_runs_at_once_each_get_their_own_sandbox() {
     let w = ModalWorld::new(&job(
-        "echo job-started; while [ ! -e go ]; do sleep 0.1; done; echo late > $RUNPLZ_OUT/late.txt; exit 7",
+        "sleep 1; echo mine > \"$RUNPLZ_OUT/$RUNPLZ_RUN_ID\"",
         "",
     ));
-    let (mut child, _buf, _reader) = spawn_until(w.runplz(&["modal", "job.json"]), "job-started");
-    child.kill().unwrap(); // SIGKILL: no release, no record
-    child.wait().unwrap();
-    let runs: Vec<String> = std::fs::read_dir(w.runs())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    let run_id = runs[0].trim_end_matches(".json").to_string();
-    let id = w.state(&run_id)["handle"]["sandbox_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(status(&w, &run_id)["state"], "running");
-    std::fs::write(w.sandbox_root(&id).join("workspace/go"), "").unwrap();
-    let t = Instant::now();
-    let s = loop {
-        let s = status(&w, &run_id);
-        if s["state"] != "running" || t.elapsed() > Duration::from_secs(20) {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(
-        (s["state"].as_str(), s["exit_code"].as_i64()),
-        (Some("exited"), Some(7))
-    );
-    let c = json(&run_expect(&mut w.runplz(&["collect", &run_id]), 0));
-    assert_eq!(c["files"], 1);
-    assert_eq!(
-        std::fs::read_to_string(w.repo.path().join("out/late.txt")).unwrap(),
-        "late\n"
-    );
-    assert_eq!(w.sandbox(&id)["state"], "terminated");
-}
-
-#[test]
-fn modal_detached_sandbox_ends_after_its_collect_window() {
-    let w = ModalWorld::new(&job("echo quick > $RUNPLZ_OUT/q; exit 0", ""));
-    let plan = json(&run_expect(
-        &mut w.runplz(&["modal", "job.json", "--dry-run", "--detach"]),
-        0,
-    ));
-    assert_eq!(
-        (plan["detach"].as_bool(), plan["keep_after_job"].as_u64()),
-        (Some(true), Some(3600))
-    );
-    let plan = json(&run_expect(
-        &mut w.runplz(&["modal", "job.json", "--dry-run"]),
-        0,
-    ));
-    assert_eq!(plan["keep_after_job"], Value::Null);
-
-    let r = json(&run_expect(
-        w.runplz(&["modal", "job.json", "--detach"])
-            .env("RUNPLZ_MODAL_KEEP_SECONDS", "1"),
-        0,
-    ));
-    let run_id = r["run_id"].as_str().unwrap().to_string();
-    let id = w.sandboxes()[0]["id"].as_str().unwrap().to_string();
-    let t = Instant::now();
-    let s = loop {
-        let s = status(&w, &run_id);
-        if s["state"] == "expired" || t.elapsed() > Duration::from_secs(20) {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert_eq!(s["state"], "expired", "{s}");
-    assert_eq!(w.sandbox(&id)["state"], "finished");
-    let c = run_expect(&mut w.runplz(&["collect", &run_id]), 1);
-    assert!(stderr(&c).contains("has ended (expired)"), "{}", stderr(&c));
-    assert!(!w.repo.path().join("out/q").exists());
-}
-
-#[test]
-fn modal_ctrl_c_while_the_sandbox_is_being_created_leaves_none_running() {
-    let w = ModalWorld::new(&job("echo never", ""));
-    let mut c = w.runplz(&["modal", "job.json"]);
-    c.env("FAKE_MODAL_CREATE_SLEEP", "3");
-    let (child, buf, reader) = spawn_until(c, "acquire...");
-    let t = Instant::now();
-    while w.sandboxes().is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(20), "no sandbox made");
-        std::thread::sleep(Duration::from_millis(50));
+    let a = w
+        .runplz(&["modal", "job.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = w
+        .runplz(&["modal", "job.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ids = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        ids.push(json(&out)["run_id"].as_str().unwrap().to_string());
     }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    reader.join().unwrap();
-    let err = buf.lock().unwrap().clone();
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(!err.contains("Traceback"), "{err}");
-    assert_eq!(w.sandboxes()[0]["state"], "terminated", "{err}");
-    let id = w.sandboxes()[0]["id"].as_str().unwrap().to_string();
-    assert!(err.contains(&format!("sandbox {id} terminated")), "{err}");
-    assert!(!w.calls().contains("\"Sandbox.exec\""), "the job ran");
-}
-
-#[test]
-fn modal_contact_lost_mid_run_is_exit_8_and_the_sandbox_is_still_terminated() {
-    let w = ModalWorld::new(&job(
-        "echo $$ > $RUNPLZ_OUT/pid; echo started; exec sleep 60",
-        "",
-    ));
-    let out = run_expect(
-        w.runplz(&["modal", "job.json"])
-            .env("FAKE_MODAL_DROP_AFTER", "1"),
-        8,
-    );
-    let r = json(&out);
-    assert_eq!(
-        r["ending"],
-        serde_json::json!({"kind": "failed", "step": "run"})
-    );
-    let err = stderr(&out);
-    assert!(err.contains("could not reach Modal"), "{err}");
-    let sb = &w.sandboxes()[0];
-    assert_eq!(sb["state"], "terminated", "{err}");
-    let pid: u32 =
-        std::fs::read_to_string(w.sandbox_root(sb["id"].as_str().unwrap()).join("out/pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-    assert!(!alive(pid), "the job {pid} survived");
+    assert_ne!(ids[0], ids[1]);
+    let sbs = w.sandboxes();
+    assert_eq!(sbs.len(), 2);
+    let mut tagged: Vec<String> = sbs
+        .iter()
+        .map(|s| {
+            assert_eq!(s["state"], "terminated");
+            s["tags"]["runplz_run_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    tagged.sort();
+    ids.sort();
+    assert_eq!(tagged, ids);
+    assert_eq!(tree(&w.repo.path().join("out")), ids);
 }
