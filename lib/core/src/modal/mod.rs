@@ -198,7 +198,8 @@ pub fn create_request(p: &Prepared, run_id: &str, context: &Path, detach: bool) 
     })
 }
 
-/// What `--dry-run` prints: the request without values, the repo at `<repo>`.
+/// What `--dry-run` prints: the create request with the env's names only, and local paths
+/// as the repo's own (a run sends a staged copy of it, minus secrets and caches).
 pub fn plan(p: &Prepared, detach: bool) -> Result<ModalPlan> {
     let placeholder = p.job.ship_root.clone();
     let req = create_request(p, "", &placeholder, detach)?;

@@ -110,7 +110,7 @@ impl Operations for ModalOps {
 
     fn collect(&self, run: &RunRef, to: &Path) -> Result<Collected> {
         // Refused before anything is asked when the folder is unusable.
-        if let Some(r) = &run.record {
+        if let Some(r) = run.record.as_ref().filter(|r| r.job_file != "-") {
             let root = Path::new(&r.job_file).parent().unwrap_or(Path::new("/"));
             crate::job::outputs::check_flag(root, to)
                 .map_err(|m| crate::error::CliError::usage(format!("the outputs folder: {m}")))?;
