@@ -19,8 +19,14 @@ _runplz() {
             runplz,brev)
                 cmd="runplz__subcmd__brev"
                 ;;
+            runplz,collect)
+                cmd="runplz__subcmd__collect"
+                ;;
             runplz,help)
                 cmd="runplz__subcmd__help"
+                ;;
+            runplz,kill)
+                cmd="runplz__subcmd__kill"
                 ;;
             runplz,local)
                 cmd="runplz__subcmd__local"
@@ -31,11 +37,23 @@ _runplz() {
             runplz,ssh)
                 cmd="runplz__subcmd__ssh"
                 ;;
+            runplz,status)
+                cmd="runplz__subcmd__status"
+                ;;
+            runplz,tail)
+                cmd="runplz__subcmd__tail"
+                ;;
             runplz__subcmd__help,brev)
                 cmd="runplz__subcmd__help__subcmd__brev"
                 ;;
+            runplz__subcmd__help,collect)
+                cmd="runplz__subcmd__help__subcmd__collect"
+                ;;
             runplz__subcmd__help,help)
                 cmd="runplz__subcmd__help__subcmd__help"
+                ;;
+            runplz__subcmd__help,kill)
+                cmd="runplz__subcmd__help__subcmd__kill"
                 ;;
             runplz__subcmd__help,local)
                 cmd="runplz__subcmd__help__subcmd__local"
@@ -46,6 +64,12 @@ _runplz() {
             runplz__subcmd__help,ssh)
                 cmd="runplz__subcmd__help__subcmd__ssh"
                 ;;
+            runplz__subcmd__help,status)
+                cmd="runplz__subcmd__help__subcmd__status"
+                ;;
+            runplz__subcmd__help,tail)
+                cmd="runplz__subcmd__help__subcmd__tail"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +77,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal help"
+            opts="-h -V --help --version local ssh brev modal status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -108,8 +132,30 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__collect)
+            opts="-h --backend --outputs-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backend)
+                    COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                --outputs-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal help"
+            opts="local ssh brev modal status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -136,7 +182,35 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__help__subcmd__collect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__kill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -192,6 +266,52 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__kill)
+            opts="-h --backend --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backend)
+                    COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__local)
             opts="-h --outputs-dir --var --vars-file --env --env-file --plan --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -227,7 +347,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --detach --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +413,42 @@ _runplz() {
                     ;;
                 --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__status)
+            opts="-h --backend --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backend)
+                    COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__tail)
+            opts="-f -h --backend --follow --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backend)
+                    COMPREPLY=($(compgen -W "modal" -- "${cur}"))
                     return 0
                     ;;
                 *)

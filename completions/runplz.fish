@@ -29,7 +29,11 @@ complete -c runplz -n "__fish_runplz_needs_command" -s V -l version -d 'Print ve
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "local" -d 'Run on this machine: in docker (default) or natively in a venv (`--native`)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "ssh" -d 'Run on an SSH box you own (`--host`); runplz never stops or deletes it'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
-complete -c runplz -n "__fish_runplz_needs_command" -f -a "modal" -d 'Run on Modal (not built yet: validates the job and stops)'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "modal" -d 'Run on Modal: a Sandbox built from the job\'s image, outputs back as a tarball; `--detach` leaves the job running there'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "status" -d 'Where a run started earlier stands (`run-status` record). Modal runs so far'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "tail" -d 'The job\'s output so far, on stderr as during a run; `-f` follows it to the end'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "kill" -d 'Stop a run and what it holds (a Modal run\'s sandbox is terminated)'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "collect" -d 'Bring a detached run\'s outputs back (`collect` record), then release what it holds'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l var -d 'Fill a `{NAME}` placeholder of `run` (repeatable; beats `--vars-file`)' -r
@@ -64,9 +68,25 @@ complete -c runplz -n "__fish_runplz_using_subcommand modal" -l vars-file -d 'A 
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l env -d 'Pass NAME to the job with its value from runplz\'s environment, or as given (`NAME=VALUE`, which `ps` shows on runplz\'s own command line: prefer `NAME`). Repeatable; beats `--env-file` and the job\'s `pass_env` and `env`. The value travels as the job\'s `env` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2' -r
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l env-file -d 'Pass the variables of FILE, a JSON object of strings (`{"HF_TOKEN": "..."}`), to the job, as `--env` does; beats the job\'s `pass_env` and `env`, loses to `--env`' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job: it reads `pass_env` and `--env NAME` from its own environment when it runs (so `--env NAME=VALUE` is refused with `--plan`) and the `--env-file` by its path'
+complete -c runplz -n "__fish_runplz_using_subcommand modal" -l detach -d 'Return once the sandbox runs the job, printing the run record (ending {"kind":"detached"}); then `runplz status / tail / kill / collect RUN`'
+complete -c runplz -n "__fish_runplz_using_subcommand modal" -l dry-run -d 'Validate, then print what would be sent to Modal as one `modal-plan` record (app, gpu string, cpu, memory in MiB, timeouts, image chain, env names, never values); nothing is touched'
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -s h -l help -d 'Print help'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "local" -d 'Run on this machine: in docker (default) or natively in a venv (`--native`)'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "ssh" -d 'Run on an SSH box you own (`--host`); runplz never stops or deletes it'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "modal" -d 'Run on Modal (not built yet: validates the job and stops)'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c runplz -n "__fish_runplz_using_subcommand status" -l backend -d 'The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)' -r -f -a "modal\t''"
+complete -c runplz -n "__fish_runplz_using_subcommand status" -s h -l help -d 'Print help'
+complete -c runplz -n "__fish_runplz_using_subcommand tail" -l backend -d 'The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)' -r -f -a "modal\t''"
+complete -c runplz -n "__fish_runplz_using_subcommand tail" -s f -l follow -d 'Keep printing until the job ends'
+complete -c runplz -n "__fish_runplz_using_subcommand tail" -s h -l help -d 'Print help'
+complete -c runplz -n "__fish_runplz_using_subcommand kill" -l backend -d 'The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)' -r -f -a "modal\t''"
+complete -c runplz -n "__fish_runplz_using_subcommand kill" -s h -l help -d 'Print help'
+complete -c runplz -n "__fish_runplz_using_subcommand collect" -l backend -d 'The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)' -r -f -a "modal\t''"
+complete -c runplz -n "__fish_runplz_using_subcommand collect" -l outputs-dir -d 'Where the outputs go (default: the run\'s own outputs folder, from its run state)' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand collect" -s h -l help -d 'Print help'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "local" -d 'Run on this machine: in docker (default) or natively in a venv (`--native`)'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "ssh" -d 'Run on an SSH box you own (`--host`); runplz never stops or deletes it'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "modal" -d 'Run on Modal: a Sandbox built from the job\'s image, outputs back as a tarball; `--detach` leaves the job running there'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "status" -d 'Where a run started earlier stands (`run-status` record). Modal runs so far'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "tail" -d 'The job\'s output so far, on stderr as during a run; `-f` follows it to the end'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "kill" -d 'Stop a run and what it holds (a Modal run\'s sandbox is terminated)'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "collect" -d 'Bring a detached run\'s outputs back (`collect` record), then release what it holds'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal status tail kill collect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -84,10 +84,47 @@ _arguments "${_arguments_options[@]}" : \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--detach[Return once the sandbox runs the job, printing the run record (ending {"kind"\:"detached"}); then \`runplz status / tail / kill / collect RUN\`]' \
+'(--plan)--dry-run[Validate, then print what would be sent to Modal as one \`modal-plan\` record (app, gpu string, cpu, memory in MiB, timeouts, image chain, env names, never values); nothing is touched]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
+'-h[Print help]' \
+'--help[Print help]' \
+':run -- The run id runplz printed (`run_id` in the run record):_default' \
+&& ret=0
+;;
+(tail)
+_arguments "${_arguments_options[@]}" : \
+'--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
+'-f[Keep printing until the job ends]' \
+'--follow[Keep printing until the job ends]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':run -- The run id runplz printed (`run_id` in the run record):_default' \
+&& ret=0
+;;
+(kill)
+_arguments "${_arguments_options[@]}" : \
+'--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
+'-h[Print help]' \
+'--help[Print help]' \
+':run -- The run id runplz printed (`run_id` in the run record):_default' \
+&& ret=0
+;;
+(collect)
+_arguments "${_arguments_options[@]}" : \
+'--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
+'--outputs-dir=[Where the outputs go (default\: the run'\''s own outputs folder, from its run state)]:DIR:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+':run -- The run id runplz printed (`run_id` in the run record):_default' \
 && ret=0
 ;;
 (help)
@@ -118,6 +155,22 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(tail)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(kill)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(collect)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -137,7 +190,11 @@ _runplz_commands() {
 'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
-'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
+'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
+'tail:The job'\''s output so far, on stderr as during a run; \`-f\` follows it to the end' \
+'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
+'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz commands' commands "$@"
@@ -147,13 +204,22 @@ _runplz__subcmd__brev_commands() {
     local commands; commands=()
     _describe -t commands 'runplz brev commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__collect_commands] )) ||
+_runplz__subcmd__collect_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz collect commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__help_commands] )) ||
 _runplz__subcmd__help_commands() {
     local commands; commands=(
 'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
-'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
+'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
+'tail:The job'\''s output so far, on stderr as during a run; \`-f\` follows it to the end' \
+'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
+'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz help commands' commands "$@"
@@ -163,10 +229,20 @@ _runplz__subcmd__help__subcmd__brev_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help brev commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__help__subcmd__collect_commands] )) ||
+_runplz__subcmd__help__subcmd__collect_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help collect commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__help__subcmd__help_commands] )) ||
 _runplz__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help help commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__kill_commands] )) ||
+_runplz__subcmd__help__subcmd__kill_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help kill commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__help__subcmd__local_commands] )) ||
 _runplz__subcmd__help__subcmd__local_commands() {
@@ -183,6 +259,21 @@ _runplz__subcmd__help__subcmd__ssh_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help ssh commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__help__subcmd__status_commands] )) ||
+_runplz__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help status commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__tail_commands] )) ||
+_runplz__subcmd__help__subcmd__tail_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help tail commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__kill_commands] )) ||
+_runplz__subcmd__kill_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz kill commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__local_commands] )) ||
 _runplz__subcmd__local_commands() {
     local commands; commands=()
@@ -197,6 +288,16 @@ _runplz__subcmd__modal_commands() {
 _runplz__subcmd__ssh_commands() {
     local commands; commands=()
     _describe -t commands 'runplz ssh commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__status_commands] )) ||
+_runplz__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz status commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__tail_commands] )) ||
+_runplz__subcmd__tail_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz tail commands' commands "$@"
 }
 
 if [ "$funcstack[1]" = "_runplz" ]; then

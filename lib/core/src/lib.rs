@@ -8,6 +8,8 @@ pub mod error;
 pub mod exec;
 pub mod image;
 pub mod job;
+pub mod modal;
+pub mod ops;
 pub mod out;
 pub mod pick;
 pub mod probe;

@@ -148,9 +148,11 @@ pub(crate) struct Command {
 /// How the job is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Launch {
-    /// runplz waits for it, streaming its output (the only kind so far; Slurm and detached
-    /// runs will submit instead).
+    /// runplz waits for it, streaming its output.
     Attached,
+    /// In the run's Modal sandbox (the place acquired), through the Modal helper: attached,
+    /// or launched there and left running (`detach`).
+    Sandbox { detach: bool },
 }
 
 /// What must be cleaned up when the job did not end by itself.
@@ -167,6 +169,9 @@ pub(crate) enum Collect {
     CountLocal,
     /// rsync them from `<parent>/<run id>` on the box, then remove the box's copy.
     Rsync { parent: String },
+    /// Unpack the tar.gz the job step brought back (Modal's `/out`), with rp-collect's
+    /// `--from-tar` limits.
+    Tarball,
 }
 
 /// One step of a run.

@@ -43,6 +43,11 @@
 //!   `"sync"`. A run whose job exited 0 but whose outputs did not come back ends
 //!   `{"kind":"failed","step":"collect"}` with exit 5, `"exit_code"` still the job's 0. The
 //!   `collect` record gains `"earlier"` and `"dropped_links"` of the same shapes.
+//! - issue #9: exit codes 6 (no cloud credentials), 7 (credentials refused) and 8 (cloud
+//!   unreachable); the `run` record's ending `{"kind":"detached"}` (a run started and left
+//!   running, `runplz modal --detach`); the run state's `handle` gains `"sandbox_id"` and
+//!   `"modal_app"`; the `modal-plan` record ([`ModalPlan`]) that `runplz modal --dry-run`
+//!   prints, and the `run-status` record ([`RunStatus`]) of `runplz status`.
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
@@ -54,6 +59,7 @@ mod collect;
 mod common;
 mod exec;
 mod image;
+mod modal;
 mod pick;
 mod probe;
 mod run;
@@ -63,6 +69,7 @@ pub use collect::{CollectRecord, CollectedFile};
 pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
+pub use modal::{ModalPlan, RunStatus};
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
@@ -103,6 +110,14 @@ pub enum Exit {
     /// exit when the job exited 0 but its outputs did not come back (ending: failed at
     /// `collect`).
     SetupFailed,
+    /// A cloud backend found no credentials here (runplz modal: no Modal token); nothing
+    /// was started.
+    NoToken,
+    /// A cloud backend refused the credentials it was given; nothing was started.
+    AuthRejected,
+    /// A cloud backend could not be reached (no network, or no answer within runplz's own
+    /// deadline).
+    Unreachable,
     /// The command ran past its deadline and was killed (as timeout(1)).
     TimedOut,
     /// The tool itself failed before or around the command (setup, ssh, a missing program).
@@ -128,6 +143,9 @@ impl Exit {
             Exit::Refused => 4,
             Exit::NoMatch => 6,
             Exit::SetupFailed => 5,
+            Exit::NoToken => 7,
+            Exit::AuthRejected => 8,
+            Exit::Unreachable => 9,
             Exit::TimedOut => 124,
             Exit::ToolFailed => 125,
             Exit::CannotInvoke => 126,
@@ -153,8 +171,14 @@ impl Exit {
         ),
         (
             6,
-            "no offer meets the constraints; nothing was created (rp-pick)",
+            "no offer meets the constraints; nothing was created (rp-pick, runplz)",
         ),
+        (
+            7,
+            "no credentials for the cloud backend; nothing was started (runplz)",
+        ),
+        (8, "the cloud backend refused the credentials (runplz)"),
+        (9, "the cloud backend could not be reached (runplz)"),
         (124, "the command ran past its deadline and was killed"),
         (
             125,
@@ -190,6 +214,15 @@ impl Exit {
             Exit::NoMatch => (
                 "6",
                 "no offer meets the constraints; nothing was created",
+            ),
+            Exit::NoToken => (
+                "7",
+                "no credentials for the cloud backend (a Modal token); nothing was started",
+            ),
+            Exit::AuthRejected => ("8", "the cloud backend refused the credentials"),
+            Exit::Unreachable => (
+                "9",
+                "the cloud backend could not be reached within runplz's deadline",
             ),
             Exit::TimedOut => ("124", "the command ran past its deadline and was killed"),
             Exit::ToolFailed => (
@@ -254,6 +287,12 @@ impl Tagged for ProbeRecord {
 }
 impl Tagged for PickRecord {
     const TYPE: &'static str = "pick";
+}
+impl Tagged for ModalPlan {
+    const TYPE: &'static str = "modal-plan";
+}
+impl Tagged for RunStatus {
+    const TYPE: &'static str = "run-status";
 }
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";

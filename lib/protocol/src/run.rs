@@ -80,6 +80,9 @@ pub enum RunEnding {
         /// The step that failed.
         step: Step,
     },
+    /// The job was started and left running (`--detach`): `runplz status`, `tail`, `kill`
+    /// and `collect` take it from here.
+    Detached,
     /// An ending this reader does not know (read only; never written).
     #[serde(other)]
     Unknown,
@@ -184,5 +187,15 @@ mod tests {
         assert_eq!(r.backend, Backend::Unknown);
         assert_eq!(r.ending, RunEnding::Unknown);
         assert_eq!(r.steps[0].step, Step::Unknown);
+    }
+
+    #[test]
+    fn a_detached_ending_has_only_its_kind() {
+        assert_eq!(
+            serde_json::to_string(&RunEnding::Detached).unwrap(),
+            r#"{"kind":"detached"}"#
+        );
+        let e: RunEnding = serde_json::from_str(r#"{"kind":"detached"}"#).unwrap();
+        assert_eq!(e, RunEnding::Detached);
     }
 }

@@ -90,6 +90,12 @@ pub struct Handle {
     pub remote_outputs: Option<String>,
     /// The docker container the job runs in, when it does.
     pub container: Option<String>,
+    /// The Modal sandbox (`sb-...`) the job runs in, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_id: Option<String>,
+    /// The Modal app the sandbox belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modal_app: Option<String>,
 }
 
 /// The release of the run's place.

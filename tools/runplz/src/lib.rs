@@ -4,6 +4,7 @@
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use runplz_core::backend;
+use runplz_core::ops::Verb;
 use runplz_core::run::{self, RunOptions};
 use runplz_protocol::Exit;
 use std::ffi::OsString;
@@ -33,8 +34,49 @@ pub enum BackendCmd {
     Ssh(SshArgs),
     /// Run on a Brev box (not built yet: validates the job and stops).
     Brev(BrevArgs),
-    /// Run on Modal (not built yet: validates the job and stops).
+    /// Run on Modal: a Sandbox built from the job's image, outputs back as a tarball;
+    /// `--detach` leaves the job running there.
     Modal(ModalArgs),
+    /// Where a run started earlier stands (`run-status` record). Modal runs so far.
+    Status(RunArgs),
+    /// The job's output so far, on stderr as during a run; `-f` follows it to the end.
+    Tail(TailArgs),
+    /// Stop a run and what it holds (a Modal run's sandbox is terminated).
+    Kill(RunArgs),
+    /// Bring a detached run's outputs back (`collect` record), then release what it holds.
+    Collect(CollectArgs),
+}
+
+/// A run started earlier, by its run id.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The run id runplz printed (`run_id` in the run record).
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The backend to ask when this machine kept no run state for RUN (a Modal run is then
+    /// found by its tag).
+    #[arg(long, value_name = "BACKEND", value_parser = ["modal"])]
+    pub backend: Option<String>,
+}
+
+/// `runplz tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep printing until the job ends.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+/// `runplz collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Where the outputs go (default: the run's own outputs folder, from its run state).
+    #[arg(long, value_name = "DIR")]
+    pub outputs_dir: Option<PathBuf>,
 }
 
 /// The job file and the flags every backend takes.
@@ -120,6 +162,15 @@ pub struct BrevArgs {
 pub struct ModalArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Return once the sandbox runs the job, printing the run record (ending
+    /// {"kind":"detached"}); then `runplz status / tail / kill / collect RUN`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Validate, then print what would be sent to Modal as one `modal-plan` record (app,
+    /// gpu string, cpu, memory in MiB, timeouts, image chain, env names, never values);
+    /// nothing is touched.
+    #[arg(long, conflicts_with = "plan")]
+    pub dry_run: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -187,12 +238,43 @@ RUN STATE:
   container) and whether the place was released. A killed runplz leaves it saying where it
   stopped.
 
+MODAL RECORDS (stdout):
+  --dry-run: {\"type\":\"modal-plan\",\"version\":1,\"app\":\"runplz\",\"gpu\":\"A100-80GB:4\"|null,
+   \"cpu\":8.0|null,\"memory_mb\":16384|null,\"timeout\":3600,\"sandbox_timeout\":4200,
+   \"image\":[{\"op\":\"from_registry\",...},...,{\"op\":\"add_local_dir\",\"remote_path\":\"/workspace\",...}],
+   \"workdir\":\"/workspace\",\"command\":[\"bash\",\"-lc\",\"...\"],\"env_names\":[\"HF_TOKEN\"],
+   \"tags\":{\"runplz_job\":\"hello\",\"runplz_run_id\":null},\"detach\":false,\"keep_after_job\":null}
+  --detach: the run record with \"ending\":{\"kind\":\"detached\"} (exit 0).
+  status and kill: {\"type\":\"run-status\",\"version\":1,\"run_id\":\"...\",\"backend\":\"modal\",
+   \"job\":\"hello\"|null,\"state\":\"running\"|\"exited\"|\"timed_out\"|\"terminated\"|\"expired\"|\"finished\",
+   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null}. collect: rp-collect's collect record.
+
+MODAL:
+  runplz modal needs a Python with the `modal` package (modal>=1.4.3,<2): $RUNPLZ_MODAL_PYTHON,
+  else ~/.cache/runplz/modal-venv/bin/python3, else python3 on PATH (none: exit 2, with the
+  command that makes the venv), and a Modal token (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET or
+  ~/.modal.toml). runplz writes a small helper (inside its binary) to a private temp file and
+  drives a modal.Sandbox in the app \"runplz\", tagged runplz_run_id and runplz_job. The
+  image is rp-image's modal chain with the repo (minus secrets and caches, as rp-sync ships
+  it) added last at /workspace. gpu + num_gpus + min_gpu_memory become one gpu string
+  (A100-80GB:4; the smallest model that fits when only min_gpu_memory is given), min_cpu
+  the cpu, min_memory the memory in MiB, timeout the job's deadline (the sandbox lives 10
+  minutes longer, to bring /out back). The env goes as one Modal Secret, over the helper's
+  stdin. The job runs in /workspace with RUNPLZ_OUT=/out; /out comes back as a tar.gz
+  (warned over 200 MiB, refused over 256 MiB). The sandbox is terminated on every exit
+  path (Ctrl-C included), except after --detach: then it stays up while the job runs and
+  RUNPLZ_MODAL_KEEP_SECONDS (default 3600) after, for `runplz collect`, and then ends with
+  its /out (so a forgotten one stops billing). Every call to Modal has runplz's own
+  deadline (RUNPLZ_MODAL_CONNECT_DEADLINE seconds for the first, default 20).
+
 EXAMPLES:
   runplz local examples/hello/job.json --native
   runplz local examples/hello/job.json --steps=5
   runplz ssh job.json --host me@gpu-box:2222 --var steps=100
   runplz ssh job.json --host box --plan > run.sh && sh run.sh
   HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
+  runplz modal job.json --dry-run
+  runplz modal job.json --detach && runplz tail -f RUN && runplz collect RUN
 
 EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
@@ -201,6 +283,8 @@ EXIT STATUS:
   step failed before the job ran (the message names it), or the job exited 0 but its
   outputs did not come back (ending {\"kind\":\"failed\",\"step\":\"collect\"}, exit_code
   still 0; after a job that failed, its own code stays and a warning says so).
+  6, 7, 8 (modal): no Modal token here, Modal refused the token, Modal could not be
+  reached within runplz's own deadline; nothing was left running.
   125: runplz itself failed.
   A job may exit with any of these codes itself: the record tells them apart
   (\"exit_code\" is the job's own code, null when it never ran; \"ending\" says how and
@@ -274,6 +358,10 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+fn verb(v: Verb, a: RunArgs) -> anyhow::Result<Exit> {
+    runplz_core::ops::main(&v, &a.run, a.backend.as_deref())
+}
+
 /// Run the chosen backend.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let (c, backend) = match cli.backend {
@@ -298,7 +386,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ssh_config: a.ssh_config,
             }),
         ),
-        BackendCmd::Modal(a) => (a.common, backend::Args::Modal(backend::ModalArgs {})),
+        BackendCmd::Modal(a) => (
+            a.common,
+            backend::Args::Modal(backend::ModalArgs {
+                detach: a.detach,
+                dry_run: a.dry_run,
+            }),
+        ),
+        BackendCmd::Status(a) => return verb(Verb::Status, a),
+        BackendCmd::Tail(a) => return verb(Verb::Tail { follow: a.follow }, a.run),
+        BackendCmd::Kill(a) => return verb(Verb::Kill, a),
+        BackendCmd::Collect(a) => {
+            return verb(
+                Verb::Collect {
+                    outputs_dir: a.outputs_dir,
+                },
+                a.run,
+            )
+        }
     };
     run::main(&RunOptions {
         job: c.job,
@@ -327,6 +432,9 @@ pub const EXIT_CODES: &[Exit] = &[
     Exit::Usage,
     Exit::Precondition,
     Exit::SetupFailed,
+    Exit::NoToken,
+    Exit::AuthRejected,
+    Exit::Unreachable,
     Exit::TimedOut,
     Exit::ToolFailed,
     Exit::Signal(0),

@@ -48,14 +48,16 @@ pub enum Place {
     Here,
     /// A box reached over ssh (one multiplexed connection for the whole run).
     Box(crate::ssh::Ssh),
+    /// A Modal sandbox.
+    Sandbox(crate::modal::steps::Sandbox),
 }
 
 impl Place {
     /// The ssh connection, for a box.
     pub fn ssh(&self) -> Option<&crate::ssh::Ssh> {
         match self {
-            Place::Here => None,
             Place::Box(s) => Some(s),
+            Place::Here | Place::Sandbox(_) => None,
         }
     }
 }
@@ -99,6 +101,12 @@ pub(crate) trait Backend {
 
     /// What the run does, in order.
     fn steps(&self, p: &Prepared) -> Result<Steps>;
+
+    /// `--dry-run`: print what would be done as one record and return true (the run stops
+    /// there, nothing touched); false for a backend without one or without the flag.
+    fn dry_run(&self, _p: &Prepared) -> Result<bool> {
+        Ok(false)
+    }
 
     /// Read-only checks that need the world (an engine that answers, an image that exists),
     /// after the flags and the job and before the first side effect.
@@ -155,7 +163,7 @@ impl Args {
             Args::Local(a) => Box::new(local::Local(a.clone())),
             Args::Ssh(a) => Box::new(ssh::SshBackend(a.clone())),
             Args::Brev(a) => Box::new(brev::Brev(a.clone())),
-            Args::Modal(_) => Box::new(modal::Modal),
+            Args::Modal(a) => Box::new(modal::Modal::new(a.clone())),
         }
     }
 

@@ -61,7 +61,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
                 place: &place,
                 released: false,
             }
-            .around(&mut t, |t| go(t, &steps, p, place.ssh(), &run_id));
+            .around(&mut t, |t| go(t, &steps, p, &place, &run_id));
             res.err()
         }
     };
@@ -107,7 +107,8 @@ impl Drop for Teardown<'_> {
     }
 }
 
-fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &str) -> Result<()> {
+fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, place: &Place, run_id: &str) -> Result<()> {
+    let ssh = place.ssh();
     let mut ran = None;
     let mut lost = false;
     let mut res = Ok(());
@@ -135,6 +136,16 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
                 r.map(|_| ())
             }
+            Step::Job {
+                launch: Launch::Sandbox { detach },
+                ..
+            } => match place {
+                Place::Sandbox(sb) => {
+                    ran = Some((None, None));
+                    crate::modal::steps::job(t, p, sb, run_id, *detach)
+                }
+                _ => Err(anyhow::anyhow!("a sandbox job step needs a sandbox")),
+            },
             // From here on, whatever happened, clean up and bring the outputs back.
             Step::Collect(_) => break,
         };
@@ -414,6 +425,11 @@ fn collect_outputs(
                 earlier: Some(got.earlier_record()),
                 dropped_links: Some(got.dropped_links.clone()),
             })
+        }
+        (Collect::Tarball, _) => {
+            let to = crate::job::outputs::check_flag(&p.job.root, to)
+                .map_err(|m| CliError::new(Exit::Failed, format!("the outputs folder: {m}")))?;
+            crate::modal::steps::collect(run_id, &to)
         }
         _ => {
             let m = count_local(to, started_at)?;

@@ -198,6 +198,7 @@ impl Tracker {
     fn exit(&self) -> Exit {
         match (self.record.ending, self.record.exit_code) {
             (RunEnding::TimedOut { .. } | RunEnding::Inactive { .. }, _) => Exit::TimedOut,
+            (RunEnding::Detached, _) => Exit::Ok,
             // The job exited 0 but its outputs did not come back: a script must see it.
             (
                 RunEnding::Failed {
@@ -254,6 +255,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
 pub fn main(o: &RunOptions) -> Result<Exit> {
     let b = o.backend.open();
     let p = prepare(o, b.as_ref())?;
+    if b.dry_run(&p)? {
+        return Ok(Exit::Ok);
+    }
     if o.plan {
         out::print_raw(&plan::script(o, b.as_ref(), &p)?)?;
         return Ok(Exit::Ok);

@@ -135,6 +135,13 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                     Collect::CountLocal => {
                         let _ = writeln!(s, "echo '{{}}' > \"$T/collect.json\"");
                     }
+                    // No plan reaches here (modal's plan_place refuses); the shape it would be.
+                    Collect::Tarball => {
+                        let _ = writeln!(
+                            s,
+                            "rp-collect --from-tar \"$T/out.tar.gz\" --to {to} > \"$T/collect.json\" || echo '{{}}' > \"$T/collect.json\""
+                        );
+                    }
                 }
             }
         }

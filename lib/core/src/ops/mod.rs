@@ -1,0 +1,140 @@
+//! The operations verbs on a run started earlier: `runplz status`, `tail`, `kill` and
+//! `collect RUN`. A run is found by its local run state (`$XDG_STATE_HOME/runplz/runs`),
+//! or, for a backend that tags what it starts (Modal), by its run id alone. Each backend
+//! answers them through [`Operations`]; the operations issue (#10) adds the other backends
+//! by implementing it, not by growing these functions.
+
+use crate::error::CliError;
+use crate::state::{self, Record};
+use anyhow::Result;
+use runplz_protocol::{Exit, RunStatus};
+use std::path::{Path, PathBuf};
+
+/// A run the verbs act on: its id, and its local run state when there is one.
+#[derive(Debug, Clone)]
+pub struct RunRef {
+    /// The run id.
+    pub run_id: String,
+    /// The run state this machine kept, if any.
+    pub record: Option<Record>,
+}
+
+/// What the verbs do for one backend's runs.
+pub trait Operations {
+    /// Where the run stands now.
+    fn status(&self, run: &RunRef) -> Result<RunStatus>;
+    /// Print the job's output so far (on stderr, as during a run); `follow`: until it ends.
+    fn tail(&self, run: &RunRef, follow: bool) -> Result<()>;
+    /// Stop the run and whatever it holds.
+    fn kill(&self, run: &RunRef) -> Result<RunStatus>;
+    /// Bring the outputs back into `to`, then release what the run holds.
+    fn collect(&self, run: &RunRef, to: &Path) -> Result<crate::collect::Collected>;
+}
+
+/// Which verb, with its arguments.
+#[derive(Debug, Clone)]
+pub enum Verb {
+    /// `runplz status RUN`.
+    Status,
+    /// `runplz tail RUN [-f]`.
+    Tail {
+        /// Until the job ends.
+        follow: bool,
+    },
+    /// `runplz kill RUN`.
+    Kill,
+    /// `runplz collect RUN [--outputs-dir DIR]`.
+    Collect {
+        /// Where the outputs go (default: where the run said).
+        outputs_dir: Option<PathBuf>,
+    },
+}
+
+/// The backend that answers for `name`.
+fn operations(name: &str) -> Result<Box<dyn Operations>> {
+    match name {
+        "modal" => Ok(Box::new(crate::modal::ops::ModalOps)),
+        other => Err(CliError::usage(format!(
+            "this verb works on modal runs only so far; this run ran on {other} (the operations issue, #10, extends it)"
+        ))),
+    }
+}
+
+/// A run id as given: a plain name, never a path.
+fn check_id(run_id: &str) -> Result<()> {
+    let ok = !run_id.is_empty()
+        && run_id.len() <= 200
+        && run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !run_id.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "found run id {run_id:?}, expected a run id as runplz printed it (letters, digits, '-', '_', '.')"
+        )))
+    }
+}
+
+/// Run a verb on `run_id`. `backend`: the backend to ask when this machine kept no run
+/// state for it (the run was started elsewhere, or its record was lost).
+pub fn main(verb: &Verb, run_id: &str, backend: Option<&str>) -> Result<Exit> {
+    check_id(run_id)?;
+    let path = state::runs_dir().join(format!("{run_id}.json"));
+    let record = if path.is_file() {
+        Some(state::read(&path)?)
+    } else {
+        None
+    };
+    let name = match (&record, backend) {
+        (Some(r), Some(b)) if r.backend != b => {
+            return Err(CliError::usage(format!(
+                "--backend {b}: run {run_id} ran on {} (its run state {})",
+                r.backend,
+                path.display()
+            )))
+        }
+        (Some(r), _) => r.backend.clone(),
+        (None, Some(b)) => b.to_string(),
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "no run state for {run_id} in {}: pass --backend modal to find it by its tag",
+                state::runs_dir().display()
+            )))
+        }
+    };
+    let ops = operations(&name)?;
+    let run = RunRef {
+        run_id: run_id.to_string(),
+        record,
+    };
+    match verb {
+        Verb::Status => {
+            let s = ops.status(&run)?;
+            crate::out::print_record("run-status", &s)?;
+        }
+        Verb::Tail { follow } => ops.tail(&run, *follow)?,
+        Verb::Kill => {
+            let s = ops.kill(&run)?;
+            crate::out::print_record("run-status", &s)?;
+        }
+        Verb::Collect { outputs_dir } => {
+            let to = match (outputs_dir, run.record.as_ref()) {
+                (Some(d), _) => std::path::absolute(d)?,
+                (None, Some(r)) => PathBuf::from(&r.outputs),
+                (None, None) => {
+                    return Err(CliError::usage(
+                        "no run state here to say where the outputs go: pass --outputs-dir DIR",
+                    ))
+                }
+            };
+            let got = ops.collect(&run, &to)?;
+            for w in got.warnings.iter().chain(&got.notes()) {
+                crate::out::warn("runplz", w);
+            }
+            crate::out::print_record("collect", &got.record())?;
+        }
+    }
+    Ok(Exit::Ok)
+}
