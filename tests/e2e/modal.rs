@@ -417,7 +417,7 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
     let out = run_expect(
         w.runplz(&["modal", "job.json"])
             .env_remove("MODAL_TOKEN_ID"),
-        6,
+        7,
     );
     assert!(stderr(&out).contains("modal token new"), "{}", stderr(&out));
     // A Modal that never answers: runplz's own deadline, not the SDK's minute.
@@ -426,7 +426,7 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
         w.runplz(&["modal", "job.json"])
             .env("FAKE_MODAL_FAIL", "hang")
             .env("RUNPLZ_MODAL_CONNECT_DEADLINE", "2"),
-        8,
+        9,
     );
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     assert!(stderr(&out).contains("within 2s"), "{}", stderr(&out));
