@@ -20,6 +20,10 @@ fn job_dir(job: &str) -> tempfile::TempDir {
 fn runplz(dir: &Path, args: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
     c.current_dir(dir).args(args);
+    // The record on stdout, for the tests that read it (the job's own stdout: below).
+    if !args.contains(&"--plan") {
+        c.arg("--json");
+    }
     c
 }
 

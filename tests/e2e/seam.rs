@@ -24,6 +24,9 @@ pub(crate) fn native_job(run: &str) -> String {
 pub(crate) fn runplz(dir: &Path, state: &Path, args: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
     c.current_dir(dir).env("XDG_STATE_HOME", state).args(args);
+    if !args.contains(&"--plan") {
+        c.arg("--json");
+    }
     c
 }
 

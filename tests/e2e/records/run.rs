@@ -90,7 +90,7 @@ fn run_local_native_record() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["local", "job.json", "--native"]),
+            .args(["local", "job.json", "--json", "--native"]),
         3,
     );
     let rec: Run = pin(&out, "run");
@@ -110,7 +110,7 @@ fn run_ssh_native_record() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["ssh", "job.json", "--env", "RPT_PASSED"])
+            .args(["ssh", "job.json", "--json", "--env", "RPT_PASSED"])
             .env("RPT_PASSED", "a value never in the record")
             .args(b.tool_args()),
         3,

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 /// `sync.root`), the job runs in the job file's folder inside it (or its `workdir`) under a
 /// hard deadline, and `$RUNPLZ_OUT` comes back to `./out/`.
 ///
-/// stdout carries one JSON run record at the end; progress (which step, how long, bytes
-/// shipped) goes to stderr.
+/// The job's stdout is runplz's stdout and its stderr runplz's stderr, on every backend (as
+/// `ssh box cmd` or `docker run`); runplz's own lines (which step, how long, bytes shipped)
+/// go to stderr. `--json` puts the run record on stdout instead.
 #[derive(Debug, Parser)]
 #[command(name = "runplz", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
@@ -71,6 +72,10 @@ pub struct CommonArgs {
     /// refused with `--plan`) and the `--env-file` by its path.
     #[arg(long)]
     pub plan: bool,
+    /// Print the run record (see OUTPUT) on stdout, and send the job's stdout to stderr, as
+    /// `cargo --message-format=json` does. The record is kept in the run state either way.
+    #[arg(long, conflicts_with = "plan")]
+    pub json: bool,
     /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
     #[arg(last = true, value_name = "--NAME=VALUE")]
     pub params: Vec<String>,
@@ -123,7 +128,16 @@ pub struct ModalArgs {
 }
 
 const AFTER_HELP: &str = "\
-RUN RECORD (stdout):
+OUTPUT:
+  The job's stdout goes to runplz's stdout and its stderr to runplz's stderr, live, so
+  `runplz local job.json > log.txt` keeps what the job printed. The set-up steps' output
+  (docker build, pip) and runplz's own lines, prefixed `runplz:`, go to stderr: on a
+  terminal, one live line per step with its elapsed time (and bytes and files for sync and
+  collect, the current package for a venv build); plain lines otherwise. --quiet keeps
+  only warnings and errors; NO_COLOR turns colour off.
+  With --json the job's stdout goes to stderr (in order with its stderr) and stdout
+  carries one JSON run record at the end. The record is always also kept in the run state
+  (see RUN STATE), under \"run\":
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
    \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,
    \"ending\":{\"kind\":\"exited\",\"code\":0},\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
@@ -192,6 +206,8 @@ EXAMPLES:
   runplz local examples/hello/job.json --steps=5
   runplz ssh job.json --host me@gpu-box:2222 --var steps=100
   runplz ssh job.json --host box --plan > run.sh && sh run.sh
+  runplz local job.json --native > log.txt
+  runplz ssh job.json --host box --json | jq .exit_code
   HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
 
 EXIT STATUS:
@@ -309,6 +325,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         env: c.env,
         env_file: c.env_file,
         plan: c.plan,
+        json: c.json,
         backend,
     })
 }

@@ -37,8 +37,16 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     let mut proc = Proc::new(&opts.argv[0])
         .args(&opts.argv[1..])
         .env(RUN_ID_VAR, &opts.run_id)
-        .output(Output::Stream {
-            log: opts.log.clone(),
+        .output(if opts.pass_stdout {
+            Output::Passthrough {
+                log: opts.log.clone(),
+                stdout_to_stderr: false,
+                control: None,
+            }
+        } else {
+            Output::Stream {
+                log: opts.log.clone(),
+            }
         })
         .timeout(opts.timeout)
         .grace(opts.grace)

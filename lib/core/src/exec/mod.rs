@@ -51,6 +51,10 @@ pub struct ExecOptions {
     pub stdin: Option<Input>,
     /// The inactivity watch: what to do when the command prints nothing for a while.
     pub inactivity: Option<Inactivity>,
+    /// The command's stdout goes to our stdout (the job's output where users look: rp-exec
+    /// and runplz without `--json`); off, it goes to our stderr with its stderr, in order
+    /// (set-up steps, and `--json`, where our stdout carries the record).
+    pub pass_stdout: bool,
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
@@ -87,6 +91,7 @@ impl ExecOptions {
             run_id: new_run_id(""),
             stdin: None,
             inactivity: None,
+            pass_stdout: false,
         }
     }
 

@@ -51,6 +51,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         b.target(),
         steps.mode.wire(),
         state,
+        o.json,
     );
     t.record.env_passed = p.passed.names.clone();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
@@ -61,7 +62,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
                 place: &place,
                 released: false,
             }
-            .around(&mut t, |t| go(t, &steps, p, place.ssh(), &run_id));
+            .around(&mut t, |t| go(t, &steps, p, place.ssh(), &run_id, o.json));
             res.err()
         }
     };
@@ -107,7 +108,14 @@ impl Drop for Teardown<'_> {
     }
 }
 
-fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &str) -> Result<()> {
+fn go(
+    t: &mut Tracker,
+    steps: &Steps,
+    p: &Prepared,
+    ssh: Option<&Ssh>,
+    run_id: &str,
+    json: bool,
+) -> Result<()> {
     let mut ran = None;
     let mut lost = false;
     let mut res = Ok(());
@@ -129,7 +137,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 cleanup,
                 launch: Launch::Attached,
             } => {
-                let r = job_step(t, command, p, run_id, steps, ssh);
+                let r = job_step(t, command, p, run_id, steps, ssh, json);
                 // exec's message for a connection that broke while the job ran.
                 lost = matches!(&r, Err(e) if format!("{e:#}").contains("lost the connection"));
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
@@ -309,8 +317,11 @@ fn job_step(
     run_id: &str,
     steps: &Steps,
     ssh: Option<&Ssh>,
+    json: bool,
 ) -> Result<exec::ExecReport> {
-    let opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    // The job's stdout is runplz's, unless that carries the record.
+    opts.pass_stdout = !json;
     t.check_signal(S::Run)?;
     t.save(|s| {
         s.update(|r| {

@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub env_file: Option<PathBuf>,
     /// Print the plan instead of running.
     pub plan: bool,
+    /// `--json`: the run record on stdout, the job's stdout on stderr.
+    pub json: bool,
     /// The backend and its own flags.
     pub backend: backend::Args,
 }
@@ -53,6 +55,8 @@ pub(crate) struct Tracker {
     failed: Option<Step>,
     /// The run state on disk, rewritten as steps start and end.
     pub(crate) state: RunState,
+    /// Print the record on stdout at the end (`--json`).
+    json: bool,
 }
 
 impl Tracker {
@@ -63,8 +67,10 @@ impl Tracker {
         host: Option<String>,
         mode: runplz_protocol::Mode,
         state: RunState,
+        json: bool,
     ) -> Tracker {
         Tracker {
+            json,
             start: Instant::now(),
             started_at: std::time::SystemTime::now(),
             state,
@@ -187,8 +193,11 @@ impl Tracker {
             Some(e) => crate::error::exit_of(e, Exit::ToolFailed),
             None => self.exit(),
         };
-        self.save(|s| s.finished(i32::from(exit.code())));
-        out::print_record("run", &self.record)?;
+        let record = self.record.clone();
+        self.save(|s| s.finished(i32::from(exit.code()), &record));
+        if self.json {
+            out::print_record("run", &self.record)?;
+        }
         match err {
             Some(e) => Err(e),
             None => Ok(exit),

@@ -178,7 +178,8 @@ fn exec_line(
     job_flag: &str,
     job_env: Option<bool>,
 ) -> String {
-    let mut l = format!("rp-exec{host}");
+    // `--json`: the record goes to the file that chains it; the command's stdout to stderr.
+    let mut l = format!("rp-exec --json{host}");
     if let Some(w) = &cmd.workdir {
         let _ = write!(l, " --workdir {}", w.shell());
     }
