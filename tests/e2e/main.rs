@@ -24,4 +24,5 @@ mod runplz;
 mod seam;
 mod secrets;
 mod smoke;
+mod stdout;
 mod sync;

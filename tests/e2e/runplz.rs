@@ -328,6 +328,14 @@ fn the_plan_script_does_what_runplz_ssh_does() {
     c.args(b.tool_args());
     let plan = run_expect(&mut c, 0);
     let script = String::from_utf8(plan.stdout).unwrap();
+    // Records chain through files: every rp-exec whose record is kept says --json.
+    for l in script
+        .lines()
+        .filter(|l| l.contains(".json\"") && l.starts_with("rp-exec"))
+    {
+        assert!(l.starts_with("rp-exec --json"), "{l}");
+    }
+    assert!(script.contains("rp-exec --json"), "{script}");
     assert!(
         !script.contains("do-not-ship") && !script.contains("it's $(not) run"),
         "{script}"
