@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod collect;
 mod concurrency;
 mod connections;

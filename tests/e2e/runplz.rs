@@ -275,7 +275,7 @@ fn local_docker_builds_and_runs_in_a_container() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["acquire", "run", "collect"]);
+    assert_eq!(steps, ["acquire", "probe", "run", "collect"]);
 }
 
 #[test]

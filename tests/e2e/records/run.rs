@@ -99,7 +99,10 @@ fn run_local_native_record() {
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
     assert!(rec.env_passed.is_empty(), "{:?}", rec.env_passed);
-    assert_eq!(step_names(&rec), ["acquire", "venv", "run", "collect"]);
+    assert_eq!(
+        step_names(&rec),
+        ["acquire", "probe", "venv", "run", "collect"]
+    );
 }
 
 #[test]

@@ -45,7 +45,7 @@ FROM AN ARCHIVE
   truncated or corrupt archive is an error (exit 1). In every refusal or error, nothing
   is extracted.
 
-EXIT CODES USED
+EXIT STATUS
   0    collected (possibly with warnings)
   1    the transfer failed (ssh or rsync failed; the archive is truncated or corrupt)
   2    bad usage (a missing archive, a bad --host or job file); nothing was done

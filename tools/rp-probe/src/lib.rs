@@ -24,7 +24,8 @@ const AFTER_HELP: &str = r#"OUTPUT
 
   Checks ("check" in findings): gpu, num_gpus, min_cpu, min_memory, min_gpu_memory,
   min_disk (the job's resources: a mismatch is a warning; sizes within 10% below the ask
-  still match, as a "16 GB" T4 shows 15 GiB), shm_gb, disk_free_gb, gpu_count,
+  still match, as a "16 GB" T4 shows 15 GiB; with --local, fewer GPUs than the job needs
+  is a failure, as a local run gets only this machine's), shm_gb, disk_free_gb, gpu_count,
   gpu_memory_gb (preconditions: below the minimum a warning, below half of it a failure),
   mig (a GPU split into MIG slices: a job gets one slice), unreadable (a fact no check
   needed could not be read).
@@ -32,7 +33,7 @@ const AFTER_HELP: &str = r#"OUTPUT
   Warnings are also printed on stderr. With any failure, rp-probe prints
   "refusing to start a doomed run: ..." on stderr and exits 3.
 
-EXIT CODES USED
+EXIT STATUS
   0    the box was probed; warnings only
   1    the box could not be probed (ssh failed, no answer in 90 s)
   2    bad usage or an invalid job file; nothing was contacted

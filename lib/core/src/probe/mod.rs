@@ -432,7 +432,10 @@ impl Report {
 
     /// Check `facts` against `wanted`.
     pub fn new(host: Option<String>, facts: Facts, wanted: &Wanted) -> Report {
-        let findings = findings(&facts, wanted);
+        let mut findings = findings(&facts, wanted);
+        if host.is_none() {
+            local_gpus(&mut findings, &facts, wanted);
+        }
         let ok = !findings.iter().any(|f| f.level == Level::Failure);
         Report {
             host,
@@ -466,5 +469,26 @@ impl Report {
             text.push_str(&crate::out::table(&rows));
         }
         text
+    }
+}
+
+/// On this machine (`--local`) a job gets exactly this machine's GPUs: fewer than it needs
+/// dooms it, so that finding is a failure here (on a box it stays a warning, as elsewhere).
+fn local_gpus(findings: &mut [Finding], facts: &Facts, wanted: &Wanted) {
+    let (Some(need), Some(have)) = (wanted.gpus_needed(), facts.gpu_count) else {
+        return;
+    };
+    if have >= need {
+        return;
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.check == "gpu" || f.check == "num_gpus")
+    {
+        f.level = Level::Failure;
+        f.message = format!(
+            "{}: this machine has {have} GPU(s) and a local run gets only its own; run it on a box that has them (runplz ssh --host BOX), or drop the GPU from the job's resources",
+            f.message
+        );
     }
 }

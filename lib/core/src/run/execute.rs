@@ -207,12 +207,14 @@ fn still_running(ssh: &Ssh, run_id: &str) -> String {
     )
 }
 
+/// The probe, on the box or (`rp-probe --local`) on this machine: warnings, and a doomed
+/// run (a precondition below half its minimum; here, fewer GPUs than the job needs) stops
+/// before anything else happens, with exit 3.
 fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -> Result<()> {
-    let Some(ssh) = ssh else { return Ok(()) };
     let report = t.setup(S::Probe, || {
-        let facts = probe::probe(Some(ssh))?;
+        let facts = probe::probe(ssh)?;
         Ok(probe::Report::new(
-            Some(ssh.destination()),
+            ssh.map(Ssh::destination),
             facts,
             &probe::Wanted::from_job(&p.job),
         ))
@@ -223,8 +225,28 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
         if !docker && f.check == "unreadable" && f.message.contains("docker") {
             continue;
         }
+        // Said once, in the error below.
+        if ssh.is_none() && f.level == probe::Level::Failure {
+            continue;
+        }
         out::warn(TOOL, &f.message);
     }
+    let Some(ssh) = ssh else {
+        if report.ok {
+            return Ok(());
+        }
+        t.end(RunEnding::Failed { step: S::Probe });
+        let why: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.level == probe::Level::Failure)
+            .map(|f| f.message.as_str())
+            .collect();
+        return Err(CliError::new(
+            Exit::Precondition,
+            format!("refusing to start a doomed run: {}", why.join("; ")),
+        ));
+    };
     if docker && report.facts.docker == Some(false) {
         t.end(RunEnding::Failed { step: S::Probe });
         return Err(CliError::new(

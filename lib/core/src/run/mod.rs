@@ -126,7 +126,8 @@ impl Tracker {
         match &res {
             Ok(_) if !announce => {}
             Ok(_) => out::note(TOOL, format!("{name} done in {seconds:.1}s")),
-            Err(e) => out::note(TOOL, format!("{name} failed after {seconds:.1}s: {e:#}")),
+            // The error is said once, where it ends the run (or as a warning, for collect).
+            Err(_) => {}
         }
         res
     }
@@ -179,7 +180,14 @@ impl Tracker {
                 },
                 _ => RunEnding::Failed { step },
             });
-            CliError::new(exit, format!("setup step `{}` failed: {e:#}", step.name()))
+            let after = self.record.steps.last().map_or(0.0, |s| s.seconds);
+            CliError::new(
+                exit,
+                format!(
+                    "setup step `{}` failed after {after:.1}s: {e:#}",
+                    step.name()
+                ),
+            )
         })
     }
 

@@ -64,7 +64,8 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                 // As runplz: 3 for a doomed precondition, 5 when the probe itself failed.
                 let _ = writeln!(
                     s,
-                    "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
+                    "rp-probe{} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}",
+                    if host.is_empty() { " --local" } else { host }
                 );
             }
             Step::Sync { dest, runs } => {

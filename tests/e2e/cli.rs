@@ -1,0 +1,95 @@
+//! One consistent CLI (issue #14): `runplz local` probes this machine as `runplz ssh` probes a
+//! box, a failed step is said once, job args in both forms, Python runplz's names.
+use crate::support::{bin_cmd, run_expect, shm_tempdir, stderr};
+use std::path::Path;
+
+fn write_job(dir: &Path, job: serde_json::Value) {
+    std::fs::write(dir.join("job.json"), job.to_string()).unwrap();
+}
+
+fn native(run: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut job = serde_json::json!({
+        "name": "t-cli",
+        "image": {"from_registry": "debian:bookworm"},
+        "run": run,
+        "local": {"use_docker": false},
+    });
+    if let (Some(j), Some(e)) = (job.as_object_mut(), extra.as_object()) {
+        j.extend(e.clone());
+    }
+    job
+}
+
+#[test]
+fn runplz_local_refuses_a_job_wanting_more_gpus_than_this_machine_has_before_it_runs() {
+    let d = shm_tempdir();
+    // More GPUs than any test machine has, so this holds on one with GPUs too.
+    write_job(
+        d.path(),
+        native(
+            "touch ran",
+            serde_json::json!({"resources": {"gpu": "A1000", "num_gpus": 64}}),
+        ),
+    );
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    let out = run_expect(&mut c, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("runplz: refusing to start a doomed run: GPU")
+            && err.contains("wanted 64× A1000 (")
+            && err.contains("a local run gets only its own"),
+        "{err}"
+    );
+    // Said once: no warning repeating the error.
+    assert_eq!(err.matches("wanted 64× A1000").count(), 1, "{err}");
+    assert!(!d.path().join("ran").exists(), "the job ran");
+    assert!(out.stdout.is_empty());
+    // rp-probe --local, the same probe, says the same and exits 3 too.
+    let mut c = bin_cmd("rp-probe");
+    c.current_dir(d.path()).args(["--local", "job.json"]);
+    let out = run_expect(&mut c, 3);
+    assert!(
+        stderr(&out).contains("rp-probe: refusing to start a doomed run")
+            && stderr(&out).contains("this machine has"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn runplz_local_probes_a_job_asking_for_nothing_and_runs_it() {
+    let d = shm_tempdir();
+    write_job(d.path(), native("echo ran", serde_json::json!({})));
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    let out = run_expect(&mut c, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    let err = stderr(&out);
+    assert!(err.contains("runplz: probe"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn a_failed_step_is_reported_once() {
+    let d = shm_tempdir();
+    write_job(d.path(), native("touch ran", serde_json::json!({})));
+    // Nothing listens on port 1: the probe's ssh is refused.
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--host", "nobody@127.0.0.1:1"]);
+    let out = run_expect(&mut c, 5);
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("connect to host 127.0.0.1 port 1").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("probe failed").count(), 0, "{err}");
+    assert_eq!(
+        err.matches("runplz: setup step `probe` failed after ")
+            .count(),
+        1,
+        "{err}"
+    );
+}
