@@ -189,13 +189,9 @@ fn check_run_id(id: &str) -> Result<()> {
 /// empty), the seconds since the epoch, our pid and 32 random bits, e.g.
 /// `my-job-1732360000-4242-9f3c01ab`.
 pub fn new_run_id(name: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    // RandomState is seeded from the OS per process (and bumped per instance).
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(now.as_nanos());
     let name: String = name
         .chars()
         .map(|c| match c {
@@ -210,7 +206,8 @@ pub fn new_run_id(name: &str) -> String {
         if name.is_empty() { "" } else { "-" },
         now.as_secs(),
         std::process::id(),
-        h.finish() as u32
+        // fastrand seeds each thread from the OS's randomness.
+        fastrand::u32(..)
     )
 }
 
