@@ -93,3 +93,40 @@ fn a_failed_step_is_reported_once() {
         "{err}"
     );
 }
+
+#[test]
+fn job_args_in_both_forms_and_boolean_flags_alone() {
+    let d = shm_tempdir();
+    write_job(
+        d.path(),
+        native(
+            "echo {steps} {fast} {tag}",
+            serde_json::json!({"args": {"steps": "3", "fast": "false", "tag": "x"}}),
+        ),
+    );
+    for (args, want) in [
+        (&["--steps", "7", "--fast", "--tag=y"][..], "7 true y\n"),
+        (&["--steps=8", "--no-fast"][..], "8 false x\n"),
+        // clap's old tip, `-- --steps 9`, works too.
+        (&["--", "--steps", "9"][..], "9 false x\n"),
+        (&["--native", "--tag", "a b"][..], "3 false a b\n"),
+    ] {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path())
+            .args(["local", "job.json"])
+            .args(args);
+        let out = run_expect(&mut c, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{args:?}");
+    }
+    // A placeholder that is not a boolean needs its value; nothing runs.
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--steps"]);
+    let out = run_expect(&mut c, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("expected --steps=VALUE or --steps VALUE") && err.contains("steps's is \"3\""),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -76,7 +76,9 @@ pub struct CommonArgs {
     /// `cargo --message-format=json` does. The record is kept in the run state either way.
     #[arg(long, conflicts_with = "plan")]
     pub json: bool,
-    /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
+    /// `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job's `args` and
+    /// win over `--var`; a placeholder whose default is "true" or "false" also takes
+    /// `--NAME` alone (true) and `--no-NAME` (false).
     #[arg(last = true, value_name = "--NAME=VALUE")]
     pub params: Vec<String>,
 }
@@ -204,6 +206,7 @@ RUN STATE:
 EXAMPLES:
   runplz local examples/hello/job.json --native
   runplz local examples/hello/job.json --steps=5
+  runplz local examples/hello/job.json --steps 5
   runplz ssh job.json --host me@gpu-box:2222 --var steps=100
   runplz ssh job.json --host box --plan > run.sh && sh run.sh
   runplz local job.json --native > log.txt
@@ -244,9 +247,12 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
     out.extend(iter.next()); // program name
     let mut seen_backend = false;
     let mut seen_job = false;
-    while let Some(a) = iter.next() {
+    // A word read ahead (after a flag alone) to be judged next.
+    let mut pending: Option<OsString> = None;
+    while let Some(a) = pending.take().or_else(|| iter.next()) {
         let s = a.to_string_lossy().into_owned();
         if s == "--" {
+            // What follows `--` is the job's, whatever it looks like (the old way).
             params.extend(iter.by_ref());
             break;
         }
@@ -274,6 +280,25 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
                     }
                 }
                 None if seen_job && flag.contains('=') => params.push(a),
+                // `--steps 7`: after the job file the next word is the value (runplz takes
+                // no other positional there); `--flag` alone is a boolean placeholder.
+                None if seen_job && !flag.is_empty() => {
+                    match iter.next() {
+                        Some(v) if !v.to_string_lossy().starts_with("--") => {
+                            let mut joined = a.clone();
+                            joined.push("=");
+                            joined.push(&v);
+                            params.push(joined);
+                        }
+                        next => {
+                            params.push(a);
+                            // The next word is judged on its own (another flag).
+                            if let Some(n) = next {
+                                pending = Some(n);
+                            }
+                        }
+                    }
+                }
                 None => out.push(a),
             }
             continue;
@@ -395,6 +420,34 @@ mod tests {
             split(&["runplz", "local", "--native", "job.json", "--host=x", "--lr=0.1"]),
             ["runplz", "local", "--native", "job.json", "--", "--host=x", "--lr=0.1"]
         );
+    }
+
+    #[test]
+    fn params_take_their_value_in_the_next_word_or_stand_alone() {
+        assert_eq!(
+            split(&["runplz", "local", "job.json", "--steps", "7", "--native"]),
+            ["runplz", "local", "job.json", "--native", "--", "--steps=7"]
+        );
+        // A flag alone (a boolean placeholder), then a runplz flag, then another param.
+        assert_eq!(
+            split(&["runplz", "local", "job.json", "--fast", "--native", "--lr", "-0.1", "--no-x"]),
+            [
+                "runplz",
+                "local",
+                "job.json",
+                "--native",
+                "--",
+                "--fast",
+                "--lr=-0.1",
+                "--no-x"
+            ]
+        );
+        let cli =
+            Cli::try_parse_from(split(&["runplz", "local", "job.json", "--steps", "7"])).unwrap();
+        let BackendCmd::Local(a) = cli.backend else {
+            panic!("not local")
+        };
+        assert_eq!(a.common.params, ["--steps=7"]);
     }
 
     #[test]

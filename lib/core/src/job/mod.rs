@@ -354,7 +354,10 @@ mod tests {
         assert!(e.ends_with("; runplz calls this `num_gpus`"), "{e}");
         assert!(!e.contains("did you mean"), "{e}");
         let e = job("\"min_gpus\": 2");
-        assert!(e.ends_with("; runplz calls this `resources.num_gpus`"), "{e}");
+        assert!(
+            e.ends_with("; runplz calls this `resources.num_gpus`"),
+            "{e}"
+        );
         let e = job("\"gpu\": \"A100\"");
         assert!(e.ends_with("; runplz calls this `resources.gpu`"), "{e}");
         // A plain typo still gets its guess.

@@ -241,8 +241,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     let settings = b.settings(&job);
     b.check_job(&job, &settings)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let overrides = job::vars::overrides(&o.vars, o.vars_file.as_deref(), &o.params)
-        .map_err(CliError::usage)?;
+    let params = job::vars::bool_flags(&o.params, &job.spec.args).map_err(CliError::usage)?;
+    let overrides =
+        job::vars::overrides(&o.vars, o.vars_file.as_deref(), &params).map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
         .map_err(|m| CliError::usage(format!("{}: run: {m}", job.origin)))?;
     // Read and checked here, before any side effect: an unset name is exit 2.
