@@ -21,6 +21,7 @@ mod probe;
 mod readme;
 mod records;
 mod repo_root;
+mod retries;
 mod runplz;
 mod seam;
 mod secrets;

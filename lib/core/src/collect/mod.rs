@@ -262,10 +262,15 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
         "if [ ! -e {q} ]; then exit {MISSING}; fi; cd {q} 2>/dev/null || exit {NOT_A_DIR}; \
          find . -type f -print0 && printf '{LINKS}\\0' && exec find . -type l -print0"
     );
-    let listing = ssh
-        .command(&script)
-        .run()
-        .context("listing the remote folder")?;
+    // The listing changes nothing: a connection that did not open is tried again.
+    let list = ssh.command(&script);
+    let listing = crate::ssh::retry::retry(
+        &crate::ssh::tool(),
+        &ssh.destination(),
+        || list.run(),
+        crate::ssh::retry::connect_failure,
+    )
+    .context("listing the remote folder")?;
     listing.check_interrupted()?;
     match listing.status.code() {
         0 => {}

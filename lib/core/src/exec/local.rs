@@ -42,6 +42,7 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
                 log: opts.log.clone(),
                 stdout_to_stderr: false,
                 control: None,
+                hold_stderr_until: None,
             }
         } else {
             Output::Stream {

@@ -368,11 +368,13 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             })
         };
     }
-    let f = first
+    let first = first
         .output(Output::Passthrough {
             log: opts.log.clone(),
             stdout_to_stderr: !opts.pass_stdout,
             control: Some(marker),
+            // ssh's words about a connection that never opened: said once, in the error.
+            hold_stderr_until: Some(START.to_string()),
         })
         .timeout(opts.timeout)
         // After the hook has stopped the run on the box, the client only has to say how it
@@ -399,8 +401,22 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
                 ),
                 Err(e) => out::warn("rp-exec", format!("stopping run {run_id} on {dest}: {e:#}")),
             }
-        })
-        .run()?;
+        });
+    // A wrapper that never said it started ran nothing: when ssh could not connect, it is
+    // tried again (never once the command started).
+    let f = crate::ssh::retry::retry(
+        &crate::ssh::tool(),
+        &ssh.destination(),
+        || first.run(),
+        |f| {
+            let c = control(&f.stdout);
+            let stopped = f.timed_out || f.interrupted.is_some();
+            if stopped || c.started || c.failed.is_some() {
+                return None;
+            }
+            crate::ssh::retry::connect_failure(f)
+        },
+    )?;
     let ctl = control(&f.stdout);
     let stopped = f.timed_out || f.interrupted.is_some();
     if !stopped {
@@ -414,7 +430,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             return Err(tool_failed(format!(
                 "could not run on {host}: ssh exited with {} before the command started{}",
                 f.status.code(),
-                last_line(&f.tail(5))
+                // What ssh said was held back (not shown live): all of it, once, here.
+                f.tail(5)
+                    .lines()
+                    .map(|l| format!("\n  {}", l.trim_end()))
+                    .collect::<String>()
             )));
         }
         if ctl.exit.is_none() {

@@ -150,10 +150,18 @@ pub fn probe(target: Option<&Ssh>) -> Result<Facts> {
         Some(ssh) => ssh.destination(),
         None => "this machine".to_string(),
     };
-    let f = proc
-        .timeout(Some(PROBE_TIMEOUT))
-        .run()
-        .with_context(|| format!("probing {where_}"))?;
+    let proc = proc.timeout(Some(PROBE_TIMEOUT));
+    // The probe changes nothing on the box: a connection that did not open is tried again.
+    let f = match target {
+        Some(_) => crate::ssh::retry::retry(
+            &crate::ssh::tool(),
+            &where_,
+            || proc.run(),
+            |f| crate::ssh::retry::connect_failure(f),
+        ),
+        None => proc.run(),
+    }
+    .with_context(|| format!("probing {where_}"))?;
     f.check_interrupted()?;
     if f.timed_out {
         return Err(CliError::new(

@@ -23,7 +23,7 @@ mod signals;
 
 pub use finished::{Finished, Status};
 
-use pipes::{spawn_feeder, spawn_pump, spawn_pump_to, Dest};
+use pipes::{spawn_feeder, spawn_pump, spawn_pump_to, Dest, Gate};
 
 pub use signals::{
     install_signal_handlers, pending_signal, received_signal, signal_count, take_pending_signal,
@@ -72,6 +72,9 @@ pub enum Output {
         stdout_to_stderr: bool,
         /// The marker of control lines in the child's stdout.
         control: Option<String>,
+        /// Hold the child's stderr back until this control line comes (a wrapper's "it
+        /// started"); held output that never goes out is still in [`Finished::stderr`].
+        hold_stderr_until: Option<String>,
     },
 }
 
@@ -388,7 +391,9 @@ impl Proc {
                 log,
                 stdout_to_stderr,
                 control,
+                hold_stderr_until,
             } => {
+                let gate = hold_stderr_until.as_deref().map(|w| Arc::new(Gate::new(w)));
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
                 let (r2, w2) = std::io::pipe().context("creating a pipe")?;
                 expr = expr.stdout_file(w2).stderr_file(w);
@@ -399,6 +404,7 @@ impl Proc {
                     r,
                     Dest::Stderr,
                     None,
+                    gate.clone(),
                     log.as_deref(),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
@@ -413,6 +419,7 @@ impl Proc {
                     r2,
                     dest,
                     control,
+                    gate,
                     log.as_deref(),
                     Arc::clone(&tail),
                     Arc::clone(&heard),

@@ -33,6 +33,43 @@ pub(super) enum Dest {
     Stderr,
 }
 
+/// Holds a child's stderr back until a control line opens it (rp-exec on a box: ssh's own
+/// words about a connection that never opened are said once, in the error, not live).
+pub(super) struct Gate {
+    /// The control line that opens it.
+    pub(super) word: Vec<u8>,
+    /// `None` once open; else what was held.
+    held: Mutex<Option<Vec<u8>>>,
+}
+
+impl Gate {
+    pub(super) fn new(word: &str) -> Gate {
+        Gate {
+            word: word.as_bytes().to_vec(),
+            held: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Write `bytes` to stderr, or hold them while closed.
+    fn write(&self, bytes: &[u8]) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(h) => h.extend_from_slice(bytes),
+            None => {
+                let _ = std::io::stderr().lock().write_all(bytes);
+            }
+        }
+    }
+
+    /// Open: what was held goes out now, and from now on everything at once.
+    fn open(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = held.take() {
+            let _ = std::io::stderr().lock().write_all(&h);
+        }
+    }
+}
+
 /// Copy a pipe to our stderr (and a log), keeping the last [`TAIL_BYTES`].
 pub(super) fn spawn_pump(
     r: std::io::PipeReader,
@@ -41,17 +78,20 @@ pub(super) fn spawn_pump(
     heard: Arc<AtomicU64>,
     base: Instant,
 ) -> Result<std::thread::JoinHandle<()>> {
-    spawn_pump_to(r, Dest::Stderr, None, log, tail, heard, base)
+    spawn_pump_to(r, Dest::Stderr, None, None, log, tail, heard, base)
 }
 
 /// Copy a pipe to `dest` (and a log), keeping the last [`TAIL_BYTES`]. With `control`
 /// (a marker and where its lines go), every `MARKER...\n` in the stream is taken out of it
 /// and its text after the marker kept as a line in the buffer; those bytes are neither
-/// shown, logged, nor count as output heard.
+/// shown, logged, nor count as output heard. With `gate`: a pump with `control` opens it on
+/// the gate's line; one without writes through it (held until then).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn spawn_pump_to(
     mut r: std::io::PipeReader,
     dest: Dest,
     control: Option<(Vec<u8>, Arc<Mutex<Vec<u8>>>)>,
+    gate: Option<Arc<Gate>>,
     log: Option<&Path>,
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
@@ -69,7 +109,10 @@ pub(super) fn spawn_pump_to(
     };
     Ok(std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
+        let opener = control.is_some();
         let mut filter = control.map(|(m, sink)| (Demux::new(m), sink));
+        let writer = gate.clone().filter(|_| !opener);
+        let opener = gate.filter(|_| opener);
         let mut emit = |bytes: &[u8]| {
             if bytes.is_empty() {
                 return;
@@ -77,6 +120,12 @@ pub(super) fn spawn_pump_to(
             let ms = base.elapsed().as_millis() as u64;
             heard.store(ms, Ordering::Relaxed);
             let _ = match dest {
+                Dest::Stderr if writer.is_some() => {
+                    if let Some(g) = &writer {
+                        g.write(bytes);
+                    }
+                    Ok(())
+                }
                 Dest::Stderr => std::io::stderr().lock().write_all(bytes),
                 Dest::Stdout => {
                     let out = std::io::stdout();
@@ -104,6 +153,11 @@ pub(super) fn spawn_pump_to(
                 None => emit(&buf[..n]),
                 Some((d, sink)) => {
                     let (out, lines) = d.feed(&buf[..n]);
+                    if let Some(g) = &opener {
+                        if lines.split(|&b| b == b'\n').any(|l| l == g.word.as_slice()) {
+                            g.open();
+                        }
+                    }
                     emit(&out);
                     if let (false, Ok(mut s)) = (lines.is_empty(), sink.lock()) {
                         s.extend_from_slice(&lines);
