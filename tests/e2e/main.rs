@@ -18,6 +18,7 @@ mod login_shell;
 mod outputs;
 mod placeholders;
 mod probe;
+mod progress;
 mod readme;
 mod records;
 mod repo_root;

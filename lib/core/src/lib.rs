@@ -11,6 +11,7 @@ pub mod job;
 pub mod out;
 pub mod probe;
 pub mod process;
+pub mod progress;
 pub mod quote;
 pub mod run;
 pub mod ssh;

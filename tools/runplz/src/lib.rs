@@ -76,6 +76,10 @@ pub struct CommonArgs {
     /// `cargo --message-format=json` does. The record is kept in the run state either way.
     #[arg(long, conflicts_with = "plan")]
     pub json: bool,
+    /// Say only warnings and errors on stderr (the job's own output still comes): no step
+    /// lines, no set-up output (a failed step's error still ends with its last lines).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job's `args` and
     /// win over `--var`; a placeholder whose default is "true" or "false" also takes
     /// `--NAME` alone (true) and `--no-NAME` (false).
@@ -351,6 +355,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         env_file: c.env_file,
         plan: c.plan,
         json: c.json,
+        quiet: c.quiet,
         backend,
     })
 }

@@ -55,9 +55,7 @@ impl Gate {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         match held.as_mut() {
             Some(h) => h.extend_from_slice(bytes),
-            None => {
-                let _ = std::io::stderr().lock().write_all(bytes);
-            }
+            None => crate::progress::stderr(bytes),
         }
     }
 
@@ -65,7 +63,7 @@ impl Gate {
     fn open(&self) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = held.take() {
-            let _ = std::io::stderr().lock().write_all(&h);
+            crate::progress::stderr(&h);
         }
     }
 }
@@ -126,7 +124,10 @@ pub(super) fn spawn_pump_to(
                     }
                     Ok(())
                 }
-                Dest::Stderr => std::io::stderr().lock().write_all(bytes),
+                Dest::Stderr => {
+                    crate::progress::stderr(bytes);
+                    Ok(())
+                }
                 Dest::Stdout => {
                     let out = std::io::stdout();
                     let mut l = out.lock();

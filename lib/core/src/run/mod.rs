@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub plan: bool,
     /// `--json`: the run record on stdout, the job's stdout on stderr.
     pub json: bool,
+    /// `--quiet`: only warnings, errors and the job's own output on stderr.
+    pub quiet: bool,
     /// The backend and its own flags.
     pub backend: backend::Args,
 }
@@ -107,9 +109,8 @@ impl Tracker {
         f: impl FnOnce(&mut RunState) -> Result<T>,
     ) -> Result<T> {
         let name = step.name();
-        if announce {
-            out::note(TOOL, format!("{name}..."));
-        }
+        // A live line on a terminal, except for the job's own run (its output is the user's).
+        let shown = announce.then(|| crate::progress::begin(TOOL, name, step != Step::Run));
         self.save(|s| s.step_started(name));
         let t = Instant::now();
         let res = f(&mut self.state);
@@ -123,11 +124,9 @@ impl Tracker {
             seconds: round(seconds),
             ok: res.is_ok(),
         });
-        match &res {
-            Ok(_) if !announce => {}
-            Ok(_) => out::note(TOOL, format!("{name} done in {seconds:.1}s")),
-            // The error is said once, where it ends the run (or as a warning, for collect).
-            Err(_) => {}
+        // A failure is said once, where it ends the run (or as a warning, for collect).
+        if let Some(s) = shown {
+            s.end(res.is_ok(), seconds);
         }
         res
     }
@@ -270,6 +269,7 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
 
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).
 pub fn main(o: &RunOptions) -> Result<Exit> {
+    crate::progress::set_quiet(o.quiet);
     let b = o.backend.open();
     let p = prepare(o, b.as_ref())?;
     if o.plan {
