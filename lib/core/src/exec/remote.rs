@@ -383,7 +383,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         .grace(Duration::from_secs(2))
         .on_stop_with(move |sig| {
             out::note(
-                "rp-exec",
+                &crate::ssh::tool(),
                 format!("stopping run {run_id} on {dest} ({})", sig.as_str()),
             );
             let killer = killers
@@ -393,13 +393,13 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             match killer.run() {
                 Ok(k) if k.status.success() => {}
                 Ok(k) => out::warn(
-                    "rp-exec",
+                    &crate::ssh::tool(),
                     format!(
                         "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's guard stops it once this client is gone",
                         k.status.code()
                     ),
                 ),
-                Err(e) => out::warn("rp-exec", format!("stopping run {run_id} on {dest}: {e:#}")),
+                Err(e) => out::warn(&crate::ssh::tool(), format!("stopping run {run_id} on {dest}: {e:#}")),
             }
         });
     // A wrapper that never said it started ran nothing: when ssh could not connect, it is
@@ -460,7 +460,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     };
     if f.inactive {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "no output for {}s; stopped the command on {host}",
                 opts.inactivity
@@ -470,7 +470,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         );
     } else if f.timed_out {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "timed out after {:.1}s; stopped the command on {host}",
                 opts.timeout.unwrap_or_default().as_secs_f64()
@@ -478,7 +478,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         );
     } else if let Some(sig) = f.interrupted {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!("got signal {sig}; stopped the command on {host}"),
         );
     }
