@@ -17,13 +17,19 @@ fn job_dir(job: &str) -> tempfile::TempDir {
     d
 }
 
+/// `args` with `--json` after the backend (the record on stdout, for the tests that read
+/// it), unless it is a `--plan`.
+pub(crate) fn with_json<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    if !args.contains(&"--plan") && !v.is_empty() {
+        v.insert(1, "--json");
+    }
+    v
+}
+
 fn runplz(dir: &Path, args: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
-    c.current_dir(dir).args(args);
-    // The record on stdout, for the tests that read it (the job's own stdout: below).
-    if !args.contains(&"--plan") {
-        c.arg("--json");
-    }
+    c.current_dir(dir).args(with_json(args));
     c
 }
 

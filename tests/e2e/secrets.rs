@@ -53,12 +53,7 @@ fn env_file() -> tempfile::TempDir {
 fn runplz(world: &TestEnv, dir: &Path, args: &[&str]) -> Command {
     let mut c = world.cmd("runplz");
     c.current_dir(dir)
-        .args(args)
-        .args(if args.contains(&"--plan") {
-            &[][..]
-        } else {
-            &["--json"][..]
-        })
+        .args(crate::runplz::with_json(args))
         .env("P1", PASS_ENV)
         .env("P2", FLAG)
         .env("P3", LOSES);

@@ -284,6 +284,8 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
                     }
                 }
                 None if seen_job && flag.contains('=') => params.push(a),
+                // Another backend's flag (`--no-build` on ssh): clap says it is not this one's.
+                None if !flag.contains('=') && any_backend_flag(&cli, name) => out.push(a),
                 // `--steps 7`: after the job file the next word is the value (runplz takes
                 // no other positional there); `--flag` alone is a boolean placeholder.
                 None if seen_job && !flag.is_empty() => {
@@ -317,6 +319,13 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
         out.extend(params);
     }
     out
+}
+
+/// Whether `name` is a long flag of any backend.
+fn any_backend_flag(cli: &clap::Command, name: &str) -> bool {
+    cli.get_subcommands()
+        .flat_map(|s| s.get_arguments())
+        .any(|a| a.get_long() == Some(name))
 }
 
 /// Run the chosen backend.

@@ -174,6 +174,9 @@ fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
             ),
         );
     } else if let Some(sig) = f.interrupted {
-        out::note(&crate::ssh::tool(), format!("got signal {sig}; stopped the command"));
+        out::note(
+            &crate::ssh::tool(),
+            format!("got signal {sig}; stopped the command"),
+        );
     }
 }
