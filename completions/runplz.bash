@@ -67,7 +67,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --instance --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +193,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --no-build --native --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,7 +227,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,7 +261,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --host --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

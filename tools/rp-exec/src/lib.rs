@@ -22,6 +22,7 @@ const AFTER_HELP: &str = concat!(
     "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
     "rp-exec --host me@gpu-box --workdir '~/runplz/my-job' --env WANDB_MODE=offline --log run.log -- bash -lc 'nvidia-smi && python train.py'\n\n",
     "rp-exec --host box --timeout 60 -- ./make-report > report.txt\n\n",
+    "rp-exec --json --host box --timeout 60 -- ./job | jq .exit_code\n\n",
     "rp-exec --json --timeout 60 -- ./job | jq -r .ending.kind\n\n",
     "rp-exec --host gpu-box --job job.json --env-file secrets.json -- python train.py",
 );
