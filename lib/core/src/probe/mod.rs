@@ -157,7 +157,7 @@ pub fn probe(target: Option<&Ssh>) -> Result<Facts> {
             &crate::ssh::tool(),
             &where_,
             || proc.run(),
-            |f| crate::ssh::retry::connect_failure(f),
+            crate::ssh::retry::connect_failure,
         ),
         None => proc.run(),
     }

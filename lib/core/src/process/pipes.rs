@@ -26,6 +26,9 @@ pub(super) fn spawn_feeder(
     }))
 }
 
+/// A control marker and where the control lines found behind it go.
+pub(super) type Control = (Vec<u8>, Arc<Mutex<Vec<u8>>>);
+
 /// Where a pump writes what it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dest {
@@ -88,7 +91,7 @@ pub(super) fn spawn_pump(
 pub(super) fn spawn_pump_to(
     mut r: std::io::PipeReader,
     dest: Dest,
-    control: Option<(Vec<u8>, Arc<Mutex<Vec<u8>>>)>,
+    control: Option<Control>,
     gate: Option<Arc<Gate>>,
     log: Option<&Path>,
     tail: Arc<Mutex<Vec<u8>>>,
