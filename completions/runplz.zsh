@@ -43,7 +43,7 @@ _arguments "${_arguments_options[@]}" : \
 '--native[Run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
+'::job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
@@ -62,7 +62,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
+'::job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
@@ -81,7 +81,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
+'::job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
@@ -98,7 +98,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
+'::job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;

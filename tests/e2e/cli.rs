@@ -135,3 +135,85 @@ fn job_args_in_both_forms_and_boolean_flags_alone() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn runplz_takes_job_json_from_here_by_default() {
+    let d = shm_tempdir();
+    write_job(
+        d.path(),
+        native("echo {steps}", serde_json::json!({"args": {"steps": "3"}})),
+    );
+    for (args, want) in [(&[][..], "3\n"), (&["--steps", "9"][..], "9\n")] {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path()).arg("local").args(args);
+        let out = run_expect(&mut c, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{args:?}");
+    }
+}
+
+#[test]
+fn rp_collect_takes_the_outputs_folder_and_run_from_the_job_as_runplz_does() {
+    let b = crate::support::SshBox::start();
+    let d = shm_tempdir();
+    write_job(
+        d.path(),
+        serde_json::json!({
+            "name": "t-collect", "image": {"from_registry": "debian:bookworm"}, "run": "true",
+            "outputs_dir": "results",
+        }),
+    );
+    b.ssh("mkdir -p runplz-out/r-1 && echo hi > runplz-out/r-1/a.txt");
+    let mut c = bin_cmd("rp-collect");
+    c.current_dir(d.path())
+        .args(b.tool_args())
+        .args(["--run-id", "r-1"]);
+    let out = run_expect(&mut c, 0);
+    let rec = crate::support::json(&out);
+    assert_eq!(rec["files"], 1, "{rec}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("results/a.txt")).unwrap(),
+        "hi\n"
+    );
+    // Without --to and without a job file: a usage error that says so.
+    let e = shm_tempdir();
+    let mut c = bin_cmd("rp-collect");
+    c.current_dir(e.path())
+        .args(b.tool_args())
+        .args(["--run-id", "r-1"]);
+    let out = run_expect(&mut c, 2);
+    assert!(
+        stderr(&out).contains("--to: not given, and no job file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn every_tools_help_names_its_sections_the_same() {
+    for tool in [
+        "runplz",
+        "rp-exec",
+        "rp-image",
+        "rp-probe",
+        "rp-sync",
+        "rp-collect",
+    ] {
+        let out = run_expect(bin_cmd(tool).arg("--help"), 0);
+        let help = String::from_utf8_lossy(&out.stdout);
+        for heading in ["OUTPUT:", "EXAMPLES:", "EXIT STATUS:"] {
+            assert!(
+                help.lines().any(|l| l.starts_with(heading)),
+                "{tool} --help has no {heading}\n{help}"
+            );
+        }
+        for other in [
+            "Output:",
+            "Examples:",
+            "Exit status",
+            "EXIT CODES",
+            "RUN RECORD",
+        ] {
+            assert!(!help.contains(other), "{tool} --help says {other:?}");
+        }
+    }
+}

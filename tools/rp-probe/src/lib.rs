@@ -7,7 +7,7 @@ use runplz_core::{job, out, process, CliError};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = r#"OUTPUT
+const AFTER_HELP: &str = r#"OUTPUT:
   One JSON record on stdout:
     {"type": "probe", "version": 1, "host": "gpu-box" (null with --local),
      "facts": {"cpus": 8, "memory_gb": 31.3, "disk_free_gb": 80.1, "disk_total_gb": 96.7,
@@ -33,14 +33,14 @@ const AFTER_HELP: &str = r#"OUTPUT
   Warnings are also printed on stderr. With any failure, rp-probe prints
   "refusing to start a doomed run: ..." on stderr and exits 3.
 
-EXIT STATUS
+EXIT STATUS:
   0    the box was probed; warnings only
   1    the box could not be probed (ssh failed, no answer in 90 s)
   2    bad usage or an invalid job file; nothing was contacted
   3    a precondition is below half its minimum: the run would be doomed
   125  ssh (or bash, for --local) is not installed
 
-EXAMPLES
+EXAMPLES:
   rp-probe --host gpu-box job.json
   rp-probe --host me@10.0.0.5:2222 --gpu A100 --num-gpus 2 --shm-gb 16 --table
   rp-probe --local --min-memory 32

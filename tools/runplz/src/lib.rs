@@ -42,7 +42,7 @@ pub enum BackendCmd {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// The job file (`-` reads it from stdin).
-    #[arg(value_name = "JOB")]
+    #[arg(value_name = "JOB", default_value = "job.json")]
     pub job: PathBuf,
     /// Where `$RUNPLZ_OUT` comes back to (default: the job's `outputs_dir`, else `out/`
     /// beside the job file). Relative to the current folder; it must be a new or existing
@@ -283,14 +283,18 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
                         out.extend(iter.next());
                     }
                 }
-                None if seen_job && flag.contains('=') => params.push(a),
+                None if flag.contains('=') && !flag.starts_with('=') => params.push(a),
                 // Another backend's flag (`--no-build` on ssh): clap says it is not this one's.
                 None if !flag.contains('=') && any_backend_flag(&cli, name) => out.push(a),
-                // `--steps 7`: after the job file the next word is the value (runplz takes
-                // no other positional there); `--flag` alone is a boolean placeholder.
-                None if seen_job && !flag.is_empty() => {
+                // `--steps 7`: the next word is the value (after the job file runplz takes
+                // no other positional; before it, a word that names a job file is the job);
+                // `--flag` alone is a boolean placeholder.
+                None if !flag.is_empty() => {
                     match iter.next() {
-                        Some(v) if !v.to_string_lossy().starts_with("--") => {
+                        Some(v)
+                            if !v.to_string_lossy().starts_with("--")
+                                && (seen_job || !looks_like_job(&v)) =>
+                        {
                             let mut joined = a.clone();
                             joined.push("=");
                             joined.push(&v);
@@ -319,6 +323,11 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
         out.extend(params);
     }
     out
+}
+
+/// Whether a word where the job file may come is one: `-`, a `.json` name, or a file.
+fn looks_like_job(word: &std::ffi::OsStr) -> bool {
+    word == "-" || word.to_string_lossy().ends_with(".json") || std::path::Path::new(word).is_file()
 }
 
 /// Whether `name` is a long flag of any backend.
@@ -465,13 +474,30 @@ mod tests {
     }
 
     #[test]
-    fn words_before_the_job_are_left_for_clap_to_judge() {
+    fn params_may_come_before_the_job_or_without_one() {
+        // JOB defaults to ./job.json, so a job arg may come first, or alone.
         assert_eq!(
             split(&["runplz", "ssh", "--steps=5", "job.json"]),
-            ["runplz", "ssh", "--steps=5", "job.json"]
+            ["runplz", "ssh", "job.json", "--", "--steps=5"]
         );
-        let e = Cli::try_parse_from(split(&["runplz", "ssh", "--steps=5", "job.json"]));
-        assert!(e.unwrap_err().to_string().contains("--steps"));
+        assert_eq!(
+            split(&["runplz", "local", "--steps", "5"]),
+            ["runplz", "local", "--", "--steps=5"]
+        );
+        // Before the job, a flag alone does not swallow the job file.
+        assert_eq!(
+            split(&["runplz", "local", "--fast", "my.json"]),
+            ["runplz", "local", "my.json", "--", "--fast"]
+        );
+        let cli = Cli::try_parse_from(split(&["runplz", "local", "--steps", "5"])).unwrap();
+        let BackendCmd::Local(a) = cli.backend else {
+            panic!("not local")
+        };
+        assert_eq!(a.common.job, PathBuf::from("job.json"));
+        assert_eq!(a.common.params, ["--steps=5"]);
+        // Another backend's flag is still clap's to refuse.
+        let e = Cli::try_parse_from(split(&["runplz", "ssh", "--no-build", "job.json"]));
+        assert!(e.unwrap_err().to_string().contains("--no-build"));
     }
 
     #[test]

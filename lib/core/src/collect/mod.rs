@@ -245,6 +245,11 @@ const NOT_A_DIR: i32 = 98;
 /// Between the listing's files and its symlinks.
 const LINKS: &str = "//links";
 
+/// Where a runplz run left its outputs on a box: `runplz-out/<run id>` in the home.
+pub fn box_outputs(run_id: &str) -> String {
+    format!("{}/{run_id}", crate::steps::BOX_OUTPUTS)
+}
+
 /// rsync `remote_dir` on the box down into `dest` (created if needed). A missing remote
 /// folder is an empty collection with a warning. Symlinks that point outside the folder
 /// are skipped (`--safe-links`). Every regular file of the remote folder is then hashed
