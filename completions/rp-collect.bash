@@ -23,7 +23,7 @@ _rp__collect() {
 
     case "${cmd}" in
         rp__collect)
-            opts="-h -V --host --from --job --from-tar --to --ssh-config --help --version"
+            opts="-h -V --host --from --run-id --job --from-tar --to --ssh-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,10 @@ _rp__collect() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

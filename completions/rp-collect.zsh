@@ -17,14 +17,16 @@ _rp-collect() {
     _arguments "${_arguments_options[@]}" : \
 '--host=[The box\: \`\[user@\]host\[\:port\]\` or an alias from your ssh config (with --from)]:HOST:_default' \
 '--from=[The folder on the box to bring back (with --host). \`~\` is the home and \`~/x\` is x in it; another relative path is relative to the home (\`~user\` is refused)]:REMOTE_DIR:_default' \
-'--job=[A job.json (\`-\` reads stdin) whose \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection (with --host; a user or port in --host wins)]:JOB:_files' \
-'(--host --from --ssh-config --job)--from-tar=[An outputs archive (.tar.gz or .tar) to unpack instead]:FILE:_files' \
-'--to=[The local folder the files go to (created if needed)]:DIR:_files' \
+'(--from)--run-id=[The run whose outputs to bring back (with --host)\: --from is then where runplz left them, \`runplz-out/<ID>\` (the \`run_id\` of its record)]:ID:_default' \
+'--job=[The job file, as the JOB argument (kept for scripts that pass it this way)]:JOB:_files' \
+'(--host --from --run-id --ssh-config)--from-tar=[An outputs archive (.tar.gz or .tar) to unpack instead]:FILE:_files' \
+'--to=[The local folder the files go to (created if needed); default\: the job'\''s outputs folder (its \`outputs_dir\`, else \`out/\` beside the job file), as runplz]:DIR:_files' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\` (env\: RUNPLZ_SSH_CONFIG)]:FILE:_files' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
+'::job_file -- The job file, as for every runplz tool (`-` reads stdin; default `./job.json`, read only when --to is not given)\: its outputs folder is the default --to, and with --host its `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are used for the connection:_files' \
 && ret=0
 }
 

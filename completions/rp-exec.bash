@@ -23,7 +23,7 @@ _rp__exec() {
 
     case "${cmd}" in
         rp__exec)
-            opts="-h -V --host --job --ssh-config --timeout --max-inactivity --inactivity-action --grace --workdir --env --env-file --stdin --log --run-id --help --version"
+            opts="-h -V --host --job --ssh-config --timeout --max-inactivity --inactivity-action --grace --workdir --env --env-file --stdin --log --json --run-id --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

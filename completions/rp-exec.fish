@@ -12,5 +12,6 @@ complete -c rp-exec -l env-file -d 'Read the command\'s environment from FILE, a
 complete -c rp-exec -l stdin -d 'Feed this file to the command\'s stdin (default: /dev/null), e.g. a Dockerfile for `docker build -f - .` or a script for `bash -s`' -r -F
 complete -c rp-exec -l log -d 'Also append the command\'s output to this file' -r -F
 complete -c rp-exec -l run-id -d 'The run id the command carries as RUNPLZ_RUN_ID ([A-Za-z0-9._-]; default: a fresh one from the time, rp-exec\'s pid and random bits)' -r
+complete -c rp-exec -l json -d 'Print the JSON record on stdout (see OUTPUT), sending the command\'s stdout to stderr; as `cargo --message-format=json`'
 complete -c rp-exec -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rp-exec -s V -l version -d 'Print version'

@@ -28,6 +28,7 @@ _rp-exec() {
 '--stdin=[Feed this file to the command'\''s stdin (default\: /dev/null), e.g. a Dockerfile for \`docker build -f - .\` or a script for \`bash -s\`]:FILE:_files' \
 '--log=[Also append the command'\''s output to this file]:FILE:_files' \
 '--run-id=[The run id the command carries as RUNPLZ_RUN_ID (\[A-Za-z0-9._-\]; default\: a fresh one from the time, rp-exec'\''s pid and random bits)]:ID:_default' \
+'--json[Print the JSON record on stdout (see OUTPUT), sending the command'\''s stdout to stderr; as \`cargo --message-format=json\`]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \

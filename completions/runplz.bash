@@ -91,7 +91,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --instance --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,7 +313,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --no-build --native --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,7 +347,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --detach --dry-run --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --detach --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,7 +381,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --host --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -36,12 +36,15 @@ _arguments "${_arguments_options[@]}" : \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '(--native)--no-build[Reuse the image tagged by the last build instead of building (docker mode)]' \
 '--native[Run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
-'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
 (ssh)
@@ -54,10 +57,13 @@ _arguments "${_arguments_options[@]}" : \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
-'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
 (brev)
@@ -70,10 +76,13 @@ _arguments "${_arguments_options[@]}" : \
 '--instance=[The instance name]:NAME:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
-'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
 (modal)
@@ -84,12 +93,15 @@ _arguments "${_arguments_options[@]}" : \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--detach[Return once the sandbox runs the job, printing the run record (ending {"kind"\:"detached"}); then \`runplz status / tail / kill / collect RUN\`]' \
 '(--plan)--dry-run[Validate, then print what would be sent to Modal as one \`modal-plan\` record (app, gpu string, cpu, memory in MiB, timeouts, image chain, env names, never values); nothing is touched]' \
 '-h[Print help]' \
 '--help[Print help]' \
-':job -- The job file (`-` reads it from stdin):_files' \
-'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
 (status)

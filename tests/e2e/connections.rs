@@ -20,7 +20,7 @@ fn one_runplz_ssh_run_logs_in_exactly_once() {
     assert_eq!(b.accepted_logins(), 0, "{}", b.log());
     let mut c = env.cmd("runplz");
     c.current_dir(d.path())
-        .args(["ssh", "job.json"])
+        .args(["ssh", "job.json", "--json"])
         .args(b.tool_args());
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["exit_code"], 0);

@@ -45,7 +45,7 @@ fn a_native_local_run_writes_its_venv_into_the_test_world_not_the_real_home() {
     let mut c = std::process::Command::new(crate::support::bin("runplz"));
     // A RUNPLZ_* variable the command had before it entered the world never reaches the tool.
     c.current_dir(d.path())
-        .args(["local", "job.json"])
+        .args(["local", "job.json", "--json"])
         .env("RUNPLZ_TEST_LEAK", "leaked");
     env.apply(&mut c);
     let out = run_expect(&mut c, 0);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 fn rp_exec_stops_a_quiet_command_or_says_what_it_is_doing() {
     let t = Instant::now();
     let out = run_expect(
-        bin_cmd("rp-exec").args([
+        bin_cmd("rp-exec").arg("--json").args([
             "--max-inactivity",
             "1",
             "--inactivity-action",
@@ -29,7 +29,7 @@ fn rp_exec_stops_a_quiet_command_or_says_what_it_is_doing() {
 
     // Diagnose: the command runs on, and what it was doing is said while it is quiet.
     let out = run_expect(
-        bin_cmd("rp-exec").args([
+        bin_cmd("rp-exec").arg("--json").args([
             "--max-inactivity",
             "1",
             "--",
@@ -56,7 +56,9 @@ fn rp_exec_stops_a_quiet_command_or_says_what_it_is_doing() {
 
     // An action without a quiet time is a usage error.
     run_expect(
-        bin_cmd("rp-exec").args(["--inactivity-action", "terminate", "--", "true"]),
+        bin_cmd("rp-exec")
+            .arg("--json")
+            .args(["--inactivity-action", "terminate", "--", "true"]),
         2,
     );
 }
@@ -85,7 +87,7 @@ fn runplz_ssh_stops_a_quiet_job_on_the_box() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["ssh", "job.json"])
+            .args(["ssh", "job.json", "--json"])
             .args(b.tool_args()),
         124,
     );
@@ -117,7 +119,7 @@ fn runplz_ssh_diagnoses_a_quiet_job_and_lets_it_finish() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["ssh", "job.json"])
+            .args(["ssh", "job.json", "--json"])
             .args(b.tool_args()),
         0,
     );

@@ -39,6 +39,7 @@ fn rp_exec_refuses_every_extreme_duration_before_running_anything() {
     for host in [None, Some("nobody@nowhere.invalid")] {
         for (flag, msg) in &cases {
             let mut c = bin_cmd("rp-exec");
+            c.arg("--json");
             if let Some(h) = host {
                 c.args(["--host", h]);
             }
@@ -67,6 +68,7 @@ fn rp_exec_refuses_every_extreme_duration_before_running_anything() {
     // The maximum itself is a deadline like any other: the command runs and ends by itself.
     let out = run_expect(
         bin_cmd("rp-exec")
+            .arg("--json")
             .arg(format!("--timeout={MAX}"))
             .arg(format!("--grace={MAX}"))
             .arg("--")
@@ -155,7 +157,8 @@ fn a_job_timeout_at_the_maximum_runs_locally_and_over_ssh() {
     let d = shm_tempdir();
     job(d.path(), &format!(",\n  \"timeout\": {MAX}"));
     let mut c = bin_cmd("runplz");
-    c.current_dir(d.path()).args(["local", "job.json"]);
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--json"]);
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["exit_code"], 0);
     assert!(d.path().join("marker").exists());
@@ -163,7 +166,7 @@ fn a_job_timeout_at_the_maximum_runs_locally_and_over_ssh() {
     let b = SshBox::start();
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
-        .args(["ssh", "job.json"])
+        .args(["ssh", "job.json", "--json"])
         .args(b.tool_args());
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["exit_code"], 0);
@@ -180,7 +183,7 @@ fn a_byte_order_mark_is_skipped_and_lines_still_match() {
     )
     .unwrap();
     let mut c = bin_cmd("runplz");
-    c.current_dir(d.path()).args(["brev", "job.json"]);
+    c.current_dir(d.path()).args(["brev", "job.json", "--json"]);
     let out = c.output().unwrap();
     // Past the mark the file parses: the error is the real one, at its real place.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -219,7 +222,8 @@ fn a_job_env_past_128_kib_is_refused_located_before_running() {
         &format!(",\n  \"env\": {{\"A\": \"{small}\", \"B\": \"{small}\"}}"),
     );
     let mut c = bin_cmd("runplz");
-    c.current_dir(d.path()).args(["local", "job.json"]);
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--json"]);
     run_expect(&mut c, 0);
     assert!(d.path().join("marker").exists());
 }

@@ -50,7 +50,7 @@ fn probe_sync_collect_and_exec_work_under_a_non_posix_login_shell() {
     );
 
     let out = run_expect(
-        bin_cmd("rp-exec").args(b.tool_args()).args([
+        bin_cmd("rp-exec").arg("--json").args(b.tool_args()).args([
             "--env",
             "V=a'b\nc",
             "--",

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod collect;
 mod concurrency;
 mod connections;
@@ -22,11 +23,14 @@ mod outputs;
 mod pick;
 mod placeholders;
 mod probe;
+mod progress;
 mod readme;
 mod records;
 mod repo_root;
+mod retries;
 mod runplz;
 mod seam;
 mod secrets;
 mod smoke;
+mod stdout;
 mod sync;

@@ -208,7 +208,7 @@ ls -a > "$RUNPLZ_OUT/ls.txt"; cat sub/data.txt > "$RUNPLZ_OUT/data"; exit 3"#;
     w.write("sub/data.txt", "data\n");
     w.write("sub/.env.local", "TOKEN=never\n");
     w.write("id_rsa", "KEY\n");
-    let out = run_expect(&mut w.runplz(&["modal", "job.json"]), 3);
+    let out = run_expect(&mut w.runplz(&["modal", "job.json", "--json"]), 3);
     let r = json(&out);
     let err = stderr(&out);
     let run_id = r["run_id"].as_str().unwrap().to_string();
@@ -326,7 +326,7 @@ fn modal_timeout_is_124_and_told_apart_from_a_job_exiting_124() {
     )
     .unwrap();
     let t = Instant::now();
-    let out = run_expect(&mut w.runplz(&["modal", "job.json"]), 124);
+    let out = run_expect(&mut w.runplz(&["modal", "job.json", "--json"]), 124);
     assert!(t.elapsed() < Duration::from_secs(25), "{:?}", t.elapsed());
     let r = json(&out);
     assert_eq!(r["ending"]["kind"], "timed_out");
@@ -344,7 +344,10 @@ fn modal_timeout_is_124_and_told_apart_from_a_job_exiting_124() {
     assert_eq!(w.sandboxes()[0]["state"], "terminated");
 
     let w = ModalWorld::new(&job("exit 124", ""));
-    let r = json(&run_expect(&mut w.runplz(&["modal", "job.json"]), 124));
+    let r = json(&run_expect(
+        &mut w.runplz(&["modal", "job.json", "--json"]),
+        124,
+    ));
     assert_eq!(
         r["ending"],
         serde_json::json!({"kind": "exited", "code": 124})
@@ -404,7 +407,7 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
         ("capacity", 5, "no capacity"),
     ] {
         let out = run_expect(
-            w.runplz(&["modal", "job.json"])
+            w.runplz(&["modal", "job.json", "--json"])
                 .env("FAKE_MODAL_FAIL", fail),
             code,
         );
@@ -415,7 +418,7 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
     }
     // No token at all, as the real SDK says it.
     let out = run_expect(
-        w.runplz(&["modal", "job.json"])
+        w.runplz(&["modal", "job.json", "--json"])
             .env_remove("MODAL_TOKEN_ID"),
         7,
     );
@@ -423,7 +426,7 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
     // A Modal that never answers: runplz's own deadline, not the SDK's minute.
     let t = Instant::now();
     let out = run_expect(
-        w.runplz(&["modal", "job.json"])
+        w.runplz(&["modal", "job.json", "--json"])
             .env("FAKE_MODAL_FAIL", "hang")
             .env("RUNPLZ_MODAL_CONNECT_DEADLINE", "2"),
         9,
@@ -435,7 +438,11 @@ fn modal_failures_are_one_clear_line_with_their_own_exit_code() {
 #[test]
 fn modal_without_a_python_that_has_modal_is_exit_2_and_starts_nothing() {
     let w = ModalWorld::new(&job("echo never", ""));
-    let out = run_expect(w.runplz(&["modal", "job.json"]).env_remove("PYTHONPATH"), 2);
+    let out = run_expect(
+        w.runplz(&["modal", "job.json", "--json"])
+            .env_remove("PYTHONPATH"),
+        2,
+    );
     let err = stderr(&out);
     assert!(err.contains("pip install 'modal>=1.4.3,<2'"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -480,13 +487,13 @@ fn modal_two_runs_at_once_each_get_their_own_sandbox() {
         "",
     ));
     let a = w
-        .runplz(&["modal", "job.json"])
+        .runplz(&["modal", "job.json", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let b = w
-        .runplz(&["modal", "job.json"])
+        .runplz(&["modal", "job.json", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -511,4 +518,25 @@ fn modal_two_runs_at_once_each_get_their_own_sandbox() {
     ids.sort();
     assert_eq!(tagged, ids);
     assert_eq!(tree(&w.repo.path().join("out")), ids);
+}
+
+#[test]
+fn modal_passes_the_jobs_stdout_to_stdout_and_its_stderr_to_stderr() {
+    // A job line that looks like a helper event must pass through as the job's own bytes.
+    let run = r#"printf 'first\n{{"event":"ended","ending":"exited","code":0}}\n'; echo to-err >&2; printf 'no newline'; exit 4"#;
+    let w = ModalWorld::new(&format!(
+        r#"{{"name": "pt", "image": {{"from_registry": "python:3.11-slim"}}, "run": {}, "timeout": 60}}"#,
+        serde_json::to_string(run).unwrap()
+    ));
+    let out = run_expect(&mut w.runplz(&["modal", "job.json"]), 4);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "first\n{\"event\":\"ended\",\"ending\":\"exited\",\"code\":0}\nno newline"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("to-err"), "{err}");
+    assert!(!err.contains("first"), "{err}");
+    // The record is kept in the run state all the same.
+    let states = tree(&w.env.state_dir());
+    assert!(states.iter().any(|s| s.ends_with(".json")), "{states:?}");
 }

@@ -110,7 +110,8 @@ fn modal_attached_run_whose_runplz_was_killed_can_be_asked_and_collected() {
         "echo job-started; while [ ! -e go ]; do sleep 0.1; done; echo late > $RUNPLZ_OUT/late.txt; exit 7",
         "",
     ));
-    let (mut child, _buf, _reader) = spawn_until(w.runplz(&["modal", "job.json"]), "job-started");
+    let (mut child, _buf, _reader) =
+        spawn_until(w.runplz(&["modal", "job.json", "--json"]), "job-started");
     child.kill().unwrap(); // SIGKILL: no release, no record
     child.wait().unwrap();
     let runs: Vec<String> = std::fs::read_dir(w.runs())

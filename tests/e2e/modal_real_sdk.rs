@@ -78,7 +78,7 @@ fn modal_with_the_real_sdk_and_no_token_fails_in_seconds() {
     );
     let t = Instant::now();
     let out = run_expect(
-        w.runplz(&["modal", "job.json"])
+        w.runplz(&["modal", "job.json", "--json"])
             .env_remove("PYTHONPATH")
             .env_remove("MODAL_TOKEN_ID")
             .env_remove("MODAL_TOKEN_SECRET")

@@ -13,7 +13,8 @@ fn modal_ctrl_c_terminates_the_sandbox_and_says_so() {
         "echo $$ > $RUNPLZ_OUT/pid; echo partial > $RUNPLZ_OUT/p; echo job-started; exec sleep 60",
         "",
     ));
-    let (child, buf, reader) = spawn_until(w.runplz(&["modal", "job.json"]), "job-started");
+    let (child, buf, reader) =
+        spawn_until(w.runplz(&["modal", "job.json", "--json"]), "job-started");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -52,7 +53,7 @@ fn modal_ctrl_c_terminates_the_sandbox_and_says_so() {
 #[test]
 fn modal_ctrl_c_while_the_sandbox_is_being_created_leaves_none_running() {
     let w = ModalWorld::new(&job("echo never", ""));
-    let mut c = w.runplz(&["modal", "job.json"]);
+    let mut c = w.runplz(&["modal", "job.json", "--json"]);
     c.env("FAKE_MODAL_CREATE_SLEEP", "3");
     let (child, buf, reader) = spawn_until(c, "acquire...");
     let t = Instant::now();
@@ -80,7 +81,7 @@ fn modal_contact_lost_mid_run_is_exit_9_and_the_sandbox_is_still_terminated() {
         "",
     ));
     let out = run_expect(
-        w.runplz(&["modal", "job.json"])
+        w.runplz(&["modal", "job.json", "--json"])
             .env("FAKE_MODAL_DROP_AFTER", "1"),
         9,
     );

@@ -24,7 +24,7 @@ fn runplz(b: &SshBox, dir: &Path, state: &Path, extra: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
     c.current_dir(dir)
         .env("XDG_STATE_HOME", state)
-        .args(["ssh", "job.json"])
+        .args(["ssh", "job.json", "--json"])
         .args(extra)
         .args(b.tool_args());
     c
@@ -494,7 +494,7 @@ fn a_local_run_says_which_outputs_are_from_earlier_runs() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["local", "job.json", "--native"]),
+            .args(["local", "job.json", "--json", "--native"]),
         0,
     );
     let rec = json(&out);

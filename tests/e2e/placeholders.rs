@@ -337,7 +337,7 @@ fn runplz_refuses_a_heredoc_placeholder_and_quotes_one_in_double_quotes() {
     for value in ["$(id>X)", "`id>X`"] {
         let mut c = bin_cmd("runplz");
         c.current_dir(d.path())
-            .args(["local", "job.json"])
+            .args(["local", "job.json", "--json"])
             .arg(format!("--v1={value}"));
         let out = c.output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -358,7 +358,7 @@ fn runplz_refuses_a_heredoc_placeholder_and_quotes_one_in_double_quotes() {
     .unwrap();
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
-        .args(["local", "job.json", "--v1=$(id>X)'`id>X`\"\\"]);
+        .args(["local", "job.json", "--json", "--v1=$(id>X)'`id>X`\"\\"]);
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(

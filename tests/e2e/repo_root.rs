@@ -52,7 +52,7 @@ fn ssh_ships_the_git_top_and_runs_in_the_job_files_folder() {
     let d = repo(&job(RUN, ""));
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
-        .args(["ssh", "jobs/train.json"])
+        .args(["ssh", "jobs/train.json", "--json"])
         .args(b.tool_args());
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["exit_code"], 0);
@@ -74,7 +74,7 @@ fn local_native_runs_in_the_job_files_folder_and_workdir_moves_it() {
     let d = repo(&job(RUN, ""));
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
-        .args(["local", "jobs/train.json", "--native"]);
+        .args(["local", "jobs/train.json", "--json", "--native"]);
     run_expect(&mut c, 0);
     let top = std::fs::canonicalize(d.path()).unwrap();
     let r = lines(&d.path().join("jobs/out/r.txt"));
@@ -102,7 +102,7 @@ fn ssh_workdir_at_the_top_runs_there() {
     let d = repo(&job(run, r#", "workdir": "jobs/..""#));
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path().join("jobs"))
-        .args(["ssh", "train.json"])
+        .args(["ssh", "train.json", "--json"])
         .args(b.tool_args());
     run_expect(&mut c, 0);
     let r = lines(&d.path().join("jobs/out/r.txt"));
@@ -184,7 +184,7 @@ fn bad_sync_root_and_workdir_are_located_usage_errors() {
         write(d.path(), "jobs/train.json", &job("true", extra));
         let mut c = bin_cmd("runplz");
         c.current_dir(d.path())
-            .args(["local", "jobs/train.json", "--native"]);
+            .args(["local", "jobs/train.json", "--json", "--native"]);
         let out = run_expect(&mut c, 2);
         let err = stderr(&out);
         assert!(
@@ -214,7 +214,8 @@ fn docker_job(name: &str, extra: &str) -> String {
 fn local_docker_builds_from_the_repo_and_runs_in_the_job_files_folder() {
     let d = repo(&docker_job("t-repo-docker", ""));
     let mut c = bin_cmd("runplz");
-    c.current_dir(d.path()).args(["local", "jobs/train.json"]);
+    c.current_dir(d.path())
+        .args(["local", "jobs/train.json", "--json"]);
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["mode"], "docker");
     let r = lines(&d.path().join("jobs/out/r.txt"));
@@ -232,7 +233,7 @@ fn ssh_docker_runs_in_the_job_files_folder_of_the_shipped_repo() {
     let d = repo(&docker_job("t-repo-sshdocker", ""));
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
-        .args(["ssh", "jobs/train.json"])
+        .args(["ssh", "jobs/train.json", "--json"])
         .args(b.tool_args());
     let out = run_expect(&mut c, 0);
     assert_eq!(json(&out)["mode"], "docker");

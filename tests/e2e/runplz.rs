@@ -17,9 +17,19 @@ fn job_dir(job: &str) -> tempfile::TempDir {
     d
 }
 
+/// `args` with `--json` after the backend (the record on stdout, for the tests that read
+/// it), unless it is a `--plan`.
+pub(crate) fn with_json<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    if !args.contains(&"--plan") && !v.is_empty() {
+        v.insert(1, "--json");
+    }
+    v
+}
+
 fn runplz(dir: &Path, args: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
-    c.current_dir(dir).args(args);
+    c.current_dir(dir).args(with_json(args));
     c
 }
 
@@ -271,7 +281,7 @@ fn local_docker_builds_and_runs_in_a_container() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["acquire", "run", "collect"]);
+    assert_eq!(steps, ["acquire", "probe", "run", "collect"]);
 }
 
 #[test]
@@ -324,6 +334,14 @@ fn the_plan_script_does_what_runplz_ssh_does() {
     c.args(b.tool_args());
     let plan = run_expect(&mut c, 0);
     let script = String::from_utf8(plan.stdout).unwrap();
+    // Records chain through files: every rp-exec whose record is kept says --json.
+    for l in script
+        .lines()
+        .filter(|l| l.contains(".json\"") && l.starts_with("rp-exec"))
+    {
+        assert!(l.starts_with("rp-exec --json"), "{l}");
+    }
+    assert!(script.contains("rp-exec --json"), "{script}");
     assert!(
         !script.contains("do-not-ship") && !script.contains("it's $(not) run"),
         "{script}"

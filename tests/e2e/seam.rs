@@ -23,7 +23,9 @@ pub(crate) fn native_job(run: &str) -> String {
 /// `runplz` in `dir` with its run states under `state`.
 pub(crate) fn runplz(dir: &Path, state: &Path, args: &[&str]) -> Command {
     let mut c = bin_cmd("runplz");
-    c.current_dir(dir).env("XDG_STATE_HOME", state).args(args);
+    c.current_dir(dir)
+        .env("XDG_STATE_HOME", state)
+        .args(crate::runplz::with_json(args));
     c
 }
 

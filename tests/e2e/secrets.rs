@@ -53,7 +53,7 @@ fn env_file() -> tempfile::TempDir {
 fn runplz(world: &TestEnv, dir: &Path, args: &[&str]) -> Command {
     let mut c = world.cmd("runplz");
     c.current_dir(dir)
-        .args(args)
+        .args(crate::runplz::with_json(args))
         .env("P1", PASS_ENV)
         .env("P2", FLAG)
         .env("P3", LOSES);
@@ -421,8 +421,13 @@ fn a_credential_written_into_env_gets_a_warning_that_never_shows_it() {
     assert!(!script.contains(token), "{script}");
     // A token given to --env where a name belongs is refused without being echoed.
     let mut c = world.cmd("runplz");
-    c.current_dir(d.path())
-        .args(["local", "job.json", "--env", "hf_Sntl0123456789abcdefXYZ"]);
+    c.current_dir(d.path()).args([
+        "local",
+        "job.json",
+        "--json",
+        "--env",
+        "hf_Sntl0123456789abcdefXYZ",
+    ]);
     let out = run_expect(&mut c, 2);
     assert!(
         stderr(&out).contains("shaped like a token"),

@@ -14,6 +14,7 @@ pub mod out;
 pub mod pick;
 pub mod probe;
 pub mod process;
+pub mod progress;
 pub mod quote;
 pub mod run;
 pub mod ssh;

@@ -35,14 +35,21 @@ pub fn print_raw(text: &str) -> io::Result<()> {
     }
 }
 
-/// A progress line for people, on stderr.
+/// A progress line for people, on stderr (none with `--quiet`).
 pub fn note(tool: &str, msg: impl std::fmt::Display) {
-    let _ = writeln!(io::stderr(), "{tool}: {msg}");
+    if !crate::progress::quiet() {
+        crate::progress::line(&format!("{tool}: {msg}"));
+    }
 }
 
-/// A warning for people, on stderr.
+/// A warning for people, on stderr (yellow on a terminal, unless `NO_COLOR`).
 pub fn warn(tool: &str, msg: impl std::fmt::Display) {
-    let _ = writeln!(io::stderr(), "{tool}: warning: {msg}");
+    let word = if crate::progress::color() {
+        "\x1b[33mwarning\x1b[0m"
+    } else {
+        "warning"
+    };
+    crate::progress::line(&format!("{tool}: {word}: {msg}"));
 }
 
 /// End a tool: map the result of its `run` to an exit code, printing any error on stderr.
@@ -56,7 +63,7 @@ pub fn finish(tool: &str, res: anyhow::Result<Exit>, fallback: Exit) -> ExitCode
                     return ExitCode::SUCCESS;
                 }
             }
-            let _ = writeln!(io::stderr(), "{tool}: {err:#}");
+            crate::progress::line(&format!("{tool}: {err:#}"));
             ExitCode::from(exit_of(&err, fallback).code())
         }
     }

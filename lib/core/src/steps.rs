@@ -480,7 +480,8 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     let job_dir = Some(ship.join(&p.job.job_rel));
     let out_expr = sh(&p.outputs.display().to_string());
     let venv = sh(&local_venv(p).display().to_string());
-    let mut list = Vec::new();
+    // The same probe as on a box (`rp-probe --local`): resources and preconditions first.
+    let mut list = vec![Step::Probe];
     match p.settings.mode {
         Mode::Docker if build => {
             let argv =

@@ -49,6 +49,9 @@ pub struct RunState {
     pub teardown: Teardown,
     /// The run's exit code, once it ended.
     pub exit_code: Option<i32>,
+    /// The run record (`runplz --json` prints it on stdout), once the run ended.
+    #[serde(default)]
+    pub run: Option<crate::RunRecord>,
 }
 
 /// Where a run stands.

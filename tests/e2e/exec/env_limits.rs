@@ -88,6 +88,7 @@ fn an_env_past_128_kib_is_refused_before_anything_runs() {
     std::fs::write(&file, serde_json::json!({ "BIG": big }).to_string()).unwrap();
     for host in [false, true] {
         let mut c = bin_cmd("rp-exec");
+        c.arg("--json");
         if host {
             c.args(["--host", "nobody@nowhere.invalid"]);
         }

@@ -95,6 +95,7 @@ fn helpers_on(b: &SshBox) -> PathBuf {
 
 fn rp_exec(b: Option<&SshBox>) -> Command {
     let mut c = bin_cmd("rp-exec");
+    c.arg("--json");
     if let Some(b) = b {
         c.args(b.tool_args());
     }

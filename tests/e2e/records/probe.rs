@@ -94,12 +94,18 @@ fn probe_local_record() {
     assert_eq!(shm.level, Level::Failure);
     assert_eq!(shm.wanted, 100000);
     assert_eq!(shm.found.as_f64(), rec.facts.shm_free_gb);
-    // No GPU here (the machine has none; tests never rely on one): the ask is a warning.
+    // No GPU here (the machine has none; tests never rely on one): with --local the ask
+    // is a failure, as a local run gets only this machine's GPUs.
     if rec.facts.gpus.is_empty() {
         let gpu = rec.findings.iter().find(|f| f.check == "gpu").unwrap();
         assert_eq!(
             (gpu.level, &gpu.wanted),
-            (Level::Warning, &Value::from("A100"))
+            (Level::Failure, &Value::from("A100"))
+        );
+        assert!(
+            gpu.message.contains("a local run gets only its own"),
+            "{}",
+            gpu.message
         );
     }
     assert_eq!(rec.facts.gpu_count, Some(rec.facts.gpus.len() as u32));

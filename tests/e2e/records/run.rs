@@ -90,7 +90,7 @@ fn run_local_native_record() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["local", "job.json", "--native"]),
+            .args(["local", "job.json", "--json", "--native"]),
         3,
     );
     let rec: Run = pin(&out, "run");
@@ -99,7 +99,10 @@ fn run_local_native_record() {
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
     assert!(rec.env_passed.is_empty(), "{:?}", rec.env_passed);
-    assert_eq!(step_names(&rec), ["acquire", "venv", "run", "collect"]);
+    assert_eq!(
+        step_names(&rec),
+        ["acquire", "probe", "venv", "run", "collect"]
+    );
 }
 
 #[test]
@@ -110,7 +113,7 @@ fn run_ssh_native_record() {
     let out = run_expect(
         bin_cmd("runplz")
             .current_dir(d.path())
-            .args(["ssh", "job.json", "--env", "RPT_PASSED"])
+            .args(["ssh", "job.json", "--json", "--env", "RPT_PASSED"])
             .env("RPT_PASSED", "a value never in the record")
             .args(b.tool_args()),
         3,

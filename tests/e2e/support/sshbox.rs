@@ -190,6 +190,39 @@ impl SshBox {
         );
     }
 
+    /// Stop the listening sshd (new connections are refused; open sessions go on).
+    pub fn stop_sshd(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+    }
+
+    /// Start sshd again on the same port, as it was; returns once it listens.
+    pub fn restart_sshd(&mut self) {
+        let w = self.dir.path();
+        self.sshd = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(w.join("sshd_config"))
+            .arg("-E")
+            .arg(w.join("sshd.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("restart sshd");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen again");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Drop every open session of the box user (its sshd processes), as a network that
+    /// went away would; the listening sshd stays.
+    pub fn drop_sessions(&self) {
+        let _ = sh(&format!(
+            "pkill -KILL -u {} -x 'sshd(-session)?'",
+            self.user
+        ));
+    }
+
     /// The ssh-config alias of this box.
     pub fn host(&self) -> &'static str {
         "box"

@@ -10,26 +10,28 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const AFTER_HELP: &str = concat!(
-    "RECORD: one JSON line on stdout when the command ran, was not found, or was stopped:\n\n",
+    "OUTPUT: the command's stdout is rp-exec's stdout and its stderr rp-exec's stderr, live, as with `ssh box cmd` or `timeout`; rp-exec's own lines go to stderr, prefixed `rp-exec:`. With --json the command's stdout goes to stderr too (in order with its stderr) and stdout carries one JSON record when the command ran, was not found, or was stopped:\n\n",
     r#"{"type":"exec","version":1,"host":"box"|null,"run_id":"...","argv":["..."],"exit_code":N,"ending":{"kind":"exited","code":N},"duration_seconds":1.234,"log":"FILE"|null}"#,
-    "\n\nexit_code is rp-exec's own exit code (see EXIT CODES). ending says how the command ended, tagged by kind: ",
+    "\n\nexit_code is rp-exec's own exit code (see EXIT STATUS). ending says how the command ended, tagged by kind: ",
     r#"{"kind":"exited","code":N} it exited by itself (126 could not be run, 127 not found); {"kind":"signaled","signal":N} a signal that was not rp-exec's killed it (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2); {"kind":"timed_out","signal":N|null} it ran past --timeout and was stopped (signal: what ended it, null if it exited once asked); {"kind":"inactive","seconds":N,"signal":N|null} it printed nothing for --max-inactivity seconds and --inactivity-action terminate stopped it (exit 124); {"kind":"interrupted","signal":N,"ended_by":N|null} rp-exec got signal N and passed it on (ended_by: the signal that ended the command, null if it exited by itself, 9 if it outlived the grace)."#,
     " Readers should treat a kind they do not know as a failure. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
-    "EXIT CODES, as timeout(1): the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
+    "EXIT STATUS: as timeout(1), the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
     "STOPPING: on timeout the command's process group gets TERM; on SIGINT, SIGTERM or SIGHUP to rp-exec it gets that same signal (Ctrl-C reaches the job as INT, so a Python job gets its KeyboardInterrupt). After --grace seconds, KILL. Every process that still carries RUNPLZ_RUN_ID=<run id> outside the group (a grandchild that called setsid) gets the same, once, and so, on a box, does every process left in the command's session (it runs under setsid: one that cleared its environment with env -i but did not call setsid again); leftovers are also killed when the command ends by itself. A process that did both (setsid and a cleared environment) cannot be told apart for sure from the user's other processes and is not killed: when the run ends, rp-exec names on stderr, with a `kill -KILL PID...` command, every process of the user that started during the run, is an orphan (its parent is pid 1 or a user systemd), carries no RUNPLZ_RUN_ID and is in no session of another run recorded under $HOME/.runplz/runs/ (a process someone else started during the run still has its shell or sshd above it and is not named). On a box a second ssh call does this (killing ssh does not kill a remote command), and a guard on the box stops the run (TERM, grace, KILL) at timeout + grace, or as soon as the ssh connection is gone for good (the client killed, the box's TCP giving up on a vanished network), with or without a timeout. While it runs, the group (and session) id is in $HOME/.runplz/runs/<run id>/pgid on the box, and the wrapper's own session id in wsid beside it.\n\n",
     "ENVIRONMENT: --env-file FILE is read first, then each --env K=V (which replaces the file's K). Everything is checked before anything runs (a bad file is exit 2 naming the file, the key, what was found and what was expected). On a box the values travel on ssh's stdin into a private file that the command's shell reads and deletes before the command starts.\n\n",
     "EXAMPLES:\n\n",
     "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
     "rp-exec --host me@gpu-box --workdir '~/runplz/my-job' --env WANDB_MODE=offline --log run.log -- bash -lc 'nvidia-smi && python train.py'\n\n",
-    "rp-exec --host box --timeout 60 -- ./job | jq .exit_code\n\n",
-    "rp-exec --timeout 60 -- ./job | jq -r .ending.kind\n\n",
+    "rp-exec --host box --timeout 60 -- ./make-report > report.txt\n\n",
+    "rp-exec --json --host box --timeout 60 -- ./job | jq .exit_code\n\n",
+    "rp-exec --json --timeout 60 -- ./job | jq -r .ending.kind\n\n",
     "rp-exec --host gpu-box --job job.json --env-file secrets.json -- python train.py",
 );
 
 /// Run a command here or on an SSH box under a hard wall-clock limit.
 ///
 /// The command is an argv run as is (no shell; write `bash -lc '...'` for one). Its stdout and
-/// stderr stream live to rp-exec's stderr (and --log); the JSON record goes to stdout. Every
+/// stderr stream live to rp-exec's stdout and stderr (and --log); with --json its stdout goes
+/// to stderr and a JSON record to stdout. Every
 /// process of the run carries RUNPLZ_RUN_ID in its environment, so what it starts is stopped
 /// with it on a timeout or Ctrl-C (a daemon that left the session and cleared its environment
 /// is named, not killed; see STOPPING). With --host the command runs over one ssh connection (no tty) under
@@ -97,6 +99,11 @@ pub struct Cli {
     /// Also append the command's output to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+
+    /// Print the JSON record on stdout (see OUTPUT), sending the command's stdout to
+    /// stderr; as `cargo --message-format=json`.
+    #[arg(long)]
+    pub json: bool,
 
     /// The run id the command carries as RUNPLZ_RUN_ID ([A-Za-z0-9._-]; default: a fresh one
     /// from the time, rp-exec's pid and random bits).
@@ -179,6 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         env,
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
+        pass_stdout: !cli.json,
         stdin: match &cli.stdin {
             Some(f) => {
                 std::fs::File::open(f).map_err(|e| {
@@ -204,6 +212,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         None => None,
     };
     let report = exec::run(&opts, ssh.as_ref())?;
-    out::print_record("exec", &report.record())?;
+    if cli.json {
+        out::print_record("exec", &report.record())?;
+    }
     Ok(report.exit())
 }

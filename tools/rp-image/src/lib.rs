@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 const AFTER_LONG_HELP: &str = "\
-Output:
+OUTPUT:
   Without --json, dockerfile and shell print the rendered text itself on stdout, so it can be
   redirected to a file or piped. With --json (and always for modal) stdout is one JSON record:
 
@@ -30,7 +30,7 @@ Output:
   A command that a Dockerfile RUN line would mangle (a line break, a trailing backslash,
   \"<<\") is sent as /bin/sh -c \"$(printf %s BASE64 | base64 -d)\", which runs the same bytes.
 
-Examples:
+EXAMPLES:
   rp-image job.json --format dockerfile > Dockerfile
   rp-image job.json --format dockerfile | docker build -t my-job -f - .
   rp-image job.json --format shell | ssh box 'cd ~/work && bash -s'
@@ -38,7 +38,7 @@ Examples:
   rp-image job.json --format modal | jq -c '.ops[]'
   jq '.image.steps += [{\"run_commands\": [\"make\"]}]' job.json | rp-image - --format dockerfile
 
-Exit status:
+EXIT STATUS:
   0  the image was rendered
   2  bad usage, an invalid job (the message names the file, line, column and JSON path), or
      a value the chosen format cannot carry (a line break in a Dockerfile ENV value, a

@@ -7,7 +7,7 @@ use runplz_core::{job, out, process, CliError};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
 
-const AFTER_HELP: &str = r#"OUTPUT
+const AFTER_HELP: &str = r#"OUTPUT:
   One JSON record on stdout:
     {"type": "probe", "version": 1, "host": "gpu-box" (null with --local),
      "facts": {"cpus": 8, "memory_gb": 31.3, "disk_free_gb": 80.1, "disk_total_gb": 96.7,
@@ -24,7 +24,8 @@ const AFTER_HELP: &str = r#"OUTPUT
 
   Checks ("check" in findings): gpu, num_gpus, min_cpu, min_memory, min_gpu_memory,
   min_disk (the job's resources: a mismatch is a warning; sizes within 10% below the ask
-  still match, as a "16 GB" T4 shows 15 GiB), shm_gb, disk_free_gb, gpu_count,
+  still match, as a "16 GB" T4 shows 15 GiB; with --local, fewer GPUs than the job needs
+  is a failure, as a local run gets only this machine's), shm_gb, disk_free_gb, gpu_count,
   gpu_memory_gb (preconditions: below the minimum a warning, below half of it a failure),
   mig (a GPU split into MIG slices: a job gets one slice), unreadable (a fact no check
   needed could not be read).
@@ -32,14 +33,14 @@ const AFTER_HELP: &str = r#"OUTPUT
   Warnings are also printed on stderr. With any failure, rp-probe prints
   "refusing to start a doomed run: ..." on stderr and exits 3.
 
-EXIT CODES USED
+EXIT STATUS:
   0    the box was probed; warnings only
   1    the box could not be probed (ssh failed, no answer in 90 s)
   2    bad usage or an invalid job file; nothing was contacted
   3    a precondition is below half its minimum: the run would be doomed
   125  ssh (or bash, for --local) is not installed
 
-EXAMPLES
+EXAMPLES:
   rp-probe --host gpu-box job.json
   rp-probe --host me@10.0.0.5:2222 --gpu A100 --num-gpus 2 --shm-gb 16 --table
   rp-probe --local --min-memory 32

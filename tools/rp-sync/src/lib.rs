@@ -116,7 +116,7 @@ Never shipped, at any depth (gitignore syntax):
 A secret held back that git tracks is named in a warning. Keep a secret the job needs out
 of the tree: pass it with the job's `env` or put it on the box yourself.
 
-Output: one JSON record on stdout (fields a dry run cannot know are null):
+OUTPUT: one JSON record on stdout (fields a dry run cannot know are null):
   {{\"type\": \"sync\", \"version\": 1, \"source\": \"/abs/src\", \"dest\": \"runplz/job\",
    \"host\": \"box\", \"dry_run\": false, \"files\": 42, \"bytes\": 123456,
    \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1,
@@ -133,11 +133,11 @@ Output: one JSON record on stdout (fields a dry run cannot know are null):
 
 Progress and warnings go to stderr.
 
-Exit status used: 0 shipped (or listed); 1 the transfer failed (the message names rsync's
+EXIT STATUS: 0 shipped (or listed); 1 the transfer failed (the message names rsync's
 exit code and its last lines) or the box could not be reached; 2 bad usage or input, nothing
 done; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 
-Examples:
+EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
   rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 /// `sync.root`), the job runs in the job file's folder inside it (or its `workdir`) under a
 /// hard deadline, and `$RUNPLZ_OUT` comes back to `./out/`.
 ///
-/// stdout carries one JSON run record at the end; progress (which step, how long, bytes
-/// shipped) goes to stderr.
+/// The job's stdout is runplz's stdout and its stderr runplz's stderr, on every backend (as
+/// `ssh box cmd` or `docker run`); runplz's own lines (which step, how long, bytes shipped)
+/// go to stderr. `--json` puts the run record on stdout instead.
 #[derive(Debug, Parser)]
 #[command(name = "runplz", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
@@ -83,7 +84,7 @@ pub struct CollectArgs {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// The job file (`-` reads it from stdin).
-    #[arg(value_name = "JOB")]
+    #[arg(value_name = "JOB", default_value = "job.json")]
     pub job: PathBuf,
     /// Where `$RUNPLZ_OUT` comes back to (default: the job's `outputs_dir`, else `out/`
     /// beside the job file). Relative to the current folder; it must be a new or existing
@@ -113,7 +114,17 @@ pub struct CommonArgs {
     /// refused with `--plan`) and the `--env-file` by its path.
     #[arg(long)]
     pub plan: bool,
-    /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
+    /// Print the run record (see OUTPUT) on stdout, and send the job's stdout to stderr, as
+    /// `cargo --message-format=json` does. The record is kept in the run state either way.
+    #[arg(long, conflicts_with = "plan")]
+    pub json: bool,
+    /// Say only warnings and errors on stderr (the job's own output still comes): no step
+    /// lines, no set-up output (a failed step's error still ends with its last lines).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job's `args` and
+    /// win over `--var`; a placeholder whose default is "true" or "false" also takes
+    /// `--NAME` alone (true) and `--no-NAME` (false).
     #[arg(last = true, value_name = "--NAME=VALUE")]
     pub params: Vec<String>,
 }
@@ -174,7 +185,16 @@ pub struct ModalArgs {
 }
 
 const AFTER_HELP: &str = "\
-RUN RECORD (stdout):
+OUTPUT:
+  The job's stdout goes to runplz's stdout and its stderr to runplz's stderr, live, so
+  `runplz local job.json > log.txt` keeps what the job printed. The set-up steps' output
+  (docker build, pip) and runplz's own lines, prefixed `runplz:`, go to stderr: on a
+  terminal, one live line per step with its elapsed time (and bytes and files for sync and
+  collect, the current package for a venv build); plain lines otherwise. --quiet keeps
+  only warnings and errors; NO_COLOR turns colour off.
+  With --json the job's stdout goes to stderr (in order with its stderr) and stdout
+  carries one JSON run record at the end. The record is always also kept in the run state
+  (see RUN STATE), under \"run\":
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
    \"host\":\"box\"|null,\"mode\":\"docker\"|\"native\",\"exit_code\":0,
    \"ending\":{\"kind\":\"exited\",\"code\":0},\"steps\":[{\"step\":\"sync\",\"seconds\":0.4,\"ok\":true}],
@@ -270,8 +290,11 @@ MODAL:
 EXAMPLES:
   runplz local examples/hello/job.json --native
   runplz local examples/hello/job.json --steps=5
+  runplz local examples/hello/job.json --steps 5
   runplz ssh job.json --host me@gpu-box:2222 --var steps=100
   runplz ssh job.json --host box --plan > run.sh && sh run.sh
+  runplz local job.json --native > log.txt
+  runplz ssh job.json --host box --json | jq .exit_code
   HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
   runplz modal job.json --dry-run
   runplz modal job.json --detach && runplz tail -f RUN && runplz collect RUN
@@ -312,9 +335,12 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
     out.extend(iter.next()); // program name
     let mut seen_backend = false;
     let mut seen_job = false;
-    while let Some(a) = iter.next() {
+    // A word read ahead (after a flag alone) to be judged next.
+    let mut pending: Option<OsString> = None;
+    while let Some(a) = pending.take().or_else(|| iter.next()) {
         let s = a.to_string_lossy().into_owned();
         if s == "--" {
+            // What follows `--` is the job's, whatever it looks like (the old way).
             params.extend(iter.by_ref());
             break;
         }
@@ -341,7 +367,32 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
                         out.extend(iter.next());
                     }
                 }
-                None if seen_job && flag.contains('=') => params.push(a),
+                None if flag.contains('=') && !flag.starts_with('=') => params.push(a),
+                // Another backend's flag (`--no-build` on ssh): clap says it is not this one's.
+                None if !flag.contains('=') && any_backend_flag(&cli, name) => out.push(a),
+                // `--steps 7`: the next word is the value (after the job file runplz takes
+                // no other positional; before it, a word that names a job file is the job);
+                // `--flag` alone is a boolean placeholder.
+                None if !flag.is_empty() => {
+                    match iter.next() {
+                        Some(v)
+                            if !v.to_string_lossy().starts_with("--")
+                                && (seen_job || !looks_like_job(&v)) =>
+                        {
+                            let mut joined = a.clone();
+                            joined.push("=");
+                            joined.push(&v);
+                            params.push(joined);
+                        }
+                        next => {
+                            params.push(a);
+                            // The next word is judged on its own (another flag).
+                            if let Some(n) = next {
+                                pending = Some(n);
+                            }
+                        }
+                    }
+                }
                 None => out.push(a),
             }
             continue;
@@ -360,6 +411,18 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
 
 fn verb(v: Verb, a: RunArgs) -> anyhow::Result<Exit> {
     runplz_core::ops::main(&v, &a.run, a.backend.as_deref())
+}
+
+/// Whether a word where the job file may come is one: `-`, a `.json` name, or a file.
+fn looks_like_job(word: &std::ffi::OsStr) -> bool {
+    word == "-" || word.to_string_lossy().ends_with(".json") || std::path::Path::new(word).is_file()
+}
+
+/// Whether `name` is a long flag of any backend.
+fn any_backend_flag(cli: &clap::Command, name: &str) -> bool {
+    cli.get_subcommands()
+        .flat_map(|s| s.get_arguments())
+        .any(|a| a.get_long() == Some(name))
 }
 
 /// Run the chosen backend.
@@ -414,6 +477,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         env: c.env,
         env_file: c.env_file,
         plan: c.plan,
+        json: c.json,
+        quiet: c.quiet,
         backend,
     })
 }
@@ -489,13 +554,58 @@ mod tests {
     }
 
     #[test]
-    fn words_before_the_job_are_left_for_clap_to_judge() {
+    fn params_take_their_value_in_the_next_word_or_stand_alone() {
+        assert_eq!(
+            split(&["runplz", "local", "job.json", "--steps", "7", "--native"]),
+            ["runplz", "local", "job.json", "--native", "--", "--steps=7"]
+        );
+        // A flag alone (a boolean placeholder), then a runplz flag, then another param.
+        assert_eq!(
+            split(&["runplz", "local", "job.json", "--fast", "--native", "--lr", "-0.1", "--no-x"]),
+            [
+                "runplz",
+                "local",
+                "job.json",
+                "--native",
+                "--",
+                "--fast",
+                "--lr=-0.1",
+                "--no-x"
+            ]
+        );
+        let cli =
+            Cli::try_parse_from(split(&["runplz", "local", "job.json", "--steps", "7"])).unwrap();
+        let BackendCmd::Local(a) = cli.backend else {
+            panic!("not local")
+        };
+        assert_eq!(a.common.params, ["--steps=7"]);
+    }
+
+    #[test]
+    fn params_may_come_before_the_job_or_without_one() {
+        // JOB defaults to ./job.json, so a job arg may come first, or alone.
         assert_eq!(
             split(&["runplz", "ssh", "--steps=5", "job.json"]),
-            ["runplz", "ssh", "--steps=5", "job.json"]
+            ["runplz", "ssh", "job.json", "--", "--steps=5"]
         );
-        let e = Cli::try_parse_from(split(&["runplz", "ssh", "--steps=5", "job.json"]));
-        assert!(e.unwrap_err().to_string().contains("--steps"));
+        assert_eq!(
+            split(&["runplz", "local", "--steps", "5"]),
+            ["runplz", "local", "--", "--steps=5"]
+        );
+        // Before the job, a flag alone does not swallow the job file.
+        assert_eq!(
+            split(&["runplz", "local", "--fast", "my.json"]),
+            ["runplz", "local", "my.json", "--", "--fast"]
+        );
+        let cli = Cli::try_parse_from(split(&["runplz", "local", "--steps", "5"])).unwrap();
+        let BackendCmd::Local(a) = cli.backend else {
+            panic!("not local")
+        };
+        assert_eq!(a.common.job, PathBuf::from("job.json"));
+        assert_eq!(a.common.params, ["--steps=5"]);
+        // Another backend's flag is still clap's to refuse.
+        let e = Cli::try_parse_from(split(&["runplz", "ssh", "--no-build", "job.json"]));
+        assert!(e.unwrap_err().to_string().contains("--no-build"));
     }
 
     #[test]

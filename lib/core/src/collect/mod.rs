@@ -245,6 +245,11 @@ const NOT_A_DIR: i32 = 98;
 /// Between the listing's files and its symlinks.
 const LINKS: &str = "//links";
 
+/// Where a runplz run left its outputs on a box: `runplz-out/<run id>` in the home.
+pub fn box_outputs(run_id: &str) -> String {
+    format!("{}/{run_id}", crate::steps::BOX_OUTPUTS)
+}
+
 /// rsync `remote_dir` on the box down into `dest` (created if needed). A missing remote
 /// folder is an empty collection with a warning. Symlinks that point outside the folder
 /// are skipped (`--safe-links`). Every regular file of the remote folder is then hashed
@@ -262,10 +267,15 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
         "if [ ! -e {q} ]; then exit {MISSING}; fi; cd {q} 2>/dev/null || exit {NOT_A_DIR}; \
          find . -type f -print0 && printf '{LINKS}\\0' && exec find . -type l -print0"
     );
-    let listing = ssh
-        .command(&script)
-        .run()
-        .context("listing the remote folder")?;
+    // The listing changes nothing: a connection that did not open is tried again.
+    let list = ssh.command(&script);
+    let listing = crate::ssh::retry::retry(
+        &crate::ssh::tool(),
+        &ssh.destination(),
+        || list.run(),
+        crate::ssh::retry::connect_failure,
+    )
+    .context("listing the remote folder")?;
     listing.check_interrupted()?;
     match listing.status.code() {
         0 => {}

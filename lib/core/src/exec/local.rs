@@ -37,21 +37,30 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     let mut proc = Proc::new(&opts.argv[0])
         .args(&opts.argv[1..])
         .env(RUN_ID_VAR, &opts.run_id)
-        .output(Output::Stream {
-            log: opts.log.clone(),
+        .output(if opts.pass_stdout {
+            Output::Passthrough {
+                log: opts.log.clone(),
+                stdout_to_stderr: false,
+                control: None,
+                hold_stderr_until: None,
+            }
+        } else {
+            Output::Stream {
+                log: opts.log.clone(),
+            }
         })
         .timeout(opts.timeout)
         .grace(opts.grace)
         // The group is dead; now what left it (a setsid grandchild) and may hold the pipe.
         .after_exit(move || {
             if let Err(e) = reap::kill_run_local(&run_id, grace) {
-                out::warn("rp-exec", format!("{e:#}"));
+                out::warn(&crate::ssh::tool(), format!("{e:#}"));
             }
             // What left the group and dropped the run id: named, not killed.
             if let Some(since) = since {
                 let pids = reap::escapers(since, &[]);
                 if let Some(msg) = reap::escaper_warning(&run_id, &pids) {
-                    out::warn("rp-exec", msg);
+                    out::warn(&crate::ssh::tool(), msg);
                 }
             }
         });
@@ -101,7 +110,7 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         // Not found / not runnable are the command's outcome (127 / 126), not ours.
         Err(e) => match exit_of(&e, Exit::ToolFailed) {
             x @ (Exit::NotFound | Exit::CannotInvoke) => {
-                out::note("rp-exec", format!("{e:#}"));
+                out::note(&crate::ssh::tool(), format!("{e:#}"));
                 Ok(report(x.code(), None))
             }
             _ => Err(e),
@@ -134,7 +143,7 @@ pub(super) fn say_diagnosis(after: Duration, f: Result<crate::process::Finished>
         Err(e) => format!("(could not look: {e:#})"),
     };
     out::warn(
-        "rp-exec",
+        &crate::ssh::tool(),
         format!(
             "no output for {}s; what the job is doing (the inactivity watch; it runs on):\n{}",
             after.as_secs(),
@@ -146,7 +155,7 @@ pub(super) fn say_diagnosis(after: Duration, f: Result<crate::process::Finished>
 fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
     if f.inactive {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "no output for {}s; stopped the command (TERM, KILL after {:.1}s)",
                 opts.inactivity
@@ -157,7 +166,7 @@ fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
         );
     } else if f.timed_out {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "timed out after {:.1}s; stopped the command (TERM, KILL after {:.1}s)",
                 opts.timeout.unwrap_or_default().as_secs_f64(),
@@ -165,6 +174,9 @@ fn say_how_it_ended(opts: &ExecOptions, f: &crate::process::Finished) {
             ),
         );
     } else if let Some(sig) = f.interrupted {
-        out::note("rp-exec", format!("got signal {sig}; stopped the command"));
+        out::note(
+            &crate::ssh::tool(),
+            format!("got signal {sig}; stopped the command"),
+        );
     }
 }

@@ -51,6 +51,10 @@ pub struct ExecOptions {
     pub stdin: Option<Input>,
     /// The inactivity watch: what to do when the command prints nothing for a while.
     pub inactivity: Option<Inactivity>,
+    /// The command's stdout goes to our stdout (the job's output where users look: rp-exec
+    /// and runplz without `--json`); off, it goes to our stderr with its stderr, in order
+    /// (set-up steps, and `--json`, where our stdout carries the record).
+    pub pass_stdout: bool,
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
@@ -87,6 +91,7 @@ impl ExecOptions {
             run_id: new_run_id(""),
             stdin: None,
             inactivity: None,
+            pass_stdout: false,
         }
     }
 
@@ -184,13 +189,9 @@ fn check_run_id(id: &str) -> Result<()> {
 /// empty), the seconds since the epoch, our pid and 32 random bits, e.g.
 /// `my-job-1732360000-4242-9f3c01ab`.
 pub fn new_run_id(name: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    // RandomState is seeded from the OS per process (and bumped per instance).
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(now.as_nanos());
     let name: String = name
         .chars()
         .map(|c| match c {
@@ -205,7 +206,8 @@ pub fn new_run_id(name: &str) -> String {
         if name.is_empty() { "" } else { "-" },
         now.as_secs(),
         std::process::id(),
-        h.finish() as u32
+        // fastrand seeds each thread from the OS's randomness.
+        fastrand::u32(..)
     )
 }
 

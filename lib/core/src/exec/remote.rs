@@ -1,9 +1,13 @@
 //! Running the command on a box. One ssh call (`-T`, no tty) runs a wrapper script that
 //! creates and enters the workdir, then starts the command under `setsid` with the env and
 //! `RUNPLZ_RUN_ID`, its process group id written to `$HOME/.runplz/runs/<id>/pgid`. The
-//! command's stdout and stderr both go to ssh's stderr (live to ours); ssh's stdout carries
-//! only the wrapper's control lines, so a connection failure (ssh's 255, no start line) is
-//! never mistaken for the command's own 255. We enforce the deadline here: on timeout (TERM)
+//! command's stdout goes to ssh's stdout and its stderr to ssh's stderr (live to ours; with
+//! `pass_stdout` off, both to ssh's stderr, in order). The wrapper's control lines travel on
+//! ssh's stdout (the guard's heartbeat must go there: a client-side ssh closes the channel
+//! when it cannot write stdout, not stderr) behind a marker that holds a random nonce of
+//! this run, and are taken out of it here: the job cannot forge them, its stdout arrives
+//! otherwise byte for byte, and a connection failure (ssh's 255, no start line) is never
+//! mistaken for the command's own 255. We enforce the deadline here: on timeout (TERM)
 //! or a signal (passed on as it came: Ctrl-C is INT) a second ssh call stops the run on the
 //! box (killing the ssh client would not), and only then is the first ssh ended.
 //!
@@ -28,9 +32,14 @@ use crate::ssh::Ssh;
 use anyhow::Result;
 use std::time::Duration;
 
-const START: &str = "runplz-exec:start";
-const EXIT: &str = "runplz-exec:exit ";
-const FAIL: &str = "runplz-exec:fail ";
+const START: &str = "start";
+const EXIT: &str = "exit ";
+const FAIL: &str = "fail ";
+
+/// The marker of this run's control lines: a record separator, a name and a random nonce.
+fn control_marker() -> String {
+    format!("\x1erunplz-exec-{:016x}:", fastrand::u64(..))
+}
 
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 const KILL_SLACK: Duration = Duration::from_secs(30);
@@ -40,10 +49,12 @@ const WRAPPER: &str = r#"set -u
 unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
+# Control lines go to ssh's stdout behind this marker (see exec/remote.rs).
+rp_ctl="$(printf '\036')"@MARK@
 @FUNCTIONS@
 @ESCAPERS@
 @SWEEP@
-rp_fail() { rm -rf "$rp_dir"; echo "@FAIL@$1"; exit 125; }
+rp_fail() { rm -rf "$rp_dir"; echo "${rp_ctl}@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
 # Absolute paths, found before the job's env (which may set PATH) is applied.
 rp_env=$(command -v env) || rp_fail "env not found"
@@ -88,20 +99,20 @@ rp_limit=@LIMIT@
     rp_n=$((rp_n + 1))
     rp_g=
     read -r rp_g < "$rp_dir/pgid" 2>/dev/null
-    if { [ -n "$rp_limit" ] && [ "$rp_n" -ge "$rp_limit" ]; } || ! echo; then
+    if { [ -n "$rp_limit" ] && [ "$rp_n" -ge "$rp_limit" ]; } || ! echo "${rp_ctl}"; then
       rp_stop "$rp_id" @GRACE@ "$rp_g"
       break
     fi
     kill -0 $$ 2>/dev/null || [ -n "$(rp_pids "$rp_id" "$rp_g")" ] || break
   done ) &
 rp_dog=$!
-echo @START@
+echo "${rp_ctl}@START@"
 # Our stderr moves to fd 4 and fd 2 to /dev/null, so the shell's "Killed" notice about the
 # job stays out of its output. The job runs in the foreground (an async list would start
 # with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
 # session.
 exec 4>&2 2>/dev/null
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@1>&4 2>&4 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@@JOBOUT@2>&4 4>&-)
 rp_rc=$?
 kill "$rp_dog" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
@@ -114,7 +125,7 @@ if [ -n "$rp_since" ]; then
   rp_tell "$rp_since" "$rp_wsid $rp_pg $rp_skip" "$rp_id" 2>&4
 fi
 rm -rf "$rp_dir"
-echo "@EXIT@$rp_rc"
+echo "${rp_ctl}@EXIT@$rp_rc"
 exit "$rp_rc"
 "#;
 
@@ -199,7 +210,7 @@ fn env_block(opts: &ExecOptions) -> Vec<u8> {
 }
 
 /// The script the first ssh call runs.
-pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
+pub(super) fn wrapper_script(opts: &ExecOptions, marker: &str) -> String {
     let env_len = env_block(opts).len().to_string();
     let limit = opts
         .timeout
@@ -220,6 +231,9 @@ pub(super) fn wrapper_script(opts: &ExecOptions) -> String {
             ("SWEEP", SWEEP),
             ("FAIL", FAIL),
             ("START", START),
+            // The marker less its leading record separator (printf makes that one).
+            ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            ("JOBOUT", if opts.pass_stdout { "" } else { "1>&4 " }),
             ("EXIT", EXIT),
             ("WORKDIR", &workdir_word(opts.workdir.as_deref())),
             (
@@ -321,7 +335,8 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         .map(|sig| (sig, kill_proc(ssh, &opts.run_id, opts.grace, sig)))
         .collect();
     let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
-    let mut first = ssh.command(&wrapper_script(opts));
+    let marker = control_marker();
+    let mut first = ssh.command(&wrapper_script(opts, &marker));
     let mut input = env_block(opts);
     match &opts.stdin {
         Some(super::Input::Bytes(b)) => {
@@ -353,9 +368,13 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             })
         };
     }
-    let f = first
-        .output(Output::StreamStderr {
+    let first = first
+        .output(Output::Passthrough {
             log: opts.log.clone(),
+            stdout_to_stderr: !opts.pass_stdout,
+            control: Some(marker),
+            // ssh's words about a connection that never opened: said once, in the error.
+            hold_stderr_until: Some(START.to_string()),
         })
         .timeout(opts.timeout)
         // After the hook has stopped the run on the box, the client only has to say how it
@@ -364,7 +383,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         .grace(Duration::from_secs(2))
         .on_stop_with(move |sig| {
             out::note(
-                "rp-exec",
+                &crate::ssh::tool(),
                 format!("stopping run {run_id} on {dest} ({})", sig.as_str()),
             );
             let killer = killers
@@ -374,16 +393,30 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             match killer.run() {
                 Ok(k) if k.status.success() => {}
                 Ok(k) => out::warn(
-                    "rp-exec",
+                    &crate::ssh::tool(),
                     format!(
                         "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's guard stops it once this client is gone",
                         k.status.code()
                     ),
                 ),
-                Err(e) => out::warn("rp-exec", format!("stopping run {run_id} on {dest}: {e:#}")),
+                Err(e) => out::warn(&crate::ssh::tool(), format!("stopping run {run_id} on {dest}: {e:#}")),
             }
-        })
-        .run()?;
+        });
+    // A wrapper that never said it started ran nothing: when ssh could not connect, it is
+    // tried again (never once the command started).
+    let f = crate::ssh::retry::retry(
+        &crate::ssh::tool(),
+        &ssh.destination(),
+        || first.run(),
+        |f| {
+            let c = control(&f.stdout);
+            let stopped = f.timed_out || f.interrupted.is_some();
+            if stopped || c.started || c.failed.is_some() {
+                return None;
+            }
+            crate::ssh::retry::connect_failure(f)
+        },
+    )?;
     let ctl = control(&f.stdout);
     let stopped = f.timed_out || f.interrupted.is_some();
     if !stopped {
@@ -397,7 +430,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             return Err(tool_failed(format!(
                 "could not run on {host}: ssh exited with {} before the command started{}",
                 f.status.code(),
-                last_line(&f.tail(5))
+                // What ssh said was held back (not shown live): all of it, once, here.
+                f.tail(5)
+                    .lines()
+                    .map(|l| format!("\n  {}", l.trim_end()))
+                    .collect::<String>()
             )));
         }
         if ctl.exit.is_none() {
@@ -423,7 +460,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     };
     if f.inactive {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "no output for {}s; stopped the command on {host}",
                 opts.inactivity
@@ -433,7 +470,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         );
     } else if f.timed_out {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!(
                 "timed out after {:.1}s; stopped the command on {host}",
                 opts.timeout.unwrap_or_default().as_secs_f64()
@@ -441,7 +478,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         );
     } else if let Some(sig) = f.interrupted {
         out::note(
-            "rp-exec",
+            &crate::ssh::tool(),
             format!("got signal {sig}; stopped the command on {host}"),
         );
     }
@@ -491,7 +528,7 @@ mod tests {
         o.timeout = Some(Duration::from_millis(1500));
         o.workdir = Some("~/w d".into());
         for script in [
-            wrapper_script(&o),
+            wrapper_script(&o, &control_marker()),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
             let out = Command::new("sh")
@@ -506,14 +543,14 @@ mod tests {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let s = wrapper_script(&o);
+        let s = wrapper_script(&o, "\x1erunplz-exec-00:");
         assert!(s.contains("rp_limit=7\n"), "1.5 s + 5 s grace, rounded up");
         assert!(!s.contains("@ENVLEN@") && !s.contains("@ARGV@"));
     }
 
     #[test]
     fn control_lines() {
-        let c = control(b"motd noise\nrunplz-exec:start\nrunplz-exec:exit 255\n");
+        let c = control(b"start\nexit 255\n");
         assert_eq!(
             c,
             Control {
@@ -524,12 +561,9 @@ mod tests {
         );
         assert_eq!(control(b""), Control::default());
         // The guard's heartbeats, before and after the exit line.
+        assert_eq!(control(b"start\n\n\nexit 3\n\n").exit, Some(3));
         assert_eq!(
-            control(b"runplz-exec:start\n\n\nrunplz-exec:exit 3\n\n").exit,
-            Some(3)
-        );
-        assert_eq!(
-            control(b"runplz-exec:fail no setsid\n").failed.as_deref(),
+            control(b"fail no setsid\n").failed.as_deref(),
             Some("no setsid")
         );
     }

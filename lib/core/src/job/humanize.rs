@@ -37,31 +37,13 @@ pub fn quoted_list(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// Levenshtein distance, for "did you mean".
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The known word nearest to `word`, if it is plausibly a typo of it (or `word` is a
 /// prefix of it, as in `instance` for `instance_type`).
 pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let w = word.to_lowercase();
     known
         .iter()
-        .map(|k| (distance(&w, k), *k))
+        .map(|k| (strsim::levenshtein(&w, k), *k))
         .filter(|(d, k)| *d <= (k.chars().count() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -71,6 +53,27 @@ pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
                 .find(|k| w.len() >= 4 && (k.starts_with(&w) || w.starts_with(**k)))
                 .copied()
         })
+}
+
+/// What runplz calls a key Python runplz's `@app.function(...)` and its configs took, for
+/// the unknown key at `path` (`min_gpus`, `resources.min_gpus`).
+pub fn python_name(path: &str) -> Option<&'static str> {
+    const RESOURCES: &[(&str, &str)] = &[
+        ("gpu", "resources.gpu"),
+        ("num_gpus", "resources.num_gpus"),
+        ("min_gpus", "resources.num_gpus"),
+        ("min_cpu", "resources.min_cpu"),
+        ("min_memory", "resources.min_memory"),
+        ("min_gpu_memory", "resources.min_gpu_memory"),
+        ("min_disk", "resources.min_disk"),
+        ("brev_config", "brev"),
+        ("ssh_config", "ssh"),
+        ("modal_config", "modal"),
+    ];
+    match path {
+        "resources.min_gpus" => Some("num_gpus"),
+        top => RESOURCES.iter().find(|(p, _)| *p == top).map(|(_, r)| *r),
+    }
 }
 
 /// `; did you mean "x"?` or nothing.
@@ -151,7 +154,9 @@ pub fn serde_error(
     if msg.starts_with("unknown field") {
         let known: Vec<&str> = ticks.iter().skip(1).copied().collect();
         // With one known key the message already names it.
-        let hint = if known.len() > 1 {
+        let hint = if let Some(ours) = python_name(&path) {
+            format!("; runplz calls this `{ours}`")
+        } else if known.len() > 1 {
             did_you_mean(word, &known)
         } else {
             String::new()

@@ -343,6 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn python_runplz_names_get_runplz_name_not_a_typo_guess() {
+        let job = |extra: &str| {
+            err(&format!(
+                "{{\"name\": \"j\", \"image\": {{\"from_registry\": \"x\"}}, \"run\": \"true\", {extra}}}"
+            ))
+        };
+        let e = job("\"resources\": {\"min_gpus\": 2}");
+        assert!(e.contains("found unknown key \"min_gpus\""), "{e}");
+        assert!(e.ends_with("; runplz calls this `num_gpus`"), "{e}");
+        assert!(!e.contains("did you mean"), "{e}");
+        let e = job("\"min_gpus\": 2");
+        assert!(
+            e.ends_with("; runplz calls this `resources.num_gpus`"),
+            "{e}"
+        );
+        let e = job("\"gpu\": \"A100\"");
+        assert!(e.ends_with("; runplz calls this `resources.gpu`"), "{e}");
+        // A plain typo still gets its guess.
+        let e = job("\"resources\": {\"min_cpus\": 2}");
+        assert!(e.ends_with("; did you mean \"min_cpu\"?"), "{e}");
+    }
+
+    #[test]
     fn backend_names_round_trip() {
         for b in Backend::ALL {
             assert_eq!(b.name().parse::<Backend>(), Ok(b));

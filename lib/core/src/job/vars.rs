@@ -245,6 +245,59 @@ pub fn read_vars_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// Job args in their other forms, as `--NAME=VALUE`: `--NAME VALUE` (the next word, when it
+/// is not itself a `--` flag), and, for a placeholder whose default (the job's `args`) is
+/// "true" or "false", `--NAME` alone (true) and `--no-NAME` (false). Any other word is kept
+/// as is.
+pub fn bool_flags(
+    trailing: &[String],
+    defaults: &BTreeMap<String, String>,
+) -> Result<Vec<String>, String> {
+    let is_bool = |k: &str| defaults.get(k).is_some_and(|d| d == "true" || d == "false");
+    let mut words = trailing.iter().peekable();
+    let mut out = Vec::new();
+    while let Some(word) = words.next() {
+        let name = word
+            .strip_prefix("--")
+            .filter(|n| !n.contains('=') && !n.is_empty() && !n.starts_with('-'));
+        if let (Some(name), Some(v)) = (name, words.peek()) {
+            if !v.starts_with("--") {
+                out.push(format!("--{name}={v}"));
+                words.next();
+                continue;
+            }
+        }
+        out.push(alone(word, name, defaults, &is_bool)?);
+    }
+    Ok(out)
+}
+
+/// A `--NAME` with no value (see [`bool_flags`]).
+fn alone(
+    word: &str,
+    name: Option<&str>,
+    defaults: &BTreeMap<String, String>,
+    is_bool: &dyn Fn(&str) -> bool,
+) -> Result<String, String> {
+    let Some(name) = name else {
+        return Ok(word.to_string());
+    };
+    if is_bool(name) {
+        return Ok(format!("--{name}=true"));
+    }
+    if let Some(k) = name.strip_prefix("no-").filter(|k| is_bool(k)) {
+        return Ok(format!("--{k}=false"));
+    }
+    match defaults.get(name) {
+        Some(d) => Err(format!(
+            "found {} after the job file with no value, expected --{name}=VALUE or --{name} VALUE (a placeholder is given alone only when its default is \"true\" or \"false\"; {name}'s is {})",
+            q(word),
+            q(d)
+        )),
+        None => Ok(word.to_string()),
+    }
+}
+
 /// Build the override list from the command line, lowest precedence first: the
 /// `--vars-file` entries, then each `--var NAME=VALUE`, then the raw `--NAME=VALUE` words
 /// given after the job file. Pass the result to [`render`] (or `Job::command`), which adds
@@ -413,6 +466,24 @@ mod tests {
         let run = Run::Argv(words(&["t", "{steps}", "{lr}", "{tag}", "{empty}"]));
         let out = render(&run, &args(&[("steps", "1"), ("lr", "1")]), &got).unwrap();
         assert_eq!(out, Run::Argv(words(&["t", "30", "0.1", "a=b", ""])));
+    }
+
+    #[test]
+    fn bool_placeholders_take_a_flag_alone() {
+        let d = args(&[("fast", "false"), ("verbose", "true"), ("steps", "3")]);
+        assert_eq!(
+            bool_flags(&words(&["--fast", "--no-verbose", "--steps=4", "--x"]), &d).unwrap(),
+            words(&["--fast=true", "--verbose=false", "--steps=4", "--x"])
+        );
+        // Not a boolean placeholder: no value is an error naming it.
+        let e = bool_flags(&words(&["--steps"]), &d).unwrap_err();
+        assert!(e.contains("expected --steps=VALUE or --steps VALUE"), "{e}");
+        assert!(e.contains("steps's is \"3\""), "{e}");
+        // --no-X is only for a boolean X.
+        assert_eq!(
+            bool_flags(&words(&["--no-steps"]), &d).unwrap(),
+            words(&["--no-steps"])
+        );
     }
 
     #[test]

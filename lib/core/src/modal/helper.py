@@ -85,10 +85,18 @@ class Fail(Exception):
         self.kind = kind
 
 
+# Our stdout carries the job's own stdout and, behind runplz's per-call marker, our events;
+# one lock so an event never lands inside a chunk of the job's output.
+OUT_LOCK = threading.Lock()
+MARKER = b""
+
+
 def emit(event, **fields):
     fields["event"] = event
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
+    line = MARKER + json.dumps(fields).encode() + b"\n"
+    with OUT_LOCK:
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
 
 
 def say(msg):
@@ -96,12 +104,18 @@ def say(msg):
     sys.stderr.flush()
 
 
-def job_output(chunk):
-    """The one place the job's own output goes (runplz passes it on)."""
+def job_output(chunk, out=False):
+    """The one place the job's own output goes: its stdout (`out`) to our stdout, where
+    runplz passes it on to its own stdout (or stderr under --json); the rest to stderr."""
     if isinstance(chunk, str):
         chunk = chunk.encode("utf-8", "replace")
-    sys.stderr.buffer.write(chunk)
-    sys.stderr.buffer.flush()
+    if out:
+        with OUT_LOCK:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    else:
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.buffer.flush()
 
 
 def call(what, seconds, fn, on_interrupt=None):
@@ -292,9 +306,9 @@ class Session:
                 pass
 
 
-def stream(src):
+def stream(src, out):
     for chunk in src:
-        job_output(chunk)
+        job_output(chunk, out)
 
 
 def run(s):
@@ -304,7 +318,8 @@ def run(s):
         s.find()
         p = s.exec("sh", "-c", ATTACHED, "sh", *req["command"], timeout=int(req["timeout"]),
                    workdir=req["workdir"], env=s.job_env(), text=False)
-        threads = [threading.Thread(target=stream, args=(x,), daemon=True) for x in (p.stdout, p.stderr)]
+        threads = [threading.Thread(target=stream, args=x, daemon=True)
+                   for x in ((p.stdout, True), (p.stderr, False))]
         for t in threads:
             t.start()
         ending = "exited"
@@ -453,7 +468,9 @@ ACTIONS = {"create": create, "run": run, "start": start, "status": status, "tail
 def main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    global MARKER
     req = json.loads(sys.stdin.read())
+    MARKER = req.get("marker", "").encode()
     s = Session(req)
     try:
         ACTIONS[req["action"]](s)

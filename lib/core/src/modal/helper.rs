@@ -56,6 +56,14 @@ impl Reply {
     }
 }
 
+/// Where the job's own stdout goes: to runplz's stdout (it is the data), or to its stderr
+/// (runplz's stdout carries a record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStdout {
+    Stdout,
+    Stderr,
+}
+
 /// One clear line per kind of failure, each with its own exit code.
 pub fn error(kind: &str, message: &str) -> anyhow::Error {
     let (exit, text) = match kind {
@@ -169,7 +177,13 @@ pub fn find_python() -> Result<PathBuf> {
 /// Run the helper with `req` on its stdin. `limit`: runplz's deadline on the whole call;
 /// `shielded`: a Ctrl-C does not stop it (release). An error: it could not be started or
 /// printed something unreadable; a reported failure is in the [`Reply`].
-pub fn call(py: &Path, req: &Request, limit: Option<Duration>, shielded: bool) -> Result<Reply> {
+pub fn call(
+    py: &Path,
+    req: &Request,
+    limit: Option<Duration>,
+    shielded: bool,
+    job_stdout: JobStdout,
+) -> Result<Reply> {
     let mut file = tempfile::Builder::new()
         .prefix("runplz-modal-")
         .suffix(".py")
@@ -178,12 +192,22 @@ pub fn call(py: &Path, req: &Request, limit: Option<Duration>, shielded: bool) -
     file.write_all(HELPER_PY.as_bytes())
         .context("writing the Modal helper")?;
     file.flush()?;
-    let body = serde_json::to_vec(req)?;
+    // The helper's stdout carries the job's own stdout; its events come behind a marker
+    // the job cannot guess.
+    let marker = format!("\u{1}runplz-modal-{:016x} ", fastrand::u64(..));
+    let mut body = serde_json::to_value(req)?;
+    body["marker"] = serde_json::Value::String(marker.clone());
+    let body = serde_json::to_vec(&body)?;
     let mut proc = Proc::new(py)
         .arg("-B")
         .arg(file.path())
         .stdin(body)
-        .output(Output::CaptureStdout)
+        .output(Output::Passthrough {
+            log: None,
+            stdout_to_stderr: job_stdout == JobStdout::Stderr,
+            control: Some(marker),
+            hold_stderr_until: None,
+        })
         .timeout(limit)
         // Time for the helper to terminate the sandbox after a Ctrl-C.
         .grace(Duration::from_secs(45))

@@ -3,7 +3,7 @@
 //! the helper. A detached job keeps its output in `/runplz/log` and its exit code in
 //! `/runplz/rc` inside the sandbox (see `helper.py`'s launcher).
 
-use super::helper::{self, Reply};
+use super::helper::{self, JobStdout, Reply};
 use super::{archive_path, find_python, Deadlines, Request};
 use crate::collect::Collected;
 use crate::ops::{Operations, RunRef};
@@ -39,7 +39,13 @@ fn ask(run: &RunRef, action: &'static str, limit: Option<Duration>) -> Result<Re
 }
 
 fn ask_with(python: &Path, req: Request, limit: Option<Duration>) -> Result<Reply> {
-    let reply = helper::call(python, &req, limit, false)?;
+    // Only `tail` has job output: the log, which is its data.
+    let to = if req.action == "tail" {
+        JobStdout::Stdout
+    } else {
+        JobStdout::Stderr
+    };
+    let reply = helper::call(python, &req, limit, false, to)?;
     reply.interrupted.map_or(Ok(()), |sig| {
         Err(crate::error::CliError::new(
             runplz_protocol::Exit::Signal(u8::try_from(sig).unwrap_or(0)),

@@ -2,7 +2,7 @@
 //! the sandbox, the job step runs (or launches) the job in it, collect unpacks `/out`'s
 //! tarball, release terminates the sandbox (unless the run was detached).
 
-use super::helper::{self, Reply};
+use super::helper::{self, JobStdout, Reply};
 use super::{archive_path, Deadlines, Request, APP};
 use crate::error::CliError;
 use crate::out;
@@ -60,6 +60,7 @@ pub fn acquire(p: &Prepared, state: &mut RunState, python: &Path, detach: bool) 
         &req,
         Some(Duration::from_secs(d.create + d.connect + 120)),
         false,
+        JobStdout::Stderr,
     )?;
     let id = reply.find("created").and_then(|e| e.sandbox_id.clone());
     if let Some(id) = &id {
@@ -107,6 +108,7 @@ pub(crate) fn job(
     sb: &Sandbox,
     run_id: &str,
     detach: bool,
+    json: bool,
 ) -> Result<()> {
     t.check_signal(S::Run)?;
     t.save(|s| s.update(|r| r.handle.exec_run_id = Some(run_id.to_string())));
@@ -123,7 +125,12 @@ pub(crate) fn job(
         ..Request::about(action, run_id, Some(sb.id.clone()))
     };
     let reply = t.step(S::Run, || {
-        helper::call(&sb.python, &req, Some(run_limit(p)), false)
+        let to = if json {
+            JobStdout::Stderr
+        } else {
+            JobStdout::Stdout
+        };
+        helper::call(&sb.python, &req, Some(run_limit(p)), false, to)
     });
     let reply = reply.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     if let Err(e) = interrupted(&reply) {
@@ -225,6 +232,7 @@ pub fn release(sb: &Sandbox) -> Result<()> {
         &req,
         Some(Duration::from_secs(d.connect + d.call * 2 + 30)),
         true,
+        JobStdout::Stderr,
     )?;
     if let Some(e) = reply.error() {
         return Err(anyhow::anyhow!(

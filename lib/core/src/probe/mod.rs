@@ -150,10 +150,18 @@ pub fn probe(target: Option<&Ssh>) -> Result<Facts> {
         Some(ssh) => ssh.destination(),
         None => "this machine".to_string(),
     };
-    let f = proc
-        .timeout(Some(PROBE_TIMEOUT))
-        .run()
-        .with_context(|| format!("probing {where_}"))?;
+    let proc = proc.timeout(Some(PROBE_TIMEOUT));
+    // The probe changes nothing on the box: a connection that did not open is tried again.
+    let f = match target {
+        Some(_) => crate::ssh::retry::retry(
+            &crate::ssh::tool(),
+            &where_,
+            || proc.run(),
+            crate::ssh::retry::connect_failure,
+        ),
+        None => proc.run(),
+    }
+    .with_context(|| format!("probing {where_}"))?;
     f.check_interrupted()?;
     if f.timed_out {
         return Err(CliError::new(
@@ -432,7 +440,10 @@ impl Report {
 
     /// Check `facts` against `wanted`.
     pub fn new(host: Option<String>, facts: Facts, wanted: &Wanted) -> Report {
-        let findings = findings(&facts, wanted);
+        let mut findings = findings(&facts, wanted);
+        if host.is_none() {
+            local_gpus(&mut findings, &facts, wanted);
+        }
         let ok = !findings.iter().any(|f| f.level == Level::Failure);
         Report {
             host,
@@ -466,5 +477,26 @@ impl Report {
             text.push_str(&crate::out::table(&rows));
         }
         text
+    }
+}
+
+/// On this machine (`--local`) a job gets exactly this machine's GPUs: fewer than it needs
+/// dooms it, so that finding is a failure here (on a box it stays a warning, as elsewhere).
+fn local_gpus(findings: &mut [Finding], facts: &Facts, wanted: &Wanted) {
+    let (Some(need), Some(have)) = (wanted.gpus_needed(), facts.gpu_count) else {
+        return;
+    };
+    if have >= need {
+        return;
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.check == "gpu" || f.check == "num_gpus")
+    {
+        f.level = Level::Failure;
+        f.message = format!(
+            "{}: this machine has {have} GPU(s) and a local run gets only its own; run it on a box that has them (runplz ssh --host BOX), or drop the GPU from the job's resources",
+            f.message
+        );
     }
 }

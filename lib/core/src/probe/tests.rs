@@ -468,3 +468,34 @@ fn a_docker_cli_whose_engine_does_not_answer_is_no_docker() {
         f.unreadable
     );
 }
+
+#[test]
+fn here_fewer_gpus_than_needed_dooms_the_run_on_a_box_it_warns() {
+    let f = t4_box();
+    let two = Wanted {
+        gpu: Some("T4".into()),
+        num_gpus: Some(2),
+        ..Default::default()
+    };
+    let boxed = Report::new(Some("box".into()), f.clone(), &two);
+    assert!(boxed.ok);
+    assert_eq!(checks(&boxed.findings), vec![(Level::Warning, "num_gpus")]);
+    let here = Report::new(None, f.clone(), &two);
+    assert!(!here.ok);
+    assert_eq!(checks(&here.findings), vec![(Level::Failure, "num_gpus")]);
+    assert!(
+        here.findings[0]
+            .message
+            .contains("this machine has 1 GPU(s) and a local run gets only its own"),
+        "{}",
+        here.findings[0].message
+    );
+    // Enough GPUs of another model: a warning here too (the job may still run on them).
+    let a100 = Wanted {
+        gpu: Some("A100".into()),
+        ..Default::default()
+    };
+    let here = Report::new(None, f, &a100);
+    assert!(here.ok);
+    assert_eq!(checks(&here.findings), vec![(Level::Warning, "gpu")]);
+}

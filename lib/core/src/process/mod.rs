@@ -23,7 +23,7 @@ mod signals;
 
 pub use finished::{Finished, Status};
 
-use pipes::{spawn_feeder, spawn_pump};
+use pipes::{spawn_feeder, spawn_pump, spawn_pump_to, Dest, Gate};
 
 pub use signals::{
     install_signal_handlers, pending_signal, received_signal, signal_count, take_pending_signal,
@@ -60,6 +60,21 @@ pub enum Output {
     StreamStderr {
         /// A log file to tee stderr into.
         log: Option<PathBuf>,
+    },
+    /// The child's stdout to our stdout (with `stdout_to_stderr`, to our stderr) and its
+    /// stderr to our stderr, both live and appended to the log; the tail of both is kept.
+    /// With `control`, each `MARKER text` line is taken out of its stdout and kept, as
+    /// `text`, in [`Finished::stdout`] (a control channel beside the job's own output).
+    Passthrough {
+        /// A log file to tee both into.
+        log: Option<PathBuf>,
+        /// Send the child's stdout to our stderr (our stdout carries a record).
+        stdout_to_stderr: bool,
+        /// The marker of control lines in the child's stdout.
+        control: Option<String>,
+        /// Hold the child's stderr back until this control line comes (a wrapper's "it
+        /// started"); held output that never goes out is still in [`Finished::stderr`].
+        hold_stderr_until: Option<String>,
     },
 }
 
@@ -348,6 +363,9 @@ impl Proc {
 
         let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
         let mut pump = None;
+        // The second pump of a passthrough (the child's stdout), and its control lines.
+        let mut pump2 = None;
+        let control_lines = Arc::new(Mutex::new(Vec::<u8>::new()));
         // When output was last heard, in ms since `base` (the quiet watch reads it).
         let base = Instant::now();
         let heard = Arc::new(AtomicU64::new(0));
@@ -364,6 +382,45 @@ impl Proc {
                 pump = Some(spawn_pump(
                     r,
                     log,
+                    Arc::clone(&tail),
+                    Arc::clone(&heard),
+                    base,
+                )?);
+            }
+            Output::Passthrough {
+                log,
+                stdout_to_stderr,
+                control,
+                hold_stderr_until,
+            } => {
+                let gate = hold_stderr_until.as_deref().map(|w| Arc::new(Gate::new(w)));
+                let (r, w) = std::io::pipe().context("creating a pipe")?;
+                let (r2, w2) = std::io::pipe().context("creating a pipe")?;
+                expr = expr.stdout_file(w2).stderr_file(w);
+                let control = control
+                    .as_ref()
+                    .map(|m| (m.clone().into_bytes(), Arc::clone(&control_lines)));
+                pump = Some(spawn_pump_to(
+                    r,
+                    Dest::Stderr,
+                    None,
+                    gate.clone(),
+                    log.as_deref(),
+                    Arc::clone(&tail),
+                    Arc::clone(&heard),
+                    base,
+                )?);
+                let dest = if *stdout_to_stderr {
+                    Dest::Stderr
+                } else {
+                    Dest::Stdout
+                };
+                pump2 = Some(spawn_pump_to(
+                    r2,
+                    dest,
+                    control,
+                    gate,
+                    log.as_deref(),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -464,9 +521,9 @@ impl Proc {
         // A writer still blocked on a pipe nobody reads gets EPIPE once the readers are gone;
         // it is not waited for.
         drop(feeder);
-        if let Some(p) = pump {
-            // A process outside the group may still hold the pipe; do not hang on it.
-            let deadline = Instant::now() + Duration::from_secs(2);
+        // A process outside the group may still hold a pipe; do not hang on it.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for p in pump.iter().chain(&pump2) {
             while !p.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -479,9 +536,15 @@ impl Proc {
             Output::Capture => output.stderr,
             _ => tail.lock().map(|t| t.clone()).unwrap_or_default(),
         };
+        let stdout = match self.output {
+            Output::Passthrough { .. } => {
+                control_lines.lock().map(|c| c.clone()).unwrap_or_default()
+            }
+            _ => output.stdout,
+        };
         Ok(Finished {
             status,
-            stdout: output.stdout,
+            stdout,
             stderr,
             inactive,
             duration,

@@ -26,9 +26,73 @@ pub(super) fn spawn_feeder(
     }))
 }
 
+/// A control marker and where the control lines found behind it go.
+pub(super) type Control = (Vec<u8>, Arc<Mutex<Vec<u8>>>);
+
+/// Where a pump writes what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dest {
+    Stdout,
+    Stderr,
+}
+
+/// Holds a child's stderr back until a control line opens it (rp-exec on a box: ssh's own
+/// words about a connection that never opened are said once, in the error, not live).
+pub(super) struct Gate {
+    /// The control line that opens it.
+    pub(super) word: Vec<u8>,
+    /// `None` once open; else what was held.
+    held: Mutex<Option<Vec<u8>>>,
+}
+
+impl Gate {
+    pub(super) fn new(word: &str) -> Gate {
+        Gate {
+            word: word.as_bytes().to_vec(),
+            held: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    /// Write `bytes` to stderr, or hold them while closed.
+    fn write(&self, bytes: &[u8]) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(h) => h.extend_from_slice(bytes),
+            None => crate::progress::stderr(bytes),
+        }
+    }
+
+    /// Open: what was held goes out now, and from now on everything at once.
+    fn open(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = held.take() {
+            crate::progress::stderr(&h);
+        }
+    }
+}
+
 /// Copy a pipe to our stderr (and a log), keeping the last [`TAIL_BYTES`].
 pub(super) fn spawn_pump(
+    r: std::io::PipeReader,
+    log: Option<&Path>,
+    tail: Arc<Mutex<Vec<u8>>>,
+    heard: Arc<AtomicU64>,
+    base: Instant,
+) -> Result<std::thread::JoinHandle<()>> {
+    spawn_pump_to(r, Dest::Stderr, None, None, log, tail, heard, base)
+}
+
+/// Copy a pipe to `dest` (and a log), keeping the last [`TAIL_BYTES`]. With `control`
+/// (a marker and where its lines go), every `MARKER...\n` in the stream is taken out of it
+/// and its text after the marker kept as a line in the buffer; those bytes are neither
+/// shown, logged, nor count as output heard. With `gate`: a pump with `control` opens it on
+/// the gate's line; one without writes through it (held until then).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn spawn_pump_to(
     mut r: std::io::PipeReader,
+    dest: Dest,
+    control: Option<Control>,
+    gate: Option<Arc<Gate>>,
     log: Option<&Path>,
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
@@ -46,25 +110,125 @@ pub(super) fn spawn_pump(
     };
     Ok(std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
-        let stderr = std::io::stderr();
-        loop {
-            let n = match r.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
+        let opener = control.is_some();
+        let mut filter = control.map(|(m, sink)| (Demux::new(m), sink));
+        let writer = gate.clone().filter(|_| !opener);
+        let opener = gate.filter(|_| opener);
+        let mut emit = |bytes: &[u8]| {
+            if bytes.is_empty() {
+                return;
+            }
             let ms = base.elapsed().as_millis() as u64;
             heard.store(ms, Ordering::Relaxed);
-            let _ = stderr.lock().write_all(&buf[..n]);
+            let _ = match dest {
+                Dest::Stderr if writer.is_some() => {
+                    if let Some(g) = &writer {
+                        g.write(bytes);
+                    }
+                    Ok(())
+                }
+                Dest::Stderr => {
+                    crate::progress::stderr(bytes);
+                    Ok(())
+                }
+                Dest::Stdout => {
+                    let out = std::io::stdout();
+                    let mut l = out.lock();
+                    l.write_all(bytes).and_then(|_| l.flush())
+                }
+            };
             if let Some(l) = log.as_mut() {
-                let _ = l.write_all(&buf[..n]);
+                let _ = l.write_all(bytes);
             }
             if let Ok(mut t) = tail.lock() {
-                t.extend_from_slice(&buf[..n]);
+                t.extend_from_slice(bytes);
                 if t.len() > TAIL_BYTES {
                     let cut = t.len() - TAIL_BYTES;
                     t.drain(..cut);
                 }
             }
+        };
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            match filter.as_mut() {
+                None => emit(&buf[..n]),
+                Some((d, sink)) => {
+                    let (out, lines) = d.feed(&buf[..n]);
+                    if let Some(g) = &opener {
+                        if lines.split(|&b| b == b'\n').any(|l| l == g.word.as_slice()) {
+                            g.open();
+                        }
+                    }
+                    emit(&out);
+                    if let (false, Ok(mut s)) = (lines.is_empty(), sink.lock()) {
+                        s.extend_from_slice(&lines);
+                    }
+                }
+            }
+        }
+        if let Some((d, _)) = filter.as_mut() {
+            emit(&d.finish());
         }
     }))
+}
+
+/// Splits a stream into output and control lines (`MARKER text\n`), across reads.
+pub(super) struct Demux {
+    marker: Vec<u8>,
+    pending: Vec<u8>,
+}
+
+impl Demux {
+    pub(super) fn new(marker: Vec<u8>) -> Demux {
+        Demux {
+            marker,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Feed bytes: what is output now, and the control lines found (each ending in `\n`).
+    pub(super) fn feed(&mut self, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        self.pending.extend_from_slice(data);
+        let mut out = Vec::new();
+        let mut lines = Vec::new();
+        let m = self.marker.len();
+        loop {
+            let buf = &self.pending;
+            match buf.windows(m).position(|w| w == self.marker.as_slice()) {
+                Some(i) => match buf[i + m..].iter().position(|&b| b == b'\n') {
+                    Some(j) => {
+                        out.extend_from_slice(&buf[..i]);
+                        lines.extend_from_slice(&buf[i + m..=i + m + j]);
+                        self.pending.drain(..=i + m + j);
+                    }
+                    // A control line not yet whole: wait for its end.
+                    None => {
+                        out.extend_from_slice(&buf[..i]);
+                        self.pending.drain(..i);
+                        break;
+                    }
+                },
+                None => {
+                    // Hold back a tail that may be the start of a marker.
+                    let keep = (1..m.min(buf.len() + 1))
+                        .rev()
+                        .find(|&k| buf.ends_with(&self.marker[..k]))
+                        .unwrap_or(0);
+                    let cut = buf.len() - keep;
+                    out.extend_from_slice(&buf[..cut]);
+                    self.pending.drain(..cut);
+                    break;
+                }
+            }
+        }
+        (out, lines)
+    }
+
+    /// The end of the stream: whatever was held back is output.
+    pub(super) fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
 }

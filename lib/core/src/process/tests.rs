@@ -175,3 +175,26 @@ fn missing_program_is_127() {
     let e = Proc::new("/nonexistent/prog").run().unwrap_err();
     assert_eq!(crate::error::exit_of(&e, Exit::Failed), Exit::NotFound);
 }
+
+#[test]
+fn demux_takes_marked_lines_out_across_any_split() {
+    let m = b"\x1eM1:".to_vec();
+    let stream: &[u8] = b"a\x1eM1:start\nb\x1eM2:x\nc\x1eM1\x1eM1:exit 3\n\x1eM";
+    // Fed whole and one byte at a time, the result is the same.
+    for chunk in [stream.len(), 1, 2, 3, 5] {
+        let mut d = pipes::Demux::new(m.clone());
+        let (mut out, mut lines) = (Vec::new(), Vec::new());
+        for c in stream.chunks(chunk) {
+            let (o, l) = d.feed(c);
+            out.extend(o);
+            lines.extend(l);
+        }
+        out.extend(d.finish());
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "ab\x1eM2:x\nc\x1eM1\x1eM",
+            "chunk {chunk}"
+        );
+        assert_eq!(lines, b"start\nexit 3\n", "chunk {chunk}");
+    }
+}

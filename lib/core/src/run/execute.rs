@@ -51,6 +51,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         b.target(),
         steps.mode.wire(),
         state,
+        o.json,
     );
     t.record.env_passed = p.passed.names.clone();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
@@ -61,7 +62,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
                 place: &place,
                 released: false,
             }
-            .around(&mut t, |t| go(t, &steps, p, &place, &run_id));
+            .around(&mut t, |t| go(t, &steps, p, &place, &run_id, o.json));
             res.err()
         }
     };
@@ -107,7 +108,14 @@ impl Drop for Teardown<'_> {
     }
 }
 
-fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, place: &Place, run_id: &str) -> Result<()> {
+fn go(
+    t: &mut Tracker,
+    steps: &Steps,
+    p: &Prepared,
+    place: &Place,
+    run_id: &str,
+    json: bool,
+) -> Result<()> {
     let ssh = place.ssh();
     let mut ran = None;
     let mut lost = false;
@@ -130,7 +138,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, place: &Place, run_id: &str)
                 cleanup,
                 launch: Launch::Attached,
             } => {
-                let r = job_step(t, command, p, run_id, steps, ssh);
+                let r = job_step(t, command, p, run_id, steps, ssh, json);
                 // exec's message for a connection that broke while the job ran.
                 lost = matches!(&r, Err(e) if format!("{e:#}").contains("lost the connection"));
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
@@ -142,7 +150,7 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, place: &Place, run_id: &str)
             } => match place {
                 Place::Sandbox(sb) => {
                     ran = Some((None, None));
-                    crate::modal::steps::job(t, p, sb, run_id, *detach)
+                    crate::modal::steps::job(t, p, sb, run_id, *detach, json)
                 }
                 _ => Err(anyhow::anyhow!("a sandbox job step needs a sandbox")),
             },
@@ -210,12 +218,14 @@ fn still_running(ssh: &Ssh, run_id: &str) -> String {
     )
 }
 
+/// The probe, on the box or (`rp-probe --local`) on this machine: warnings, and a doomed
+/// run (a precondition below half its minimum; here, fewer GPUs than the job needs) stops
+/// before anything else happens, with exit 3.
 fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -> Result<()> {
-    let Some(ssh) = ssh else { return Ok(()) };
     let report = t.setup(S::Probe, || {
-        let facts = probe::probe(Some(ssh))?;
+        let facts = probe::probe(ssh)?;
         Ok(probe::Report::new(
-            Some(ssh.destination()),
+            ssh.map(Ssh::destination),
             facts,
             &probe::Wanted::from_job(&p.job),
         ))
@@ -226,8 +236,28 @@ fn probe_step(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>) -
         if !docker && f.check == "unreadable" && f.message.contains("docker") {
             continue;
         }
+        // Said once, in the error below.
+        if ssh.is_none() && f.level == probe::Level::Failure {
+            continue;
+        }
         out::warn(TOOL, &f.message);
     }
+    let Some(ssh) = ssh else {
+        if report.ok {
+            return Ok(());
+        }
+        t.end(RunEnding::Failed { step: S::Probe });
+        let why: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.level == probe::Level::Failure)
+            .map(|f| f.message.as_str())
+            .collect();
+        return Err(CliError::new(
+            Exit::Precondition,
+            format!("refusing to start a doomed run: {}", why.join("; ")),
+        ));
+    };
     if docker && report.facts.docker == Some(false) {
         t.end(RunEnding::Failed { step: S::Probe });
         return Err(CliError::new(
@@ -320,8 +350,11 @@ fn job_step(
     run_id: &str,
     steps: &Steps,
     ssh: Option<&Ssh>,
+    json: bool,
 ) -> Result<exec::ExecReport> {
-    let opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    // The job's stdout is runplz's, unless that carries the record.
+    opts.pass_stdout = !json;
     t.check_signal(S::Run)?;
     t.save(|s| {
         s.update(|r| {

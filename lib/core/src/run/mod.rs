@@ -39,6 +39,10 @@ pub struct RunOptions {
     pub env_file: Option<PathBuf>,
     /// Print the plan instead of running.
     pub plan: bool,
+    /// `--json`: the run record on stdout, the job's stdout on stderr.
+    pub json: bool,
+    /// `--quiet`: only warnings, errors and the job's own output on stderr.
+    pub quiet: bool,
     /// The backend and its own flags.
     pub backend: backend::Args,
 }
@@ -53,6 +57,8 @@ pub(crate) struct Tracker {
     failed: Option<Step>,
     /// The run state on disk, rewritten as steps start and end.
     pub(crate) state: RunState,
+    /// Print the record on stdout at the end (`--json`).
+    json: bool,
 }
 
 impl Tracker {
@@ -63,8 +69,10 @@ impl Tracker {
         host: Option<String>,
         mode: runplz_protocol::Mode,
         state: RunState,
+        json: bool,
     ) -> Tracker {
         Tracker {
+            json,
             start: Instant::now(),
             started_at: std::time::SystemTime::now(),
             state,
@@ -101,9 +109,8 @@ impl Tracker {
         f: impl FnOnce(&mut RunState) -> Result<T>,
     ) -> Result<T> {
         let name = step.name();
-        if announce {
-            out::note(TOOL, format!("{name}..."));
-        }
+        // A live line on a terminal, except for the job's own run (its output is the user's).
+        let shown = announce.then(|| crate::progress::begin(TOOL, name, step != Step::Run));
         self.save(|s| s.step_started(name));
         let t = Instant::now();
         let res = f(&mut self.state);
@@ -117,10 +124,9 @@ impl Tracker {
             seconds: round(seconds),
             ok: res.is_ok(),
         });
-        match &res {
-            Ok(_) if !announce => {}
-            Ok(_) => out::note(TOOL, format!("{name} done in {seconds:.1}s")),
-            Err(e) => out::note(TOOL, format!("{name} failed after {seconds:.1}s: {e:#}")),
+        // A failure is said once, where it ends the run (or as a warning, for collect).
+        if let Some(s) = shown {
+            s.end(res.is_ok(), seconds);
         }
         res
     }
@@ -173,7 +179,14 @@ impl Tracker {
                 },
                 _ => RunEnding::Failed { step },
             });
-            CliError::new(exit, format!("setup step `{}` failed: {e:#}", step.name()))
+            let after = self.record.steps.last().map_or(0.0, |s| s.seconds);
+            CliError::new(
+                exit,
+                format!(
+                    "setup step `{}` failed after {after:.1}s: {e:#}",
+                    step.name()
+                ),
+            )
         })
     }
 
@@ -187,8 +200,12 @@ impl Tracker {
             Some(e) => crate::error::exit_of(e, Exit::ToolFailed),
             None => self.exit(),
         };
-        self.save(|s| s.finished(i32::from(exit.code())));
-        out::print_record("run", &self.record)?;
+        let record = self.record.clone();
+        self.save(|s| s.finished(i32::from(exit.code()), &record));
+        // A detached run has no output of its own: its record (the run id) is what it prints.
+        if self.json || self.record.ending == RunEnding::Detached {
+            out::print_record("run", &self.record)?;
+        }
         match err {
             Some(e) => Err(e),
             None => Ok(exit),
@@ -225,8 +242,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     let settings = b.settings(&job);
     b.check_job(&job, &settings)
         .map_err(|e| CliError::usage(e.to_string()))?;
-    let overrides = job::vars::overrides(&o.vars, o.vars_file.as_deref(), &o.params)
-        .map_err(CliError::usage)?;
+    let params = job::vars::bool_flags(&o.params, &job.spec.args).map_err(CliError::usage)?;
+    let overrides =
+        job::vars::overrides(&o.vars, o.vars_file.as_deref(), &params).map_err(CliError::usage)?;
     let run = job::vars::render(&job.spec.run, &job.spec.args, &overrides)
         .map_err(|m| CliError::usage(format!("{}: run: {m}", job.origin)))?;
     // Read and checked here, before any side effect: an unset name is exit 2.
@@ -253,6 +271,7 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
 
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).
 pub fn main(o: &RunOptions) -> Result<Exit> {
+    crate::progress::set_quiet(o.quiet);
     let b = o.backend.open();
     let p = prepare(o, b.as_ref())?;
     if b.dry_run(&p)? {

@@ -64,7 +64,8 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                 // As runplz: 3 for a doomed precondition, 5 when the probe itself failed.
                 let _ = writeln!(
                     s,
-                    "rp-probe{host} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}"
+                    "rp-probe{} \"$JOB\" > \"$T/probe.json\" || {{ c=$?; [ \"$c\" = 3 ] && exit 3; exit 5; }}",
+                    if host.is_empty() { " --local" } else { host }
                 );
             }
             Step::Sync { dest, runs } => {
@@ -185,7 +186,8 @@ fn exec_line(
     job_flag: &str,
     job_env: Option<bool>,
 ) -> String {
-    let mut l = format!("rp-exec{host}");
+    // `--json`: the record goes to the file that chains it; the command's stdout to stderr.
+    let mut l = format!("rp-exec --json{host}");
     if let Some(w) = &cmd.workdir {
         let _ = write!(l, " --workdir {}", w.shell());
     }

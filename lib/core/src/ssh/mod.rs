@@ -8,6 +8,7 @@
 //! ([`remote_path`]).
 
 mod control;
+pub mod retry;
 
 use crate::error::CliError;
 use crate::process::Proc;
@@ -16,6 +17,11 @@ use anyhow::Result;
 use control::{make_control_dir, sweep_control_dirs, tool_name};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// This tool's name (`runplz`, `rp-exec`), for the lines the library says on stderr.
+pub fn tool() -> String {
+    tool_name()
+}
 
 /// Where to connect: `[user@]host[:port]` or an ssh-config alias.
 #[derive(Debug, Clone, PartialEq, Eq)]

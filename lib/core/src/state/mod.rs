@@ -91,6 +91,7 @@ impl RunState {
                     status: TeardownStatus::Pending,
                 },
                 exit_code: None,
+                run: None,
             },
         };
         std::fs::create_dir_all(dir)
@@ -145,9 +146,10 @@ impl RunState {
         })
     }
 
-    /// The run is over.
-    pub fn finished(&mut self, exit_code: i32) -> Result<()> {
+    /// The run is over; its record is kept with its state.
+    pub fn finished(&mut self, exit_code: i32, run: &runplz_protocol::RunRecord) -> Result<()> {
         self.update(|r| {
+            r.run = Some(run.clone());
             r.status = Status::Finished;
             r.current_step = None;
             r.exit_code = Some(exit_code);
@@ -210,8 +212,25 @@ mod tests {
             (Status::Running, Some("sync"))
         );
         s.step_ended("sync", false).unwrap();
-        s.finished(5).unwrap();
+        let run = runplz_protocol::RunRecord {
+            backend: runplz_protocol::Backend::Local,
+            job: "j".into(),
+            run_id: "j-1-2-ab".into(),
+            host: None,
+            mode: runplz_protocol::Mode::Native,
+            exit_code: None,
+            ending: runplz_protocol::RunEnding::Failed {
+                step: runplz_protocol::Step::Sync,
+            },
+            steps: Vec::new(),
+            sync: None,
+            outputs: None,
+            env_passed: Vec::new(),
+            duration_seconds: 1.5,
+        };
+        s.finished(5, &run).unwrap();
         let r = read(&path).unwrap();
+        assert_eq!(r.run.as_ref(), Some(&run));
         assert_eq!(
             r.steps,
             vec![StepState {

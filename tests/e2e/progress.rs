@@ -1,0 +1,107 @@
+//! Progress (issue #14): a live line per set-up step on a terminal, plain lines otherwise,
+//! `--quiet` and `NO_COLOR` honoured, one `runplz:` prefix.
+use crate::support::{bin, bin_cmd, run_expect, shm_tempdir, stderr, world};
+use std::path::Path;
+
+/// A native job with a set-up step that prints pip-like lines, a credential-looking env
+/// value (a warning), and a job that prints on both streams.
+fn job(dir: &Path, name: &str) {
+    let job = serde_json::json!({
+        "name": name,
+        "image": {"from_registry": "debian:bookworm", "steps": [{"run_commands": [
+            "for p in alpha beta; do echo Collecting $p; sleep 0.3; done; echo setup-noise"
+        ]}]},
+        "run": "echo job-out; echo job-err >&2",
+        "env": {"HF_TOKEN": "hf_abcdefghijklmnop"},
+        "local": {"use_docker": false},
+    });
+    std::fs::write(dir.join("job.json"), job.to_string()).unwrap();
+}
+
+#[test]
+fn without_a_terminal_plain_lines_and_the_setup_output() {
+    let d = shm_tempdir();
+    job(d.path(), "t-prog-plain");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).args(["local", "job.json"]);
+    let out = run_expect(&mut c, 0);
+    let err = stderr(&out);
+    for want in [
+        "runplz: probe...\n",
+        "runplz: venv...\n",
+        "Collecting alpha\n",
+        "setup-noise\n",
+        "runplz: run...\n",
+        "job-err\n",
+    ] {
+        assert!(err.contains(want), "{want:?} in:\n{err}");
+    }
+    assert!(err.contains("runplz: warning: "), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
+    // Every line runplz says itself has the one prefix.
+    for l in err.lines().filter(|l| l.contains("done in")) {
+        assert!(l.starts_with("runplz: "), "{l}");
+    }
+}
+
+#[test]
+fn quiet_keeps_warnings_errors_and_the_jobs_output() {
+    let d = shm_tempdir();
+    job(d.path(), "t-prog-quiet");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--quiet"]);
+    let out = run_expect(&mut c, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "job-out\n");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("runplz: warning: "), "{err}");
+    assert_eq!(lines[1], "job-err", "{err}");
+}
+
+/// runplz under a pseudo-terminal (util-linux `script`), its screen as bytes.
+fn on_a_terminal(dir: &Path, no_color: bool) -> String {
+    let w = world();
+    let mut c = w.program("script");
+    c.current_dir(dir)
+        .arg("-qec")
+        .arg(format!("{} local job.json", bin("runplz").display()));
+    c.arg("/dev/null").env("TERM", "xterm");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
+    }
+    let out = run_expect(&mut c, 0);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_a_live_line_per_step_fed_by_its_output() {
+    let d = shm_tempdir();
+    job(d.path(), "t-prog-tty");
+    let screen = on_a_terminal(d.path(), false);
+    // The venv step's line, redrawn, naming what pip-like output said; its output itself
+    // does not scroll past.
+    assert!(screen.contains("\r\x1b[2Krunplz: venv "), "{screen:?}");
+    assert!(
+        screen.contains("collecting alpha") || screen.contains("collecting beta"),
+        "{screen:?}"
+    );
+    assert!(!screen.contains("setup-noise"), "{screen:?}");
+    assert!(screen.contains("runplz: venv done in "), "{screen:?}");
+    // The job's own output is shown as it comes.
+    assert!(
+        screen.contains("job-out") && screen.contains("job-err"),
+        "{screen:?}"
+    );
+    // A warning in colour, unless NO_COLOR.
+    assert!(
+        screen.contains("runplz: \x1b[33mwarning\x1b[0m: "),
+        "{screen:?}"
+    );
+    let screen = on_a_terminal(d.path(), true);
+    assert!(screen.contains("runplz: warning: "), "{screen:?}");
+    assert!(!screen.contains("\x1b[33m"), "{screen:?}");
+}
