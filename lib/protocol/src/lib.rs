@@ -46,8 +46,13 @@
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
+//! - issue #8: the `run` record of `runplz brev` gains `"instance"` (the box: name, type,
+//!   provider, price per hour, whether runplz created it, how it was released, billed
+//!   seconds and cost); the run state's `"handle"` gains `"instance"`, written before the
+//!   box is created. New fields, so no bump. New record: `box` (rp-box).
 #![deny(missing_docs)]
 
+mod brevbox;
 mod collect;
 mod common;
 mod exec;
@@ -56,6 +61,7 @@ mod probe;
 mod run;
 mod sync;
 
+pub use brevbox::{BoxInfo, BoxRecord, Instance};
 pub use collect::{CollectRecord, CollectedFile};
 pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};

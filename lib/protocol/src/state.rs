@@ -90,6 +90,10 @@ pub struct Handle {
     pub remote_outputs: Option<String>,
     /// The docker container the job runs in, when it does.
     pub container: Option<String>,
+    /// The Brev box the run uses, written before `brev create` is called, so that a killed
+    /// run names what may still be billing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// The release of the run's place.
