@@ -12,6 +12,7 @@ pub mod exec;
 pub mod image;
 pub mod job;
 pub mod out;
+pub mod pick;
 pub mod probe;
 pub mod process;
 pub mod quote;

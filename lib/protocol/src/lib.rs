@@ -57,6 +57,7 @@ mod collect;
 mod common;
 mod exec;
 mod image;
+mod pick;
 mod probe;
 mod run;
 mod sync;
@@ -66,6 +67,7 @@ pub use collect::{CollectRecord, CollectedFile};
 pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
+pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
 pub use sync::{LargestFile, SyncRecord};
@@ -97,6 +99,9 @@ pub enum Exit {
     Precondition,
     /// A size or safety limit refused the input (rp-collect: archive too large or unsafe).
     Refused,
+    /// No offer meets the constraints (rp-pick); the message says which constraint ruled
+    /// out how many offers, and the nearest misses. Nothing was created.
+    NoMatch,
     /// A setup step (image build, venv, upload) failed before the job ran (runplz); the
     /// message names the step and ends with the last lines of its output. Also runplz's
     /// exit when the job exited 0 but its outputs did not come back (ending: failed at
@@ -125,6 +130,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Precondition => 3,
             Exit::Refused => 4,
+            Exit::NoMatch => 6,
             Exit::SetupFailed => 5,
             Exit::TimedOut => 124,
             Exit::ToolFailed => 125,
@@ -148,6 +154,10 @@ impl Exit {
         (
             5,
             "a setup step (upload, image build, venv) failed before the job ran (runplz)",
+        ),
+        (
+            6,
+            "no offer meets the constraints; nothing was created (rp-pick)",
         ),
         (124, "the command ran past its deadline and was killed"),
         (
@@ -180,6 +190,10 @@ impl Exit {
             Exit::SetupFailed => (
                 "5",
                 "a setup step (upload, image build, venv) failed before the job ran, or (runplz) the job succeeded but its outputs did not come back",
+            ),
+            Exit::NoMatch => (
+                "6",
+                "no offer meets the constraints; nothing was created",
             ),
             Exit::TimedOut => ("124", "the command ran past its deadline and was killed"),
             Exit::ToolFailed => (
@@ -241,6 +255,9 @@ impl Tagged for CollectRecord {
 }
 impl Tagged for ProbeRecord {
     const TYPE: &'static str = "probe";
+}
+impl Tagged for PickRecord {
+    const TYPE: &'static str = "pick";
 }
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";
@@ -350,6 +367,7 @@ mod exit_tests {
             Exit::Precondition,
             Exit::Refused,
             Exit::SetupFailed,
+            Exit::NoMatch,
             Exit::TimedOut,
             Exit::ToolFailed,
             Exit::CannotInvoke,

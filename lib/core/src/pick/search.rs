@@ -1,0 +1,144 @@
+//! Offers from the real `brev search --json` (facts/brev-cli.md §1.2). The filters brev has
+//! are passed (`--gpu-name`, `--min-vram`, `--min-vcpu`, `--min-ram`, `--min-disk`,
+//! `--provider`); the rest (GPU count, price, excluded providers, whole-word GPU names) are
+//! ours, since brev has no `--min-gpus`. A job with no GPU asks `brev search cpu`. brev runs
+//! with stdin at /dev/null (a pipe would make it read stdin) and may exit 0 on failure, so
+//! its output is checked, never its code alone.
+
+use super::{offers_from_json, Constraints, Offer};
+use crate::error::CliError;
+use crate::process::{self, Proc};
+use anyhow::Result;
+use runplz_protocol::Exit;
+use std::time::Duration;
+
+/// How long `brev search` may take (one HTTP call to Brev's public API).
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A search's arguments and what to call it in messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// The arguments after `brev`.
+    pub args: Vec<String>,
+    /// `brev search` or `brev search cpu`.
+    pub source: &'static str,
+}
+
+/// A float as a flag value: `64`, `0.5`.
+fn flag_num(v: f64) -> String {
+    format!("{v}")
+}
+
+/// The `brev search` arguments for `c`; `filtered: false` leaves brev's filters out (to
+/// explain a no-match with every offer).
+pub fn search_args(c: &Constraints, filtered: bool) -> Search {
+    let gpu = c.wants_gpu();
+    let mut args: Vec<String> = vec!["search".into()];
+    if !gpu {
+        args.push("cpu".into());
+    }
+    args.push("--json".into());
+    if filtered {
+        let mut flag = |name: &str, v: String| {
+            args.push(name.into());
+            args.push(v);
+        };
+        if gpu {
+            // brev's --gpu-name is a substring; ours matches whole words, which implies the
+            // substring only for one plain word (not `RTX4090` against `RTX 4090`).
+            if let Some(g) = c.gpu.as_deref().map(str::trim) {
+                if !g.is_empty() && g.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+                    flag("--gpu-name", g.to_string());
+                }
+            }
+            if let Some(v) = c.min_vram_gb {
+                flag("--min-vram", flag_num(v));
+            }
+        }
+        if let Some(v) = c.min_cpu {
+            flag("--min-vcpu", format!("{}", v.ceil() as i64));
+        }
+        if let Some(v) = c.min_ram_gb {
+            flag("--min-ram", flag_num(v));
+        }
+        if let Some(v) = c.min_disk_gb {
+            flag("--min-disk", flag_num(v));
+        }
+        if let Some(p) = c.provider.as_deref() {
+            flag("--provider", p.trim().to_string());
+        }
+    }
+    Search {
+        args,
+        source: if gpu {
+            "brev search"
+        } else {
+            "brev search cpu"
+        },
+    }
+}
+
+/// Run `brev search --json` with the filters brev has and read its offers.
+pub fn search(c: &Constraints) -> Result<Vec<Offer>> {
+    run(&search_args(c, true))
+}
+
+/// Run one search.
+pub fn run(s: &Search) -> Result<Vec<Offer>> {
+    let brev = process::require(
+        "brev",
+        "install the Brev CLI (https://github.com/brevdev/brev-cli), or give offers with --catalog FILE",
+    )?;
+    let shown = format!("brev {}", s.args.join(" "));
+    // Proc's stdin is /dev/null unless given bytes.
+    let f = Proc::new(brev)
+        .args(&s.args)
+        .timeout(Some(SEARCH_TIMEOUT))
+        .run()?;
+    f.check_interrupted()?;
+    let tail = f.tail(5);
+    if f.timed_out {
+        return Err(CliError::new(
+            Exit::Failed,
+            format!("`{shown}` gave no answer in {}s", SEARCH_TIMEOUT.as_secs()),
+        ));
+    }
+    if !f.status.success() {
+        return Err(CliError::new(
+            Exit::Failed,
+            format!("`{shown}` exited with {}: {tail}", f.status.code()),
+        ));
+    }
+    let out = f.stdout_str();
+    let t = out.trim_start();
+    // Exit 0 is no proof: anything but a JSON array (or null) is a failure it printed.
+    if !(t.starts_with('[') || t.starts_with("null")) {
+        let said = if tail.trim().is_empty() {
+            first_line(&out)
+        } else {
+            tail
+        };
+        return Err(CliError::new(
+            Exit::Failed,
+            format!("`{shown}` printed no offers: {}", said.trim()),
+        ));
+    }
+    offers_from_json(&out).map_err(|e| {
+        CliError::new(
+            Exit::Failed,
+            format!("`{shown}` printed offers rp-pick cannot read: {e}"),
+        )
+    })
+}
+
+fn first_line(s: &str) -> String {
+    let l = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(nothing)");
+    if l.chars().count() > 200 {
+        format!("{}...", l.chars().take(200).collect::<String>())
+    } else {
+        l.to_string()
+    }
+}
