@@ -149,7 +149,8 @@ impl World {
     /// Move every box on whose state change enough time has passed.
     fn advance(&self, st: &mut State) {
         let now = now_ms();
-        let due = |b: &Value| now >= b["since_ms"].as_u64().unwrap_or(0) + self.step.as_millis() as u64;
+        let due =
+            |b: &Value| now >= b["since_ms"].as_u64().unwrap_or(0) + self.step.as_millis() as u64;
         let mut keep = Vec::new();
         for mut b in std::mem::take(&mut st.boxes) {
             let status = b["status"].as_str().unwrap_or("").to_string();
@@ -363,9 +364,11 @@ fn create_user(user: &str) -> R<()> {
         return fail(format!("fake brev: refusing to create user {user:?} (FAKE_BREV_USER_PREFIX must start with rpt)"));
     }
     for _ in 0..50 {
-        if sh(&format!("useradd -m -s /bin/bash {user} && usermod -p '*' {user}"))
-            .status
-            .success()
+        if sh(&format!(
+            "useradd -m -s /bin/bash {user} && usermod -p '*' {user}"
+        ))
+        .status
+        .success()
         {
             return Ok(());
         }
@@ -384,7 +387,9 @@ fn stop_box(b: &Value) {
     }
     if let Some(u) = b["user"].as_str().filter(|u| u.starts_with("rpt")) {
         if b["user_made"] == true {
-            let _ = sh(&format!("pkill -KILL -u {u}; sleep 0.05; pkill -KILL -u {u}"));
+            let _ = sh(&format!(
+                "pkill -KILL -u {u}; sleep 0.05; pkill -KILL -u {u}"
+            ));
         }
     }
 }
@@ -395,7 +400,10 @@ fn remove_user(b: &Value) {
     if let Some(u) = b["user"].as_str().filter(|u| u.starts_with("rpt")) {
         if b["user_made"] == true {
             for _ in 0..50 {
-                if sh(&format!("userdel -r -f {u} 2>/dev/null")).status.success() {
+                if sh(&format!("userdel -r -f {u} 2>/dev/null"))
+                    .status
+                    .success()
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -571,7 +579,9 @@ fn run(args: &[String]) -> R<()> {
         "login" => login(&w, rest),
         "exec" | "shell" | "ssh" | "copy" | "cp" | "scp" => {
             w.require_login()?;
-            fail(format!("fake brev: `{cmd}` is not faked (runplz uses ssh itself)"))
+            fail(format!(
+                "fake brev: `{cmd}` is not faked (runplz uses ssh itself)"
+            ))
         }
         other => fail(format!(
             "unknown command \"{other}\" for \"brev\"\nRun 'brev --help' for usage."
@@ -582,7 +592,11 @@ fn run(args: &[String]) -> R<()> {
 fn login(w: &World, args: &[String]) -> R<()> {
     let p = parse(
         args,
-        &[("token", None, V), ("api-key", None, V), ("org-id", None, V)],
+        &[
+            ("token", None, V),
+            ("api-key", None, V),
+            ("org-id", None, V),
+        ],
     )?;
     if let Some(k) = p.get("api-key") {
         if !k.starts_with("bak-") {
@@ -653,9 +667,8 @@ fn search(w: &World, args: &[String]) -> R<()> {
         if cpu == gpu {
             continue;
         }
-        let min = |k: &str, flag: &str| -> R<bool> {
-            Ok(p.num(flag)?.is_none_or(|m| gb(&o, k) >= m))
-        };
+        let min =
+            |k: &str, flag: &str| -> R<bool> { Ok(p.num(flag)?.is_none_or(|m| gb(&o, k) >= m)) };
         let keep = sub(&o["gpu_name"], p.get("gpu-name"))
             && sub(&o["provider"], p.get("provider"))
             && sub(&o["arch"], p.get("arch"))
@@ -773,11 +786,13 @@ fn validate_name(n: &str) -> R<()> {
         return fail("name is required");
     }
     if n.len() > 63 {
-        return fail(format!("name must be 63 characters or fewer (got {})", n.len()));
+        return fail(format!(
+            "name must be 63 characters or fewer (got {})",
+            n.len()
+        ));
     }
     let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if !ok {
         return fail("name must start with a letter or digit and contain only letters, digits, hyphens, underscores, and dots");
@@ -958,7 +973,11 @@ fn create(w: &World, args: &[String]) -> R<()> {
         }
     }
     if made.len() < names.len() {
-        eprintln!("Warning: Only created {}/{} instances", made.len(), names.len());
+        eprintln!(
+            "Warning: Only created {}/{} instances",
+            made.len(),
+            names.len()
+        );
         return fail(format!(
             "could only create {}/{} instances",
             made.len(),
@@ -971,7 +990,9 @@ fn create(w: &World, args: &[String]) -> R<()> {
         for n in &made {
             loop {
                 let s = w.with_state(|_, st| {
-                    Ok(st.find(n).map(|i| st.boxes[i]["status"].as_str().unwrap_or("").to_string()))
+                    Ok(st
+                        .find(n)
+                        .map(|i| st.boxes[i]["status"].as_str().unwrap_or("").to_string()))
                 })?;
                 match s.as_deref() {
                     Some("RUNNING") => {
@@ -1003,7 +1024,10 @@ fn poll(w: &World) -> Duration {
 }
 
 fn ls(w: &World, args: &[String]) -> R<()> {
-    let p = parse(args, &[("json", None, B), ("all", None, B), ("org", Some('o'), V)])?;
+    let p = parse(
+        args,
+        &[("json", None, B), ("all", None, B), ("org", Some('o'), V)],
+    )?;
     w.require_login()?;
     let boxes = w.with_state(|_, st| Ok(st.boxes.clone()))?;
     let rows: Vec<Value> = boxes
@@ -1021,7 +1045,11 @@ fn ls(w: &World, args: &[String]) -> R<()> {
         })
         .collect();
     if p.on("json") {
-        let list = if rows.is_empty() { Value::Null } else { Value::Array(rows) };
+        let list = if rows.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(rows)
+        };
         let shape = std::env::var("FAKE_BREV_LS_SHAPE").unwrap_or_default();
         let v = if shape == "array" {
             list
@@ -1099,7 +1127,9 @@ fn start(w: &World, args: &[String]) -> R<()> {
             // No timeout and no FAILURE check, as brev.
             loop {
                 let s = w.with_state(|_, st| {
-                    Ok(st.find(n).map(|i| st.boxes[i]["status"].as_str().unwrap_or("").to_string()))
+                    Ok(st
+                        .find(n)
+                        .map(|i| st.boxes[i]["status"].as_str().unwrap_or("").to_string()))
                 })?;
                 if s.as_deref() == Some("RUNNING") {
                     break;
@@ -1165,7 +1195,9 @@ fn stop_or_delete(w: &World, args: &[String], delete: bool) -> R<()> {
     })?;
     for n in &done {
         if delete {
-            eprintln!("Deleting instance {n}. This can take a few minutes. Run 'brev ls' to check status");
+            eprintln!(
+                "Deleting instance {n}. This can take a few minutes. Run 'brev ls' to check status"
+            );
         } else {
             eprintln!("Stopping instance {n}.");
         }

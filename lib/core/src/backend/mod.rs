@@ -68,6 +68,8 @@ pub(crate) struct PlanPlace {
     pub(crate) lines: Vec<String>,
     /// ` --host "$HOST"` for a box, empty here.
     pub(crate) host_flag: String,
+    /// Whether the lines define `release_place`, which every EXIT trap of the plan must call.
+    pub(crate) release: bool,
 }
 
 /// One backend, with this invocation's arguments.
@@ -131,6 +133,11 @@ pub(crate) trait Backend {
     /// with every child it runs shielded from Ctrl-C.
     fn release(&self, place: &Place) -> Result<()>;
 
+    /// The box the run used and what it cost, for the run record (after release).
+    fn instance(&self) -> Option<runplz_protocol::Instance> {
+        None
+    }
+
     /// How the `--plan` script reaches its place.
     fn plan_place(&self, p: &Prepared) -> Result<PlanPlace>;
 }
@@ -154,7 +161,7 @@ impl Args {
         match self {
             Args::Local(a) => Box::new(local::Local(a.clone())),
             Args::Ssh(a) => Box::new(ssh::SshBackend(a.clone())),
-            Args::Brev(a) => Box::new(brev::Brev(a.clone())),
+            Args::Brev(a) => Box::new(brev::Brev::new(a.clone())),
             Args::Modal(_) => Box::new(modal::Modal),
         }
     }

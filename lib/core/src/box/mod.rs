@@ -33,6 +33,8 @@ const TRIES: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct Brev {
     program: PathBuf,
+    /// Releasing: every call shielded from Ctrl-C, and a pending signal ends no retry.
+    cleanup: bool,
 }
 
 /// How a box is made.
@@ -83,7 +85,10 @@ pub fn is_ours(name: &str) -> bool {
 pub fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
@@ -136,7 +141,17 @@ impl Brev {
     pub fn find() -> Result<Brev> {
         Ok(Brev {
             program: crate::process::require("brev", BREV_HINT)?,
+            cleanup: false,
         })
+    }
+
+    /// The same CLI for a release: nothing it runs is stopped by a Ctrl-C (a second Ctrl-C
+    /// must not leave a billed box behind); each call still has its time limit.
+    pub fn for_cleanup(self) -> Brev {
+        Brev {
+            cleanup: true,
+            ..self
+        }
     }
 
     /// `brev ARGS`, stdin /dev/null. `shielded`: a Ctrl-C neither stops nor interrupts it
@@ -145,6 +160,7 @@ impl Brev {
         let mut p = Proc::new(&self.program)
             .args(args)
             .timeout(Some(CALL_LIMIT));
+        let shielded = shielded || self.cleanup;
         if shielded {
             p = p.shielded();
         }
@@ -168,7 +184,11 @@ impl Brev {
 
     /// A call retried while its failure looks transient; final failures and a login
     /// prompt end it at once. `Ok(Err(out))` is a failure that was not retried away.
-    fn call_retrying(&self, args: &[&str], shielded: bool) -> Result<std::result::Result<Out, Out>> {
+    fn call_retrying(
+        &self,
+        args: &[&str],
+        shielded: bool,
+    ) -> Result<std::result::Result<Out, Out>> {
         let mut wait = Duration::from_millis(500);
         for attempt in 1..=TRIES {
             let out = self.call(args, shielded)?;
@@ -187,7 +207,11 @@ impl Brev {
                             wait.as_secs_f64()
                         ),
                     );
-                    pause(wait, "waiting to retry brev")?;
+                    if self.cleanup {
+                        std::thread::sleep(wait);
+                    } else {
+                        pause(wait, "waiting to retry brev")?;
+                    }
                     wait *= 2;
                 }
                 _ => return Ok(Err(out)),
@@ -293,7 +317,9 @@ impl Brev {
             match b.status.as_str() {
                 "STOPPED" => break,
                 "RUNNING" | "STARTING" | "DEPLOYING" => return Ok(b),
-                "STOPPING" if Instant::now() < end => pause(poll(end), "waiting for the box to stop")?,
+                "STOPPING" if Instant::now() < end => {
+                    pause(poll(end), "waiting for the box to stop")?
+                }
                 other => {
                     return Err(CliError::new(
                         Exit::Failed,
@@ -310,7 +336,9 @@ impl Brev {
         }
         match self.get(name)? {
             Some(b) if b.status != "STOPPED" => Ok(b),
-            Some(_) => anyhow::bail!("`brev start {name}` returned but `brev ls` still shows it STOPPED"),
+            Some(_) => {
+                anyhow::bail!("`brev start {name}` returned but `brev ls` still shows it STOPPED")
+            }
             None => anyhow::bail!("`brev start {name}` returned but `brev ls` no longer lists it"),
         }
     }
@@ -421,9 +449,7 @@ impl Brev {
         let end = Instant::now() + Duration::from_secs(30);
         loop {
             match self.get(name)? {
-                None if verb == "delete" => {
-                    return Ok(format!("`brev ls` no longer lists {name}"))
-                }
+                None if verb == "delete" => return Ok(format!("`brev ls` no longer lists {name}")),
                 Some(b) if fine.contains(&b.status.as_str()) => {
                     return Ok(format!("`brev ls` shows {name} {}", b.status))
                 }

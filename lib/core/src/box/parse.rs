@@ -42,8 +42,7 @@ pub enum Failure {
 /// Classify a failed call by what brev printed.
 pub fn classify(stdout: &str, stderr: &str) -> Failure {
     let all = format!("{stdout}\n{stderr}").to_lowercase();
-    if all.contains("logged out") || all.contains("please login") || all.contains("not logged in")
-    {
+    if all.contains("logged out") || all.contains("please login") || all.contains("not logged in") {
         return Failure::LoggedOut;
     }
     const FINAL: &[&str] = &[
@@ -102,7 +101,11 @@ mod tests {
         let o = ls_json(&format!("{{\"workspaces\": [{one}], \"nodes\": []}}")).unwrap();
         assert_eq!(a, o);
         assert_eq!(
-            (a[0].name.as_str(), a[0].status.as_str(), a[0].shell_status.as_str()),
+            (
+                a[0].name.as_str(),
+                a[0].status.as_str(),
+                a[0].shell_status.as_str()
+            ),
             ("b", "RUNNING", "READY")
         );
         assert!(ls_json("You have 1 instances").is_err());
@@ -114,7 +117,10 @@ mod tests {
         use Failure::*;
         let cases = [
             ("Post \"https://x/api\": unexpected EOF", Transient),
-            ("read tcp 1:2->3:443: read: connection reset by peer", Transient),
+            (
+                "read tcp 1:2->3:443: read: connection reset by peer",
+                Transient,
+            ),
             ("503 Service Unavailable", Transient),
             ("403 Forbidden: quota exceeded", Final),
             ("provider lambda-labs is not enabled for this org", Final),

@@ -65,6 +65,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
             res.err()
         }
     };
+    t.record.instance = b.instance();
     t.finish(err)
 }
 
