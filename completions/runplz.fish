@@ -28,7 +28,7 @@ complete -c runplz -n "__fish_runplz_needs_command" -s h -l help -d 'Print help 
 complete -c runplz -n "__fish_runplz_needs_command" -s V -l version -d 'Print version'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "local" -d 'Run on this machine: in docker (default) or natively in a venv (`--native`)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "ssh" -d 'Run on an SSH box you own (`--host`); runplz never stops or deletes it'
-complete -c runplz -n "__fish_runplz_needs_command" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
+complete -c runplz -n "__fish_runplz_needs_command" -f -a "brev" -d 'Run on a Brev box: picked and created for the run and deleted after it, or a named one (`--instance`) started and then stopped (`brev.on_finish`)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "modal" -d 'Run on Modal (not built yet: validates the job and stops)'
 complete -c runplz -n "__fish_runplz_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c runplz -n "__fish_runplz_using_subcommand local" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
@@ -54,8 +54,8 @@ complete -c runplz -n "__fish_runplz_using_subcommand brev" -l var -d 'Fill a `{
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l vars-file -d 'A JSON object of strings filling `{NAME}` placeholders (beats the job\'s `args`)' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l env -d 'Pass NAME to the job with its value from runplz\'s environment, or as given (`NAME=VALUE`, which `ps` shows on runplz\'s own command line: prefer `NAME`). Repeatable; beats `--env-file` and the job\'s `pass_env` and `env`. The value travels as the job\'s `env` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2' -r
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l env-file -d 'Pass the variables of FILE, a JSON object of strings (`{"HF_TOKEN": "..."}`), to the job, as `--env` does; beats the job\'s `pass_env` and `env`, loses to `--env`' -r -F
-complete -c runplz -n "__fish_runplz_using_subcommand brev" -l instance -d 'The instance name' -r
-complete -c runplz -n "__fish_runplz_using_subcommand brev" -l ssh-config -d 'An ssh config file passed to ssh and rsync as `-F`' -r -F
+complete -c runplz -n "__fish_runplz_using_subcommand brev" -l instance -d 'A Brev box you made (`brev ls` lists it): started if stopped, used, then stopped (`brev.on_finish`). A name brev does not know is refused before anything is billed, unless `brev.auto_create_instances`. Without it, runplz picks the cheapest type that fits, creates `runplz-<job>-<8 hex>` and deletes it on every exit path' -r
+complete -c runplz -n "__fish_runplz_using_subcommand brev" -l ssh-config -d 'Your ssh config, included after brev\'s `~/.brev/ssh_config` in the run\'s own' -r -F
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -l plan -d 'Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job: it reads `pass_env` and `--env NAME` from its own environment when it runs (so `--env NAME=VALUE` is refused with `--plan`) and the `--env-file` by its path'
 complete -c runplz -n "__fish_runplz_using_subcommand brev" -s h -l help -d 'Print help'
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -l outputs-dir -d 'Where `$RUNPLZ_OUT` comes back to (default: the job\'s `outputs_dir`, else `out/` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job\'s folder, reached through no symlink' -r -F
@@ -67,6 +67,6 @@ complete -c runplz -n "__fish_runplz_using_subcommand modal" -l plan -d 'Print t
 complete -c runplz -n "__fish_runplz_using_subcommand modal" -s h -l help -d 'Print help'
 complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "local" -d 'Run on this machine: in docker (default) or natively in a venv (`--native`)'
 complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "ssh" -d 'Run on an SSH box you own (`--host`); runplz never stops or deletes it'
-complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "brev" -d 'Run on a Brev box (not built yet: validates the job and stops)'
+complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "brev" -d 'Run on a Brev box: picked and created for the run and deleted after it, or a named one (`--instance`) started and then stopped (`brev.on_finish`)'
 complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "modal" -d 'Run on Modal (not built yet: validates the job and stops)'
 complete -c runplz -n "__fish_runplz_using_subcommand help; and not __fish_seen_subcommand_from local ssh brev modal help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
