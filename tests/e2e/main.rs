@@ -3,6 +3,7 @@
 
 mod support;
 
+mod brev;
 mod collect;
 mod concurrency;
 mod connections;

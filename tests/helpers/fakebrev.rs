@@ -17,6 +17,8 @@
 //! call fails with `unexpected EOF`), `flaky` (the first create attempt fails with a
 //! connection reset, no box), `quota`, `stuck` (new boxes stay DEPLOYING), `failure` (new
 //! boxes end in FAILURE), `delete` and `stop` (those verbs fail, nothing changes).
+//! `$FAKE_BREV_SLOW=cmd:ms[,...]` makes a command take that long; `$FAKE_BREV_LS_SHAPE=array`
+//! prints `ls --json` as v0.6.317–322 did.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, Read, Write};
@@ -568,6 +570,11 @@ fn run(args: &[String]) -> R<()> {
         return fail("fake brev: no command");
     };
     let rest = &args[1..];
+    // `FAKE_BREV_SLOW=cmd:ms`: that command takes this long (create: after the box is made,
+    // as a call whose answer is still on its way).
+    if cmd != "create" {
+        slow(cmd);
+    }
     match cmd.as_str() {
         "search" => search(&w, rest),
         "create" | "provision" => create(&w, rest),
@@ -958,6 +965,7 @@ fn create(w: &World, args: &[String]) -> R<()> {
                 }
                 Ok(Ok(()))
             })?;
+            slow("create");
             match outcome {
                 Ok(()) => {
                     eprintln!("[Worker 1] {t} Success! Created instance '{n}'");
@@ -1016,6 +1024,17 @@ fn create(w: &World, args: &[String]) -> R<()> {
         println!("{n}");
     }
     Ok(())
+}
+
+fn slow(cmd: &str) {
+    let v = std::env::var("FAKE_BREV_SLOW").unwrap_or_default();
+    for part in v.split(',') {
+        if let Some((c, ms)) = part.split_once(':') {
+            if c == cmd {
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            }
+        }
+    }
 }
 
 /// brev polls every 5 s; the fake polls at half its state step, so tests stay fast.

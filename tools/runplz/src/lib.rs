@@ -331,6 +331,7 @@ pub const EXIT_CODES: &[Exit] = &[
     Exit::Usage,
     Exit::Precondition,
     Exit::SetupFailed,
+    Exit::NoMatch,
     Exit::TimedOut,
     Exit::ToolFailed,
     Exit::Signal(0),

@@ -22,7 +22,7 @@ use crate::ssh::{Ssh, SshOptions, Target};
 use crate::state::RunState;
 use crate::steps::{Prepared, Steps};
 use anyhow::Result;
-use runplz_protocol::Instance;
+use runplz_protocol::{Exit, Instance};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -426,6 +426,14 @@ impl Backend for Brev {
         match self.bring_up(p, state) {
             Ok(ssh) => Ok(Place::Box(ssh)),
             Err(e) => {
+                // No box to run on is a set-up failure (5), as a failed probe is; bad input
+                // (2), no offer that fits (6) and a signal (128+n) keep their codes.
+                let e = match crate::error::exit_of(&e, Exit::ToolFailed) {
+                    Exit::Failed | Exit::ToolFailed => {
+                        CliError::new(Exit::SetupFailed, format!("{e:#}"))
+                    }
+                    _ => e,
+                };
                 // The steps never ran, so the composer's release will not: release here.
                 if let Err(te) = self.teardown() {
                     return Err(e.context(format!("and releasing the box failed: {te:#}")));
@@ -480,8 +488,9 @@ impl Backend for Brev {
             None => {
                 match &p.job.spec.brev.instance_type {
                     Some(t) => lines.push(format!("TYPES={}", sh(t))),
-                    None => lines
-                        .push("TYPES=$(rp-pick \"$JOB\" | jq -r '.types | join(\",\")')".into()),
+                    None => lines.push(
+                        "TYPES=$(rp-pick --job \"$JOB\" | jq -r '.types | join(\",\")')".into(),
+                    ),
                 }
                 let slug = brevbox::ephemeral_name(p.job.name());
                 let prefix = &slug[..slug.len() - 8];

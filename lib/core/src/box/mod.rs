@@ -129,10 +129,20 @@ struct Out {
 }
 
 impl Out {
+    /// The reason in one line: a worker's `Failed: <why>` (create's real cause, before its
+    /// summary `could only create 0/1 instances`), else the last line.
     fn why(&self) -> String {
         let s = self.stderr.trim();
         let s = if s.is_empty() { self.stdout.trim() } else { s };
-        s.lines().last().unwrap_or("").to_string()
+        let last = s.lines().last().unwrap_or("").to_string();
+        match s
+            .lines()
+            .rev()
+            .find_map(|l| l.split_once(" Failed: ").map(|(_, w)| w))
+        {
+            Some(w) if !last.starts_with("Error: ") => format!("{w}; {last}"),
+            _ => last,
+        }
     }
 }
 
