@@ -502,6 +502,19 @@ fn ctrl_c_or_term_at_each_phase_leaves_no_box_behind() {
                 if !ok {
                     bad.push(format!("exit {:?}, expected {}", o.status.code(), 128 + sig));
                 }
+                let ending = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .rev()
+                    .find_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .map(|r| r["ending"].clone())
+                    .unwrap_or(Value::Null);
+                let step = match phase {
+                    "pick" | "create" | "wait" => "acquire",
+                    p => p,
+                };
+                if phase != "collect" && ending != serde_json::json!({"kind": "interrupted", "signal": sig, "step": step}) {
+                    bad.push(format!("ending {ending}"));
+                }
                 match phase {
                     "pick" => {
                         if !fb.calls_of("create").is_empty() || !fb.state().is_empty() {
