@@ -68,7 +68,7 @@ fn every_man_page_documents_its_exit_codes_and_the_compatibility_contract() {
     // that run a command pass its code on, and only runplz has setup steps.
     let codes = |name: &str| exit_status_codes(&page(name));
     assert_eq!(codes("rp-image"), ["0", "1", "2"]);
-    for name in ["rp-image", "rp-probe", "rp-sync", "rp-collect"] {
+    for name in ["rp-image", "rp-probe", "rp-pick", "rp-sync", "rp-collect"] {
         assert!(!codes(name).contains(&"124".to_string()), "{name}");
         assert!(!codes(name).contains(&"N".to_string()), "{name}");
     }
@@ -79,6 +79,7 @@ fn every_man_page_documents_its_exit_codes_and_the_compatibility_contract() {
     assert!(codes("runplz").contains(&"5".to_string()));
     assert!(codes("rp-collect").contains(&"4".to_string()));
     assert!(codes("rp-probe").contains(&"3".to_string()));
+    assert_eq!(codes("rp-pick"), ["0", "1", "2", "6", "125", "128+n"]);
     for (path, bytes) in &files {
         if path.ends_with(".1") {
             let text = String::from_utf8_lossy(bytes);

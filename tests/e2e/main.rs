@@ -16,6 +16,7 @@ mod job;
 mod limits;
 mod login_shell;
 mod outputs;
+mod pick;
 mod placeholders;
 mod probe;
 mod readme;

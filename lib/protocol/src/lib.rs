@@ -1,7 +1,7 @@
 //! The runplz wire protocol: the exit codes every tool shares, the envelope every JSON
 //! record on stdout carries, and the records themselves ([`ExecRecord`], [`SyncRecord`],
-//! [`CollectRecord`], [`ProbeRecord`], [`ImageRecord`] with its [`ModalOp`]s) and the enums
-//! they share ([`Backend`], [`Mode`], [`Ending`]). This crate does no I/O so that consumers
+//! [`CollectRecord`], [`ProbeRecord`], [`PickRecord`], [`ImageRecord`] with its [`ModalOp`]s)
+//! and the enums they share ([`Backend`], [`Mode`], [`Ending`]). This crate does no I/O so that consumers
 //! (and the tests, which pin the schema from outside) can depend on it without pulling in
 //! the tools. These are wire types: the tools' own (domain) types live in `runplz-core` and
 //! convert to them, so a refactor there cannot change a record by accident.
@@ -50,6 +50,8 @@
 //!   provider, price per hour, whether runplz created it, how it was released, billed
 //!   seconds and cost); the run state's `"handle"` gains `"instance"`, written before the
 //!   box is created. New fields, so no bump. New record: `box` (rp-box).
+//! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
+//!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
 
 mod brevbox;
@@ -261,6 +263,9 @@ impl Tagged for PickRecord {
 }
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";
+}
+impl Tagged for BoxRecord {
+    const TYPE: &'static str = "box";
 }
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the

@@ -184,3 +184,54 @@ fn read_refuses_other_types_and_versions() {
         Err(ReadError::Json(_))
     ));
 }
+
+#[test]
+fn pick_record_writes_the_documented_shape_and_reads_unknown_fields() {
+    let offer = RankedOffer {
+        instance_type: "g5.xlarge".into(),
+        provider: "aws".into(),
+        gpu_name: Some("A10G".into()),
+        gpu_count: 1,
+        vram_per_gpu_gb: 24.0,
+        vcpus: 4.0,
+        ram_gb: 16.0,
+        target_disk_gb: Some(256.0),
+        price_per_hour: 1.006,
+        boot_time_seconds: Some(420.0),
+        hint: Some(Hint {
+            field: "boot_time_seconds".into(),
+            value: 420.0,
+        }),
+        in_band: true,
+    };
+    let rec = PickRecord {
+        instance_type: "g5.xlarge".into(),
+        provider: "aws".into(),
+        cloud: Some("aws".into()),
+        gpu_name: Some("A10G".into()),
+        gpu_count: 1,
+        vram_per_gpu_gb: 24.0,
+        total_vram_gb: 24.0,
+        vcpus: 4.0,
+        ram_gb: 16.0,
+        disk_gb: Some(256.0),
+        price_per_hour: 1.006,
+        boot_time_seconds: Some(420.0),
+        hint: offer.hint.clone(),
+        reason: "cheapest match: $1.006/h".into(),
+        types: vec!["g5.xlarge".into()],
+        ranked: vec![offer],
+        band_max_price: 1.0563,
+        matched: 1,
+        offers: 2,
+        source: "brev search".into(),
+    };
+    let s = serde_json::to_string(&Record::new("pick", &rec)).unwrap();
+    assert_eq!(
+        s,
+        r#"{"type":"pick","version":1,"instance_type":"g5.xlarge","provider":"aws","cloud":"aws","gpu_name":"A10G","gpu_count":1,"vram_per_gpu_gb":24.0,"total_vram_gb":24.0,"vcpus":4.0,"ram_gb":16.0,"disk_gb":256.0,"price_per_hour":1.006,"boot_time_seconds":420.0,"hint":{"field":"boot_time_seconds","value":420.0},"reason":"cheapest match: $1.006/h","types":["g5.xlarge"],"ranked":[{"type":"g5.xlarge","provider":"aws","gpu_name":"A10G","gpu_count":1,"vram_per_gpu_gb":24.0,"vcpus":4.0,"ram_gb":16.0,"target_disk_gb":256.0,"price_per_hour":1.006,"boot_time_seconds":420.0,"hint":{"field":"boot_time_seconds","value":420.0},"in_band":true}],"band_max_price":1.0563,"matched":1,"offers":2,"source":"brev search"}"#
+    );
+    assert_eq!(read::<PickRecord>(&s).unwrap(), rec);
+    let newer = s.replace(r#""matched":1,"#, r#""matched":1,"region":"us-east-1","#);
+    assert_eq!(read::<PickRecord>(&newer).unwrap(), rec);
+}

@@ -5,6 +5,7 @@
 //! it came from, which catches a dropped `null` field that `Option` alone would accept, and
 //! [`wire`] checks that runplz-protocol's own types read (and write back) the same output.
 mod image;
+mod pick;
 mod probe;
 mod run;
 mod transfer;

@@ -26,9 +26,9 @@ const AFTER_HELP: &str = r#"OUTPUT
 
 RULES
   Offers come from `brev search --json` (`brev search cpu --json` when no GPU is asked),
-  given the filters brev has (--gpu-name for a one-word model, --min-vram, --min-vcpu,
-  --min-ram, --min-disk, --provider); GPU count, price and excluded providers are filtered
-  here. --catalog FILE (or - for stdin) reads offers in the same JSON shape instead, offline.
+  given the filters brev has that mean what ours do (--min-vram, --min-vcpu, --min-ram,
+  --min-disk, --provider); the GPU model (whole words, where brev's --gpu-name is a
+  substring), GPU count, price and excluded providers are filtered here. --catalog FILE (or - for stdin) reads offers in the same JSON shape instead, offline.
   Flags override the job's "resources" (gpu, num_gpus, min_cpu, min_memory, min_gpu_memory,
   min_disk). Providers in "brev.exclude_providers" (default ["oci"]) are dropped: a
   provider, cloud or type equal to the prefix or starting with it followed by ".", "_" or

@@ -19,6 +19,9 @@ mod search;
 
 pub use nomatch::{Miss, NoMatch, Step};
 pub use offer::{offers_from_json, parse_size_gb, Offer, HINT_FIELDS};
+#[cfg(test)]
+mod tests;
+
 pub use search::{run as run_search, search, search_args, Search};
 
 use crate::job::Job;
@@ -376,8 +379,10 @@ fn reason(
     matched: usize,
 ) -> String {
     let p = chosen.price_per_hour;
+    if matched == 1 {
+        return format!("the only match: {}", price(p));
+    }
     match hint_field {
-        None if matched == 1 => format!("the only match: {}", price(p)),
         None if band_len > 1 => format!(
             "cheapest match: {}; no availability hint among the {band_len} offers in the 5% band",
             price(p)

@@ -1,7 +1,8 @@
 //! Offers from the real `brev search --json` (facts/brev-cli.md §1.2). The filters brev has
-//! are passed (`--gpu-name`, `--min-vram`, `--min-vcpu`, `--min-ram`, `--min-disk`,
-//! `--provider`); the rest (GPU count, price, excluded providers, whole-word GPU names) are
-//! ours, since brev has no `--min-gpus`. A job with no GPU asks `brev search cpu`. brev runs
+//! that mean exactly what ours do are passed (`--min-vram`, `--min-vcpu`, `--min-ram`,
+//! `--min-disk`, `--provider`); the rest (GPU model by whole words, GPU count, price,
+//! excluded providers) are ours, since brev has no `--min-gpus` and its `--gpu-name` is a
+//! substring. A job with no GPU asks `brev search cpu`. brev runs
 //! with stdin at /dev/null (a pipe would make it read stdin) and may exit 0 on failure, so
 //! its output is checked, never its code alone.
 
@@ -43,14 +44,10 @@ pub fn search_args(c: &Constraints, filtered: bool) -> Search {
             args.push(name.into());
             args.push(v);
         };
+        // Not --gpu-name: brev's is a substring (`A10` finds `A100`), ours whole words
+        // (`RTX4090` finds `RTX 4090`, which brev's would drop); brev fetches every type and
+        // filters locally anyway, so leaving it out costs no network.
         if gpu {
-            // brev's --gpu-name is a substring; ours matches whole words, which implies the
-            // substring only for one plain word (not `RTX4090` against `RTX 4090`).
-            if let Some(g) = c.gpu.as_deref().map(str::trim) {
-                if !g.is_empty() && g.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-                    flag("--gpu-name", g.to_string());
-                }
-            }
             if let Some(v) = c.min_vram_gb {
                 flag("--min-vram", flag_num(v));
             }
