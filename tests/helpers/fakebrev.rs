@@ -274,7 +274,8 @@ impl World {
             .append(true)
             .open(self.dir.join("calls.jsonl"))
         {
-            let _ = writeln!(f, "{line}");
+            // One write of the whole line: O_APPEND keeps concurrent calls' lines whole.
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
