@@ -664,6 +664,39 @@ fn rp_box_verbs_are_checked_with_brev_ls() {
         let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
         (o.status.code(), v, stderr(&o))
     };
+    // rp-pick's record on stdin gives the types, as in the man page's example.
+    let catalog =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/brev/catalog.json");
+    let mut c = fb.program("sh");
+    c.arg("-c")
+        .arg(format!(
+            "rp-pick --catalog '{}' --gpu A100 --min-ram 64 | rp-box create b-0 --mode vm",
+            catalog.display()
+        ))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                fb.bin_dir().display(),
+                crate::support::bin_dir().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
+    let o = FakeBrev::output(&mut c);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let create = &fb.calls_of("create")[0];
+    let types = &create[create.iter().position(|a| a == "--type").unwrap() + 1];
+    assert!(types.starts_with("hyperstack_A100,"), "{create:?}");
+    assert_eq!(v["box"]["instance_type"], "hyperstack_A100");
+    // rp-box read the pipe itself; brev got /dev/null (with the pipe it would read types).
+    assert!(
+        fb.calls().iter().all(|c| c["stdin_is_chr"] == true),
+        "{:?}",
+        fb.calls()
+    );
+    let (c, _, e) = rp(&["delete", "b-0"]);
+    assert_eq!(c, Some(0), "{e}");
     let (c, v, e) = rp(&["create", "b-1", "--type", "g5.xlarge", "--mode", "vm"]);
     assert_eq!(c, Some(0), "{e}");
     assert_eq!(

@@ -36,7 +36,7 @@ EXIT CODES USED
   128+n  interrupted by signal n
 
 EXAMPLES
-  rp-pick job.json | rp-box create --job job.json
+  rp-pick --job job.json | rp-box create --job job.json
   rp-box create runplz-train-3f2a9c1d --type g5.xlarge,g6.xlarge --mode vm
   rp-box wait runplz-train-3f2a9c1d --timeout 1800 --ssh-config /tmp/box.ssh
   rp-box delete runplz-train-3f2a9c1d

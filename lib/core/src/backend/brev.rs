@@ -488,9 +488,12 @@ impl Backend for Brev {
             None => {
                 match &p.job.spec.brev.instance_type {
                     Some(t) => lines.push(format!("TYPES={}", sh(t))),
-                    None => lines.push(
-                        "TYPES=$(rp-pick --job \"$JOB\" | jq -r '.types | join(\",\")')".into(),
-                    ),
+                    None => {
+                        lines.push(
+                            "TYPES=$(rp-pick --job \"$JOB\" | jq -r '.types | join(\",\")')".into(),
+                        );
+                        lines.push("[ -n \"$TYPES\" ] || { echo 'plan: rp-pick found no instance type (see above); nothing was created' >&2; exit 6; }".into());
+                    }
                 }
                 let slug = brevbox::ephemeral_name(p.job.name());
                 let prefix = &slug[..slug.len() - 8];
