@@ -317,7 +317,9 @@ impl Brev {
     /// one is left as it is; a stopping one is waited for first.
     pub fn start(&self, name: &str, limit: Duration) -> Result<BoxInfo> {
         let end = Instant::now() + limit;
+        let mut looks = 0;
         loop {
+            looks += 1;
             let Some(b) = self.get(name)? else {
                 return Err(CliError::new(
                     Exit::Failed,
@@ -328,7 +330,7 @@ impl Brev {
                 "STOPPED" => break,
                 "RUNNING" | "STARTING" | "DEPLOYING" => return Ok(b),
                 "STOPPING" if Instant::now() < end => {
-                    pause(poll(end), "waiting for the box to stop")?
+                    pause(poll(looks, end), "waiting for the box to stop")?
                 }
                 other => {
                     return Err(CliError::new(
@@ -372,7 +374,9 @@ impl Brev {
                 ),
             )
         };
+        let mut looks = 0;
         let b = loop {
+            looks += 1;
             let b = self.get(name)?.ok_or_else(|| {
                 CliError::new(
                     Exit::Failed,
@@ -394,7 +398,7 @@ impl Brev {
                     ))
                 }
                 _ if Instant::now() >= end => return Err(late(&format!("was still {}", b.status))),
-                _ => pause(poll(end), "waiting for the box")?,
+                _ => pause(poll(looks, end), "waiting for the box")?,
             }
         };
         self.refresh()?;
@@ -411,7 +415,7 @@ impl Brev {
             if fails % 3 == 0 {
                 self.refresh()?;
             }
-            pause(poll(end), "waiting for the box's ssh")?;
+            pause(poll(fails, end), "waiting for the box's ssh")?;
         }
     }
 
@@ -475,15 +479,9 @@ impl Brev {
     }
 }
 
-/// How long to wait between looks: quick at first (a box that is nearly up), then every
-/// 2 s, never past the end.
-fn poll(end: Instant) -> Duration {
-    thread_local!(static N: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
-    let n = N.with(|c| {
-        let n = c.get();
-        c.set(n + 1);
-        n
-    });
+/// How long to wait before look number `n` (from 0): quick at first (a box that is nearly
+/// up), then every 2 s, never past the end.
+fn poll(n: u32, end: Instant) -> Duration {
     let d = Duration::from_millis(100u64 << n.min(4)).min(Duration::from_secs(2));
     d.min(end.saturating_duration_since(Instant::now()))
         .max(Duration::from_millis(10))
