@@ -804,6 +804,12 @@ fn fake_brev_keeps_the_real_clis_contract() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
     let o = brev(&["search", "--gpu-name", "nothing-like-it"]);
     assert_eq!((o.status.code(), o.stdout.len()), (Some(0), 0));
+    // (An account past brev's onboarding: see brevs_first_time_onboarding_is_skipped.)
+    std::fs::write(
+        fb.env.home().join(".brev/onboarding_step.json"),
+        r#"{"step":1,"hasRunBrevShell":true,"hasRunBrevOpen":false}"#,
+    )
+    .unwrap();
     let o = brev(&["ls", "--json"]);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout)
@@ -903,4 +909,29 @@ fn a_hostile_instance_name_is_refused_before_brev_is_called() {
     assert!(stderr(&o).contains("--instance"), "{}", stderr(&o));
     assert!(fb.calls().is_empty(), "{:?}", fb.calls());
     assert!(!marker.exists());
+}
+
+#[test]
+fn brevs_first_time_onboarding_is_skipped() {
+    // The fake, as brev, greets a new account after its first `ls`, on stdout.
+    let fb = FakeBrev::new();
+    let mut c = Command::new(crate::support::bin("rpt-brev"));
+    fb.env.apply(&mut c);
+    c.env("FAKE_BREV_DIR", fb.dir.path()).args(["ls", "--json"]);
+    let o = FakeBrev::output(&mut c);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("first time using Brev"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // rp-box on a new account: brev's `ls --json` stays JSON.
+    let fb = FakeBrev::new();
+    let mut c = fb.cmd("rp-box");
+    c.arg("ls");
+    let o = FakeBrev::output(&mut c);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["boxes"], serde_json::json!([]));
+    let f = fb.env.home().join(".brev/onboarding_step.json");
+    assert!(std::fs::read_to_string(f).unwrap().contains("\"step\":1"));
 }

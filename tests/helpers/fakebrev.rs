@@ -284,6 +284,8 @@ impl World {
 struct State {
     next: u64,
     flaky_used: bool,
+    /// The account's server-side `finishedOnboarding`, set by the first `ls`.
+    onboarded: bool,
     boxes: Vec<Value>,
 }
 
@@ -292,12 +294,13 @@ impl State {
         State {
             next: v["next"].as_u64().unwrap_or(0),
             flaky_used: v["flaky_used"] == true,
+            onboarded: v["onboarded"] == true,
             boxes: v["boxes"].as_array().cloned().unwrap_or_default(),
         }
     }
 
     fn to_json(&self) -> Value {
-        json!({"next": self.next, "flaky_used": self.flaky_used, "boxes": self.boxes})
+        json!({"next": self.next, "flaky_used": self.flaky_used, "onboarded": self.onboarded, "boxes": self.boxes})
     }
 
     /// By name or id, exactly.
@@ -1049,7 +1052,36 @@ fn ls(w: &World, args: &[String]) -> R<()> {
         &[("json", None, B), ("all", None, B), ("org", Some('o'), V)],
     )?;
     w.require_login()?;
-    let boxes = w.with_state(|_, st| Ok(st.boxes.clone()))?;
+    // brev's onboarding runs after the first `ls` of an account (it flips the server's
+    // finishedOnboarding) while ~/.brev/onboarding_step.json is missing or at step 0.
+    let (boxes, first) = w.with_state(|_, st| {
+        let first = !st.onboarded;
+        st.onboarded = true;
+        Ok((st.boxes.clone(), first))
+    })?;
+    let onboard = first && {
+        let f = w.home.join(".brev/onboarding_step.json");
+        std::fs::read_to_string(&f)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_none_or(|v| {
+                v["step"].as_i64().unwrap_or(0) == 0
+                    && v["hasRunBrevShell"] != true
+                    && v["hasRunBrevOpen"] != true
+            })
+    };
+    let res = ls_print(&p, boxes);
+    if onboard {
+        println!("\n\nHi Fake! Looks like it's your first time using Brev!");
+        println!("Let's get you set up. Press Enter to continue...");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+    }
+    res
+}
+
+fn ls_print(p: &Parsed, boxes: Vec<Value>) -> R<()> {
     let rows: Vec<Value> = boxes
         .iter()
         .map(|b| {

@@ -107,7 +107,12 @@ impl FakeBrev {
     /// The boxes as `brev ls --json` shows them now (which also moves their states on).
     pub fn ls(&self) -> Vec<Value> {
         let out = self.brev(&["ls", "--json"]);
-        let v: Value = serde_json::from_str(&out).unwrap();
+        // The first JSON value: brev's first-time onboarding may follow it on stdout.
+        let v: Value = serde_json::Deserializer::from_str(&out)
+            .into_iter::<Value>()
+            .next()
+            .unwrap()
+            .unwrap();
         let list = if v.is_array() || v.is_null() {
             v
         } else {

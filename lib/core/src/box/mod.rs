@@ -149,8 +149,12 @@ impl Out {
 impl Brev {
     /// The `brev` on PATH; a one-line error with the fix when there is none.
     pub fn find() -> Result<Brev> {
+        let program = crate::process::require("brev", BREV_HINT)?;
+        if let Some(home) = std::env::var_os("HOME") {
+            skip_onboarding(Path::new(&home));
+        }
         Ok(Brev {
-            program: crate::process::require("brev", BREV_HINT)?,
+            program,
             cleanup: false,
         })
     }
@@ -487,6 +491,29 @@ fn poll(n: u32, end: Instant) -> Duration {
         .max(Duration::from_millis(10))
 }
 
+/// brev's first-time onboarding runs after `brev ls` while `~/.brev/onboarding_step.json` is
+/// missing or still at step 0 with neither `brev shell` nor `brev open` run: it prints a
+/// greeting and tips on stdout (into `ls --json`'s output) and asks questions. Mark it done,
+/// as it would be after a first `brev shell`; a file that says more is left alone.
+pub fn skip_onboarding(home: &Path) {
+    let path = home.join(".brev/onboarding_step.json");
+    let fresh = match std::fs::read_to_string(&path) {
+        Err(_) => true,
+        Ok(t) => serde_json::from_str::<serde_json::Value>(&t).map_or(true, |v| {
+            v["step"].as_i64().unwrap_or(0) == 0
+                && v["hasRunBrevShell"] != true
+                && v["hasRunBrevOpen"] != true
+        }),
+    };
+    if fresh {
+        let _ = std::fs::create_dir_all(home.join(".brev"));
+        let _ = std::fs::write(
+            &path,
+            r#"{"step":1,"hasRunBrevShell":true,"hasRunBrevOpen":true}"#,
+        );
+    }
+}
+
 fn logged_out() -> anyhow::Error {
     CliError::new(
         Exit::Failed,
@@ -555,6 +582,33 @@ mod tests {
         assert!(ephemeral_name("My Job!!").starts_with("runplz-my-job-"));
         assert_ne!(ephemeral_name("a"), ephemeral_name("a"));
         assert!(check_name("-x").is_err() && check_name("a b").is_err());
+    }
+
+    #[test]
+    fn onboarding_is_marked_done_unless_a_file_says_more() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".brev/onboarding_step.json");
+        skip_onboarding(d.path());
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(
+            (v["step"].as_i64(), v["hasRunBrevShell"].as_bool()),
+            (Some(1), Some(true))
+        );
+        std::fs::write(
+            &p,
+            r#"{"step":0,"hasRunBrevShell":false,"hasRunBrevOpen":false}"#,
+        )
+        .unwrap();
+        skip_onboarding(d.path());
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\"step\":1"));
+        std::fs::write(
+            &p,
+            r#"{"step":3,"hasRunBrevShell":false,"hasRunBrevOpen":true}"#,
+        )
+        .unwrap();
+        skip_onboarding(d.path());
+        assert!(std::fs::read_to_string(&p).unwrap().contains("\"step\":3"));
     }
 
     #[test]
