@@ -20,10 +20,10 @@ _rp-pick() {
 '(--all)--top=[How many ranked types to list (default\: the job'\''s \`brev.instance_type_fallback_count\`, else 3)]:N:_default' \
 '--gpu=[GPU model wanted, matched by name words, ignoring case\: \`A100\` matches \`A100\`, \`A10\` does not]:MODEL:_default' \
 '--num-gpus=[At least this many GPUs (default 1 when a model or VRAM is asked)]:N:_default' \
-'--min-cpu=[Minimum vCPUs]:N:_default' \
-'--min-ram=[Minimum RAM, GB]:GB:_default' \
-'--min-vram=[Minimum VRAM per GPU, GB]:GB:_default' \
-'--min-disk=[Minimum disk, GB (a type whose disk can grow that large fits)]:GB:_default' \
+'--min-cpu=[Minimum vCPUs (the job'\''s \`min_cpu\`)]:N:_default' \
+'--min-ram=[Minimum RAM, GB (the job'\''s \`min_memory\`)]:GB:_default' \
+'--min-vram=[Minimum VRAM per GPU, GB (the job'\''s \`min_gpu_memory\`)]:GB:_default' \
+'--min-disk=[Minimum disk, GB (the job'\''s \`min_disk\`; a type whose disk can grow that large fits)]:GB:_default' \
 '--max-price=[Highest price, US dollars per hour]:USD_PER_HOUR:_default' \
 '--provider=[Only providers whose name contains this, ignoring case (as \`brev search --provider\`)]:P:_default' \
 '--all[List every matching offer, ranked]' \

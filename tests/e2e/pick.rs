@@ -352,6 +352,17 @@ fn brev_failing_with_exit_0_or_1_or_missing_is_an_error_not_an_empty_pick() {
         "{}",
         stderr(&out)
     );
+    // A brev older than v0.6.317 has no `search`: say so.
+    fb.script(
+        "brev",
+        "echo 'Error: unknown command \"search\" for \"brev\"' >&2; exit 1",
+    );
+    let out = run_expect(rp_pick(&fb).args(["--gpu", "A100"]), 1);
+    assert!(
+        stderr(&out).contains("`brev search` needs brev v0.6.317 or later"),
+        "{}",
+        stderr(&out)
+    );
     // No brev at all: 125 with the fix (and --catalog as the offline way).
     let empty = FakeBin::new();
     let out = run_expect(

@@ -35,8 +35,8 @@ pub struct PickRecord {
     pub hint: Option<Hint>,
     /// Why it won, one line for people.
     pub reason: String,
-    /// The ranked instance types, the chosen one first: what `brev create --type` takes,
-    /// comma-joined (`--top N` long, or every match with `--all`).
+    /// The ranked instance types, the chosen one first, each once: what `brev create --type`
+    /// takes, comma-joined (`--top N` long, or every match with `--all`).
     pub types: Vec<String>,
     /// The same offers in detail, in brev search's own field names (so `jq .ranked` pipes
     /// into `brev create`).

@@ -37,7 +37,8 @@ RULES
   priced at most 5% above the cheapest (inclusive), the lowest availability hint wins:
   boot_time_seconds (0 means unknown), else estimated_start_seconds, eta_seconds, eta_s,
   queue_wait_seconds, availability_rank. No hint: the cheapest. Ties go to the cheaper, then
-  the type name, then the provider. The ranked list is that band, then the rest by price.
+  the type name, then the provider. The ranked list is that band, then the rest by price,
+  each type once (brev search prints a row per GPU configuration of a type).
 
   When nothing matches, rp-pick prints nothing on stdout, says on stderr which constraint
   ruled out how many offers and names the nearest misses, and exits 6.
@@ -92,19 +93,19 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Constraints (override the job)")]
     pub num_gpus: Option<u32>,
 
-    /// Minimum vCPUs.
+    /// Minimum vCPUs (the job's `min_cpu`).
     #[arg(long, value_name = "N", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_cpu: Option<f64>,
 
-    /// Minimum RAM, GB.
+    /// Minimum RAM, GB (the job's `min_memory`).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_ram: Option<f64>,
 
-    /// Minimum VRAM per GPU, GB.
+    /// Minimum VRAM per GPU, GB (the job's `min_gpu_memory`).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_vram: Option<f64>,
 
-    /// Minimum disk, GB (a type whose disk can grow that large fits).
+    /// Minimum disk, GB (the job's `min_disk`; a type whose disk can grow that large fits).
     #[arg(long, value_name = "GB", value_parser = positive, help_heading = "Constraints (override the job)")]
     pub min_disk: Option<f64>,
 

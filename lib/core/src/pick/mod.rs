@@ -18,13 +18,14 @@ mod offer;
 mod search;
 
 pub use nomatch::{Miss, NoMatch, Step};
-pub use offer::{offers_from_json, parse_size_gb, Offer, HINT_FIELDS};
+pub use offer::{for_each_offer, offers_from_json, parse_size_gb, Offer, HINT_FIELDS};
 #[cfg(test)]
 mod tests;
 
 pub use search::{run as run_search, search, search_args, Search};
 
 use crate::job::Job;
+#[cfg(doc)]
 use crate::probe::gpu_matches;
 use runplz_protocol as wire;
 use std::cmp::Ordering;
@@ -158,8 +159,8 @@ fn has_prefix(s: &str, p: &str) -> bool {
 pub struct Pick {
     /// The winner (also `ranked[0]`).
     pub chosen: Offer,
-    /// The ranked list, the winner first: the band by hint, then the rest by price; at most
-    /// the `top` asked.
+    /// The ranked list, the winner first: the band by hint, then the rest by price; each type
+    /// once (where it ranks best), at most the `top` asked.
     pub ranked: Vec<Offer>,
     /// How many of `ranked` are inside the band.
     pub in_band: usize,
@@ -250,9 +251,9 @@ impl Pick {
         .to_vec()];
         for (i, o) in self.ranked.iter().enumerate() {
             rows.push(vec![
-                o.instance_type.clone(),
-                o.provider.clone(),
-                o.gpu().unwrap_or("-").to_string(),
+                clean(&o.instance_type).into_owned(),
+                clean(&o.provider).into_owned(),
+                clean(o.gpu().unwrap_or("-")).into_owned(),
                 o.gpus().to_string(),
                 num(o.vram_per_gpu_gb),
                 num(o.vcpus),
@@ -268,9 +269,31 @@ impl Pick {
         let mut t = crate::out::table(&rows);
         t.push_str(&format!(
             "picked {} ({} of {} offers matched): {}\n",
-            self.chosen.instance_type, self.matched, self.offers, self.reason
+            clean(&self.chosen.instance_type),
+            self.matched,
+            self.offers,
+            clean(&self.reason)
         ));
         t
+    }
+}
+
+/// Text from an offer made safe for a terminal: control characters (a newline, an escape
+/// sequence from a hostile catalog) are shown escaped.
+pub(crate) fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
     }
 }
 
@@ -339,10 +362,23 @@ pub fn pick(offers: &[Offer], c: &Constraints, top: usize) -> Result<Pick, NoMat
     let chosen = matches[0].1.clone();
     let cheapest_price = cheapest as f64 / 1e6;
     let reason = reason(&chosen, cheapest_price, band_len, hint_field, matches.len());
-    let n = top.max(1).min(matches.len());
+    // brev search prints a row per GPU configuration, so a type can come twice: the
+    // fallback chain names each type once, where it ranks best.
+    let top = top.max(1);
+    let mut seen = std::collections::HashSet::new();
+    let (mut ranked, mut in_band) = (Vec::new(), 0);
+    for (i, (_, o)) in matches.iter().enumerate() {
+        if ranked.len() == top {
+            break;
+        }
+        if seen.insert(o.instance_type.as_str()) {
+            ranked.push((*o).clone());
+            in_band += usize::from(i < band_len);
+        }
+    }
     Ok(Pick {
-        ranked: matches[..n].iter().map(|(_, o)| (*o).clone()).collect(),
-        in_band: band_len.min(n),
+        ranked,
+        in_band,
         hint_field,
         reason,
         cheapest_price,
@@ -417,11 +453,54 @@ fn reason(
     }
 }
 
-/// Whether the offer's GPU is the wanted model.
+/// Whether the offer's GPU is the wanted model: [`gpu_matches`]'s rule (every wanted word is
+/// a word of the name, ignoring case and punctuation, or the wanted words written together
+/// are adjacent name words), without allocating, since it runs once per offer.
 pub(crate) fn gpu_ok(o: &Offer, want: &str) -> bool {
-    o.gpu().is_some_and(|g| gpu_matches(want, g))
+    let Some(name) = o.gpu() else {
+        return false;
+    };
+    if words(want).next().is_none() {
+        return false;
+    }
+    if words(want).all(|w| words(name).any(|n| n.eq_ignore_ascii_case(w))) {
+        return true;
+    }
+    // The wanted words joined, against runs of adjacent name words joined.
+    let joined = || want.bytes().filter(u8::is_ascii_alphanumeric);
+    let starts = words(name).count();
+    (0..starts).any(|i| {
+        let mut w = joined().peekable();
+        for word in words(name).skip(i) {
+            for b in word.bytes() {
+                match w.next() {
+                    Some(x) if x.eq_ignore_ascii_case(&b) => {}
+                    _ => return false,
+                }
+            }
+            if w.peek().is_none() {
+                return true;
+            }
+        }
+        false
+    })
 }
 
+/// The words of a GPU name: runs of ASCII letters and digits.
+fn words(s: &str) -> impl Iterator<Item = &str> + Clone {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether `needle` occurs in `hay`, ignoring ASCII case (brev's `--provider` rule).
+pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.is_empty()
+        || hay
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n))
+}
 /// Where offers come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -433,6 +512,15 @@ pub enum Source {
 
 /// Read a catalog file (`-`: stdin); errors name the file and the JSON path (exit 2).
 pub fn read_catalog(path: &std::path::Path) -> anyhow::Result<Vec<Offer>> {
+    let text = catalog_text(path)?;
+    offers_from_json(&text).map_err(|e| in_catalog(path, e))
+}
+
+fn in_catalog(path: &std::path::Path, e: anyhow::Error) -> anyhow::Error {
+    crate::CliError::usage(format!("{}: {e}", path.display()))
+}
+
+fn catalog_text(path: &std::path::Path) -> anyhow::Result<String> {
     use std::io::Read;
     let shown = path.display().to_string();
     let mut text = String::new();
@@ -442,7 +530,25 @@ pub fn read_catalog(path: &std::path::Path) -> anyhow::Result<Vec<Offer>> {
         std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
     };
     res.map_err(|e| crate::CliError::usage(format!("--catalog {shown}: cannot read it: {e}")))?;
-    offers_from_json(&text).map_err(|e| crate::CliError::usage(format!("{shown}: {e}")))
+    Ok(text)
+}
+
+/// [`pick`] over offers as JSON text, keeping only the matches while reading (10,000 offers
+/// need not all be held); on no match the text is read again, whole, to explain.
+pub fn pick_json(text: &str, c: &Constraints, top: usize) -> anyhow::Result<Result<Pick, NoMatch>> {
+    let mut kept = Vec::new();
+    let total = for_each_offer(text, |o| {
+        if nomatch::STEPS.iter().all(|s| s.holds(&o, c)) {
+            kept.push(o)
+        }
+    })?;
+    Ok(match pick(&kept, c, top) {
+        Ok(mut p) => {
+            p.offers = total;
+            Ok(p)
+        }
+        Err(_) => Err(NoMatch::explain(&offers_from_json(text)?, c)),
+    })
 }
 
 /// Offers from `source`, picked under `c`, ranking up to `top`; with the source's name for
@@ -450,14 +556,20 @@ pub fn read_catalog(path: &std::path::Path) -> anyhow::Result<Vec<Offer>> {
 /// which constraint ruled out how many offers; when brev's own filters left nothing to
 /// explain with, brev is asked again without them.
 pub fn find(c: &Constraints, source: &Source, top: usize) -> anyhow::Result<(Pick, String)> {
-    let (offers, name, filtered) = match source {
-        Source::Catalog(p) => (read_catalog(p)?, p.display().to_string(), None),
+    let (res, name, filtered) = match source {
+        Source::Catalog(p) => {
+            let text = catalog_text(p)?;
+            let res = pick_json(&text, c, top).map_err(|e| in_catalog(p, e))?;
+            (res, p.display().to_string(), None)
+        }
         Source::Brev => {
             let s = search_args(c, true);
-            (run_search(&s)?, s.source.to_string(), Some(s))
+            let text = search::run_text(&s)?;
+            let res = pick_json(&text, c, top).map_err(|e| search::unreadable(&s, e))?;
+            (res, s.source.to_string(), Some(s))
         }
     };
-    match pick(&offers, c, top) {
+    match res {
         Ok(p) => Ok((p, name)),
         Err(mut no) => {
             if let Some(s) = filtered {

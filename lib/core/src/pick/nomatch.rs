@@ -4,7 +4,7 @@
 //! those have at least 4 GPUs, none of those costs at most $10.00/h; nearest misses:
 //! p4d.24xlarge (aws, 8×A100, $32.77/h): costs $32.77/h, wanted at most $10.00/h".
 
-use super::{excluded, gpu_ok, num, price, Constraints, Offer};
+use super::{clean, contains_ci, excluded, gpu_ok, num, price, Constraints, Offer};
 use std::fmt;
 
 /// One constraint, as the explanation walks them.
@@ -49,11 +49,10 @@ impl Step {
     pub fn holds(self, o: &Offer, c: &Constraints) -> bool {
         match self {
             Step::Excluded => !excluded(o, &c.exclude_providers),
-            Step::Provider => c.provider.as_deref().is_none_or(|p| {
-                o.provider
-                    .to_ascii_lowercase()
-                    .contains(&p.trim().to_ascii_lowercase())
-            }),
+            Step::Provider => c
+                .provider
+                .as_deref()
+                .is_none_or(|p| contains_ci(&o.provider, p.trim())),
             Step::Gpu => c.gpu.as_deref().is_none_or(|g| gpu_ok(o, g)),
             Step::NumGpus => c.num_gpus.is_none_or(|n| o.gpus() >= n),
             Step::MinVram => c.min_vram_gb.is_none_or(|v| o.vram_per_gpu_gb >= v),
@@ -132,16 +131,16 @@ impl Step {
         match self {
             Step::Excluded => format!(
                 "provider {} is excluded by brev.exclude_providers",
-                o.provider
+                clean(&o.provider)
             ),
             Step::Provider => format!(
                 "provider {}, wanted one matching {:?}",
-                o.provider,
+                clean(&o.provider),
                 c.provider.as_deref().unwrap_or("")
             ),
             Step::Gpu => format!(
                 "GPU {}, wanted {}",
-                o.gpu().unwrap_or("none"),
+                clean(o.gpu().unwrap_or("none")),
                 c.gpu.as_deref().unwrap_or("")
             ),
             Step::NumGpus => format!(
@@ -222,7 +221,7 @@ fn gpus_on_offer(offers: &[Offer]) -> String {
     if names.is_empty() {
         "none".into()
     } else {
-        names.into_iter().collect::<Vec<_>>().join(", ")
+        names.into_iter().map(clean).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -233,13 +232,13 @@ fn plural(n: impl Into<f64>, one: &str, many: &str) -> String {
 
 fn describe(o: &Offer) -> String {
     let gpu = match o.gpu() {
-        Some(g) => format!("{}×{g}", o.gpus()),
+        Some(g) => format!("{}×{}", o.gpus(), clean(g)),
         None => "no GPU".into(),
     };
     format!(
         "{} ({}, {gpu}, {}, {} GB RAM, {})",
-        o.instance_type,
-        o.provider,
+        clean(&o.instance_type),
+        clean(&o.provider),
         plural(o.vcpus, "vCPU", "vCPUs"),
         num(o.ram_gb),
         price(o.price_per_hour)
@@ -318,7 +317,12 @@ fn message(
     )];
     for (i, (step, left)) in funnel.iter().enumerate() {
         let of_those = if i == 0 { "" } else { " of those" };
-        if *left == 0 && *step == Step::Gpu {
+        if *left == 0 && *step == Step::Excluded {
+            parts.push(format!(
+                "all{of_those} are from excluded providers ({}; \"brev.exclude_providers\" in the job sets them)",
+                c.exclude_providers.join(", ")
+            ));
+        } else if *left == 0 && *step == Step::Gpu {
             parts.push(format!(
                 "none{of_those} {} (GPUs on offer: {})",
                 step.passing(c),

@@ -171,45 +171,99 @@ pub fn parse_size_gb(s: &str) -> Option<f64> {
 /// Errors name the JSON path (`[3].price_per_hour`) and what was found; they are usage errors
 /// (exit 2), since a catalog is input.
 pub fn offers_from_json(text: &str) -> Result<Vec<Offer>> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let parsed: Option<Vec<Offer>> = match serde_json::from_str(text) {
-        Ok(v) => v,
-        // Parse again only to say where (slower; the common path stays fast).
-        Err(_) => {
-            let de = &mut serde_json::Deserializer::from_str(text);
-            let err = serde_path_to_error::deserialize::<_, Option<Vec<Offer>>>(de)
-                .err()
-                .map(|e| {
-                    let path = e.path().to_string();
-                    let inner = e.into_inner();
-                    if path == "." || path.is_empty() {
-                        format!("{inner}, expected a JSON array of offers as `brev search --json` prints")
-                    } else {
-                        format!("at {path}: {inner}")
-                    }
-                })
-                .unwrap_or_else(|| "not valid JSON".into());
-            return Err(CliError::usage(err));
-        }
-    };
-    let mut offers = parsed.unwrap_or_default();
-    for (i, o) in offers.iter_mut().enumerate() {
-        if o.instance_type.trim().is_empty() {
-            return Err(CliError::usage(format!(
-                "at [{i}].type: found no instance type, expected a name such as \"g5.xlarge\""
-            )));
-        }
-        if !o.price_per_hour.is_finite() || o.price_per_hour < 0.0 {
-            return Err(CliError::usage(format!(
-                "at [{i}].price_per_hour: found {}, expected a price in USD per hour",
-                o.price_per_hour
-            )));
-        }
-        o.complete();
-    }
+    let mut offers = Vec::new();
+    for_each_offer(text, |o| offers.push(o))?;
     Ok(offers)
+}
+
+/// Read the offers in `text` one at a time, each checked and completed, handing each to `f`
+/// without keeping them (so a caller that keeps only the matches holds only those); returns
+/// how many there were. Errors as [`offers_from_json`]'s.
+pub fn for_each_offer(text: &str, mut f: impl FnMut(Offer)) -> Result<usize> {
+    if text.trim().is_empty() {
+        return Ok(0);
+    }
+    let mut problem: Option<String> = None;
+    let mut n = 0usize;
+    let res = {
+        let mut each = |mut o: Offer| {
+            let i = n;
+            n += 1;
+            if problem.is_some() {
+                return;
+            }
+            if o.instance_type.trim().is_empty() {
+                problem = Some(format!(
+                    "at [{i}].type: found no instance type, expected a name such as \"g5.xlarge\""
+                ));
+            } else if !o.price_per_hour.is_finite() || o.price_per_hour < 0.0 {
+                problem = Some(format!(
+                    "at [{i}].price_per_hour: found {}, expected a price in USD per hour",
+                    o.price_per_hour
+                ));
+            } else {
+                o.complete();
+                f(o);
+            }
+        };
+        let de = &mut serde_json::Deserializer::from_str(text);
+        de::DeserializeSeed::deserialize(Each(&mut each), &mut *de).and_then(|_| de.end())
+    };
+    if let Some(p) = problem {
+        return Err(CliError::usage(p));
+    }
+    if res.is_err() {
+        // Parse again only to say where (slower; the common path stays fast).
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let err = serde_path_to_error::deserialize::<_, Option<Vec<Offer>>>(de)
+            .err()
+            .map(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if path == "." || path.is_empty() {
+                    format!(
+                        "{inner}, expected a JSON array of offers as `brev search --json` prints"
+                    )
+                } else {
+                    format!("at {path}: {inner}")
+                }
+            })
+            .unwrap_or_else(|| res.err().map(|e| e.to_string()).unwrap_or_default());
+        return Err(CliError::usage(err));
+    }
+    Ok(n)
+}
+
+/// A JSON array (or `null`) of offers, each handed to the closure as it is read.
+struct Each<'a, F: FnMut(Offer)>(&'a mut F);
+
+impl<'de, F: FnMut(Offer)> de::DeserializeSeed<'de> for Each<'_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, F: FnMut(Offer)> Visitor<'de> for Each<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of offers")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(o) = seq.next_element::<Offer>()? {
+            (self.0)(o);
+        }
+        Ok(())
+    }
 }
 
 /// A number, a string holding one, or `null` (0).

@@ -80,8 +80,25 @@ pub fn search(c: &Constraints) -> Result<Vec<Offer>> {
     run(&search_args(c, true))
 }
 
-/// Run one search.
+/// Run one search and read its offers.
 pub fn run(s: &Search) -> Result<Vec<Offer>> {
+    let out = run_text(s)?;
+    offers_from_json(&out).map_err(|e| unreadable(s, e))
+}
+
+/// What a search printed that rp-pick cannot read: brev's failure (exit 1), not the user's.
+pub(crate) fn unreadable(s: &Search, e: anyhow::Error) -> anyhow::Error {
+    CliError::new(
+        Exit::Failed,
+        format!(
+            "`brev {}` printed offers rp-pick cannot read: {e}",
+            s.args.join(" ")
+        ),
+    )
+}
+
+/// Run one search; its stdout, checked to be a JSON array (or `null`).
+pub fn run_text(s: &Search) -> Result<String> {
     let brev = process::require(
         "brev",
         "install the Brev CLI (https://github.com/brevdev/brev-cli), or give offers with --catalog FILE",
@@ -101,9 +118,19 @@ pub fn run(s: &Search) -> Result<Vec<Offer>> {
         ));
     }
     if !f.status.success() {
+        // brev before v0.6.317 has no `search` (facts/brev-cli.md §1.0).
+        let old = if tail.contains("unknown command \"search\"") {
+            "; `brev search` needs brev v0.6.317 or later (see `brev --version --no-check-latest`), or give offers with --catalog FILE"
+        } else {
+            ""
+        };
         return Err(CliError::new(
             Exit::Failed,
-            format!("`{shown}` exited with {}: {tail}", f.status.code()),
+            format!(
+                "`{shown}` exited with {}: {}{old}",
+                f.status.code(),
+                tail.trim()
+            ),
         ));
     }
     let out = f.stdout_str();
@@ -120,12 +147,7 @@ pub fn run(s: &Search) -> Result<Vec<Offer>> {
             format!("`{shown}` printed no offers: {}", said.trim()),
         ));
     }
-    offers_from_json(&out).map_err(|e| {
-        CliError::new(
-            Exit::Failed,
-            format!("`{shown}` printed offers rp-pick cannot read: {e}"),
-        )
-    })
+    Ok(out)
 }
 
 fn first_line(s: &str) -> String {

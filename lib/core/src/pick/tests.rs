@@ -216,11 +216,12 @@ fn ties_are_broken_by_price_type_provider_then_catalog_order_whatever_the_input_
         a100("b", 2.00, 100.0),
         a100("a", 2.01, 100.0),
     ];
-    let want = ["b", "b", "c", "a"];
+    // The two "b" rows tie on price and name: aws sorts first and is the one ranked (a
+    // type is named once).
+    let want = ["b", "c", "a"];
     let p = all(&offers);
     assert_eq!(types(&p), want);
     assert_eq!(p.ranked[0].provider, "aws");
-    assert_eq!(p.ranked[1].provider, "gcp");
     let mut rev = offers.clone();
     rev.reverse();
     let r = all(&rev);
@@ -534,4 +535,162 @@ fn search_passes_the_filters_brev_has_and_no_others() {
     );
     assert_eq!(s.source, "brev search cpu");
     assert_eq!(s.args, ["search", "cpu", "--json", "--min-ram", "0.5"]);
+}
+
+#[test]
+fn the_gpu_rule_is_probes_word_rule() {
+    let names = [
+        "A100",
+        "A100 80GB",
+        "NVIDIA A100-SXM4-80GB",
+        "A10",
+        "A10G",
+        "L4",
+        "L40S",
+        "RTX 4090",
+        "RTX4090",
+        "H100",
+        "-",
+        "",
+    ];
+    let wants = [
+        "A100",
+        "a100",
+        "A10",
+        "L4",
+        "RTX4090",
+        "rtx 4090",
+        "RTX-4090",
+        "4090",
+        "A100 80GB",
+        "a100-80gb",
+        "80GB",
+        "H",
+        "",
+        " ",
+        "RTX40",
+        "SXM4 80GB",
+    ];
+    for name in names {
+        let mut o = a100("x", 1.0, 0.0);
+        o.gpu_name = Some(name.into());
+        for want in wants {
+            let expected = !name.is_empty() && name != "-" && crate::probe::gpu_matches(want, name);
+            assert_eq!(gpu_ok(&o, want), expected, "{want:?} vs {name:?}");
+        }
+    }
+    assert!(contains_ci("Lambda-Labs", "LABS"));
+    assert!(contains_ci("aws", ""));
+    assert!(!contains_ci("aws", "awss"));
+}
+
+#[test]
+fn picking_from_json_text_keeps_only_the_matches_and_counts_every_offer() {
+    let offers = [
+        a100("a", 2.0, 0.0),
+        {
+            let mut t4 = a100("t4", 0.5, 0.0);
+            t4.gpu_name = Some("T4".into());
+            t4
+        },
+        a100("b", 2.05, 60.0),
+    ];
+    let text = serde_json::to_string(&offers).unwrap();
+    let c = Constraints {
+        gpu: Some("A100".into()),
+        ..any()
+    };
+    let p = pick_json(&text, &c, 3).unwrap().unwrap();
+    let whole = pick(&offers, &c, 3).unwrap();
+    assert_eq!(p, whole, "the same pick as from every offer held");
+    assert_eq!((p.offers, p.matched), (3, 2));
+    let no = pick_json(
+        &text,
+        &Constraints {
+            gpu: Some("H100".into()),
+            ..any()
+        },
+        3,
+    )
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(
+        no,
+        NoMatch::explain(
+            &offers,
+            &Constraints {
+                gpu: Some("H100".into()),
+                ..any()
+            }
+        )
+    );
+    let mut seen = Vec::new();
+    assert_eq!(
+        for_each_offer(&text, |o| seen.push(o.instance_type)).unwrap(),
+        3
+    );
+    assert_eq!(seen, ["a", "t4", "b"]);
+    assert!(pick_json("[{\"type\": \"\"}]", &c, 3).is_err());
+}
+
+#[test]
+fn a_type_listed_twice_is_ranked_once_where_it_ranks_best() {
+    // brev search prints one row per GPU configuration of a type.
+    let mut again = a100("dup", 2.5, 30.0);
+    again.gpu_count = 2.0;
+    let offers = [
+        a100("dup", 2.0, 600.0),
+        again,
+        a100("other", 2.05, 60.0),
+        a100("third", 3.0, 0.0),
+    ];
+    let p = pick(&offers, &any(), 3).unwrap();
+    assert_eq!(types(&p), ["other", "dup", "third"]);
+    assert_eq!(p.in_band, 2);
+    assert_eq!(p.matched, 4);
+    let p = pick(&offers, &any(), 2).unwrap();
+    assert_eq!(types(&p), ["other", "dup"]);
+}
+
+#[test]
+fn every_offer_excluded_says_where_to_allow_them() {
+    let mut o = a100("BM.GPU.A100", 1.0, 0.0);
+    o.provider = "oci".into();
+    let no = pick(&[o], &any(), 3).unwrap_err();
+    assert!(
+        no.message.starts_with(
+            "no offer matches: of 1 offer, all are from excluded providers (oci; \"brev.exclude_providers\" in the job sets them); the cheapest of the 1 before that is BM.GPU.A100 (oci,"
+        ),
+        "{}",
+        no.message
+    );
+}
+
+#[test]
+fn hostile_names_reach_the_terminal_escaped() {
+    let mut o = a100("evil\n\u{1b}[2Jx", 1.0, 0.0);
+    o.provider = "p\rq".into();
+    let p = pick(std::slice::from_ref(&o), &any(), 3).unwrap();
+    let table = p.table(None);
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\r'),
+        "{table:?}"
+    );
+    assert!(table.contains("evil\\n\\u{1b}[2Jx"), "{table}");
+    // The record keeps the name exactly (JSON escapes it).
+    assert_eq!(p.record("t", None).instance_type, o.instance_type);
+    let no = pick(
+        &[o],
+        &Constraints {
+            max_price: Some(0.5),
+            ..any()
+        },
+        3,
+    )
+    .unwrap_err();
+    assert!(
+        !no.message.contains('\n') && !no.message.contains('\u{1b}'),
+        "{}",
+        no.message
+    );
 }
