@@ -153,10 +153,33 @@ fn pinned_type_skips_the_picker() {
     );
     let o = run(&fb, &job, &[]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
-    assert!(
-        fb.calls_of("search").is_empty(),
-        "{:?}",
-        fb.calls_of("search")
+    // Nothing is picked before the create; brev search is asked after it only for the
+    // pinned type's price, unfiltered.
+    let verbs: Vec<Vec<String>> = fb
+        .calls()
+        .iter()
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    let created_at = verbs.iter().position(|v| v[0] == "create").unwrap();
+    for (i, v) in verbs.iter().enumerate().filter(|(_, v)| v[0] == "search") {
+        assert!(
+            i > created_at
+                && !v
+                    .iter()
+                    .any(|a| a.starts_with("--min") || a == "--gpu-name"),
+            "{verbs:?}"
+        );
+    }
+    assert_eq!(
+        record(&o)["instance"]["price_per_hour"].as_f64(),
+        Some(0.19)
     );
     let create = &fb.calls_of("create")[0];
     assert!(
@@ -220,8 +243,11 @@ fn named_box_is_started_used_and_stopped() {
         .contains(&user));
     assert_eq!(r["instance"]["release"], "stopped");
     assert_eq!(r["instance"]["created"], false);
+    // Its price comes from `brev search`, so the cost line and the record have it too.
+    assert_eq!(r["instance"]["price_per_hour"].as_f64(), Some(1.006));
     assert!(
-        stderr(&o).contains("box my-box (g5.xlarge) stopped after"),
+        stderr(&o).contains("box my-box (g5.xlarge, $1.01/h) stopped after")
+            && stderr(&o).contains(": about $"),
         "{}",
         stderr(&o)
     );

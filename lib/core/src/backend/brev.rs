@@ -321,9 +321,12 @@ impl Brev {
             .get(name)?
             .map(|b| b.instance_type)
             .filter(|t| !t.is_empty());
-        let offer = offers
+        let mut offer = offers
             .and_then(|o| o.iter().find(|o| Some(&o.instance_type) == t.as_ref()))
             .cloned();
+        if let (None, Some(t)) = (&offer, &t) {
+            offer = price_of(t)?;
+        }
         if let Some(l) = self.live().as_mut() {
             l.instance_type = t;
             l.provider = offer.as_ref().map(|o| o.provider.clone());
@@ -331,6 +334,29 @@ impl Brev {
         }
         Ok(())
     }
+}
+
+/// The catalog's offer for type `t` (a named box, a pinned type), for its price: best
+/// effort, as a failed search only leaves the cost unknown; a Ctrl-C still stops the run.
+fn price_of(t: &str) -> Result<Option<crate::pick::Offer>> {
+    for args in [&["search", "--json"][..], &["search", "cpu", "--json"][..]] {
+        let s = crate::pick::Search {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            source: "brev search",
+        };
+        match crate::pick::run_search(&s) {
+            Ok(offers) => {
+                if let Some(o) = offers.into_iter().find(|o| o.instance_type == t) {
+                    return Ok(Some(o));
+                }
+            }
+            Err(e) if matches!(crate::error::exit_of(&e, Exit::Failed), Exit::Signal(_)) => {
+                return Err(e)
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 fn human(secs: f64) -> String {
