@@ -73,8 +73,8 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
-'--instance=[The instance name]:NAME:_default' \
-'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--instance=[A Brev box you made (\`brev ls\` lists it)\: started if stopped, used, then stopped (\`brev.on_finish\`). A name brev does not know is refused before anything is billed, unless \`brev.auto_create_instances\`. Without it, runplz picks the cheapest type that fits, creates \`runplz-<job>-<8 hex>\` and deletes it on every exit path]:NAME:_default' \
+'--ssh-config=[Your ssh config, included after brev'\''s \`~/.brev/ssh_config\` in the run'\''s own]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
@@ -201,10 +201,10 @@ _runplz_commands() {
     local commands; commands=(
 'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
-'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
+'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
-'tail:The job'\''s output so far, on stderr as during a run; \`-f\` follows it to the end' \
+'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
 'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -226,10 +226,10 @@ _runplz__subcmd__help_commands() {
     local commands; commands=(
 'local:Run on this machine\: in docker (default) or natively in a venv (\`--native\`)' \
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
-'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
+'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
-'tail:The job'\''s output so far, on stderr as during a run; \`-f\` follows it to the end' \
+'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
 'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
 'help:Print this message or the help of the given subcommand(s)' \

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod brev;
 mod cli;
 mod collect;
 mod concurrency;

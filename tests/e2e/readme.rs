@@ -2,7 +2,7 @@
 //! written (the built tools first on PATH, jq from the system), so an example that stops
 //! working, or a doc edit that breaks one, fails here. Each example is looked up verbatim in
 //! its document first. `--host box` resolves through `RUNPLZ_SSH_CONFIG` (a loopback box).
-use crate::support::{bin_dir, run_expect, shm_tempdir, world, SshBox};
+use crate::support::{bin_dir, run_expect, shm_tempdir, stderr, world, SshBox};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -352,4 +352,70 @@ fn plan_example_runs_the_job_on_a_box() {
         std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
         "from the plan"
     );
+}
+
+#[test]
+fn brev_example_runs_against_the_fake_brev() {
+    let fb = crate::support::FakeBrev::new();
+    let d = shm_tempdir();
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for (dir, f) in [("hello", "train.py"), ("brev", "job.json")] {
+        std::fs::create_dir_all(d.path().join("examples").join(dir)).unwrap();
+        std::fs::copy(
+            ex.join(dir).join(f),
+            d.path().join("examples").join(dir).join(f),
+        )
+        .unwrap();
+    }
+    // A clone: the repo ships whole, so the example finds ../hello/train.py.
+    crate::support::git(d.path(), &["init", "-q"]);
+    let mut c = fb.program("sh");
+    c.arg("-c")
+        .arg(readme("runplz brev examples/brev/job.json"))
+        .current_dir(d.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                fb.bin_dir().display(),
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    let out = run_expect(&mut c, 0);
+    // The job's own output passes through; the record is kept in the run state.
+    assert!(stderr(&out).contains("deleted after"), "{}", stderr(&out));
+    let rec = last_run_record(&fb.env.state_dir());
+    assert_eq!(
+        (&rec["exit_code"], &rec["instance"]["release"]),
+        (&json!(0), &json!("deleted"))
+    );
+    let name = rec["instance"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("runplz-hello-brev-"), "{name}");
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("examples/brev/out/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&result["steps"], &result["greeting"]),
+        (&json!(3), &json!("hello from brev"))
+    );
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains(&format!("box {name} (g5.xlarge, $1.01/h) deleted after")),
+        "{e}"
+    );
+    fb.wait_gone(&name);
+}
+
+/// The run record of the one run kept in a run-state folder (`runs/<id>.json`, under "run").
+fn last_run_record(state: &Path) -> Value {
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(runs[0].path()).unwrap()).unwrap();
+    s["run"].clone()
 }

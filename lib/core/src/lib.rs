@@ -3,6 +3,9 @@
 //! Nothing in this crate depends on clap, so `runplz` and the tests call it directly.
 
 pub mod backend;
+/// Brev boxes (`box/`: `box` is a keyword, so the module is `brevbox`).
+#[path = "box/mod.rs"]
+pub mod brevbox;
 pub mod collect;
 pub mod error;
 pub mod exec;

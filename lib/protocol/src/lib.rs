@@ -51,10 +51,15 @@
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
+//! - issue #8: the `run` record of `runplz brev` gains `"instance"` (the box: name, type,
+//!   provider, price per hour, whether runplz created it, how it was released, billed
+//!   seconds and cost); the run state's `"handle"` gains `"instance"`, written before the
+//!   box is created. New fields, so no bump. New record: `box` (rp-box).
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
 
+mod brevbox;
 mod collect;
 mod common;
 mod exec;
@@ -65,6 +70,7 @@ mod probe;
 mod run;
 mod sync;
 
+pub use brevbox::{BoxInfo, BoxRecord, Instance};
 pub use collect::{CollectRecord, CollectedFile};
 pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
@@ -296,6 +302,9 @@ impl Tagged for RunStatus {
 }
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";
+}
+impl Tagged for BoxRecord {
+    const TYPE: &'static str = "box";
 }
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the

@@ -160,6 +160,10 @@ pub struct RunRecord {
     /// `--env`) or an `--env-file`, sorted; never their values. Empty when none.
     #[serde(default)]
     pub env_passed: Vec<String>,
+    /// `runplz brev`: the box the run used, how it was released and what it cost (absent
+    /// for the other backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<crate::Instance>,
     /// Whole run, seconds.
     pub duration_seconds: f64,
 }

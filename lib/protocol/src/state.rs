@@ -99,6 +99,10 @@ pub struct Handle {
     /// The Modal app the sandbox belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modal_app: Option<String>,
+    /// The Brev box the run uses, written before `brev create` is called, so that a killed
+    /// run names what may still be billing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// The release of the run's place.

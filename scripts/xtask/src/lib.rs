@@ -67,6 +67,7 @@ pub fn tools() -> Vec<(clap::Command, &'static [Exit])> {
         (rp_image::command(), rp_image::EXIT_CODES),
         (rp_probe::command(), rp_probe::EXIT_CODES),
         (rp_pick::command(), rp_pick::EXIT_CODES),
+        (rp_box::command(), rp_box::EXIT_CODES),
         (rp_sync::command(), rp_sync::EXIT_CODES),
         (rp_exec::command(), rp_exec::EXIT_CODES),
         (rp_collect::command(), rp_collect::EXIT_CODES),

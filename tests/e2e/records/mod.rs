@@ -4,6 +4,7 @@
 //! to be made on purpose in two places. Each struct also serialises back to exactly the JSON
 //! it came from, which catches a dropped `null` field that `Option` alone would accept, and
 //! [`wire`] checks that runplz-protocol's own types read (and write back) the same output.
+mod brevbox;
 mod image;
 mod modal;
 mod pick;

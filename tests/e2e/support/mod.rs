@@ -6,11 +6,13 @@
 #![allow(dead_code)]
 
 mod fakebin;
+mod fakebrev;
 mod sshbox;
 pub mod sweep;
 mod testenv;
 
 pub use fakebin::FakeBin;
+pub use fakebrev::FakeBrev;
 pub use sshbox::SshBox;
 pub use testenv::{world, TestEnv};
 

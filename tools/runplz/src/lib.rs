@@ -33,14 +33,15 @@ pub enum BackendCmd {
     Local(LocalArgs),
     /// Run on an SSH box you own (`--host`); runplz never stops or deletes it.
     Ssh(SshArgs),
-    /// Run on a Brev box (not built yet: validates the job and stops).
+    /// Run on a Brev box: picked and created for the run and deleted after it, or a named
+    /// one (`--instance`) started and then stopped (`brev.on_finish`).
     Brev(BrevArgs),
     /// Run on Modal: a Sandbox built from the job's image, outputs back as a tarball;
     /// `--detach` leaves the job running there.
     Modal(ModalArgs),
     /// Where a run started earlier stands (`run-status` record). Modal runs so far.
     Status(RunArgs),
-    /// The job's output so far, on stderr as during a run; `-f` follows it to the end.
+    /// The job's output so far, on stdout; `-f` follows it to the end.
     Tail(TailArgs),
     /// Stop a run and what it holds (a Modal run's sandbox is terminated).
     Kill(RunArgs),
@@ -160,10 +161,13 @@ pub struct SshArgs {
 pub struct BrevArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The instance name.
+    /// A Brev box you made (`brev ls` lists it): started if stopped, used, then stopped
+    /// (`brev.on_finish`). A name brev does not know is refused before anything is billed,
+    /// unless `brev.auto_create_instances`. Without it, runplz picks the cheapest type that
+    /// fits, creates `runplz-<job>-<8 hex>` and deletes it on every exit path.
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
-    /// An ssh config file passed to ssh and rsync as `-F`.
+    /// Your ssh config, included after brev's `~/.brev/ssh_config` in the run's own.
     #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
 }
@@ -497,6 +501,7 @@ pub const EXIT_CODES: &[Exit] = &[
     Exit::Usage,
     Exit::Precondition,
     Exit::SetupFailed,
+    Exit::NoMatch,
     Exit::NoToken,
     Exit::AuthRejected,
     Exit::Unreachable,

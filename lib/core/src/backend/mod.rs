@@ -70,6 +70,8 @@ pub(crate) struct PlanPlace {
     pub(crate) lines: Vec<String>,
     /// ` --host "$HOST"` for a box, empty here.
     pub(crate) host_flag: String,
+    /// Whether the lines define `release_place`, which every EXIT trap of the plan must call.
+    pub(crate) release: bool,
 }
 
 /// One backend, with this invocation's arguments.
@@ -139,6 +141,11 @@ pub(crate) trait Backend {
     /// with every child it runs shielded from Ctrl-C.
     fn release(&self, place: &Place) -> Result<()>;
 
+    /// The box the run used and what it cost, for the run record (after release).
+    fn instance(&self) -> Option<runplz_protocol::Instance> {
+        None
+    }
+
     /// How the `--plan` script reaches its place.
     fn plan_place(&self, p: &Prepared) -> Result<PlanPlace>;
 }
@@ -162,7 +169,7 @@ impl Args {
         match self {
             Args::Local(a) => Box::new(local::Local(a.clone())),
             Args::Ssh(a) => Box::new(ssh::SshBackend(a.clone())),
-            Args::Brev(a) => Box::new(brev::Brev(a.clone())),
+            Args::Brev(a) => Box::new(brev::Brev::new(a.clone())),
             Args::Modal(a) => Box::new(modal::Modal::new(a.clone())),
         }
     }
@@ -200,22 +207,4 @@ fn mode_rules(job: &Job, s: &Settings, section: &str, how: &str) -> Result<(), J
         ));
     }
     Ok(())
-}
-
-/// The error of a backend whose run is not built yet: the job was valid for it.
-fn not_built(kind: Kind, p: &Prepared) -> anyhow::Error {
-    crate::error::CliError::new(
-        runplz_protocol::Exit::ToolFailed,
-        format!(
-            "the {kind} backend is not built yet; {} is valid for it. Use `runplz ssh` with a box you own meanwhile",
-            p.job.origin
-        ),
-    )
-}
-
-/// The `--plan` error of a backend whose run is not built yet.
-fn no_plan(kind: Kind) -> anyhow::Error {
-    crate::error::CliError::usage(format!(
-        "--plan: the {kind} backend is not built yet, so there is no plan to print"
-    ))
 }

@@ -85,6 +85,7 @@ impl Backend for SshBackend {
         Ok(PlanPlace {
             lines,
             host_flag: " --host \"$HOST\"".into(),
+            release: false,
         })
     }
 }

@@ -55,7 +55,16 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
     );
     t.record.env_passed = p.passed.names.clone();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
-        Err(e) => Some(e),
+        Err(e) => {
+            // A Ctrl-C while a box was being made (or picked, or waited for).
+            if let Exit::Signal(n) = crate::error::exit_of(&e, Exit::ToolFailed) {
+                t.end(RunEnding::Interrupted {
+                    signal: i32::from(n),
+                    step: S::Acquire,
+                });
+            }
+            Some(e)
+        }
         Ok(place) => {
             let res = Teardown {
                 backend: b,
@@ -66,6 +75,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
             res.err()
         }
     };
+    t.record.instance = b.instance();
     t.finish(err)
 }
 

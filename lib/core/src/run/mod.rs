@@ -90,6 +90,7 @@ impl Tracker {
                 sync: None,
                 outputs: None,
                 env_passed: Vec::new(),
+                instance: None,
                 duration_seconds: 0.0,
             },
         }

@@ -46,7 +46,13 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
     }
     let _ = writeln!(s, "RUN_ID={}\"-$(date +%s)-$$\"", sh(p.job.name()));
     let _ = writeln!(s, "T=$(mktemp -d)");
-    let _ = writeln!(s, "trap 'rm -rf \"$T\"' EXIT");
+    // A place the plan acquired (a Brev box) is released by every EXIT trap.
+    let release = if place.release { " release_place;" } else { "" };
+    let _ = writeln!(
+        s,
+        "trap 'rm -rf \"$T\"{}' EXIT",
+        if place.release { "; release_place" } else { "" }
+    );
     require_passed(&mut s, &p.passed);
     // The job's ssh.user, ssh.port and ssh.ssh_key_path for every call to the box.
     let job_flag = if host.is_empty() {
@@ -74,7 +80,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                 let snap = format!("{}\"$RUN_ID\"", sh(&format!("{runs}/")));
                 let _ = writeln!(
                     s,
-                    "rm_run_copy() {{ rp-exec{host}{job_flag} -- rm -rf -- {snap} >/dev/null 2>&1 || :; rm -rf \"$T\"; }}\ntrap rm_run_copy EXIT"
+                    "rm_run_copy() {{ rp-exec{host}{job_flag} -- rm -rf -- {snap} >/dev/null 2>&1 || :; rm -rf \"$T\";{release} }}\ntrap rm_run_copy EXIT"
                 );
                 // The job file alone cannot know an --outputs-dir given to runplz: exclude it.
                 let extra: String =

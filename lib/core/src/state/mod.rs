@@ -226,6 +226,7 @@ mod tests {
             sync: None,
             outputs: None,
             env_passed: Vec::new(),
+            instance: None,
             duration_seconds: 1.5,
         };
         s.finished(5, &run).unwrap();
