@@ -264,3 +264,60 @@ fn an_unreachable_box_is_1() {
     );
     assert!(err.contains("Connection refused"), "{err}");
 }
+
+/// A Ctrl-C while `git ls-files` lists what ships stops the sync (130), and nothing ships:
+/// it must not fall back to shipping by .gitignore alone.
+#[test]
+fn ctrl_c_while_git_lists_the_files_stops_the_sync() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    write(src.path(), "tracked.txt", b"t");
+    crate::support::git(src.path(), &["init", "-q"]);
+    crate::support::git(src.path(), &["add", "."]);
+    let fakes = crate::support::FakeBin::new();
+    let mark = src.path().join("..").join(format!(
+        "git-started-{}",
+        src.path().file_name().unwrap().to_string_lossy()
+    ));
+    fakes.script("git", &format!("touch '{}'; exec sleep 30", mark.display()));
+    let mut c = rp_sync(&b, src.path(), "dst", &[]);
+    c.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            fakes.dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let t = std::time::Instant::now();
+    while !mark.exists() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "git never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&mark);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let gone = b.ssh_raw("test -e dst");
+    assert_eq!(
+        gone.status.code(),
+        Some(1),
+        "dst was made: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("listing the files to ship"),
+        "{}",
+        stderr(&out)
+    );
+}

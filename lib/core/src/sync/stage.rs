@@ -117,9 +117,17 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         files: BTreeMap::new(),
         warnings: Vec::new(),
         tracked_secrets: Vec::new(),
+        interrupted: None,
     };
     let in_git = in_git_work_tree(&root);
     let git = g.gather(Path::new(""), in_git, in_git, 0);
+    // A Ctrl-C that stopped `git ls-files` stops the run: it must not ship by .gitignore alone.
+    if let Some(sig) = g.interrupted {
+        return Err(CliError::new(
+            runplz_protocol::Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+            format!("interrupted by signal {sig} while listing the files to ship"),
+        ));
+    }
     let Gather {
         files,
         warnings,
@@ -156,6 +164,8 @@ struct Gather {
     files: BTreeMap<PathBuf, StagedFile>,
     warnings: Vec<String>,
     tracked_secrets: Vec<PathBuf>,
+    /// The signal that stopped git while it listed the files.
+    interrupted: Option<i32>,
 }
 
 impl Gather {
@@ -226,7 +236,11 @@ impl Gather {
             return false;
         }
         let tracked = match git_tracked(&start) {
-            Ok(t) => t,
+            Ok(Ok(t)) => t,
+            Ok(Err(sig)) => {
+                self.interrupted = Some(sig);
+                return false;
+            }
             Err(e) => {
                 self.warnings.push(format!(
                     "git could not list tracked files ({e:#}); shipping what .gitignore allows"
@@ -296,19 +310,27 @@ fn in_git_work_tree(dir: &Path) -> bool {
     dir.ancestors().any(|d| d.join(".git").exists())
 }
 
-/// Paths git tracks under `dir`, relative to it. Missing git is an error (the caller warns).
-fn git_tracked(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Paths git tracks under `dir`, relative to it, or the signal that stopped git. Missing
+/// git is an error (the caller warns).
+fn git_tracked(dir: &Path) -> Result<std::result::Result<Vec<PathBuf>, i32>> {
     which::which("git").context("`git` is not on PATH")?;
-    let f = Proc::new("git")
+    let p = Proc::new("git")
         .args(["ls-files", "-z", "--cached"])
         .dir(dir)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .check()?;
-    Ok(f.stdout
+        .env("GIT_OPTIONAL_LOCKS", "0");
+    let f = p.run()?;
+    if let Some(sig) = f.interrupted {
+        return Ok(Err(sig));
+    }
+    if !f.status.success() {
+        anyhow::bail!("`git ls-files` failed: {}", f.tail(5));
+    }
+    Ok(Ok(f
+        .stdout
         .split(|&b| b == 0)
         .filter(|p| !p.is_empty())
         .map(|p| PathBuf::from(OsStr::from_bytes(p)))
-        .collect())
+        .collect()))
 }
 
 /// Up to `n` paths, then "and N more".
