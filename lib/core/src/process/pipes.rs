@@ -33,7 +33,9 @@ pub(super) fn spawn_pump(
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
     base: Instant,
-) -> Result<std::thread::JoinHandle<()>> {
+) -> Result<std::sync::mpsc::Receiver<()>> {
+    // Disconnected (the sender dropped) once the pump has copied everything.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let mut log = match log {
         Some(p) => Some(
             std::fs::OpenOptions::new()
@@ -44,7 +46,8 @@ pub(super) fn spawn_pump(
         ),
         None => None,
     };
-    Ok(std::thread::spawn(move || {
+    std::thread::spawn(move || {
+        let _done = done;
         let mut buf = [0u8; 8192];
         let stderr = std::io::stderr();
         loop {
@@ -66,5 +69,6 @@ pub(super) fn spawn_pump(
                 }
             }
         }
-    }))
+    });
+    Ok(finished)
 }
