@@ -261,7 +261,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --no-keep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -54,6 +54,7 @@ _arguments "${_arguments_options[@]}" : \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--no-keep[Close the ssh connection with the run. By default it stays open for 60 s after the run (the job'\''s \`ssh.keep_connection_seconds\`), its socket in a private folder (\`\$XDG_RUNTIME_DIR/runplz\`, else \`\$TMPDIR/runplz-UID\`), so the next run to the same box skips ssh'\''s handshake]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \

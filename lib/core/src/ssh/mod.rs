@@ -13,7 +13,7 @@ use crate::error::CliError;
 use crate::process::Proc;
 use crate::quote;
 use anyhow::Result;
-use control::{make_control_dir, sweep_control_dirs, tool_name};
+use control::{kept_dir, kept_socket, make_control_dir, sweep_control_dirs, tool_name};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -106,7 +106,16 @@ pub struct SshOptions {
     pub port: Option<u16>,
     /// Seconds to wait for a connection (default 10).
     pub connect_timeout: Option<u32>,
+    /// Keep the connection this long after the last use, for the next run (see
+    /// [`Ssh::new`]); `None` or zero closes it with this [`Ssh`].
+    pub keep: Option<Duration>,
 }
+
+/// The longest a connection is kept after a run (`ssh.keep_connection_seconds`).
+pub const MAX_KEEP_SECONDS: i64 = 3600;
+
+/// How long `runplz ssh` keeps its connection by default.
+pub const DEFAULT_KEEP_SECONDS: u64 = 60;
 
 impl SshOptions {
     /// The options for a run of `job` (its `ssh.user`, `ssh.port` and resolved
@@ -120,6 +129,7 @@ impl SshOptions {
             // Validation already holds the port to 1-65535.
             port: s.and_then(|s| s.port).and_then(|p| u16::try_from(p).ok()),
             connect_timeout: None,
+            keep: None,
         }
     }
 }
@@ -131,12 +141,19 @@ pub struct Ssh {
     opts: SshOptions,
     /// Removed on drop (after the master is told to exit).
     control_dir: Option<tempfile::TempDir>,
+    /// A kept connection's socket (see [`SshOptions::keep`]): left open on drop.
+    kept: Option<(PathBuf, Duration)>,
 }
 
 impl Ssh {
     /// Prepare a connection (nothing is contacted yet). Checks the ssh config file exists.
     /// When no private folder for the control socket can be made in `$TMPDIR`, each ssh call
-    /// connects anew, and a warning on stderr says so.
+    /// connects anew, and a warning on stderr says so. With [`SshOptions::keep`], the
+    /// connection outlives this [`Ssh`] by that long (ssh's `ControlPersist`), its socket in
+    /// a private folder of the user's ([`control::kept_dir`]) named by the login, so the next
+    /// run to the same box within that time pays no handshake; when that folder is unsafe
+    /// (someone else's, or open to others) a warning says so and the connection is the run's
+    /// own.
     pub fn new(target: Target, opts: SshOptions) -> Result<Ssh> {
         Ssh::new_in(target, opts, &std::env::temp_dir())
     }
@@ -152,6 +169,32 @@ impl Ssh {
             }
         }
         sweep_control_dirs(tmp);
+        let keep = opts.keep.filter(|d| !d.is_zero());
+        if let Some(keep) = keep {
+            match kept_dir() {
+                Ok(dir) => {
+                    let key = format!(
+                        "{}\0{:?}\0{:?}\0{:?}\0{:?}",
+                        Ssh::destination_of(&target, &opts),
+                        target.port.or(opts.port),
+                        opts.config,
+                        opts.key,
+                        opts.connect_timeout
+                    );
+                    let sock = kept_socket(&dir, &key);
+                    return Ok(Ssh {
+                        target,
+                        opts,
+                        control_dir: None,
+                        kept: Some((sock, keep)),
+                    });
+                }
+                Err(why) => crate::out::warn(
+                    &tool_name(),
+                    format!("not keeping the ssh connection for the next run: {why}"),
+                ),
+            }
+        }
         // A short, private socket dir: unix socket paths are limited to ~104 bytes.
         let control_dir = match make_control_dir(tmp) {
             Ok(d) => Some(d),
@@ -170,6 +213,7 @@ impl Ssh {
             target,
             opts,
             control_dir,
+            kept: None,
         })
     }
 
@@ -180,10 +224,19 @@ impl Ssh {
 
     /// `user@host` or `host`, as ssh and rsync take it.
     pub fn destination(&self) -> String {
-        match self.target.user.as_ref().or(self.opts.user.as_ref()) {
-            Some(u) => format!("{u}@{}", self.target.host),
-            None => self.target.host.clone(),
+        Ssh::destination_of(&self.target, &self.opts)
+    }
+
+    fn destination_of(target: &Target, opts: &SshOptions) -> String {
+        match target.user.as_ref().or(opts.user.as_ref()) {
+            Some(u) => format!("{u}@{}", target.host),
+            None => target.host.clone(),
         }
+    }
+
+    /// The socket of a kept connection (see [`SshOptions::keep`]), if this one is kept.
+    pub fn kept_socket(&self) -> Option<&Path> {
+        self.kept.as_ref().map(|(p, _)| p.as_path())
     }
 
     /// The ssh options (everything but the destination and command).
@@ -223,6 +276,20 @@ impl Ssh {
                 format!("ControlPath={}/%C", dir.display()),
                 "-o".into(),
                 "ControlPersist=120".into(),
+            ]);
+        }
+        if let Some((sock, keep)) = &self.kept {
+            a.extend([
+                "-o".into(),
+                "ControlMaster=auto".into(),
+                "-o".into(),
+                // `%` would be one of ssh's tokens.
+                format!(
+                    "ControlPath={}",
+                    sock.display().to_string().replace('%', "%%")
+                ),
+                "-o".into(),
+                format!("ControlPersist={}", keep.as_secs().max(1)),
             ]);
         }
         a
@@ -265,6 +332,7 @@ impl Ssh {
     }
 
     /// Close the shared connection now (also done on drop; the socket's folder goes then).
+    /// A kept connection stays for the next run; it closes itself once unused that long.
     pub fn close(&self) {
         if let Some(dir) = &self.control_dir {
             // Without a socket there is no master to tell (and nothing to wait 5 s for).
