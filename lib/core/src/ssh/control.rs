@@ -78,19 +78,21 @@ pub(super) fn tool_name() -> String {
 }
 
 /// The private folder for kept connections' sockets: `$XDG_RUNTIME_DIR/runplz`, else
-/// `$TMPDIR/runplz-<uid>`, made 0700 when missing. One that is not a real folder, not ours,
+/// `$TMPDIR/runplz-<uid>`, made 0700 when missing (with `create`). One that is not a real folder, not ours,
 /// or open to the group or others is refused (someone else could use or replace the socket).
-pub(super) fn kept_dir() -> std::result::Result<PathBuf, String> {
+pub(super) fn kept_dir(create: bool) -> std::result::Result<PathBuf, String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let uid = nix::unistd::geteuid().as_raw();
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(x) => PathBuf::from(x).join("runplz"),
         None => std::env::temp_dir().join(format!("runplz-{uid}")),
     };
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
     }
     let md = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !md.is_dir() {
@@ -117,12 +119,7 @@ pub(super) fn kept_dir() -> std::result::Result<PathBuf, String> {
 /// key that decide how ssh reaches it) in `dir`. A socket left by a master that is gone is
 /// removed, so the next ssh becomes the master instead of giving up on sharing.
 pub(super) fn kept_socket(dir: &Path, key: &str) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let name: String = Sha256::digest(key.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let sock = dir.join(name);
+    let sock = kept_socket_name(dir, key);
     if std::fs::symlink_metadata(&sock).is_ok()
         && std::os::unix::net::UnixStream::connect(&sock)
             .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
@@ -130,4 +127,14 @@ pub(super) fn kept_socket(dir: &Path, key: &str) -> PathBuf {
         let _ = std::fs::remove_file(&sock);
     }
     sock
+}
+
+/// Where [`kept_socket`] is, without touching it.
+pub(super) fn kept_socket_name(dir: &Path, key: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let name: String = Sha256::digest(key.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    dir.join(name)
 }

@@ -13,7 +13,9 @@ use crate::error::CliError;
 use crate::process::Proc;
 use crate::quote;
 use anyhow::Result;
-use control::{kept_dir, kept_socket, make_control_dir, sweep_control_dirs, tool_name};
+use control::{
+    kept_dir, kept_socket, kept_socket_name, make_control_dir, sweep_control_dirs, tool_name,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -141,8 +143,9 @@ pub struct Ssh {
     opts: SshOptions,
     /// Removed on drop (after the master is told to exit).
     control_dir: Option<tempfile::TempDir>,
-    /// A kept connection's socket (see [`SshOptions::keep`]): left open on drop.
-    kept: Option<(PathBuf, Duration)>,
+    /// A kept connection's socket (see [`SshOptions::keep`]) and how long it is kept, or
+    /// `None` when this only rides on one that another run keeps: left open on drop.
+    kept: Option<(PathBuf, Option<Duration>)>,
 }
 
 impl Ssh {
@@ -169,30 +172,45 @@ impl Ssh {
             }
         }
         sweep_control_dirs(tmp);
-        let keep = opts.keep.filter(|d| !d.is_zero());
-        if let Some(keep) = keep {
-            match kept_dir() {
+        let key = format!(
+            "{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            Ssh::destination_of(&target, &opts),
+            target.port.or(opts.port),
+            opts.config,
+            opts.key,
+            opts.connect_timeout
+        );
+        match opts.keep {
+            Some(keep) if !keep.is_zero() => match kept_dir(true) {
                 Ok(dir) => {
-                    let key = format!(
-                        "{}\0{:?}\0{:?}\0{:?}\0{:?}",
-                        Ssh::destination_of(&target, &opts),
-                        target.port.or(opts.port),
-                        opts.config,
-                        opts.key,
-                        opts.connect_timeout
-                    );
                     let sock = kept_socket(&dir, &key);
                     return Ok(Ssh {
                         target,
                         opts,
                         control_dir: None,
-                        kept: Some((sock, keep)),
+                        kept: Some((sock, Some(keep))),
                     });
                 }
                 Err(why) => crate::out::warn(
                     &tool_name(),
                     format!("not keeping the ssh connection for the next run: {why}"),
                 ),
+            },
+            Some(_) => {}
+            // A tool that keeps nothing still rides on a live kept connection to the same
+            // login (the edit-run loop's `rp-exec` after a `runplz ssh`), never making one.
+            None => {
+                if let Ok(dir) = kept_dir(false) {
+                    let sock = kept_socket_name(&dir, &key);
+                    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                        return Ok(Ssh {
+                            target,
+                            opts,
+                            control_dir: None,
+                            kept: Some((sock, None)),
+                        });
+                    }
+                }
             }
         }
         // A short, private socket dir: unix socket paths are limited to ~104 bytes.
@@ -279,18 +297,20 @@ impl Ssh {
             ]);
         }
         if let Some((sock, keep)) = &self.kept {
-            a.extend([
-                "-o".into(),
-                "ControlMaster=auto".into(),
-                "-o".into(),
-                // `%` would be one of ssh's tokens.
-                format!(
-                    "ControlPath={}",
-                    sock.display().to_string().replace('%', "%%")
-                ),
-                "-o".into(),
-                format!("ControlPersist={}", keep.as_secs().max(1)),
-            ]);
+            // `%` would be one of ssh's tokens.
+            let path = format!("ControlPath={}", sock.display().to_string().replace('%', "%%"));
+            match keep {
+                Some(keep) => a.extend([
+                    "-o".into(),
+                    "ControlMaster=auto".into(),
+                    "-o".into(),
+                    path,
+                    "-o".into(),
+                    format!("ControlPersist={}", keep.as_secs().max(1)),
+                ]),
+                // Ride on it; should it be gone by then, ssh connects by itself.
+                None => a.extend(["-o".into(), "ControlMaster=no".into(), "-o".into(), path]),
+            }
         }
         a
     }
