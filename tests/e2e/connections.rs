@@ -87,6 +87,16 @@ fn a_second_run_within_the_keep_time_does_not_log_in_again() {
     let socks: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert_eq!(socks.len(), 1, "{socks:?}");
     assert!(socks[0].file_type().unwrap().is_socket());
+    // A step tool to the same login rides on it too (and leaves it open).
+    let mut c = env.cmd("rp-exec");
+    c.args(b.tool_args()).args(["--", "true"]);
+    run_expect(&mut c, 0);
+    assert_eq!(
+        b.accepted_logins(),
+        1,
+        "rp-exec logged in again:\n{}",
+        b.log()
+    );
     let second = run();
     assert_eq!(
         b.accepted_logins(),

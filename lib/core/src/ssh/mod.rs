@@ -145,7 +145,7 @@ pub struct Ssh {
     control_dir: Option<tempfile::TempDir>,
     /// A kept connection's socket (see [`SshOptions::keep`]) and how long it is kept, or
     /// `None` when this only rides on one that another run keeps: left open on drop.
-    kept: Option<(PathBuf, Option<Duration>)>,
+    kept: Option<Box<(PathBuf, Option<Duration>)>>,
 }
 
 impl Ssh {
@@ -188,7 +188,7 @@ impl Ssh {
                         target,
                         opts,
                         control_dir: None,
-                        kept: Some((sock, Some(keep))),
+                        kept: Some(Box::new((sock, Some(keep)))),
                     });
                 }
                 Err(why) => crate::out::warn(
@@ -207,7 +207,7 @@ impl Ssh {
                             target,
                             opts,
                             control_dir: None,
-                            kept: Some((sock, None)),
+                            kept: Some(Box::new((sock, None))),
                         });
                     }
                 }
@@ -252,10 +252,6 @@ impl Ssh {
         }
     }
 
-    /// The socket of a kept connection (see [`SshOptions::keep`]), if this one is kept.
-    pub fn kept_socket(&self) -> Option<&Path> {
-        self.kept.as_ref().map(|(p, _)| p.as_path())
-    }
 
     /// The ssh options (everything but the destination and command).
     pub fn options(&self) -> Vec<String> {
@@ -296,9 +292,12 @@ impl Ssh {
                 "ControlPersist=120".into(),
             ]);
         }
-        if let Some((sock, keep)) = &self.kept {
+        if let Some((sock, keep)) = self.kept.as_deref() {
             // `%` would be one of ssh's tokens.
-            let path = format!("ControlPath={}", sock.display().to_string().replace('%', "%%"));
+            let path = format!(
+                "ControlPath={}",
+                sock.display().to_string().replace('%', "%%")
+            );
             match keep {
                 Some(keep) => a.extend([
                     "-o".into(),
