@@ -252,7 +252,6 @@ impl Ssh {
         }
     }
 
-
     /// The ssh options (everything but the destination and command).
     pub fn options(&self) -> Vec<String> {
         let mut a = Vec::new();
