@@ -381,7 +381,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --host --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --host --ssh-config --no-keep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -60,6 +60,7 @@ _arguments "${_arguments_options[@]}" : \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--no-keep[Close the ssh connection with the run. By default it stays open for 60 s after the run (the job'\''s \`ssh.keep_connection_seconds\`), its socket in a private folder (\`\$XDG_RUNTIME_DIR/runplz\`, else \`\$TMPDIR/runplz-UID\`), so the next run to the same box skips ssh'\''s handshake]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '::job -- The job file (`-` reads it from stdin):_files' \

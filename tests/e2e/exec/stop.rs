@@ -84,9 +84,10 @@ fn local_job_ignoring_int_is_killed_after_the_grace() {
 /// A Python job (`bash -lc 'python3 ...'`, as runplz runs a job) interrupted through
 /// rp-exec saves its checkpoint on KeyboardInterrupt and ends by itself.
 fn python_saves_its_checkpoint(b: Option<&SshBox>, ckpt: &Path) {
+    // The line is printed inside the `try`: a Ctrl-C passed on the moment it is seen must
+    // land where the job handles it.
     let script = "import sys, time\n\
-        print('sigrecord 0', flush=True)\n\
-        try:\n    time.sleep(100)\n\
+        try:\n    print('sigrecord 0', flush=True)\n    time.sleep(100)\n\
         except KeyboardInterrupt:\n    open(sys.argv[1], 'w').write('saved on KeyboardInterrupt')\n    sys.exit(3)\n";
     let mut run = Started::spawn(
         rp_exec(b)

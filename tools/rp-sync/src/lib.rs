@@ -250,23 +250,24 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
 
-    let staged = sync::stage(&src, &patterns)?;
-    report_staged(&staged);
-
-    let transfer = match (&conn, &dest) {
+    let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
-            out::note(
-                TOOL,
-                format_args!("shipping to {}:{dest}", ssh.destination()),
-            );
-            let t = match &snapshot {
-                Some(snap) => sync::up_snapshot(ssh, &staged, dest, snap)?,
-                None => sync::up(ssh, &staged, dest)?,
-            };
+            // The box is asked what it has while the tree is staged here.
+            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || {
+                let staged = sync::stage(&src, &patterns)?;
+                report_staged(&staged);
+                out::note(
+                    TOOL,
+                    format_args!("shipping to {}:{dest}", ssh.destination()),
+                );
+                Ok(staged)
+            })?;
             report_transfer(&staged, &t, started);
-            Some(t)
+            (staged, Some(t))
         }
         _ => {
+            let staged = sync::stage(&src, &patterns)?;
+            report_staged(&staged);
             out::note(TOOL, "dry run: nothing sent; the largest files:");
             for f in staged.largest(sync::LARGEST) {
                 out::note(
@@ -274,7 +275,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     format_args!("  {:>10}  {}", sync::human_bytes(f.bytes), f.path.display()),
                 );
             }
-            None
+            (staged, None)
         }
     };
     // Closes the shared connection before the record is printed.

@@ -154,6 +154,12 @@ pub struct SshArgs {
     /// An ssh config file passed to ssh and rsync as `-F`.
     #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
+    /// Close the ssh connection with the run. By default it stays open for 60 s after the
+    /// run (the job's `ssh.keep_connection_seconds`), its socket in a private folder
+    /// (`$XDG_RUNTIME_DIR/runplz`, else `$TMPDIR/runplz-UID`), so the next run to the same
+    /// box skips ssh's handshake.
+    #[arg(long)]
+    pub no_keep: bool,
 }
 
 /// `runplz brev`.
@@ -444,6 +450,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             backend::Args::Ssh(backend::SshArgs {
                 host: a.host,
                 ssh_config: a.ssh_config,
+                no_keep: a.no_keep,
             }),
         ),
         BackendCmd::Brev(a) => (

@@ -10,6 +10,7 @@ use crate::state::RunState;
 use crate::steps::{Prepared, Steps};
 use anyhow::Result;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `runplz ssh`'s own flags.
 #[derive(Debug, Clone)]
@@ -18,6 +19,9 @@ pub struct SshArgs {
     pub host: String,
     /// `--ssh-config`.
     pub ssh_config: Option<PathBuf>,
+    /// `--no-keep`: close the connection with the run (else it is kept for
+    /// `ssh.keep_connection_seconds`, default [`crate::ssh::DEFAULT_KEEP_SECONDS`]).
+    pub no_keep: bool,
 }
 
 pub(super) struct SshBackend(pub(super) SshArgs);
@@ -61,10 +65,16 @@ impl Backend for SshBackend {
     }
 
     fn acquire(&self, p: &Prepared, _state: &mut RunState) -> Result<Place> {
+        let keep = match (self.0.no_keep, p.job.spec.ssh.keep_connection_seconds) {
+            (true, _) => None,
+            (false, Some(n)) => u64::try_from(n).ok().map(Duration::from_secs),
+            (false, None) => Some(Duration::from_secs(crate::ssh::DEFAULT_KEEP_SECONDS)),
+        };
         Ok(Place::Box(connect(
             &self.0.host,
             p,
             self.0.ssh_config.as_deref(),
+            keep,
         )?))
     }
 
@@ -91,10 +101,19 @@ impl Backend for SshBackend {
 }
 
 /// One connection to `host` with the job's ssh settings (shared by every box backend).
-pub(super) fn connect(host: &str, p: &Prepared, config: Option<&std::path::Path>) -> Result<Ssh> {
+/// `keep`: how long the connection outlives the run (see [`SshOptions::keep`]).
+pub(super) fn connect(
+    host: &str,
+    p: &Prepared,
+    config: Option<&std::path::Path>,
+    keep: Option<Duration>,
+) -> Result<Ssh> {
     Ssh::new(
         Target::parse(host)?,
-        SshOptions::for_job(Some(&p.job), config),
+        SshOptions {
+            keep,
+            ..SshOptions::for_job(Some(&p.job), config)
+        },
     )
 }
 

@@ -53,7 +53,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         .grace(opts.grace)
         // The group is dead; now what left it (a setsid grandchild) and may hold the pipe.
         .after_exit(move || {
-            if let Err(e) = reap::kill_run_local(&run_id, grace) {
+            if let Err(e) =
+                reap::kill_run_local_since(&run_id, grace, nix::sys::signal::Signal::SIGTERM, since)
+            {
                 out::warn(&crate::ssh::tool(), format!("{e:#}"));
             }
             // What left the group and dropped the run id: named, not killed.

@@ -133,6 +133,13 @@ pub fn tenths(d: Duration) -> u64 {
 /// The live processes of the current user (not this one) that carry `RUNPLZ_RUN_ID=<run_id>`.
 /// A zombie's environment reads as empty, so the dead are not listed.
 pub fn carriers(run_id: &str) -> Vec<Pid> {
+    carriers_since(run_id, None)
+}
+
+/// [`carriers`] among the processes started at or after `since` (clock ticks after boot,
+/// from [`now_ticks`] at the start of the run: a carrier of a fresh run id cannot be older).
+/// Reading a process's start is much cheaper than reading its environment.
+pub fn carriers_since(run_id: &str, since: Option<u64>) -> Vec<Pid> {
     let needle = format!("{RUN_ID_VAR}={run_id}");
     let me = std::process::id() as i32;
     let uid = geteuid().as_raw();
@@ -148,7 +155,15 @@ pub fn carriers(run_id: &str) -> Vec<Pid> {
         else {
             continue;
         };
-        if pid == me || entry.metadata().ok().map(|m| m.uid()) != Some(uid) {
+        if pid == me {
+            continue;
+        }
+        if let Some(since) = since {
+            if read_stat(pid).is_some_and(|s| s.start < since) {
+                continue;
+            }
+        }
+        if entry.metadata().ok().map(|m| m.uid()) != Some(uid) {
             continue;
         }
         let Ok(env) = std::fs::read(entry.path().join("environ")) else {
@@ -173,6 +188,18 @@ pub fn kill_run_local_with(
     grace: Duration,
     signal: Signal,
 ) -> anyhow::Result<Vec<i32>> {
+    kill_run_local_since(run_id, grace, signal, None)
+}
+
+/// [`kill_run_local_with`], looking only at processes started at or after `since` (see
+/// [`carriers_since`]).
+pub fn kill_run_local_since(
+    run_id: &str,
+    grace: Duration,
+    signal: Signal,
+    since: Option<u64>,
+) -> anyhow::Result<Vec<i32>> {
+    let carriers = |id: &str| carriers_since(id, since);
     let first = carriers(run_id);
     let mut hit: Vec<i32> = first.iter().map(|p| p.as_raw()).collect();
     if first.is_empty() {
@@ -245,6 +272,17 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
+/// `/proc/<pid>/stat`, read in one call (it is well under a page).
+fn read_stat(pid: i32) -> Option<Stat> {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    parse_stat(std::str::from_utf8(&buf[..n]).ok()?)
+}
+
 /// This process's entry.
 pub fn own_stat() -> Option<Stat> {
     parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
@@ -295,7 +333,6 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
     };
     let own_cgroup = std::fs::read_to_string("/proc/self/cgroup").ok();
     let mut all = std::collections::HashMap::new();
-    let mut mine = std::collections::HashSet::new();
     for entry in dir.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -304,21 +341,17 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
         else {
             continue;
         };
-        let Some(st) = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|t| parse_stat(&t))
-        else {
+        let Some(st) = read_stat(pid) else {
             continue;
         };
         all.insert(pid, st);
-        if entry.metadata().ok().map(|m| m.uid()) == Some(uid) {
-            mine.insert(pid);
-        }
     }
-    let new = |p: i32| mine.contains(&p) && all.get(&p).is_some_and(|s| s.start >= since);
+    // Asked only of the few processes that matter (a stat of each costs more than the scan).
+    let mine = |p: i32| std::fs::metadata(format!("/proc/{p}")).is_ok_and(|m| m.uid() == uid);
+    let new = |p: i32| all.get(&p).is_some_and(|s| s.start >= since) && mine(p);
     let is_reaper = |p: i32| {
         p == 1
-            || (mine.contains(&p)
+            || (mine(p)
                 && std::fs::read_to_string(format!("/proc/{p}/comm"))
                     .is_ok_and(|c| c.trim() == "systemd"))
     };

@@ -319,6 +319,13 @@ pub struct Ssh {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = 1800, "minimum" = 1, "maximum" = 2592000))]
     pub ssh_ready_wait_seconds: Option<i64>,
+    /// Keep the connection to the box open this many seconds after a run, so the next run
+    /// within that time skips ssh's handshake (0 closes it with the run; at most 3600). The
+    /// socket lives in a private (0700) folder of yours; `runplz ssh --no-keep` also turns
+    /// it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 60, "minimum" = 0, "maximum" = 3600))]
+    pub keep_connection_seconds: Option<i64>,
 }
 
 /// `runplz brev` settings.

@@ -338,6 +338,17 @@ fn ssh(s: &Ssh, root: &Path) -> Result<(), Problem> {
             ));
         }
     }
+    if let Some(n) = s.keep_connection_seconds {
+        if !(0..=crate::ssh::MAX_KEEP_SECONDS).contains(&n) {
+            return Err(p(
+                "ssh.keep_connection_seconds",
+                format!(
+                    "found {n}, expected 0 (close the connection with the run) to {} seconds",
+                    crate::ssh::MAX_KEEP_SECONDS
+                ),
+            ));
+        }
+    }
     remote_common(
         "ssh",
         s.max_runtime_seconds,

@@ -440,23 +440,32 @@ impl Proc {
             }
         }
 
+        // Woken by the child's exit (a waiting thread) and by runplz's own signals; the
+        // timers below bound each wait, so nothing polls.
+        let (wake, woken) = signals::subscribe();
         let start = Instant::now();
-        let handle = expr.start().map_err(|e| spawn_error(&self.program, e))?;
+        let handle = Arc::new(expr.start().map_err(|e| spawn_error(&self.program, e))?);
         // Drop the expression so our copies of the pipe's write ends close.
         drop(expr);
+        {
+            let handle = Arc::clone(&handle);
+            std::thread::spawn(move || {
+                let _ = handle.wait();
+                let _ = wake.send(());
+            });
+        }
         let pgid = handle.pids().first().map(|&p| Pid::from_raw(p as i32));
         // Checked: a deadline past what an Instant can hold is no deadline (never a panic).
         let deadline = self.timeout.and_then(|t| start.checked_add(t));
         let mut timed_out = false;
         let mut inactive = false;
         let mut interrupted = None;
-        let quiet_for = |now: Instant| {
-            let last = base + Duration::from_millis(heard.load(Ordering::Relaxed));
-            now.saturating_duration_since(last)
-        };
+        let last_heard = || base + Duration::from_millis(heard.load(Ordering::Relaxed));
+        let quiet_for = |now: Instant| now.saturating_duration_since(last_heard());
         // When (and what) to send once stopping began; then when it was sent.
         let mut stop_at: Option<(Instant, Signal)> = None;
         let mut term_sent: Option<Instant> = None;
+        let mut killed = false;
         let output = loop {
             if let Some(out) = handle.try_wait().context("waiting for a child")? {
                 break out.clone();
@@ -494,20 +503,47 @@ impl Proc {
                     stop_at = Some((now.checked_add(self.stop_wait).unwrap_or(now), sig));
                 }
             }
+            let now = Instant::now();
             if let (Some((at, sig)), None) = (stop_at, term_sent) {
-                if Instant::now() >= at {
+                if now >= at {
                     if let Some(pg) = pgid {
                         let _ = killpg(pg, sig);
                     }
-                    term_sent = Some(Instant::now());
+                    term_sent = Some(now);
                 }
-            } else if term_sent.is_some_and(|t| t.checked_add(self.grace).is_some_and(|k| now >= k))
+            } else if !killed
+                && term_sent.is_some_and(|t| t.checked_add(self.grace).is_some_and(|k| now >= k))
             {
                 if let Some(pg) = pgid {
                     let _ = killpg(pg, Signal::SIGKILL);
                 }
+                killed = true;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            // Sleep until the next timer, the child's exit or a signal, whichever is first.
+            let next = [
+                deadline.filter(|_| stop_at.is_none()),
+                self.quiet
+                    .as_ref()
+                    .filter(|_| stop_at.is_none())
+                    .and_then(|(after, _)| last_heard().checked_add(*after)),
+                stop_at.filter(|_| term_sent.is_none()).map(|(at, _)| at),
+                term_sent
+                    .filter(|_| !killed)
+                    .and_then(|t| t.checked_add(self.grace)),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let now = Instant::now();
+            match next {
+                Some(at) if at <= now => {}
+                Some(at) => {
+                    let _ = woken.recv_timeout(at - now);
+                }
+                None => {
+                    let _ = woken.recv();
+                }
+            }
         };
         let duration = start.elapsed();
         // The group leader is gone; take down whatever it left in its group.
@@ -524,9 +560,7 @@ impl Proc {
         // A process outside the group may still hold a pipe; do not hang on it.
         let deadline = Instant::now() + Duration::from_secs(2);
         for p in pump.iter().chain(&pump2) {
-            while !p.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            let _ = p.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         }
         let status = match output.status.code() {
             Some(c) => Status::Exited(c),

@@ -78,7 +78,7 @@ pub(super) fn spawn_pump(
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
     base: Instant,
-) -> Result<std::thread::JoinHandle<()>> {
+) -> Result<std::sync::mpsc::Receiver<()>> {
     spawn_pump_to(r, Dest::Stderr, None, None, log, tail, heard, base)
 }
 
@@ -97,7 +97,9 @@ pub(super) fn spawn_pump_to(
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
     base: Instant,
-) -> Result<std::thread::JoinHandle<()>> {
+) -> Result<std::sync::mpsc::Receiver<()>> {
+    // Disconnected (the sender dropped) once the pump has copied everything.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let mut log = match log {
         Some(p) => Some(
             std::fs::OpenOptions::new()
@@ -108,7 +110,8 @@ pub(super) fn spawn_pump_to(
         ),
         None => None,
     };
-    Ok(std::thread::spawn(move || {
+    std::thread::spawn(move || {
+        let _done = done;
         let mut buf = [0u8; 8192];
         let opener = control.is_some();
         let mut filter = control.map(|(m, sink)| (Demux::new(m), sink));
@@ -172,7 +175,8 @@ pub(super) fn spawn_pump_to(
         if let Some((d, _)) = filter.as_mut() {
             emit(&d.finish());
         }
-    }))
+    });
+    Ok(finished)
 }
 
 /// Splits a stream into output and control lines (`MARKER text\n`), across reads.

@@ -4,7 +4,8 @@
 //! (see `Proc::run`) or a caller between steps ([`take_pending_signal`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Mutex, OnceLock};
 
 /// The last signal runplz received, how many it has received since
 /// [`install_signal_handlers`], and how many of those have been handled. A signal is pending
@@ -30,7 +31,37 @@ pub fn install_signal_handlers() {
                 })
             };
         }
+        // Wake every waiting `Proc::run` at once instead of having each poll the counters.
+        // The counting handler above has run by the time this thread hears of the signal.
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            let _ = std::thread::Builder::new()
+                .name("rp-signals".into())
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        wake_all();
+                    }
+                });
+        }
     });
+}
+
+/// The channels of the children being waited for, each woken on runplz's own signals.
+static WAITERS: Mutex<Vec<Sender<()>>> = Mutex::new(Vec::new());
+
+/// A channel woken by each signal runplz receives (and by whoever else holds a clone of
+/// the sender); dropped receivers are forgotten at the next signal.
+pub(super) fn subscribe() -> (Sender<()>, Receiver<()>) {
+    let (tx, rx) = channel();
+    if let Ok(mut w) = WAITERS.lock() {
+        w.push(tx.clone());
+    }
+    (tx, rx)
+}
+
+fn wake_all() {
+    if let Ok(mut w) = WAITERS.lock() {
+        w.retain(|tx| tx.send(()).is_ok());
+    }
 }
 
 /// The last signal runplz received, if any (after [`install_signal_handlers`]).

@@ -298,8 +298,10 @@ fn sync_step(
     let Some(ssh) = ssh else { return Ok(()) };
     let moved = t.setup(S::Sync, || {
         let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
-        let staged = sync::stage(&p.job.ship_root, &excludes)?;
-        let tr = sync::up_snapshot(ssh, &staged, dest, snapshot)?;
+        // The box is asked what it has (and locked) while the tree is staged here.
+        let (staged, tr) = sync::stage_and_up(ssh, dest, Some(snapshot), || {
+            sync::stage(&p.job.ship_root, &excludes)
+        })?;
         for w in staged.all_warnings().iter().chain(&tr.warnings) {
             out::warn(TOOL, w);
         }

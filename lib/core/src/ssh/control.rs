@@ -76,3 +76,65 @@ pub(super) fn tool_name() -> String {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "runplz".into())
 }
+
+/// The private folder for kept connections' sockets: `$XDG_RUNTIME_DIR/runplz`, else
+/// `$TMPDIR/runplz-<uid>`, made 0700 when missing (with `create`). One that is not a real folder, not ours,
+/// or open to the group or others is refused (someone else could use or replace the socket).
+pub(super) fn kept_dir(create: bool) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = nix::unistd::geteuid().as_raw();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x).join("runplz"),
+        None => std::env::temp_dir().join(format!("runplz-{uid}")),
+    };
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    let md = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !md.is_dir() {
+        return Err(format!("{} is not a folder (a symlink?)", dir.display()));
+    }
+    if md.uid() != uid {
+        return Err(format!(
+            "{} belongs to uid {}, not to you (uid {uid})",
+            dir.display(),
+            md.uid()
+        ));
+    }
+    if md.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to others (mode {:04o}); expected 0700",
+            dir.display(),
+            md.mode() & 0o7777
+        ));
+    }
+    Ok(dir)
+}
+
+/// The socket of the kept connection for one login (user, host, port, and the config and
+/// key that decide how ssh reaches it) in `dir`. A socket left by a master that is gone is
+/// removed, so the next ssh becomes the master instead of giving up on sharing.
+pub(super) fn kept_socket(dir: &Path, key: &str) -> PathBuf {
+    let sock = kept_socket_name(dir, key);
+    if std::fs::symlink_metadata(&sock).is_ok()
+        && std::os::unix::net::UnixStream::connect(&sock)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    {
+        let _ = std::fs::remove_file(&sock);
+    }
+    sock
+}
+
+/// Where [`kept_socket`] is, without touching it.
+pub(super) fn kept_socket_name(dir: &Path, key: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let name: String = Sha256::digest(key.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    dir.join(name)
+}

@@ -14,7 +14,9 @@ use crate::error::CliError;
 use crate::process::Proc;
 use crate::quote;
 use anyhow::Result;
-use control::{make_control_dir, sweep_control_dirs, tool_name};
+use control::{
+    kept_dir, kept_socket, kept_socket_name, make_control_dir, sweep_control_dirs, tool_name,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -112,7 +114,16 @@ pub struct SshOptions {
     pub port: Option<u16>,
     /// Seconds to wait for a connection (default 10).
     pub connect_timeout: Option<u32>,
+    /// Keep the connection this long after the last use, for the next run (see
+    /// [`Ssh::new`]); `None` or zero closes it with this [`Ssh`].
+    pub keep: Option<Duration>,
 }
+
+/// The longest a connection is kept after a run (`ssh.keep_connection_seconds`).
+pub const MAX_KEEP_SECONDS: i64 = 3600;
+
+/// How long `runplz ssh` keeps its connection by default.
+pub const DEFAULT_KEEP_SECONDS: u64 = 60;
 
 impl SshOptions {
     /// The options for a run of `job` (its `ssh.user`, `ssh.port` and resolved
@@ -126,6 +137,7 @@ impl SshOptions {
             // Validation already holds the port to 1-65535.
             port: s.and_then(|s| s.port).and_then(|p| u16::try_from(p).ok()),
             connect_timeout: None,
+            keep: None,
         }
     }
 }
@@ -137,12 +149,20 @@ pub struct Ssh {
     opts: SshOptions,
     /// Removed on drop (after the master is told to exit).
     control_dir: Option<tempfile::TempDir>,
+    /// A kept connection's socket (see [`SshOptions::keep`]) and how long it is kept, or
+    /// `None` when this only rides on one that another run keeps: left open on drop.
+    kept: Option<Box<(PathBuf, Option<Duration>)>>,
 }
 
 impl Ssh {
     /// Prepare a connection (nothing is contacted yet). Checks the ssh config file exists.
     /// When no private folder for the control socket can be made in `$TMPDIR`, each ssh call
-    /// connects anew, and a warning on stderr says so.
+    /// connects anew, and a warning on stderr says so. With [`SshOptions::keep`], the
+    /// connection outlives this [`Ssh`] by that long (ssh's `ControlPersist`), its socket in
+    /// a private folder of the user's ([`control::kept_dir`]) named by the login, so the next
+    /// run to the same box within that time pays no handshake; when that folder is unsafe
+    /// (someone else's, or open to others) a warning says so and the connection is the run's
+    /// own.
     pub fn new(target: Target, opts: SshOptions) -> Result<Ssh> {
         Ssh::new_in(target, opts, &std::env::temp_dir())
     }
@@ -158,6 +178,47 @@ impl Ssh {
             }
         }
         sweep_control_dirs(tmp);
+        let key = format!(
+            "{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            Ssh::destination_of(&target, &opts),
+            target.port.or(opts.port),
+            opts.config,
+            opts.key,
+            opts.connect_timeout
+        );
+        match opts.keep {
+            Some(keep) if !keep.is_zero() => match kept_dir(true) {
+                Ok(dir) => {
+                    let sock = kept_socket(&dir, &key);
+                    return Ok(Ssh {
+                        target,
+                        opts,
+                        control_dir: None,
+                        kept: Some(Box::new((sock, Some(keep)))),
+                    });
+                }
+                Err(why) => crate::out::warn(
+                    &tool_name(),
+                    format!("not keeping the ssh connection for the next run: {why}"),
+                ),
+            },
+            Some(_) => {}
+            // A tool that keeps nothing still rides on a live kept connection to the same
+            // login (the edit-run loop's `rp-exec` after a `runplz ssh`), never making one.
+            None => {
+                if let Ok(dir) = kept_dir(false) {
+                    let sock = kept_socket_name(&dir, &key);
+                    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+                        return Ok(Ssh {
+                            target,
+                            opts,
+                            control_dir: None,
+                            kept: Some(Box::new((sock, None))),
+                        });
+                    }
+                }
+            }
+        }
         // A short, private socket dir: unix socket paths are limited to ~104 bytes.
         let control_dir = match make_control_dir(tmp) {
             Ok(d) => Some(d),
@@ -176,6 +237,7 @@ impl Ssh {
             target,
             opts,
             control_dir,
+            kept: None,
         })
     }
 
@@ -186,9 +248,13 @@ impl Ssh {
 
     /// `user@host` or `host`, as ssh and rsync take it.
     pub fn destination(&self) -> String {
-        match self.target.user.as_ref().or(self.opts.user.as_ref()) {
-            Some(u) => format!("{u}@{}", self.target.host),
-            None => self.target.host.clone(),
+        Ssh::destination_of(&self.target, &self.opts)
+    }
+
+    fn destination_of(target: &Target, opts: &SshOptions) -> String {
+        match target.user.as_ref().or(opts.user.as_ref()) {
+            Some(u) => format!("{u}@{}", target.host),
+            None => target.host.clone(),
         }
     }
 
@@ -231,6 +297,25 @@ impl Ssh {
                 "ControlPersist=120".into(),
             ]);
         }
+        if let Some((sock, keep)) = self.kept.as_deref() {
+            // `%` would be one of ssh's tokens.
+            let path = format!(
+                "ControlPath={}",
+                sock.display().to_string().replace('%', "%%")
+            );
+            match keep {
+                Some(keep) => a.extend([
+                    "-o".into(),
+                    "ControlMaster=auto".into(),
+                    "-o".into(),
+                    path,
+                    "-o".into(),
+                    format!("ControlPersist={}", keep.as_secs().max(1)),
+                ]),
+                // Ride on it; should it be gone by then, ssh connects by itself.
+                None => a.extend(["-o".into(), "ControlMaster=no".into(), "-o".into(), path]),
+            }
+        }
         a
     }
 
@@ -271,6 +356,7 @@ impl Ssh {
     }
 
     /// Close the shared connection now (also done on drop; the socket's folder goes then).
+    /// A kept connection stays for the next run; it closes itself once unused that long.
     pub fn close(&self) {
         if let Some(dir) = &self.control_dir {
             // Without a socket there is no master to tell (and nothing to wait 5 s for).

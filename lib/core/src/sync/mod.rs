@@ -13,6 +13,7 @@
 //! folder. Remote files rp-sync never shipped are never touched.
 
 pub mod excludes;
+pub mod filter;
 pub mod remote;
 pub mod snapshot;
 pub mod stage;
@@ -121,17 +122,72 @@ pub struct Transfer {
 /// delete what was deleted here since the last sync, rsync the list, record the manifest.
 /// Errors: rsync or ssh failing (exit 1, naming rsync's exit code and its last lines).
 pub fn up(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Transfer> {
-    let mut warnings = Vec::new();
-    let where_ = format!("{}:{dest}", ssh.destination());
+    stage_and_up(ssh, dest, None, || Ok(staged.clone())).map(|(_, t)| t)
+}
 
-    let f = step(
-        ssh,
-        &remote::prepare_script(dest),
-        None,
-        &format!("preparing {where_}"),
-    )?;
+/// [`up`], then copy `dest` to `snapshot` on the box (hard links where they work; see
+/// [`snapshot`](mod@snapshot)), holding the box's lock on syncs into `dest` from before the
+/// first call to after the copy, so the copy is exactly what this sync shipped.
+pub fn up_snapshot(ssh: &Ssh, staged: &Staged, dest: &str, snapshot: &str) -> Result<Transfer> {
+    stage_and_up(ssh, dest, Some(snapshot), || Ok(staged.clone())).map(|(_, t)| t)
+}
+
+/// [`up`] (or [`up_snapshot`] with `snapshot`) of what `stage` decides, with the box asked
+/// for its last manifest (and the lock taken) over ssh while `stage` walks the tree here:
+/// the connection's handshake and that round trip cost no time of their own. Nothing on
+/// the box changes before `stage` has returned the list.
+pub fn stage_and_up(
+    ssh: &Ssh,
+    dest: &str,
+    snapshot: Option<&str>,
+    stage: impl FnOnce() -> Result<Staged>,
+) -> Result<(Staged, Transfer)> {
+    let where_ = format!("{}:{dest}", ssh.destination());
+    let (staged, early) = std::thread::scope(|s| {
+        let early = s.spawn(|| -> Result<_> {
+            // Asked here too: it costs a process start.
+            local_rsync_version();
+            let mut warnings = Vec::new();
+            let lock = snapshot
+                .map(|_| snapshot::SyncLock::take(ssh, dest, &mut warnings))
+                .transpose()?;
+            let f = step(
+                ssh,
+                &remote::prepare_script(dest),
+                None,
+                &format!("preparing {where_}"),
+            )?;
+            Ok((lock, warnings, f))
+        });
+        let staged = stage();
+        let early = early
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("preparing {where_}: the thread panicked")));
+        (staged, early)
+    });
+    let staged = staged?;
+    let (lock, mut warnings, f) = early?;
     let prepared =
         remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
+    let mut tr = transfer(ssh, &staged, dest, &prepared)?;
+    warnings.append(&mut tr.warnings);
+    if let Some(snap) = snapshot {
+        warnings.extend(snapshot::take_snapshot(ssh, dest, snap)?);
+    }
+    drop(lock);
+    tr.warnings = warnings;
+    Ok((staged, tr))
+}
+
+/// The part of [`up`] after the box said what it has.
+fn transfer(
+    ssh: &Ssh,
+    staged: &Staged,
+    dest: &str,
+    prepared: &remote::Prepared,
+) -> Result<Transfer> {
+    let mut warnings = Vec::new();
+    let where_ = format!("{}:{dest}", ssh.destination());
     if !prepared.rsync {
         return Err(CliError::new(
             Exit::Failed,
@@ -195,20 +251,6 @@ pub fn up(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Transfer> {
         deleted,
         warnings,
     })
-}
-
-/// [`up`], then copy `dest` to `snapshot` on the box (hard links where they work; see
-/// [`snapshot`](mod@snapshot)), holding the box's lock on syncs into `dest` from before the
-/// first call to after the copy, so the copy is exactly what this sync shipped.
-pub fn up_snapshot(ssh: &Ssh, staged: &Staged, dest: &str, snapshot: &str) -> Result<Transfer> {
-    let mut warnings = Vec::new();
-    let lock = snapshot::SyncLock::take(ssh, dest, &mut warnings)?;
-    let mut tr = up(ssh, staged, dest)?;
-    warnings.append(&mut tr.warnings);
-    warnings.extend(snapshot::take_snapshot(ssh, dest, snapshot)?);
-    drop(lock);
-    tr.warnings = warnings;
-    Ok(tr)
 }
 
 /// Run one small script on the box; a failure is exit 1 naming what was being done.
@@ -276,35 +318,43 @@ fn rsync(
 ) -> Result<remote::RsyncStats> {
     let mut src = staged.root.clone().into_os_string();
     src.push("/");
-    // The list is ours: --files-from (NUL-separated on stdin) and no -r, so rsync ships
-    // exactly these paths, with the folders above them implied by --relative. --links ships
-    // symlinks as symlinks; no -o/-g: a uid here means nothing on the box. --protect-args
-    // keeps the destination path away from the remote shell. --chmod=go= makes every file
-    // and folder private to the box user (the owner's bits, executability included, stay).
+    // --links ships symlinks as symlinks; no -o/-g: a uid here means nothing on the box; no
+    // -D: sockets and devices never ship. --protect-args keeps the destination path away
+    // from the remote shell. --chmod=go= makes every file and folder private to the box user
+    // (the owner's bits, executability included, stay).
+    let common = [
+        // A transfer that moves nothing for this long is wedged: fail instead of hanging.
+        "--timeout=300",
+        "--links",
+        "--perms",
+        "--chmod=go=",
+        "--times",
+        "--stats",
+        "--no-human-readable",
+        "--protect-args",
+        "--from0",
+    ];
+    // rsync walks the tree itself with the complement of our list as rules (see
+    // [`filter`]); a tree needing too many rules is sent as the list itself: --files-from
+    // and no -r ships exactly these paths, the folders above them implied by --relative.
+    let (how, input): (&[&str], Vec<u8>) = match filter::rules(staged) {
+        Some(rules) => (&["--recursive", "--exclude-from=-"], rules),
+        None => (&["--relative", "--files-from=-"], staged.files_from()),
+    };
     let proc = Proc::new("rsync")
         .die_with_parent()
-        .args([
-            // A transfer that moves nothing for this long is wedged: fail instead of hanging.
-            "--timeout=300",
-            "--links",
-            "--perms",
-            "--chmod=go=",
-            "--times",
-            "--relative",
-            "--from0",
-            "--files-from=-",
-            "--stats",
-            "--no-human-readable",
-            "--protect-args",
-        ])
+        .args(common)
+        .args(how)
         .args(ns_mtimes.then_some("--modify-window=-1"))
+        .arg("--rsync-path")
+        .arg(remote::rsync_path(dest))
         .arg("-e")
         .arg(ssh.rsync_rsh())
         .arg("--")
         .arg(src)
         .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
-        .stdin(staged.files_from())
+        .stdin(input)
         .output(Output::CaptureStdout);
     let f = proc.run()?;
     interrupted(&f)?;

@@ -35,17 +35,28 @@ fn preamble(dest: &str) -> String {
     )
 }
 
-/// Create the folder, private to the box user (0700, and the folders above it that this
-/// creates), say whether rsync is there, and print the last manifest. A folder left open by
-/// an older runplz is closed here; one the user cannot chmod (not theirs) is left as it is.
+/// Say whether rsync is there and print the last manifest; reads only (the folder is made
+/// by [`rsync_path`], on the transfer's own connection), so it can run while this machine
+/// is still staging.
 pub fn prepare_script(dest: &str) -> String {
     format!(
-        "(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n{pre}printf '%s\\n' {MARK}\n\
+        "unset CDPATH\nprintf '%s\\n' {MARK}\n\
          if command -v rsync >/dev/null 2>&1; then echo \"rsync=yes $(rsync --version 2>/dev/null | head -n 1)\"; else echo rsync=no; fi\n\
-         if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
+         if cd -- {d} 2>/dev/null && [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
         d = dir_word(dest),
-        pre = preamble(dest),
     )
+}
+
+/// rsync's `--rsync-path` for a transfer into `dest`: create the folder, private to the box
+/// user (0700, and the folders above it that this creates), then become the rsync server,
+/// whose arguments rsync appends to this command line (`$0` is the first). A folder left
+/// open by an older runplz is closed here; one the user cannot chmod (not theirs) is left
+/// as it is. Written for any login shell (see [`crate::ssh::posix_command`]).
+pub fn rsync_path(dest: &str) -> String {
+    crate::ssh::posix_command(&format!(
+        "(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\nexec rsync \"$0\" \"$@\"\n",
+        d = dir_word(dest),
+    ))
 }
 
 /// What [`prepare_script`] found on the box.
