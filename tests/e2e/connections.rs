@@ -70,7 +70,7 @@ fn a_second_run_within_the_keep_time_does_not_log_in_again() {
     let run = || {
         let mut c = env.cmd("runplz");
         c.current_dir(d.path())
-            .args(["ssh", "job.json"])
+            .args(["ssh", "job.json", "--json"])
             .args(b.tool_args());
         let out = run_expect(&mut c, 0);
         assert_eq!(json(&out)["exit_code"], 0);

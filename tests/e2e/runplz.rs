@@ -511,7 +511,7 @@ fn ssh_docker_timeout_removes_the_container() {
     );
     let job = format!(
         r#"{{"name": "t-sshdtimeout", "image": {{"from_registry": "{base}"}},
-            "run": "echo partial > \"$RUNPLZ_OUT/p.txt\"; sleep 300", "timeout": 3,
+            "run": "echo partial > \"$RUNPLZ_OUT/p.txt\"; sleep 300", "timeout": 10,
             "ssh": {{"network": "none"}}}}"#
     );
     let d = job_dir(&job);
