@@ -14,8 +14,10 @@ pub mod probe;
 pub mod process;
 pub mod quote;
 pub mod run;
+pub(crate) mod slurm;
 pub mod ssh;
 pub mod state;
+pub mod sweep;
 pub(crate) mod steps;
 pub mod sync;
 

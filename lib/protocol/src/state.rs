@@ -90,6 +90,9 @@ pub struct Handle {
     pub remote_outputs: Option<String>,
     /// The docker container the job runs in, when it does.
     pub container: Option<String>,
+    /// The Slurm job id (`scancel` takes it), for a run on a Slurm cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
 }
 
 /// The release of the run's place.

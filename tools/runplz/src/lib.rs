@@ -35,6 +35,8 @@ pub enum BackendCmd {
     Brev(BrevArgs),
     /// Run on Modal (not built yet: validates the job and stops).
     Modal(ModalArgs),
+    /// Run on a Slurm cluster through its login node (`--host`, or `--host local`): sbatch, wait, collect.
+    Slurm(SlurmArgs),
 }
 
 /// The job file and the flags every backend takes.
@@ -71,6 +73,19 @@ pub struct CommonArgs {
     /// refused with `--plan`) and the `--env-file` by its path.
     #[arg(long)]
     pub plan: bool,
+    /// Run once per arg set of FILE: a JSON object of name -> list of values (the cross
+    /// product) or JSON Lines of objects name -> value. Each set fills the job's `args` as
+    /// `--NAME=VALUE` does; each run gets its own run id and outputs folder
+    /// (`<outputs>/<sweep id>-<index>`). stdout: one `sweep_run` record per run as it ends,
+    /// then a `sweep` summary. Exit 0 when every run passed, 1 when any failed.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    pub sweep: Option<PathBuf>,
+    /// With --sweep: at most N runs at once (default 4; 1 on brev; every run on slurm).
+    #[arg(long, value_name = "N", requires = "sweep", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
+    /// With --sweep: one table for people at the end instead of JSON records.
+    #[arg(long, requires = "sweep")]
+    pub table: bool,
     /// `--NAME=VALUE` words after the job file fill the job's `args` and win over `--var`.
     #[arg(last = true, value_name = "--NAME=VALUE")]
     pub params: Vec<String>,
@@ -113,6 +128,24 @@ pub struct BrevArgs {
     /// An ssh config file passed to ssh and rsync as `-F`.
     #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
+}
+
+/// `runplz slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The cluster's login node, as `[user@]host[:port]` or an ssh-config alias, or `local`
+    /// when runplz runs on the login node itself.
+    #[arg(long, value_name = "LOGIN_NODE", required = true)]
+    pub host: String,
+    /// An ssh config file passed to ssh and rsync as `-F`.
+    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+    /// Nodes to run on (beats the job's `slurm.nodes`); above 1 the command runs once per
+    /// node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
 }
 
 /// `runplz modal`.
@@ -299,7 +332,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             }),
         ),
         BackendCmd::Modal(a) => (a.common, backend::Args::Modal(backend::ModalArgs {})),
+        BackendCmd::Slurm(a) => (
+            a.common,
+            backend::Args::Slurm(backend::SlurmArgs {
+                host: a.host,
+                ssh_config: a.ssh_config,
+                nodes: a.nodes,
+            }),
+        ),
     };
+    if let Some(file) = &c.sweep {
+        return sweep(&c, &backend, file);
+    }
     run::main(&RunOptions {
         job: c.job,
         outputs_dir: c.outputs_dir,
@@ -311,6 +355,64 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         plan: c.plan,
         backend,
     })
+}
+
+/// `--sweep`: this same runplz once per arg set, without the sweep's own flags.
+fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> anyhow::Result<Exit> {
+    use runplz_core::{job, sweep, CliError};
+    if c.job.as_os_str() == "-" {
+        return Err(CliError::usage("--sweep: the job file must be a file, not stdin (each run reads it)").into());
+    }
+    let sets = sweep::load(file)?;
+    let j = job::load(&c.job)?;
+    let outputs = match &c.outputs_dir {
+        Some(d) => job::outputs::check_flag(&j.root, d)
+            .map_err(|m| CliError::usage(format!("--outputs-dir: {m}")))?,
+        None => j.outputs_dir(),
+    };
+    let parallel = match (c.parallel, backend.kind()) {
+        (Some(n), _) => n as usize,
+        (None, job::Backend::Brev) => 1,
+        (None, job::Backend::Slurm) => sets.len(),
+        (None, _) => 4,
+    };
+    let exe = std::env::current_exe().map_err(|e| CliError::new(Exit::ToolFailed, format!("finding runplz itself: {e}")))?;
+    let args = without_sweep_flags(split_params(std::env::args_os().collect()));
+    sweep::run(&sweep::SweepOptions {
+        exe,
+        args,
+        outputs,
+        sets,
+        parallel,
+        table: c.table,
+    })
+}
+
+/// The arguments (program name dropped) minus `--sweep`, `--parallel`, `--table` and
+/// `--outputs-dir`, which each member gets its own of; everything after `--` is kept.
+pub fn without_sweep_flags(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut iter = argv.into_iter().skip(1);
+    while let Some(a) = iter.next() {
+        let s = a.to_string_lossy();
+        if s == "--" {
+            out.push(a);
+            out.extend(iter.by_ref());
+            break;
+        }
+        if s == "--table" {
+            continue;
+        }
+        if ["--sweep", "--parallel", "--outputs-dir"].contains(&s.as_ref()) {
+            iter.next();
+            continue;
+        }
+        if ["--sweep=", "--parallel=", "--outputs-dir="].iter().any(|p| s.starts_with(p)) {
+            continue;
+        }
+        out.push(a);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

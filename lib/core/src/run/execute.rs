@@ -135,6 +135,16 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
                 r.map(|_| ())
             }
+            Step::Job {
+                command,
+                launch: Launch::Submitted { nodes },
+                ..
+            } => {
+                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh);
+                // Collected whatever happened, as for an attached job.
+                ran = Some((None, None));
+                r
+            }
             // From here on, whatever happened, clean up and bring the outputs back.
             Step::Collect(_) => break,
         };
