@@ -24,5 +24,7 @@ mod repo_root;
 mod runplz;
 mod seam;
 mod secrets;
+mod slurm;
 mod smoke;
+mod sweep;
 mod sync;

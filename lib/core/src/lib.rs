@@ -17,8 +17,8 @@ pub mod run;
 pub(crate) mod slurm;
 pub mod ssh;
 pub mod state;
-pub mod sweep;
 pub(crate) mod steps;
+pub mod sweep;
 pub mod sync;
 
 pub use error::{CliError, Result};

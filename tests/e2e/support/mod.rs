@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 mod fakebin;
+pub mod slurm;
 mod sshbox;
 pub mod sweep;
 mod testenv;

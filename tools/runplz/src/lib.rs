@@ -361,7 +361,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> anyhow::Result<Exit> {
     use runplz_core::{job, sweep, CliError};
     if c.job.as_os_str() == "-" {
-        return Err(CliError::usage("--sweep: the job file must be a file, not stdin (each run reads it)").into());
+        return Err(CliError::usage(
+            "--sweep: the job file must be a file, not stdin (each run reads it)",
+        )
+        .into());
     }
     let sets = sweep::load(file)?;
     let j = job::load(&c.job)?;
@@ -376,7 +379,8 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
         (None, job::Backend::Slurm) => sets.len(),
         (None, _) => 4,
     };
-    let exe = std::env::current_exe().map_err(|e| CliError::new(Exit::ToolFailed, format!("finding runplz itself: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(Exit::ToolFailed, format!("finding runplz itself: {e}")))?;
     let args = without_sweep_flags(split_params(std::env::args_os().collect()));
     sweep::run(&sweep::SweepOptions {
         exe,
@@ -407,7 +411,10 @@ pub fn without_sweep_flags(argv: Vec<OsString>) -> Vec<OsString> {
             iter.next();
             continue;
         }
-        if ["--sweep=", "--parallel=", "--outputs-dir="].iter().any(|p| s.starts_with(p)) {
+        if ["--sweep=", "--parallel=", "--outputs-dir="]
+            .iter()
+            .any(|p| s.starts_with(p))
+        {
             continue;
         }
         out.push(a);

@@ -121,12 +121,7 @@ impl Backend for Slurm {
         list.push(Step::Job {
             command: Command {
                 workdir: Some(ship.join(&p.job.workdir)),
-                argv: steps::bash_c(steps::native_run_script(
-                    p,
-                    &out_expr,
-                    &venv,
-                    !self.local(),
-                )),
+                argv: steps::bash_c(steps::native_run_script(p, &out_expr, &venv, !self.local())),
                 stdin: None,
             },
             launch: Launch::Submitted { nodes },

@@ -141,8 +141,12 @@ fn go(t: &mut Tracker, steps: &Steps, p: &Prepared, ssh: Option<&Ssh>, run_id: &
                 ..
             } => {
                 let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh);
-                // Collected whatever happened, as for an attached job.
-                ran = Some((None, None));
+                // Outputs come back whatever happened, unless Slurm refused the job before
+                // it queued (nothing ran).
+                let refused = matches!(&r, Err(e) if crate::error::exit_of(e, Exit::ToolFailed) == Exit::Precondition);
+                if !refused {
+                    ran = Some((None, None));
+                }
                 r
             }
             // From here on, whatever happened, clean up and bring the outputs back.

@@ -66,7 +66,11 @@ pub(crate) fn rules(job: &Job) -> Result<(), JobError> {
         }
     }
     for (k, v) in s.gres_types.iter().flatten() {
-        if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        if v.is_empty()
+            || !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
             return Err(job.error_at(
                 &format!("slurm.gres_types.{k}"),
                 format!("found {v:?}, expected a gres type name (letters, digits, `_-.`), as in the site's gres.conf"),
@@ -190,9 +194,10 @@ pub(crate) fn batch_script(run_id: &str, env_file: &str, command: &str, nodes: u
          export RUNPLZ_MASTER_ADDR=\"${RUNPLZ_MASTER_ADDR:-$(hostname)}\"\n",
     );
     if nodes > 1 {
-        // One task per node; each gets its rank from Slurm. A failed node ends them all.
+        // One task per node, each with its rank from Slurm; srun exits with the highest
+        // exit code of them (so a rank's `exit 3` is the job's 3).
         s.push_str(&format!(
-            "exec srun --nodes={nodes} --ntasks-per-node=1 --kill-on-bad-exit=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' {}\n",
+            "exec srun --nodes={nodes} --ntasks-per-node=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' {}\n",
             sh(command)
         ));
     } else {
@@ -228,7 +233,10 @@ impl Login<'_> {
         }
         let f = p.run()?;
         if f.timed_out {
-            anyhow::bail!("a Slurm command on the login node took over {}s", CALL_LIMIT.as_secs());
+            anyhow::bail!(
+                "a Slurm command on the login node took over {}s",
+                CALL_LIMIT.as_secs()
+            );
         }
         Ok(f)
     }
@@ -278,9 +286,13 @@ pub(crate) fn parse_poll(bytes: &[u8], off: (u64, u64)) -> Option<(Poll, (u64, u
     let s1: u64 = w.next()?.parse().ok()?;
     let s2: u64 = w.next()?.parse().ok()?;
     let rest = &bytes[nl + 1..];
-    let n1 = usize::try_from(s1.saturating_sub(off.0)).ok()?.min(rest.len());
+    let n1 = usize::try_from(s1.saturating_sub(off.0))
+        .ok()?
+        .min(rest.len());
     let (out, err) = rest.split_at(n1);
-    let n2 = usize::try_from(s2.saturating_sub(off.1)).ok()?.min(err.len());
+    let n2 = usize::try_from(s2.saturating_sub(off.1))
+        .ok()?
+        .min(err.len());
     let err = &err[..n2];
     let got = (off.0 + n1 as u64, off.1 + err.len() as u64);
     Some((
@@ -398,7 +410,10 @@ pub(crate) fn job_step(
                 out::warn(TOOL, "the job ran out of memory (Slurm state OUT_OF_MEMORY): raise resources.min_memory");
             }
             if w.state == "CANCELLED" && w.cancelled.is_none() {
-                out::warn(TOOL, "the job was cancelled outside runplz (scancel, or an administrator)");
+                out::warn(
+                    TOOL,
+                    "the job was cancelled outside runplz (scancel, or an administrator)",
+                );
             }
             Ok(())
         }
@@ -553,7 +568,10 @@ fn submit_and_wait(
                 cancel_sent = Some(Instant::now());
             }
         } else if cancel_sent.is_some_and(|s| s.elapsed() > CANCEL_WAIT) {
-            anyhow::bail!("Slurm job {id} did not end within {}s of scancel", CANCEL_WAIT.as_secs());
+            anyhow::bail!(
+                "Slurm job {id} did not end within {}s of scancel",
+                CANCEL_WAIT.as_secs()
+            );
         }
         std::thread::sleep(delay);
         delay = (delay * 3 / 2).min(Duration::from_secs(1));
@@ -597,7 +615,10 @@ fn exit_code(login: &Login, id: &str) -> Option<((i32, i32), String)> {
         return Some((parse_exit_code(&text)?, state));
     }
     let f = login
-        .run(&format!("sacct -n -P -X -j {} -o State,ExitCode", sh(id)), None)
+        .run(
+            &format!("sacct -n -P -X -j {} -o State,ExitCode", sh(id)),
+            None,
+        )
         .ok()?;
     let text = String::from_utf8_lossy(&f.stdout);
     let line = text.lines().next()?;

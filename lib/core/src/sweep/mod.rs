@@ -55,20 +55,34 @@ pub fn parse(text: &str) -> std::result::Result<Vec<ArgSet>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line)
-            .map_err(|e| format!("line {}: {e}, expected one JSON object of name -> value", i + 1))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            format!(
+                "line {}: {e}, expected one JSON object of name -> value",
+                i + 1
+            )
+        })?;
         let Value::Object(map) = v else {
-            return Err(format!("line {}: found {}, expected a JSON object of name -> value", i + 1, kind(&v)));
+            return Err(format!(
+                "line {}: found {}, expected a JSON object of name -> value",
+                i + 1,
+                kind(&v)
+            ));
         };
         let mut set = Vec::new();
         for (k, v) in &map {
             check_name(k).map_err(|m| format!("line {}: {m}", i + 1))?;
-            set.push((k.clone(), scalar(v).map_err(|m| format!("line {}: .{k}: {m}", i + 1))?));
+            set.push((
+                k.clone(),
+                scalar(v).map_err(|m| format!("line {}: .{k}: {m}", i + 1))?,
+            ));
         }
         sets.push(set);
     }
     if sets.len() > MAX_MEMBERS {
-        return Err(format!("found {} arg sets, expected at most {MAX_MEMBERS}", sets.len()));
+        return Err(format!(
+            "found {} arg sets, expected at most {MAX_MEMBERS}",
+            sets.len()
+        ));
     }
     Ok(sets)
 }
@@ -82,7 +96,9 @@ fn grid(map: &serde_json::Map<String, Value>) -> std::result::Result<Vec<ArgSet>
         check_name(k)?;
         let vals = v.as_array().map(Vec::as_slice).unwrap_or_default();
         if vals.is_empty() {
-            return Err(format!(".{k}: found an empty list, expected at least one value"));
+            return Err(format!(
+                ".{k}: found an empty list, expected at least one value"
+            ));
         }
         let vals: Vec<String> = vals
             .iter()
@@ -113,7 +129,9 @@ fn check_name(k: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("found the name {k:?}, expected a placeholder name (letters, digits, `_`)"))
+        Err(format!(
+            "found the name {k:?}, expected a placeholder name (letters, digits, `_`)"
+        ))
     }
 }
 
@@ -133,7 +151,10 @@ fn scalar(v: &Value) -> std::result::Result<String, String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("found {}, expected a string, number or boolean", kind(other))),
+        other => Err(format!(
+            "found {}, expected a string, number or boolean",
+            kind(other)
+        )),
     }
 }
 
@@ -185,11 +206,10 @@ pub struct Summary {
 /// The member's argv: `args` with `--outputs-dir` and the set as `--NAME=VALUE` after `--`
 /// (which beats `--var` and the job's `args`).
 pub fn member_args(base: &[OsString], outputs: &Path, set: &ArgSet) -> Vec<OsString> {
-    let (mut a, tail): (Vec<OsString>, Vec<OsString>) =
-        match base.iter().position(|w| w == "--") {
-            Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
-            None => (base.to_vec(), Vec::new()),
-        };
+    let (mut a, tail): (Vec<OsString>, Vec<OsString>) = match base.iter().position(|w| w == "--") {
+        Some(i) => (base[..i].to_vec(), base[i + 1..].to_vec()),
+        None => (base.to_vec(), Vec::new()),
+    };
     a.push("--outputs-dir".into());
     a.push(outputs.into());
     a.push("--".into());
@@ -206,7 +226,13 @@ pub fn run(o: &SweepOptions) -> Result<Exit> {
     let t0 = Instant::now();
     let sweep_id = crate::exec::new_run_id("sweep");
     let n = o.sets.len();
-    out::note(TOOL, format!("sweep {sweep_id}: {n} runs, at most {} at once", o.parallel.max(1)));
+    out::note(
+        TOOL,
+        format!(
+            "sweep {sweep_id}: {n} runs, at most {} at once",
+            o.parallel.max(1)
+        ),
+    );
     let mut next = 0usize;
     let mut running: Vec<(usize, Child, std::thread::JoinHandle<Vec<u8>>)> = Vec::new();
     let mut members: Vec<Option<Member>> = (0..n).map(|_| None).collect();
@@ -216,11 +242,18 @@ pub fn run(o: &SweepOptions) -> Result<Exit> {
         if stop.is_none() {
             if let Some(sig) = crate::process::take_pending_signal() {
                 stop = Some(sig);
-                out::note(TOOL, format!("sweep: signal {sig}: stopping {} running member(s), starting no more", running.len()));
+                out::note(
+                    TOOL,
+                    format!(
+                        "sweep: signal {sig}: stopping {} running member(s), starting no more",
+                        running.len()
+                    ),
+                );
                 for (_, c, _) in &running {
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(c.id() as i32),
-                        nix::sys::signal::Signal::try_from(sig).unwrap_or(nix::sys::signal::Signal::SIGTERM),
+                        nix::sys::signal::Signal::try_from(sig)
+                            .unwrap_or(nix::sys::signal::Signal::SIGTERM),
                     );
                 }
             }
@@ -236,7 +269,11 @@ pub fn run(o: &SweepOptions) -> Result<Exit> {
         }
         let mut i = 0;
         while i < running.len() {
-            if let Some(status) = running[i].1.try_wait().context("waiting for a sweep member")? {
+            if let Some(status) = running[i]
+                .1
+                .try_wait()
+                .context("waiting for a sweep member")?
+            {
                 let (idx, _, reader) = running.swap_remove(i);
                 let stdout = reader.join().unwrap_or_default();
                 let m = member(o, &sweep_id, idx, status_code(status), &stdout);
@@ -295,7 +332,11 @@ fn status_code(s: std::process::ExitStatus) -> i32 {
 
 /// Start member `idx`: stdout (its record) read on a thread, stderr passed on line by line
 /// with a `[idx]` prefix.
-fn spawn(o: &SweepOptions, idx: usize, dir: &Path) -> Result<(Child, std::thread::JoinHandle<Vec<u8>>)> {
+fn spawn(
+    o: &SweepOptions,
+    idx: usize,
+    dir: &Path,
+) -> Result<(Child, std::thread::JoinHandle<Vec<u8>>)> {
     let mut c = std::process::Command::new(&o.exe)
         .args(member_args(&o.args, dir, &o.sets[idx]))
         .stdin(Stdio::null())
@@ -311,7 +352,10 @@ fn spawn(o: &SweepOptions, idx: usize, dir: &Path) -> Result<(Child, std::thread
         b
     });
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(se).split(b'\n').map_while(|l| l.ok()) {
+        for line in std::io::BufReader::new(se)
+            .split(b'\n')
+            .map_while(|l| l.ok())
+        {
             let mut e = std::io::stderr().lock();
             let _ = write!(e, "[{idx}] ");
             let _ = e.write_all(&line);
@@ -334,7 +378,11 @@ fn member(o: &SweepOptions, sweep_id: &str, idx: usize, code: i32, stdout: &[u8]
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
-        outputs_dir: o.outputs.join(format!("{sweep_id}-{idx}")).display().to_string(),
+        outputs_dir: o
+            .outputs
+            .join(format!("{sweep_id}-{idx}"))
+            .display()
+            .to_string(),
         exit_code: Some(code),
         run,
     }

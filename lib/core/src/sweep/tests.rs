@@ -6,7 +6,12 @@ fn a_grid_is_the_cross_product_first_name_slowest() {
     assert_eq!(sets.len(), 6);
     let flat: Vec<String> = sets
         .iter()
-        .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        .map(|s| {
+            s.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect();
     assert_eq!(flat[0], "lr=0.1,seed=1,opt=adam");
     assert_eq!(flat[2], "lr=0.1,seed=3,opt=adam");
@@ -16,10 +21,16 @@ fn a_grid_is_the_cross_product_first_name_slowest() {
 #[test]
 fn json_lines_are_one_set_a_line() {
     let sets = parse("{\"a\": 1, \"b\": true}\n\n{\"a\": \"x y\"}\n").unwrap();
-    assert_eq!(sets, vec![
-        vec![("a".to_string(), "1".to_string()), ("b".into(), "true".into())],
-        vec![("a".to_string(), "x y".to_string())],
-    ]);
+    assert_eq!(
+        sets,
+        vec![
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".into(), "true".into())
+            ],
+            vec![("a".to_string(), "x y".to_string())],
+        ]
+    );
 }
 
 #[test]
@@ -44,10 +55,24 @@ fn members_get_their_outputs_and_args_after_the_separator() {
         .iter()
         .map(OsString::from)
         .collect();
-    let a = member_args(&base, Path::new("out/s-0"), &vec![("lr".into(), "0.1".into())]);
+    let a = member_args(
+        &base,
+        Path::new("out/s-0"),
+        &vec![("lr".into(), "0.1".into())],
+    );
     let a: Vec<String> = a.iter().map(|w| w.to_string_lossy().into_owned()).collect();
     assert_eq!(
         a,
-        ["ssh", "job.json", "--host", "box", "--outputs-dir", "out/s-0", "--", "--steps=5", "--lr=0.1"]
+        [
+            "ssh",
+            "job.json",
+            "--host",
+            "box",
+            "--outputs-dir",
+            "out/s-0",
+            "--",
+            "--steps=5",
+            "--lr=0.1"
+        ]
     );
 }
