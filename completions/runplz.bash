@@ -28,6 +28,9 @@ _runplz() {
             runplz,modal)
                 cmd="runplz__subcmd__modal"
                 ;;
+            runplz,slurm)
+                cmd="runplz__subcmd__slurm"
+                ;;
             runplz,ssh)
                 cmd="runplz__subcmd__ssh"
                 ;;
@@ -43,6 +46,9 @@ _runplz() {
             runplz__subcmd__help,modal)
                 cmd="runplz__subcmd__help__subcmd__modal"
                 ;;
+            runplz__subcmd__help,slurm)
+                cmd="runplz__subcmd__help__subcmd__slurm"
+                ;;
             runplz__subcmd__help,ssh)
                 cmd="runplz__subcmd__help__subcmd__ssh"
                 ;;
@@ -53,7 +59,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal help"
+            opts="-h -V --help --version local ssh brev modal slurm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -67,7 +73,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --instance --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --sweep --parallel --table --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,6 +99,14 @@ _runplz() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --instance)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -109,7 +123,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal help"
+            opts="local ssh brev modal slurm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +192,20 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__help__subcmd__slurm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__help__subcmd__ssh)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -193,7 +221,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --no-build --native --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --sweep --parallel --table --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +244,14 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -227,7 +263,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --sweep --parallel --table --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +286,68 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__slurm)
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --sweep --parallel --table --host --ssh-config --nodes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --outputs-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -261,7 +359,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --sweep --parallel --table --host --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +382,14 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,7 +35,10 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; every run on slurm)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '(--native)--no-build[Reuse the image tagged by the last build instead of building (docker mode)]' \
 '--native[Run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '-h[Print help]' \
@@ -51,9 +54,12 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; every run on slurm)]:N:_default' \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
@@ -67,9 +73,12 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; every run on slurm)]:N:_default' \
 '--instance=[The instance name]:NAME:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
@@ -83,9 +92,32 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; every run on slurm)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '-h[Print help]' \
 '--help[Print help]' \
+':job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
+&& ret=0
+;;
+(slurm)
+_arguments "${_arguments_options[@]}" : \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
+'--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; every run on slurm)]:N:_default' \
+'--host=[The cluster'\''s login node, as \`\[user@\]host\[\:port\]\` or an ssh-config alias, or \`local\` when runplz runs on the login node itself]:LOGIN_NODE:_default' \
+'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--nodes=[Nodes to run on (beats the job'\''s \`slurm.nodes\`); above 1 the command runs once per node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set]:N:_default' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 ':job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` words after the job file fill the job'\''s `args` and win over `--var`:_default' \
 && ret=0
@@ -118,6 +150,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(slurm)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -138,6 +174,7 @@ _runplz_commands() {
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
 'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz commands' commands "$@"
@@ -154,6 +191,7 @@ _runplz__subcmd__help_commands() {
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box (not built yet\: validates the job and stops)' \
 'modal:Run on Modal (not built yet\: validates the job and stops)' \
+'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz help commands' commands "$@"
@@ -178,6 +216,11 @@ _runplz__subcmd__help__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help modal commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__help__subcmd__slurm_commands] )) ||
+_runplz__subcmd__help__subcmd__slurm_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help slurm commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__help__subcmd__ssh_commands] )) ||
 _runplz__subcmd__help__subcmd__ssh_commands() {
     local commands; commands=()
@@ -192,6 +235,11 @@ _runplz__subcmd__local_commands() {
 _runplz__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__slurm_commands] )) ||
+_runplz__subcmd__slurm_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz slurm commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__ssh_commands] )) ||
 _runplz__subcmd__ssh_commands() {

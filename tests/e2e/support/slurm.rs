@@ -81,7 +81,9 @@ fn start() -> Cluster {
         s = shq(&script),
         w = shq(&dir),
     );
-    // Its own session: a Ctrl-C to the tests does not stop the cluster under them.
+    // Its own session: a Ctrl-C to the tests does not stop the cluster under them. Never
+    // waited for: it outlives this process on purpose, to stop the cluster after it.
+    #[allow(clippy::zombie_processes)]
     Command::new("setsid")
         .args(["bash", "-c", &keeper])
         .stdin(Stdio::null())

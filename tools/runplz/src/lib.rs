@@ -36,6 +36,7 @@ pub enum BackendCmd {
     /// Run on Modal (not built yet: validates the job and stops).
     Modal(ModalArgs),
     /// Run on a Slurm cluster through its login node (`--host`, or `--host local`): sbatch, wait, collect.
+    #[command(after_long_help = SLURM_HELP)]
     Slurm(SlurmArgs),
 }
 
@@ -155,6 +156,37 @@ pub struct ModalArgs {
     pub common: CommonArgs,
 }
 
+const SLURM_HELP: &str = "\
+HOW A SLURM RUN GOES:
+  Over ssh to the login node, the repo is synced to ~/runplz/<job> and copied to
+  ~/runplz-runs/<run id> as for runplz ssh (with --host local it stays where it is: the
+  login node's file system is the cluster's). The image's steps run natively, in shell
+  format, in a venv in the shared home (~/.runplz/venvs/<job>), set up on the login node;
+  there is no container (no apptainer or enroot), and a Dockerfile image is refused.
+  runplz then writes a batch script into ~/.runplz/slurm/<run id> (0700) with the job's
+  environment in a 0600 file beside it that the script reads and deletes (no value on any
+  command line), runs `sbatch --test-only` (an impossible request is exit 3 with Slurm's
+  reason, and nothing is queued), then `sbatch --parsable`. The request: --job-name
+  runplz-<job>, --chdir, --output/--error into that folder, --cpus-per-task from
+  resources.min_cpu, --mem from min_memory, --gres=gpu[:TYPE]:N from gpu/num_gpus (TYPE
+  from slurm.gres_types), --time from timeout rounded up to whole minutes, and the job's
+  slurm section (partition, account, qos, constraint, nodes, sbatch_args).
+  runplz polls squeue, streams the job's stdout and stderr to its stderr as they grow, and
+  reads the exit code from scontrol (sacct -P once the job is purged). COMPLETED and
+  FAILED give the job's own code; TIMEOUT, or the job's timeout counted by runplz from the
+  job's start (it scancels then), is 124; CANCELLED from outside is 143; OUT_OF_MEMORY is
+  137; NODE_FAIL and other cluster endings are 125. Ctrl-C scancels the job and waits until
+  Slurm says it ended. The Slurm job id is in the run state (handle.slurm_job_id).
+  With --nodes N (or slurm.nodes) above 1, the command runs once per node through srun,
+  with RUNPLZ_NODE_RANK (0..N-1), RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR (the first
+  node) set, e.g. for torchrun --nnodes \"$RUNPLZ_NODE_COUNT\" --node-rank \"$RUNPLZ_NODE_RANK\".
+  $RUNPLZ_OUT comes back to the outputs folder as for runplz ssh. --plan is not supported.
+
+EXAMPLES:
+  runplz slurm job.json --host login.cluster.edu
+  runplz slurm job.json --host local --nodes 2
+  runplz slurm job.json --host login --sweep grid.json --table";
+
 const AFTER_HELP: &str = "\
 RUN RECORD (stdout):
   {\"type\":\"run\",\"version\":1,\"backend\":\"ssh\",\"job\":\"hello\",\"run_id\":\"...\",
@@ -172,6 +204,18 @@ RUN RECORD (stdout):
   $RUNPLZ_OUT and were left behind; both are also said on stderr.
   \"env_passed\" names the variables passed from runplz's environment (the job's
   \"pass_env\", --env) or an --env-file, sorted; never their values.
+
+SWEEPS:
+  --sweep FILE runs the job once per arg set (a JSON object of name -> list of values, whose
+  cross product is taken, or JSON Lines of objects name -> value), each as its own runplz
+  with its own run id and outputs folder <outputs>/<sweep id>-<index>, at most --parallel
+  at once (default 4; 1 on brev; all on slurm). stdout: one record per run as it ends,
+  {\"type\":\"sweep_run\",\"index\":0,\"args\":{\"lr\":\"0.1\"},\"outputs_dir\":\"...\",
+  \"exit_code\":0,\"run\":{...its run record...}}, then {\"type\":\"sweep\",\"sweep_id\":\"...\",
+  \"total\":6,\"passed\":5,\"failed\":1,\"not_started\":0,\"duration_seconds\":9.1}; --table
+  prints a table instead. A failed run stops none of the others; the exit code is 0 when
+  every run passed, 1 otherwise, 128+n when a signal stopped the sweep: Ctrl-C reaches every
+  running member (each cleans up as a single run does) and no further member starts.
 
 SECRETS:
   Keep tokens out of job.json (it ships with the repo and sits in git): list their names in
@@ -363,8 +407,7 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
     if c.job.as_os_str() == "-" {
         return Err(CliError::usage(
             "--sweep: the job file must be a file, not stdin (each run reads it)",
-        )
-        .into());
+        ));
     }
     let sets = sweep::load(file)?;
     let j = job::load(&c.job)?;

@@ -419,7 +419,7 @@ pub(crate) fn job_step(
         }
         Err(m) => {
             t.end(RunEnding::Failed { step: S::Run });
-            Err(CliError::new(Exit::ToolFailed, m).into())
+            Err(CliError::new(Exit::ToolFailed, m))
         }
     }
 }
@@ -493,15 +493,14 @@ fn submit_and_wait(
         } else {
             format!("Slurm refused the request before queueing anything: {msg} (sbatch options: {opts})")
         };
-        return Err(CliError::new(Exit::Precondition, e).into());
+        return Err(CliError::new(Exit::Precondition, e));
     }
     if let Some(sig) = crate::process::take_pending_signal() {
         let _ = login.run(&format!("rm -rf -- {}", sh(&dir)), None);
         return Err(CliError::new(
             Exit::Signal(u8::try_from(sig).unwrap_or(0)),
             format!("interrupted by signal {sig} before the job was submitted"),
-        )
-        .into());
+        ));
     }
     // 3. Submit.
     let f = login.run(
