@@ -133,11 +133,11 @@ fn exit_codes_and_polls_parse() {
         Some((3, 0))
     );
     assert_eq!(parse_exit_code("0:15"), Some((0, 15)));
-    let (p, off) = parse_poll(b"RUNNING 13 4\nhello\nworld\nerr\n", (2, 1)).unwrap();
+    let (p, off) = parse_poll(b"RUNNING 14 5\nhello\nworld\nerr\nnot yet", (2, 1)).unwrap();
     assert_eq!(p.state, "RUNNING");
     assert_eq!(p.out, b"hello\nworld\n");
     assert_eq!(p.err, b"err\n");
-    assert_eq!(off, (13, 4));
+    assert_eq!(off, (14, 5));
     assert!(parse_poll(b"", (0, 0)).is_none());
     assert!(
         is_final("COMPLETED")
