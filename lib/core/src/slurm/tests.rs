@@ -149,11 +149,10 @@ fn exit_codes_and_polls_parse() {
 
 #[test]
 fn the_batch_script_keeps_values_off_command_lines() {
-    let s = batch_script("r-1", "/h/.runplz/slurm/r-1/env", "echo 'a b'", 2);
+    let s = batch_script("r-1", "/h/a b/env", "echo 'a b'", 2);
     assert!(s.starts_with("#!/bin/bash\n"));
     assert!(
-        s.contains(". '/h/.runplz/slurm/r-1/env'")
-            && s.contains("rm -f '/h/.runplz/slurm/r-1/env'"),
+        s.contains(". '/h/a b/env'") && s.contains("rm -f '/h/a b/env'"),
         "{s}"
     );
     assert!(s.contains("srun --nodes=2 --ntasks-per-node=1"), "{s}");
