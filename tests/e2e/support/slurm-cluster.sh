@@ -1,6 +1,6 @@
 #!/bin/bash
 # A throw-away Slurm 22.05 cluster for the tests, everything under one dir, no file under /etc
-# touched (the recipe of shared/facts/slurm.md §2): munged, slurmctld, NODES slurmd's on this
+# touched (the recipe tested for the project's notes on Slurm): munged, slurmctld, NODES slurmd's on this
 # host with fake GPUs (char devices, so --gres=gpu schedules), proctrack/cgroup when the
 # machine has cgroup v1 (so scancel kills the whole tree).
 #   slurm-cluster.sh up W PREFIX     # node names PREFIXn1..: cgroup dirs are named per node, machine-wide

@@ -1,6 +1,6 @@
 //! A real throw-away Slurm 22.05 cluster (munged, slurmctld, two slurmd nodes with two fake
 //! GPUs each, proctrack/cgroup where the machine has cgroup v1), started once per test
-//! binary by `slurm-cluster.sh` (shared/facts/slurm.md's recipe) and stopped by a keeper
+//! binary by `slurm-cluster.sh` (the project's tested Slurm recipe) and stopped by a keeper
 //! process when this test binary is gone, even after a kill -9. Client commands need
 //! `SLURM_CONF` ([`Cluster::conf`]); nothing under /etc is touched.
 

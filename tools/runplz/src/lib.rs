@@ -209,10 +209,10 @@ SWEEPS:
   --sweep FILE runs the job once per arg set (a JSON object of name -> list of values, whose
   cross product is taken, or JSON Lines of objects name -> value), each as its own runplz
   with its own run id and outputs folder <outputs>/<sweep id>-<index>, at most --parallel
-  at once (default 4; 1 on brev; all on slurm). stdout: one record per run as it ends,
-  {\"type\":\"sweep_run\",\"index\":0,\"args\":{\"lr\":\"0.1\"},\"outputs_dir\":\"...\",
-  \"exit_code\":0,\"run\":{...its run record...}}, then {\"type\":\"sweep\",\"sweep_id\":\"...\",
-  \"total\":6,\"passed\":5,\"failed\":1,\"not_started\":0,\"duration_seconds\":9.1}; --table
+  at once (default 4; 1 on brev; all on slurm). stdout: one sweep_run record per run as
+  it ends (its index, args, outputs_dir, exit_code and its own run record as \"run\"),
+  then one sweep record (sweep_id, total, passed, failed, not_started,
+  duration_seconds); --table
   prints a table instead. A failed run stops none of the others; the exit code is 0 when
   every run passed, 1 otherwise, 128+n when a signal stopped the sweep: Ctrl-C reaches every
   running member (each cleans up as a single run does) and no further member starts.
