@@ -134,3 +134,59 @@ fn sweep_table_and_bad_sweep_files() {
     let out = run_expect(&mut c, 2);
     assert!(stderr(&out).contains("--sweep"), "{}", stderr(&out));
 }
+
+#[test]
+fn ctrl_c_stops_every_running_member_and_starts_no_more() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let marker = format!("sweepint{}", std::process::id());
+    std::fs::write(
+        d.path().join("job.json"),
+        format!(
+            r#"{{"name": "swint", "image": {{"from_registry": "debian:bookworm"}}, "ssh": {{"use_docker": false}},
+               "args": {{"i": "0"}}, "run": "touch ~/{marker}-{{i}}; exec -a {marker} sleep 300"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("grid.json"), r#"{"i": [1, 2, 3, 4, 5]}"#).unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--sweep", "grid.json", "--parallel", "2"])
+        .args(b.tool_args())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while b.ssh(&format!("ls ~ | grep -c {marker}- || true")).trim() != "2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two members never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let running = || b.ssh(&format!("pgrep -u {} -f '^{marker} 300' || true", b.user));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running().lines().count() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not 2 jobs running: {}",
+            running()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["not_started"], 3, "{recs:?}");
+    for m in recs.iter().filter(|r| r["type"] == "sweep_run") {
+        assert_eq!(m["exit_code"], 130, "{m}");
+        assert_eq!(m["run"]["ending"]["kind"], "interrupted", "{m}");
+    }
+    assert_eq!(running().trim(), "", "left running on the box");
+}
