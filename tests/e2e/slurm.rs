@@ -262,3 +262,26 @@ fn slurm_over_ssh_syncs_submits_as_the_user_and_collects() {
     );
     assert_eq!(left.trim(), "", "left on the login node: {left}");
 }
+
+#[test]
+fn slurm_own_time_limit_is_timeout_and_124() {
+    // runplz's own deadline (300 s) is far; Slurm's --time=1 (the later option wins) ends
+    // the job first, as TIMEOUT (about 60-80 s here: Slurm counts whole minutes).
+    let c = cluster();
+    let d = job_dir(&job(
+        "sltime",
+        "echo started; sleep 300",
+        r#", "timeout": 300, "slurm": {"sbatch_args": ["--time=1"]}"#,
+    ));
+    let out = run_expect(&mut runplz(c, d.path(), &[]), 124);
+    let rec = json(&out);
+    assert_eq!(rec["ending"]["kind"], "timed_out");
+    assert!(stderr(&out).contains("started"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("ran past its deadline and was cancelled"));
+    assert!(
+        stderr(&out).contains("Slurm ended the job at its time limit (TIMEOUT"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(states_of(c, "sltime"), ["TIMEOUT"]);
+}

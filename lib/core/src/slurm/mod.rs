@@ -406,6 +406,15 @@ pub(crate) fn job_step(
                 }
                 None => {}
             }
+            if matches!(w.state.as_str(), "TIMEOUT" | "DEADLINE") && w.cancelled.is_none() {
+                out::warn(
+                    TOOL,
+                    format!(
+                        "Slurm ended the job at its time limit ({}, run id {run_id})",
+                        w.state
+                    ),
+                );
+            }
             if w.state == "OUT_OF_MEMORY" {
                 out::warn(TOOL, "the job ran out of memory (Slurm state OUT_OF_MEMORY): raise resources.min_memory");
             }
@@ -534,7 +543,12 @@ fn submit_and_wait(
     let state = loop {
         let f = login
             .run(&poll_script(&dir, &id, off), None)
-            .context("polling the Slurm job")?;
+            .with_context(|| {
+                format!(
+                    "polling Slurm job {id} on {} (it may still be running: scancel {id})",
+                    login.where_()
+                )
+            })?;
         let Some((poll, next)) = parse_poll(&f.stdout, off) else {
             anyhow::bail!(
                 "polling Slurm job {id} printed no state: {}",
