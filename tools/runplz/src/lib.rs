@@ -81,7 +81,7 @@ pub struct CommonArgs {
     /// then a `sweep` summary. Exit 0 when every run passed, 1 when any failed.
     #[arg(long, value_name = "FILE", conflicts_with = "plan")]
     pub sweep: Option<PathBuf>,
-    /// With --sweep: at most N runs at once (default 4; 1 on brev; every run on slurm).
+    /// With --sweep: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32).
     #[arg(long, value_name = "N", requires = "sweep", value_parser = clap::value_parser!(u32).range(1..))]
     pub parallel: Option<u32>,
     /// With --sweep: one table for people at the end instead of JSON records.
@@ -209,13 +209,13 @@ SWEEPS:
   --sweep FILE runs the job once per arg set (a JSON object of name -> list of values, whose
   cross product is taken, or JSON Lines of objects name -> value), each as its own runplz
   with its own run id and outputs folder <outputs>/<sweep id>-<index>, at most --parallel
-  at once (default 4; 1 on brev; all on slurm). stdout: one sweep_run record per run as
-  it ends (its index, args, outputs_dir, exit_code and its own run record as \"run\"),
-  then one sweep record (sweep_id, total, passed, failed, not_started,
-  duration_seconds); --table
-  prints a table instead. A failed run stops none of the others; the exit code is 0 when
-  every run passed, 1 otherwise, 128+n when a signal stopped the sweep: Ctrl-C reaches every
-  running member (each cleans up as a single run does) and no further member starts.
+  at once (default 4; 1 on brev; on slurm every run, up to 32). stdout: one sweep_run
+  record per run as it ends (its index, args, outputs_dir, exit_code and its own run
+  record as \"run\"), then one sweep record (sweep_id, total, passed, failed, not_started,
+  duration_seconds); --table prints a table instead. A failed run stops none of the
+  others; the exit code is 0 when every run passed, 1 otherwise, 128+n when a signal
+  stopped the sweep: Ctrl-C reaches every running member (each cleans up as a single run
+  does) and no further member starts.
 
 SECRETS:
   Keep tokens out of job.json (it ships with the repo and sits in git): list their names in
@@ -419,7 +419,9 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
     let parallel = match (c.parallel, backend.kind()) {
         (Some(n), _) => n as usize,
         (None, job::Backend::Brev) => 1,
-        (None, job::Backend::Slurm) => sets.len(),
+        // Slurm queues them; each member still holds its own ssh connection to the login
+        // node, so not hundreds at once.
+        (None, job::Backend::Slurm) => sets.len().min(32),
         (None, _) => 4,
     };
     let exe = std::env::current_exe()

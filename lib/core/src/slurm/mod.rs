@@ -396,12 +396,12 @@ pub(crate) fn job_step(
             match w.cancelled {
                 Some(Cancelled::Deadline) => out::warn(
                     TOOL,
-                    format!("the job ran past its deadline and was cancelled (Slurm job {}, run id {run_id})", w.job_id.as_deref().unwrap_or("?")),
+                    format!("the job ran past its deadline and was cancelled (Slurm job {}, run id {run_id})", w.job_id),
                 ),
                 Some(Cancelled::Signal(n)) => {
                     return Err(CliError::new(
                         Exit::Signal(u8::try_from(n).unwrap_or(0)),
-                        format!("interrupted by signal {n}: Slurm job {} cancelled", w.job_id.as_deref().unwrap_or("?")),
+                        format!("interrupted by signal {n}: Slurm job {} cancelled", w.job_id),
                     ))
                 }
                 None => {}
@@ -435,8 +435,7 @@ pub(crate) fn job_step(
 
 /// What [`submit_and_wait`] found out.
 struct Waited {
-    job_id: Option<String>,
-
+    job_id: String,
     state: String,
     cancelled: Option<Cancelled>,
     ending: std::result::Result<(RunEnding, Option<i32>), String>,
@@ -605,7 +604,7 @@ fn submit_and_wait(
     // The folder held the script and the job's stdout/stderr (already streamed).
     let _ = login.run(&format!("rm -rf -- {}", sh(&dir)), None);
     Ok(Waited {
-        job_id: Some(id),
+        job_id: id,
         state,
         cancelled,
         ending,
