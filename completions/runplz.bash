@@ -34,6 +34,9 @@ _runplz() {
             runplz,modal)
                 cmd="runplz__subcmd__modal"
                 ;;
+            runplz,slurm)
+                cmd="runplz__subcmd__slurm"
+                ;;
             runplz,ssh)
                 cmd="runplz__subcmd__ssh"
                 ;;
@@ -61,6 +64,9 @@ _runplz() {
             runplz__subcmd__help,modal)
                 cmd="runplz__subcmd__help__subcmd__modal"
                 ;;
+            runplz__subcmd__help,slurm)
+                cmd="runplz__subcmd__help__subcmd__slurm"
+                ;;
             runplz__subcmd__help,ssh)
                 cmd="runplz__subcmd__help__subcmd__ssh"
                 ;;
@@ -77,7 +83,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal status tail kill collect help"
+            opts="-h -V --help --version local ssh brev modal slurm status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -91,7 +97,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --instance --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --sweep --parallel --table --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +120,14 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -155,7 +169,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal status tail kill collect help"
+            opts="local ssh brev modal slurm status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +266,20 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__help__subcmd__slurm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__help__subcmd__ssh)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -313,7 +341,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --no-build --native --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --sweep --parallel --table --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,6 +364,14 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -347,7 +383,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --detach --dry-run --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --sweep --parallel --table --detach --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +406,68 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__slurm)
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --outputs-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -381,7 +479,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --host --ssh-config --no-keep --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --plan --json --quiet --sweep --parallel --table --host --ssh-config --no-keep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +502,14 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,10 +35,13 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '(--native)--no-build[Reuse the image tagged by the last build instead of building (docker mode)]' \
 '--native[Run natively in a venv instead of docker (same as \`"local"\: {"use_docker"\: false}\`)]' \
 '-h[Print help]' \
@@ -54,12 +57,15 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '--no-keep[Close the ssh connection with the run. By default it stays open for 60 s after the run (the job'\''s \`ssh.keep_connection_seconds\`), its socket in a private folder (\`\$XDG_RUNTIME_DIR/runplz\`, else \`\$TMPDIR/runplz-UID\`), so the next run to the same box skips ssh'\''s handshake]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -74,12 +80,15 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
 '--instance=[A Brev box you made (\`brev ls\` lists it)\: started if stopped, used, then stopped (\`brev.on_finish\`). A name brev does not know is refused before anything is billed, unless \`brev.auto_create_instances\`. Without it, runplz picks the cheapest type that fits, creates \`runplz-<job>-<8 hex>\` and deletes it on every exit path]:NAME:_default' \
 '--ssh-config=[Your ssh config, included after brev'\''s \`~/.brev/ssh_config\` in the run'\''s own]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '::job -- The job file (`-` reads it from stdin):_files' \
@@ -93,14 +102,40 @@ _arguments "${_arguments_options[@]}" : \
 '--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
 '*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '--detach[Return once the sandbox runs the job, printing the run record (ending {"kind"\:"detached"}); then \`runplz status / tail / kill / collect RUN\`]' \
 '(--plan)--dry-run[Validate, then print what would be sent to Modal as one \`modal-plan\` record (app, gpu string, cpu, memory in MiB, timeouts, image chain, env names, never values); nothing is touched]' \
 '-h[Print help]' \
 '--help[Print help]' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
+&& ret=0
+;;
+(slurm)
+_arguments "${_arguments_options[@]}" : \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
+'--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--host=[The cluster'\''s login node, as \`\[user@\]host\[\:port\]\` or an ssh-config alias, or \`local\` when runplz runs on the login node itself]:LOGIN_NODE:_default' \
+'--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
+'--nodes=[Nodes to run on (beats the job'\''s \`slurm.nodes\`); above 1 the command runs once per node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set]:N:_default' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '::job -- The job file (`-` reads it from stdin):_files' \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
@@ -168,6 +203,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(slurm)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (status)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -204,6 +243,7 @@ _runplz_commands() {
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
+'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
 'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
@@ -229,6 +269,7 @@ _runplz__subcmd__help_commands() {
 'ssh:Run on an SSH box you own (\`--host\`); runplz never stops or deletes it' \
 'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
+'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
 'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
@@ -267,6 +308,11 @@ _runplz__subcmd__help__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help modal commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__help__subcmd__slurm_commands] )) ||
+_runplz__subcmd__help__subcmd__slurm_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help slurm commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__help__subcmd__ssh_commands] )) ||
 _runplz__subcmd__help__subcmd__ssh_commands() {
     local commands; commands=()
@@ -296,6 +342,11 @@ _runplz__subcmd__local_commands() {
 _runplz__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__slurm_commands] )) ||
+_runplz__subcmd__slurm_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz slurm commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__ssh_commands] )) ||
 _runplz__subcmd__ssh_commands() {

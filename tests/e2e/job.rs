@@ -188,6 +188,12 @@ fn dockerfile_job_resolves_the_file() {
     );
     assert!(j.steps.is_empty());
     for b in Backend::ALL {
+        if b == Backend::Slurm {
+            // Slurm runs natively on the nodes: a Dockerfile cannot run there.
+            let e = runplz_core::backend::check_job(&j, b).unwrap_err();
+            assert_eq!(e.path, "image.from_dockerfile");
+            continue;
+        }
         assert_eq!(runplz_core::backend::check_job(&j, b), Ok(()), "{b}");
     }
     // --native is applied to the spec before the check, and then the Dockerfile cannot run.

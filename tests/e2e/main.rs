@@ -32,6 +32,8 @@ mod retries;
 mod runplz;
 mod seam;
 mod secrets;
+mod slurm;
 mod smoke;
 mod stdout;
+mod sweep;
 mod sync;

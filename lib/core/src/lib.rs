@@ -20,9 +20,11 @@ pub mod process;
 pub mod progress;
 pub mod quote;
 pub mod run;
+pub(crate) mod slurm;
 pub mod ssh;
 pub mod state;
 pub(crate) mod steps;
+pub mod sweep;
 pub mod sync;
 
 pub use error::{CliError, Result};

@@ -74,7 +74,7 @@ pub(crate) enum Workdir {
 
 impl Workdir {
     /// `rel` inside this folder.
-    fn join(&self, rel: &Path) -> Workdir {
+    pub(crate) fn join(&self, rel: &Path) -> Workdir {
         match self {
             Workdir::At(b) => Workdir::At(under(b, rel)),
             Workdir::InRun(b) => Workdir::InRun(under(b, rel)),
@@ -153,6 +153,12 @@ pub(crate) enum Launch {
     /// In the run's Modal sandbox (the place acquired), through the Modal helper: attached,
     /// or launched there and left running (`detach`).
     Sandbox { detach: bool },
+    /// Handed to a batch scheduler (Slurm's `sbatch`), then waited for by polling; the
+    /// command runs in the job's allocation, once per node.
+    Submitted {
+        /// How many nodes (`--nodes`); above 1 the command runs on each through `srun`.
+        nodes: u32,
+    },
 }
 
 /// What must be cleaned up when the job did not end by itself.
@@ -378,13 +384,13 @@ fn docker_build_argv(network: Option<&str>, tag: &str, context: &str, file: &str
 }
 
 /// The venv folder on the box (relative to `$HOME`, as a shell expression).
-fn remote_venv(name: &str) -> String {
+pub(crate) fn remote_venv(name: &str) -> String {
     format!("\"$HOME/.runplz/venvs/\"{}", sh(name))
 }
 
 /// A local venv per job and repo, under the user's cache; the key is a sha256 of the repo's
 /// path, stable across Rust releases.
-fn local_venv(p: &Prepared) -> PathBuf {
+pub(crate) fn local_venv(p: &Prepared) -> PathBuf {
     let key = job_key(&p.job);
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -404,12 +410,12 @@ fn venv_setup_script(venv_expr: &str) -> String {
     )
 }
 
-fn bash_c(script: String) -> Vec<String> {
+pub(crate) fn bash_c(script: String) -> Vec<String> {
     vec!["bash".to_string(), "-c".into(), script]
 }
 
 /// The native run script: `$RUNPLZ_OUT` made, the venv activated, the command exec'd.
-fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) -> String {
+pub(crate) fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) -> String {
     let mut script = format!(
         "set -eu\nout={out_expr}\n{}export RUNPLZ_OUT=\"$out\"\nexec",
         make_out(private)
@@ -508,7 +514,7 @@ pub(crate) fn here(p: &Prepared, build: bool) -> Result<Steps> {
     })
 }
 
-fn venv_step(workdir: Option<Workdir>, venv: &str, skip_apt: bool) -> Step {
+pub(crate) fn venv_step(workdir: Option<Workdir>, venv: &str, skip_apt: bool) -> Step {
     Step::Setup(
         Setup::Venv,
         Command {

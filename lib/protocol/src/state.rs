@@ -103,6 +103,9 @@ pub struct Handle {
     /// run names what may still be billing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// The Slurm job id (`scancel` takes it), for a run on a Slurm cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
 }
 
 /// The release of the run's place.

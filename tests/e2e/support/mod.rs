@@ -7,6 +7,7 @@
 
 mod fakebin;
 mod fakebrev;
+pub mod slurm;
 mod sshbox;
 pub mod sweep;
 mod testenv;

@@ -39,6 +39,9 @@ pub enum BackendCmd {
     /// Run on Modal: a Sandbox built from the job's image, outputs back as a tarball;
     /// `--detach` leaves the job running there.
     Modal(ModalArgs),
+    /// Run on a Slurm cluster through its login node (`--host`, or `--host local`): sbatch, wait, collect.
+    #[command(after_long_help = SLURM_HELP)]
+    Slurm(SlurmArgs),
     /// Where a run started earlier stands (`run-status` record). Modal runs so far.
     Status(RunArgs),
     /// The job's output so far, on stdout; `-f` follows it to the end.
@@ -123,6 +126,19 @@ pub struct CommonArgs {
     /// lines, no set-up output (a failed step's error still ends with its last lines).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run once per arg set of FILE: a JSON object of name -> list of values (the cross
+    /// product) or JSON Lines of objects name -> value. Each set fills the job's `args` as
+    /// `--NAME=VALUE` does; each run gets its own run id and outputs folder
+    /// (`<outputs>/<sweep id>-<index>`). stdout: one `sweep_run` record per run as it ends,
+    /// then a `sweep` summary. Exit 0 when every run passed, 1 when any failed.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    pub sweep: Option<PathBuf>,
+    /// With --sweep: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32).
+    #[arg(long, value_name = "N", requires = "sweep", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
+    /// With --sweep: one table for people at the end instead of JSON records.
+    #[arg(long, requires = "sweep")]
+    pub table: bool,
     /// `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job's `args` and
     /// win over `--var`; a placeholder whose default is "true" or "false" also takes
     /// `--NAME` alone (true) and `--no-NAME` (false).
@@ -178,6 +194,24 @@ pub struct BrevArgs {
     pub ssh_config: Option<PathBuf>,
 }
 
+/// `runplz slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The cluster's login node, as `[user@]host[:port]` or an ssh-config alias, or `local`
+    /// when runplz runs on the login node itself.
+    #[arg(long, value_name = "LOGIN_NODE", required = true)]
+    pub host: String,
+    /// An ssh config file passed to ssh and rsync as `-F`.
+    #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
+    pub ssh_config: Option<PathBuf>,
+    /// Nodes to run on (beats the job's `slurm.nodes`); above 1 the command runs once per
+    /// node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+}
+
 /// `runplz modal`.
 #[derive(Debug, Args)]
 pub struct ModalArgs {
@@ -193,6 +227,37 @@ pub struct ModalArgs {
     #[arg(long, conflicts_with = "plan")]
     pub dry_run: bool,
 }
+
+const SLURM_HELP: &str = "\
+HOW A SLURM RUN GOES:
+  Over ssh to the login node, the repo is synced to ~/runplz/<job> and copied to
+  ~/runplz-runs/<run id> as for runplz ssh (with --host local it stays where it is: the
+  login node's file system is the cluster's). The image's steps run natively, in shell
+  format, in a venv in the shared home (~/.runplz/venvs/<job>), set up on the login node;
+  there is no container (no apptainer or enroot), and a Dockerfile image is refused.
+  runplz then writes a batch script into ~/.runplz/slurm/<run id> (0700) with the job's
+  environment in a 0600 file beside it that the script reads and deletes (no value on any
+  command line), runs `sbatch --test-only` (an impossible request is exit 3 with Slurm's
+  reason, and nothing is queued), then `sbatch --parsable`. The request: --job-name
+  runplz-<job>, --chdir, --output/--error into that folder, --cpus-per-task from
+  resources.min_cpu, --mem from min_memory, --gres=gpu[:TYPE]:N from gpu/num_gpus (TYPE
+  from slurm.gres_types), --time from timeout rounded up to whole minutes, and the job's
+  slurm section (partition, account, qos, constraint, nodes, sbatch_args).
+  runplz polls squeue, streams the job's stdout and stderr to its stderr as they grow, and
+  reads the exit code from scontrol (sacct -P once the job is purged). COMPLETED and
+  FAILED give the job's own code; TIMEOUT, or the job's timeout counted by runplz from the
+  job's start (it scancels then), is 124; CANCELLED from outside is 143; OUT_OF_MEMORY is
+  137; NODE_FAIL and other cluster endings are 125. Ctrl-C scancels the job and waits until
+  Slurm says it ended. The Slurm job id is in the run state (handle.slurm_job_id).
+  With --nodes N (or slurm.nodes) above 1, the command runs once per node through srun,
+  with RUNPLZ_NODE_RANK (0..N-1), RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR (the first
+  node) set, e.g. for torchrun --nnodes \"$RUNPLZ_NODE_COUNT\" --node-rank \"$RUNPLZ_NODE_RANK\".
+  $RUNPLZ_OUT comes back to the outputs folder as for runplz ssh. --plan is not supported.
+
+EXAMPLES:
+  runplz slurm job.json --host login.cluster.edu
+  runplz slurm job.json --host local --nodes 2
+  runplz slurm job.json --host login --sweep grid.json --table";
 
 const AFTER_HELP: &str = "\
 OUTPUT:
@@ -220,6 +285,18 @@ OUTPUT:
   $RUNPLZ_OUT and were left behind; both are also said on stderr.
   \"env_passed\" names the variables passed from runplz's environment (the job's
   \"pass_env\", --env) or an --env-file, sorted; never their values.
+
+SWEEPS:
+  --sweep FILE runs the job once per arg set (a JSON object of name -> list of values, whose
+  cross product is taken, or JSON Lines of objects name -> value), each as its own runplz
+  with its own run id and outputs folder <outputs>/<sweep id>-<index>, at most --parallel
+  at once (default 4; 1 on brev; on slurm every run, up to 32). stdout: one sweep_run
+  record per run as it ends (its index, args, outputs_dir, exit_code and its own run
+  record as \"run\"), then one sweep record (sweep_id, total, passed, failed, not_started,
+  duration_seconds); --table prints a table instead. A failed run stops none of the
+  others; the exit code is 0 when every run passed, 1 otherwise, 128+n when a signal
+  stopped the sweep: Ctrl-C reaches every running member (each cleans up as a single run
+  does) and no further member starts.
 
 SECRETS:
   Keep tokens out of job.json (it ships with the repo and sits in git): list their names in
@@ -478,7 +555,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 a.run,
             )
         }
+        BackendCmd::Slurm(a) => (
+            a.common,
+            backend::Args::Slurm(backend::SlurmArgs {
+                host: a.host,
+                ssh_config: a.ssh_config,
+                nodes: a.nodes,
+            }),
+        ),
     };
+    if let Some(file) = &c.sweep {
+        return sweep(&c, &backend, file);
+    }
     run::main(&RunOptions {
         job: c.job,
         outputs_dir: c.outputs_dir,
@@ -492,6 +580,72 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         quiet: c.quiet,
         backend,
     })
+}
+
+/// `--sweep`: this same runplz once per arg set, without the sweep's own flags.
+fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> anyhow::Result<Exit> {
+    use runplz_core::{job, sweep, CliError};
+    if c.job.as_os_str() == "-" {
+        return Err(CliError::usage(
+            "--sweep: the job file must be a file, not stdin (each run reads it)",
+        ));
+    }
+    let sets = sweep::load(file)?;
+    let j = job::load(&c.job)?;
+    let outputs = match &c.outputs_dir {
+        Some(d) => job::outputs::check_flag(&j.root, d)
+            .map_err(|m| CliError::usage(format!("--outputs-dir: {m}")))?,
+        None => j.outputs_dir(),
+    };
+    let parallel = match (c.parallel, backend.kind()) {
+        (Some(n), _) => n as usize,
+        (None, job::Backend::Brev) => 1,
+        // Slurm queues them; each member still holds its own ssh connection to the login
+        // node, so not hundreds at once.
+        (None, job::Backend::Slurm) => sets.len().min(32),
+        (None, _) => 4,
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(Exit::ToolFailed, format!("finding runplz itself: {e}")))?;
+    let args = without_sweep_flags(split_params(std::env::args_os().collect()));
+    sweep::run(&sweep::SweepOptions {
+        exe,
+        args,
+        outputs,
+        sets,
+        parallel,
+        table: c.table,
+    })
+}
+
+/// The arguments (program name dropped) minus `--sweep`, `--parallel`, `--table` and
+/// `--outputs-dir`, which each member gets its own of; everything after `--` is kept.
+pub fn without_sweep_flags(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut iter = argv.into_iter().skip(1);
+    while let Some(a) = iter.next() {
+        let s = a.to_string_lossy();
+        if s == "--" {
+            out.push(a);
+            out.extend(iter.by_ref());
+            break;
+        }
+        if s == "--table" {
+            continue;
+        }
+        if ["--sweep", "--parallel", "--outputs-dir"].contains(&s.as_ref()) {
+            iter.next();
+            continue;
+        }
+        if ["--sweep=", "--parallel=", "--outputs-dir="]
+            .iter()
+            .any(|p| s.starts_with(p))
+        {
+            continue;
+        }
+        out.push(a);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 mod brev;
 mod local;
 mod modal;
+mod slurm;
 mod ssh;
 
 use crate::job::{Backend as Kind, Job, JobError, Settings};
@@ -19,6 +20,7 @@ use anyhow::Result;
 pub use brev::BrevArgs;
 pub use local::LocalArgs;
 pub use modal::ModalArgs;
+pub use slurm::SlurmArgs;
 pub use ssh::SshArgs;
 
 /// A program a backend needs on this machine, with how to install it.
@@ -161,6 +163,8 @@ pub enum Args {
     Brev(BrevArgs),
     /// `runplz modal`.
     Modal(ModalArgs),
+    /// `runplz slurm`.
+    Slurm(SlurmArgs),
 }
 
 impl Args {
@@ -171,6 +175,7 @@ impl Args {
             Args::Ssh(a) => Box::new(ssh::SshBackend(a.clone())),
             Args::Brev(a) => Box::new(brev::Brev::new(a.clone())),
             Args::Modal(a) => Box::new(modal::Modal::new(a.clone())),
+            Args::Slurm(a) => Box::new(slurm::Slurm(a.clone())),
         }
     }
 
@@ -188,6 +193,7 @@ pub fn check_job(job: &Job, kind: Kind) -> Result<(), JobError> {
         Kind::Ssh => ssh::rules(job, &settings),
         Kind::Brev => brev::rules(job, &settings),
         Kind::Modal => modal::rules(job, &settings),
+        Kind::Slurm => slurm::rules(job, &settings),
     }
 }
 

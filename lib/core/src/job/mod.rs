@@ -34,11 +34,19 @@ pub enum Backend {
     Brev,
     /// A Modal function.
     Modal,
+    /// A Slurm cluster, through its login node.
+    Slurm,
 }
 
 impl Backend {
     /// Every backend, in the order the docs list them.
-    pub const ALL: [Backend; 4] = [Backend::Local, Backend::Ssh, Backend::Brev, Backend::Modal];
+    pub const ALL: [Backend; 5] = [
+        Backend::Local,
+        Backend::Ssh,
+        Backend::Brev,
+        Backend::Modal,
+        Backend::Slurm,
+    ];
 
     /// The name used on the command line and in job.json (`local`, `ssh`, `brev`, `modal`).
     pub fn name(self) -> &'static str {
@@ -47,6 +55,7 @@ impl Backend {
             Backend::Ssh => "ssh",
             Backend::Brev => "brev",
             Backend::Modal => "modal",
+            Backend::Slurm => "slurm",
         }
     }
 
@@ -57,6 +66,7 @@ impl Backend {
             Backend::Ssh => runplz_protocol::Backend::Ssh,
             Backend::Brev => runplz_protocol::Backend::Brev,
             Backend::Modal => runplz_protocol::Backend::Modal,
+            Backend::Slurm => runplz_protocol::Backend::Slurm,
         }
     }
 }
@@ -372,7 +382,7 @@ mod tests {
         }
         assert_eq!(
             "moda".parse::<Backend>(),
-            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\"; did you mean \"modal\"?".to_string())
+            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\", \"slurm\"; did you mean \"modal\"?".to_string())
         );
     }
 }

@@ -139,6 +139,8 @@ impl Job {
             ),
             // Modal builds the image itself; the job runs in its container.
             Backend::Modal => (Mode::Docker, None, none, None),
+            // The job runs natively on the compute nodes, in a venv on the shared home.
+            Backend::Slurm => (Mode::Native, None, none, None),
         };
         let deadline = [s.timeout, limits.max_runtime_seconds]
             .into_iter()

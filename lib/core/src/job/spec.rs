@@ -94,6 +94,9 @@ pub struct JobFile {
     /// Settings for `runplz modal`.
     #[serde(default)]
     pub modal: Modal,
+    /// Settings for `runplz slurm`.
+    #[serde(default)]
+    pub slurm: Slurm,
     /// Checks on the box before the run starts: a value below its minimum is a warning,
     /// below half of it a failure that stops the run.
     #[serde(default)]
@@ -392,6 +395,35 @@ pub struct Modal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = false))]
     pub detach: Option<bool>,
+}
+
+/// `runplz slurm` settings: what the site's Slurm calls things, passed to `sbatch`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slurm {
+    /// `--partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `--account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// `--qos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<String>,
+    /// `--constraint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    /// Nodes to run on (`--nodes`); above 1 the command runs once per node via `srun`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
+    pub nodes: Option<i64>,
+    /// The site's gres type for a `resources.gpu` name (`{"A100": "a100"}`): the request is
+    /// `--gres=gpu:<type>:<n>`. A GPU name not listed here is refused; without `gpu`, `--gres=gpu:<n>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gres_types: Option<std::collections::BTreeMap<String, String>>,
+    /// More `sbatch` options, each one word (`"--exclusive"`, `"--reservation=r1"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbatch_args: Option<Vec<String>>,
 }
 
 /// Minimums checked on the box before the run starts.

@@ -164,6 +164,20 @@ fn go(
                 }
                 _ => Err(anyhow::anyhow!("a sandbox job step needs a sandbox")),
             },
+            Step::Job {
+                command,
+                launch: Launch::Submitted { nodes },
+                ..
+            } => {
+                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json);
+                // Outputs come back whatever happened, unless Slurm refused the job before
+                // it queued (nothing ran).
+                let refused = matches!(&r, Err(e) if crate::error::exit_of(e, Exit::ToolFailed) == Exit::Precondition);
+                if !refused {
+                    ran = Some((None, None));
+                }
+                r
+            }
             // From here on, whatever happened, clean up and bring the outputs back.
             Step::Collect(_) => break,
         };

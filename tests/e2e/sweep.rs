@@ -1,0 +1,192 @@
+//! `runplz <backend> JOB --sweep FILE`: one run per arg set, each with its own run id and
+//! outputs folder, on the loopback ssh box and on the test Slurm cluster.
+use crate::support::slurm::cluster;
+use crate::support::{bin_cmd, run_expect, shm_tempdir, stderr, SshBox};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn records(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A job writing its two args to `$RUNPLZ_OUT/v.txt`; `seed` 3 fails with 7.
+fn sweep_dir(name: &str) -> tempfile::TempDir {
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        format!(
+            r#"{{"name": "{name}", "image": {{"from_registry": "debian:bookworm"}}, "ssh": {{"use_docker": false}},
+               "args": {{"lr": "0", "seed": "0"}}, "run": "echo {{lr}}-{{seed}} > $RUNPLZ_OUT/v.txt; [ {{seed}} != 3 ] || exit 7"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("grid.json"),
+        r#"{"lr": [0.1, 0.2], "seed": [1, 2, 3]}"#,
+    )
+    .unwrap();
+    d
+}
+
+/// Every member's record, its outputs folder and what its job wrote there.
+fn check_members(dir: &Path, recs: &[Value], failing_seed: Option<&str>) {
+    let members: Vec<&Value> = recs.iter().filter(|r| r["type"] == "sweep_run").collect();
+    assert_eq!(members.len(), 6, "{recs:?}");
+    let mut seen = BTreeSet::new();
+    let mut run_ids = BTreeSet::new();
+    for m in &members {
+        let lr = m["args"]["lr"].as_str().unwrap();
+        let seed = m["args"]["seed"].as_str().unwrap();
+        seen.insert(format!("{lr}-{seed}"));
+        let want = if Some(seed) == failing_seed { 7 } else { 0 };
+        assert_eq!(m["exit_code"], want, "{m}");
+        assert_eq!(m["run"]["exit_code"], want, "{m}");
+        run_ids.insert(m["run"]["run_id"].as_str().unwrap().to_string());
+        let out = Path::new(m["outputs_dir"].as_str().unwrap());
+        assert!(out.starts_with(dir.join("out")), "{m}");
+        assert_eq!(
+            std::fs::read_to_string(out.join("v.txt")).unwrap(),
+            format!("{lr}-{seed}\n")
+        );
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(run_ids.len(), 6, "each run has its own id: {run_ids:?}");
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["type"], "sweep");
+    assert_eq!(summary["total"], 6);
+    let failed = usize::from(failing_seed.is_some()) * 2;
+    assert_eq!(summary["failed"], failed);
+    assert_eq!(summary["passed"], 6 - failed);
+}
+
+#[test]
+fn sweep_of_six_on_ssh_runs_them_all_and_a_failure_stops_none() {
+    let b = SshBox::start();
+    let d = sweep_dir("swssh");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--sweep", "grid.json", "--parallel", "3"])
+        .args(b.tool_args());
+    let out = run_expect(&mut c, 1);
+    check_members(d.path(), &records(&out.stdout), Some("3"));
+    // Members' progress reaches stderr, each line tagged with its index.
+    assert!(stderr(&out).contains("[5] runplz:"), "{}", stderr(&out));
+}
+
+#[test]
+fn sweep_of_six_on_slurm_all_at_once() {
+    let cl = cluster();
+    let d = sweep_dir("swslurm");
+    std::fs::write(
+        d.path().join("sets.jsonl"),
+        (1..=6)
+            .map(|i| format!("{{\"lr\": \"0.{i}\", \"seed\": {i}}}\n"))
+            .collect::<String>()
+            .replace("\"seed\": 3", "\"seed\": 30"),
+    )
+    .unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path()).env("SLURM_CONF", cl.conf()).args([
+        "slurm",
+        "job.json",
+        "--host",
+        "local",
+        "--sweep",
+        "sets.jsonl",
+    ]);
+    let out = run_expect(&mut c, 0);
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 7, "{recs:?}");
+    for r in &recs[..6] {
+        let lr = r["args"]["lr"].as_str().unwrap();
+        let seed = r["args"]["seed"].as_str().unwrap();
+        let out = Path::new(r["outputs_dir"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(out.join("v.txt")).unwrap(),
+            format!("{lr}-{seed}\n")
+        );
+        assert_eq!(r["run"]["backend"], "slurm");
+    }
+    assert_eq!(recs[6]["passed"], 6);
+}
+
+#[test]
+fn sweep_table_and_bad_sweep_files() {
+    let d = sweep_dir("swbad");
+    std::fs::write(d.path().join("bad.json"), r#"{"lr": []}"#).unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--native", "--sweep", "bad.json"]);
+    let out = run_expect(&mut c, 2);
+    assert!(
+        stderr(&out).contains("bad.json: .lr: found an empty list"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!d.path().join("out").exists());
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--native", "--parallel", "2"]);
+    let out = run_expect(&mut c, 2);
+    assert!(stderr(&out).contains("--sweep"), "{}", stderr(&out));
+}
+
+#[test]
+fn ctrl_c_stops_every_running_member_and_starts_no_more() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let marker = format!("sweepint{}", std::process::id());
+    std::fs::write(
+        d.path().join("job.json"),
+        format!(
+            r#"{{"name": "swint", "image": {{"from_registry": "debian:bookworm"}}, "ssh": {{"use_docker": false}},
+               "args": {{"i": "0"}}, "run": "touch ~/{marker}-{{i}}; exec -a {marker} sleep 300"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("grid.json"), r#"{"i": [1, 2, 3, 4, 5]}"#).unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--sweep", "grid.json", "--parallel", "2"])
+        .args(b.tool_args())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while b.ssh(&format!("ls ~ | grep -c {marker}- || true")).trim() != "2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two members never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let running = || b.ssh(&format!("pgrep -u {} -f '^{marker} 300' || true", b.user));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running().lines().count() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not 2 jobs running: {}",
+            running()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["not_started"], 3, "{recs:?}");
+    for m in recs.iter().filter(|r| r["type"] == "sweep_run") {
+        assert_eq!(m["exit_code"], 130, "{m}");
+        assert_eq!(m["run"]["ending"]["kind"], "interrupted", "{m}");
+    }
+    assert_eq!(running().trim(), "", "left running on the box");
+}
