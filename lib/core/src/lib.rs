@@ -14,6 +14,7 @@ pub mod probe;
 pub mod process;
 pub mod quote;
 pub mod run;
+pub mod scan;
 pub mod ssh;
 pub mod state;
 pub(crate) mod steps;

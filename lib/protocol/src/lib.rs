@@ -46,6 +46,10 @@
 //! - issue #15: the inactivity watch adds the ending `{"kind":"inactive","seconds":N,
 //!   "signal":N|null}` to the `exec` record and `{"kind":"inactive","seconds":N}` to the
 //!   `run` record (exit 124, as a deadline).
+//! - issue #17: the new `scan` record ([`ScanRecord`], `rp-sync scan`), carried also as
+//!   `"secret_scan"` by the `sync` record and the `run` record (`null` when the run shipped
+//!   nothing), and exit code 4 ([`Exit::Refused`]) from rp-sync and runplz when the tree holds
+//!   a secret. New fields, so no bump.
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
@@ -57,6 +61,7 @@ mod image;
 mod pick;
 mod probe;
 mod run;
+mod scan;
 mod sync;
 
 pub use collect::{CollectRecord, CollectedFile};
@@ -66,6 +71,7 @@ pub use image::{ImageRecord, ModalOp};
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
+pub use scan::{ScanRecord, SecretFinding};
 pub use sync::{LargestFile, SyncRecord};
 
 use serde::de::DeserializeOwned;

@@ -157,6 +157,10 @@ pub struct RunRecord {
     /// `--env`) or an `--env-file`, sorted; never their values. Empty when none.
     #[serde(default)]
     pub env_passed: Vec<String>,
+    /// The content scan of the tree the run ships (masked findings, counts); null when the
+    /// run was refused before it or `sync.secret_scan` is `off`.
+    #[serde(default)]
+    pub secret_scan: Option<crate::ScanRecord>,
     /// Whole run, seconds.
     pub duration_seconds: f64,
 }

@@ -82,6 +82,7 @@ impl Tracker {
                 sync: None,
                 outputs: None,
                 env_passed: Vec::new(),
+                secret_scan: None,
                 duration_seconds: 0.0,
             },
         }

@@ -1,0 +1,495 @@
+//! The content scan: every file that would ship (the list [`crate::sync::stage()`] decides)
+//! is searched for secret shapes ([`rules::RULES`]) before anything leaves the machine.
+//! One pass per file checks every rule (a `RegexSet`); only the rules that matched are run
+//! again to find where. Results are cached per file by (path, size, mtime ns, inode) in the
+//! state folder, so an unchanged file is never read twice. Findings are masked: rule, place
+//! and a preview of the public prefix, never the value.
+
+pub mod cache;
+pub mod rules;
+
+use crate::error::CliError;
+use crate::sync::Staged;
+use anyhow::Result;
+use runplz_protocol::Exit;
+pub use runplz_protocol::{ScanRecord, SecretFinding};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Files larger than this are not content-scanned (counted as `too_large`).
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// How far into a file a NUL byte makes it binary (not content-scanned).
+pub const BINARY_PROBE: usize = 8192;
+
+/// `sync.secret_scan`: what a finding does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Stop before anything ships.
+    #[default]
+    Refuse,
+    /// Ship, with a warning.
+    Warn,
+    /// No scan.
+    Off,
+}
+
+impl Mode {
+    /// Its name in job.json and records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Refuse => "refuse",
+            Mode::Warn => "warn",
+            Mode::Off => "off",
+        }
+    }
+}
+
+/// The compiled rules: the set for the one pass, each rule alone for locating.
+struct Compiled {
+    set: regex::bytes::RegexSet,
+    each: Vec<regex::bytes::Regex>,
+}
+
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| {
+        let pats: Vec<&str> = rules::RULES.iter().map(|r| r.pattern).collect();
+        Compiled {
+            set: regex::bytes::RegexSetBuilder::new(&pats)
+                .size_limit(64 << 20)
+                .build()
+                .expect("the rules compile (a unit test checks)"),
+            each: pats
+                .iter()
+                .map(|p| {
+                    regex::bytes::RegexBuilder::new(p)
+                        .size_limit(64 << 20)
+                        .build()
+                        .expect("each rule compiles")
+                })
+                .collect(),
+        }
+    })
+}
+
+/// A finding before allowing: where, which rule, a masked preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+    /// The rule's name.
+    pub rule: &'static str,
+    /// The masked preview.
+    pub preview: String,
+}
+
+/// Search one file's bytes. Findings of the generic `secret-assignment` rule that overlap a
+/// finding of a specific rule are dropped (the specific one says more).
+pub fn scan_bytes(data: &[u8]) -> Vec<Hit> {
+    let c = compiled();
+    let matched = c.set.matches(data);
+    if !matched.matched_any() {
+        return Vec::new();
+    }
+    // (start, end, rule index, preview)
+    let mut found: Vec<(usize, usize, usize, String)> = Vec::new();
+    for i in matched.iter() {
+        let rule = &rules::RULES[i];
+        for caps in c.each[i].captures_iter(data) {
+            let whole = caps.get(0).expect("group 0");
+            let s = caps.name("s").unwrap_or(whole);
+            let secret = s.as_bytes();
+            let name = caps.name("n").map(|m| m.as_bytes()).unwrap_or_default();
+            if !passes(rule.check, name, secret) {
+                continue;
+            }
+            let preview = preview(rule, name, secret);
+            // Where a person should look: the name it is assigned to, else the secret.
+            let start = caps.name("n").or(caps.name("s")).unwrap_or(whole).start();
+            found.push((start, s.end(), i, preview));
+        }
+    }
+    let specific: Vec<(usize, usize)> = found
+        .iter()
+        .filter(|f| rules::RULES[f.2].check != rules::Check::Assigned)
+        .map(|f| (f.0, f.1))
+        .collect();
+    found.retain(|f| {
+        rules::RULES[f.2].check != rules::Check::Assigned
+            || !specific.iter().any(|s| s.0 < f.1 && f.0 < s.1)
+    });
+    found.sort();
+    found.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
+    let mut hits = Vec::with_capacity(found.len());
+    let (mut line, mut line_start, mut pos) = (1u64, 0usize, 0usize);
+    for (start, _, i, preview) in found {
+        for (k, b) in data[pos..start].iter().enumerate() {
+            if *b == b'\n' {
+                line += 1;
+                line_start = pos + k + 1;
+            }
+        }
+        pos = start;
+        hits.push(Hit {
+            line,
+            column: (start - line_start + 1) as u64,
+            rule: rules::RULES[i].name,
+            preview,
+        });
+    }
+    hits
+}
+
+fn preview(rule: &rules::Rule, name: &[u8], secret: &[u8]) -> String {
+    // Never more than a third of the secret, whatever the rule says.
+    let n = rule.shown.min(secret.len() / 3).min(secret.len());
+    let shown = String::from_utf8_lossy(&secret[..n]);
+    if name.is_empty() {
+        format!("{shown}…")
+    } else {
+        format!("{}={shown}…", String::from_utf8_lossy(name))
+    }
+}
+
+/// Shannon entropy in bits per byte.
+fn entropy(s: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s {
+        counts[*b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = f64::from(*c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn placeholder(v: &[u8]) -> bool {
+    let low = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "xxxx",
+        "your",
+        "example",
+        "changeme",
+        "placeholder",
+        "dummy",
+        "redacted",
+        "replace",
+        "insert",
+        "sample",
+        "0000000",
+        "1234567",
+        "abcdef",
+        "******",
+        "token_here",
+        "secret_here",
+    ];
+    WORDS
+        .iter()
+        .any(|w| low.windows(w.len()).any(|x| x == w.as_bytes()))
+}
+
+fn passes(check: rules::Check, name: &[u8], secret: &[u8]) -> bool {
+    match check {
+        rules::Check::None => true,
+        rules::Check::Random { prefix } => {
+            let body = &secret[prefix.min(secret.len())..];
+            !placeholder(body) && entropy(body) >= 3.0
+        }
+        rules::Check::Assigned => assigned_value(name, secret),
+    }
+}
+
+/// Does `v`, assigned to `name`, look like a real secret?
+fn assigned_value(name: &[u8], v: &[u8]) -> bool {
+    let has = |f: fn(&u8) -> bool| v.iter().any(f);
+    if v.len() < 16 || placeholder(v) || !has(u8::is_ascii_digit) || !has(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    // A path, a URL piece, a file name, an attribute chain, a version.
+    if v.starts_with(b"/") || v.starts_with(b"~") || v.starts_with(b".") {
+        return false;
+    }
+    let dotted = v.split(|b| *b == b'.').count();
+    if dotted > 1
+        && v.split(|b| *b == b'.').all(|p| {
+            !p.is_empty()
+                && p.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        })
+        && !v.iter().any(|b| *b == b'/' || *b == b'+' || *b == b'=')
+    {
+        // `a.b.c`: an expression or a host name, not a token (tokens rarely hold dots).
+        if dotted != 3 || v.len() < 100 {
+            return false;
+        }
+    }
+    if is_uuid(v) {
+        return false;
+    }
+    let hex = v.iter().all(u8::is_ascii_hexdigit);
+    if hex {
+        // Hashes are everywhere; plain hex is a secret only under a name that says so.
+        let n = name.to_ascii_lowercase();
+        let says = [
+            "token", "secret", "password", "passwd", "api_key", "apikey", "auth",
+        ]
+        .iter()
+        .any(|w| n.windows(w.len()).any(|x| x == w.as_bytes()));
+        return says && v.len() >= 32 && entropy(v) >= 3.0;
+    }
+    entropy(v) >= 3.5
+}
+
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// What the content check of one file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileResult {
+    /// Read; these hits (maybe none).
+    Scanned(Vec<Hit>),
+    /// A NUL byte near the start.
+    Binary,
+    /// Over [`MAX_BYTES`].
+    TooLarge,
+}
+
+/// Read and check one file.
+pub fn scan_file(path: &Path, size: u64) -> std::io::Result<FileResult> {
+    if size > MAX_BYTES {
+        return Ok(FileResult::TooLarge);
+    }
+    let data = std::fs::read(path)?;
+    if data.len() as u64 > MAX_BYTES {
+        return Ok(FileResult::TooLarge);
+    }
+    if data[..data.len().min(BINARY_PROBE)].contains(&0) {
+        return Ok(FileResult::Binary);
+    }
+    Ok(FileResult::Scanned(scan_bytes(&data)))
+}
+
+/// Allowed findings: `--allow-secret PATH[:LINE]` and `sync.allow_secrets`, gitignore-style
+/// patterns relative to the shipped folder, each optionally with one line.
+#[derive(Default)]
+pub struct Allow {
+    entries: Vec<(ignore::gitignore::Gitignore, Option<u64>)>,
+}
+
+impl Allow {
+    /// Parse the entries; `what(i)` names entry `i` in an error (`--allow-secret`,
+    /// `job.json: sync.allow_secrets[2]`).
+    pub fn new(list: &[String], what: impl Fn(usize) -> String) -> Result<Allow> {
+        let mut entries = Vec::new();
+        for (i, raw) in list.iter().enumerate() {
+            let (pat, line) = match raw.rsplit_once(':') {
+                Some((p, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n: u64 = l.parse().map_err(|_| {
+                        CliError::usage(format!("{}: line {l:?} is too large", what(i)))
+                    })?;
+                    if n == 0 {
+                        return Err(CliError::usage(format!(
+                            "{}: found line 0 in {raw:?}, expected PATH or PATH:LINE with lines from 1",
+                            what(i)
+                        )));
+                    }
+                    (p, Some(n))
+                }
+                _ => (raw.as_str(), None),
+            };
+            if pat.trim().is_empty() {
+                return Err(CliError::usage(format!(
+                    "{}: found {raw:?}, expected a path or glob relative to the shipped folder, optionally :LINE",
+                    what(i)
+                )));
+            }
+            let mut b = ignore::gitignore::GitignoreBuilder::new("");
+            b.add_line(None, pat).map_err(|e| {
+                CliError::usage(format!("{}: {raw:?} is not a valid glob: {e}", what(i)))
+            })?;
+            let gi = b.build().map_err(|e| {
+                CliError::usage(format!("{}: {raw:?} is not a valid glob: {e}", what(i)))
+            })?;
+            entries.push((gi, line));
+        }
+        Ok(Allow { entries })
+    }
+
+    /// Is the finding at `path:line` allowed?
+    pub fn allows(&self, path: &Path, line: u64) -> bool {
+        self.entries.iter().any(|(gi, l)| {
+            l.is_none_or(|l| l == line) && gi.matched_path_or_any_parents(path, false).is_ignore()
+        })
+    }
+}
+
+/// Scan every regular file in `staged` (symlinks are not followed), reusing the cache in
+/// `cache_dir` when given. Unreadable files are errors: what cannot be read cannot be
+/// vouched for, and rsync could not send it either.
+pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<ScanRecord> {
+    let mut cache = cache_dir.map(|d| cache::Cache::load(d, &staged.root));
+    let files: Vec<&crate::sync::StagedFile> = staged.files.iter().filter(|f| !f.symlink).collect();
+    let mut rec = ScanRecord {
+        mode: Mode::Refuse.name().into(),
+        source: staged.root.display().to_string(),
+        files: files.len() as u64,
+        ..ScanRecord::default()
+    };
+    // Stat everything; what the cache knows is reused, the rest is read in parallel.
+    let mut results: Vec<Option<FileResult>> = vec![None; files.len()];
+    let mut keys = Vec::with_capacity(files.len());
+    let mut todo = Vec::new();
+    for (k, f) in files.iter().enumerate() {
+        let full = staged.root.join(&f.path);
+        let md = std::fs::symlink_metadata(&full).map_err(|e| {
+            CliError::new(
+                Exit::Failed,
+                format!("scanning {} for secrets: {e}", f.path.display()),
+            )
+        })?;
+        let key = cache::Key {
+            size: md.len(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            inode: md.ino(),
+        };
+        match cache.as_ref().and_then(|c| c.get(&f.path, &key)) {
+            Some(r) => {
+                results[k] = Some(r);
+                rec.cached += 1;
+            }
+            None => todo.push(k),
+        }
+        keys.push(key);
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(todo.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let scanned: Vec<Vec<(usize, std::io::Result<FileResult>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&k) = todo.get(j) else { break };
+                        let f = files[k];
+                        out.push((k, scan_file(&staged.root.join(&f.path), keys[k].size)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (k, r) in scanned.into_iter().flatten() {
+        let r = r.map_err(|e| {
+            CliError::new(
+                Exit::Failed,
+                format!("scanning {} for secrets: {e}", files[k].path.display()),
+            )
+        })?;
+        if let Some(c) = cache.as_mut() {
+            c.put(&files[k].path, keys[k].clone(), &r);
+        }
+        rec.scanned += 1;
+        results[k] = Some(r);
+    }
+    for (k, r) in results.into_iter().enumerate() {
+        match r {
+            Some(FileResult::Binary) => rec.binary += 1,
+            Some(FileResult::TooLarge) => rec.too_large += 1,
+            Some(FileResult::Scanned(hits)) => {
+                for h in hits {
+                    rec.findings.push(SecretFinding {
+                        path: files[k].path.to_string_lossy().into_owned(),
+                        line: h.line,
+                        column: h.column,
+                        rule: h.rule.into(),
+                        preview: h.preview,
+                        allowed: allow.allows(&files[k].path, h.line),
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+    if let Some(c) = cache {
+        c.save(&files.iter().map(|f| f.path.as_path()).collect::<Vec<_>>());
+    }
+    Ok(rec)
+}
+
+/// The findings that are not allowed.
+pub fn refused(rec: &ScanRecord) -> impl Iterator<Item = &SecretFinding> {
+    rec.findings.iter().filter(|f| !f.allowed)
+}
+
+/// The message for a tree that holds secrets: each finding, then the ways out.
+pub fn refusal(rec: &ScanRecord, job_file: Option<&str>) -> String {
+    let found: Vec<&SecretFinding> = refused(rec).collect();
+    let mut s = format!(
+        "refusing to ship: {} secret{} found in {} (nothing was sent):",
+        found.len(),
+        if found.len() == 1 { "" } else { "s" },
+        rec.source
+    );
+    for f in found.iter().take(20) {
+        s.push_str(&format!(
+            "\n  {}:{}:{}: {} ({})",
+            f.path, f.line, f.column, f.rule, f.preview
+        ));
+    }
+    if found.len() > 20 {
+        s.push_str(&format!("\n  ... and {} more", found.len() - 20));
+    }
+    let first = found
+        .first()
+        .map(|f| format!("{}:{}", f.path, f.line))
+        .unwrap_or_default();
+    s.push_str(&format!(
+        "\nways out: move the value to an environment variable the job reads and list its name in the job's \"pass_env\"; or delete it; or, if it is not a secret, allow it with --allow-secret {first} or \"sync\": {{\"allow_secrets\": [\"{first}\"]}} in {} (paths and globs, optionally :LINE); \"sync\": {{\"secret_scan\": \"warn\"}} ships with a warning instead",
+        job_file.unwrap_or("job.json")
+    ));
+    s
+}
+
+/// One warning line per finding, for `warn` mode and allowed findings.
+pub fn warnings(rec: &ScanRecord) -> Vec<String> {
+    rec.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} secret {}:{}:{}: {} ({})",
+                if f.allowed { "allowed" } else { "shipping a" },
+                f.path,
+                f.line,
+                f.column,
+                f.rule,
+                f.preview
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
