@@ -24,16 +24,7 @@ pub const MAX_BYTES: u64 = 16 << 20;
 pub const BINARY_PROBE: usize = 8192;
 
 /// `sync.secret_scan`: what a finding does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Stop before anything ships.
-    #[default]
-    Refuse,
-    /// Ship, with a warning.
-    Warn,
-    /// No scan.
-    Off,
-}
+pub use crate::job::spec::SecretScan as Mode;
 
 impl Mode {
     /// Its name in job.json and records.
@@ -294,38 +285,11 @@ impl Allow {
     /// Parse the entries; `what(i)` names entry `i` in an error (`--allow-secret`,
     /// `job.json: sync.allow_secrets[2]`).
     pub fn new(list: &[String], what: impl Fn(usize) -> String) -> Result<Allow> {
-        let mut entries = Vec::new();
-        for (i, raw) in list.iter().enumerate() {
-            let (pat, line) = match raw.rsplit_once(':') {
-                Some((p, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
-                    let n: u64 = l.parse().map_err(|_| {
-                        CliError::usage(format!("{}: line {l:?} is too large", what(i)))
-                    })?;
-                    if n == 0 {
-                        return Err(CliError::usage(format!(
-                            "{}: found line 0 in {raw:?}, expected PATH or PATH:LINE with lines from 1",
-                            what(i)
-                        )));
-                    }
-                    (p, Some(n))
-                }
-                _ => (raw.as_str(), None),
-            };
-            if pat.trim().is_empty() {
-                return Err(CliError::usage(format!(
-                    "{}: found {raw:?}, expected a path or glob relative to the shipped folder, optionally :LINE",
-                    what(i)
-                )));
-            }
-            let mut b = ignore::gitignore::GitignoreBuilder::new("");
-            b.add_line(None, pat).map_err(|e| {
-                CliError::usage(format!("{}: {raw:?} is not a valid glob: {e}", what(i)))
-            })?;
-            let gi = b.build().map_err(|e| {
-                CliError::usage(format!("{}: {raw:?} is not a valid glob: {e}", what(i)))
-            })?;
-            entries.push((gi, line));
-        }
+        let entries = list
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| allow_entry(raw).map_err(|m| CliError::usage(format!("{}: {m}", what(i)))))
+            .collect::<Result<_>>()?;
         Ok(Allow { entries })
     }
 
@@ -335,6 +299,27 @@ impl Allow {
             l.is_none_or(|l| l == line) && gi.matched_path_or_any_parents(path, false).is_ignore()
         })
     }
+}
+
+/// One allow entry, `PATTERN[:LINE]`, parsed; the error says what was found and expected.
+pub fn allow_entry(raw: &str) -> std::result::Result<(ignore::gitignore::Gitignore, Option<u64>), String> {
+    let expected = "expected a path or glob relative to the shipped folder, optionally :LINE (lines from 1)";
+    let (pat, line) = match raw.rsplit_once(':') {
+        Some((p, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
+            match l.parse::<u64>() {
+                Ok(n) if n > 0 => (p, Some(n)),
+                _ => return Err(format!("found line {l} in {raw:?}, {expected}")),
+            }
+        }
+        _ => (raw, None),
+    };
+    if pat.trim().is_empty() {
+        return Err(format!("found {raw:?}, {expected}"));
+    }
+    let mut b = ignore::gitignore::GitignoreBuilder::new("");
+    let bad = |e: ignore::Error| format!("found {raw:?}, not a valid glob ({e}); {expected}");
+    b.add_line(None, pat).map_err(bad)?;
+    Ok((b.build().map_err(bad)?, line))
 }
 
 /// Scan every regular file in `staged` (symlinks are not followed), reusing the cache in
