@@ -236,10 +236,11 @@ pub struct Sync {
 }
 
 /// `sync.secret_scan`.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretScan {
     /// A finding stops the run before anything ships (the default).
+    #[default]
     Refuse,
     /// Ship, with a warning per finding.
     Warn,

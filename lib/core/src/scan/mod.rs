@@ -424,6 +424,78 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
     Ok(rec)
 }
 
+/// The allow list of a run: the job's `sync.allow_secrets`, then `--allow-secret` flags.
+pub fn allow_for(job: Option<&crate::job::Job>, flags: &[String]) -> Result<Allow> {
+    let mut list: Vec<String> = job.map(|j| j.spec.sync.allow_secrets.clone()).unwrap_or_default();
+    let from_job = list.len();
+    list.extend(flags.iter().cloned());
+    Allow::new(&list, |i| {
+        if i < from_job {
+            format!("{}: sync.allow_secrets[{i}]", job.map_or("job.json", |j| j.origin.as_str()))
+        } else {
+            "--allow-secret".to_string()
+        }
+    })
+}
+
+/// The scan every shipping path runs before the first byte leaves: by the job's
+/// `sync.secret_scan` (default refuse). `off` says so once on stderr and returns a record
+/// with mode `off`; `warn` warns per finding; `refuse` fails with `refuse_exit` naming each
+/// finding and the ways out. Allowed findings are named on stderr either way.
+pub fn before_shipping(
+    tool: &str,
+    staged: &Staged,
+    job: Option<&crate::job::Job>,
+    allow: &Allow,
+    refuse_exit: Exit,
+) -> Result<ScanRecord> {
+    let mode = job.and_then(|j| j.spec.sync.secret_scan).unwrap_or_default();
+    if mode == Mode::Off {
+        crate::out::note(
+            tool,
+            "the content scan for secrets is off (sync.secret_scan: \"off\"): files ship unread",
+        );
+        return Ok(ScanRecord {
+            mode: mode.name().into(),
+            source: staged.root.display().to_string(),
+            ..ScanRecord::default()
+        });
+    }
+    let mut rec = scan(staged, allow, Some(&crate::state::scan_cache_dir()))?;
+    rec.mode = mode.name().into();
+    if mode == Mode::Refuse && refused(&rec).next().is_some() {
+        return Err(CliError::new(
+            refuse_exit,
+            refusal(&rec, job.map(|j| j.origin.as_str())),
+        ));
+    }
+    for w in warnings(&rec) {
+        crate::out::warn(tool, w);
+    }
+    Ok(rec)
+}
+
+/// The files of `staged` the scan does not read, and why (`binary`, `too large`), from
+/// their size and first bytes.
+pub fn not_read(staged: &Staged) -> Vec<(std::path::PathBuf, &'static str)> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    for f in staged.files.iter().filter(|f| !f.symlink) {
+        if f.bytes > MAX_BYTES {
+            v.push((f.path.clone(), "too large"));
+            continue;
+        }
+        let mut head = vec![0; BINARY_PROBE];
+        let n = std::fs::File::open(staged.root.join(&f.path))
+            .and_then(|mut h| h.read(&mut head))
+            .unwrap_or(0);
+        if head[..n].contains(&0) {
+            v.push((f.path.clone(), "binary"));
+        }
+    }
+    v
+}
+
 /// The findings that are not allowed.
 pub fn refused(rec: &ScanRecord) -> impl Iterator<Item = &SecretFinding> {
     rec.findings.iter().filter(|f| !f.allowed)
