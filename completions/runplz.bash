@@ -67,7 +67,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --instance --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --instance --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,6 +90,10 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -193,7 +197,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --no-build --native --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +220,10 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -227,7 +235,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +258,10 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -261,7 +273,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-h --outputs-dir --var --vars-file --env --env-file --plan --host --ssh-config --help"
+            opts="-h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --host --ssh-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +296,10 @@ _runplz() {
                     return 0
                     ;;
                 --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

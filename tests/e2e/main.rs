@@ -22,6 +22,7 @@ mod readme;
 mod records;
 mod repo_root;
 mod runplz;
+mod scan;
 mod seam;
 mod secrets;
 mod smoke;

@@ -264,6 +264,9 @@ impl Tagged for PickRecord {
 impl Tagged for ImageRecord {
     const TYPE: &'static str = "image";
 }
+impl Tagged for ScanRecord {
+    const TYPE: &'static str = "scan";
+}
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the
 /// reading twin of [`Record`]).

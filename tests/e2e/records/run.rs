@@ -23,6 +23,7 @@ struct Run {
     sync: Option<Shipped>,
     outputs: Option<Outputs>,
     env_passed: Vec<String>,
+    secret_scan: Option<super::Scan>,
     duration_seconds: f64,
 }
 
@@ -99,6 +100,9 @@ fn run_local_native_record() {
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
     assert!(rec.env_passed.is_empty(), "{:?}", rec.env_passed);
+    let scan = rec.secret_scan.as_ref().expect("secret_scan");
+    assert_eq!((scan.mode.as_str(), scan.findings.len()), ("refuse", 0));
+    assert!(scan.files >= 1, "{scan:?}");
     assert_eq!(step_names(&rec), ["acquire", "venv", "run", "collect"]);
 }
 

@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, ValueEnum};
 use runplz_core::error::CliError;
 use runplz_core::out;
-use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::scan;
+use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::sync::{self, excludes, Staged, SyncRecord, Transfer};
 use runplz_protocol::Exit;
 use std::path::PathBuf;
@@ -21,7 +21,8 @@ pub enum Direction {
     /// Ship SRC to the box (outputs come back with rp-collect).
     Up,
     /// Only scan what would ship for secrets: the `scan` record on stdout, exit 4 when a
-    /// finding is not allowed (a pre-commit hook). The positional may be a job file.
+    /// finding is not allowed (unless the job's `sync.secret_scan` is `warn`); a pre-commit
+    /// hook. The positional may be a job file.
     Scan,
 }
 
@@ -220,7 +221,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let started = Instant::now();
     runplz_core::process::install_signal_handlers();
     let mut cli = cli;
-    if cli.direction == Direction::Scan && cli.job.is_none() && cli.src.as_ref().is_some_and(|s| s.is_file() || s.as_os_str() == "-") {
+    if cli.direction == Direction::Scan
+        && cli.job.is_none()
+        && cli
+            .src
+            .as_ref()
+            .is_some_and(|s| s.is_file() || s.as_os_str() == "-")
+    {
         cli.job = cli.src.take();
     }
 
@@ -340,7 +347,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
 }
 
 /// The source and patterns `up` would use, for `scan`.
-fn source_and_patterns(cli: &Cli, job: Option<&runplz_core::job::Job>) -> Result<(PathBuf, Vec<String>)> {
+fn source_and_patterns(
+    cli: &Cli,
+    job: Option<&runplz_core::job::Job>,
+) -> Result<(PathBuf, Vec<String>)> {
     let src = match (&cli.src, job) {
         (Some(s), _) => s.clone(),
         (None, Some(j)) => j.ship_root.clone(),
@@ -386,9 +396,12 @@ fn scan_only(cli: &Cli, job: Option<&runplz_core::job::Job>, allow: &scan::Allow
     } else {
         out::print_record("scan", &rec)?;
     }
+    // A job that says `warn` ships its findings, so its scan passes too (with the warning).
     if bad > 0 {
         out::warn(TOOL, scan::refusal(&rec, job.map(|j| j.origin.as_str())));
-        return Ok(Exit::Refused);
+        if rec.mode != scan::Mode::Warn.name() {
+            return Ok(Exit::Refused);
+        }
     }
     Ok(Exit::Ok)
 }

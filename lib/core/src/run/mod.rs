@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub env: Vec<String>,
     /// `--env-file`: a JSON object of strings.
     pub env_file: Option<PathBuf>,
+    /// `--allow-secret PATH[:LINE]`: findings of the content scan that are not secrets.
+    pub allow_secrets: Vec<String>,
     /// Print the plan instead of running.
     pub plan: bool,
     /// The backend and its own flags.
@@ -242,6 +244,8 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     for w in b.unused_settings(&job) {
         out::warn(TOOL, w);
     }
+    // Checked here with the rest; the scan itself runs just before the first side effect.
+    crate::scan::allow_for(Some(&job), &o.allow_secrets)?;
     Ok(Prepared {
         job,
         run,

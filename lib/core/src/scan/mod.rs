@@ -288,7 +288,9 @@ impl Allow {
         let entries = list
             .iter()
             .enumerate()
-            .map(|(i, raw)| allow_entry(raw).map_err(|m| CliError::usage(format!("{}: {m}", what(i)))))
+            .map(|(i, raw)| {
+                allow_entry(raw).map_err(|m| CliError::usage(format!("{}: {m}", what(i))))
+            })
             .collect::<Result<_>>()?;
         Ok(Allow { entries })
     }
@@ -302,8 +304,11 @@ impl Allow {
 }
 
 /// One allow entry, `PATTERN[:LINE]`, parsed; the error says what was found and expected.
-pub fn allow_entry(raw: &str) -> std::result::Result<(ignore::gitignore::Gitignore, Option<u64>), String> {
-    let expected = "expected a path or glob relative to the shipped folder, optionally :LINE (lines from 1)";
+pub fn allow_entry(
+    raw: &str,
+) -> std::result::Result<(ignore::gitignore::Gitignore, Option<u64>), String> {
+    let expected =
+        "expected a path or glob relative to the shipped folder, optionally :LINE (lines from 1)";
     let (pat, line) = match raw.rsplit_once(':') {
         Some((p, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
             match l.parse::<u64>() {
@@ -426,12 +431,17 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
 
 /// The allow list of a run: the job's `sync.allow_secrets`, then `--allow-secret` flags.
 pub fn allow_for(job: Option<&crate::job::Job>, flags: &[String]) -> Result<Allow> {
-    let mut list: Vec<String> = job.map(|j| j.spec.sync.allow_secrets.clone()).unwrap_or_default();
+    let mut list: Vec<String> = job
+        .map(|j| j.spec.sync.allow_secrets.clone())
+        .unwrap_or_default();
     let from_job = list.len();
     list.extend(flags.iter().cloned());
     Allow::new(&list, |i| {
         if i < from_job {
-            format!("{}: sync.allow_secrets[{i}]", job.map_or("job.json", |j| j.origin.as_str()))
+            format!(
+                "{}: sync.allow_secrets[{i}]",
+                job.map_or("job.json", |j| j.origin.as_str())
+            )
         } else {
             "--allow-secret".to_string()
         }
@@ -449,7 +459,9 @@ pub fn before_shipping(
     allow: &Allow,
     refuse_exit: Exit,
 ) -> Result<ScanRecord> {
-    let mode = job.and_then(|j| j.spec.sync.secret_scan).unwrap_or_default();
+    let mode = job
+        .and_then(|j| j.spec.sync.secret_scan)
+        .unwrap_or_default();
     if mode == Mode::Off {
         crate::out::note(
             tool,
