@@ -288,3 +288,24 @@ fn rp_sync_refuses_before_contacting_the_box_and_allows_by_path_or_glob() {
     assert_eq!(rec["secret_scan"]["mode"], "off");
     assert_eq!(rec["secret_scan"]["scanned"], 0);
 }
+
+#[test]
+fn rp_image_writes_no_context_holding_a_token() {
+    let world = TestEnv::new();
+    let tok = sample("openai");
+    let d = job_dir("", &format!("import openai\nopenai.api_key = \"{tok}\"\n"));
+    let ctx = d.path().join("ctx.tar");
+    let out = run_expect(
+        world.cmd("rp-image").current_dir(d.path()).args([
+            "job.json",
+            "--format",
+            "dockerfile",
+            "--context",
+            "ctx.tar",
+        ]),
+        4,
+    );
+    let want = format!("train.py:2:19: openai-key ({}…)", &tok[..5]);
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert!(!ctx.exists(), "the context was written");
+}
