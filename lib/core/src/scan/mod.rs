@@ -13,7 +13,6 @@ use crate::sync::Staged;
 use anyhow::Result;
 use runplz_protocol::Exit;
 pub use runplz_protocol::{ScanRecord, SecretFinding};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -48,7 +47,9 @@ fn compiled() -> &'static Compiled {
     C.get_or_init(|| {
         let pats: Vec<&str> = rules::RULES.iter().map(|r| r.pattern).collect();
         Compiled {
+            // ASCII rules: Unicode word boundaries would keep the fast DFA off non-ASCII text.
             set: regex::bytes::RegexSetBuilder::new(&pats)
+                .unicode(false)
                 .size_limit(64 << 20)
                 .build()
                 .expect("the rules compile (a unit test checks)"),
@@ -56,6 +57,7 @@ fn compiled() -> &'static Compiled {
                 .iter()
                 .map(|p| {
                     regex::bytes::RegexBuilder::new(p)
+                        .unicode(false)
                         .size_limit(64 << 20)
                         .build()
                         .expect("each rule compiles")
@@ -343,18 +345,13 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
     let mut results: Vec<Option<FileResult>> = vec![None; files.len()];
     let mut keys = Vec::with_capacity(files.len());
     let mut todo = Vec::new();
+    // The stat staging made is the key: a file changed since is caught by rsync's own
+    // check too, and rescanned next time.
     for (k, f) in files.iter().enumerate() {
-        let full = staged.root.join(&f.path);
-        let md = std::fs::symlink_metadata(&full).map_err(|e| {
-            CliError::new(
-                Exit::Failed,
-                format!("scanning {} for secrets: {e}", f.path.display()),
-            )
-        })?;
         let key = cache::Key {
-            size: md.len(),
-            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
-            inode: md.ino(),
+            size: f.bytes,
+            mtime_ns: f.mtime_ns,
+            inode: f.inode,
         };
         match cache.as_ref().and_then(|c| c.get(&f.path, &key)) {
             Some(r) => {
