@@ -309,3 +309,64 @@ fn rp_image_writes_no_context_holding_a_token() {
     assert!(stderr(&out).contains(&want), "{}", stderr(&out));
     assert!(!ctx.exists(), "the context was written");
 }
+
+#[test]
+fn the_tree_that_ships_is_fingerprinted_with_its_git_commit_and_dirty_flag() {
+    let world = TestEnv::new();
+    let d = job_dir("", "x = 1\n");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "c"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let dry = || {
+        run_expect(
+            world.cmd("rp-sync").current_dir(d.path()).args([
+                "up",
+                "--dry-run",
+                "--job",
+                "job.json",
+            ]),
+            0,
+        )
+    };
+    let out = dry();
+    let rec = json(&out);
+    let fp = rec["tree"]["fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(rec["tree"]["git_commit"], head.as_str());
+    assert_eq!(rec["tree"]["git_dirty"], false);
+    assert!(
+        stderr(&out).contains(&format!("tree fingerprint {fp}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(json(&dry())["tree"]["fingerprint"], fp.as_str(), "stable");
+    // An untracked file that ships: dirty, and a new fingerprint; removed: the old one.
+    std::fs::write(d.path().join("new.py"), "y = 2\n").unwrap();
+    let rec = json(&dry());
+    assert_eq!(rec["tree"]["git_dirty"], true);
+    assert_ne!(rec["tree"]["fingerprint"], fp.as_str());
+    std::fs::remove_file(d.path().join("new.py")).unwrap();
+    assert_eq!(json(&dry())["tree"]["fingerprint"], fp.as_str());
+    // runplz's run record carries the same tree.
+    let out = run_expect(
+        world
+            .cmd("runplz")
+            .current_dir(d.path())
+            .env("HF_TOKEN", "x")
+            .args(["local", "job.json"]),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["tree"]["fingerprint"], fp.as_str(), "{rec}");
+    assert_eq!(rec["tree"]["git_commit"], head.as_str());
+}

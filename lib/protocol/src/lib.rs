@@ -49,7 +49,8 @@
 //! - issue #17: the new `scan` record ([`ScanRecord`], `rp-sync scan`), carried also as
 //!   `"secret_scan"` by the `sync` record and the `run` record (`null` when the run shipped
 //!   nothing), and exit code 4 ([`Exit::Refused`]) from rp-sync and runplz when the tree holds
-//!   a secret. New fields, so no bump.
+//!   a secret; the `scan` record's `"fingerprint"` and the `sync` and `run` records'
+//!   `"tree"` ([`Tree`]: fingerprint, git commit, dirty flag). New fields, so no bump.
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
@@ -71,7 +72,7 @@ pub use image::{ImageRecord, ModalOp};
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
-pub use scan::{ScanRecord, SecretFinding};
+pub use scan::{ScanRecord, SecretFinding, Tree};
 pub use sync::{LargestFile, SyncRecord};
 
 use serde::de::DeserializeOwned;

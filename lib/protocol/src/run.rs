@@ -161,6 +161,10 @@ pub struct RunRecord {
     /// run was refused before it or `sync.secret_scan` is `off`.
     #[serde(default)]
     pub secret_scan: Option<crate::ScanRecord>,
+    /// The tree the run shipped: fingerprint, git commit, dirty flag; null when the run
+    /// was refused before it.
+    #[serde(default)]
+    pub tree: Option<crate::Tree>,
     /// Whole run, seconds.
     pub duration_seconds: f64,
 }

@@ -23,6 +23,11 @@ pub struct ScanRecord {
     pub too_large: u64,
     /// What was found, allowed ones included, sorted by path, line, column.
     pub findings: Vec<SecretFinding>,
+    /// The fingerprint of exactly what ships, `sha256:<hex>`: sha256 over each file sorted
+    /// by path as `path NUL mode(octal) NUL sha256(content) LF` (a symlink's content is its
+    /// target). Null when the scan is off.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// One masked finding.
@@ -41,4 +46,18 @@ pub struct SecretFinding {
     /// Allowed by `--allow-secret` or `sync.allow_secrets`: reported, not refused.
     #[serde(default)]
     pub allowed: bool,
+}
+
+/// The tree that ran: the `"tree"` field of the `sync` and `run` records. Two runs with the
+/// same fingerprint shipped the same files, modes and bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tree {
+    /// [`ScanRecord::fingerprint`]; null when the scan is off.
+    pub fingerprint: Option<String>,
+    /// `git rev-parse HEAD` of the shipped folder; null outside a git work tree or before
+    /// the first commit.
+    pub git_commit: Option<String>,
+    /// Whether `git status --porcelain` lists anything (changes or untracked files that are
+    /// not ignored); null outside a git work tree.
+    pub git_dirty: Option<bool>,
 }

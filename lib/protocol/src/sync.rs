@@ -33,6 +33,9 @@ pub struct SyncRecord {
     /// The content scan of what shipped (masked findings, counts).
     #[serde(default)]
     pub secret_scan: crate::ScanRecord,
+    /// The tree that shipped: fingerprint, git commit, dirty flag.
+    #[serde(default)]
+    pub tree: crate::Tree,
 }
 
 /// One entry of [`SyncRecord::largest`].

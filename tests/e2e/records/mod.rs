@@ -46,6 +46,16 @@ pub(crate) struct Scan {
     pub(crate) binary: u64,
     pub(crate) too_large: u64,
     pub(crate) findings: Vec<SecretFinding>,
+    pub(crate) fingerprint: Option<String>,
+}
+
+/// `tree` in the sync and run records.
+#[derive(Debug, serde::Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tree {
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) git_commit: Option<String>,
+    pub(crate) git_dirty: Option<bool>,
 }
 
 /// One masked finding.

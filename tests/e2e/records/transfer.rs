@@ -26,6 +26,7 @@ struct Sync {
     largest: Vec<Largest>,
     excluded_secrets: u64,
     secret_scan: super::Scan,
+    tree: super::Tree,
 }
 
 #[derive(Debug, Deserialize, Serialize, PartialEq)]
@@ -77,6 +78,15 @@ fn sync_dry_run_record() {
         ("refuse", 2, 0)
     );
     assert_eq!(rec.secret_scan.source, rec.source);
+    assert_eq!(rec.tree.fingerprint, rec.secret_scan.fingerprint);
+    assert_eq!(
+        rec.tree.fingerprint.as_ref().unwrap().len(),
+        "sha256:".len() + 64
+    );
+    assert_eq!(
+        (rec.tree.git_commit.as_deref(), rec.tree.git_dirty),
+        (None, None)
+    );
     let job_len = std::fs::metadata(d.path().join("job.json")).unwrap().len();
     assert_eq!(
         rec.largest,
@@ -234,6 +244,7 @@ fn scan_record() {
     let rec: ScanRec = pin(&out, "scan");
     assert_eq!((rec.kind.as_str(), rec.version), ("scan", 1));
     let rec = rec.scan;
+    assert!(rec.fingerprint.as_ref().unwrap().starts_with("sha256:"));
     wire::<runplz_protocol::ScanRecord>(&out, "scan");
     assert_eq!(
         (

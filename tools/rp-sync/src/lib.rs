@@ -134,7 +134,8 @@ Output: one JSON record on stdout (fields a dry run cannot know are null):
    \"host\": \"box\", \"dry_run\": false, \"files\": 42, \"bytes\": 123456,
    \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1,
    \"duration_seconds\": 0.41, \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
-   \"excluded_secrets\": 2}}
+   \"excluded_secrets\": 2, \"secret_scan\": {{...as the scan record below...}},
+   \"tree\": {{\"fingerprint\": \"sha256:...\", \"git_commit\": \"3f2a...\", \"git_dirty\": false}}}}
 
   files, bytes        what the list holds (all of it, changed or not)
   files_transferred   files whose data rsync sent (0 when nothing changed)
@@ -143,6 +144,10 @@ Output: one JSON record on stdout (fields a dry run cannot know are null):
   largest             the 10 largest files shipped
   excluded_secrets    secret-shaped paths held back that git and .gitignore would have
                       let through (a secret folder counts once)
+  secret_scan         the content scan of what ships (see below)
+  tree                the tree that ships: its fingerprint (sha256 over each file's path,
+                      mode and content sha256, sorted by path; null when the scan is off),
+                      the git commit and whether the work tree is dirty (null outside git)
 
 Progress and warnings go to stderr.
 
@@ -159,7 +164,8 @@ per file by path, size, mtime and inode in $XDG_STATE_HOME/runplz/scan-cache/.
   {{\"type\": \"scan\", \"version\": 1, \"mode\": \"refuse\", \"source\": \"/abs/src\",
    \"files\": 42, \"scanned\": 3, \"cached\": 39, \"binary\": 1, \"too_large\": 0,
    \"findings\": [{{\"path\": \"train.py\", \"line\": 3, \"column\": 1,
-   \"rule\": \"huggingface-token\", \"preview\": \"hf_Ab…\", \"allowed\": false}}]}}
+   \"rule\": \"huggingface-token\", \"preview\": \"hf_Ab…\", \"allowed\": false}}],
+   \"fingerprint\": \"sha256:...\"}}
 The sync record carries the same object as \"secret_scan\".
 
 Exit status used: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
@@ -337,6 +343,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         transfer.as_ref(),
         started,
     );
+    record.tree = scan::tree(&staged, &secret_scan);
+    if let Some(f) = &record.tree.fingerprint {
+        out::note(TOOL, format_args!("tree fingerprint {f}"));
+    }
     record.secret_scan = secret_scan;
     if cli.table {
         out::print_raw(&table(&record))?;

@@ -55,7 +55,8 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         state,
     );
     t.record.env_passed = p.passed.names.clone();
-    t.record.secret_scan = Some(secret_scan);
+    t.record.tree = Some(secret_scan.1);
+    t.record.secret_scan = Some(secret_scan.0);
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => Some(e),
         Ok(place) => {
@@ -74,11 +75,13 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
 /// The content scan of what the run ships (every backend: the box's upload, the docker
 /// build context and Modal's all come from the same staged list), before the run state or
 /// anything else exists. A finding not allowed is exit 2: nothing ran, nothing was created.
-fn scan_tree(o: &RunOptions, p: &Prepared) -> Result<crate::scan::ScanRecord> {
+fn scan_tree(o: &RunOptions, p: &Prepared) -> Result<(crate::scan::ScanRecord, crate::scan::Tree)> {
     let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
     let staged = sync::stage(&p.job.ship_root, &excludes)?;
     let allow = crate::scan::allow_for(Some(&p.job), &o.allow_secrets)?;
-    crate::scan::before_shipping(TOOL, &staged, Some(&p.job), &allow, Exit::Usage)
+    let rec = crate::scan::before_shipping(TOOL, &staged, Some(&p.job), &allow, Exit::Usage)?;
+    let tree = crate::scan::tree(&staged, &rec);
+    Ok((rec, tree))
 }
 
 /// The one guard around the steps: whatever they return (or if they panic), the place is

@@ -85,6 +85,7 @@ impl Tracker {
                 outputs: None,
                 env_passed: Vec::new(),
                 secret_scan: None,
+                tree: None,
                 duration_seconds: 0.0,
             },
         }

@@ -27,6 +27,8 @@ struct Entry {
     key: Key,
     /// `"b"` binary, `"l"` too large, `"s"` scanned.
     kind: String,
+    /// The content's sha256 (hex), for the fingerprint.
+    sha: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     hits: Vec<(u64, u64, String, String)>,
 }
@@ -57,11 +59,12 @@ fn rules_version() -> String {
         h.update(format!("{:?}{}", r.check, r.shown));
     }
     // Bump when scan_bytes or the checks change meaning.
-    h.update(b"checks-1");
+    h.update(b"checks-2");
     hex(&h.finalize())
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -87,14 +90,14 @@ impl Cache {
     }
 
     /// The result cached for `path` under `key`, if still good.
-    pub fn get(&self, path: &Path, key: &Key) -> Option<FileResult> {
+    pub fn get(&self, path: &Path, key: &Key) -> Option<(FileResult, String)> {
         let e = self.stored.files.get(path.to_str()?)?;
         if &e.key != key {
             return None;
         }
-        match e.kind.as_str() {
-            "b" => Some(FileResult::Binary),
-            "l" => Some(FileResult::TooLarge),
+        let r = match e.kind.as_str() {
+            "b" => FileResult::Binary,
+            "l" => FileResult::TooLarge,
             "s" => {
                 let mut hits = Vec::with_capacity(e.hits.len());
                 for (line, column, rule, preview) in &e.hits {
@@ -107,14 +110,15 @@ impl Cache {
                         preview: preview.clone(),
                     });
                 }
-                Some(FileResult::Scanned(hits))
+                FileResult::Scanned(hits)
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        (e.sha.len() == 64).then(|| (r, e.sha.clone()))
     }
 
     /// Remember `r` for `path` under `key` (paths that are not UTF-8 are not cached).
-    pub fn put(&mut self, path: &Path, key: Key, r: &FileResult) {
+    pub fn put(&mut self, path: &Path, key: Key, r: &FileResult, sha: &str) {
         let Some(p) = path.to_str() else { return };
         let (kind, hits) = match r {
             FileResult::Binary => ("b", Vec::new()),
@@ -131,6 +135,7 @@ impl Cache {
             Entry {
                 key,
                 kind: kind.into(),
+                sha: sha.into(),
                 hits,
             },
         );

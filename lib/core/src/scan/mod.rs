@@ -12,7 +12,7 @@ use crate::error::CliError;
 use crate::sync::Staged;
 use anyhow::Result;
 use runplz_protocol::Exit;
-pub use runplz_protocol::{ScanRecord, SecretFinding};
+pub use runplz_protocol::{ScanRecord, SecretFinding, Tree};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -261,19 +261,49 @@ pub enum FileResult {
     TooLarge,
 }
 
-/// Read and check one file.
-pub fn scan_file(path: &Path, size: u64) -> std::io::Result<FileResult> {
+/// Read and check one file; also its content's sha256 (hex), for the tree's fingerprint.
+pub fn scan_file(path: &Path, size: u64) -> std::io::Result<(FileResult, String)> {
+    use sha2::{Digest, Sha256};
     if size > MAX_BYTES {
-        return Ok(FileResult::TooLarge);
+        // Not content-scanned, but hashed (streamed) all the same.
+        use std::io::Read;
+        let mut h = Sha256::new();
+        let mut f = std::fs::File::open(path)?;
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        return Ok((FileResult::TooLarge, cache::hex(&h.finalize())));
     }
     let data = std::fs::read(path)?;
+    let sha = cache::hex(&Sha256::digest(&data));
     if data.len() as u64 > MAX_BYTES {
-        return Ok(FileResult::TooLarge);
+        return Ok((FileResult::TooLarge, sha));
     }
     if data[..data.len().min(BINARY_PROBE)].contains(&0) {
-        return Ok(FileResult::Binary);
+        return Ok((FileResult::Binary, sha));
     }
-    Ok(FileResult::Scanned(scan_bytes(&data)))
+    Ok((FileResult::Scanned(scan_bytes(&data)), sha))
+}
+
+/// The fingerprint of a tree: sha256 over each shipped file, sorted by path, as
+/// `path NUL mode(octal) NUL sha256(content) LF` (a symlink's content is its target).
+/// Two runs with the same fingerprint shipped the same files, modes and bytes.
+pub fn fingerprint(entries: &[(&Path, u32, &str)]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::ffi::OsStrExt;
+    let mut v: Vec<&(&Path, u32, &str)> = entries.iter().collect();
+    v.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    let mut h = Sha256::new();
+    for (p, mode, sha) in v {
+        h.update(p.as_os_str().as_bytes());
+        h.update(format!("\0{mode:o}\0{sha}\n"));
+    }
+    format!("sha256:{}", cache::hex(&h.finalize()))
 }
 
 /// Allowed findings: `--allow-secret PATH[:LINE]` and `sync.allow_secrets`, gitignore-style
@@ -342,7 +372,7 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
         ..ScanRecord::default()
     };
     // Stat everything; what the cache knows is reused, the rest is read in parallel.
-    let mut results: Vec<Option<FileResult>> = vec![None; files.len()];
+    let mut results: Vec<Option<(FileResult, String)>> = vec![None; files.len()];
     let mut keys = Vec::with_capacity(files.len());
     let mut todo = Vec::new();
     // The stat staging made is the key: a file changed since is caught by rsync's own
@@ -368,26 +398,28 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
         .clamp(1, 8)
         .min(todo.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let scanned: Vec<Vec<(usize, std::io::Result<FileResult>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&k) = todo.get(j) else { break };
-                        let f = files[k];
-                        out.push((k, scan_file(&staged.root.join(&f.path), keys[k].size)));
-                    }
-                    out
+    #[allow(clippy::type_complexity)]
+    let scanned: Vec<Vec<(usize, std::io::Result<(FileResult, String)>)>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&k) = todo.get(j) else { break };
+                            let f = files[k];
+                            out.push((k, scan_file(&staged.root.join(&f.path), keys[k].size)));
+                        }
+                        out
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
     for (k, r) in scanned.into_iter().flatten() {
         let r = r.map_err(|e| {
             CliError::new(
@@ -396,16 +428,22 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
             )
         })?;
         if let Some(c) = cache.as_mut() {
-            c.put(&files[k].path, keys[k].clone(), &r);
+            c.put(&files[k].path, keys[k].clone(), &r.0, &r.1);
         }
         rec.scanned += 1;
         results[k] = Some(r);
     }
+    let mut shas: Vec<String> = Vec::with_capacity(files.len());
     for (k, r) in results.into_iter().enumerate() {
+        let Some((r, sha)) = r else {
+            shas.push(String::new());
+            continue;
+        };
+        shas.push(sha);
         match r {
-            Some(FileResult::Binary) => rec.binary += 1,
-            Some(FileResult::TooLarge) => rec.too_large += 1,
-            Some(FileResult::Scanned(hits)) => {
+            FileResult::Binary => rec.binary += 1,
+            FileResult::TooLarge => rec.too_large += 1,
+            FileResult::Scanned(hits) => {
                 for h in hits {
                     rec.findings.push(SecretFinding {
                         path: files[k].path.to_string_lossy().into_owned(),
@@ -417,9 +455,31 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
                     });
                 }
             }
-            None => {}
         }
     }
+    // Symlinks ship as links: their target is their content.
+    let links: Vec<(&Path, u32, String)> = staged
+        .files
+        .iter()
+        .filter(|f| f.symlink)
+        .map(|f| {
+            use sha2::{Digest, Sha256};
+            use std::os::unix::ffi::OsStrExt;
+            let target = std::fs::read_link(staged.root.join(&f.path)).unwrap_or_default();
+            (
+                f.path.as_path(),
+                f.mode,
+                cache::hex(&Sha256::digest(target.as_os_str().as_bytes())),
+            )
+        })
+        .collect();
+    let mut entries: Vec<(&Path, u32, &str)> = files
+        .iter()
+        .zip(&shas)
+        .map(|(f, sha)| (f.path.as_path(), f.mode, sha.as_str()))
+        .collect();
+    entries.extend(links.iter().map(|(p, m, s)| (*p, *m, s.as_str())));
+    rec.fingerprint = Some(fingerprint(&entries));
     if let Some(c) = cache {
         c.save(&files.iter().map(|f| f.path.as_path()).collect::<Vec<_>>());
     }
@@ -503,6 +563,32 @@ pub fn not_read(staged: &Staged) -> Vec<(std::path::PathBuf, &'static str)> {
         }
     }
     v
+}
+
+/// The tree that ships: the scan's fingerprint, and the git commit and dirty flag of the
+/// folder when it is in a git work tree (git's answers only; none when git is missing).
+pub fn tree(staged: &Staged, rec: &ScanRecord) -> Tree {
+    let git = |args: &[&str]| -> Option<String> {
+        if !staged.git {
+            return None;
+        }
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&staged.root)
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    Tree {
+        fingerprint: rec.fingerprint.clone(),
+        git_commit: git(&["rev-parse", "--verify", "-q", "HEAD"]).map(|s| s.trim().to_string()),
+        git_dirty: git(&["status", "--porcelain", "-z"]).map(|s| !s.is_empty()),
+    }
 }
 
 /// The findings that are not allowed.

@@ -225,3 +225,43 @@ fn cache_skips_unchanged_files_and_rereads_changed_ones() {
         assert!(text.contains("github-token"), "{text}");
     }
 }
+
+#[test]
+fn fingerprint_is_the_tree_cached_or_not_and_changes_with_content_or_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.py"), "x = 1\n").unwrap();
+    std::fs::write(d.path().join("b.bin"), b"\0\x01").unwrap();
+    std::os::unix::fs::symlink("a.py", d.path().join("link")).unwrap();
+    let allow = Allow::default();
+    let fp = || {
+        let staged = crate::sync::stage(d.path(), &[]).unwrap();
+        scan(&staged, &allow, Some(cache.path()))
+            .unwrap()
+            .fingerprint
+            .unwrap()
+    };
+    let cold = fp();
+    assert!(cold.starts_with("sha256:") && cold.len() == 71, "{cold}");
+    assert_eq!(fp(), cold, "from the cache");
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    assert_eq!(
+        scan(&staged, &allow, None).unwrap().fingerprint.unwrap(),
+        cold,
+        "without a cache"
+    );
+    let p = d.path().join("a.py");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let moded = fp();
+    assert_ne!(moded, cold);
+    std::fs::write(&p, "x = 2\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_ne!(fp(), moded);
+    std::fs::write(&p, "x = 1\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(fp(), cold, "back to the same bytes and mode");
+    std::fs::remove_file(d.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("b.bin", d.path().join("link")).unwrap();
+    assert_ne!(fp(), cold, "a symlink's target counts");
+}

@@ -362,6 +362,7 @@ pub fn record(
         excluded_secrets: staged.secrets.len() as u64,
         // Filled in by the caller that ran the scan (see `crate::scan`).
         secret_scan: Default::default(),
+        tree: Default::default(),
     }
 }
 
