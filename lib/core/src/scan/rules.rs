@@ -112,6 +112,7 @@ pub fn sample(kind: &str) -> String {
         "gcp-key-id" => body(25, 40, HEX),
         "generic" => body(26, 32, ALNUM),
         "pem-body" => body(27, 64, B64),
+        "putty" => j(&["PuTTY-User-", "Key-File-3"]),
         other => panic!("no sample kind {other:?}"),
     }
 }
@@ -134,7 +135,7 @@ pub static RULES: &[Rule] = &[
         pattern: r"(?m)^PuTTY-User-Key-File-[23]: [a-z0-9-]+\r?$",
         shown: 20,
         check: Check::None,
-        sample: || "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n".into(),
+        sample: || format!("{}: ssh-ed25519\nEncryption: none\n", sample("putty")),
     },
     Rule {
         name: "aws-access-key-id",
