@@ -267,3 +267,20 @@ fn fingerprint_is_the_tree_cached_or_not_and_changes_with_content_or_mode() {
     std::os::unix::fs::symlink("b.bin", d.path().join("link")).unwrap();
     assert_ne!(fp(), cold, "a symlink's target counts");
 }
+
+/// Not a test: writes the corpus with its markers expanded to `$RUNPLZ_SCAN_CORPUS_OUT`,
+/// for comparing other scanners on it (scripts/bench). Run with `-- --ignored`.
+#[test]
+#[ignore]
+fn write_expanded_corpus() {
+    let Some(out) = std::env::var_os("RUNPLZ_SCAN_CORPUS_OUT") else {
+        return;
+    };
+    for dir in ["positive", "negative"] {
+        let to = Path::new(&out).join(dir);
+        std::fs::create_dir_all(&to).unwrap();
+        for (name, text) in files_in(dir) {
+            std::fs::write(to.join(name), expand(&text)).unwrap();
+        }
+    }
+}
