@@ -23,7 +23,7 @@ _rp__sync() {
 
     case "${cmd}" in
         rp__sync)
-            opts="-h -V --host --dest --job --exclude --ssh-config --snapshot --dry-run --table --help --version up"
+            opts="-h -V --host --dest --job --exclude --ssh-config --snapshot --allow-secret --dry-run --table --help --version up scan"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -50,6 +50,10 @@ _rp__sync() {
                     return 0
                     ;;
                 --snapshot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -159,6 +159,14 @@ fn full_job_parses_every_field() {
         Some(strings(&["oci", "lambda"]))
     );
     assert_eq!(j.spec.preconditions.shm_gb, Some(8.0));
+    assert_eq!(
+        j.spec.sync.secret_scan,
+        Some(runplz_core::job::spec::SecretScan::Warn)
+    );
+    assert_eq!(
+        j.spec.sync.allow_secrets,
+        strings(&["tests/fixtures/*.json", "conf.py:12"])
+    );
     // Placeholders filled and shell-quoted; escaped braces and shell variables kept.
     assert_eq!(
         j.command(&[("lr".into(), "1e-3; rm -rf ~".into())])

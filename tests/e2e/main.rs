@@ -30,6 +30,7 @@ mod records;
 mod repo_root;
 mod retries;
 mod runplz;
+mod scan;
 mod seam;
 mod secrets;
 mod slurm;

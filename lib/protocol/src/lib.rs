@@ -55,6 +55,11 @@
 //!   provider, price per hour, whether runplz created it, how it was released, billed
 //!   seconds and cost); the run state's `"handle"` gains `"instance"`, written before the
 //!   box is created. New fields, so no bump. New record: `box` (rp-box).
+//! - issue #17: the new `scan` record ([`ScanRecord`], `rp-sync scan`), carried also as
+//!   `"secret_scan"` by the `sync` record and the `run` record (`null` when the run shipped
+//!   nothing), and exit code 4 ([`Exit::Refused`]) from rp-sync and runplz when the tree holds
+//!   a secret; the `scan` record's `"fingerprint"` and the `sync` and `run` records'
+//!   `"tree"` ([`Tree`]: fingerprint, git commit, dirty flag). New fields, so no bump.
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
@@ -68,6 +73,7 @@ mod modal;
 mod pick;
 mod probe;
 mod run;
+mod scan;
 mod sync;
 
 pub use brevbox::{BoxInfo, BoxRecord, Instance};
@@ -79,6 +85,7 @@ pub use modal::{ModalPlan, RunStatus};
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
+pub use scan::{ScanRecord, SecretFinding, Tree};
 pub use sync::{LargestFile, SyncRecord};
 
 use serde::de::DeserializeOwned;
@@ -305,6 +312,9 @@ impl Tagged for ImageRecord {
 }
 impl Tagged for BoxRecord {
     const TYPE: &'static str = "box";
+}
+impl Tagged for ScanRecord {
+    const TYPE: &'static str = "scan";
 }
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the

@@ -164,6 +164,14 @@ pub struct RunRecord {
     /// for the other backends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<crate::Instance>,
+    /// The content scan of the tree the run ships (masked findings, counts); null when the
+    /// run was refused before it or `sync.secret_scan` is `off`.
+    #[serde(default)]
+    pub secret_scan: Option<crate::ScanRecord>,
+    /// The tree the run shipped: fingerprint, git commit, dirty flag; null when the run
+    /// was refused before it.
+    #[serde(default)]
+    pub tree: Option<crate::Tree>,
     /// Whole run, seconds.
     pub duration_seconds: f64,
 }

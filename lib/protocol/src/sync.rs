@@ -30,6 +30,12 @@ pub struct SyncRecord {
     pub largest: Vec<LargestFile>,
     /// Secret-shaped paths held back (a secret folder counts once).
     pub excluded_secrets: u64,
+    /// The content scan of what shipped (masked findings, counts).
+    #[serde(default)]
+    pub secret_scan: crate::ScanRecord,
+    /// The tree that shipped: fingerprint, git commit, dirty flag.
+    #[serde(default)]
+    pub tree: crate::Tree,
 }
 
 /// One entry of [`SyncRecord::largest`].

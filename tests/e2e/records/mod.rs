@@ -36,6 +36,42 @@ impl Earlier {
     }
 }
 
+/// The secret scan's summary: the `scan` record's fields, and `secret_scan` in `sync` and `run`.
+#[derive(Debug, serde::Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Scan {
+    pub(crate) mode: String,
+    pub(crate) source: String,
+    pub(crate) files: u64,
+    pub(crate) scanned: u64,
+    pub(crate) cached: u64,
+    pub(crate) binary: u64,
+    pub(crate) too_large: u64,
+    pub(crate) findings: Vec<SecretFinding>,
+    pub(crate) fingerprint: Option<String>,
+}
+
+/// `tree` in the sync and run records.
+#[derive(Debug, serde::Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tree {
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) git_commit: Option<String>,
+    pub(crate) git_dirty: Option<bool>,
+}
+
+/// One masked finding.
+#[derive(Debug, serde::Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretFinding {
+    pub(crate) path: String,
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) rule: String,
+    pub(crate) preview: String,
+    pub(crate) allowed: bool,
+}
+
 /// Parse stdout into `T` strictly; `T` must serialise back to the same JSON.
 pub(crate) fn pin<T: DeserializeOwned + Serialize>(out: &Output, what: &str) -> T {
     let v = json(out);

@@ -23,6 +23,8 @@ struct Run {
     sync: Option<Shipped>,
     outputs: Option<Outputs>,
     env_passed: Vec<String>,
+    secret_scan: Option<super::Scan>,
+    tree: Option<super::Tree>,
     duration_seconds: f64,
 }
 
@@ -99,6 +101,12 @@ fn run_local_native_record() {
     assert_eq!(rec.host, None);
     assert_eq!(rec.sync, None);
     assert!(rec.env_passed.is_empty(), "{:?}", rec.env_passed);
+    let scan = rec.secret_scan.as_ref().expect("secret_scan");
+    assert_eq!((scan.mode.as_str(), scan.findings.len()), ("refuse", 0));
+    assert!(scan.files >= 1, "{scan:?}");
+    let tree = rec.tree.as_ref().expect("tree");
+    assert_eq!(tree.fingerprint, scan.fingerprint);
+    assert!(tree.fingerprint.as_ref().unwrap().starts_with("sha256:"));
     assert_eq!(
         step_names(&rec),
         ["acquire", "probe", "venv", "run", "collect"]

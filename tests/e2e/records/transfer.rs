@@ -25,6 +25,8 @@ struct Sync {
     duration_seconds: f64,
     largest: Vec<Largest>,
     excluded_secrets: u64,
+    secret_scan: super::Scan,
+    tree: super::Tree,
 }
 
 #[derive(Debug, Deserialize, Serialize, PartialEq)]
@@ -67,6 +69,24 @@ fn sync_dry_run_record() {
     );
     assert_eq!(rec.files, 2);
     assert_eq!(rec.excluded_secrets, 1);
+    assert_eq!(
+        (
+            rec.secret_scan.mode.as_str(),
+            rec.secret_scan.files,
+            rec.secret_scan.findings.len()
+        ),
+        ("refuse", 2, 0)
+    );
+    assert_eq!(rec.secret_scan.source, rec.source);
+    assert_eq!(rec.tree.fingerprint, rec.secret_scan.fingerprint);
+    assert_eq!(
+        rec.tree.fingerprint.as_ref().unwrap().len(),
+        "sha256:".len() + 64
+    );
+    assert_eq!(
+        (rec.tree.git_commit.as_deref(), rec.tree.git_dirty),
+        (None, None)
+    );
     let job_len = std::fs::metadata(d.path().join("job.json")).unwrap().len();
     assert_eq!(
         rec.largest,
@@ -190,4 +210,62 @@ fn collect_tar_record() {
     );
     wire::<runplz_protocol::CollectRecord>(&out, "collect");
     check_collect(&pin(&out, "collect"), &archive.display().to_string(), &dest);
+}
+
+/// rp-sync scan's record: the tag, then exactly the `secret_scan` fields.
+#[derive(Debug, Deserialize, Serialize)]
+struct ScanRec {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    #[serde(flatten)]
+    scan: super::Scan,
+}
+
+/// `rp-sync scan`: the `scan` record, with a masked finding and a binary file counted.
+#[test]
+fn scan_record() {
+    let d = sync_dir();
+    let tok = runplz_core::scan::rules::sample("hf");
+    std::fs::write(
+        d.path().join("train.py"),
+        format!("import os\nHF_TOKEN = \"{tok}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("w.bin"), b"\0\0\0").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .current_dir(d.path())
+            .env("XDG_STATE_HOME", state.path())
+            .args(["scan", "job.json"]),
+        4,
+    );
+    let rec: ScanRec = pin(&out, "scan");
+    assert_eq!((rec.kind.as_str(), rec.version), ("scan", 1));
+    let rec = rec.scan;
+    assert!(rec.fingerprint.as_ref().unwrap().starts_with("sha256:"));
+    wire::<runplz_protocol::ScanRecord>(&out, "scan");
+    assert_eq!(
+        (
+            rec.mode.as_str(),
+            rec.files,
+            rec.scanned,
+            rec.cached,
+            rec.binary,
+            rec.too_large
+        ),
+        ("refuse", 4, 4, 0, 1, 0)
+    );
+    assert_eq!(
+        rec.findings,
+        [super::SecretFinding {
+            path: "train.py".into(),
+            line: 2,
+            column: 13,
+            rule: "huggingface-token".into(),
+            preview: format!("{}…", &tok[..5]),
+            allowed: false,
+        }]
+    );
 }

@@ -90,7 +90,9 @@ pub struct Cli {
     /// With `--format dockerfile`: also write the docker build context to FILE, a tar of
     /// the job's folder minus secrets, caches and `sync.exclude` (exactly what rp-sync
     /// ships) plus the Dockerfile as `.runplz.Dockerfile`, for
-    /// `docker build -f .runplz.Dockerfile - < FILE`.
+    /// `docker build -f .runplz.Dockerfile - < FILE`. Its files are scanned for secrets
+    /// first, as rp-sync's are (the job's `sync.secret_scan` and `sync.allow_secrets`
+    /// apply): a finding is exit 4 and FILE is not written.
     #[arg(long, value_name = "FILE")]
     pub context: Option<PathBuf>,
 }
@@ -127,8 +129,8 @@ pub fn command() -> clap::Command {
 
 /// The exit codes rp-image can return (its man page's EXIT STATUS): it only renders, so
 /// there is no deadline, remote side or child whose code it could pass on; a failure
-/// writing `--context` or stdout is 1.
-pub const EXIT_CODES: &[Exit] = &[Exit::Ok, Exit::Failed, Exit::Usage];
+/// writing `--context` or stdout is 1; a secret in the `--context` files is 4.
+pub const EXIT_CODES: &[Exit] = &[Exit::Ok, Exit::Failed, Exit::Usage, Exit::Refused];
 
 /// Run the tool.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -174,9 +176,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
     };
     if let Some(path) = &cli.context {
+        // The context is what docker (or a remote builder) gets: scanned for secrets first,
+        // before the file is even created (exit 4, as rp-sync).
+        let excludes = runplz_core::sync::job_excludes(&job, &job.ship_root);
+        let staged = runplz_core::sync::stage(&job.ship_root, &excludes)?;
+        let allow = runplz_core::scan::allow_for(Some(&job), &[])?;
+        runplz_core::scan::before_shipping("rp-image", &staged, Some(&job), &allow, Exit::Refused)?;
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
-        let excludes = runplz_core::sync::job_excludes(&job, &job.ship_root);
         image::write_context_tar(
             &job,
             &excludes,

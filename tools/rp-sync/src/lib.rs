@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser, ValueEnum};
 use runplz_core::error::CliError;
 use runplz_core::out;
+use runplz_core::scan;
 use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::sync::{self, excludes, Staged, SyncRecord, Transfer};
 use runplz_protocol::Exit;
@@ -19,6 +20,10 @@ const TOOL: &str = "rp-sync";
 pub enum Direction {
     /// Ship SRC to the box (outputs come back with rp-collect).
     Up,
+    /// Only scan what would ship for secrets: the `scan` record on stdout, exit 4 when a
+    /// finding is not allowed (unless the job's `sync.secret_scan` is `warn`); a pre-commit
+    /// hook. The positional may be a job file.
+    Scan,
 }
 
 /// Ship a folder to an SSH box, minus secrets and caches, incrementally.
@@ -41,12 +46,13 @@ pub enum Direction {
 #[derive(Debug, Parser)]
 #[command(name = "rp-sync", version, after_long_help = after_long_help())]
 pub struct Cli {
-    /// `up`: ship SRC to the box.
+    /// `up`: ship SRC to the box; `scan`: only scan what would ship for secrets.
     #[arg(value_enum, value_name = "DIRECTION")]
     pub direction: Direction,
 
     /// The folder to ship (default with --job: the job's `sync.root`, else the top of the
     /// git work tree holding the job file, else its folder; without: the current folder).
+    /// With `scan`, a file here is taken as the job (`rp-sync scan job.json`).
     #[arg(value_name = "SRC")]
     pub src: Option<PathBuf>,
 
@@ -88,7 +94,14 @@ pub struct Cli {
     #[arg(long, value_name = "SNAP", conflicts_with = "dry_run")]
     pub snapshot: Option<String>,
 
-    /// List what would ship (count, bytes, the largest files) without connecting.
+    /// Allow a finding of the content scan that is not a secret: a gitignore-style path
+    /// relative to SRC, optionally `:LINE` (repeatable; adds to the job's
+    /// `sync.allow_secrets`).
+    #[arg(long = "allow-secret", value_name = "PATH[:LINE]")]
+    pub allow_secret: Vec<String>,
+
+    /// List what would ship (count, bytes, the largest files, the files too large or binary
+    /// to be content-scanned) without connecting.
     #[arg(long)]
     pub dry_run: bool,
 
@@ -121,7 +134,8 @@ OUTPUT: one JSON record on stdout (fields a dry run cannot know are null):
    \"host\": \"box\", \"dry_run\": false, \"files\": 42, \"bytes\": 123456,
    \"files_transferred\": 3, \"bytes_transferred\": 2048, \"deleted\": 1,
    \"duration_seconds\": 0.41, \"largest\": [{{\"path\": \"data/train.csv\", \"bytes\": 100000}}],
-   \"excluded_secrets\": 2}}
+   \"excluded_secrets\": 2, \"secret_scan\": {{...as the scan record below...}},
+   \"tree\": {{\"fingerprint\": \"sha256:...\", \"git_commit\": \"3f2a...\", \"git_dirty\": false}}}}
 
   files, bytes        what the list holds (all of it, changed or not)
   files_transferred   files whose data rsync sent (0 when nothing changed)
@@ -130,18 +144,41 @@ OUTPUT: one JSON record on stdout (fields a dry run cannot know are null):
   largest             the 10 largest files shipped
   excluded_secrets    secret-shaped paths held back that git and .gitignore would have
                       let through (a secret folder counts once)
+  secret_scan         the content scan of what ships (see below)
+  tree                the tree that ships: its fingerprint (sha256 over each file's path,
+                      mode and content sha256, sorted by path; null when the scan is off),
+                      the git commit and whether the work tree is dirty (null outside git)
 
 Progress and warnings go to stderr.
 
-EXIT STATUS: 0 shipped (or listed); 1 the transfer failed (the message names rsync's
-exit code and its last lines) or the box could not be reached; 2 bad usage or input, nothing
-done; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
+Before anything ships, every file in the list is scanned for secrets inside it (private
+keys, cloud keys, tokens of known shapes, a random value assigned to a *_TOKEN, *_SECRET,
+*_KEY or *PASSWORD* name, in code, YAML, TOML, JSON and notebooks). A finding stops the
+sync (exit 4), naming file:line:column, the rule and a masked preview, never the value.
+Ways out: pass the value with the job's pass_env instead, delete it, or allow it with
+--allow-secret PATH[:LINE] or the job's sync.allow_secrets; sync.secret_scan \"warn\" ships
+with a warning, \"off\" skips the scan. Files over 16 MiB or with a NUL byte in their
+first 8 KiB are not content-scanned (counted; --dry-run lists them). Results are cached
+per file by path, size, mtime and inode in $XDG_STATE_HOME/runplz/scan-cache/.
+`rp-sync scan [JOB|SRC]` runs the scan alone and prints a `scan` record:
+  {{\"type\": \"scan\", \"version\": 1, \"mode\": \"refuse\", \"source\": \"/abs/src\",
+   \"files\": 42, \"scanned\": 3, \"cached\": 39, \"binary\": 1, \"too_large\": 0,
+   \"findings\": [{{\"path\": \"train.py\", \"line\": 3, \"column\": 1,
+   \"rule\": \"huggingface-token\", \"preview\": \"hf_Ab…\", \"allowed\": false}}],
+   \"fingerprint\": \"sha256:...\"}}
+The sync record carries the same object as \"secret_scan\".
+
+Exit status used: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
+message names rsync's exit code and its last lines) or the box could not be reached; 2 bad
+usage or input, nothing done; 4 a secret was found in a file that would ship (nothing
+sent); 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 
 EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
   rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
-  rp-sync up --host box --job job.json | jq .files_transferred",
+  rp-sync up --host box --job job.json | jq .files_transferred
+  rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)",
         vcs = list(excludes::VCS_PATTERNS),
         backups = list(excludes::BACKUP_SUFFIXES),
         secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
@@ -180,6 +217,7 @@ pub const EXIT_CODES: &[Exit] = &[
     Exit::Ok,
     Exit::Failed,
     Exit::Usage,
+    Exit::Refused,
     Exit::ToolFailed,
     Exit::Signal(0),
 ];
@@ -188,10 +226,23 @@ pub const EXIT_CODES: &[Exit] = &[
 pub fn run(cli: Cli) -> Result<Exit> {
     let started = Instant::now();
     runplz_core::process::install_signal_handlers();
-    let Direction::Up = cli.direction;
+    let mut cli = cli;
+    if cli.direction == Direction::Scan
+        && cli.job.is_none()
+        && cli
+            .src
+            .as_ref()
+            .is_some_and(|s| s.is_file() || s.as_os_str() == "-")
+    {
+        cli.job = cli.src.take();
+    }
 
     // Everything is checked before the box is contacted.
     let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
+    let allow = scan::allow_for(job.as_ref(), &cli.allow_secret)?;
+    if cli.direction == Direction::Scan {
+        return scan_only(&cli, job.as_ref(), &allow);
+    }
     let src = match (&cli.src, &job) {
         (Some(s), _) => s.clone(),
         (None, Some(j)) => j.ship_root.clone(),
@@ -250,12 +301,22 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
 
+    let mut secret_scan = None;
     let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
             // The box is asked what it has while the tree is staged here.
             let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || {
                 let staged = sync::stage(&src, &patterns)?;
                 report_staged(&staged);
+                // Before the first byte leaves (the box is only asked what it has meanwhile):
+                // a secret inside a file stops here (exit 4).
+                secret_scan = Some(scan::before_shipping(
+                    TOOL,
+                    &staged,
+                    job.as_ref(),
+                    &allow,
+                    Exit::Refused,
+                )?);
                 out::note(
                     TOOL,
                     format_args!("shipping to {}:{dest}", ssh.destination()),
@@ -268,6 +329,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         _ => {
             let staged = sync::stage(&src, &patterns)?;
             report_staged(&staged);
+            let scanned =
+                scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
+            report_not_read(&staged, &scanned);
+            secret_scan = Some(scanned);
             out::note(TOOL, "dry run: nothing sent; the largest files:");
             for f in staged.largest(sync::LARGEST) {
                 out::note(
@@ -280,20 +345,123 @@ pub fn run(cli: Cli) -> Result<Exit> {
     };
     // Closes the shared connection before the record is printed.
     drop(conn);
+    let secret_scan = secret_scan.expect("the tree was scanned before it shipped");
 
-    let record = sync::record(
+    let mut record = sync::record(
         &staged,
         dest.as_deref(),
         cli.host.as_deref(),
         transfer.as_ref(),
         started,
     );
+    record.tree = scan::tree(&staged, &secret_scan);
+    if let Some(f) = &record.tree.fingerprint {
+        out::note(TOOL, format_args!("tree fingerprint {f}"));
+    }
+    record.secret_scan = secret_scan;
     if cli.table {
         out::print_raw(&table(&record))?;
     } else {
         out::print_record("sync", &record)?;
     }
     Ok(Exit::Ok)
+}
+
+/// The source and patterns `up` would use, for `scan`.
+fn source_and_patterns(
+    cli: &Cli,
+    job: Option<&runplz_core::job::Job>,
+) -> Result<(PathBuf, Vec<String>)> {
+    let src = match (&cli.src, job) {
+        (Some(s), _) => s.clone(),
+        (None, Some(j)) => j.ship_root.clone(),
+        (None, None) => PathBuf::from("."),
+    };
+    let mut patterns = job.map(|j| sync::job_excludes(j, &src)).unwrap_or_default();
+    patterns.extend(cli.exclude.iter().cloned());
+    sync::Excludes::new(&patterns)?;
+    Ok((src, patterns))
+}
+
+/// `rp-sync scan`: the same list `up` would ship, scanned; the record on stdout.
+fn scan_only(cli: &Cli, job: Option<&runplz_core::job::Job>, allow: &scan::Allow) -> Result<Exit> {
+    if cli.host.is_some() || cli.dest.is_some() || cli.snapshot.is_some() {
+        return Err(CliError::usage(
+            "scan sends nothing: --host, --dest and --snapshot are for `up`",
+        ));
+    }
+    let (src, patterns) = source_and_patterns(cli, job)?;
+    let staged = sync::stage(&src, &patterns)?;
+    let mut rec = scan::scan(&staged, allow, Some(&runplz_core::state::scan_cache_dir()))?;
+    rec.mode = job
+        .and_then(|j| j.spec.sync.secret_scan)
+        .unwrap_or_default()
+        .name()
+        .into();
+    report_not_read(&staged, &rec);
+    let bad = scan::refused(&rec).count();
+    out::note(
+        TOOL,
+        format_args!(
+            "scanned {} files ({} from the cache, {} binary, {} too large): {} finding(s), {} allowed",
+            rec.files,
+            rec.cached,
+            rec.binary,
+            rec.too_large,
+            rec.findings.len(),
+            rec.findings.len() - bad
+        ),
+    );
+    if cli.table {
+        out::print_raw(&scan_table(&rec))?;
+    } else {
+        out::print_record("scan", &rec)?;
+    }
+    // A job that says `warn` ships its findings, so its scan passes too (with the warning).
+    if bad > 0 {
+        out::warn(TOOL, scan::refusal(&rec, job.map(|j| j.origin.as_str())));
+        if rec.mode != scan::Mode::Warn.name() {
+            return Ok(Exit::Refused);
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn scan_table(r: &scan::ScanRecord) -> String {
+    let mut rows = vec![vec![
+        "PATH:LINE:COL".to_string(),
+        "RULE".into(),
+        "PREVIEW".into(),
+        "ALLOWED".into(),
+    ]];
+    for f in &r.findings {
+        rows.push(vec![
+            format!("{}:{}:{}", f.path, f.line, f.column),
+            f.rule.clone(),
+            f.preview.clone(),
+            if f.allowed { "yes" } else { "no" }.into(),
+        ]);
+    }
+    out::table(&rows)
+}
+
+/// On a dry run or a scan: the files not content-scanned, and why.
+fn report_not_read(staged: &Staged, rec: &scan::ScanRecord) {
+    if rec.binary + rec.too_large == 0 {
+        return;
+    }
+    out::note(
+        TOOL,
+        format_args!(
+            "not content-scanned: {} binary, {} over {}:",
+            rec.binary,
+            rec.too_large,
+            sync::human_bytes(scan::MAX_BYTES)
+        ),
+    );
+    for (p, why) in scan::not_read(staged).into_iter().take(50) {
+        out::note(TOOL, format_args!("  {why:>9}  {}", p.display()));
+    }
 }
 
 fn report_staged(staged: &Staged) {

@@ -112,6 +112,12 @@ pub struct CommonArgs {
     /// job, as `--env` does; beats the job's `pass_env` and `env`, loses to `--env`.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Allow a finding of the secret scan that is not a secret: a gitignore-style path
+    /// relative to the shipped folder, optionally `:LINE` (repeatable; adds to the job's
+    /// `sync.allow_secrets`). Every file the run would ship is scanned first; a finding not
+    /// allowed stops the run before anything is created (exit 2).
+    #[arg(long = "allow-secret", value_name = "PATH[:LINE]")]
+    pub allow_secrets: Vec<String>,
     /// Print the equivalent POSIX shell script of rp-* calls instead of running anything.
     /// It never holds a value of the environment passed to the job: it reads `pass_env`
     /// and `--env NAME` from its own environment when it runs (so `--env NAME=VALUE` is
@@ -575,6 +581,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         params: c.params,
         env: c.env,
         env_file: c.env_file,
+        allow_secrets: c.allow_secrets,
         plan: c.plan,
         json: c.json,
         quiet: c.quiet,

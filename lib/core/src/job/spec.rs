@@ -227,6 +227,28 @@ pub struct Sync {
     /// gitignore-style patterns never shipped, on top of the built-in secret and cache list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
+    /// What a secret found inside a shipped file does: `refuse` stops the run before
+    /// anything ships, `warn` ships with a warning, `off` skips the content scan (said once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "refuse"))]
+    pub secret_scan: Option<SecretScan>,
+    /// Findings of the content scan that are not secrets: gitignore-style paths relative to
+    /// the shipped folder, each optionally `:LINE` (`tests/fixtures/*.json`, `conf.py:12`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_secrets: Vec<String>,
+}
+
+/// `sync.secret_scan`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretScan {
+    /// A finding stops the run before anything ships (the default).
+    #[default]
+    Refuse,
+    /// Ship, with a warning per finding.
+    Warn,
+    /// No content scan.
+    Off,
 }
 
 /// `runplz local` settings.

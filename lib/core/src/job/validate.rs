@@ -467,6 +467,9 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
             "a gitignore-style pattern",
         )?;
     }
+    for (i, a) in spec.sync.allow_secrets.iter().enumerate() {
+        crate::scan::allow_entry(a).map_err(|m| p(join_index("sync.allow_secrets", i), m))?;
+    }
     non_empty(
         "local.network",
         spec.local.network.as_deref(),

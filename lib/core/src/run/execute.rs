@@ -23,6 +23,8 @@ const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Run the job and print the run record.
 pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit> {
+    // First of all, before any program or the world is asked anything.
+    let secret_scan = scan_tree(o, p)?;
     let steps = b.steps(p)?;
     for prog in b.programs(&p.settings) {
         crate::process::require(prog.name, prog.hint)?;
@@ -54,6 +56,8 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         o.json,
     );
     t.record.env_passed = p.passed.names.clone();
+    t.record.tree = Some(secret_scan.1);
+    t.record.secret_scan = Some(secret_scan.0);
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => {
             // A Ctrl-C while a box was being made (or picked, or waited for).
@@ -77,6 +81,18 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
     };
     t.record.instance = b.instance();
     t.finish(err)
+}
+
+/// The content scan of what the run ships (every backend: the box's upload, the docker
+/// build context and Modal's all come from the same staged list), before the run state or
+/// anything else exists. A finding not allowed is exit 2: nothing ran, nothing was created.
+fn scan_tree(o: &RunOptions, p: &Prepared) -> Result<(crate::scan::ScanRecord, crate::scan::Tree)> {
+    let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
+    let staged = sync::stage(&p.job.ship_root, &excludes)?;
+    let allow = crate::scan::allow_for(Some(&p.job), &o.allow_secrets)?;
+    let rec = crate::scan::before_shipping(TOOL, &staged, Some(&p.job), &allow, Exit::Usage)?;
+    let tree = crate::scan::tree(&staged, &rec);
+    Ok((rec, tree))
 }
 
 /// The one guard around the steps: whatever they return (or if they panic), the place is

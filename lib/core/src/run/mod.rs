@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub env: Vec<String>,
     /// `--env-file`: a JSON object of strings.
     pub env_file: Option<PathBuf>,
+    /// `--allow-secret PATH[:LINE]`: findings of the content scan that are not secrets.
+    pub allow_secrets: Vec<String>,
     /// Print the plan instead of running.
     pub plan: bool,
     /// `--json`: the run record on stdout, the job's stdout on stderr.
@@ -91,6 +93,8 @@ impl Tracker {
                 outputs: None,
                 env_passed: Vec::new(),
                 instance: None,
+                secret_scan: None,
+                tree: None,
                 duration_seconds: 0.0,
             },
         }
@@ -261,6 +265,8 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     for w in b.unused_settings(&job) {
         out::warn(TOOL, w);
     }
+    // Checked here with the rest; the scan itself runs just before the first side effect.
+    crate::scan::allow_for(Some(&job), &o.allow_secrets)?;
     Ok(Prepared {
         job,
         run,

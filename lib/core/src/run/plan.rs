@@ -41,6 +41,16 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
     let _ = writeln!(s, "# 3 a doomed precondition, 5 a setup step failed.");
     let _ = writeln!(s, "set -eu");
     let _ = writeln!(s, "JOB={}", sh(&job.display().to_string()));
+    let allow: String = o
+        .allow_secrets
+        .iter()
+        .map(|a| format!(" --allow-secret {}", sh(a)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "# scan what the run ships for secrets before anything is created (2: nothing ran)"
+    );
+    let _ = writeln!(s, "rp-sync scan \"$JOB\"{allow} >/dev/null || exit 2");
     for l in &place.lines {
         let _ = writeln!(s, "{l}");
     }
@@ -91,7 +101,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                         .collect();
                 let _ = writeln!(
                     s,
-                    "rp-sync up{host} --job \"$JOB\"{extra} --dest {} --snapshot {snap} > \"$T/sync.json\" || exit 5",
+                    "rp-sync up{host} --job \"$JOB\"{extra}{allow} --dest {} --snapshot {snap} > \"$T/sync.json\" || exit 5",
                     sh(dest)
                 );
             }

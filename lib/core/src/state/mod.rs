@@ -10,14 +10,24 @@ use runplz_protocol::state::{TeardownStatus, STATE_TYPE};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The folder run states live in.
-pub fn runs_dir() -> PathBuf {
+/// runplz's local state folder: `$XDG_STATE_HOME/runplz`, default `~/.local/state/runplz`.
+pub fn state_dir() -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| Path::new(v).is_absolute())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(std::env::temp_dir);
-    base.join("runplz/runs")
+    base.join("runplz")
+}
+
+/// The folder run states live in.
+pub fn runs_dir() -> PathBuf {
+    state_dir().join("runs")
+}
+
+/// The folder the secret scan's per-tree caches live in.
+pub fn scan_cache_dir() -> PathBuf {
+    state_dir().join("scan-cache")
 }
 
 /// The state file of one run, kept in step with the run.
@@ -227,6 +237,8 @@ mod tests {
             outputs: None,
             env_passed: Vec::new(),
             instance: None,
+            secret_scan: None,
+            tree: None,
             duration_seconds: 1.5,
         };
         s.finished(5, &run).unwrap();

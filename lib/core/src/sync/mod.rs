@@ -410,6 +410,9 @@ pub fn record(
             })
             .collect(),
         excluded_secrets: staged.secrets.len() as u64,
+        // Filled in by the caller that ran the scan (see `crate::scan`).
+        secret_scan: Default::default(),
+        tree: Default::default(),
     }
 }
 

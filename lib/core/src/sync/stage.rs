@@ -28,6 +28,13 @@ pub struct StagedFile {
     pub bytes: u64,
     /// Shipped as a symlink.
     pub symlink: bool,
+    /// Modification time in ns since the epoch, inode and mode, as staged: the secret
+    /// scan's cache key (one stat per file serves both).
+    pub mtime_ns: i128,
+    /// See `mtime_ns`.
+    pub inode: u64,
+    /// Permission bits and type (`st_mode`).
+    pub mode: u32,
 }
 
 /// The outcome of [`stage`]: what ships, and what was held back.
@@ -298,10 +305,14 @@ impl Gather {
 fn staged_file(root: &Path, rel: &Path) -> Option<StagedFile> {
     let md = root.join(rel).symlink_metadata().ok()?;
     let t = md.file_type();
+    use std::os::unix::fs::MetadataExt;
     (t.is_file() || t.is_symlink()).then(|| StagedFile {
         path: rel.to_path_buf(),
         bytes: md.len(),
         symlink: t.is_symlink(),
+        mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+        inode: md.ino(),
+        mode: md.mode(),
     })
 }
 

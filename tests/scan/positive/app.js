@@ -1,0 +1,2 @@
+const key = "@@stripe@@";
+const GITHUB_TOKEN='@@ghp@@';
