@@ -132,7 +132,7 @@ fn runplz_refuses_a_token_on_every_backend_before_anything_then_runs_it_from_pas
             .cmd("runplz")
             .current_dir(d.path())
             .env("HF_TOKEN", &tok)
-            .args(["local", "job.json"]),
+            .args(["local", "job.json", "--json"]),
         0,
     );
     assert_eq!(
@@ -157,7 +157,7 @@ fn a_token_shipped_on_purpose_is_named_masked_and_written_nowhere() {
             .cmd("runplz")
             .current_dir(d.path())
             .env("HF_TOKEN", "unused")
-            .args(["local", "job.json"]),
+            .args(["local", "job.json", "--json"]),
         0,
     );
     let err = stderr(&out);
@@ -363,7 +363,7 @@ fn the_tree_that_ships_is_fingerprinted_with_its_git_commit_and_dirty_flag() {
             .cmd("runplz")
             .current_dir(d.path())
             .env("HF_TOKEN", "x")
-            .args(["local", "job.json"]),
+            .args(["local", "job.json", "--json"]),
         0,
     );
     let rec = json(&out);

@@ -279,7 +279,23 @@ fn ctrl_c_while_git_lists_the_files_stops_the_sync() {
         "git-started-{}",
         src.path().file_name().unwrap().to_string_lossy()
     ));
-    fakes.script("git", &format!("touch '{}'; exec sleep 30", mark.display()));
+    // Only `git ls-files` hangs; other git calls (the tree's commit) are the real git.
+    fakes.script(
+        "git",
+        &format!(
+            "for a in \"$@\"; do [ \"$a\" = ls-files ] && {{ touch '{}'; exec sleep 30; }}; done; exec {} \"$@\"",
+            mark.display(),
+            String::from_utf8(
+                std::process::Command::new("sh")
+                    .args(["-c", "command -v git"])
+                    .output()
+                    .unwrap()
+                    .stdout
+            )
+            .unwrap()
+            .trim()
+        ),
+    );
     let mut c = rp_sync(&b, src.path(), "dst", &[]);
     c.env(
         "PATH",

@@ -168,7 +168,7 @@ per file by path, size, mtime and inode in $XDG_STATE_HOME/runplz/scan-cache/.
    \"fingerprint\": \"sha256:...\"}}
 The sync record carries the same object as \"secret_scan\".
 
-Exit status used: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
+EXIT STATUS: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
 message names rsync's exit code and its last lines) or the box could not be reached; 2 bad
 usage or input, nothing done; 4 a secret was found in a file that would ship (nothing
 sent); 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
@@ -301,28 +301,25 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
 
-    let mut secret_scan = None;
+    let secret_scan;
     let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
-            // The box is asked what it has while the tree is staged here.
-            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || {
-                let staged = sync::stage(&src, &patterns)?;
-                report_staged(&staged);
-                // Before the first byte leaves (the box is only asked what it has meanwhile):
-                // a secret inside a file stops here (exit 4).
-                secret_scan = Some(scan::before_shipping(
-                    TOOL,
-                    &staged,
-                    job.as_ref(),
-                    &allow,
-                    Exit::Refused,
-                )?);
-                out::note(
-                    TOOL,
-                    format_args!("shipping to {}:{dest}", ssh.destination()),
-                );
-                Ok(staged)
-            })?;
+            // Staged and scanned first: a refused tree never reaches the box.
+            let staged = sync::stage(&src, &patterns)?;
+            report_staged(&staged);
+            // Before the box is even asked: a secret inside a file stops here (exit 4).
+            secret_scan = Some(scan::before_shipping(
+                TOOL,
+                &staged,
+                job.as_ref(),
+                &allow,
+                Exit::Refused,
+            )?);
+            out::note(
+                TOOL,
+                format_args!("shipping to {}:{dest}", ssh.destination()),
+            );
+            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || Ok(staged))?;
             report_transfer(&staged, &t, started);
             (staged, Some(t))
         }
