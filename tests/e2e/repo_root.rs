@@ -224,12 +224,7 @@ fn local_docker_builds_from_the_repo_and_runs_in_the_job_files_folder() {
 
 #[test]
 fn ssh_docker_runs_in_the_job_files_folder_of_the_shipped_repo() {
-    let conf = std::env::var("CONTAINERS_CONF").unwrap();
-    let host = std::env::var("DOCKER_HOST").unwrap();
-    let b = SshBox::start_with(
-        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
-        true,
-    );
+    let b = SshBox::start_docker();
     let d = repo(&docker_job("t-repo-sshdocker", ""));
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())

@@ -301,12 +301,7 @@ fn local_docker_without_an_engine_names_both_fixes() {
 #[test]
 fn ssh_docker_builds_on_the_box_and_runs_in_a_container() {
     let base = docker_base();
-    let conf = std::env::var("CONTAINERS_CONF").unwrap();
-    let host = std::env::var("DOCKER_HOST").unwrap();
-    let b = SshBox::start_with(
-        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
-        true,
-    );
+    let b = SshBox::start_docker();
     let job = format!(
         r#"{{"name": "t-sshdocker", "image": {{"from_registry": "{base}", "steps": [{{"env": {{"IN_IMAGE": "yes"}}}}]}},
             "run": ["sh", "-c", "echo \"$IN_IMAGE $GREETING $0\" > \"$RUNPLZ_OUT/r.txt\"; ls /workspace >> \"$RUNPLZ_OUT/r.txt\"", "{{word}}"],
@@ -503,12 +498,7 @@ fn ctrl_c_during_a_setup_step_stops_the_run_with_130() {
 #[test]
 fn ssh_docker_timeout_removes_the_container() {
     let base = docker_base();
-    let conf = std::env::var("CONTAINERS_CONF").unwrap();
-    let host = std::env::var("DOCKER_HOST").unwrap();
-    let b = SshBox::start_with(
-        &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf}\n"),
-        true,
-    );
+    let b = SshBox::start_docker();
     let job = format!(
         r#"{{"name": "t-sshdtimeout", "image": {{"from_registry": "{base}"}},
             "run": "echo partial > \"$RUNPLZ_OUT/p.txt\"; sleep 300", "timeout": 10,

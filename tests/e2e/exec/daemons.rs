@@ -47,8 +47,9 @@ fn named(err: &str) -> (Vec<u32>, Vec<String>) {
     let kill = err
         .lines()
         .find_map(|l| {
-            l.split_once("with: kill -KILL ")
-                .map(|(_, k)| k.to_string())
+            l.strip_prefix("stop them with: kill -KILL ")
+                .or_else(|| l.strip_prefix("stop them on the box with: kill -KILL "))
+                .map(String::from)
         })
         .map(|k| k.split_whitespace().map(String::from).collect())
         .unwrap_or_default();

@@ -41,6 +41,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Root's `.bashrc` on the test hosts runs `pyenv rehash`, which waits up to 60 s for a lock
+/// file that a login killed mid-rehash (the kill tests do that) leaves behind: every later
+/// root login would stall. Root boxes set this so a login never waits for that lock.
+const NO_REHASH_WAIT: &str = "PYENV_REHASH_TIMEOUT=0";
+
 impl SshBox {
     /// A box logged into as a fresh unprivileged user.
     pub fn start() -> SshBox {
@@ -49,7 +54,25 @@ impl SshBox {
 
     /// A box logged into as root.
     pub fn start_root() -> SshBox {
-        Self::start_with("", true)
+        Self::start_with(
+            &format!("Match User root\n  SetEnv {NO_REHASH_WAIT}\n"),
+            true,
+        )
+    }
+
+    /// A box logged into as root whose sessions reach the test's docker engine (podman's
+    /// socket from `scripts/podman-env`).
+    pub fn start_docker() -> SshBox {
+        let var = |k: &str| {
+            std::env::var(k).unwrap_or_else(|_| {
+                panic!("{k} is not set: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)")
+            })
+        };
+        let (host, conf) = (var("DOCKER_HOST"), var("CONTAINERS_CONF"));
+        Self::start_with(
+            &format!("Match User root\n  SetEnv DOCKER_HOST={host} CONTAINERS_CONF={conf} {NO_REHASH_WAIT}\n"),
+            true,
+        )
     }
 
     /// A box with extra sshd_config lines (appended last, e.g. a `Match User root` block).

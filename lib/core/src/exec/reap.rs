@@ -118,7 +118,7 @@ rp_tell() {
   [ -n "$rp_xl" ] || return 0
   printf 'rp-exec: warning: on the box: %s process(es) started during run %s are still running; they left its session and dropped RUNPLZ_RUN_ID, so they cannot be told apart for sure from other processes of this user and were not killed:\n' "$(echo $rp_xl | wc -w | tr -d ' ')" "$3" >&2
   for rp_p in $rp_xl; do
-    rp_xc=$(tr '\0' ' ' < "/proc/$rp_p/cmdline" 2>/dev/null)
+    rp_xc=$(tr '\0\n\t\r' '    ' < "/proc/$rp_p/cmdline" 2>/dev/null)
     printf '  %s %s\n' "$rp_p" "${rp_xc% }" >&2
   done
   printf 'stop them on the box with: kill -KILL %s\n' "$(echo $rp_xl)" >&2
@@ -299,8 +299,26 @@ pub fn now_ticks() -> Option<u64> {
     .ok()?
 }
 
-/// A process's command line with spaces between the arguments (`[name]` when it has none).
+/// A process's command line with spaces between the arguments (`[name]` when it has none),
+/// control characters escaped: a `bash -c` script's newlines must not break the warning's
+/// one-process-a-line shape.
 pub fn cmdline(pid: i32) -> String {
+    one_line(&raw_cmdline(pid))
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn raw_cmdline(pid: i32) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let args: Vec<String> = raw
         .split(|&b| b == 0)
@@ -374,6 +392,8 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
             own_cgroup.is_none()
                 || std::fs::read_to_string(format!("/proc/{}/cgroup", s.pid)).ok() == own_cgroup
         })
+        // Connection masters runplz keeps for later runs are no run's escapers.
+        .filter(|s| !crate::ssh::is_runplz_master(&raw_cmdline(s.pid)))
         .filter(|s| {
             std::fs::read(format!("/proc/{}/environ", s.pid)).is_ok_and(|env| {
                 !env.split(|&b| b == 0)

@@ -181,6 +181,18 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
         .args(["-i", "sleep", "30"])
         .spawn()
         .unwrap();
+    // An orphan whose command line has a newline.
+    let orphan_of = |env: &[&str], cmd: &str| -> i32 {
+        let out = Command::new("setsid")
+            .args(["env", "-i"])
+            .args(env)
+            .args(["sh", "-c"])
+            .arg(format!("{cmd} </dev/null >/dev/null 2>&1 & echo $!"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let multiline = orphan_of(&[], "sh -c 'sleep 32\n:'");
     // A carrier of some run's id.
     let mut carrier = stubborn(&id("esc"));
     std::thread::sleep(Duration::from_millis(100));
@@ -203,7 +215,9 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
         .unwrap()
         .as_raw();
     let skipped = !escapers(since, &[sid]).contains(&orphan);
-    let _ = kill(Pid::from_raw(orphan), Signal::SIGKILL);
+    for p in [orphan, multiline] {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
     let _ = kill(Pid::from_raw(carrier.id() as i32), Signal::SIGKILL);
@@ -213,6 +227,14 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
         assert!(!found.contains(&(child.id() as i32)), "{found:?}");
         assert!(!found.contains(&(carrier.id() as i32)), "{found:?}");
     }
+    assert!(
+        msg.contains(&format!("\n  {multiline} sh -c sleep 32\\n:\n")),
+        "{msg}"
+    );
+    assert!(
+        told.contains(&format!("\n  {multiline} sh -c sleep 32 :\n")),
+        "{told}"
+    );
     assert!(msg.contains(&format!("\n  {orphan} sleep 30\n")), "{msg}");
     assert!(msg.contains("stop them with: kill -KILL "), "{msg}");
     assert!(told.contains(&format!("\n  {orphan} sleep 30\n")), "{told}");

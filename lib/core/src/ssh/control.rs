@@ -138,3 +138,38 @@ pub(super) fn kept_socket_name(dir: &Path, key: &str) -> PathBuf {
         .collect();
     dir.join(name)
 }
+
+/// Whether a process title is that of a connection master runplz made, whichever run (or
+/// `$TMPDIR`) it serves: ssh retitles a master `ssh: <ControlPath> [mux]` (and so overwrites
+/// the environment /proc shows), the socket being `%C` (40 hex) in an `rp-<pid>-XXXXXX`
+/// folder or a kept one (16 hex) in a `runplz` or `runplz-<uid>` folder, and the folder is
+/// ours and private. The escaper scan skips these: they outlive a run on purpose.
+pub fn is_runplz_master(title: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(sock) = title
+        .strip_prefix("ssh: ")
+        .and_then(|t| t.strip_suffix(" [mux]"))
+        .map(Path::new)
+    else {
+        return false;
+    };
+    let (Some(name), Some(dir)) = (sock.file_name().and_then(|n| n.to_str()), sock.parent()) else {
+        return false;
+    };
+    let Some(folder) = dir.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let hex = |n: usize| name.len() == n && name.bytes().all(|b| b.is_ascii_hexdigit());
+    let temp = folder
+        .strip_prefix("rp-")
+        .and_then(|r| r.split_once('-'))
+        .is_some_and(|(pid, rest)| pid.parse::<u32>().is_ok() && rest.len() == 6);
+    let kept = folder == "runplz"
+        || folder
+            .strip_prefix("runplz-")
+            .is_some_and(|u| u.parse::<u32>().is_ok());
+    ((temp && hex(40)) || (kept && hex(16)))
+        && std::fs::symlink_metadata(dir).is_ok_and(|m| {
+            m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o077 == 0
+        })
+}

@@ -8,6 +8,7 @@
 //! ([`remote_path`]).
 
 mod control;
+pub use control::is_runplz_master;
 pub mod retry;
 
 use crate::error::CliError;

@@ -216,3 +216,35 @@ fn remote_paths_follow_one_rule() {
     assert_eq!(remote_dir_word("my dir"), "\"$HOME\"/'my dir'");
     assert_eq!(remote_dir_word("/tmp/x"), "/tmp/x");
 }
+
+#[test]
+fn masters_are_known_by_title_and_a_private_folder_of_ours() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let ours = make_control_dir(t.path()).unwrap();
+    let hex40 = "63e72440401fea91a6bcb07ad7410e7a28b29141";
+    let title = |dir: &Path, name: &str| format!("ssh: {}/{name} [mux]", dir.display());
+    assert!(is_runplz_master(&title(ours.path(), hex40)));
+    let kept = t.path().join("runplz");
+    std::fs::create_dir(&kept).unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(is_runplz_master(&title(&kept, "93d61412b44c67b0")));
+    // Not a master's title, not our socket's name, or a folder others may write in.
+    assert!(!is_runplz_master(&format!(
+        "ssh {}/{hex40}",
+        ours.path().display()
+    )));
+    assert!(!is_runplz_master(&title(ours.path(), "93d61412b44c67b0")));
+    assert!(!is_runplz_master(&title(&kept, hex40)));
+    assert!(!is_runplz_master(&title(t.path(), hex40)));
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!is_runplz_master(&title(&kept, "93d61412b44c67b0")));
+    let other = t.path().join("rp-12-abcdef");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(is_runplz_master(&title(&other, hex40)));
+    assert!(!is_runplz_master(&title(
+        &t.path().join("rp-x-abcdef"),
+        hex40
+    )));
+}
