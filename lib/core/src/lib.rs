@@ -20,6 +20,7 @@ pub mod process;
 pub mod progress;
 pub mod quote;
 pub mod run;
+pub mod runpod;
 pub mod scan;
 pub(crate) mod slurm;
 pub mod ssh;

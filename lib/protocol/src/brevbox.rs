@@ -64,4 +64,10 @@ pub struct Instance {
     pub billed_seconds: Option<f64>,
     /// `price_per_hour` × the billed time, in US dollars; null when either is unknown.
     pub cost: Option<f64>,
+    /// A RunPod pod's id (runplz runpod only; absent for a Brev box).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_id: Option<String>,
+    /// The RunPod datacenter the pod ran in (runplz runpod only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacenter: Option<String>,
 }

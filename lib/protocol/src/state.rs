@@ -106,6 +106,10 @@ pub struct Handle {
     /// The Slurm job id (`scancel` takes it), for a run on a Slurm cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// The RunPod pod's id, once RunPod made it (its name, written before the create, is
+    /// `instance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_id: Option<String>,
 }
 
 /// The release of the run's place.

@@ -42,6 +42,9 @@ pub enum BackendCmd {
     /// Run on a Slurm cluster through its login node (`--host`, or `--host local`): sbatch, wait, collect.
     #[command(after_long_help = SLURM_HELP)]
     Slurm(SlurmArgs),
+    /// Run on a RunPod pod created for the run (picked from live prices) and terminated after it.
+    #[command(after_long_help = RUNPOD_HELP)]
+    Runpod(RunpodArgs),
     /// Where a run started earlier stands (`run-status` record). Modal runs so far.
     Status(RunArgs),
     /// The job's output so far, on stdout; `-f` follows it to the end.
@@ -218,6 +221,29 @@ pub struct SlurmArgs {
     pub nodes: Option<u32>,
 }
 
+/// `runplz runpod`.
+#[derive(Debug, Args)]
+pub struct RunpodArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The GPU type id to create (`"NVIDIA RTX A6000"`), skipping the pick; needs
+    /// --datacenter-id.
+    #[arg(long, value_name = "ID", requires = "datacenter_id")]
+    pub gpu_id: Option<String>,
+    /// The datacenter id (`US-TX-3`); needs --gpu-id.
+    #[arg(long, value_name = "ID", requires = "gpu_id")]
+    pub datacenter_id: Option<String>,
+    /// Pick no GPU type priced above this, in USD per GPU-hour.
+    #[arg(long, value_name = "USD")]
+    pub max_gpu_price: Option<f64>,
+    /// Not supported yet: refused (exit 2) rather than silently ignored.
+    #[arg(long, value_name = "USD")]
+    pub cost_cap_usd: Option<f64>,
+    /// Not supported yet: refused (exit 2) rather than silently ignored.
+    #[arg(long, value_name = "MINUTES")]
+    pub max_runtime_minutes: Option<u64>,
+}
+
 /// `runplz modal`.
 #[derive(Debug, Args)]
 pub struct ModalArgs {
@@ -264,6 +290,35 @@ EXAMPLES:
   runplz slurm job.json --host login.cluster.edu
   runplz slurm job.json --host local --nodes 2
   runplz slurm job.json --host login --sweep grid.json --table";
+
+const RUNPOD_HELP: &str = "\
+HOW A RUNPOD RUN GOES:
+  The key is RUNPOD_API_KEY (never printed, put on a command line or in a record; none is
+  exit 7, a refused one exit 8, and nothing is created); RUNPOD_API_BASE_URL replaces
+  https://api.runpod.io. runplz reads the live GPU types and prices (gpuTypes) and keeps
+  those that fit the job's resources (gpu by name, num_gpus, min_gpu_memory) and
+  --max-gpu-price: in runpod.gpu_order's order when the job has one, else the 5 cheapest.
+  No type fits: exit 6. Each type is tried in each of runpod.datacenters (default: any) in
+  turn; RunPod's \"no capacity\" moves on to the next. --gpu-id with --datacenter-id skips
+  the pick. The pod is named runplz-<job>-<8 hex> (that name is in the run state before
+  the create) and made with podFindAndDeployOnDemand: the job's from_registry image, gpu
+  count from num_gpus, container disk from min_disk (default 40 GB), min_cpu and
+  min_memory as its minimums, startSsh, a public IP, port 22/tcp, and a start command that
+  installs and starts an sshd where the image has none. A fresh ssh key is made for the
+  run and given to the pod as PUBLIC_KEY. A create with no answer (a timeout, a 5xx) is
+  never sent again before runplz has listed its pods by that name: a pod is never made
+  twice. Once the pod's runtime lists a public port 22, the run goes as runplz ssh does
+  (full ssh as root, the image's steps inline, no docker), then the pod is terminated
+  (runpod.on_finish: \"stop\" stops it) on every exit path: success, failure, timeout,
+  Ctrl-C, TERM, HUP. The record's instance names the pod (pod_id), the GPU type, the
+  datacenter, price_per_hour (RunPod's costPerHr) and the cost. The pod id is in the run
+  state (handle.pod_id). RUNPLZ_RUNPOD_CALL_TIMEOUT sets the seconds one API call may take
+  (default 60). --plan, --cost-cap-usd and --max-runtime-minutes are not supported yet.
+
+EXAMPLES:
+  RUNPOD_API_KEY=... runplz runpod job.json
+  runplz runpod job.json --max-gpu-price 0.80
+  runplz runpod job.json --gpu-id \"NVIDIA RTX A6000\" --datacenter-id US-TX-3";
 
 const AFTER_HELP: &str = "\
 OUTPUT:
@@ -550,6 +605,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 dry_run: a.dry_run,
             }),
         ),
+        BackendCmd::Runpod(a) => (
+            a.common,
+            backend::Args::Runpod(backend::RunpodArgs {
+                gpu_id: a.gpu_id,
+                datacenter_id: a.datacenter_id,
+                max_gpu_price: a.max_gpu_price,
+                cost_cap_usd: a.cost_cap_usd,
+                max_runtime_minutes: a.max_runtime_minutes,
+            }),
+        ),
         BackendCmd::Status(a) => return verb(Verb::Status, a),
         BackendCmd::Tail(a) => return verb(Verb::Tail { follow: a.follow }, a.run),
         BackendCmd::Kill(a) => return verb(Verb::Kill, a),
@@ -606,7 +671,7 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
     };
     let parallel = match (c.parallel, backend.kind()) {
         (Some(n), _) => n as usize,
-        (None, job::Backend::Brev) => 1,
+        (None, job::Backend::Brev | job::Backend::Runpod) => 1,
         // Slurm queues them; each member still holds its own ssh connection to the login
         // node, so not hundreds at once.
         (None, job::Backend::Slurm) => sets.len().min(32),

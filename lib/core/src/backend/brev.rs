@@ -150,6 +150,8 @@ impl Brev {
             cost: cost
                 .filter(|_| billed.is_some())
                 .map(|c| (c * 100.0).round() / 100.0),
+            pod_id: None,
+            datacenter: None,
         });
         match res {
             Ok(verified) if live.release == Release::Leave => {

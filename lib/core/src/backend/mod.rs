@@ -9,6 +9,7 @@
 mod brev;
 mod local;
 mod modal;
+mod runpod;
 mod slurm;
 mod ssh;
 
@@ -20,6 +21,7 @@ use anyhow::Result;
 pub use brev::BrevArgs;
 pub use local::LocalArgs;
 pub use modal::ModalArgs;
+pub use runpod::RunpodArgs;
 pub use slurm::SlurmArgs;
 pub use ssh::SshArgs;
 
@@ -165,6 +167,8 @@ pub enum Args {
     Modal(ModalArgs),
     /// `runplz slurm`.
     Slurm(SlurmArgs),
+    /// `runplz runpod`.
+    Runpod(RunpodArgs),
 }
 
 impl Args {
@@ -176,6 +180,7 @@ impl Args {
             Args::Brev(a) => Box::new(brev::Brev::new(a.clone())),
             Args::Modal(a) => Box::new(modal::Modal::new(a.clone())),
             Args::Slurm(a) => Box::new(slurm::Slurm(a.clone())),
+            Args::Runpod(a) => Box::new(runpod::Runpod::new(a.clone())),
         }
     }
 
@@ -194,6 +199,7 @@ pub fn check_job(job: &Job, kind: Kind) -> Result<(), JobError> {
         Kind::Brev => brev::rules(job, &settings),
         Kind::Modal => modal::rules(job, &settings),
         Kind::Slurm => slurm::rules(job, &settings),
+        Kind::Runpod => runpod::rules(job, &settings),
     }
 }
 

@@ -36,16 +36,19 @@ pub enum Backend {
     Modal,
     /// A Slurm cluster, through its login node.
     Slurm,
+    /// A RunPod pod, created for the run.
+    Runpod,
 }
 
 impl Backend {
     /// Every backend, in the order the docs list them.
-    pub const ALL: [Backend; 5] = [
+    pub const ALL: [Backend; 6] = [
         Backend::Local,
         Backend::Ssh,
         Backend::Brev,
         Backend::Modal,
         Backend::Slurm,
+        Backend::Runpod,
     ];
 
     /// The name used on the command line and in job.json (`local`, `ssh`, `brev`, `modal`).
@@ -56,6 +59,7 @@ impl Backend {
             Backend::Brev => "brev",
             Backend::Modal => "modal",
             Backend::Slurm => "slurm",
+            Backend::Runpod => "runpod",
         }
     }
 
@@ -67,6 +71,7 @@ impl Backend {
             Backend::Brev => runplz_protocol::Backend::Brev,
             Backend::Modal => runplz_protocol::Backend::Modal,
             Backend::Slurm => runplz_protocol::Backend::Slurm,
+            Backend::Runpod => runplz_protocol::Backend::Runpod,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! of `spec.ssh.*` / `spec.brev.*` with an `unwrap_or` at each call site, and a command-line
 //! override (`--native`) changes the settings, never the job as written.
 
-use super::spec::{BrevMode, InactivityAction, OnFinish};
+use super::spec::{BrevMode, InactivityAction, OnFinish, RunpodFinish};
 use super::{Backend, Job};
 use std::time::Duration;
 
@@ -141,6 +141,19 @@ impl Job {
             Backend::Modal => (Mode::Docker, None, none, None),
             // The job runs natively on the compute nodes, in a venv on the shared home.
             Backend::Slurm => (Mode::Native, None, none, None),
+            // The pod is the image: the steps run inline over ssh.
+            Backend::Runpod => (
+                Mode::InPlace,
+                None,
+                Limits {
+                    ssh_ready_wait_seconds: s.runpod.ssh_ready_wait_seconds,
+                    ..none
+                },
+                Some(match s.runpod.on_finish {
+                    Some(RunpodFinish::Stop) => OnFinish::Stop,
+                    _ => OnFinish::Delete,
+                }),
+            ),
         };
         let deadline = [s.timeout, limits.max_runtime_seconds]
             .into_iter()
@@ -160,7 +173,7 @@ impl Job {
             }),
             on_finish,
             ssh_ready_wait: secs(limits.ssh_ready_wait_seconds).or(match backend {
-                Backend::Ssh | Backend::Brev => Some(Duration::from_secs(1800)),
+                Backend::Ssh | Backend::Brev | Backend::Runpod => Some(Duration::from_secs(1800)),
                 _ => None,
             }),
         }

@@ -97,6 +97,9 @@ pub struct JobFile {
     /// Settings for `runplz slurm`.
     #[serde(default)]
     pub slurm: Slurm,
+    /// Settings for `runplz runpod`.
+    #[serde(default)]
+    pub runpod: Runpod,
     /// Checks on the box before the run starts: a value below its minimum is a warning,
     /// below half of it a failure that stops the run.
     #[serde(default)]
@@ -417,6 +420,38 @@ pub struct Modal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = false))]
     pub detach: Option<bool>,
+}
+
+/// What happens to a RunPod pod when the run ends.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunpodFinish {
+    /// Terminate the pod (nothing left, nothing billed).
+    Terminate,
+    /// Stop the pod (its volume is kept and billed; the GPU is released).
+    Stop,
+}
+
+/// `runplz runpod` settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runpod {
+    /// GPU type ids to try, in this order (`"NVIDIA RTX A6000"`, as RunPod's `gpuTypes` names
+    /// them); each must still fit `resources` and `--max-gpu-price`. Default: every type that
+    /// fits, cheapest first (the first 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_order: Option<Vec<String>>,
+    /// Datacenter ids to try, in this order, for each GPU type (`"US-TX-3"`). Default: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacenters: Option<Vec<String>>,
+    /// What happens to the pod when the run ends, whether it succeeded or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "terminate"))]
+    pub on_finish: Option<RunpodFinish>,
+    /// Seconds to wait for a new pod to answer ssh (at most 2592000, 30 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 1800, "minimum" = 1, "maximum" = 2592000))]
+    pub ssh_ready_wait_seconds: Option<i64>,
 }
 
 /// `runplz slurm` settings: what the site's Slurm calls things, passed to `sbatch`.

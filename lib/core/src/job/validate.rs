@@ -7,7 +7,7 @@
 
 use super::humanize::{did_you_mean, quoted_list};
 use super::spans::{join_index, join_key};
-use super::spec::{Brev, BrevMode, JobFile, OnFinish, Ssh};
+use super::spec::{Brev, BrevMode, JobFile, OnFinish, Runpod, Ssh};
 use super::{Job, Run};
 use crate::quote::is_identifier;
 use std::path::{Component, Path, PathBuf};
@@ -407,6 +407,25 @@ fn brev(b: &Brev) -> Result<(), Problem> {
     Ok(())
 }
 
+fn runpod(r: &Runpod) -> Result<(), Problem> {
+    positive_seconds("runpod.ssh_ready_wait_seconds", r.ssh_ready_wait_seconds)?;
+    for (field, list, what) in [
+        ("runpod.gpu_order", &r.gpu_order, "a GPU type id such as \"NVIDIA RTX A6000\""),
+        ("runpod.datacenters", &r.datacenters, "a datacenter id such as \"US-TX-3\""),
+    ] {
+        if list.as_ref().is_some_and(|l| l.is_empty()) {
+            return Err(p(
+                field,
+                format!("found an empty list, expected at least one entry (or leave \"{}\" out)", &field[7..]),
+            ));
+        }
+        for (i, e) in list.iter().flatten().enumerate() {
+            non_empty(&join_index(field, i), Some(e), what)?;
+        }
+    }
+    Ok(())
+}
+
 /// Check every rule and build the validated job, or return the first problem.
 pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<Job, Problem> {
     let name_ok = (1..=63).contains(&spec.name.len())
@@ -482,6 +501,7 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     )?;
     ssh(&spec.ssh, root)?;
     brev(&spec.brev)?;
+    runpod(&spec.runpod)?;
     let (ship_root, job_rel) = ship_root(&spec, root)?;
     let workdir = workdir(&spec, &ship_root, &job_rel)?;
 
