@@ -30,6 +30,7 @@ mod records;
 mod repo_root;
 mod retries;
 mod runplz;
+mod runpod;
 mod scan;
 mod seam;
 mod secrets;

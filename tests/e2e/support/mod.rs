@@ -7,6 +7,7 @@
 
 mod fakebin;
 mod fakebrev;
+pub mod fakerunpod;
 pub mod slurm;
 mod sshbox;
 pub mod sweep;
@@ -14,6 +15,7 @@ mod testenv;
 
 pub use fakebin::FakeBin;
 pub use fakebrev::FakeBrev;
+pub use fakerunpod::FakeRunpod;
 pub use sshbox::SshBox;
 pub use testenv::{world, TestEnv};
 

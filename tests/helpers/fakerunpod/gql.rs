@@ -107,7 +107,11 @@ impl P<'_> {
         self.t.get(self.i)
     }
     fn next(&mut self) -> Result<Tok, String> {
-        let t = self.t.get(self.i).cloned().ok_or("Syntax Error: Expected Name, found <EOF>.")?;
+        let t = self
+            .t
+            .get(self.i)
+            .cloned()
+            .ok_or("Syntax Error: Expected Name, found <EOF>.")?;
         self.i += 1;
         Ok(t)
     }
@@ -147,7 +151,11 @@ impl P<'_> {
                 }
                 self.i += 1;
             }
-            let sels = if self.is('{') { self.sels()? } else { Vec::new() };
+            let sels = if self.is('{') {
+                self.sels()?
+            } else {
+                Vec::new()
+            };
             out.push(Field {
                 name,
                 alias,
@@ -183,7 +191,8 @@ impl P<'_> {
                 Ok(Value::Object(m))
             }
             Tok::Str(s) => Ok(Value::String(s)),
-            Tok::Num(n) => Ok(serde_json::from_str(&n).map_err(|_| format!("Syntax Error: Invalid number {n}"))?),
+            Tok::Num(n) => Ok(serde_json::from_str(&n)
+                .map_err(|_| format!("Syntax Error: Invalid number {n}"))?),
             Tok::Name(n) => Ok(match n.as_str() {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
@@ -245,7 +254,9 @@ pub fn project(v: &Value, sels: &[Field], ty: &str) -> Result<Value, String> {
     match v {
         Value::Null => Ok(Value::Null),
         Value::Array(a) => Ok(Value::Array(
-            a.iter().map(|x| project(x, sels, ty)).collect::<Result<_, _>>()?,
+            a.iter()
+                .map(|x| project(x, sels, ty))
+                .collect::<Result<_, _>>()?,
         )),
         Value::Object(m) => {
             if sels.is_empty() {
@@ -260,7 +271,10 @@ pub fn project(v: &Value, sels: &[Field], ty: &str) -> Result<Value, String> {
                     continue;
                 }
                 let Some(x) = m.get(&f.name).filter(|_| !f.name.starts_with('_')) else {
-                    return Err(format!("Cannot query field \"{}\" on type \"{ty}\".", f.name));
+                    return Err(format!(
+                        "Cannot query field \"{}\" on type \"{ty}\".",
+                        f.name
+                    ));
                 };
                 out.insert(f.key().into(), project(x, &f.sels, &f.name)?);
             }
@@ -268,7 +282,9 @@ pub fn project(v: &Value, sels: &[Field], ty: &str) -> Result<Value, String> {
         }
         scalar => {
             if !sels.is_empty() {
-                return Err(format!("Field \"{ty}\" must not have a selection since its type is a scalar."));
+                return Err(format!(
+                    "Field \"{ty}\" must not have a selection since its type is a scalar."
+                ));
             }
             Ok(scalar.clone())
         }

@@ -20,7 +20,8 @@
 //! any instances available"), `create-hang=<ms>` (a create makes the pod, then answers only
 //! after that long), `5xx=<n>` (the next n requests get a 502 with an HTML body, then the
 //! line counts down), `graphql-unauthorized` (every request is a 200 whose error says
-//! "Unauthorized"), `runtime-ms=<ms>`, `terminate-fails`.
+//! "Unauthorized"), `runtime-ms=<ms>`, `terminate-fails`, `slow=<field>:<ms>` (calls to
+//! that top field answer only after that long).
 
 mod gql;
 mod pods;
@@ -60,7 +61,10 @@ impl World {
     }
 
     pub fn fail_value(&self, word: &str) -> Option<String> {
-        self.fails().into_iter().find(|(k, _)| k == word).map(|(_, v)| v)
+        self.fails()
+            .into_iter()
+            .find(|(k, _)| k == word)
+            .map(|(_, v)| v)
     }
 
     /// Take one from a `5xx=<n>` line; whether this request fails.
@@ -70,12 +74,18 @@ impl World {
         let mut hit = false;
         let lines: Vec<String> = text
             .lines()
-            .map(|l| match l.trim().strip_prefix("5xx=").and_then(|n| n.parse::<u32>().ok()) {
-                Some(n) if n > 0 => {
-                    hit = true;
-                    format!("5xx={}", n - 1)
+            .map(|l| {
+                match l
+                    .trim()
+                    .strip_prefix("5xx=")
+                    .and_then(|n| n.parse::<u32>().ok())
+                {
+                    Some(n) if n > 0 => {
+                        hit = true;
+                        format!("5xx={}", n - 1)
+                    }
+                    _ => l.to_string(),
                 }
-                _ => l.to_string(),
             })
             .collect();
         if hit {
@@ -129,7 +139,13 @@ fn main() {
     }
 }
 
-fn respond(s: &mut TcpStream, code: u16, reason: &str, ctype: &str, body: &str) -> std::io::Result<()> {
+fn respond(
+    s: &mut TcpStream,
+    code: u16,
+    reason: &str,
+    ctype: &str,
+    body: &str,
+) -> std::io::Result<()> {
     write!(
         s,
         "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -191,7 +207,13 @@ fn serve(w: &World, mut s: TcpStream) -> std::io::Result<()> {
     }
     if how == "none" {
         w.record(json!({"http": 401, "at_ms": now_ms()}));
-        return respond(&mut s, 401, "Unauthorized", "application/json", r#"{"error":"Unauthorized"}"#);
+        return respond(
+            &mut s,
+            401,
+            "Unauthorized",
+            "application/json",
+            r#"{"error":"Unauthorized"}"#,
+        );
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let vars = req["variables"].as_object().cloned().unwrap_or_default();
@@ -207,7 +229,16 @@ fn serve(w: &World, mut s: TcpStream) -> std::io::Result<()> {
                 for f in &fields {
                     let input = f.args.get("input").cloned().unwrap_or(Value::Null);
                     w.record(json!({"op": f.name, "kind": op, "input": input, "auth": how, "at_ms": now_ms()}));
-                    match pods::resolve(w, &op, f).and_then(|v| gql::project(&v, &f.sels, &f.name)) {
+                    if let Some(ms) = w.fails().iter().find_map(|(k, v)| {
+                        let (o, ms) = v.split_once(':')?;
+                        (k == "slow" && o == f.name)
+                            .then(|| ms.parse::<u64>().ok())
+                            .flatten()
+                    }) {
+                        std::thread::sleep(Duration::from_millis(ms));
+                    }
+                    match pods::resolve(w, &op, f).and_then(|v| gql::project(&v, &f.sels, &f.name))
+                    {
                         Ok(v) => {
                             data.insert(f.key().to_string(), v);
                         }

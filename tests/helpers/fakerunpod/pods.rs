@@ -12,7 +12,10 @@ const NO_CAPACITY: &str = "There are no longer any instances available with the 
 
 fn gpu(id: &str, name: &str, mem: u32, secure: f64, community: f64, dcs: &[&str]) -> Value {
     let offered = secure > 0.0 || community > 0.0;
-    let lowest = [secure, community].into_iter().filter(|p| *p > 0.0).fold(f64::NAN, f64::min);
+    let lowest = [secure, community]
+        .into_iter()
+        .filter(|p| *p > 0.0)
+        .fold(f64::NAN, f64::min);
     json!({
         "id": id, "displayName": name, "manufacturer": if id == "unknown" { "unknown" } else { "Nvidia" },
         "memoryInGb": mem, "maxGpuCount": if offered { 8 } else { 0 }, "cudaCores": 0,
@@ -29,10 +32,38 @@ fn gpu(id: &str, name: &str, mem: u32, secure: f64, community: f64, dcs: &[&str]
 /// in neither cloud, as the real list has.
 pub fn default_catalog() -> Vec<Value> {
     vec![
-        gpu("NVIDIA GeForce RTX 4090", "RTX 4090", 24, 0.69, 0.34, &["EU-RO-1", "US-TX-3"]),
-        gpu("NVIDIA RTX A6000", "RTX A6000", 48, 0.76, 0.49, &["US-TX-3", "CA-MTL-1"]),
-        gpu("NVIDIA A100 80GB PCIe", "A100 PCIe", 80, 1.64, 1.19, &["US-KS-2"]),
-        gpu("NVIDIA H100 80GB HBM3", "H100 SXM", 80, 2.99, 2.69, &["US-TX-3"]),
+        gpu(
+            "NVIDIA GeForce RTX 4090",
+            "RTX 4090",
+            24,
+            0.69,
+            0.34,
+            &["EU-RO-1", "US-TX-3"],
+        ),
+        gpu(
+            "NVIDIA RTX A6000",
+            "RTX A6000",
+            48,
+            0.76,
+            0.49,
+            &["US-TX-3", "CA-MTL-1"],
+        ),
+        gpu(
+            "NVIDIA A100 80GB PCIe",
+            "A100 PCIe",
+            80,
+            1.64,
+            1.19,
+            &["US-KS-2"],
+        ),
+        gpu(
+            "NVIDIA H100 80GB HBM3",
+            "H100 SXM",
+            80,
+            2.99,
+            2.69,
+            &["US-TX-3"],
+        ),
         gpu("NVIDIA A40", "A40", 48, 0.0, 0.0, &[]),
         gpu("unknown", "unknown", 0, 0.0, 0.0, &[]),
     ]
@@ -64,7 +95,10 @@ pub fn resolve(w: &World, op: &str, f: &Field) -> Result<Value, String> {
         ("query", "gpuTypes") => {
             let ids: Vec<String> = match (&input["id"], &input["ids"]) {
                 (Value::String(id), _) => vec![id.clone()],
-                (_, Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                (_, Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
                 _ => Vec::new(),
             };
             let count = f
@@ -88,7 +122,11 @@ pub fn resolve(w: &World, op: &str, f: &Field) -> Result<Value, String> {
         }
         ("query", "myself") => {
             let pods = w.pods.lock().unwrap();
-            let live: Vec<Value> = pods.iter().filter(|p| p["desiredStatus"] != "TERMINATED").map(view).collect();
+            let live: Vec<Value> = pods
+                .iter()
+                .filter(|p| p["desiredStatus"] != "TERMINATED")
+                .map(view)
+                .collect();
             Ok(json!({"id": "user_fake", "email": "fake@example.com", "pods": live}))
         }
         ("query", "pod") => {
@@ -105,13 +143,19 @@ pub fn resolve(w: &World, op: &str, f: &Field) -> Result<Value, String> {
         ("mutation", "podResume") => change(w, s(&input, "podId"), "RUNNING"),
         ("mutation", "podTerminate") => {
             if w.fail_value("terminate-fails").is_some() {
-                return Err("Something went wrong. Please try again later or contact support.".into());
+                return Err(
+                    "Something went wrong. Please try again later or contact support.".into(),
+                );
             }
             change(w, s(&input, "podId"), "TERMINATED").map(|_| Value::Null)
         }
         (_, other) => Err(format!(
             "Cannot query field \"{other}\" on type \"{}\".",
-            if op == "mutation" { "Mutation" } else { "Query" }
+            if op == "mutation" {
+                "Mutation"
+            } else {
+                "Query"
+            }
         )),
     }
 }
@@ -129,8 +173,11 @@ fn view(p: &Value) -> Value {
 
 fn pod_id() -> String {
     let mut b = [0u8; 14];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
-    b.iter().map(|x| b"abcdefghijklmnopqrstuvwxyz0123456789"[(*x % 36) as usize] as char).collect()
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    b.iter()
+        .map(|x| b"abcdefghijklmnopqrstuvwxyz0123456789"[(*x % 36) as usize] as char)
+        .collect()
 }
 
 fn create(w: &World, input: &Value) -> Result<Value, String> {
@@ -139,7 +186,9 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
     let gpu_id = s(input, "gpuTypeId");
     let cloud = s(input, "cloudType");
     if !["ALL", "SECURE", "COMMUNITY"].contains(&cloud) {
-        return Err(format!("Value \"{cloud}\" does not exist in \"CloudTypeEnum\" enum."));
+        return Err(format!(
+            "Value \"{cloud}\" does not exist in \"CloudTypeEnum\" enum."
+        ));
     }
     if name.is_empty() || image.is_empty() {
         return Err("Field \"PodFindAndDeployOnDemandInput.imageName\" of required type \"String!\" was not provided.".into());
@@ -149,12 +198,18 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
         return Err(NO_CAPACITY.into());
     };
     let count = input["gpuCount"].as_u64().unwrap_or(1);
-    let dcs: Vec<&str> = g["_datacenters"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    let dcs: Vec<&str> = g["_datacenters"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
     let dc = match input["dataCenterId"].as_str() {
         Some(d) => d,
         None => dcs.first().copied().unwrap_or(""),
     };
-    let nocap = w.fails().into_iter().any(|(k, v)| k == "nocap" && (v == gpu_id || v == format!("{gpu_id}@{dc}")));
+    let nocap = w
+        .fails()
+        .into_iter()
+        .any(|(k, v)| k == "nocap" && (v == gpu_id || v == format!("{gpu_id}@{dc}")));
     if nocap || !dcs.contains(&dc) || count > g["maxGpuCount"].as_u64().unwrap_or(0) {
         return Err(NO_CAPACITY.into());
     }
@@ -168,7 +223,11 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
     let id = pod_id();
     let env: Vec<Value> = input["env"]
         .as_array()
-        .map(|a| a.iter().map(|e| json!(format!("{}={}", s(e, "key"), s(e, "value")))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| json!(format!("{}={}", s(e, "key"), s(e, "value"))))
+                .collect()
+        })
         .unwrap_or_default();
     let pod = json!({
         "id": id, "name": name, "imageName": image, "env": env,
@@ -192,7 +251,10 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
         w.save(&pods);
     }
     schedule_runtime(w, &id);
-    if let Some(ms) = w.fail_value("create-hang").and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(ms) = w
+        .fail_value("create-hang")
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         std::thread::sleep(Duration::from_millis(ms));
     }
     Ok(view(&pod))
@@ -200,7 +262,10 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
 
 fn change(w: &World, id: &str, to: &str) -> Result<Value, String> {
     let mut pods = w.pods.lock().unwrap();
-    let Some(p) = pods.iter_mut().find(|p| p["id"] == id && p["desiredStatus"] != "TERMINATED") else {
+    let Some(p) = pods
+        .iter_mut()
+        .find(|p| p["id"] == id && p["desiredStatus"] != "TERMINATED")
+    else {
         return Err(format!("pod {id} not found"));
     };
     if to != "RUNNING" {
@@ -219,23 +284,37 @@ fn change(w: &World, id: &str, to: &str) -> Result<Value, String> {
 
 /// After `runtime-ms`, the pod's container is "up": its sshd runs and the runtime lists it.
 fn schedule_runtime(w: &World, id: &str) {
-    let ms = w.fail_value("runtime-ms").and_then(|v| v.parse().ok()).unwrap_or(300);
+    let ms = w
+        .fail_value("runtime-ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let id = id.to_string();
     // SAFETY of the lifetime: the World lives for the whole process (an Arc held by main).
     let w: &'static World = unsafe { &*(w as *const World) };
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(ms));
         let mut pods = w.pods.lock().unwrap();
-        let Some(p) = pods.iter_mut().find(|p| p["id"] == id.as_str()) else { return };
+        let Some(p) = pods.iter_mut().find(|p| p["id"] == id.as_str()) else {
+            return;
+        };
         if p["desiredStatus"] != "RUNNING" || !p["runtime"].is_null() {
             return;
         }
-        let key = p["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).find_map(|e| e.strip_prefix("PUBLIC_KEY=")).unwrap_or("").to_string();
+        let key = p["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str())
+            .find_map(|e| e.strip_prefix("PUBLIC_KEY="))
+            .unwrap_or("")
+            .to_string();
         let public = p["_public_ip"] == true && s(p, "ports").split(',').any(|x| x == "22/tcp");
         match start_sshd(&w.dir.join("pods").join(&id), &id, &key) {
             Ok((pid, port)) => {
                 p["_sshd_pid"] = json!(pid);
-                let mut ports = vec![json!({"ip": "127.0.0.2", "isIpPublic": false, "privatePort": 22, "publicPort": 22, "type": "tcp"})];
+                let mut ports = vec![
+                    json!({"ip": "127.0.0.2", "isIpPublic": false, "privatePort": 22, "publicPort": 22, "type": "tcp"}),
+                ];
                 if public {
                     ports.push(json!({"ip": "127.0.0.1", "isIpPublic": true, "privatePort": 22, "publicPort": port, "type": "tcp"}));
                 }
@@ -265,7 +344,10 @@ fn start_sshd(dir: &Path, id: &str, key: &str) -> Result<(u32, u16), String> {
     let q = |p: &Path| p.display().to_string();
     let _ = std::fs::create_dir_all("/run/sshd");
     for _ in 0..20 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
         std::fs::write(
             dir.join("sshd_config"),
             format!(
@@ -281,8 +363,13 @@ fn start_sshd(dir: &Path, id: &str, key: &str) -> Result<(u32, u16), String> {
         )
         .map_err(|e| e.to_string())?;
         let mut cmd = Command::new("/usr/sbin/sshd");
-        cmd.args(["-D", "-e", "-f"]).arg(dir.join("sshd_config")).arg("-E").arg(dir.join("sshd.log"));
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .arg("-E")
+            .arg(dir.join("sshd.log"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         // SAFETY: setsid is async-signal-safe; the pod outlives whoever asked for it.
         unsafe {
             cmd.pre_exec(|| {
@@ -320,10 +407,16 @@ pub fn pod_processes(sshd: Option<u32>, id: &str) -> Vec<i32> {
     let mut parent = std::collections::HashMap::new();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
             if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
-                if let Some(pp) = rest.split_whitespace().nth(1).and_then(|x| x.parse::<i32>().ok()) {
+                if let Some(pp) = rest
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|x| x.parse::<i32>().ok())
+                {
                     parent.insert(pid, pp);
                 }
             }
@@ -359,7 +452,10 @@ fn kill_pod(p: &Value) {
     let sshd = p["_sshd_pid"].as_u64().map(|x| x as u32);
     for _ in 0..3 {
         for pid in pod_processes(sshd, &id) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         std::thread::sleep(Duration::from_millis(30));
     }

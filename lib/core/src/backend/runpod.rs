@@ -103,7 +103,10 @@ impl Runpod {
     }
 
     fn finish(&self) -> RunpodFinish {
-        self.finish.get().copied().unwrap_or(RunpodFinish::Terminate)
+        self.finish
+            .get()
+            .copied()
+            .unwrap_or(RunpodFinish::Terminate)
     }
 
     /// Terminate or stop the pod (once), say what it cost, remember it for the record.
@@ -153,7 +156,9 @@ impl Runpod {
                 );
             }
             live.done = None;
-            return res.map(|_| ()).map_err(|e| rp::error(e, "checking for the pod"));
+            return res
+                .map(|_| ())
+                .map_err(|e| rp::error(e, "checking for the pod"));
         }
         let id = live
             .id
@@ -190,7 +195,10 @@ impl Runpod {
                 let cost = cost.map(|c| format!(": about ${c:.2}")).unwrap_or_default();
                 crate::out::note(
                     TOOL,
-                    format!("pod {name} ({id}, {what}) {release} after {}{cost}", human(secs)),
+                    format!(
+                        "pod {name} ({id}, {what}) {release} after {}{cost}",
+                        human(secs)
+                    ),
                 );
                 Ok(())
             }
@@ -198,8 +206,9 @@ impl Runpod {
                 crate::out::warn(
                     TOOL,
                     format!(
-                        "POD {name} ({id}) WAS NOT {}: {e}. It may still be running and billing ({what}): {verb} it in RunPod's console or with `runpodctl {} pod {id}`",
+                        "POD {name} ({id}) WAS NOT {}: {}. It may still be running and billing ({what}): {verb} it in RunPod's console or with `runpodctl {} pod {id}`",
                         if verb == "terminate" { "TERMINATED" } else { "STOPPED" },
+                        e.to_string().trim_end_matches('.'),
                         if verb == "terminate" { "remove" } else { "stop" },
                     ),
                 );
@@ -213,7 +222,10 @@ impl Runpod {
     fn bring_up(&self, p: &Prepared, state: &mut RunState) -> Result<Ssh> {
         let api = self.api()?;
         let plan = self.plan.get().cloned().unwrap_or_default();
-        let limit = p.settings.ssh_ready_wait.unwrap_or(Duration::from_secs(1800));
+        let limit = p
+            .settings
+            .ssh_ready_wait
+            .unwrap_or(Duration::from_secs(1800));
         let dir = tempfile::Builder::new()
             .prefix("rp-runpod-")
             .tempdir()
@@ -256,7 +268,10 @@ impl Runpod {
             let where_ = dc.as_deref().unwrap_or("any datacenter");
             crate::out::note(
                 TOOL,
-                format!("creating RunPod pod {name} ({count} x {}, {where_}, ${:.2}/GPU-h)...", c.id, c.price_per_gpu),
+                format!(
+                    "creating RunPod pod {name} ({count} x {}, {where_}, ${:.2}/GPU-h)...",
+                    c.id, c.price_per_gpu
+                ),
             );
             if let Some(l) = self.live().as_mut() {
                 l.sent = true;
@@ -283,7 +298,13 @@ impl Runpod {
                     break;
                 }
                 Err(Failure::NoCapacity(m)) => {
-                    crate::out::note(TOOL, format!("no capacity for {} in {where_} ({m}); trying the next", c.id));
+                    crate::out::note(
+                        TOOL,
+                        format!(
+                            "no capacity for {} in {where_} ({m}); trying the next",
+                            c.id
+                        ),
+                    );
                     refusals.push(format!("{} in {where_}", c.id));
                 }
                 Err(e) => return Err(rp::error(e, &format!("creating pod {name}"))),
@@ -295,7 +316,10 @@ impl Runpod {
             }
             return Err(CliError::new(
                 Exit::Failed,
-                format!("RunPod had no capacity for any type tried ({}); nothing was created", refusals.join(", ")),
+                format!(
+                    "RunPod had no capacity for any type tried ({}); nothing was created",
+                    refusals.join(", ")
+                ),
             ));
         };
         let id = pod.id.clone();
@@ -307,14 +331,21 @@ impl Runpod {
             l.datacenter = pod.datacenter.clone().or(dc);
         }
         check_signal("creating the pod")?;
-        crate::out::note(TOOL, format!("waiting for pod {name} ({id}) to answer ssh..."));
+        crate::out::note(
+            TOOL,
+            format!("waiting for pod {name} ({id}) to answer ssh..."),
+        );
         let end = Instant::now() + limit;
         let mut looks = 0u32;
         let (ip, port) = loop {
             looks += 1;
-            let now = api.pod(&id).map_err(|e| rp::error(e, &format!("reading pod {id}")))?;
+            let now = api
+                .pod(&id)
+                .map_err(|e| rp::error(e, &format!("reading pod {id}")))?;
             let Some(now) = now else {
-                anyhow::bail!("pod {id} disappeared while waiting for it (RunPod no longer lists it)");
+                anyhow::bail!(
+                    "pod {id} disappeared while waiting for it (RunPod no longer lists it)"
+                );
             };
             if let Some(l) = self.live().as_mut() {
                 if now.cost_per_hr.is_some() {
@@ -328,7 +359,10 @@ impl Runpod {
                 break s;
             }
             if matches!(now.desired_status.as_str(), "EXITED" | "TERMINATED") {
-                anyhow::bail!("pod {id} is {} while waiting for it to run", now.desired_status);
+                anyhow::bail!(
+                    "pod {id} is {} while waiting for it to run",
+                    now.desired_status
+                );
             }
             if Instant::now() >= end {
                 return Err(CliError::new(
@@ -340,7 +374,10 @@ impl Runpod {
         };
         let cfg = {
             let g = self.live();
-            let d = g.as_ref().and_then(|l| l._dir.as_ref()).map(|d| d.path().to_path_buf());
+            let d = g
+                .as_ref()
+                .and_then(|l| l._dir.as_ref())
+                .map(|d| d.path().to_path_buf());
             d.ok_or_else(|| anyhow::anyhow!("the pod's key folder is gone"))?
         };
         let cfg_file = cfg.join("ssh_config");
@@ -379,7 +416,14 @@ impl Runpod {
     }
 }
 
-fn write_ssh_config(path: &Path, name: &str, ip: &str, port: u16, key: &Path, known: &Path) -> Result<()> {
+fn write_ssh_config(
+    path: &Path,
+    name: &str,
+    ip: &str,
+    port: u16,
+    key: &Path,
+    known: &Path,
+) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let q = |p: &Path| format!("\"{}\"", p.display());
@@ -482,7 +526,9 @@ impl Backend for Runpod {
                 w.push("runpod.gpu_order is not used: --gpu-id pins the GPU type".into());
             }
             if job.spec.runpod.datacenters.is_some() {
-                w.push("runpod.datacenters is not used: --datacenter-id pins the datacenter".into());
+                w.push(
+                    "runpod.datacenters is not used: --datacenter-id pins the datacenter".into(),
+                );
             }
         }
         w
@@ -524,7 +570,10 @@ impl Backend for Runpod {
         let types = api
             .gpu_types(count)
             .map_err(|e| rp::error(e, "reading RunPod's GPU types"))?;
-        let plan: Vec<(Candidate, Option<String>)> = match (&self.args.gpu_id, &self.args.datacenter_id) {
+        let plan: Vec<(Candidate, Option<String>)> = match (
+            &self.args.gpu_id,
+            &self.args.datacenter_id,
+        ) {
             (Some(g), Some(dc)) => {
                 let row = types.iter().find(|t| t["id"] == g.as_str());
                 let Some(row) = row else {
@@ -532,7 +581,9 @@ impl Backend for Runpod {
                         "--gpu-id: RunPod has no GPU type {g:?} (ids look like \"NVIDIA RTX A6000\"); nothing was created"
                     )));
                 };
-                let price = row["lowestPrice"]["uninterruptablePrice"].as_f64().unwrap_or(0.0);
+                let price = row["lowestPrice"]["uninterruptablePrice"]
+                    .as_f64()
+                    .unwrap_or(0.0);
                 vec![(
                     Candidate {
                         id: g.clone(),

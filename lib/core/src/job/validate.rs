@@ -410,13 +410,24 @@ fn brev(b: &Brev) -> Result<(), Problem> {
 fn runpod(r: &Runpod) -> Result<(), Problem> {
     positive_seconds("runpod.ssh_ready_wait_seconds", r.ssh_ready_wait_seconds)?;
     for (field, list, what) in [
-        ("runpod.gpu_order", &r.gpu_order, "a GPU type id such as \"NVIDIA RTX A6000\""),
-        ("runpod.datacenters", &r.datacenters, "a datacenter id such as \"US-TX-3\""),
+        (
+            "runpod.gpu_order",
+            &r.gpu_order,
+            "a GPU type id such as \"NVIDIA RTX A6000\"",
+        ),
+        (
+            "runpod.datacenters",
+            &r.datacenters,
+            "a datacenter id such as \"US-TX-3\"",
+        ),
     ] {
         if list.as_ref().is_some_and(|l| l.is_empty()) {
             return Err(p(
                 field,
-                format!("found an empty list, expected at least one entry (or leave \"{}\" out)", &field[7..]),
+                format!(
+                    "found an empty list, expected at least one entry (or leave \"{}\" out)",
+                    &field[7..]
+                ),
             ));
         }
         for (i, e) in list.iter().flatten().enumerate() {

@@ -72,7 +72,9 @@ impl Pod {
             ports.iter().find_map(|p| {
                 let ok = p["privatePort"].as_u64() == Some(22) && p["isIpPublic"] == true;
                 let ip = p["ip"].as_str().filter(|ip| !ip.is_empty())?;
-                let port = p["publicPort"].as_u64().and_then(|x| u16::try_from(x).ok())?;
+                let port = p["publicPort"]
+                    .as_u64()
+                    .and_then(|x| u16::try_from(x).ok())?;
                 ok.then(|| (ip.to_string(), port))
             })
         });
@@ -160,7 +162,11 @@ impl Api {
             .send(body.as_bytes());
         let mut res = match res {
             Ok(r) => r,
-            Err(e) => return Err(Failure::Transient(format!("RunPod's API did not answer: {e}"))),
+            Err(e) => {
+                return Err(Failure::Transient(format!(
+                    "RunPod's API did not answer: {e}"
+                )))
+            }
         };
         let status = res.status().as_u16();
         let text = res
@@ -171,7 +177,9 @@ impl Api {
             return Err(Failure::Unauthorized);
         }
         if status >= 500 || status == 429 || status == 403 {
-            return Err(Failure::Transient(format!("RunPod's API answered HTTP {status}")));
+            return Err(Failure::Transient(format!(
+                "RunPod's API answered HTTP {status}"
+            )));
         }
         let v: Value = serde_json::from_str(&text).map_err(|_| {
             Failure::Query(format!(
@@ -190,7 +198,9 @@ impl Api {
             return Err(Failure::Query(m.to_string()));
         }
         if status != 200 {
-            return Err(Failure::Query(format!("RunPod's API answered HTTP {status}")));
+            return Err(Failure::Query(format!(
+                "RunPod's API answered HTTP {status}"
+            )));
         }
         Ok(v["data"].clone())
     }
@@ -227,7 +237,9 @@ impl Api {
 
     /// One pod, or None when RunPod no longer has it.
     pub fn pod(&self, id: &str) -> Result<Option<Pod>, Failure> {
-        let q = format!("query Pod($podId: String!) {{ pod(input: {{podId: $podId}}) {{ {POD_FIELDS} }} }}");
+        let q = format!(
+            "query Pod($podId: String!) {{ pod(input: {{podId: $podId}}) {{ {POD_FIELDS} }} }}"
+        );
         let d = self.call(&q, &json!({"podId": id}))?;
         Ok((!d["pod"].is_null()).then(|| Pod::from(&d["pod"])))
     }

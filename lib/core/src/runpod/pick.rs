@@ -64,8 +64,14 @@ pub fn candidates(
                 continue;
             }
         }
-        if t["maxGpuCount"].as_u64().is_some_and(|m| (m as u32) < count) {
-            why.push(format!("{id}: at most {} GPUs < num_gpus {count}", t["maxGpuCount"]));
+        if t["maxGpuCount"]
+            .as_u64()
+            .is_some_and(|m| (m as u32) < count)
+        {
+            why.push(format!(
+                "{id}: at most {} GPUs < num_gpus {count}",
+                t["maxGpuCount"]
+            ));
             continue;
         }
         if let Some(mp) = max_price {
@@ -105,7 +111,10 @@ pub fn candidates(
         let near = if why.is_empty() {
             String::new()
         } else {
-            format!(" (nearest misses: {})", why.into_iter().take(3).collect::<Vec<_>>().join("; "))
+            format!(
+                " (nearest misses: {})",
+                why.into_iter().take(3).collect::<Vec<_>>().join("; ")
+            )
         };
         return Err(format!(
             "no RunPod GPU type fits {wanted} with these resources{near}; nothing was created"
