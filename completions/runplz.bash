@@ -34,6 +34,9 @@ _runplz() {
             runplz,modal)
                 cmd="runplz__subcmd__modal"
                 ;;
+            runplz,runpod)
+                cmd="runplz__subcmd__runpod"
+                ;;
             runplz,slurm)
                 cmd="runplz__subcmd__slurm"
                 ;;
@@ -64,6 +67,9 @@ _runplz() {
             runplz__subcmd__help,modal)
                 cmd="runplz__subcmd__help__subcmd__modal"
                 ;;
+            runplz__subcmd__help,runpod)
+                cmd="runplz__subcmd__help__subcmd__runpod"
+                ;;
             runplz__subcmd__help,slurm)
                 cmd="runplz__subcmd__help__subcmd__slurm"
                 ;;
@@ -83,7 +89,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal slurm status tail kill collect help"
+            opts="-h -V --help --version local ssh brev modal slurm runpod status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +179,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal slurm status tail kill collect help"
+            opts="local ssh brev modal slurm runpod status tail kill collect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +263,20 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help__subcmd__modal)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__runpod)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -426,6 +446,72 @@ _runplz() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__runpod)
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --gpu-id --datacenter-id --max-gpu-price --cost-cap-usd --max-runtime-minutes --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --outputs-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sweep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gpu-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --datacenter-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-gpu-price)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cost-cap-usd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-runtime-minutes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

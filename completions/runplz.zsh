@@ -145,6 +145,32 @@ _arguments "${_arguments_options[@]}" : \
 '*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
 && ret=0
 ;;
+(runpod)
+_arguments "${_arguments_options[@]}" : \
+'--outputs-dir=[Where \`\$RUNPLZ_OUT\` comes back to (default\: the job'\''s \`outputs_dir\`, else \`out/\` beside the job file). Relative to the current folder; it must be a new or existing folder strictly inside the job'\''s folder, reached through no symlink]:DIR:_files' \
+'*--var=[Fill a \`{NAME}\` placeholder of \`run\` (repeatable; beats \`--vars-file\`)]:NAME=VALUE:_default' \
+'--vars-file=[A JSON object of strings filling \`{NAME}\` placeholders (beats the job'\''s \`args\`)]:FILE:_files' \
+'*--env=[Pass NAME to the job with its value from runplz'\''s environment, or as given (\`NAME=VALUE\`, which \`ps\` shows on runplz'\''s own command line\: prefer \`NAME\`). Repeatable; beats \`--env-file\` and the job'\''s \`pass_env\` and \`env\`. The value travels as the job'\''s \`env\` does (over stdin, never on a command line or in a file left on the box); the run record lists the name, never the value. An unset NAME is exit 2]:NAME[=VALUE]:_default' \
+'--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
+'*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
+'(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--gpu-id=[The GPU type id to create (\`"NVIDIA RTX A6000"\`), skipping the pick; needs --datacenter-id]:ID:_default' \
+'--datacenter-id=[The datacenter id (\`US-TX-3\`); needs --gpu-id]:ID:_default' \
+'--max-gpu-price=[Pick no GPU type priced above this, in USD per GPU-hour]:USD:_default' \
+'--cost-cap-usd=[Not supported yet\: refused (exit 2) rather than silently ignored]:USD:_default' \
+'--max-runtime-minutes=[Not supported yet\: refused (exit 2) rather than silently ignored]:MINUTES:_default' \
+'--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
+'(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
+'-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
+'--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'::job -- The job file (`-` reads it from stdin):_files' \
+'*::params -- `--NAME=VALUE` or `--NAME VALUE` words after the job file fill the job'\''s `args` and win over `--var`; a placeholder whose default is "true" or "false" also takes `--NAME` alone (true) and `--no-NAME` (false):_default' \
+&& ret=0
+;;
 (status)
 _arguments "${_arguments_options[@]}" : \
 '--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
@@ -212,6 +238,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(runpod)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (status)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -249,6 +279,7 @@ _runplz_commands() {
 'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
+'runpod:Run on a RunPod pod created for the run (picked from live prices) and terminated after it' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
 'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
@@ -275,6 +306,7 @@ _runplz__subcmd__help_commands() {
 'brev:Run on a Brev box\: picked and created for the run and deleted after it, or a named one (\`--instance\`) started and then stopped (\`brev.on_finish\`)' \
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
+'runpod:Run on a RunPod pod created for the run (picked from live prices) and terminated after it' \
 'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
 'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
 'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
@@ -313,6 +345,11 @@ _runplz__subcmd__help__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help modal commands' commands "$@"
 }
+(( $+functions[_runplz__subcmd__help__subcmd__runpod_commands] )) ||
+_runplz__subcmd__help__subcmd__runpod_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help runpod commands' commands "$@"
+}
 (( $+functions[_runplz__subcmd__help__subcmd__slurm_commands] )) ||
 _runplz__subcmd__help__subcmd__slurm_commands() {
     local commands; commands=()
@@ -347,6 +384,11 @@ _runplz__subcmd__local_commands() {
 _runplz__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__runpod_commands] )) ||
+_runplz__subcmd__runpod_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz runpod commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__slurm_commands] )) ||
 _runplz__subcmd__slurm_commands() {

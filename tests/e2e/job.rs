@@ -196,8 +196,9 @@ fn dockerfile_job_resolves_the_file() {
     );
     assert!(j.steps.is_empty());
     for b in Backend::ALL {
-        if b == Backend::Slurm {
-            // Slurm runs natively on the nodes: a Dockerfile cannot run there.
+        if b == Backend::Slurm || b == Backend::Runpod {
+            // Slurm runs natively on the nodes, and a RunPod pod is a registry image: a
+            // Dockerfile cannot run there.
             let e = runplz_core::backend::check_job(&j, b).unwrap_err();
             assert_eq!(e.path, "image.from_dockerfile");
             continue;

@@ -419,3 +419,59 @@ fn last_run_record(state: &Path) -> Value {
     let s: Value = serde_json::from_str(&std::fs::read_to_string(runs[0].path()).unwrap()).unwrap();
     s["run"].clone()
 }
+
+#[test]
+fn runpod_example_runs_against_the_fake_runpod() {
+    let rp = crate::support::FakeRunpod::new();
+    let d = shm_tempdir();
+    let ex = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    for (dir, f) in [("hello", "train.py"), ("runpod", "job.json")] {
+        std::fs::create_dir_all(d.path().join("examples").join(dir)).unwrap();
+        std::fs::copy(
+            ex.join(dir).join(f),
+            d.path().join("examples").join(dir).join(f),
+        )
+        .unwrap();
+    }
+    crate::support::git(d.path(), &["init", "-q"]);
+    let mut c = rp.env.program("sh");
+    c.arg("-c")
+        .arg(readme("runplz runpod examples/runpod/job.json"))
+        .current_dir(d.path())
+        .env("RUNPOD_API_KEY", crate::support::fakerunpod::KEY)
+        .env("RUNPOD_API_BASE_URL", &rp.base)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    let out = run_expect(&mut c, 0);
+    assert!(
+        stderr(&out).contains("terminated after"),
+        "{}",
+        stderr(&out)
+    );
+    let rec = last_run_record(&rp.env.state_dir());
+    assert_eq!(
+        (
+            &rec["exit_code"],
+            &rec["instance"]["release"],
+            &rec["instance"]["instance_type"]
+        ),
+        (&json!(0), &json!("terminated"), &json!("NVIDIA RTX A6000"))
+    );
+    // The job's gpu_order and datacenters: the A6000 in US-TX-3 first.
+    assert_eq!(rec["instance"]["datacenter"], "US-TX-3");
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("examples/runpod/out/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&result["steps"], &result["greeting"]),
+        (&json!(3), &json!("hello from runpod"))
+    );
+    rp.assert_all_released("TERMINATED");
+}

@@ -286,7 +286,7 @@ job.json \- a runplz job: its image, its command, what it needs, and how each ba
 A job file is one JSON object that every runplz tool reads. It declares the image the job
 runs in (a registry image plus build steps, or a Dockerfile of your own), the command, the
 environment, the resources the job needs, a wall\-clock limit, and settings for each backend
-(\fBlocal\fR, \fBssh\fR, \fBbrev\fR, \fBmodal\fR). The folder holding the job file is the
+(\fBlocal\fR, \fBssh\fR, \fBbrev\fR, \fBmodal\fR, \fBslurm\fR, \fBrunpod\fR). The folder holding the job file is the
 repository root: it is what is shipped to the box, relative paths in the file resolve against
 it, and it is the job's working directory (\fI/workspace\fR in containers). The job writes
 what should come back into \fB$RUNPLZ_OUT\fR.
@@ -336,6 +336,10 @@ A \fBfrom_dockerfile\fR image cannot run natively (\fBuse_docker\fR false, or
 No \fBresources.min_disk\fR (Modal has no per\-function disk size); \fBmin_gpu_memory\fR
 needs a \fBgpu\fR model (Modal picks GPUs by name); at most 8 GPUs; \fBtimeout\fR at most
 86400 (24 hours).
+.TP
+.B runpod
+A \fBfrom_registry\fR image only (the pod is the image, started by RunPod); GPU pods only
+(\fBnum_gpus\fR 0 is refused).
 "#,
     );
     out.push_str(".SH EXAMPLES\n");

@@ -10,8 +10,8 @@ use runplz_protocol::Exit;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// Run one job.json, unchanged, on this machine, on an SSH box you own, on a Brev box, or on
-/// Modal: the repo goes up minus secrets (the git work tree holding the job file, or its
+/// Run one job.json, unchanged, on this machine, on an SSH box you own, on a Brev box, on
+/// Modal, on Slurm, or on a RunPod pod: the repo goes up minus secrets (the git work tree holding the job file, or its
 /// `sync.root`), the job runs in the job file's folder inside it (or its `workdir`) under a
 /// hard deadline, and `$RUNPLZ_OUT` comes back to `./out/`.
 ///

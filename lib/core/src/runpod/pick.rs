@@ -122,3 +122,92 @@ pub fn candidates(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(extra: &str) -> Job {
+        let text = format!(
+            r#"{{"name": "t", "image": {{"from_registry": "debian"}}, "run": "true"{extra}}}"#
+        );
+        crate::job::parse(&text, "job.json", std::path::Path::new("/tmp")).unwrap()
+    }
+
+    fn types() -> Vec<Value> {
+        let t = |id: &str, name: &str, mem: u32, price: Option<f64>, offered: bool, max: u32| {
+            json!({"id": id, "displayName": name, "memoryInGb": mem, "maxGpuCount": max,
+                   "secureCloud": offered, "communityCloud": false, "securePrice": price.unwrap_or(0.0),
+                   "communityPrice": 0, "lowestPrice": {"uninterruptablePrice": price}})
+        };
+        vec![
+            t("NVIDIA RTX A6000", "RTX A6000", 48, Some(0.49), true, 8),
+            t(
+                "NVIDIA GeForce RTX 4090",
+                "RTX 4090",
+                24,
+                Some(0.34),
+                true,
+                8,
+            ),
+            t("NVIDIA H100 80GB HBM3", "H100 SXM", 80, Some(2.69), true, 2),
+            t("NVIDIA A40", "A40", 48, None, false, 0),
+            t("unknown", "unknown", 0, None, false, 0),
+        ]
+    }
+
+    fn ids(c: Result<Vec<Candidate>, String>) -> Vec<String> {
+        c.unwrap().into_iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn cheapest_first_and_never_an_unoffered_or_unknown_row() {
+        let j = job("");
+        assert_eq!(
+            ids(candidates(&j, &types(), None, 1)),
+            [
+                "NVIDIA GeForce RTX 4090",
+                "NVIDIA RTX A6000",
+                "NVIDIA H100 80GB HBM3"
+            ]
+        );
+    }
+
+    #[test]
+    fn resources_and_price_filter() {
+        let j = job(r#", "resources": {"gpu": "H100"}"#);
+        assert_eq!(
+            ids(candidates(&j, &types(), None, 1)),
+            ["NVIDIA H100 80GB HBM3"]
+        );
+        // By display name too, and by memory.
+        let j = job(r#", "resources": {"min_gpu_memory": 40}"#);
+        assert_eq!(
+            ids(candidates(&j, &types(), Some(1.0), 1)),
+            ["NVIDIA RTX A6000"]
+        );
+        // More GPUs than a type has.
+        let j = job(r#", "resources": {"gpu": "H100", "num_gpus": 4}"#);
+        let e = candidates(&j, &types(), None, 4).unwrap_err();
+        assert!(
+            e.contains("at most 2 GPUs < num_gpus 4") && e.contains("nothing was created"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gpu_order_orders_and_still_filters() {
+        let j = job(
+            r#", "runpod": {"gpu_order": ["NVIDIA H100 80GB HBM3", "NVIDIA A40", "NVIDIA RTX A6000"]}"#,
+        );
+        assert_eq!(
+            ids(candidates(&j, &types(), None, 1)),
+            ["NVIDIA H100 80GB HBM3", "NVIDIA RTX A6000"]
+        );
+        assert_eq!(
+            ids(candidates(&j, &types(), Some(1.0), 1)),
+            ["NVIDIA RTX A6000"]
+        );
+    }
+}
