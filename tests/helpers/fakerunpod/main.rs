@@ -131,6 +131,19 @@ fn main() {
     w.save(&[]);
     std::fs::write(dir.join("port.new"), port.to_string()).unwrap();
     std::fs::rename(dir.join("port.new"), dir.join("port")).unwrap();
+    // A test binary killed outright cannot stop us: when our parent is gone, the pods go
+    // (their sshds outlive us otherwise) and so do we.
+    let parent = std::os::unix::process::parent_id();
+    let watch = w.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if std::os::unix::process::parent_id() != parent {
+            for p in watch.pods.lock().unwrap().iter() {
+                pods::kill_pod(p);
+            }
+            std::process::exit(0);
+        }
+    });
     for s in l.incoming().flatten() {
         let w = w.clone();
         std::thread::spawn(move || {
@@ -154,7 +167,7 @@ fn respond(
     s.flush()
 }
 
-fn serve(w: &World, mut s: TcpStream) -> std::io::Result<()> {
+fn serve(w: &Arc<World>, mut s: TcpStream) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut r = BufReader::new(s.try_clone()?);
     let mut line = String::new();

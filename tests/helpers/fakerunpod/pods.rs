@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NO_CAPACITY: &str = "There are no longer any instances available with the requested specifications. Please refresh and try again.";
@@ -89,7 +90,7 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or("")
 }
 
-pub fn resolve(w: &World, op: &str, f: &Field) -> Result<Value, String> {
+pub fn resolve(w: &Arc<World>, op: &str, f: &Field) -> Result<Value, String> {
     let input = f.args.get("input").cloned().unwrap_or(Value::Null);
     match (op, f.name.as_str()) {
         ("query", "gpuTypes") => {
@@ -180,7 +181,7 @@ fn pod_id() -> String {
         .collect()
 }
 
-fn create(w: &World, input: &Value) -> Result<Value, String> {
+fn create(w: &Arc<World>, input: &Value) -> Result<Value, String> {
     let name = s(input, "name");
     let image = s(input, "imageName");
     let gpu_id = s(input, "gpuTypeId");
@@ -260,7 +261,7 @@ fn create(w: &World, input: &Value) -> Result<Value, String> {
     Ok(view(&pod))
 }
 
-fn change(w: &World, id: &str, to: &str) -> Result<Value, String> {
+fn change(w: &Arc<World>, id: &str, to: &str) -> Result<Value, String> {
     let mut pods = w.pods.lock().unwrap();
     let Some(p) = pods
         .iter_mut()
@@ -283,14 +284,13 @@ fn change(w: &World, id: &str, to: &str) -> Result<Value, String> {
 }
 
 /// After `runtime-ms`, the pod's container is "up": its sshd runs and the runtime lists it.
-fn schedule_runtime(w: &World, id: &str) {
+fn schedule_runtime(w: &Arc<World>, id: &str) {
     let ms = w
         .fail_value("runtime-ms")
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let id = id.to_string();
-    // SAFETY of the lifetime: the World lives for the whole process (an Arc held by main).
-    let w: &'static World = unsafe { &*(w as *const World) };
+    let w = w.clone();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(ms));
         let mut pods = w.pods.lock().unwrap();
@@ -447,7 +447,7 @@ pub fn pod_processes(sshd: Option<u32>, id: &str) -> Vec<i32> {
     out
 }
 
-fn kill_pod(p: &Value) {
+pub fn kill_pod(p: &Value) {
     let id = s(p, "id").to_string();
     let sshd = p["_sshd_pid"].as_u64().map(|x| x as u32);
     for _ in 0..3 {

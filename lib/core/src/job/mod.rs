@@ -387,7 +387,7 @@ mod tests {
         }
         assert_eq!(
             "moda".parse::<Backend>(),
-            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\", \"slurm\"; did you mean \"modal\"?".to_string())
+            Err("found backend \"moda\", expected one of \"local\", \"ssh\", \"brev\", \"modal\", \"slurm\", \"runpod\"; did you mean \"modal\"?".to_string())
         );
     }
 }

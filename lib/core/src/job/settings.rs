@@ -204,6 +204,16 @@ mod tests {
         assert_eq!(brev.mode, Mode::InPlace);
         assert_eq!(brev.on_finish, Some(OnFinish::Stop));
         assert_eq!(j.settings(Backend::Local).native().mode, Mode::Native);
+        let rp = j.settings(Backend::Runpod);
+        assert_eq!(
+            (rp.mode, rp.on_finish),
+            (Mode::InPlace, Some(OnFinish::Delete))
+        );
+        assert_eq!(rp.ssh_ready_wait, Some(Duration::from_secs(1800)));
+        let stop = job(r#", "runpod": {"on_finish": "stop", "ssh_ready_wait_seconds": 60}"#);
+        let rp = stop.settings(Backend::Runpod);
+        assert_eq!(rp.on_finish, Some(OnFinish::Stop));
+        assert_eq!(rp.ssh_ready_wait, Some(Duration::from_secs(60)));
     }
 
     #[test]
