@@ -223,3 +223,61 @@ fn server_errors_are_retried_and_a_failed_terminate_is_loud() {
     assert_eq!(st["teardown"]["status"], "failed");
     assert_eq!(st["handle"]["pod_id"], live[0]["id"]);
 }
+
+#[test]
+fn a_job_past_its_timeout_and_a_pod_that_never_comes_up_are_terminated() {
+    let rp = FakeRunpod::new();
+    let (_d, job) = rp.job(
+        r#"{"name": "rpto", "image": {"from_registry": "debian:12"}, "run": "sleep 300",
+            "timeout": 3, "resources": {"gpu": "A6000"}}"#,
+    );
+    let o = rp.run(&job, &[]);
+    assert_eq!(code(&o), Some(124), "{}", stderr(&o));
+    assert_eq!(rp.assert_all_released("TERMINATED").len(), 1);
+    // The runtime never lists port 22 within ssh_ready_wait_seconds: set-up failed (5).
+    let rp = FakeRunpod::new();
+    rp.fail("runtime-ms=600000\n");
+    let (_d, job) = rp.job(
+        r#"{"name": "rpslow", "image": {"from_registry": "debian:12"}, "run": "true",
+            "resources": {"gpu": "A6000"}, "runpod": {"ssh_ready_wait_seconds": 2}}"#,
+    );
+    let o = rp.run(&job, &[]);
+    assert_eq!(code(&o), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("listed no public port 22 within 2 s"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(rp.assert_all_released("TERMINATED").len(), 1);
+    assert_eq!(record(&o)["instance"]["release"], "terminated");
+}
+
+#[test]
+fn the_pod_is_in_the_run_state_as_soon_as_runpod_made_it() {
+    // runplz killed with -9 while it waits for the pod: nothing can tear down, but the run
+    // state names the pod by name and id, so a person (or a later verb) can find it.
+    let rp = FakeRunpod::new();
+    rp.fail("runtime-ms=600000\n");
+    let (_d, job) = rp.job(JOB);
+    let mut c = rp.cmd("runplz");
+    c.arg("runpod").arg(&job);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rp.calls_of("pod").is_empty() {
+        assert!(std::time::Instant::now() < end, "never waited for the pod");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pods = rp.pods();
+    assert_eq!(pods.len(), 1);
+    let runs = rp.env.state_dir().join("runs");
+    let e = std::fs::read_dir(&runs).unwrap().flatten().next().unwrap();
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
+    assert_eq!(st["handle"]["pod_id"], pods[0]["id"]);
+    assert_eq!(st["handle"]["instance"], pods[0]["name"]);
+    assert_eq!(st["teardown"]["status"], "pending");
+}
