@@ -361,7 +361,8 @@ fn price_of(t: &str) -> Result<Option<crate::pick::Offer>> {
     Ok(None)
 }
 
-fn human(secs: f64) -> String {
+/// A duration as people read it (`42s`, `6m12s`, `2h05m`).
+pub(super) fn human(secs: f64) -> String {
     let s = secs.round() as u64;
     match s {
         0..=59 => format!("{s}s"),

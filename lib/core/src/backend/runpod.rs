@@ -13,6 +13,7 @@
 //! ours carries the name. HTTP calls run in runplz itself, so a Ctrl-C never cuts one in
 //! half. A release that fails is a loud warning that names the pod: it may still be billing.
 
+use super::brev::human;
 use super::{Backend, Kind, Place, PlanPlace, Program, RSYNC, SSH};
 use crate::error::CliError;
 use crate::job::spec::RunpodFinish;
@@ -470,15 +471,6 @@ fn poll(n: u32, end: Instant) -> Duration {
     let d = Duration::from_millis(100u64 << n.min(4)).min(Duration::from_secs(2));
     d.min(end.saturating_duration_since(Instant::now()))
         .max(Duration::from_millis(10))
-}
-
-fn human(secs: f64) -> String {
-    let s = secs.round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 fn gpu_count(job: &Job) -> u32 {
