@@ -114,3 +114,41 @@ fn a_signal_at_each_phase_leaves_no_pod_running() {
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn ctrl_c_again_and_again_cannot_stop_the_terminate() {
+    let rp = FakeRunpod::new();
+    // Each terminate answers slowly, so the later Ctrl-Cs land while it is in flight.
+    rp.fail("slow=podTerminate:1500\n");
+    let (_d, job) = rp.job(
+        r#"{"name": "rpsig2", "image": {"from_registry": "debian:12"}, "run": "sleep 30", "resources": {"gpu": "A6000"}}"#,
+    );
+    let mut c = rp.cmd("runplz");
+    c.arg("runpod").arg(&job).arg("--json");
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let runs = rp.env.state_dir().join("runs");
+    let end = Instant::now() + Duration::from_secs(120);
+    while current_step(&runs).as_deref() != Some("run") {
+        assert!(Instant::now() < end, "the run never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Ctrl-C every 200 ms until runplz has exited: some land while the terminate is asked.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let presser = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < end
+            && nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    presser.join().unwrap();
+    assert_eq!(code(&o), Some(130), "{}", stderr(&o));
+    assert_eq!(rp.calls_of("podTerminate").len(), 1, "{:?}", rp.calls());
+    assert_eq!(rp.assert_all_released("TERMINATED").len(), 1);
+    assert_eq!(record(&o)["instance"]["release"], "terminated");
+}
