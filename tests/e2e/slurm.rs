@@ -58,12 +58,15 @@ fn slurm_local_job_completes_streams_its_output_and_collects() {
     let c = cluster();
     let d = job_dir(&job(
         "slok",
-        "echo \"hello $GREETING from job $SLURM_JOB_ID rank $RUNPLZ_NODE_RANK of $RUNPLZ_NODE_COUNT\"; echo to-stderr >&2; echo \"$SECRET_X\" > $RUNPLZ_OUT/secret.txt; echo \"$CUDA_VISIBLE_DEVICES\" > $RUNPLZ_OUT/gpus.txt; echo {n} > $RUNPLZ_OUT/n.txt",
+        "echo \"hello $GREETING from job $SLURM_JOB_ID rank $RUNPLZ_NODE_RANK of $RUNPLZ_NODE_COUNT\"; echo to-stderr >&2; echo \"$SECRET_X\" > $RUNPLZ_OUT/secret.txt; echo \"$CUDA_VISIBLE_DEVICES\" > $RUNPLZ_OUT/gpus.txt; echo {n} > $RUNPLZ_OUT/n.txt; echo \"${{RPT_CALLER_SENTINEL-unset}} $HOME\" > $RUNPLZ_OUT/env.txt",
         r#", "args": {"n": "1"}, "env": {"GREETING": "it's $(not) run"}, "timeout": 120,
            "resources": {"min_cpu": 1, "min_memory": 0.25, "gpu": "T4", "num_gpus": 1}, "slurm": {"gres_types": {"T4": "fake"}}"#,
     ));
     let out = run_expect(
-        runplz(c, d.path(), &["--env", "SECRET_X", "--n=7"]).env("SECRET_X", "s3cr3t-value"),
+        runplz(c, d.path(), &["--env", "SECRET_X", "--n=7"])
+            .env("SECRET_X", "s3cr3t-value")
+            // The caller's own environment (credentials, say) never reaches the job.
+            .env("RPT_CALLER_SENTINEL", "leaked-from-caller"),
         0,
     );
     let rec = json(&out);
@@ -84,9 +87,12 @@ fn slurm_local_job_completes_streams_its_output_and_collects() {
         "s3cr3t-value\n"
     );
     assert_eq!(std::fs::read_to_string(o.join("n.txt")).unwrap(), "7\n");
+    // ... while the few plain names it passes on (HOME, PATH...) do.
+    let env = std::fs::read_to_string(o.join("env.txt")).unwrap();
+    assert!(env.starts_with("unset /") && env.contains("/home"), "{env}");
     // The fake GPU was scheduled: Slurm set CUDA_VISIBLE_DEVICES.
     assert_eq!(std::fs::read_to_string(o.join("gpus.txt")).unwrap(), "0\n");
-    assert_eq!(rec["outputs"]["files"], 3);
+    assert_eq!(rec["outputs"]["files"], 4);
     assert_eq!(states_of(c, "slok"), ["COMPLETED"]);
 }
 
@@ -207,16 +213,19 @@ fn slurm_two_nodes_run_the_command_once_per_node_with_their_rank() {
     let c = cluster();
     let d = job_dir(&job(
         "sl2n",
-        "echo \"$RUNPLZ_NODE_COUNT $RUNPLZ_MASTER_ADDR $SLURMD_NODENAME\" > $RUNPLZ_OUT/rank-$RUNPLZ_NODE_RANK",
-        r#", "slurm": {"nodes": 2}"#,
+        "echo \"$RUNPLZ_NODE_COUNT $RUNPLZ_MASTER_ADDR $SLURMD_NODENAME $FROM_JOB ${{RPT_CALLER_SENTINEL-unset}}\" > $RUNPLZ_OUT/rank-$RUNPLZ_NODE_RANK",
+        r#", "env": {"FROM_JOB": "jobenv"}, "slurm": {"nodes": 2}"#,
     ));
-    let out = run_expect(&mut runplz(c, d.path(), &[]), 0);
+    let out = run_expect(
+        runplz(c, d.path(), &[]).env("RPT_CALLER_SENTINEL", "leaked-from-caller"),
+        0,
+    );
     assert_eq!(json(&out)["exit_code"], 0);
     let pid = std::process::id();
     let r0 = std::fs::read_to_string(d.path().join("out/rank-0")).unwrap();
     let r1 = std::fs::read_to_string(d.path().join("out/rank-1")).unwrap();
-    assert_eq!(r0, format!("2 p{pid}n1 p{pid}n1\n"));
-    assert_eq!(r1, format!("2 p{pid}n1 p{pid}n2\n"));
+    assert_eq!(r0, format!("2 p{pid}n1 p{pid}n1 jobenv unset\n"));
+    assert_eq!(r1, format!("2 p{pid}n1 p{pid}n2 jobenv unset\n"));
 }
 
 #[test]

@@ -133,8 +133,9 @@ pub(crate) fn sbatch_options(
         format!("--chdir={chdir}"),
         format!("--output={dir}/stdout"),
         format!("--error={dir}/stderr"),
-        // The job's own env file decides what it sees; Slurm adds its SLURM_* variables.
-        "--export=ALL".to_string(),
+        // Only these names of the submitting shell (never its credentials); the job's own
+        // env comes from its 0600 env file, and Slurm adds its SLURM_* variables.
+        format!("--export={}", EXPORTED.join(",")),
     ];
     if nodes > 1 {
         a.push(format!("--nodes={nodes}"));
@@ -174,6 +175,11 @@ pub(crate) fn sbatch_options(
     a
 }
 
+/// The submitting shell's variables a job sees (names only: sbatch reads the values).
+pub(crate) const EXPORTED: &[&str] = &[
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
 /// A deadline in whole minutes, rounded up (Slurm's `--time` unit), at least 1.
 pub(crate) fn minutes(d: Duration) -> u64 {
     d.as_secs().div_ceil(60).max(1)
@@ -194,10 +200,11 @@ pub(crate) fn batch_script(run_id: &str, env_file: &str, command: &str, nodes: u
          export RUNPLZ_MASTER_ADDR=\"${RUNPLZ_MASTER_ADDR:-$(hostname)}\"\n",
     );
     if nodes > 1 {
-        // One task per node, each with its rank from Slurm; srun exits with the highest
+        // The steps get the script's environment (the sbatch's --export list would drop
+        // the job's env file). One task per node, each with its rank from Slurm; srun exits with the highest
         // exit code of them (so a rank's `exit 3` is the job's 3).
         s.push_str(&format!(
-            "exec srun --nodes={nodes} --ntasks-per-node=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' {}\n",
+            "export SLURM_EXPORT_ENV=ALL\nexec srun --nodes={nodes} --ntasks-per-node=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' {}\n",
             sh(command)
         ));
     } else {
