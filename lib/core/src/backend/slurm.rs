@@ -21,6 +21,9 @@ pub struct SlurmArgs {
     pub ssh_config: Option<PathBuf>,
     /// `--nodes`: beats the job's `slurm.nodes`.
     pub nodes: Option<u32>,
+    /// A sweep's arg sets to run as one job array (the sweep's own file; see
+    /// `crate::slurm::array`).
+    pub array: Option<PathBuf>,
 }
 
 pub(super) struct Slurm(pub(super) SlurmArgs);
@@ -118,13 +121,38 @@ impl Backend for Slurm {
             &venv,
             self.local(),
         ));
+        let workdir = Some(ship.join(&p.job.workdir));
+        // A sweep's members: one command each, writing to its own outputs folder.
+        let array = p
+            .array
+            .iter()
+            .flat_map(|a| &a.members)
+            .map(|m| crate::slurm::array::Task {
+                run_id: m.run_id.clone(),
+                outputs: m.outputs.clone(),
+                command: Command {
+                    workdir: workdir.clone(),
+                    argv: steps::bash_c(steps::native_run_script_of(
+                        &m.run,
+                        &if self.local() {
+                            sh(&m.outputs.display().to_string())
+                        } else {
+                            out_expr.clone()
+                        },
+                        &venv,
+                        !self.local(),
+                    )),
+                    stdin: None,
+                },
+            })
+            .collect();
         list.push(Step::Job {
             command: Command {
-                workdir: Some(ship.join(&p.job.workdir)),
+                workdir,
                 argv: steps::bash_c(steps::native_run_script(p, &out_expr, &venv, !self.local())),
                 stdin: None,
             },
-            launch: Launch::Submitted { nodes },
+            launch: Launch::Submitted { nodes, array },
             cleanup: None,
         });
         list.push(Step::Collect(collect));
