@@ -141,7 +141,7 @@ fn ctrl_c_cancels_a_slurm_sweep_array_and_leaves_no_process() {
         d.path().join("job.json"),
         format!(
             r#"{{"name": "swarrint", "image": {{"from_registry": "debian:bookworm"}},
-               "args": {{"i": "0"}}, "run": "touch $RUNPLZ_OUT/started; exec -a {marker} sleep 300"}}"#
+               "args": {{"i": "0"}}, "run": "echo member {{i}}; touch $RUNPLZ_OUT/started; exec -a {marker} sleep 300"}}"#
         ),
     )
     .unwrap();

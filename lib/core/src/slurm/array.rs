@@ -152,6 +152,7 @@ pub(crate) fn parse_sacct(text: &str, n: usize) -> BTreeMap<usize, (String, Opti
 
 /// Submit the array and wait for every task; each task's output goes to stderr, its lines
 /// tagged `[i]`, as it ends. Returns each member's ending (in order) and the array's id.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn array_step(
     t: &mut Tracker,
     cmd: &Command,
