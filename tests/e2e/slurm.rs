@@ -301,3 +301,76 @@ fn slurm_own_time_limit_is_timeout_and_124() {
     );
     assert_eq!(states_of(c, "sltime"), ["TIMEOUT"]);
 }
+
+/// `runplz VERB RUN` against the test cluster.
+fn verb(c: &Cluster, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = bin_cmd("runplz");
+    cmd.current_dir(dir).env("SLURM_CONF", c.conf()).args(args);
+    cmd
+}
+
+#[test]
+fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
+    let c = cluster();
+    let d = job_dir(&job(
+        "sldet",
+        "echo hello-detached; sleep 2; echo result > $RUNPLZ_OUT/r.txt; echo bye; exit 4",
+        "",
+    ));
+    let out = run_expect(&mut runplz(c, d.path(), &["--detach"]), 0);
+    let rec = json(&out);
+    assert_eq!(rec["ending"]["kind"], "detached", "{rec}");
+    let run = rec["run_id"].as_str().unwrap().to_string();
+    assert!(stderr(&out).contains("runplz collect"), "{}", stderr(&out));
+    // The job runs on without runplz.
+    assert!(!states_of(c, "sldet").is_empty());
+    let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
+    assert_eq!(st["backend"], "slurm");
+    assert!(
+        ["pending", "running", "exited"].contains(&st["state"].as_str().unwrap()),
+        "{st}"
+    );
+    let tail = run_expect(&mut verb(c, d.path(), &["tail", "-f", &run]), 0);
+    let text = String::from_utf8_lossy(&tail.stdout);
+    assert!(
+        text.contains("hello-detached") && text.contains("bye"),
+        "{text}"
+    );
+    let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
+    assert_eq!(st["state"], "exited", "{st}");
+    assert_eq!(st["exit_code"], 4, "{st}");
+    let got = json(&run_expect(&mut verb(c, d.path(), &["collect", &run]), 0));
+    assert_eq!(got["files"], 1, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
+        "result\n"
+    );
+    assert_eq!(states_of(c, "sldet"), ["FAILED"]);
+}
+
+#[test]
+fn slurm_kill_cancels_a_detached_job_and_leaves_no_process() {
+    let c = cluster();
+    let marker = format!("slurmkill{}", std::process::id());
+    let d = job_dir(&job(
+        "slkill",
+        &format!("touch $RUNPLZ_OUT/started; exec -a {marker} sleep 300"),
+        "",
+    ));
+    let out = run_expect(&mut runplz(c, d.path(), &["--detach"]), 0);
+    let run = json(&out)["run_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !d.path().join("out/started").exists() {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!processes_with(&marker).is_empty());
+    let st = json(&run_expect(&mut verb(c, d.path(), &["kill", &run]), 0));
+    assert_eq!(st["state"], "terminated", "{st}");
+    assert_eq!(states_of(c, "slkill"), ["CANCELLED"]);
+    assert!(
+        processes_with(&marker).is_empty(),
+        "left running: {:?}",
+        processes_with(&marker)
+    );
+}

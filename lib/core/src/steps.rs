@@ -163,6 +163,8 @@ pub(crate) enum Launch {
         /// A sweep's members as one job array (run id, outputs, command each); empty for
         /// one job.
         array: Vec<crate::slurm::array::Task>,
+        /// Return once submitted (`--detach`): no wait, no collect, the code left in place.
+        detach: bool,
     },
 }
 

@@ -216,6 +216,10 @@ pub struct SlurmArgs {
     /// node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set.
     #[arg(long, value_name = "N")]
     pub nodes: Option<u32>,
+    /// Return once the job is submitted, printing the run record (ending
+    /// {"kind":"detached"}); then `runplz status / tail / kill / collect RUN`.
+    #[arg(long)]
+    pub detach: bool,
     /// Internal: the sweep's arg sets, run as one job array (written by --sweep).
     #[arg(long, value_name = "FILE", hide = true)]
     pub slurm_array: Option<PathBuf>,
@@ -573,6 +577,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ssh_config: a.ssh_config,
                 nodes: a.nodes,
                 array: a.slurm_array,
+                detach: a.detach,
             }),
         ),
     };

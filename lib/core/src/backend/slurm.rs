@@ -24,6 +24,8 @@ pub struct SlurmArgs {
     /// A sweep's arg sets to run as one job array (the sweep's own file; see
     /// `crate::slurm::array`).
     pub array: Option<PathBuf>,
+    /// `--detach`: return once the job is submitted.
+    pub detach: bool,
 }
 
 pub(super) struct Slurm(pub(super) SlurmArgs);
@@ -68,6 +70,11 @@ impl Backend for Slurm {
         if self.0.nodes == Some(0) {
             return Err(crate::error::CliError::usage(
                 "--nodes: found 0, expected a whole number of nodes, 1 or more",
+            ));
+        }
+        if self.0.detach && self.0.array.is_some() {
+            return Err(crate::error::CliError::usage(
+                "--detach: a sweep waits for its members; run them without --sweep to detach each",
             ));
         }
         if self.local() {
@@ -152,7 +159,11 @@ impl Backend for Slurm {
                 argv: steps::bash_c(steps::native_run_script(p, &out_expr, &venv, !self.local())),
                 stdin: None,
             },
-            launch: Launch::Submitted { nodes, array },
+            launch: Launch::Submitted {
+                nodes,
+                array,
+                detach: self.0.detach,
+            },
             cleanup: None,
         });
         list.push(Step::Collect(collect));

@@ -148,6 +148,7 @@ fn go(
     let mut res = Ok(());
     // The run's own copy of the shipped tree on the box, once the sync began.
     let mut snapshot = None;
+    let mut detached = false;
     for step in &steps.list {
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
@@ -182,7 +183,7 @@ fn go(
             },
             Step::Job {
                 command,
-                launch: Launch::Submitted { nodes, array },
+                launch: Launch::Submitted { nodes, array, .. },
                 ..
             } if !array.is_empty() => {
                 // A sweep's job array brings each member's outputs back itself.
@@ -190,10 +191,15 @@ fn go(
             }
             Step::Job {
                 command,
-                launch: Launch::Submitted { nodes, .. },
+                launch: Launch::Submitted { nodes, detach, .. },
                 ..
             } => {
-                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json);
+                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json, *detach);
+                if t.record.ending == RunEnding::Detached {
+                    // The job runs on: its code stays, `runplz collect` brings its outputs.
+                    detached = true;
+                    break;
+                }
                 // Outputs come back whatever happened, unless Slurm refused the job before
                 // it queued (nothing ran).
                 let refused = matches!(&r, Err(e) if crate::error::exit_of(e, Exit::ToolFailed) == Exit::Precondition);
@@ -229,7 +235,7 @@ fn go(
             out::warn(TOOL, still_running(ssh, run_id));
         }
     }
-    if let (Some(snap), Some(ssh)) = (snapshot, ssh) {
+    if let (Some(snap), Some(ssh), false) = (snapshot, ssh, detached) {
         remove_snapshot(ssh, &snap, lost);
     }
     res

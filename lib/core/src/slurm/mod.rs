@@ -10,6 +10,7 @@
 //! ssh connection to the login node.
 
 pub(crate) mod array;
+pub mod ops;
 #[cfg(test)]
 mod tests;
 
@@ -402,7 +403,9 @@ pub(crate) fn ending(
     }
 }
 
-/// Submit the job and wait for it; the run's ending goes into the tracker's record.
+/// Submit the job and wait for it (unless `detach`); the run's ending goes into the
+/// tracker's record.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn job_step(
     t: &mut Tracker,
     cmd: &Command,
@@ -411,11 +414,12 @@ pub(crate) fn job_step(
     nodes: u32,
     ssh: Option<&Ssh>,
     json: bool,
+    detach: bool,
 ) -> Result<()> {
     t.check_signal(S::Run)?;
     let login = Login(ssh);
     let r = t.step_with_state(S::Run, true, |st| {
-        submit_and_wait(st, &login, cmd, p, run_id, nodes, json)
+        submit_and_wait(st, &login, cmd, p, run_id, nodes, json, detach)
     });
     let w = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     match w.ending {
@@ -470,6 +474,7 @@ struct Waited {
     ending: std::result::Result<(RunEnding, Option<i32>), String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn submit_and_wait(
     st: &mut crate::state::RunState,
     login: &Login,
@@ -478,12 +483,26 @@ fn submit_and_wait(
     run_id: &str,
     nodes: u32,
     json: bool,
+    detach: bool,
 ) -> Result<Waited> {
     let (dir, chdir) = prepare_dir(login, cmd, p, run_id)?;
     let command = cmd.argv.get(2).cloned().unwrap_or_default();
     let script = batch_script(run_id, &format!("{dir}/env"), &command, nodes);
     let opts = sbatch_options(&p.job, p.settings.deadline, nodes, run_id, &dir, &chdir);
     let id = submit(st, login, &dir, &script, &opts, "")?;
+    if detach {
+        // Slurm's own --time is the deadline now; the folder keeps its output for `tail`.
+        out::note(
+            TOOL,
+            format!("detached: Slurm job {id} (run id {run_id}); follow it with `runplz status {run_id}`, `runplz tail -f {run_id}`, `runplz collect {run_id}` (waits for the end, then brings the outputs) or `runplz kill {run_id}`"),
+        );
+        return Ok(Waited {
+            job_id: id,
+            state: "DETACHED".into(),
+            cancelled: None,
+            ending: Ok((RunEnding::Detached, None)),
+        });
+    }
     // 4. Wait, streaming the output files.
     let deadline = p.settings.deadline;
     let mut off = (0u64, 0u64);
