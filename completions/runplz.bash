@@ -437,7 +437,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__slurm)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --slurm-array --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --detach --slurm-array --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

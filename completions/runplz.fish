@@ -113,6 +113,7 @@ complete -c runplz -n "__fish_runplz_using_subcommand slurm" -l plan -d 'Print t
 complete -c runplz -n "__fish_runplz_using_subcommand slurm" -l json -d 'Print the run record (see OUTPUT) on stdout, and send the job\'s stdout to stderr, as `cargo --message-format=json` does. The record is kept in the run state either way'
 complete -c runplz -n "__fish_runplz_using_subcommand slurm" -s q -l quiet -d 'Say only warnings and errors on stderr (the job\'s own output still comes): no step lines, no set-up output (a failed step\'s error still ends with its last lines)'
 complete -c runplz -n "__fish_runplz_using_subcommand slurm" -l table -d 'With --sweep: one table for people at the end instead of JSON records'
+complete -c runplz -n "__fish_runplz_using_subcommand slurm" -l detach -d 'Return once the job is submitted, printing the run record (ending {"kind":"detached"}); then `runplz status / tail / kill / collect RUN`'
 complete -c runplz -n "__fish_runplz_using_subcommand slurm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c runplz -n "__fish_runplz_using_subcommand status" -l backend -d 'The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)' -r -f -a "modal\t''"
 complete -c runplz -n "__fish_runplz_using_subcommand status" -s h -l help -d 'Print help'

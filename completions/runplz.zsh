@@ -140,6 +140,7 @@ _arguments "${_arguments_options[@]}" : \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'--detach[Return once the job is submitted, printing the run record (ending {"kind"\:"detached"}); then \`runplz status / tail / kill / collect RUN\`]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::job -- The job file (`-` reads it from stdin):_files' \

@@ -374,3 +374,59 @@ fn slurm_kill_cancels_a_detached_job_and_leaves_no_process() {
         processes_with(&marker)
     );
 }
+
+#[test]
+fn slurm_detach_over_ssh_keeps_the_code_until_collect_brings_the_outputs() {
+    let c = cluster();
+    let b = SshBox::start_with("PermitUserEnvironment yes", false);
+    let env = b.home.join(".ssh/environment");
+    std::fs::write(&env, format!("SLURM_CONF={}\n", c.conf().display())).unwrap();
+    let o = Command::new("chown")
+        .arg(&b.user)
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let d = job_dir(&job(
+        "sldetssh",
+        "sleep 2; cat data.txt > $RUNPLZ_OUT/data.txt; echo remote-detached",
+        "",
+    ));
+    std::fs::write(d.path().join("data.txt"), "shipped\n").unwrap();
+    let mut cmd = bin_cmd("runplz");
+    cmd.current_dir(d.path())
+        .args([
+            "slurm",
+            "job.json",
+            "--detach",
+            "--host",
+            "box",
+            "--ssh-config",
+        ])
+        .arg(&b.config);
+    let rec = json(&run_expect(&mut cmd, 0));
+    assert_eq!(rec["ending"]["kind"], "detached", "{rec}");
+    let run = rec["run_id"].as_str().unwrap().to_string();
+    // The verbs find the login node by the run state, through the same ssh config.
+    let verb = |args: &[&str]| {
+        let mut v = bin_cmd("runplz");
+        v.current_dir(d.path())
+            .env("RUNPLZ_SSH_CONFIG", &b.config)
+            .args(args);
+        v
+    };
+    let got = json(&run_expect(&mut verb(&["collect", &run]), 0));
+    assert_eq!(got["files"], 1, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/data.txt")).unwrap(),
+        "shipped\n"
+    );
+    let st = json(&run_expect(&mut verb(&["status", &run]), 0));
+    assert_eq!(st["state"], "exited", "{st}");
+    assert_eq!(st["exit_code"], 0, "{st}");
+    // collect removed the run's outputs, its code and its Slurm folder on the login node.
+    let left = b.ssh(&format!(
+        "ls -d runplz-out/{run} runplz-runs/{run} .runplz/slurm/{run} 2>/dev/null || true"
+    ));
+    assert_eq!(left.trim(), "", "left on the login node: {left}");
+}
