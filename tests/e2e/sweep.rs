@@ -133,6 +133,57 @@ fn sweep_of_six_on_slurm_is_one_job_array_with_every_output_collected() {
 }
 
 #[test]
+fn slurm_sweep_over_ssh_ships_once_and_brings_every_member_back() {
+    let cl = cluster();
+    let b = SshBox::start_with("PermitUserEnvironment yes", false);
+    let env = b.home.join(".ssh/environment");
+    std::fs::write(&env, format!("SLURM_CONF={}\n", cl.conf().display())).unwrap();
+    let o = std::process::Command::new("chown")
+        .arg(&b.user)
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let d = sweep_dir("swslssh");
+    std::fs::write(
+        d.path().join("sets.jsonl"),
+        "{\"lr\": \"0.1\", \"seed\": 1}\n{\"lr\": \"0.2\", \"seed\": 3}\n{\"lr\": \"0.3\", \"seed\": 5}\n",
+    )
+    .unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["slurm", "job.json", "--host", "box", "--ssh-config"])
+        .arg(&b.config)
+        .args(["--sweep", "sets.jsonl"]);
+    let out = run_expect(&mut c, 1);
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 4, "{recs:?}");
+    for r in &recs[..3] {
+        let (lr, seed) = (
+            r["args"]["lr"].as_str().unwrap(),
+            r["args"]["seed"].as_str().unwrap(),
+        );
+        assert_eq!(r["exit_code"], if seed == "3" { 7 } else { 0 }, "{r}");
+        let dir = Path::new(r["outputs_dir"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("v.txt")).unwrap(),
+            format!("{lr}-{seed}\n")
+        );
+    }
+    // One sync for the whole array.
+    assert_eq!(
+        stderr(&out).matches("runplz: sync...").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    let left = b.ssh(
+        "ls -A runplz-runs runplz-out .runplz/slurm 2>/dev/null | grep -v ':$' | grep . || true",
+    );
+    assert_eq!(left.trim(), "", "left on the login node: {left}");
+}
+
+#[test]
 fn ctrl_c_cancels_a_slurm_sweep_array_and_leaves_no_process() {
     let cl = cluster();
     let d = shm_tempdir();

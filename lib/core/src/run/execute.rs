@@ -187,7 +187,8 @@ fn go(
                 ..
             } if !array.is_empty() => {
                 // A sweep's job array brings each member's outputs back itself.
-                return array_run(t, steps, command, array, p, run_id, *nodes, ssh, json);
+                res = array_run(t, steps, command, array, p, run_id, *nodes, ssh, json);
+                break;
             }
             Step::Job {
                 command,
