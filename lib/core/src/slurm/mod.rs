@@ -492,6 +492,16 @@ fn submit_and_wait(
     let id = submit(st, login, &dir, &script, &opts, "")?;
     if detach {
         // Slurm's own --time is the deadline now; the folder keeps its output for `tail`.
+        if let Some(d) = p.settings.deadline.filter(|d| d.as_secs() % 60 != 0) {
+            out::note(
+                TOOL,
+                format!(
+                    "detached: the timeout ({}s) is Slurm's own --time={} (whole minutes)",
+                    d.as_secs(),
+                    minutes(d)
+                ),
+            );
+        }
         out::note(
             TOOL,
             format!("detached: Slurm job {id} (run id {run_id}); follow it with `runplz status {run_id}`, `runplz tail -f {run_id}`, `runplz collect {run_id}` (waits for the end, then brings the outputs) or `runplz kill {run_id}`"),
