@@ -523,7 +523,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__slurm)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --detach --slurm-array --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,6 +570,10 @@ _runplz() {
                     return 0
                     ;;
                 --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-array)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

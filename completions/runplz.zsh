@@ -37,7 +37,7 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
@@ -60,7 +60,7 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--host=[The box, as \`\[user@\]host\[\:port\]\` or an ssh-config alias]:HOST:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
@@ -84,7 +84,7 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--instance=[A Brev box you made (\`brev ls\` lists it)\: started if stopped, used, then stopped (\`brev.on_finish\`). A name brev does not know is refused before anything is billed, unless \`brev.auto_create_instances\`. Without it, runplz picks the cheapest type that fits, creates \`runplz-<job>-<8 hex>\` and deletes it on every exit path]:NAME:_default' \
 '--ssh-config=[Your ssh config, included after brev'\''s \`~/.brev/ssh_config\` in the run'\''s own]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
@@ -107,7 +107,7 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
@@ -130,15 +130,17 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--host=[The cluster'\''s login node, as \`\[user@\]host\[\:port\]\` or an ssh-config alias, or \`local\` when runplz runs on the login node itself]:LOGIN_NODE:_default' \
 '--ssh-config=[An ssh config file passed to ssh and rsync as \`-F\`]:FILE:_files' \
 '--nodes=[Nodes to run on (beats the job'\''s \`slurm.nodes\`); above 1 the command runs once per node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set]:N:_default' \
+'--slurm-array=[Internal\: the sweep'\''s arg sets, run as one job array (written by --sweep)]:FILE:_files' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'--detach[Return once the job is submitted, printing the run record (ending {"kind"\:"detached"}); then \`runplz status / tail / kill / collect RUN\`]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '::job -- The job file (`-` reads it from stdin):_files' \
@@ -154,7 +156,7 @@ _arguments "${_arguments_options[@]}" : \
 '--env-file=[Pass the variables of FILE, a JSON object of strings (\`{"HF_TOKEN"\: "..."}\`), to the job, as \`--env\` does; beats the job'\''s \`pass_env\` and \`env\`, loses to \`--env\`]:FILE:_files' \
 '*--allow-secret=[Allow a finding of the secret scan that is not a secret\: a gitignore-style path relative to the shipped folder, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`). Every file the run would ship is scanned first; a finding not allowed stops the run before anything is created (exit 2)]:PATH[:LINE]:_default' \
 '(--plan)--sweep=[Run once per arg set of FILE\: a JSON object of name -> list of values (the cross product) or JSON Lines of objects name -> value. Each set fills the job'\''s \`args\` as \`--NAME=VALUE\` does; each run gets its own run id and outputs folder (\`<outputs>/<sweep id>-<index>\`). stdout\: one \`sweep_run\` record per run as it ends, then a \`sweep\` summary. Exit 0 when every run passed, 1 when any failed]:FILE:_files' \
-'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32)]:N:_default' \
+'--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--gpu-id=[The GPU type id to create (\`"NVIDIA RTX A6000"\`), skipping the pick; needs --datacenter-id]:ID:_default' \
 '--datacenter-id=[The datacenter id (\`US-TX-3\`); needs --gpu-id]:ID:_default' \
 '--max-gpu-price=[Pick no GPU type priced above this, in USD per GPU-hour]:USD:_default' \

@@ -58,12 +58,15 @@ fn slurm_local_job_completes_streams_its_output_and_collects() {
     let c = cluster();
     let d = job_dir(&job(
         "slok",
-        "echo \"hello $GREETING from job $SLURM_JOB_ID rank $RUNPLZ_NODE_RANK of $RUNPLZ_NODE_COUNT\"; echo to-stderr >&2; echo \"$SECRET_X\" > $RUNPLZ_OUT/secret.txt; echo \"$CUDA_VISIBLE_DEVICES\" > $RUNPLZ_OUT/gpus.txt; echo {n} > $RUNPLZ_OUT/n.txt",
+        "echo \"hello $GREETING from job $SLURM_JOB_ID rank $RUNPLZ_NODE_RANK of $RUNPLZ_NODE_COUNT\"; echo to-stderr >&2; echo \"$SECRET_X\" > $RUNPLZ_OUT/secret.txt; echo \"$CUDA_VISIBLE_DEVICES\" > $RUNPLZ_OUT/gpus.txt; echo {n} > $RUNPLZ_OUT/n.txt; echo \"${{RPT_CALLER_SENTINEL-unset}} $HOME\" > $RUNPLZ_OUT/env.txt",
         r#", "args": {"n": "1"}, "env": {"GREETING": "it's $(not) run"}, "timeout": 120,
            "resources": {"min_cpu": 1, "min_memory": 0.25, "gpu": "T4", "num_gpus": 1}, "slurm": {"gres_types": {"T4": "fake"}}"#,
     ));
     let out = run_expect(
-        runplz(c, d.path(), &["--env", "SECRET_X", "--n=7"]).env("SECRET_X", "s3cr3t-value"),
+        runplz(c, d.path(), &["--env", "SECRET_X", "--n=7"])
+            .env("SECRET_X", "s3cr3t-value")
+            // The caller's own environment (credentials, say) never reaches the job.
+            .env("RPT_CALLER_SENTINEL", "leaked-from-caller"),
         0,
     );
     let rec = json(&out);
@@ -84,9 +87,12 @@ fn slurm_local_job_completes_streams_its_output_and_collects() {
         "s3cr3t-value\n"
     );
     assert_eq!(std::fs::read_to_string(o.join("n.txt")).unwrap(), "7\n");
+    // ... while the few plain names it passes on (HOME, PATH...) do.
+    let env = std::fs::read_to_string(o.join("env.txt")).unwrap();
+    assert!(env.starts_with("unset /") && env.contains("/home"), "{env}");
     // The fake GPU was scheduled: Slurm set CUDA_VISIBLE_DEVICES.
     assert_eq!(std::fs::read_to_string(o.join("gpus.txt")).unwrap(), "0\n");
-    assert_eq!(rec["outputs"]["files"], 3);
+    assert_eq!(rec["outputs"]["files"], 4);
     assert_eq!(states_of(c, "slok"), ["COMPLETED"]);
 }
 
@@ -207,16 +213,19 @@ fn slurm_two_nodes_run_the_command_once_per_node_with_their_rank() {
     let c = cluster();
     let d = job_dir(&job(
         "sl2n",
-        "echo \"$RUNPLZ_NODE_COUNT $RUNPLZ_MASTER_ADDR $SLURMD_NODENAME\" > $RUNPLZ_OUT/rank-$RUNPLZ_NODE_RANK",
-        r#", "slurm": {"nodes": 2}"#,
+        "echo \"$RUNPLZ_NODE_COUNT $RUNPLZ_MASTER_ADDR $SLURMD_NODENAME $FROM_JOB ${{RPT_CALLER_SENTINEL-unset}}\" > $RUNPLZ_OUT/rank-$RUNPLZ_NODE_RANK",
+        r#", "env": {"FROM_JOB": "jobenv"}, "slurm": {"nodes": 2}"#,
     ));
-    let out = run_expect(&mut runplz(c, d.path(), &[]), 0);
+    let out = run_expect(
+        runplz(c, d.path(), &[]).env("RPT_CALLER_SENTINEL", "leaked-from-caller"),
+        0,
+    );
     assert_eq!(json(&out)["exit_code"], 0);
     let pid = std::process::id();
     let r0 = std::fs::read_to_string(d.path().join("out/rank-0")).unwrap();
     let r1 = std::fs::read_to_string(d.path().join("out/rank-1")).unwrap();
-    assert_eq!(r0, format!("2 p{pid}n1 p{pid}n1\n"));
-    assert_eq!(r1, format!("2 p{pid}n1 p{pid}n2\n"));
+    assert_eq!(r0, format!("2 p{pid}n1 p{pid}n1 jobenv unset\n"));
+    assert_eq!(r1, format!("2 p{pid}n1 p{pid}n2 jobenv unset\n"));
 }
 
 #[test]
@@ -291,4 +300,133 @@ fn slurm_own_time_limit_is_timeout_and_124() {
         stderr(&out)
     );
     assert_eq!(states_of(c, "sltime"), ["TIMEOUT"]);
+}
+
+/// `runplz VERB RUN` against the test cluster.
+fn verb(c: &Cluster, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = bin_cmd("runplz");
+    cmd.current_dir(dir).env("SLURM_CONF", c.conf()).args(args);
+    cmd
+}
+
+#[test]
+fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
+    let c = cluster();
+    let d = job_dir(&job(
+        "sldet",
+        "echo hello-detached; sleep 2; echo result > $RUNPLZ_OUT/r.txt; echo bye; exit 4",
+        "",
+    ));
+    let out = run_expect(&mut runplz(c, d.path(), &["--detach"]), 0);
+    let rec = json(&out);
+    assert_eq!(rec["ending"]["kind"], "detached", "{rec}");
+    let run = rec["run_id"].as_str().unwrap().to_string();
+    assert!(stderr(&out).contains("runplz collect"), "{}", stderr(&out));
+    // The job runs on without runplz.
+    assert!(!states_of(c, "sldet").is_empty());
+    let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
+    assert_eq!(st["backend"], "slurm");
+    assert!(
+        ["pending", "running", "exited"].contains(&st["state"].as_str().unwrap()),
+        "{st}"
+    );
+    let tail = run_expect(&mut verb(c, d.path(), &["tail", "-f", &run]), 0);
+    let text = String::from_utf8_lossy(&tail.stdout);
+    assert!(
+        text.contains("hello-detached") && text.contains("bye"),
+        "{text}"
+    );
+    let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
+    assert_eq!(st["state"], "exited", "{st}");
+    assert_eq!(st["exit_code"], 4, "{st}");
+    let got = json(&run_expect(&mut verb(c, d.path(), &["collect", &run]), 0));
+    assert_eq!(got["files"], 1, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
+        "result\n"
+    );
+    assert_eq!(states_of(c, "sldet"), ["FAILED"]);
+}
+
+#[test]
+fn slurm_kill_cancels_a_detached_job_and_leaves_no_process() {
+    let c = cluster();
+    let marker = format!("slurmkill{}", std::process::id());
+    let d = job_dir(&job(
+        "slkill",
+        &format!("touch $RUNPLZ_OUT/started; exec -a {marker} sleep 300"),
+        "",
+    ));
+    let out = run_expect(&mut runplz(c, d.path(), &["--detach"]), 0);
+    let run = json(&out)["run_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !d.path().join("out/started").exists() {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!processes_with(&marker).is_empty());
+    let st = json(&run_expect(&mut verb(c, d.path(), &["kill", &run]), 0));
+    assert_eq!(st["state"], "terminated", "{st}");
+    assert_eq!(states_of(c, "slkill"), ["CANCELLED"]);
+    assert!(
+        processes_with(&marker).is_empty(),
+        "left running: {:?}",
+        processes_with(&marker)
+    );
+}
+
+#[test]
+fn slurm_detach_over_ssh_keeps_the_code_until_collect_brings_the_outputs() {
+    let c = cluster();
+    let b = SshBox::start_with("PermitUserEnvironment yes", false);
+    let env = b.home.join(".ssh/environment");
+    std::fs::write(&env, format!("SLURM_CONF={}\n", c.conf().display())).unwrap();
+    let o = Command::new("chown")
+        .arg(&b.user)
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let d = job_dir(&job(
+        "sldetssh",
+        "sleep 2; cat data.txt > $RUNPLZ_OUT/data.txt; echo remote-detached",
+        "",
+    ));
+    std::fs::write(d.path().join("data.txt"), "shipped\n").unwrap();
+    let mut cmd = bin_cmd("runplz");
+    cmd.current_dir(d.path())
+        .args([
+            "slurm",
+            "job.json",
+            "--detach",
+            "--host",
+            "box",
+            "--ssh-config",
+        ])
+        .arg(&b.config);
+    let rec = json(&run_expect(&mut cmd, 0));
+    assert_eq!(rec["ending"]["kind"], "detached", "{rec}");
+    let run = rec["run_id"].as_str().unwrap().to_string();
+    // The verbs find the login node by the run state, through the same ssh config.
+    let verb = |args: &[&str]| {
+        let mut v = bin_cmd("runplz");
+        v.current_dir(d.path())
+            .env("RUNPLZ_SSH_CONFIG", &b.config)
+            .args(args);
+        v
+    };
+    let got = json(&run_expect(&mut verb(&["collect", &run]), 0));
+    assert_eq!(got["files"], 1, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/data.txt")).unwrap(),
+        "shipped\n"
+    );
+    let st = json(&run_expect(&mut verb(&["status", &run]), 0));
+    assert_eq!(st["state"], "exited", "{st}");
+    assert_eq!(st["exit_code"], 0, "{st}");
+    // collect removed the run's outputs, its code and its Slurm folder on the login node.
+    let left = b.ssh(&format!(
+        "ls -d runplz-out/{run} runplz-runs/{run} .runplz/slurm/{run} 2>/dev/null || true"
+    ));
+    assert_eq!(left.trim(), "", "left on the login node: {left}");
 }

@@ -78,17 +78,9 @@ fn sweep_of_six_on_ssh_runs_them_all_and_a_failure_stops_none() {
 }
 
 #[test]
-fn sweep_of_six_on_slurm_all_at_once() {
+fn sweep_of_six_on_slurm_is_one_job_array_with_every_output_collected() {
     let cl = cluster();
     let d = sweep_dir("swslurm");
-    std::fs::write(
-        d.path().join("sets.jsonl"),
-        (1..=6)
-            .map(|i| format!("{{\"lr\": \"0.{i}\", \"seed\": {i}}}\n"))
-            .collect::<String>()
-            .replace("\"seed\": 3", "\"seed\": 30"),
-    )
-    .unwrap();
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path()).env("SLURM_CONF", cl.conf()).args([
         "slurm",
@@ -96,22 +88,180 @@ fn sweep_of_six_on_slurm_all_at_once() {
         "--host",
         "local",
         "--sweep",
-        "sets.jsonl",
+        "grid.json",
+        "--parallel",
+        "4",
     ]);
-    let out = run_expect(&mut c, 0);
+    // seed 3 exits 7: the sweep says so (1), every member still ran and came back.
+    let out = run_expect(&mut c, 1);
     let recs = records(&out.stdout);
     assert_eq!(recs.len(), 7, "{recs:?}");
+    check_members(d.path(), &recs, Some("3"));
     for r in &recs[..6] {
-        let lr = r["args"]["lr"].as_str().unwrap();
-        let seed = r["args"]["seed"].as_str().unwrap();
-        let out = Path::new(r["outputs_dir"].as_str().unwrap());
+        assert_eq!(r["run"]["backend"], "slurm");
+        // Each member's outputs folder is out/<its run id>.
+        let dir = Path::new(r["outputs_dir"].as_str().unwrap());
         assert_eq!(
-            std::fs::read_to_string(out.join("v.txt")).unwrap(),
+            dir.file_name().unwrap().to_str().unwrap(),
+            r["run"]["run_id"].as_str().unwrap()
+        );
+        assert_eq!(r["run"]["outputs"]["files"], 1, "{r}");
+    }
+    // One job array of six tasks, at most four at once, not six jobs.
+    let tasks: Vec<(String, String)> = cl
+        .squeue("%j %F %K")
+        .lines()
+        .filter_map(|l| l.strip_prefix("runplz-swslurm "))
+        .map(|l| {
+            let (a, b) = l.split_once(' ').unwrap();
+            (a.to_string(), b.to_string())
+        })
+        .collect();
+    assert_eq!(tasks.len(), 6, "{tasks:?}");
+    assert_eq!(
+        tasks.iter().map(|t| &t.0).collect::<BTreeSet<_>>().len(),
+        1,
+        "{tasks:?}"
+    );
+    let idx: BTreeSet<String> = tasks.iter().map(|t| t.1.clone()).collect();
+    assert_eq!(idx, (0..6).map(|i| i.to_string()).collect(), "{tasks:?}");
+    assert!(
+        stderr(&out).contains("submitted Slurm job array"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn slurm_sweep_over_ssh_ships_once_and_brings_every_member_back() {
+    let cl = cluster();
+    let b = SshBox::start_with("PermitUserEnvironment yes", false);
+    let env = b.home.join(".ssh/environment");
+    std::fs::write(&env, format!("SLURM_CONF={}\n", cl.conf().display())).unwrap();
+    let o = std::process::Command::new("chown")
+        .arg(&b.user)
+        .arg(&env)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let d = sweep_dir("swslssh");
+    std::fs::write(
+        d.path().join("sets.jsonl"),
+        "{\"lr\": \"0.1\", \"seed\": 1}\n{\"lr\": \"0.2\", \"seed\": 3}\n{\"lr\": \"0.3\", \"seed\": 5}\n",
+    )
+    .unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["slurm", "job.json", "--host", "box", "--ssh-config"])
+        .arg(&b.config)
+        .args(["--sweep", "sets.jsonl"]);
+    let out = run_expect(&mut c, 1);
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 4, "{recs:?}");
+    for r in &recs[..3] {
+        let (lr, seed) = (
+            r["args"]["lr"].as_str().unwrap(),
+            r["args"]["seed"].as_str().unwrap(),
+        );
+        assert_eq!(r["exit_code"], if seed == "3" { 7 } else { 0 }, "{r}");
+        let dir = Path::new(r["outputs_dir"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("v.txt")).unwrap(),
             format!("{lr}-{seed}\n")
         );
-        assert_eq!(r["run"]["backend"], "slurm");
     }
-    assert_eq!(recs[6]["passed"], 6);
+    // One sync for the whole array.
+    assert_eq!(
+        stderr(&out).matches("runplz: sync...").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    let left = b.ssh(
+        "ls -A runplz-runs runplz-out .runplz/slurm 2>/dev/null | grep -v ':$' | grep . || true",
+    );
+    assert_eq!(left.trim(), "", "left on the login node: {left}");
+}
+
+#[test]
+fn ctrl_c_cancels_a_slurm_sweep_array_and_leaves_no_process() {
+    let cl = cluster();
+    let d = shm_tempdir();
+    let marker = format!("sweeparray{}", std::process::id());
+    std::fs::write(
+        d.path().join("job.json"),
+        format!(
+            r#"{{"name": "swarrint", "image": {{"from_registry": "debian:bookworm"}},
+               "args": {{"i": "0"}}, "run": "echo member {{i}}; touch $RUNPLZ_OUT/started; exec -a {marker} sleep 300"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("grid.json"), r#"{"i": [1, 2, 3]}"#).unwrap();
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .env("SLURM_CONF", cl.conf())
+        .args([
+            "slurm",
+            "job.json",
+            "--host",
+            "local",
+            "--sweep",
+            "grid.json",
+            "--parallel",
+            "2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let started = || {
+        std::fs::read_dir(d.path().join("out"))
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.path().join("started").exists())
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while started() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two members never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 4, "{recs:?}");
+    for m in recs.iter().filter(|r| r["type"] == "sweep_run") {
+        assert_eq!(m["exit_code"], 130, "{m}");
+        assert_eq!(m["run"]["ending"]["kind"], "interrupted", "{m}");
+    }
+    let states: Vec<String> = cl
+        .squeue("%j %T")
+        .lines()
+        .filter_map(|l| l.strip_prefix("runplz-swarrint "))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        !states.is_empty() && states.iter().all(|s| s == "CANCELLED"),
+        "{states:?}"
+    );
+    let o = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        o.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub struct Prepared {
     /// What the job gets from runplz's environment and flags (`pass_env`, `--env-file`,
     /// `--env`).
     pub(crate) passed: Passed,
+    /// A sweep run as one Slurm job array: its members, each with its own command.
+    pub(crate) array: Option<crate::slurm::array::Array>,
 }
 
 /// Variables passed to the job from runplz's own environment (the job's `pass_env`, a bare
@@ -146,7 +148,7 @@ pub(crate) struct Command {
 }
 
 /// How the job is started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Launch {
     /// runplz waits for it, streaming its output.
     Attached,
@@ -158,6 +160,11 @@ pub(crate) enum Launch {
     Submitted {
         /// How many nodes (`--nodes`); above 1 the command runs on each through `srun`.
         nodes: u32,
+        /// A sweep's members as one job array (run id, outputs, command each); empty for
+        /// one job.
+        array: Vec<crate::slurm::array::Task>,
+        /// Return once submitted (`--detach`): no wait, no collect, the code left in place.
+        detach: bool,
     },
 }
 
@@ -416,12 +423,17 @@ pub(crate) fn bash_c(script: String) -> Vec<String> {
 
 /// The native run script: `$RUNPLZ_OUT` made, the venv activated, the command exec'd.
 pub(crate) fn native_run_script(p: &Prepared, out_expr: &str, venv: &str, private: bool) -> String {
+    native_run_script_of(&p.run, out_expr, venv, private)
+}
+
+/// [`native_run_script`] for a given command (a job array's member).
+pub(crate) fn native_run_script_of(run: &Run, out_expr: &str, venv: &str, private: bool) -> String {
     let mut script = format!(
         "set -eu\nout={out_expr}\n{}export RUNPLZ_OUT=\"$out\"\nexec",
         make_out(private)
     );
     let prelude = format!(". {venv}/bin/activate || exit 125");
-    for w in command_words(&p.run, Some(&prelude)) {
+    for w in command_words(run, Some(&prelude)) {
         script.push(' ');
         script.push_str(&sh(&w));
     }

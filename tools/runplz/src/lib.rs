@@ -142,7 +142,7 @@ pub struct CommonArgs {
     /// then a `sweep` summary. Exit 0 when every run passed, 1 when any failed.
     #[arg(long, value_name = "FILE", conflicts_with = "plan")]
     pub sweep: Option<PathBuf>,
-    /// With --sweep: at most N runs at once (default 4; 1 on brev; on slurm every run, up to 32).
+    /// With --sweep: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array).
     #[arg(long, value_name = "N", requires = "sweep", value_parser = clap::value_parser!(u32).range(1..))]
     pub parallel: Option<u32>,
     /// With --sweep: one table for people at the end instead of JSON records.
@@ -219,6 +219,13 @@ pub struct SlurmArgs {
     /// node through srun, with RUNPLZ_NODE_RANK, RUNPLZ_NODE_COUNT and RUNPLZ_MASTER_ADDR set.
     #[arg(long, value_name = "N")]
     pub nodes: Option<u32>,
+    /// Return once the job is submitted, printing the run record (ending
+    /// {"kind":"detached"}); then `runplz status / tail / kill / collect RUN`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Internal: the sweep's arg sets, run as one job array (written by --sweep).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub slurm_array: Option<PathBuf>,
 }
 
 /// `runplz runpod`.
@@ -351,7 +358,9 @@ SWEEPS:
   --sweep FILE runs the job once per arg set (a JSON object of name -> list of values, whose
   cross product is taken, or JSON Lines of objects name -> value), each as its own runplz
   with its own run id and outputs folder <outputs>/<sweep id>-<index>, at most --parallel
-  at once (default 4; 1 on brev; on slurm every run, up to 32). stdout: one sweep_run
+  at once (default 4; 1 on brev; on slurm every run). On slurm the sweep is one job array
+  (sbatch --array=0-N%P, P = --parallel): the code ships and the venv is made once, member
+  i's run id is <sweep id>-<i>, Ctrl-C scancels the array. stdout: one sweep_run
   record per run as it ends (its index, args, outputs_dir, exit_code and its own run
   record as \"run\"), then one sweep record (sweep_id, total, passed, failed, not_started,
   duration_seconds); --table prints a table instead. A failed run stops none of the
@@ -632,6 +641,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 host: a.host,
                 ssh_config: a.ssh_config,
                 nodes: a.nodes,
+                array: a.slurm_array,
+                detach: a.detach,
             }),
         ),
     };
@@ -672,9 +683,8 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
     let parallel = match (c.parallel, backend.kind()) {
         (Some(n), _) => n as usize,
         (None, job::Backend::Brev | job::Backend::Runpod) => 1,
-        // Slurm queues them; each member still holds its own ssh connection to the login
-        // node, so not hundreds at once.
-        (None, job::Backend::Slurm) => sets.len().min(32),
+        // One job array: Slurm queues them all.
+        (None, job::Backend::Slurm) => sets.len(),
         (None, _) => 4,
     };
     let exe = std::env::current_exe()
@@ -687,6 +697,7 @@ fn sweep(c: &CommonArgs, backend: &backend::Args, file: &std::path::Path) -> any
         sets,
         parallel,
         table: c.table,
+        slurm_array: backend.kind() == job::Backend::Slurm,
     })
 }
 

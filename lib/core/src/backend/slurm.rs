@@ -21,6 +21,11 @@ pub struct SlurmArgs {
     pub ssh_config: Option<PathBuf>,
     /// `--nodes`: beats the job's `slurm.nodes`.
     pub nodes: Option<u32>,
+    /// A sweep's arg sets to run as one job array (the sweep's own file; see
+    /// `crate::slurm::array`).
+    pub array: Option<PathBuf>,
+    /// `--detach`: return once the job is submitted.
+    pub detach: bool,
 }
 
 pub(super) struct Slurm(pub(super) SlurmArgs);
@@ -65,6 +70,11 @@ impl Backend for Slurm {
         if self.0.nodes == Some(0) {
             return Err(crate::error::CliError::usage(
                 "--nodes: found 0, expected a whole number of nodes, 1 or more",
+            ));
+        }
+        if self.0.detach && self.0.array.is_some() {
+            return Err(crate::error::CliError::usage(
+                "--detach: a sweep waits for its members; run them without --sweep to detach each",
             ));
         }
         if self.local() {
@@ -118,13 +128,42 @@ impl Backend for Slurm {
             &venv,
             self.local(),
         ));
+        let workdir = Some(ship.join(&p.job.workdir));
+        // A sweep's members: one command each, writing to its own outputs folder.
+        let array = p
+            .array
+            .iter()
+            .flat_map(|a| &a.members)
+            .map(|m| crate::slurm::array::Task {
+                run_id: m.run_id.clone(),
+                outputs: m.outputs.clone(),
+                command: Command {
+                    workdir: workdir.clone(),
+                    argv: steps::bash_c(steps::native_run_script_of(
+                        &m.run,
+                        &if self.local() {
+                            sh(&m.outputs.display().to_string())
+                        } else {
+                            out_expr.clone()
+                        },
+                        &venv,
+                        !self.local(),
+                    )),
+                    stdin: None,
+                },
+            })
+            .collect();
         list.push(Step::Job {
             command: Command {
-                workdir: Some(ship.join(&p.job.workdir)),
+                workdir,
                 argv: steps::bash_c(steps::native_run_script(p, &out_expr, &venv, !self.local())),
                 stdin: None,
             },
-            launch: Launch::Submitted { nodes },
+            launch: Launch::Submitted {
+                nodes,
+                array,
+                detach: self.0.detach,
+            },
             cleanup: None,
         });
         list.push(Step::Collect(collect));

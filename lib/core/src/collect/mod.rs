@@ -194,6 +194,31 @@ pub fn earlier_files(dest: &Path, came: &[FileEntry]) -> Vec<String> {
     out
 }
 
+/// What a job on this machine wrote into `dir` itself (a Slurm job run from the login
+/// node): every file there, nothing moved.
+pub fn local_dir(dir: &Path) -> Result<Collected> {
+    let rels: Vec<PathBuf> = local_files(dir).into_iter().map(PathBuf::from).collect();
+    let entries = entries(dir, &rels)?;
+    let mut warnings = Vec::new();
+    if !dir.is_dir() {
+        warnings.push(format!(
+            "{} does not exist: the job wrote no outputs",
+            dir.display()
+        ));
+    }
+    Ok(Collected {
+        source: dir.display().to_string(),
+        dest: dir.display().to_string(),
+        files: entries.len(),
+        bytes: entries.iter().map(|e| e.bytes).sum(),
+        entries,
+        duration_seconds: 0.0,
+        warnings,
+        earlier: Vec::new(),
+        dropped_links: Vec::new(),
+    })
+}
+
 /// Every regular file under `dir`, as a `/`-separated path relative to it.
 pub fn local_files(dir: &Path) -> Vec<String> {
     if !dir.is_dir() {

@@ -54,6 +54,7 @@ pub enum Verb {
 fn operations(name: &str) -> Result<Box<dyn Operations>> {
     match name {
         "modal" => Ok(Box::new(crate::modal::ops::ModalOps)),
+        "slurm" => Ok(Box::new(crate::slurm::ops::SlurmOps)),
         other => Err(CliError::usage(format!(
             "this verb works on modal runs only so far; this run ran on {other} (the operations issue, #10, extends it)"
         ))),

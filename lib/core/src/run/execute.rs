@@ -148,6 +148,7 @@ fn go(
     let mut res = Ok(());
     // The run's own copy of the shipped tree on the box, once the sync began.
     let mut snapshot = None;
+    let mut detached = false;
     for step in &steps.list {
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
@@ -182,10 +183,24 @@ fn go(
             },
             Step::Job {
                 command,
-                launch: Launch::Submitted { nodes },
+                launch: Launch::Submitted { nodes, array, .. },
+                ..
+            } if !array.is_empty() => {
+                // A sweep's job array brings each member's outputs back itself.
+                res = array_run(t, steps, command, array, p, run_id, *nodes, ssh, json);
+                break;
+            }
+            Step::Job {
+                command,
+                launch: Launch::Submitted { nodes, detach, .. },
                 ..
             } => {
-                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json);
+                let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json, *detach);
+                if t.record.ending == RunEnding::Detached {
+                    // The job runs on: its code stays, `runplz collect` brings its outputs.
+                    detached = true;
+                    break;
+                }
                 // Outputs come back whatever happened, unless Slurm refused the job before
                 // it queued (nothing ran).
                 let refused = matches!(&r, Err(e) if crate::error::exit_of(e, Exit::ToolFailed) == Exit::Precondition);
@@ -221,10 +236,83 @@ fn go(
             out::warn(TOOL, still_running(ssh, run_id));
         }
     }
-    if let (Some(snap), Some(ssh)) = (snapshot, ssh) {
+    if let (Some(snap), Some(ssh), false) = (snapshot, ssh, detached) {
         remove_snapshot(ssh, &snap, lost);
     }
     res
+}
+
+/// A sweep as one Slurm job array: submit and wait, then each member's outputs back and its
+/// run record (under `--json`); this run's own record says whether all passed.
+#[allow(clippy::too_many_arguments)]
+fn array_run(
+    t: &mut Tracker,
+    steps: &Steps,
+    command: &Command,
+    tasks: &[crate::slurm::array::Task],
+    p: &Prepared,
+    run_id: &str,
+    nodes: u32,
+    ssh: Option<&Ssh>,
+    json: bool,
+) -> Result<()> {
+    let parallel = p.array.as_ref().map_or(1, |a| a.parallel);
+    let ends = crate::slurm::array::array_step(t, command, tasks, parallel, p, run_id, nodes, ssh)
+        .inspect_err(|e| {
+            if let Exit::Signal(n) = crate::error::exit_of(e, Exit::ToolFailed) {
+                t.end(RunEnding::Interrupted {
+                    signal: i32::from(n),
+                    step: S::Run,
+                });
+            }
+        })?;
+    let base_steps = t.record.steps.len();
+    let mut failed = 0;
+    let mut signal = None;
+    for (task, end) in tasks.iter().zip(&ends) {
+        let mut rec = crate::slurm::array::member_record(&t.record, task, end);
+        // collect_outputs judges the member's ending: a job that passed but whose outputs
+        // did not come back failed.
+        t.record.ending = rec.ending;
+        if let Some(c) = steps.collect() {
+            t.record.outputs = None;
+            collect_outputs(t, c, p, &task.outputs, ssh, &task.run_id);
+        }
+        rec.ending = std::mem::replace(&mut t.record.ending, RunEnding::Unknown);
+        rec.outputs = t.record.outputs.take();
+        rec.steps.extend(t.record.steps.drain(base_steps..));
+        if let RunEnding::Interrupted { signal: n, .. } = rec.ending {
+            signal = Some(n);
+        }
+        if super::exit_for(rec.ending, rec.exit_code).code() != 0 {
+            failed += 1;
+        }
+        if json {
+            out::print_record("run", &rec)?;
+        }
+    }
+    if let Some(n) = signal {
+        t.end(RunEnding::Interrupted {
+            signal: n,
+            step: S::Run,
+        });
+        return Err(CliError::new(
+            Exit::Signal(u8::try_from(n).unwrap_or(0)),
+            format!("interrupted by signal {n}: the Slurm job array was cancelled"),
+        ));
+    }
+    let code = i32::from(failed > 0);
+    t.record.exit_code = Some(code);
+    t.end(RunEnding::Exited { code });
+    out::note(
+        TOOL,
+        format!(
+            "job array: {} of {} members passed",
+            tasks.len() - failed,
+            tasks.len()
+        ),
+    );
+    Ok(())
 }
 
 /// Remove the run's own copy of the shipped tree (shielded), unless contact with the job

@@ -218,7 +218,14 @@ impl Tracker {
     }
 
     fn exit(&self) -> Exit {
-        match (self.record.ending, self.record.exit_code) {
+        exit_for(self.record.ending, self.record.exit_code)
+    }
+}
+
+/// runplz's exit for a run that ended this way.
+pub fn exit_for(ending: RunEnding, exit_code: Option<i32>) -> Exit {
+    {
+        match (ending, exit_code) {
             (RunEnding::TimedOut { .. } | RunEnding::Inactive { .. }, _) => Exit::TimedOut,
             (RunEnding::Detached, _) => Exit::Ok,
             // The job exited 0 but its outputs did not come back: a script must see it.
@@ -267,12 +274,23 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     }
     // Checked here with the rest; the scan itself runs just before the first side effect.
     crate::scan::allow_for(Some(&job), &o.allow_secrets)?;
+    // A sweep's members as one Slurm job array: each member's command rendered here.
+    let array = match &o.backend {
+        backend::Args::Slurm(a) => match &a.array {
+            Some(f) => Some(crate::slurm::array::Array::load(
+                f, &job, &overrides, &outputs,
+            )?),
+            None => None,
+        },
+        _ => None,
+    };
     Ok(Prepared {
         job,
         run,
         outputs,
         settings,
         passed,
+        array,
     })
 }
 

@@ -9,6 +9,8 @@
 //! Everything runs through [`Login`]: `sh -c` on this machine or one command over the run's
 //! ssh connection to the login node.
 
+pub(crate) mod array;
+pub mod ops;
 #[cfg(test)]
 mod tests;
 
@@ -133,7 +135,10 @@ pub(crate) fn sbatch_options(
         format!("--chdir={chdir}"),
         format!("--output={dir}/stdout"),
         format!("--error={dir}/stderr"),
-        // The job's own env file decides what it sees; Slurm adds its SLURM_* variables.
+        // sbatch runs in a scrubbed environment (see `scrub`): the job gets only the few
+        // plain names of EXPORTED, never the caller's credentials; its own env comes from
+        // its 0600 env file, and Slurm adds its SLURM_* variables. (An --export=NAME list
+        // would make slurmd load the user's login environment with `su -` instead.)
         "--export=ALL".to_string(),
     ];
     if nodes > 1 {
@@ -174,6 +179,19 @@ pub(crate) fn sbatch_options(
     a
 }
 
+/// The submitting shell's variables a job sees (names only: sbatch reads the values).
+pub(crate) const EXPORTED: &[&str] = &[
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
+/// Shell lines that unset every variable but [`EXPORTED`] and `SLURM_*`, before sbatch.
+pub(crate) fn scrub() -> String {
+    format!(
+        "for v in $(env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do case $v in {}|SLURM_*) ;; *) unset \"$v\" 2>/dev/null || : ;; esac; done; ",
+        EXPORTED.join("|")
+    )
+}
+
 /// A deadline in whole minutes, rounded up (Slurm's `--time` unit), at least 1.
 pub(crate) fn minutes(d: Duration) -> u64 {
     d.as_secs().div_ceil(60).max(1)
@@ -182,35 +200,42 @@ pub(crate) fn minutes(d: Duration) -> u64 {
 /// The batch script: the env file read and removed, the run id and the node layout in the
 /// environment, then the job's command (`bash -c SCRIPT`), once per node through `srun`.
 pub(crate) fn batch_script(run_id: &str, env_file: &str, command: &str, nodes: u32) -> String {
+    let select = format!("export RUNPLZ_RUN_ID={}\nc={}\n", sh(run_id), sh(command));
+    script(env_file, true, &select, nodes)
+}
+
+/// A batch script whose `select` lines set `RUNPLZ_RUN_ID` and the command `c`. The env
+/// file is removed once read unless other tasks (a job array's) still need it.
+pub(crate) fn script(env_file: &str, remove_env: bool, select: &str, nodes: u32) -> String {
     let mut s = String::from("#!/bin/bash\n");
-    s.push_str(&format!(
-        "set -a\n. {f}\nset +a\nrm -f {f}\n",
-        f = sh(env_file)
-    ));
-    s.push_str(&format!("export RUNPLZ_RUN_ID={}\n", sh(run_id)));
+    s.push_str(&format!("set -a\n. {f}\nset +a\n", f = sh(env_file)));
+    if remove_env {
+        s.push_str(&format!("rm -f {}\n", sh(env_file)));
+    }
+    s.push_str(select);
     s.push_str(
         "export RUNPLZ_NODE_COUNT=\"${SLURM_JOB_NUM_NODES:-1}\"\n\
          RUNPLZ_MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" 2>/dev/null | head -n 1)\n\
          export RUNPLZ_MASTER_ADDR=\"${RUNPLZ_MASTER_ADDR:-$(hostname)}\"\n",
     );
     if nodes > 1 {
-        // One task per node, each with its rank from Slurm; srun exits with the highest
-        // exit code of them (so a rank's `exit 3` is the job's 3).
+        // The steps get the script's environment (the sbatch's --export list would drop
+        // the job's env file). One task per node, each with its rank from Slurm; srun exits
+        // with the highest exit code of them (so a rank's `exit 3` is the job's 3).
         s.push_str(&format!(
-            "exec srun --nodes={nodes} --ntasks-per-node=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' {}\n",
-            sh(command)
+            "export SLURM_EXPORT_ENV=ALL\nexec srun --nodes={nodes} --ntasks-per-node=1 bash -c 'export RUNPLZ_NODE_RANK=\"$SLURM_NODEID\"; exec bash -c \"$0\"' \"$c\"\n"
         ));
     } else {
-        s.push_str(&format!(
-            "export RUNPLZ_NODE_RANK=0\nexec bash -c {}\n",
-            sh(command)
-        ));
+        s.push_str("export RUNPLZ_NODE_RANK=0\nexec bash -c \"$c\"\n");
     }
     s
 }
 
 /// Where Slurm commands run: here, or over the connection to the login node.
 pub(crate) struct Login<'a>(pub Option<&'a Ssh>);
+
+/// What one run's ending says about runplz's own part of it.
+pub(crate) type Ending = std::result::Result<(RunEnding, Option<i32>), String>;
 
 impl Login<'_> {
     fn proc(&self, script: &str) -> Proc {
@@ -222,7 +247,11 @@ impl Login<'_> {
 
     /// Run `script` (shielded from Ctrl-C: the caller decides what a signal means), its
     /// output captured.
-    fn run(&self, script: &str, stdin: Option<Vec<u8>>) -> Result<crate::process::Finished> {
+    pub(crate) fn run(
+        &self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<crate::process::Finished> {
         let mut p = self
             .proc(script)
             .output(Output::Capture)
@@ -241,7 +270,7 @@ impl Login<'_> {
         Ok(f)
     }
 
-    fn where_(&self) -> String {
+    pub(crate) fn where_(&self) -> String {
         match self.0 {
             Some(ssh) => ssh.destination(),
             None => "this machine".into(),
@@ -374,7 +403,9 @@ pub(crate) fn ending(
     }
 }
 
-/// Submit the job and wait for it; the run's ending goes into the tracker's record.
+/// Submit the job and wait for it (unless `detach`); the run's ending goes into the
+/// tracker's record.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn job_step(
     t: &mut Tracker,
     cmd: &Command,
@@ -383,11 +414,12 @@ pub(crate) fn job_step(
     nodes: u32,
     ssh: Option<&Ssh>,
     json: bool,
+    detach: bool,
 ) -> Result<()> {
     t.check_signal(S::Run)?;
     let login = Login(ssh);
     let r = t.step_with_state(S::Run, true, |st| {
-        submit_and_wait(st, &login, cmd, p, run_id, nodes, json)
+        submit_and_wait(st, &login, cmd, p, run_id, nodes, json, detach)
     });
     let w = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     match w.ending {
@@ -442,6 +474,7 @@ struct Waited {
     ending: std::result::Result<(RunEnding, Option<i32>), String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn submit_and_wait(
     st: &mut crate::state::RunState,
     login: &Login,
@@ -450,89 +483,35 @@ fn submit_and_wait(
     run_id: &str,
     nodes: u32,
     json: bool,
+    detach: bool,
 ) -> Result<Waited> {
-    // 1. The run's Slurm folder (0700) with the env file, read from stdin: the values never
-    //    reach a command line. Paths are made absolute there, for the #SBATCH-level options.
-    let env: String = crate::steps::run_env(p, true)
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", sh(v)))
-        .collect();
-    let workdir = cmd
-        .workdir
-        .as_ref()
-        .map(|w| w.for_run(run_id))
-        .unwrap_or_default();
-    let prep = format!(
-        "set -e; umask 077; d=\"$HOME/.runplz/slurm/\"{id}; mkdir -p \"$d\"; cat > \"$d/env\"; \
-         cd \"$HOME\"; w={w}; [ -z \"$w\" ] || cd \"$w\"; printf '%s\\n%s\\n' \"$d\" \"$(pwd)\"",
-        id = sh(run_id),
-        w = sh(&workdir),
-    );
-    let f = login.run(&prep, Some(env.into_bytes()))?;
-    if !f.status.success() {
-        anyhow::bail!(
-            "preparing the Slurm job on {} failed: {}",
-            login.where_(),
-            String::from_utf8_lossy(&f.stderr).trim()
-        );
-    }
-    let text = String::from_utf8_lossy(&f.stdout).into_owned();
-    let mut lines = text.lines();
-    let (Some(dir), Some(chdir)) = (lines.next(), lines.next()) else {
-        anyhow::bail!("preparing the Slurm job printed {text:?}, expected two folders");
-    };
-    let dir = dir.to_string();
+    let (dir, chdir) = prepare_dir(login, cmd, p, run_id)?;
     let command = cmd.argv.get(2).cloned().unwrap_or_default();
     let script = batch_script(run_id, &format!("{dir}/env"), &command, nodes);
-    let opts: Vec<String> = sbatch_options(&p.job, p.settings.deadline, nodes, run_id, &dir, chdir)
-        .iter()
-        .map(|o| sh(o))
-        .collect();
-    let opts = opts.join(" ");
-    // 2. The script, then `--test-only`: an impossible request is an error before queueing.
-    let test = format!(
-        "cat > {s} && sbatch --test-only {opts} {s}",
-        s = sh(&format!("{dir}/job.sh"))
-    );
-    let f = login.run(&test, Some(script.into_bytes()))?;
-    if !f.status.success() {
-        let _ = login.run(&format!("rm -rf -- {}", sh(&dir)), None);
-        let msg = String::from_utf8_lossy(&f.stderr).trim().to_string();
-        let e = if f.status.code() == 127 || msg.contains("not found") {
-            format!("no `sbatch` on {}: {msg}", login.where_())
-        } else {
-            format!("Slurm refused the request before queueing anything: {msg} (sbatch options: {opts})")
-        };
-        return Err(CliError::new(Exit::Precondition, e));
-    }
-    if let Some(sig) = crate::process::take_pending_signal() {
-        let _ = login.run(&format!("rm -rf -- {}", sh(&dir)), None);
-        return Err(CliError::new(
-            Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-            format!("interrupted by signal {sig} before the job was submitted"),
-        ));
-    }
-    // 3. Submit.
-    let f = login.run(
-        &format!("sbatch --parsable {opts} {}", sh(&format!("{dir}/job.sh"))),
-        None,
-    )?;
-    let id = String::from_utf8_lossy(&f.stdout)
-        .trim()
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .to_string();
-    if !f.status.success() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!(
-            "sbatch failed: {}",
-            String::from_utf8_lossy(&f.stderr).trim()
+    let opts = sbatch_options(&p.job, p.settings.deadline, nodes, run_id, &dir, &chdir);
+    let id = submit(st, login, &dir, &script, &opts, "")?;
+    if detach {
+        // Slurm's own --time is the deadline now; the folder keeps its output for `tail`.
+        if let Some(d) = p.settings.deadline.filter(|d| d.as_secs() % 60 != 0) {
+            out::note(
+                TOOL,
+                format!(
+                    "detached: the timeout ({}s) is Slurm's own --time={} (whole minutes)",
+                    d.as_secs(),
+                    minutes(d)
+                ),
+            );
+        }
+        out::note(
+            TOOL,
+            format!("detached: Slurm job {id} (run id {run_id}); follow it with `runplz status {run_id}`, `runplz tail -f {run_id}`, `runplz collect {run_id}` (waits for the end, then brings the outputs) or `runplz kill {run_id}`"),
         );
-    }
-    out::note(TOOL, format!("submitted Slurm job {id}"));
-    // A killed runplz leaves the id in the run state: `scancel` takes it.
-    if let Err(e) = st.update(|r| r.handle.slurm_job_id = Some(id.clone())) {
-        out::warn(TOOL, format!("run state not written: {e:#}"));
+        return Ok(Waited {
+            job_id: id,
+            state: "DETACHED".into(),
+            cancelled: None,
+            ending: Ok((RunEnding::Detached, None)),
+        });
     }
     // 4. Wait, streaming the output files.
     let deadline = p.settings.deadline;
@@ -615,6 +594,110 @@ fn submit_and_wait(
         cancelled,
         ending,
     })
+}
+
+/// Make the run's Slurm folder (0700) with the env file, read from stdin: the values never
+/// reach a command line. Returns that folder and the job's working folder, both absolute
+/// (for the #SBATCH-level options).
+pub(crate) fn prepare_dir(
+    login: &Login,
+    cmd: &Command,
+    p: &Prepared,
+    run_id: &str,
+) -> Result<(String, String)> {
+    let env: String = crate::steps::run_env(p, true)
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", sh(v)))
+        .collect();
+    let workdir = cmd
+        .workdir
+        .as_ref()
+        .map(|w| w.for_run(run_id))
+        .unwrap_or_default();
+    let prep = format!(
+        "set -e; umask 077; d=\"$HOME/.runplz/slurm/\"{id}; mkdir -p \"$d\"; cat > \"$d/env\"; \
+         cd \"$HOME\"; w={w}; [ -z \"$w\" ] || cd \"$w\"; printf '%s\\n%s\\n' \"$d\" \"$(pwd)\"",
+        id = sh(run_id),
+        w = sh(&workdir),
+    );
+    let f = login.run(&prep, Some(env.into_bytes()))?;
+    if !f.status.success() {
+        anyhow::bail!(
+            "preparing the Slurm job on {} failed: {}",
+            login.where_(),
+            String::from_utf8_lossy(&f.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&f.stdout).into_owned();
+    let mut lines = text.lines();
+    let (Some(dir), Some(chdir)) = (lines.next(), lines.next()) else {
+        anyhow::bail!("preparing the Slurm job printed {text:?}, expected two folders");
+    };
+    Ok((dir.to_string(), chdir.to_string()))
+}
+
+/// Write the script into `dir`, ask `sbatch --test-only` (an impossible request is an
+/// error before queueing), then submit; the job id goes into the run state. `what`: how
+/// to name it ("" for a job, " array" for a job array).
+pub(crate) fn submit(
+    st: &mut crate::state::RunState,
+    login: &Login,
+    dir: &str,
+    script: &str,
+    opts: &[String],
+    what: &str,
+) -> Result<String> {
+    let opts: Vec<String> = opts.iter().map(|o| sh(o)).collect();
+    let opts = opts.join(" ");
+    let test = format!(
+        "cat > {s} && {scrub}sbatch --test-only {opts} {s}",
+        scrub = scrub(),
+        s = sh(&format!("{dir}/job.sh"))
+    );
+    let f = login.run(&test, Some(script.as_bytes().to_vec()))?;
+    if !f.status.success() {
+        let _ = login.run(&format!("rm -rf -- {}", sh(dir)), None);
+        let msg = String::from_utf8_lossy(&f.stderr).trim().to_string();
+        let e = if f.status.code() == 127 || msg.contains("not found") {
+            format!("no `sbatch` on {}: {msg}", login.where_())
+        } else {
+            format!("Slurm refused the request before queueing anything: {msg} (sbatch options: {opts})")
+        };
+        return Err(CliError::new(Exit::Precondition, e));
+    }
+    if let Some(sig) = crate::process::take_pending_signal() {
+        let _ = login.run(&format!("rm -rf -- {}", sh(dir)), None);
+        return Err(CliError::new(
+            Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+            format!("interrupted by signal {sig} before the job was submitted"),
+        ));
+    }
+    let f = login.run(
+        &format!(
+            "{}sbatch --parsable {opts} {}",
+            scrub(),
+            sh(&format!("{dir}/job.sh"))
+        ),
+        None,
+    )?;
+    let id = String::from_utf8_lossy(&f.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if !f.status.success() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        anyhow::bail!(
+            "sbatch failed: {}",
+            String::from_utf8_lossy(&f.stderr).trim()
+        );
+    }
+    out::note(TOOL, format!("submitted Slurm job{what} {id}"));
+    // A killed runplz leaves the id in the run state: `scancel` takes it.
+    if let Err(e) = st.update(|r| r.handle.slurm_job_id = Some(id.clone())) {
+        out::warn(TOOL, format!("run state not written: {e:#}"));
+    }
+    Ok(id)
 }
 
 /// The job's `X:Y` exit code and state: `scontrol show job`, else `sacct -P` (text; its JSON

@@ -163,3 +163,49 @@ fn the_batch_script_keeps_values_off_command_lines() {
         "{one}"
     );
 }
+
+#[test]
+fn array_task_lines_expand_pending_ranges_and_keep_each_exit_code() {
+    use super::array::{parse_sacct, parse_tasks, task_ids};
+    assert_eq!(task_ids("3", 6), [3]);
+    assert_eq!(task_ids("1-5%2", 4), [1, 2, 3]);
+    assert_eq!(task_ids("0,2-3", 6), [0, 2, 3]);
+    assert!(task_ids("x", 6).is_empty());
+    let text = "JobId=12 ArrayJobId=10 ArrayTaskId=0 JobState=COMPLETED Reason=None ExitCode=0:0\n\
+                JobId=13 ArrayJobId=10 ArrayTaskId=1 JobState=FAILED Reason=NonZeroExitCode ExitCode=7:0\n\
+                JobId=10 ArrayJobId=10 ArrayTaskId=2-5%2 JobState=PENDING Reason=JobArrayTaskLimit ExitCode=0:0\n";
+    let m = parse_tasks(text, 6);
+    assert_eq!(m.len(), 6);
+    assert_eq!(m[&1], ("FAILED".to_string(), Some((7, 0))));
+    assert_eq!(m[&5].0, "PENDING");
+    let m = parse_sacct(
+        "10_0|COMPLETED|0:0\n10_1|CANCELLED by 0|0:15\n10_[2-3]|PENDING|0:0\n",
+        4,
+    );
+    assert_eq!(m[&1], ("CANCELLED".to_string(), Some((0, 15))));
+    assert_eq!(m[&3].0, "PENDING");
+}
+
+#[test]
+fn an_array_script_keeps_the_env_file_for_later_tasks_and_sbatch_runs_scrubbed() {
+    let s = super::script("/h/env", false, "c=true\n", 1);
+    assert!(s.contains(". /h/env") && !s.contains("rm -f"), "{s}");
+    let scrub = super::scrub();
+    for name in ["HOME", "PATH", "SLURM_*"] {
+        assert!(scrub.contains(name), "{scrub}");
+    }
+    assert!(scrub.contains("unset"), "{scrub}");
+    // The scrub really leaves only those: run it in a shell with a sentinel set.
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("{scrub} env")])
+        .env("RPT_SCRUB_SENTINEL", "x")
+        .env("SLURM_CONF", "/c")
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(!env.contains("RPT_SCRUB_SENTINEL"), "{env}");
+    assert!(
+        env.contains("SLURM_CONF=/c") && env.contains("PATH="),
+        "{env}"
+    );
+}

@@ -173,6 +173,8 @@ pub struct SweepOptions {
     pub parallel: usize,
     /// A table for people instead of JSON records.
     pub table: bool,
+    /// Run the members as one Slurm job array (one `runplz slurm` for all of them).
+    pub slurm_array: bool,
 }
 
 /// One member's record.
@@ -242,6 +244,14 @@ pub fn run(o: &SweepOptions) -> Result<Exit> {
     let mut members: Vec<Option<Member>> = (0..n).map(|_| None).collect();
     let mut stop: Option<i32> = None;
     let mut table = Vec::new();
+    // The array file lives as long as the one run that reads it.
+    let mut array_file = None;
+    if o.slurm_array {
+        let (child, reader, file) = spawn_array(o, &sweep_id)?;
+        array_file = Some(file);
+        running.push((usize::MAX, child, reader));
+        next = n;
+    }
     loop {
         if stop.is_none() {
             if let Some(sig) = crate::process::take_pending_signal() {
@@ -280,19 +290,27 @@ pub fn run(o: &SweepOptions) -> Result<Exit> {
             {
                 let (idx, _, reader) = running.swap_remove(i);
                 let stdout = reader.join().unwrap_or_default();
-                let m = member(o, &sweep_id, idx, status_code(status), &stdout);
-                if o.table {
-                    table.push(row(&m));
+                let ms = if idx == usize::MAX {
+                    array_members(o, &sweep_id, status_code(status), &stdout)
                 } else {
-                    out::print_record("sweep_run", &m)?;
+                    vec![member(o, &sweep_id, idx, status_code(status), &stdout)]
+                };
+                for m in ms {
+                    if o.table {
+                        table.push(row(&m));
+                    } else {
+                        out::print_record("sweep_run", &m)?;
+                    }
+                    let idx = m.index;
+                    members[idx] = Some(m);
                 }
-                members[idx] = Some(m);
             } else {
                 i += 1;
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(array_file);
     let done: Vec<&Member> = members.iter().flatten().collect();
     let passed = done.iter().filter(|m| m.exit_code == Some(0)).count();
     let summary = Summary {
@@ -367,6 +385,80 @@ fn spawn(
         }
     });
     Ok((c, reader))
+}
+
+/// Start the one `runplz slurm` that runs every member as a job array: the sets in a
+/// private file it reads, its stderr passed on as is (it tags each member's lines).
+fn spawn_array(
+    o: &SweepOptions,
+    sweep_id: &str,
+) -> Result<(
+    Child,
+    std::thread::JoinHandle<Vec<u8>>,
+    tempfile::NamedTempFile,
+)> {
+    let file = tempfile::Builder::new()
+        .prefix("runplz-sweep-")
+        .suffix(".json")
+        .tempfile()
+        .context("writing the sweep's arg sets")?;
+    serde_json::to_writer(
+        file.as_file(),
+        &crate::slurm::array::ArrayFile {
+            sweep_id: sweep_id.to_string(),
+            parallel: o.parallel.max(1),
+            sets: o.sets.clone(),
+        },
+    )?;
+    let mut args = member_args(&o.args, &o.outputs, &Vec::new());
+    let dash = args.iter().position(|w| w == "--").unwrap_or(args.len());
+    args.insert(dash, file.path().into());
+    args.insert(dash, "--slurm-array".into());
+    let mut c = std::process::Command::new(&o.exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", o.exe.display()))?;
+    let mut so = c.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut b);
+        b
+    });
+    Ok((c, reader, file))
+}
+
+/// The members of a job array from its run's records (member i's run id is
+/// `<sweep id>-<i>`); a member with no record of its own (the array never ran) gets the
+/// run's exit code and record.
+fn array_members(o: &SweepOptions, sweep_id: &str, code: i32, stdout: &[u8]) -> Vec<Member> {
+    let records: Vec<Value> = String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("type").and_then(Value::as_str) == Some("run"))
+        .collect();
+    let whole = records.last().cloned();
+    (0..o.sets.len())
+        .map(|i| {
+            let id = format!("{sweep_id}-{i}");
+            let own = records
+                .iter()
+                .find(|r| r.get("run_id").and_then(Value::as_str) == Some(id.as_str()));
+            let mut m = member(o, sweep_id, i, code, b"");
+            match own.and_then(|r| {
+                let rec: runplz_protocol::RunRecord = serde_json::from_value(r.clone()).ok()?;
+                Some((r.clone(), crate::run::exit_for(rec.ending, rec.exit_code)))
+            }) {
+                Some((r, exit)) => {
+                    m.exit_code = Some(i32::from(exit.code()));
+                    m.run = Some(r);
+                }
+                None => m.run = whole.clone(),
+            }
+            m
+        })
+        .collect()
 }
 
 fn member(o: &SweepOptions, sweep_id: &str, idx: usize, code: i32, stdout: &[u8]) -> Member {
