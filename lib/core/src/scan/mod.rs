@@ -446,7 +446,7 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
             FileResult::Scanned(hits) => {
                 for h in hits {
                     rec.findings.push(SecretFinding {
-                        path: files[k].path.to_string_lossy().into_owned(),
+                        path: crate::out::path_text(&files[k].path),
                         line: h.line,
                         column: h.column,
                         rule: h.rule.into(),
@@ -608,7 +608,11 @@ pub fn refusal(rec: &ScanRecord, job_file: Option<&str>) -> String {
     for f in found.iter().take(20) {
         s.push_str(&format!(
             "\n  {}:{}:{}: {} ({})",
-            f.path, f.line, f.column, f.rule, f.preview
+            crate::out::escape(&f.path),
+            f.line,
+            f.column,
+            f.rule,
+            crate::out::escape(&f.preview)
         ));
     }
     if found.len() > 20 {
@@ -616,7 +620,7 @@ pub fn refusal(rec: &ScanRecord, job_file: Option<&str>) -> String {
     }
     let first = found
         .first()
-        .map(|f| format!("{}:{}", f.path, f.line))
+        .map(|f| format!("{}:{}", crate::out::escape(&f.path), f.line))
         .unwrap_or_default();
     s.push_str(&format!(
         "\nways out: move the value to an environment variable the job reads and list its name in the job's \"pass_env\"; or delete it; or, if it is not a secret, allow it with --allow-secret {first} or \"sync\": {{\"allow_secrets\": [\"{first}\"]}} in {} (paths and globs, optionally :LINE); \"sync\": {{\"secret_scan\": \"warn\"}} ships with a warning instead",
@@ -633,11 +637,11 @@ pub fn warnings(rec: &ScanRecord) -> Vec<String> {
             format!(
                 "{} secret {}:{}:{}: {} ({})",
                 if f.allowed { "allowed" } else { "shipping a" },
-                f.path,
+                crate::out::escape(&f.path),
                 f.line,
                 f.column,
                 f.rule,
-                f.preview
+                crate::out::escape(&f.preview)
             )
         })
         .collect()
