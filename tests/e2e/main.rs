@@ -21,6 +21,7 @@ mod modal_ops;
 mod modal_real_sdk;
 mod modal_signals;
 mod outputs;
+mod pack;
 mod pick;
 mod placeholders;
 mod probe;

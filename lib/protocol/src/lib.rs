@@ -321,6 +321,9 @@ impl Tagged for BoxRecord {
 impl Tagged for ScanRecord {
     const TYPE: &'static str = "scan";
 }
+impl Tagged for PackRecord {
+    const TYPE: &'static str = "pack";
+}
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the
 /// reading twin of [`Record`]).
