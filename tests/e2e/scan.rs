@@ -370,3 +370,56 @@ fn the_tree_that_ships_is_fingerprinted_with_its_git_commit_and_dirty_flag() {
     assert_eq!(rec["tree"]["fingerprint"], fp.as_str(), "{rec}");
     assert_eq!(rec["tree"]["git_commit"], head.as_str());
 }
+
+#[test]
+fn a_file_name_cannot_forge_a_finding_line() {
+    let world = TestEnv::new();
+    let tok = sample("hf");
+    let d = job_dir("", "x = 1\n");
+    // A newline, a carriage return, an escape sequence and a byte that is not UTF-8.
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(
+        b"a\n  forged.py:9:9: aws-access-key (AKIA\xe2\x80\xa6)\r\x1b[2K\xff.py",
+    );
+    std::fs::write(d.path().join(name), with_token(&tok)).unwrap();
+    let shown = r"a\n  forged.py:9:9: aws-access-key (AKIA…)\r\u{1b}[2K\xff.py";
+    for table in [false, true] {
+        let mut cmd = world.cmd("rp-sync");
+        cmd.current_dir(d.path()).args(["scan", "job.json"]);
+        if table {
+            cmd.arg("--table");
+        }
+        let out = run_expect(&mut cmd, 4);
+        let (err, so) = (
+            stderr(&out),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        );
+        for (what, text) in [("stderr", &err), ("stdout", &so)] {
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("forged.py")),
+                "{what} has a forged line:\n{text}"
+            );
+            assert!(
+                !text.contains('\r') && !text.contains('\u{1b}'),
+                "{what}: {text:?}"
+            );
+        }
+        assert!(
+            err.contains(&format!("\n  {shown}:2:13: huggingface-token")),
+            "{err}"
+        );
+        assert!(err.contains(&format!("--allow-secret {shown}:2")), "{err}");
+        if table {
+            assert!(so.contains(&format!("{shown}:2:13")), "{so}");
+            assert_eq!(so.lines().count(), 2, "{so}");
+        } else {
+            // The record keeps the name (JSON escapes it); the odd byte as \xff.
+            assert_eq!(
+                json(&out)["findings"][0]["path"],
+                "a\n  forged.py:9:9: aws-access-key (AKIA…)\r\u{1b}[2K\\xff.py"
+            );
+        }
+    }
+}
