@@ -32,6 +32,7 @@ mod repo_root;
 mod retries;
 mod runplz;
 mod scan;
+mod scan_backends;
 mod seam;
 mod secrets;
 mod slurm;

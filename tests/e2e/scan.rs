@@ -30,11 +30,17 @@ fn with_token(tok: &str) -> String {
 /// Fakes that log any call: none may be called when the scan refuses.
 fn recorders() -> FakeBin {
     let f = FakeBin::new();
-    for p in ["brev", "modal", "ssh", "rsync", "docker", "podman"] {
+    for p in RECORDED {
         f.recorder(p, "exit 1");
     }
     f
 }
+
+/// Every program a backend could start.
+const RECORDED: [&str; 11] = [
+    "brev", "modal", "ssh", "rsync", "docker", "podman", "sbatch", "srun", "squeue", "scancel",
+    "sinfo",
+];
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -72,6 +78,8 @@ fn runplz_refuses_a_token_on_every_backend_before_anything_then_runs_it_from_pas
         &["ssh", "job.json", "--host", "box"],
         &["brev", "job.json"],
         &["modal", "job.json"],
+        &["slurm", "job.json", "--host", "local"],
+        &["slurm", "job.json", "--host", "box"],
     ] {
         let out = run_expect(
             world
@@ -95,7 +103,7 @@ fn runplz_refuses_a_token_on_every_backend_before_anything_then_runs_it_from_pas
         }
         assert!(!err.contains(&tok[5..]), "{args:?}: the token in stderr");
         assert!(out.stdout.is_empty(), "{args:?}");
-        for p in ["brev", "modal", "ssh", "rsync", "docker", "podman"] {
+        for p in RECORDED {
             assert!(fakes.calls(p).is_empty(), "{args:?} ran {p}");
         }
         assert!(files_under(&world.state_dir().join("runs")).is_empty());
