@@ -169,3 +169,64 @@ fn slurm_refuses_a_token_before_anything_queues_and_runs_it_from_pass_env() {
     assert_ran(&out, d.path(), &tok);
     assert!(c.squeue("%j").lines().any(|l| l == "runplz-scanslurm"));
 }
+
+/// An rsync first on PATH that edits `file` (appending `text`) and then runs the real one:
+/// the edit lands after rp-sync's scan and before the transfer.
+fn editing_rsync(file: &Path, text: &str) -> tempfile::TempDir {
+    let d = shm_tempdir();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v rsync"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --version) ;; *) printf '%s' '{text}' >> '{}' ;; esac\nexec {} \"$@\"\n",
+        file.display(),
+        real.trim()
+    );
+    let p = d.path().join("rsync");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+#[test]
+fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
+    let world = TestEnv::new();
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    fix(d.path());
+    let up = |wrapper: &Path, dest: &str| {
+        let mut c = world.cmd("rp-sync");
+        c.env(
+            "PATH",
+            format!("{}:{}", wrapper.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["up", "--dest", dest])
+        .args(b.tool_args())
+        .arg(d.path());
+        c
+    };
+    // A harmless edit: shipped, named in a warning.
+    let w = editing_rsync(&d.path().join("train.py"), "# more\n");
+    let out = run_expect(&mut up(w.path(), "clean"), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("1 file(s) changed after the secret scan read them and shipped as they are now; scanned again: train.py"),
+        "{err}"
+    );
+    assert!(b.ssh("cat clean/train.py").ends_with("# more\n"));
+    // A token pasted in meanwhile: it reached the box, and rp-sync says so (exit 4).
+    let tok = sample("hf");
+    let w = editing_rsync(&d.path().join("train.py"), &format!("T = '{tok}'\n"));
+    let out = run_expect(&mut up(w.path(), "leak"), 4);
+    let err = stderr(&out);
+    assert!(err.contains("it REACHED THE BOX"), "{err}");
+    assert!(err.contains("train.py:4:5: huggingface-token"), "{err}");
+    assert!(!err.contains(&tok[5..]));
+    assert!(out.stdout.is_empty());
+}

@@ -180,17 +180,44 @@ per file by path, size, mtime and inode in $XDG_STATE_HOME/runplz/scan-cache/.
    \"fingerprint\": \"sha256:...\"}}
 The sync record carries the same object as \"secret_scan\".
 
+PACK: `rp-sync pack [JOB|SRC] [--to URL]` writes the same files `up` would ship, scanned
+the same way (a finding refuses, exit 4, before anything is written or sent), as one
+deterministic tar.gz: entries sorted by path, every mtime 0, uid and gid 0, no owner
+names, modes 0644, 0755 (executable here) or 0777 (symlinks), GNU headers (a long name
+takes a GNU long-name entry, never a pax header), a gzip header with no name or time. The
+same tree gives the same bytes and sha256; mtimes and ownership here do not count. --to
+takes a file path or file:///path (written through a temporary file beside it, so a
+failed pack leaves nothing), an http:// or https:// URL (PUT with Content-Type
+application/gzip and Content-Length; a presigned URL works; 2xx is success), or - for
+stdout (the default; refused on a terminal). An archive written inside the tree, or the
+file stdout is redirected to, is left out of itself. Each file is read once while it is
+packed and checked against what was scanned (size, mtime and inode before and after, and
+the tree's fingerprint); one edited in between fails the pack (exit 1, nothing written).
+The record (on stdout; on stderr, as the last line, when the archive goes to stdout):
+  {{\"type\": \"pack\", \"version\": 1, \"source\": \"/abs/src\",
+   \"url\": \"https://host/bucket/repo.tar.gz\", \"files\": 42, \"bytes\": 23456,
+   \"sha256\": \"9f86...\", \"fingerprint\": \"sha256:...\", \"http_status\": 200,
+   \"excluded_secrets\": 2, \"duration_seconds\": 0.3,
+   \"secret_scan\": {{...}}, \"tree\": {{...}}}}
+  url           where it went: -, file:///abs/path, or the URL without its user,
+                password, query and fragment (a presigned URL's signature stays unsaid)
+  bytes, sha256 the archive's size and sha256 (hex, as sha256sum prints it)
+  fingerprint   the tree's fingerprint, from the bytes packed (set even with the scan off)
+  http_status   the PUT's status; null for a file or stdout
+
 EXIT STATUS: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
 message names rsync's exit code and its last lines) or the box could not be reached; 2 bad
 usage or input, nothing done; 4 a secret was found in a file that would ship (nothing
-sent); 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
+sent or packed); 1 also when a pack's upload failed or a file changed while packed; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 
 EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
   rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
   rp-sync up --host box --job job.json | jq .files_transferred
-  rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)",
+  rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)
+  rp-sync pack job.json --to repo.tar.gz    the shipped tree as a reproducible archive
+  rp-sync pack job.json --to \"$PRESIGNED_PUT_URL\" | jq -r .sha256",
         vcs = list(excludes::VCS_PATTERNS),
         backups = list(excludes::BACKUP_SUFFIXES),
         secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
@@ -332,6 +359,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let (staged, t) =
                 sync::stage_and_up(ssh, dest, snapshot.as_deref(), move || Ok(staged))?;
             report_transfer(&staged, &t, started);
+            // A file edited between the scan and rsync shipped as it is now: scanned again.
+            if t.files_transferred > 0 {
+                scan::after_shipping(TOOL, &staged, &secret_scan, &allow, Exit::Refused)?;
+            }
             (staged, Some(t))
         }
         _ => {

@@ -544,6 +544,69 @@ pub fn before_shipping(
     Ok(rec)
 }
 
+/// After a transfer: rsync sent each file as it was then, not as the scan read it. Files
+/// whose size, mtime or inode changed since staging are scanned again (from the cache's
+/// point of view they are new), so an edit made between the scan and the transfer is not
+/// shipped unread without a word. A changed file is named in a warning; one that now holds
+/// a finding that is not allowed fails with `refuse_exit` (in `refuse` mode; `warn` warns)
+/// saying that it reached the box. Nothing is done with the scan off.
+pub fn after_shipping(
+    tool: &str,
+    staged: &Staged,
+    rec: &ScanRecord,
+    allow: &Allow,
+    refuse_exit: Exit,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if rec.mode == Mode::Off.name() {
+        return Ok(());
+    }
+    let mut now = staged.clone();
+    let mut changed = Vec::new();
+    now.files.retain_mut(|f| {
+        if f.symlink {
+            return false;
+        }
+        let Ok(md) = staged.root.join(&f.path).symlink_metadata() else {
+            // Gone: rsync said so (a vanished file) and nothing of it was sent.
+            return false;
+        };
+        let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+        if (md.len(), mtime_ns, md.ino()) == (f.bytes, f.mtime_ns, f.inode) {
+            return false;
+        }
+        (f.bytes, f.mtime_ns, f.inode) = (md.len(), mtime_ns, md.ino());
+        changed.push(f.path.clone());
+        md.is_file()
+    });
+    if changed.is_empty() {
+        return Ok(());
+    }
+    crate::out::warn(
+        tool,
+        format!(
+            "{} file(s) changed after the secret scan read them and shipped as they are now; scanned again: {}",
+            changed.len(),
+            crate::sync::some_paths(&changed, 5)
+        ),
+    );
+    let mut again = scan(&now, allow, Some(&crate::state::scan_cache_dir()))?;
+    again.mode = rec.mode.clone();
+    if rec.mode == Mode::Refuse.name() && refused(&again).next().is_some() {
+        let mut msg = refusal(&again, None);
+        msg = msg.replacen(
+            "(nothing was sent)",
+            "in a file changed after the scan: it REACHED THE BOX; remove the value, sync again (which replaces the file there) and rotate it",
+            1,
+        );
+        return Err(CliError::new(refuse_exit, msg));
+    }
+    for w in warnings(&again) {
+        crate::out::warn(tool, w);
+    }
+    Ok(())
+}
+
 /// The files of `staged` the scan does not read, and why (`binary`, `too large`), from
 /// their size and first bytes.
 pub fn not_read(staged: &Staged) -> Vec<(std::path::PathBuf, &'static str)> {
