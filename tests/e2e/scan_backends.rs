@@ -230,3 +230,64 @@ fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
     assert!(!err.contains(&tok[5..]));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
+    let world = TestEnv::new();
+    let b = SshBox::start();
+    let tok = sample("hf");
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        job("scanlate", r#", "ssh": {"use_docker": false}"#),
+    )
+    .unwrap();
+    fix(d.path());
+    // The first ssh (the box is asked for its facts, after runplz's scan) pastes the token
+    // in; the sync comes later.
+    let w = shm_tempdir();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ssh"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mark = w.path().join("done");
+    std::fs::write(
+        w.path().join("ssh"),
+        format!(
+            "#!/bin/sh\n[ -e '{m}' ] || {{ : > '{m}'; printf '%s' 'T = \"{tok}\"\n' >> '{f}'; }}\nexec {real} \"$@\"\n",
+            m = mark.display(),
+            f = d.path().join("train.py").display(),
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.path().join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_expect(
+        world
+            .cmd("runplz")
+            .current_dir(d.path())
+            .env("HF_TOKEN", &tok)
+            .env(
+                "PATH",
+                format!("{}:{}", w.path().display(), std::env::var("PATH").unwrap()),
+            )
+            .args(["ssh", "job.json", "--json"])
+            .args(b.tool_args()),
+        2,
+    );
+    let err = stderr(&out);
+    assert!(mark.exists(), "the ssh wrapper did not run");
+    assert!(
+        err.contains("refusing to ship what changed since the run's scan: 1 secret found"),
+        "{err}"
+    );
+    assert!(err.contains("train.py:3:6: huggingface-token"), "{err}");
+    assert!(!err.contains(&tok[5..]));
+    let on_box = b.ssh("cat runplz/scanlate/train.py runplz-runs/*/train.py 2>/dev/null || true");
+    assert!(!on_box.contains(&tok[5..]), "the token reached the box");
+}

@@ -24,6 +24,9 @@ pub struct Prepared {
     /// What the job gets from runplz's environment and flags (`pass_env`, `--env-file`,
     /// `--env`).
     pub(crate) passed: Passed,
+    /// The `--allow-secret` flags (the job's own list is in `job`), for the scan again at
+    /// the sync.
+    pub(crate) allow_secrets: Vec<String>,
 }
 
 /// Variables passed to the job from runplz's own environment (the job's `pass_env`, a bare

@@ -273,6 +273,7 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         outputs,
         settings,
         passed,
+        allow_secrets: o.allow_secrets.clone(),
     })
 }
 

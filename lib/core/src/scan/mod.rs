@@ -544,6 +544,48 @@ pub fn before_shipping(
     Ok(rec)
 }
 
+/// The scan again, for a list staged some time after the run's first scan (runplz's sync
+/// step, once the box is there): files unchanged since are answered by the cache, changed
+/// and new ones are read. A finding that is not allowed, in `refuse` mode, fails with exit
+/// 2 before anything is sent; in `warn` mode the findings of re-read files are warned of.
+pub fn again_before_sending(
+    tool: &str,
+    staged: &Staged,
+    job: &crate::job::Job,
+    flags: &[String],
+) -> Result<()> {
+    let mode = job.spec.sync.secret_scan.unwrap_or_default();
+    if mode == Mode::Off {
+        return Ok(());
+    }
+    let allow = allow_for(Some(job), flags)?;
+    let rec = scan(staged, &allow, Some(&crate::state::scan_cache_dir()))?;
+    if rec.scanned == 0 {
+        return Ok(());
+    }
+    crate::out::note(
+        tool,
+        format_args!(
+            "{} file(s) changed or appeared since the run's secret scan: scanned again",
+            rec.scanned
+        ),
+    );
+    if mode == Mode::Refuse && refused(&rec).next().is_some() {
+        return Err(CliError::new(
+            Exit::Usage,
+            refusal(&rec, Some(job.origin.as_str())).replacen(
+                "refusing to ship:",
+                "refusing to ship what changed since the run's scan:",
+                1,
+            ),
+        ));
+    }
+    for w in warnings(&rec) {
+        crate::out::warn(tool, w);
+    }
+    Ok(())
+}
+
 /// After a transfer: rsync sent each file as it was then, not as the scan read it. Files
 /// whose size, mtime or inode changed since staging are scanned again (from the cache's
 /// point of view they are new), so an edit made between the scan and the transfer is not
