@@ -210,15 +210,16 @@ something was sent, rp-sync compares every file's size, mtime and inode with wha
 scanned and scans the changed ones again: a warning names them, and one that now holds a
 secret fails with exit 4 saying that it reached the box (remove the value, sync again,
 which replaces the file there, and rotate it). A file edited while rsync reads it, or an
-edit that keeps both the size and the mtime (to the nanosecond), is not caught. `pack` has no such
-window: it reads each file once, while packing it, and checks it against the scan. Binary
-files and files over 16 MiB are not content-scanned, and a secret of a shape no rule knows
-ships.
+edit that keeps both the size and the mtime (to the nanosecond), is not caught. `pack` has
+no such window: it reads each file once, while packing it, and checks it against the scan.
+Binary files and files over 16 MiB are not content-scanned, and a secret of a shape no rule
+knows ships.
 
 EXIT STATUS: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
 message names rsync's exit code and its last lines) or the box could not be reached; 2 bad
 usage or input, nothing done; 4 a secret was found in a file that would ship (nothing
-sent or packed); 1 also when a pack's upload failed or a file changed while packed; 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
+sent or packed); 1 also when a pack's upload failed or a file changed while packed;
+125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 
 EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
