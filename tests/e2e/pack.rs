@@ -147,14 +147,14 @@ fn the_same_tree_packs_to_the_same_bytes_to_a_file_a_file_url_or_stdout() {
 }
 
 /// One HTTP request as the loopback server saw it.
-struct Request {
-    line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 /// A loopback HTTP server for one request, answering `status` with `answer`.
-fn serve_once(status: &str, answer: &'static str) -> (u16, mpsc::Receiver<Request>) {
+pub(crate) fn serve_once(status: &str, answer: &'static str) -> (u16, mpsc::Receiver<Request>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
