@@ -23,7 +23,7 @@ _rp__sync() {
 
     case "${cmd}" in
         rp__sync)
-            opts="-h -V --host --dest --job --exclude --ssh-config --snapshot --allow-secret --dry-run --table --help --version up scan"
+            opts="-h -V --host --dest --job --exclude --ssh-config --snapshot --allow-secret --to --dry-run --table --help --version up scan pack"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -54,6 +54,10 @@ _rp__sync() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

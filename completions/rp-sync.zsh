@@ -22,15 +22,17 @@ _rp-sync() {
 '--ssh-config=[An ssh config file, passed to ssh and rsync as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
 '(--dry-run)--snapshot=[After shipping, copy DIR to this folder on the box (hard links, so it costs no data; a full copy, with a warning, where they fail)\: a snapshot that later syncs into DIR leave as it is, e.g. \`runplz-runs/<run id>\` for one run'\''s own code. The sync and the copy hold a lock on DIR on the box (\`flock\`; a warning where the box has none), so two rp-syncs into one DIR at once each copy exactly what they shipped. Relative to the remote home unless absolute; must not exist yet; best on DIR'\''s file system]:SNAP:_default' \
 '*--allow-secret=[Allow a finding of the content scan that is not a secret\: a gitignore-style path relative to SRC, optionally \`\:LINE\` (repeatable; adds to the job'\''s \`sync.allow_secrets\`)]:PATH[:LINE]:_default' \
+'--to=[\`pack\` only\: where the archive goes\: a file path, \`file\:///abs/path\`, an \`http\://\` or \`https\://\` URL (PUT, \`Content-Type\: application/gzip\`; a presigned URL works), or \`-\` for stdout (the default; then the record goes to stderr)]:URL:_default' \
 '--dry-run[List what would ship (count, bytes, the largest files, the files too large or binary to be content-scanned) without connecting]' \
 '--table[Print a table for people on stdout instead of the JSON record]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
-':direction -- `up`\: ship SRC to the box; `scan`\: only scan what would ship for secrets:((up\:"Ship SRC to the box (outputs come back with rp-collect)"
-scan\:"Only scan what would ship for secrets\: the \`scan\` record on stdout, exit 4 when a finding is not allowed (unless the job'\''s \`sync.secret_scan\` is \`warn\`); a pre-commit hook. The positional may be a job file"))' \
-'::src -- The folder to ship (default with --job\: the job'\''s `sync.root`, else the top of the git work tree holding the job file, else its folder; without\: the current folder). With `scan`, a file here is taken as the job (`rp-sync scan job.json`):_files' \
+':direction -- `up`\: ship SRC to the box; `scan`\: only scan what would ship for secrets; `pack`\: write what would ship as a `tar.gz`:((up\:"Ship SRC to the box (outputs come back with rp-collect)"
+scan\:"Only scan what would ship for secrets\: the \`scan\` record on stdout, exit 4 when a finding is not allowed (unless the job'\''s \`sync.secret_scan\` is \`warn\`); a pre-commit hook. The positional may be a job file"
+pack\:"Pack what would ship into one deterministic \`tar.gz\` (the same tree gives the same bytes) and write it to --to (a file, \`file\:///path\`, an \`http(s)\://\` URL taken by PUT, or \`-\`, stdout, the default); the scan applies as for \`up\`. The positional may be a job file"))' \
+'::src -- The folder to ship (default with --job\: the job'\''s `sync.root`, else the top of the git work tree holding the job file, else its folder; without\: the current folder). With `scan` and `pack`, a file here is taken as the job (`rp-sync scan job.json`):_files' \
 && ret=0
 }
 

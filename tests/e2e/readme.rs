@@ -475,3 +475,23 @@ fn runpod_example_runs_against_the_fake_runpod() {
     );
     rp.assert_all_released("TERMINATED");
 }
+
+#[test]
+fn pack_example_puts_the_repo_and_prints_its_sha256() {
+    let d = job_dir(&readme_job());
+    std::fs::write(d.path().join(".env"), "KEY=x\n").unwrap();
+    let (port, got) = crate::pack::serve_once("200 OK", "");
+    let cmd = format!(
+        "PRESIGNED_PUT_URL='http://127.0.0.1:{port}/b/repo.tar.gz?X-Amz-Signature=abc'; unset http_proxy HTTP_PROXY all_proxy ALL_PROXY; {}",
+        readme(r#"rp-sync pack job.json --to "$PRESIGNED_PUT_URL" | jq -r .sha256"#)
+    );
+    let out = sh(d.path(), &cmd, None, 0);
+    let req = got.recv().unwrap();
+    assert!(req.line.starts_with("PUT /b/repo.tar.gz?"), "{}", req.line);
+    use sha2::{Digest, Sha256};
+    let want: String = Sha256::digest(&req.body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stdout(&out).trim(), want);
+}

@@ -30,11 +30,17 @@ fn with_token(tok: &str) -> String {
 /// Fakes that log any call: none may be called when the scan refuses.
 fn recorders() -> FakeBin {
     let f = FakeBin::new();
-    for p in ["brev", "modal", "ssh", "rsync", "docker", "podman"] {
+    for p in RECORDED {
         f.recorder(p, "exit 1");
     }
     f
 }
+
+/// Every program a backend could start.
+const RECORDED: [&str; 11] = [
+    "brev", "modal", "ssh", "rsync", "docker", "podman", "sbatch", "srun", "squeue", "scancel",
+    "sinfo",
+];
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -72,6 +78,8 @@ fn runplz_refuses_a_token_on_every_backend_before_anything_then_runs_it_from_pas
         &["ssh", "job.json", "--host", "box"],
         &["brev", "job.json"],
         &["modal", "job.json"],
+        &["slurm", "job.json", "--host", "local"],
+        &["slurm", "job.json", "--host", "box"],
     ] {
         let out = run_expect(
             world
@@ -95,7 +103,7 @@ fn runplz_refuses_a_token_on_every_backend_before_anything_then_runs_it_from_pas
         }
         assert!(!err.contains(&tok[5..]), "{args:?}: the token in stderr");
         assert!(out.stdout.is_empty(), "{args:?}");
-        for p in ["brev", "modal", "ssh", "rsync", "docker", "podman"] {
+        for p in RECORDED {
             assert!(fakes.calls(p).is_empty(), "{args:?} ran {p}");
         }
         assert!(files_under(&world.state_dir().join("runs")).is_empty());
@@ -369,4 +377,57 @@ fn the_tree_that_ships_is_fingerprinted_with_its_git_commit_and_dirty_flag() {
     let rec = json(&out);
     assert_eq!(rec["tree"]["fingerprint"], fp.as_str(), "{rec}");
     assert_eq!(rec["tree"]["git_commit"], head.as_str());
+}
+
+#[test]
+fn a_file_name_cannot_forge_a_finding_line() {
+    let world = TestEnv::new();
+    let tok = sample("hf");
+    let d = job_dir("", "x = 1\n");
+    // A newline, a carriage return, an escape sequence and a byte that is not UTF-8.
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(
+        b"a\n  forged.py:9:9: aws-access-key (AKIA\xe2\x80\xa6)\r\x1b[2K\xff.py",
+    );
+    std::fs::write(d.path().join(name), with_token(&tok)).unwrap();
+    let shown = r"a\n  forged.py:9:9: aws-access-key (AKIA…)\r\u{1b}[2K\xff.py";
+    for table in [false, true] {
+        let mut cmd = world.cmd("rp-sync");
+        cmd.current_dir(d.path()).args(["scan", "job.json"]);
+        if table {
+            cmd.arg("--table");
+        }
+        let out = run_expect(&mut cmd, 4);
+        let (err, so) = (
+            stderr(&out),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        );
+        for (what, text) in [("stderr", &err), ("stdout", &so)] {
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("forged.py")),
+                "{what} has a forged line:\n{text}"
+            );
+            assert!(
+                !text.contains('\r') && !text.contains('\u{1b}'),
+                "{what}: {text:?}"
+            );
+        }
+        assert!(
+            err.contains(&format!("\n  {shown}:2:13: huggingface-token")),
+            "{err}"
+        );
+        assert!(err.contains(&format!("--allow-secret {shown}:2")), "{err}");
+        if table {
+            assert!(so.contains(&format!("{shown}:2:13")), "{so}");
+            assert_eq!(so.lines().count(), 2, "{so}");
+        } else {
+            // The record keeps the name (JSON escapes it); the odd byte as \xff.
+            assert_eq!(
+                json(&out)["findings"][0]["path"],
+                "a\n  forged.py:9:9: aws-access-key (AKIA…)\r\u{1b}[2K\\xff.py"
+            );
+        }
+    }
 }

@@ -78,3 +78,51 @@ pub fn table(rows: &[Vec<String>]) -> String {
     let _ = tw.flush();
     String::from_utf8(tw.into_inner().unwrap_or_default()).unwrap_or_default()
 }
+
+/// Text safe to print for people: control characters (a newline, a carriage return, an
+/// escape sequence) and the bidirectional overrides that reorder what a terminal shows
+/// are written as Rust escapes (`\n`, `\u{1b}`, `\u{202e}`), so a file name cannot forge
+/// a line or hide itself.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A path's bytes as text that loses nothing: valid UTF-8 as it is, any other byte as
+/// `\xNN` (for records; print it through [`escape`]).
+pub fn path_text(p: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in p.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn a_name_cannot_forge_a_line() {
+        let name = "a.py:1:1: x\n  evil.py:2:3: aws-access-key (AKIA…)\r\u{1b}[2K\u{202e}";
+        let e = super::escape(name);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert_eq!(
+            e,
+            "a.py:1:1: x\\n  evil.py:2:3: aws-access-key (AKIA…)\\r\\u{1b}[2K\\u{202e}"
+        );
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::path::Path::new(std::ffi::OsStr::from_bytes(b"bad\xff\xfe.py"));
+        assert_eq!(super::path_text(p), "bad\\xff\\xfe.py");
+        assert_eq!(super::escape("plain/ü.py"), "plain/ü.py");
+    }
+}

@@ -26,6 +26,9 @@ pub struct Prepared {
     pub(crate) passed: Passed,
     /// A sweep run as one Slurm job array: its members, each with its own command.
     pub(crate) array: Option<crate::slurm::array::Array>,
+    /// The `--allow-secret` flags (the job's own list is in `job`), for the scan again at
+    /// the sync.
+    pub(crate) allow_secrets: Vec<String>,
 }
 
 /// Variables passed to the job from runplz's own environment (the job's `pass_env`, a bare

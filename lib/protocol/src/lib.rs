@@ -60,6 +60,9 @@
 //!   nothing), and exit code 4 ([`Exit::Refused`]) from rp-sync and runplz when the tree holds
 //!   a secret; the `scan` record's `"fingerprint"` and the `sync` and `run` records'
 //!   `"tree"` ([`Tree`]: fingerprint, git commit, dirty flag). New fields, so no bump.
+//! - issue #17: the new `pack` record ([`PackRecord`], `rp-sync pack`: the shipped tree as
+//!   one deterministic `tar.gz`, its URL, size, sha256 and fingerprint). A new record, so
+//!   no bump.
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
 #![deny(missing_docs)]
@@ -70,6 +73,7 @@ mod common;
 mod exec;
 mod image;
 mod modal;
+mod pack;
 mod pick;
 mod probe;
 mod run;
@@ -82,6 +86,7 @@ pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
 pub use modal::{ModalPlan, RunStatus};
+pub use pack::PackRecord;
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};
 pub use run::{Earlier, Moved, RunEnding, RunRecord, Step, StepTime};
@@ -315,6 +320,9 @@ impl Tagged for BoxRecord {
 }
 impl Tagged for ScanRecord {
     const TYPE: &'static str = "scan";
+}
+impl Tagged for PackRecord {
+    const TYPE: &'static str = "pack";
 }
 
 /// A record as read back: the tag, the version and the record's own fields (owned; the

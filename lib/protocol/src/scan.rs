@@ -33,7 +33,7 @@ pub struct ScanRecord {
 /// One masked finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretFinding {
-    /// Path relative to the source (lossy UTF-8).
+    /// Path relative to the source: UTF-8 as it is, any other byte as `\xNN`.
     pub path: String,
     /// 1-based line.
     pub line: u64,

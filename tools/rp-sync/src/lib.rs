@@ -24,6 +24,11 @@ pub enum Direction {
     /// finding is not allowed (unless the job's `sync.secret_scan` is `warn`); a pre-commit
     /// hook. The positional may be a job file.
     Scan,
+    /// Pack what would ship into one deterministic `tar.gz` (the same tree gives the same
+    /// bytes) and write it to --to (a file, `file:///path`, an `http(s)://` URL taken by
+    /// PUT, or `-`, stdout, the default); the scan applies as for `up`. The positional may
+    /// be a job file.
+    Pack,
 }
 
 /// Ship a folder to an SSH box, minus secrets and caches, incrementally.
@@ -46,13 +51,14 @@ pub enum Direction {
 #[derive(Debug, Parser)]
 #[command(name = "rp-sync", version, after_long_help = after_long_help())]
 pub struct Cli {
-    /// `up`: ship SRC to the box; `scan`: only scan what would ship for secrets.
+    /// `up`: ship SRC to the box; `scan`: only scan what would ship for secrets; `pack`:
+    /// write what would ship as a `tar.gz`.
     #[arg(value_enum, value_name = "DIRECTION")]
     pub direction: Direction,
 
     /// The folder to ship (default with --job: the job's `sync.root`, else the top of the
     /// git work tree holding the job file, else its folder; without: the current folder).
-    /// With `scan`, a file here is taken as the job (`rp-sync scan job.json`).
+    /// With `scan` and `pack`, a file here is taken as the job (`rp-sync scan job.json`).
     #[arg(value_name = "SRC")]
     pub src: Option<PathBuf>,
 
@@ -99,6 +105,12 @@ pub struct Cli {
     /// `sync.allow_secrets`).
     #[arg(long = "allow-secret", value_name = "PATH[:LINE]")]
     pub allow_secret: Vec<String>,
+
+    /// `pack` only: where the archive goes: a file path, `file:///abs/path`, an
+    /// `http://` or `https://` URL (PUT, `Content-Type: application/gzip`; a presigned URL
+    /// works), or `-` for stdout (the default; then the record goes to stderr).
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
 
     /// List what would ship (count, bytes, the largest files, the files too large or binary
     /// to be content-scanned) without connecting.
@@ -168,17 +180,55 @@ per file by path, size, mtime and inode in $XDG_STATE_HOME/runplz/scan-cache/.
    \"fingerprint\": \"sha256:...\"}}
 The sync record carries the same object as \"secret_scan\".
 
+PACK: `rp-sync pack [JOB|SRC] [--to URL]` writes the same files `up` would ship, scanned
+the same way (a finding refuses, exit 4, before anything is written or sent), as one
+deterministic tar.gz: entries sorted by path, every mtime 0, uid and gid 0, no owner
+names, modes 0644, 0755 (executable here) or 0777 (symlinks), GNU headers (a long name
+takes a GNU long-name entry, never a pax header), a gzip header with no name or time. The
+same tree gives the same bytes and sha256; mtimes and ownership here do not count. --to
+takes a file path or file:///path (written through a temporary file beside it, so a
+failed pack leaves nothing), an http:// or https:// URL (PUT with Content-Type
+application/gzip and Content-Length; a presigned URL works; 2xx is success), or - for
+stdout (the default; refused on a terminal). An archive written inside the tree, or the
+file stdout is redirected to, is left out of itself. Each file is read once while it is
+packed and checked against what was scanned (size, mtime and inode before and after, and
+the tree's fingerprint); one edited in between fails the pack (exit 1, nothing written).
+The record (on stdout; on stderr, as the last line, when the archive goes to stdout):
+  {{\"type\": \"pack\", \"version\": 1, \"source\": \"/abs/src\",
+   \"url\": \"https://host/bucket/repo.tar.gz\", \"files\": 42, \"bytes\": 23456,
+   \"sha256\": \"9f86...\", \"fingerprint\": \"sha256:...\", \"http_status\": 200,
+   \"excluded_secrets\": 2, \"duration_seconds\": 0.3,
+   \"secret_scan\": {{...}}, \"tree\": {{...}}}}
+  url           where it went: -, file:///abs/path, or the URL without its user,
+                password, query and fragment (a presigned URL's signature stays unsaid)
+  bytes, sha256 the archive's size and sha256 (hex, as sha256sum prints it)
+  fingerprint   the tree's fingerprint, from the bytes packed (set even with the scan off)
+  http_status   the PUT's status; null for a file or stdout
+
+CAVEATS: the transfer sends each file as rsync reads it, not as the scan read it. Once
+something was sent, rp-sync compares every file's size, mtime and inode with what it
+scanned and scans the changed ones again: a warning names them, and one that now holds a
+secret fails with exit 4 saying that it reached the box (remove the value, sync again,
+which replaces the file there, and rotate it). A file edited while rsync reads it, or an
+edit that keeps both the size and the mtime (to the nanosecond), is not caught. `pack` has
+no such window: it reads each file once, while packing it, and checks it against the scan.
+Binary files and files over 16 MiB are not content-scanned, and a secret of a shape no rule
+knows ships.
+
 EXIT STATUS: 0 shipped (or listed, or scanned clean); 1 the transfer failed (the
 message names rsync's exit code and its last lines) or the box could not be reached; 2 bad
 usage or input, nothing done; 4 a secret was found in a file that would ship (nothing
-sent); 125 rsync or ssh is not installed here; 128+n interrupted by signal n.
+sent or packed); 1 also when a pack's upload failed or a file changed while packed;
+125 rsync or ssh is not installed here; 128+n interrupted by signal n.
 
 EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
   rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
   rp-sync up --host box --job job.json | jq .files_transferred
-  rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)",
+  rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)
+  rp-sync pack job.json --to repo.tar.gz    the shipped tree as a reproducible archive
+  rp-sync pack job.json --to \"$PRESIGNED_PUT_URL\" | jq -r .sha256",
         vcs = list(excludes::VCS_PATTERNS),
         backups = list(excludes::BACKUP_SUFFIXES),
         secrets = wrap(excludes::SECRET_PATTERNS, 80, "    "),
@@ -227,7 +277,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let started = Instant::now();
     runplz_core::process::install_signal_handlers();
     let mut cli = cli;
-    if cli.direction == Direction::Scan
+    if cli.direction != Direction::Up
         && cli.job.is_none()
         && cli
             .src
@@ -240,8 +290,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
     // Everything is checked before the box is contacted.
     let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
     let allow = scan::allow_for(job.as_ref(), &cli.allow_secret)?;
-    if cli.direction == Direction::Scan {
-        return scan_only(&cli, job.as_ref(), &allow);
+    if cli.to.is_some() && cli.direction != Direction::Pack {
+        return Err(CliError::usage("--to is for `pack`"));
+    }
+    match cli.direction {
+        Direction::Scan => return scan_only(&cli, job.as_ref(), &allow),
+        Direction::Pack => return pack(&cli, job.as_ref(), &allow, started),
+        Direction::Up => {}
     }
     let src = match (&cli.src, &job) {
         (Some(s), _) => s.clone(),
@@ -301,40 +356,33 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
 
-    let secret_scan;
+    // Staged and scanned first: a refused tree never reaches the box, which is not even
+    // asked (a secret inside a file stops here, exit 4).
+    let staged = sync::stage(&src, &patterns)?;
+    report_staged(&staged);
+    let secret_scan = scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
     let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
-            // Staged and scanned first: a refused tree never reaches the box.
-            let staged = sync::stage(&src, &patterns)?;
-            report_staged(&staged);
-            // Before the box is even asked: a secret inside a file stops here (exit 4).
-            secret_scan = Some(scan::before_shipping(
-                TOOL,
-                &staged,
-                job.as_ref(),
-                &allow,
-                Exit::Refused,
-            )?);
             out::note(
                 TOOL,
                 format_args!("shipping to {}:{dest}", ssh.destination()),
             );
-            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || Ok(staged))?;
+            let (staged, t) =
+                sync::stage_and_up(ssh, dest, snapshot.as_deref(), move || Ok(staged))?;
             report_transfer(&staged, &t, started);
+            // A file edited between the scan and rsync shipped as it is now: scanned again.
+            if t.files_transferred > 0 {
+                scan::after_shipping(TOOL, &staged, &secret_scan, &allow, Exit::Refused)?;
+            }
             (staged, Some(t))
         }
         _ => {
-            let staged = sync::stage(&src, &patterns)?;
-            report_staged(&staged);
-            let scanned =
-                scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
-            report_not_read(&staged, &scanned);
-            secret_scan = Some(scanned);
+            report_not_read(&staged, &secret_scan);
             out::note(TOOL, "dry run: nothing sent; the largest files:");
             for f in staged.largest(sync::LARGEST) {
                 out::note(
                     TOOL,
-                    format_args!("  {:>10}  {}", sync::human_bytes(f.bytes), f.path.display()),
+                    format_args!("  {:>10}  {}", sync::human_bytes(f.bytes), shown(&f.path)),
                 );
             }
             (staged, None)
@@ -342,7 +390,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
     };
     // Closes the shared connection before the record is printed.
     drop(conn);
-    let secret_scan = secret_scan.expect("the tree was scanned before it shipped");
 
     let mut record = sync::record(
         &staged,
@@ -424,6 +471,203 @@ fn scan_only(cli: &Cli, job: Option<&runplz_core::job::Job>, allow: &scan::Allow
     Ok(Exit::Ok)
 }
 
+/// `rp-sync pack`: the list `up` would ship, scanned as for `up`, as a deterministic
+/// `tar.gz` written or uploaded to --to; the `pack` record on stdout (on stderr when the
+/// archive itself goes to stdout).
+fn pack(
+    cli: &Cli,
+    job: Option<&runplz_core::job::Job>,
+    allow: &scan::Allow,
+    started: Instant,
+) -> Result<Exit> {
+    use runplz_core::sync::pack::{self, Dest};
+    use std::io::{IsTerminal, Write};
+    if cli.host.is_some() || cli.dest.is_some() || cli.snapshot.is_some() || cli.dry_run {
+        return Err(CliError::usage(
+            "pack writes an archive here: --host, --dest, --snapshot and --dry-run are for `up`",
+        ));
+    }
+    let to = pack::parse_dest(cli.to.as_deref().unwrap_or("-"))?;
+    // Everything about the destination is checked before the tree is read.
+    let to_file = match &to {
+        Dest::Stdout if std::io::stdout().is_terminal() => {
+            return Err(CliError::usage(
+                "refusing to write a tar.gz to a terminal: redirect stdout or pass --to FILE",
+            ))
+        }
+        Dest::File(p) => {
+            let name = p
+                .file_name()
+                .filter(|_| !p.as_os_str().as_encoded_bytes().ends_with(b"/"));
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            let (Some(name), Ok(dir)) = (name, std::fs::canonicalize(dir)) else {
+                return Err(CliError::usage(format!(
+                    "--to: found {}, expected a file in a folder that exists",
+                    shown(p)
+                )));
+            };
+            if dir.join(name).is_dir() {
+                return Err(CliError::usage(format!(
+                    "--to: found the folder {}, expected a file name",
+                    shown(p)
+                )));
+            }
+            Some(dir.join(name))
+        }
+        _ => None,
+    };
+    let (src, patterns) = source_and_patterns(cli, job)?;
+    let mut staged = sync::stage(&src, &patterns)?;
+    // An archive written inside the tree (or an older one there) is not part of it.
+    if let Some(rel) = to_file
+        .as_ref()
+        .and_then(|f| f.strip_prefix(&staged.root).ok())
+    {
+        staged.files.retain(|f| f.path != rel);
+    }
+    // So is the file stdout was redirected to (`rp-sync pack > repo.tar.gz` in the tree).
+    if to == Dest::Stdout {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(st) = nix::sys::stat::fstat(std::io::stdout()) {
+            let root = staged.root.clone();
+            staged.files.retain(|f| {
+                f.inode != st.st_ino
+                    || std::fs::symlink_metadata(root.join(&f.path))
+                        .is_ok_and(|m| m.dev() != st.st_dev)
+            });
+        }
+    }
+    staged.bytes = staged.files.iter().map(|f| f.bytes).sum();
+    report_staged(&staged);
+    let secret_scan = scan::before_shipping(TOOL, &staged, job, allow, Exit::Refused)?;
+
+    // A file or an upload is written to a temporary file first: a refused or interrupted
+    // pack leaves nothing behind, and a PUT knows its length.
+    let tmp = match &to_file {
+        Some(f) => Some(
+            tempfile::Builder::new()
+                .prefix(".rp-pack-")
+                .tempfile_in(f.parent().unwrap_or(std::path::Path::new(".")))?,
+        ),
+        None if matches!(to, Dest::Http(_)) => Some(
+            tempfile::Builder::new()
+                .prefix("rp-pack-")
+                .suffix(".tar.gz")
+                .tempfile()?,
+        ),
+        None => None,
+    };
+    let (packed, sha, bytes) = match &tmp {
+        Some(t) => {
+            let w = pack::HashingWriter::new(std::io::BufWriter::new(t.as_file()));
+            let (packed, w) = pack::write_tar_gz(&staged, w)?;
+            let n = w.n;
+            let (sha, mut w) = w.finish();
+            w.flush()?;
+            (packed, sha, n)
+        }
+        None => {
+            let w = pack::HashingWriter::new(std::io::BufWriter::new(std::io::stdout().lock()));
+            let (packed, w) = pack::write_tar_gz(&staged, w)?;
+            let n = w.n;
+            let (sha, mut w) = w.finish();
+            w.flush()?;
+            (packed, sha, n)
+        }
+    };
+    // What was packed is what was scanned (a file edited in between is caught per file by
+    // its size, mtime and inode; this catches an edit that kept all three).
+    if let Some(fp) = secret_scan
+        .fingerprint
+        .as_ref()
+        .filter(|fp| **fp != packed.fingerprint)
+    {
+        return Err(CliError::new(
+            Exit::Failed,
+            format!(
+                "the tree changed between the secret scan ({fp}) and the pack ({}); nothing was written: run again",
+                packed.fingerprint
+            ),
+        ));
+    }
+    let (url, http_status) = match (&to, tmp, &to_file) {
+        (Dest::Http(u), Some(t), _) => {
+            out::note(
+                TOOL,
+                format_args!(
+                    "uploading {} to {}",
+                    sync::human_bytes(bytes),
+                    pack::redact_url(u)
+                ),
+            );
+            let status = pack::put(u, t.path())?;
+            (pack::redact_url(u), Some(status))
+        }
+        (_, Some(t), Some(f)) => {
+            t.persist(f)
+                .map_err(|e| anyhow::anyhow!("writing {}: {}", f.display(), e.error))?;
+            (pack::file_url(f), None)
+        }
+        _ => ("-".to_string(), None),
+    };
+    out::note(
+        TOOL,
+        format_args!(
+            "packed {} files into {} (sha256 {sha}), tree fingerprint {}",
+            packed.files,
+            sync::human_bytes(bytes),
+            packed.fingerprint
+        ),
+    );
+    let mut tree = scan::tree(&staged, &secret_scan);
+    tree.fingerprint = Some(packed.fingerprint.clone());
+    let record = runplz_protocol::PackRecord {
+        source: staged.root.display().to_string(),
+        url,
+        files: packed.files,
+        bytes,
+        sha256: sha,
+        fingerprint: packed.fingerprint,
+        http_status,
+        excluded_secrets: staged.secrets.len() as u64,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        secret_scan,
+        tree,
+    };
+    let text = if cli.table {
+        pack_table(&record)
+    } else {
+        serde_json::to_string(&runplz_protocol::Record::new("pack", &record))?
+    };
+    if to == Dest::Stdout {
+        // stdout holds the archive: the record goes to stderr, as its last line.
+        eprintln!("{text}");
+    } else {
+        out::print_raw(&text)?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn pack_table(r: &runplz_protocol::PackRecord) -> String {
+    out::table(&[
+        vec!["source".to_string(), r.source.clone()],
+        vec!["url".into(), r.url.clone()],
+        vec!["files".into(), r.files.to_string()],
+        vec!["bytes".into(), r.bytes.to_string()],
+        vec!["sha256".into(), r.sha256.clone()],
+        vec!["fingerprint".into(), r.fingerprint.clone()],
+        vec!["seconds".into(), format!("{:.3}", r.duration_seconds)],
+    ])
+}
+
+/// A path as printed for people: odd bytes as `\xNN`, control characters escaped.
+fn shown(p: &std::path::Path) -> String {
+    out::escape(&out::path_text(p))
+}
+
 fn scan_table(r: &scan::ScanRecord) -> String {
     let mut rows = vec![vec![
         "PATH:LINE:COL".to_string(),
@@ -433,9 +677,9 @@ fn scan_table(r: &scan::ScanRecord) -> String {
     ]];
     for f in &r.findings {
         rows.push(vec![
-            format!("{}:{}:{}", f.path, f.line, f.column),
+            format!("{}:{}:{}", out::escape(&f.path), f.line, f.column),
             f.rule.clone(),
-            f.preview.clone(),
+            out::escape(&f.preview),
             if f.allowed { "yes" } else { "no" }.into(),
         ]);
     }
@@ -457,7 +701,7 @@ fn report_not_read(staged: &Staged, rec: &scan::ScanRecord) {
         ),
     );
     for (p, why) in scan::not_read(staged).into_iter().take(50) {
-        out::note(TOOL, format_args!("  {why:>9}  {}", p.display()));
+        out::note(TOOL, format_args!("  {why:>9}  {}", shown(&p)));
     }
 }
 
@@ -520,7 +764,7 @@ fn table(r: &SyncRecord) -> String {
         vec!["seconds".into(), format!("{:.3}", r.duration_seconds)],
     ];
     for f in &r.largest {
-        rows.push(vec![format!("largest: {}", f.bytes), f.path.clone()]);
+        rows.push(vec![format!("largest: {}", f.bytes), out::escape(&f.path)]);
     }
     out::table(&rows)
 }

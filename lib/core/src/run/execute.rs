@@ -418,7 +418,11 @@ fn sync_step(
         let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
         // The box is asked what it has (and locked) while the tree is staged here.
         let (staged, tr) = sync::stage_and_up(ssh, dest, Some(snapshot), || {
-            sync::stage(&p.job.ship_root, &excludes)
+            let s = sync::stage(&p.job.ship_root, &excludes)?;
+            // The tree may have changed since the run's scan (a box takes minutes to come):
+            // what changed is scanned again (the rest is in the cache) before it is sent.
+            crate::scan::again_before_sending(TOOL, &s, &p.job, &p.allow_secrets)?;
+            Ok(s)
         })?;
         for w in staged.all_warnings().iter().chain(&tr.warnings) {
             out::warn(TOOL, w);

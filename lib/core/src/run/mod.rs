@@ -291,6 +291,7 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         settings,
         passed,
         array,
+        allow_secrets: o.allow_secrets.clone(),
     })
 }
 

@@ -14,6 +14,7 @@
 
 pub mod excludes;
 pub mod filter;
+pub mod pack;
 pub mod remote;
 pub mod snapshot;
 pub mod stage;

@@ -349,7 +349,7 @@ pub fn some_paths(paths: &[PathBuf], n: usize) -> String {
     let mut s = paths
         .iter()
         .take(n)
-        .map(|p| p.display().to_string())
+        .map(|p| crate::out::escape(&crate::out::path_text(p)))
         .collect::<Vec<_>>()
         .join(", ");
     if paths.len() > n {

@@ -1,0 +1,293 @@
+//! Issue #17 on each backend with its real parts (a loopback sshd, the brev fake, the Modal
+//! fake, the test Slurm cluster): a tree holding a token is refused (exit 2) before the
+//! backend is touched, and the same job runs, the job getting the value, once the token
+//! moves to `pass_env`. scan.rs checks the refusal on every backend with recording fakes.
+use crate::modal::ModalWorld;
+use crate::support::slurm::cluster;
+use crate::support::{run_expect, shm_tempdir, stderr, FakeBrev, SshBox, TestEnv};
+use runplz_core::scan::rules::sample;
+use std::path::Path;
+use std::process::Command;
+
+/// The job's command: the length of `$HF_TOKEN` (never the value) into the outputs.
+const RUN: &str = r#"printf '%s' \"$HF_TOKEN\" | wc -c > \"$RUNPLZ_OUT/n.txt\""#;
+
+fn job(name: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name": "{name}", "image": {{"from_registry": "debian:12"}}, "run": "{RUN}",
+            "pass_env": ["HF_TOKEN"] {extra}}}"#
+    )
+}
+
+fn leak(dir: &Path, tok: &str) {
+    std::fs::write(dir.join("train.py"), format!("HF_TOKEN = \"{tok}\"\n")).unwrap();
+}
+
+fn fix(dir: &Path) {
+    std::fs::write(
+        dir.join("train.py"),
+        "import os\nHF_TOKEN = os.environ[\"HF_TOKEN\"]\n",
+    )
+    .unwrap();
+}
+
+/// Exit 2 naming the finding, nothing on stdout, the token nowhere in stderr.
+fn assert_refused(c: &mut Command, tok: &str) {
+    let out = run_expect(c, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to ship: 1 secret found") && err.contains("train.py:1:"),
+        "{err}"
+    );
+    assert!(!err.contains(&tok[5..]), "the token in stderr");
+    assert!(out.stdout.is_empty());
+}
+
+/// Ran: the job saw the whole token; the record's scan is clean.
+fn assert_ran(out: &std::process::Output, dir: &Path, tok: &str) {
+    let n = std::fs::read_to_string(dir.join("out/n.txt")).unwrap();
+    assert_eq!(n.trim(), tok.len().to_string());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rec: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        rec["secret_scan"]["findings"],
+        serde_json::json!([]),
+        "{rec}"
+    );
+    assert_eq!(rec["env_passed"], serde_json::json!(["HF_TOKEN"]));
+    assert!(!stderr(out).contains(&tok[5..]));
+}
+
+#[test]
+fn ssh_refuses_a_token_before_the_box_and_runs_it_from_pass_env() {
+    let world = TestEnv::new();
+    let b = SshBox::start();
+    let tok = sample("hf");
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        job("scanssh", r#", "ssh": {"use_docker": false}"#),
+    )
+    .unwrap();
+    leak(d.path(), &tok);
+    let run = || {
+        let mut c = world.cmd("runplz");
+        c.current_dir(d.path())
+            .env("HF_TOKEN", &tok)
+            .args(["ssh", "job.json", "--json"])
+            .args(b.tool_args());
+        c
+    };
+    assert_refused(&mut run(), &tok);
+    assert_eq!(b.ssh("ls -A | grep -c runplz || true").trim(), "0");
+    fix(d.path());
+    let out = run_expect(&mut run(), 0);
+    assert_ran(&out, d.path(), &tok);
+    // The check above can tell: a run leaves runplz's folders in the home.
+    assert_ne!(b.ssh("ls -A | grep -c runplz || true").trim(), "0");
+}
+
+#[test]
+fn brev_refuses_a_token_before_brev_is_asked_and_runs_it_from_pass_env() {
+    let fb = FakeBrev::new();
+    let tok = sample("hf");
+    let (d, job_file) = fb.job(&job(
+        "scanbrev",
+        r#", "brev": {"instance_type": "n2-standard-4", "mode": "vm", "use_docker": false}"#,
+    ));
+    leak(d.path(), &tok);
+    let run = || {
+        let mut c = fb.cmd("runplz");
+        c.arg("brev")
+            .arg(&job_file)
+            .arg("--json")
+            .env("HF_TOKEN", &tok);
+        c
+    };
+    assert_refused(&mut run(), &tok);
+    assert_eq!(
+        fb.calls(),
+        Vec::<serde_json::Value>::new(),
+        "brev was called"
+    );
+    fix(d.path());
+    let out = FakeBrev::output(&mut run());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_ran(&out, d.path(), &tok);
+    assert_eq!(fb.calls_of("create").len(), 1);
+}
+
+#[test]
+fn modal_refuses_a_token_before_modal_is_asked_and_runs_it_from_pass_env() {
+    let tok = sample("hf");
+    let w = ModalWorld::new(&format!(
+        r#"{{"name": "scanmodal", "image": {{"from_registry": "python:3.11-slim"}},
+            "run": "{RUN}", "pass_env": ["HF_TOKEN"], "timeout": 60}}"#
+    ));
+    leak(w.repo.path(), &tok);
+    let run = || {
+        let mut c = w.runplz(&["modal", "job.json", "--json"]);
+        c.env("HF_TOKEN", &tok);
+        c
+    };
+    assert_refused(&mut run(), &tok);
+    let left: Vec<_> = std::fs::read_dir(w.fake.path()).unwrap().collect();
+    assert!(left.is_empty(), "the Modal fake was used: {left:?}");
+    fix(w.repo.path());
+    let out = run_expect(&mut run(), 0);
+    assert_ran(&out, w.repo.path(), &tok);
+    assert!(std::fs::read_dir(w.fake.path()).unwrap().next().is_some());
+}
+
+#[test]
+fn slurm_refuses_a_token_before_anything_queues_and_runs_it_from_pass_env() {
+    let c = cluster();
+    let world = TestEnv::new();
+    let tok = sample("hf");
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        job("scanslurm", r#", "timeout": 120"#),
+    )
+    .unwrap();
+    leak(d.path(), &tok);
+    let run = || {
+        let mut cmd = world.cmd("runplz");
+        cmd.current_dir(d.path())
+            .env("SLURM_CONF", c.conf())
+            .env("HF_TOKEN", &tok)
+            .args(["slurm", "job.json", "--host", "local", "--json"]);
+        cmd
+    };
+    assert_refused(&mut run(), &tok);
+    assert!(
+        !c.squeue("%j").lines().any(|l| l == "runplz-scanslurm"),
+        "a job was queued"
+    );
+    fix(d.path());
+    let out = run_expect(&mut run(), 0);
+    assert_ran(&out, d.path(), &tok);
+    assert!(c.squeue("%j").lines().any(|l| l == "runplz-scanslurm"));
+}
+
+/// An rsync first on PATH that edits `file` (appending `text`) and then runs the real one:
+/// the edit lands after rp-sync's scan and before the transfer.
+fn editing_rsync(file: &Path, text: &str) -> tempfile::TempDir {
+    let d = shm_tempdir();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v rsync"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --version) ;; *) printf '%s' '{text}' >> '{}' ;; esac\nexec {} \"$@\"\n",
+        file.display(),
+        real.trim()
+    );
+    let p = d.path().join("rsync");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+#[test]
+fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
+    let world = TestEnv::new();
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    fix(d.path());
+    let up = |wrapper: &Path, dest: &str| {
+        let mut c = world.cmd("rp-sync");
+        c.env(
+            "PATH",
+            format!("{}:{}", wrapper.display(), std::env::var("PATH").unwrap()),
+        )
+        .args(["up", "--dest", dest])
+        .args(b.tool_args())
+        .arg(d.path());
+        c
+    };
+    // A harmless edit: shipped, named in a warning.
+    let w = editing_rsync(&d.path().join("train.py"), "# more\n");
+    let out = run_expect(&mut up(w.path(), "clean"), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("1 file(s) changed after the secret scan read them and shipped as they are now; scanned again: train.py"),
+        "{err}"
+    );
+    assert!(b.ssh("cat clean/train.py").ends_with("# more\n"));
+    // A token pasted in meanwhile: it reached the box, and rp-sync says so (exit 4).
+    let tok = sample("hf");
+    let w = editing_rsync(&d.path().join("train.py"), &format!("T = '{tok}'\n"));
+    let out = run_expect(&mut up(w.path(), "leak"), 4);
+    let err = stderr(&out);
+    assert!(err.contains("it REACHED THE BOX"), "{err}");
+    assert!(err.contains("train.py:4:5: huggingface-token"), "{err}");
+    assert!(!err.contains(&tok[5..]));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
+    let world = TestEnv::new();
+    let b = SshBox::start();
+    let tok = sample("hf");
+    let d = shm_tempdir();
+    std::fs::write(
+        d.path().join("job.json"),
+        job("scanlate", r#", "ssh": {"use_docker": false}"#),
+    )
+    .unwrap();
+    fix(d.path());
+    // The first ssh (the box is asked for its facts, after runplz's scan) pastes the token
+    // in; the sync comes later.
+    let w = shm_tempdir();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v ssh"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mark = w.path().join("done");
+    std::fs::write(
+        w.path().join("ssh"),
+        format!(
+            "#!/bin/sh\n[ -e '{m}' ] || {{ : > '{m}'; printf '%s' 'T = \"{tok}\"\n' >> '{f}'; }}\nexec {real} \"$@\"\n",
+            m = mark.display(),
+            f = d.path().join("train.py").display(),
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.path().join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_expect(
+        world
+            .cmd("runplz")
+            .current_dir(d.path())
+            .env("HF_TOKEN", &tok)
+            .env(
+                "PATH",
+                format!("{}:{}", w.path().display(), std::env::var("PATH").unwrap()),
+            )
+            .args(["ssh", "job.json", "--json"])
+            .args(b.tool_args()),
+        2,
+    );
+    let err = stderr(&out);
+    assert!(mark.exists(), "the ssh wrapper did not run");
+    assert!(
+        err.contains("refusing to ship what changed since the run's scan: 1 secret found"),
+        "{err}"
+    );
+    assert!(err.contains("train.py:3:6: huggingface-token"), "{err}");
+    assert!(!err.contains(&tok[5..]));
+    let on_box = b.ssh("cat runplz/scanlate/train.py runplz-runs/*/train.py 2>/dev/null || true");
+    assert!(!on_box.contains(&tok[5..]), "the token reached the box");
+}
