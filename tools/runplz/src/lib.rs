@@ -2,9 +2,10 @@
 //! words after the job file that fill the job's `args`. Everything else is
 //! `runplz_core::run`, which calls the same library functions as the rp-* tools.
 
+pub mod commands;
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use runplz_core::backend;
-use runplz_core::ops::Verb;
 use runplz_core::run::{self, RunOptions};
 use runplz_protocol::Exit;
 use std::ffi::OsString;
@@ -42,46 +43,21 @@ pub enum BackendCmd {
     /// Run on a Slurm cluster through its login node (`--host`, or `--host local`): sbatch, wait, collect.
     #[command(after_long_help = SLURM_HELP)]
     Slurm(SlurmArgs),
-    /// Where a run started earlier stands (`run-status` record). Modal runs so far.
-    Status(RunArgs),
-    /// The job's output so far, on stdout; `-f` follows it to the end.
-    Tail(TailArgs),
-    /// Stop a run and what it holds (a Modal run's sandbox is terminated).
-    Kill(RunArgs),
-    /// Bring a detached run's outputs back (`collect` record), then release what it holds.
-    Collect(CollectArgs),
-}
-
-/// A run started earlier, by its run id.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The run id runplz printed (`run_id` in the run record).
-    #[arg(value_name = "RUN")]
-    pub run: String,
-    /// The backend to ask when this machine kept no run state for RUN (a Modal run is then
-    /// found by its tag).
-    #[arg(long, value_name = "BACKEND", value_parser = ["modal"])]
-    pub backend: Option<String>,
-}
-
-/// `runplz tail`.
-#[derive(Debug, Args)]
-pub struct TailArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// Keep printing until the job ends.
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-}
-
-/// `runplz collect`.
-#[derive(Debug, Args)]
-pub struct CollectArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// Where the outputs go (default: the run's own outputs folder, from its run state).
-    #[arg(long, value_name = "DIR")]
-    pub outputs_dir: Option<PathBuf>,
+    /// Where a run started earlier stands (`run-status` record); RUN is a run id, a unique
+    /// prefix of one, or `last`.
+    Status(commands::status::Args),
+    /// The job's output so far, on stdout; `-n N` the last N lines, `-f` follows it to the end.
+    Tail(commands::tail::Args),
+    /// Stop a run (TERM to its processes, KILL after a grace) and release its box.
+    Kill(commands::kill::Args),
+    /// Bring an interrupted or detached run's outputs back (`collect` record), then release
+    /// what it holds; safe to repeat.
+    Collect(commands::collect::Args),
+    /// The runs recorded on this machine (`ps` records, or `--table`).
+    Ps(commands::ps::Args),
+    /// Billed boxes of runplz's that no live run holds (`orphan` records); `--apply`
+    /// deletes them.
+    Reconcile(commands::reconcile::Args),
 }
 
 /// The job file and the flags every backend takes.
@@ -502,10 +478,6 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
-fn verb(v: Verb, a: RunArgs) -> anyhow::Result<Exit> {
-    runplz_core::ops::main(&v, &a.run, a.backend.as_deref())
-}
-
 /// Whether a word where the job file may come is one: `-`, a `.json` name, or a file.
 fn looks_like_job(word: &std::ffi::OsStr) -> bool {
     word == "-" || word.to_string_lossy().ends_with(".json") || std::path::Path::new(word).is_file()
@@ -550,17 +522,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 dry_run: a.dry_run,
             }),
         ),
-        BackendCmd::Status(a) => return verb(Verb::Status, a),
-        BackendCmd::Tail(a) => return verb(Verb::Tail { follow: a.follow }, a.run),
-        BackendCmd::Kill(a) => return verb(Verb::Kill, a),
-        BackendCmd::Collect(a) => {
-            return verb(
-                Verb::Collect {
-                    outputs_dir: a.outputs_dir,
-                },
-                a.run,
-            )
-        }
+        BackendCmd::Status(a) => return commands::status::run(a),
+        BackendCmd::Tail(a) => return commands::tail::run(a),
+        BackendCmd::Kill(a) => return commands::kill::run(a),
+        BackendCmd::Collect(a) => return commands::collect::run(a),
+        BackendCmd::Ps(a) => return commands::ps::run(a),
+        BackendCmd::Reconcile(a) => return commands::reconcile::run(a),
         BackendCmd::Slurm(a) => (
             a.common,
             backend::Args::Slurm(backend::SlurmArgs {
