@@ -7,6 +7,7 @@
 
 mod failures;
 mod lifecycle;
+mod ops;
 mod signals;
 mod tools;
 
