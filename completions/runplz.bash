@@ -34,6 +34,12 @@ _runplz() {
             runplz,modal)
                 cmd="runplz__subcmd__modal"
                 ;;
+            runplz,ps)
+                cmd="runplz__subcmd__ps"
+                ;;
+            runplz,reconcile)
+                cmd="runplz__subcmd__reconcile"
+                ;;
             runplz,slurm)
                 cmd="runplz__subcmd__slurm"
                 ;;
@@ -64,6 +70,12 @@ _runplz() {
             runplz__subcmd__help,modal)
                 cmd="runplz__subcmd__help__subcmd__modal"
                 ;;
+            runplz__subcmd__help,ps)
+                cmd="runplz__subcmd__help__subcmd__ps"
+                ;;
+            runplz__subcmd__help,reconcile)
+                cmd="runplz__subcmd__help__subcmd__reconcile"
+                ;;
             runplz__subcmd__help,slurm)
                 cmd="runplz__subcmd__help__subcmd__slurm"
                 ;;
@@ -83,7 +95,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal slurm status tail kill collect help"
+            opts="-h -V --help --version local ssh brev modal slurm status tail kill collect ps reconcile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,7 +163,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__collect)
-            opts="-h --backend --outputs-dir --help"
+            opts="-h --backend --outputs-dir --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +185,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal slurm status tail kill collect help"
+            opts="local ssh brev modal slurm status tail kill collect ps reconcile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +269,34 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help__subcmd__modal)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__ps)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__reconcile)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -436,6 +476,34 @@ _runplz() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        runplz__subcmd__ps)
+            opts="-h --table --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__reconcile)
+            opts="-h --apply --table --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         runplz__subcmd__slurm)
             opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -567,7 +635,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__tail)
-            opts="-f -h --backend --follow --help"
+            opts="-f -n -h --backend --follow --lines --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +643,14 @@ _runplz() {
             case "${prev}" in
                 --backend)
                     COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

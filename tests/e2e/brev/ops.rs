@@ -146,7 +146,7 @@ fn reconcile_finds_only_the_box_a_killed_runplz_left_and_apply_deletes_it() {
     sigkill(&mut dead);
     let (_d2, job2) = fb.job(LONG);
     let live = start(&fb, &job2);
-    let (live_id, live_box) = wait_job(&fb, &[dead_id.clone()]);
+    let (live_id, live_box) = wait_job(&fb, std::slice::from_ref(&dead_id));
     // A box made by hand, and one with our prefix that no run state here names.
     fb.brev(&["create", "mybox", "--type", "g5.xlarge"]);
     fb.brev(&["create", "runplz-elsewhere-0123abcd", "--type", "g5.xlarge"]);

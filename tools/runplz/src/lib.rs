@@ -45,18 +45,24 @@ pub enum BackendCmd {
     Slurm(SlurmArgs),
     /// Where a run started earlier stands (`run-status` record); RUN is a run id, a unique
     /// prefix of one, or `last`.
+    #[command(after_long_help = commands::status::HELP)]
     Status(commands::status::Args),
     /// The job's output so far, on stdout; `-n N` the last N lines, `-f` follows it to the end.
+    #[command(after_long_help = commands::tail::HELP)]
     Tail(commands::tail::Args),
     /// Stop a run (TERM to its processes, KILL after a grace) and release its box.
+    #[command(after_long_help = commands::kill::HELP)]
     Kill(commands::kill::Args),
     /// Bring an interrupted or detached run's outputs back (`collect` record), then release
     /// what it holds; safe to repeat.
+    #[command(after_long_help = commands::collect::HELP)]
     Collect(commands::collect::Args),
     /// The runs recorded on this machine (`ps` records, or `--table`).
+    #[command(after_long_help = commands::ps::HELP)]
     Ps(commands::ps::Args),
     /// Billed boxes of runplz's that no live run holds (`orphan` records); `--apply`
     /// deletes them.
+    #[command(after_long_help = commands::reconcile::HELP)]
     Reconcile(commands::reconcile::Args),
 }
 
@@ -322,10 +328,20 @@ OUTPUTS:
 RUN STATE:
   Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
   (default ~/.local/state/...), and rewrites it atomically as each step starts and ends:
-  the backend, target, mode, runplz's pid, the step in progress, the steps done, a handle
-  to the job (rp-exec host and run id, the box's workspace and outputs folder, the
-  container) and whether the place was released. A killed runplz leaves it saying where it
-  stopped.
+  the backend, target, mode, runplz's pid, the step in progress, each step with its start
+  and end (acquire is provisioning, image/venv the build, release the teardown), a handle
+  to the job (rp-exec host and run id, how the box was reached, the box's workspace and
+  outputs folder, the container, the Brev box), what was shipped (tree fingerprint, git
+  commit, dirty flag), the box's type and price per hour, and whether the place was
+  released; at the end the exit code, why it failed (\"failure\": invalid_job, no_capacity,
+  auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cancelled,
+  lost_contact), whether the outputs came back and the cost (price x billed time). A
+  killed runplz leaves it saying where it stopped. Beside it: <run_id>.events.jsonl (one
+  {\"type\":\"event\",\"version\":1,\"run_id\":..,\"at\":SECONDS,\"event\":\"created\"|\"step_start\"|
+  \"step_end\"|\"warning\"|\"finished\"|\"killed\"|\"collected\",...} line per step start and end,
+  warning and ending) and <run_id>.log (0600: what the job printed, for runplz tail). No
+  value of the job's environment is ever written into any of them (names only).
+  runplz ps, status, tail, kill, collect and reconcile read them (see their own pages).
 
 MODAL RECORDS (stdout):
   --dry-run: {\"type\":\"modal-plan\",\"version\":1,\"app\":\"runplz\",\"gpu\":\"A100-80GB:4\"|null,
@@ -336,7 +352,8 @@ MODAL RECORDS (stdout):
   --detach: the run record with \"ending\":{\"kind\":\"detached\"} (exit 0).
   status and kill: {\"type\":\"run-status\",\"version\":1,\"run_id\":\"...\",\"backend\":\"modal\",
    \"job\":\"hello\"|null,\"state\":\"running\"|\"exited\"|\"timed_out\"|\"terminated\"|\"expired\"|\"finished\",
-   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null}. collect: rp-collect's collect record.
+   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null,\"host\":null,\"step\":null,
+   \"failure\":null}. collect: rp-collect's collect record.
 
 MODAL:
   runplz modal needs a Python with the `modal` package (modal>=1.4.3,<2): $RUNPLZ_MODAL_PYTHON,
@@ -367,6 +384,9 @@ EXAMPLES:
   HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
   runplz modal job.json --dry-run
   runplz modal job.json --detach && runplz tail -f RUN && runplz collect RUN
+  runplz ps --table
+  runplz status last && runplz collect last
+  runplz reconcile --table && runplz reconcile --apply
 
 EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline

@@ -59,7 +59,7 @@ enum Reach {
 
 fn brev_name(r: &Record) -> Option<&str> {
     (r.backend == "brev")
-        .then(|| r.handle.instance.as_deref())
+        .then_some(r.handle.instance.as_deref())
         .flatten()
 }
 
@@ -290,7 +290,7 @@ fn outputs_dir(r: &Record, to: &Path) -> Result<PathBuf> {
         return Ok(to.to_path_buf());
     }
     let root = Path::new(&r.job_file).parent().unwrap_or(Path::new("/"));
-    crate::job::outputs::check_flag(&root, to)
+    crate::job::outputs::check_flag(root, to)
         .map_err(|m| CliError::usage(format!("the outputs folder: {m}")))
 }
 

@@ -100,7 +100,7 @@ pub fn alive(r: &Record) -> bool {
         return false;
     }
     // A process started after the run began cannot be the run's runplz.
-    match proc_start(&after) {
+    match proc_start(after) {
         Some(t) => t <= r.started_at + 2,
         None => true,
     }
