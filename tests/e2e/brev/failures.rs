@@ -163,9 +163,9 @@ fn the_box_is_in_the_run_state_before_brev_create_runs() {
     let state = std::fs::read_dir(&runs)
         .unwrap()
         .flatten()
-        .next()
-        .unwrap()
-        .path();
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
     let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(st["handle"]["instance"], name.as_str(), "{st}");
     assert_eq!(st["current_step"], "acquire");

@@ -142,7 +142,10 @@ pub(super) fn interrupt(
 }
 
 pub(super) fn current_step(state_dir: &std::path::Path) -> Option<String> {
-    let e = std::fs::read_dir(state_dir).ok()?.flatten().next()?;
+    let e = std::fs::read_dir(state_dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))?;
     let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
     v["current_step"].as_str().map(str::to_string)
 }

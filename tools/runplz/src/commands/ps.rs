@@ -27,9 +27,9 @@ WHAT IT LISTS:
    \"state\":\"running\"|\"interrupted\"|\"finished\"|\"untracked\",\"step\":\"run\"|null,
    \"started_at\":SECONDS|null,\"ended_at\":SECONDS|null,\"exit_code\":N|null,
    \"failure\":\"user_code\"|null,\"price_per_hour\":1.006|null,\"cost\":1.04|null}
-  interrupted: the runplz that started it is gone and the run never ended (`runplz
-  status RUN` asks the box; `runplz collect RUN` finishes it). cost is what the box cost,
-  so far while it runs. --table prints the same as a table (times in UTC).
+  interrupted: the runplz that started it is gone and the run never ended
+  (`runplz status RUN` asks the box; `runplz collect RUN` finishes it). cost is what the
+  box cost, so far while it runs. --table prints the same as a table (times in UTC).
 
 EXIT STATUS:
   0 listed (also when there is nothing); 125 runplz itself failed.";
