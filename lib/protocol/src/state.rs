@@ -58,6 +58,9 @@ pub struct RunState {
     /// Why the run failed, once it did (null while it runs and when it succeeded).
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// Whether the job ran past its deadline (or its inactivity limit) and was stopped.
+    #[serde(default)]
+    pub timed_out: bool,
     /// What was shipped: tree fingerprint, git commit and dirty flag (written at the start).
     #[serde(default)]
     pub tree: Option<crate::Tree>,
@@ -74,6 +77,10 @@ pub struct RunState {
     /// Whether the outputs came back (null: not tried yet).
     #[serde(default)]
     pub collected: Option<bool>,
+    /// The job as it ran (its job.json, placeholders as written), every value of an `env`
+    /// object masked as `"***"`.
+    #[serde(default)]
+    pub job_spec: Option<serde_json::Value>,
 }
 
 /// Why a run failed: one word a script can branch on.

@@ -491,13 +491,21 @@ impl Operations for BoxOps {
         let reach = reach(&r)?;
         let got = match &reach {
             Reach::Gone(why) => {
+                // Still listed (coming up, stopping, failed): released all the same, so a
+                // box that never ran the job stops billing.
+                let released = r.teardown.status == TeardownStatus::Done || release(&mut st);
                 finish(&mut st, Failure::LostContact, Some(false));
-                if st.record.teardown.status != TeardownStatus::Done {
-                    let _ = st.teardown(Some(true));
-                }
+                let box_note = if released {
+                    ""
+                } else {
+                    " (and its box was not released: see the warning above)"
+                };
                 return Err(CliError::new(
                     Exit::Failed,
-                    format!("{why}: the outputs of run {} cannot come back", r.run_id),
+                    format!(
+                        "{why}: the outputs of run {} cannot come back{box_note}",
+                        r.run_id
+                    ),
                 ));
             }
             Reach::Here => {

@@ -58,7 +58,13 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
     );
     t.record.env_passed = p.passed.names.clone();
     let tree = secret_scan.1.clone();
-    t.save(|s| s.update(|r| r.tree = Some(tree)));
+    let spec = crate::state::masked_spec(&p.job.spec);
+    t.save(|s| {
+        s.update(|r| {
+            r.tree = Some(tree);
+            r.job_spec = spec;
+        })
+    });
     t.record.tree = Some(secret_scan.1);
     t.record.secret_scan = Some(secret_scan.0);
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {

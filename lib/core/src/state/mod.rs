@@ -117,11 +117,13 @@ impl RunState {
                 run: None,
                 ended_at: None,
                 failure: None,
+                timed_out: false,
                 tree: None,
                 instance_type: None,
                 price_per_hour: None,
                 cost: None,
                 collected: None,
+                job_spec: None,
             },
         };
         std::fs::create_dir_all(dir)
@@ -249,6 +251,11 @@ impl RunState {
             r.exit_code = Some(exit_code);
             r.ended_at = Some(now());
             r.failure = failure;
+            r.timed_out = matches!(
+                run.ending,
+                runplz_protocol::RunEnding::TimedOut { .. }
+                    | runplz_protocol::RunEnding::Inactive { .. }
+            );
             r.collected = run.outputs.as_ref().map(|_| true).or(r.collected);
             if let Some(i) = &run.instance {
                 r.instance_type = i.instance_type.clone().or(r.instance_type.take());
@@ -271,6 +278,32 @@ impl RunState {
             .with_context(|| format!("writing {}", self.path.display()))?;
         Ok(())
     }
+}
+
+/// `spec` with the value of every `env` object (the job's and each image step's) masked,
+/// for the run state: names stay, values never leave the job file.
+pub fn masked_spec(spec: &impl serde::Serialize) -> Option<serde_json::Value> {
+    fn mask(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    match x {
+                        serde_json::Value::Object(env) if k == "env" => {
+                            for val in env.values_mut() {
+                                *val = serde_json::Value::String("***".into());
+                            }
+                        }
+                        _ => mask(x),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(mask),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(spec).ok()?;
+    mask(&mut v);
+    Some(v)
 }
 
 /// Why a run that ended this way failed (none when it succeeded or was left running).
@@ -318,6 +351,21 @@ pub fn read(path: &Path) -> Result<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_values_are_masked_at_every_level() {
+        let spec = serde_json::json!({"name": "j", "env": {"TOKEN": "s3cret"},
+            "image": {"steps": [{"env": {"A": "v"}}, {"run_commands": ["x"]}]},
+            "args": {"env": "kept"}});
+        let m = masked_spec(&spec).unwrap();
+        assert_eq!(m["env"], serde_json::json!({"TOKEN": "***"}));
+        assert_eq!(
+            m["image"]["steps"][0]["env"],
+            serde_json::json!({"A": "***"})
+        );
+        assert_eq!(m["args"]["env"], "kept");
+        assert!(!m.to_string().contains("s3cret"));
+    }
 
     #[test]
     fn written_before_anything_and_after_each_step() {
