@@ -477,7 +477,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ps)
-            opts="-h --table --help"
+            opts="-h --table --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +491,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__reconcile)
-            opts="-h --apply --table --help"
+            opts="-h --apply --table --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -186,6 +186,7 @@ _arguments "${_arguments_options[@]}" : \
 (ps)
 _arguments "${_arguments_options[@]}" : \
 '--table[One table for people instead of JSON Lines]' \
+'(--table)--json[JSON Lines on stdout (the default; for scripts that say so)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
@@ -194,6 +195,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--apply[Delete the orphaned boxes a run state here proves ours (a box no run state names is listed, never touched)]' \
 '--table[One table for people instead of JSON Lines]' \
+'(--table)--json[JSON Lines on stdout (the default; for scripts that say so)]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
 && ret=0

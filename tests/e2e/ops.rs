@@ -384,6 +384,12 @@ fn ps_table_and_json_lines_are_pinned() {
     let j = run_expect(&mut runplz(&w, d.path(), &["ps"]), 0);
     let text = String::from_utf8_lossy(&j.stdout).into_owned();
     check_golden("ps.jsonl", &text);
+    // status of a finished run answers from its state alone: pinned too.
+    let s = run_expect(
+        &mut runplz(&w, d.path(), &["status", "train-20260101-100000-aaab"]),
+        0,
+    );
+    check_golden("status.json", &String::from_utf8_lossy(&s.stdout));
     for l in text.lines() {
         let e: crate::records::PsEntry = serde_json::from_str(l).unwrap();
         assert_eq!(

@@ -227,3 +227,51 @@ fn reconcile_finds_only_the_box_a_killed_runplz_left_and_apply_deletes_it() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["name"], "runplz-elsewhere-0123abcd");
 }
+
+#[test]
+fn every_verb_answers_from_the_run_state_when_the_box_is_gone() {
+    let fb = FakeBrev::new();
+    let (_dir, job) = fb.job(
+        r#"{"name": "train", "image": {"from_registry": "debian:12"},
+  "run": "echo early > \"$RUNPLZ_OUT/early.txt\"; echo said-this; sleep 300",
+  "resources": {"gpu": "A10G"}}"#,
+    );
+    let mut child = start(&fb, &job);
+    let (run_id, name) = wait_job(&fb, &[]);
+    sigkill(&mut child);
+    // Someone deletes the box by hand.
+    fb.brev(&["delete", &name]);
+    fb.wait_gone(&name);
+    let runplz = |args: &[&str], code: i32| {
+        run_expect(fb.cmd("runplz").args(args).stdin(Stdio::null()), code)
+    };
+    let s = json(&runplz(&["status", &run_id], 0));
+    assert_eq!(s["state"], "box_gone", "{s}");
+    let t = runplz(&["tail", &run_id], 0);
+    assert!(
+        String::from_utf8_lossy(&t.stdout).contains("said-this"),
+        "{}",
+        stderr(&t)
+    );
+    let c = runplz(&["collect", &run_id], 1);
+    assert!(
+        stderr(&c).contains("is gone") && stderr(&c).contains("cannot come back"),
+        "{}",
+        stderr(&c)
+    );
+    let st = states(&fb).pop().unwrap();
+    assert_eq!(
+        (
+            st["status"].as_str(),
+            st["collected"].as_bool(),
+            st["failure"].as_str()
+        ),
+        (Some("finished"), Some(false), Some("lost_contact"))
+    );
+    // Over now: kill and ps say so, nothing more is asked of brev but a look.
+    let k = json(&runplz(&["kill", &run_id], 0));
+    assert_eq!(k["state"], "finished");
+    let p = json(&runplz(&["ps"], 0));
+    assert_eq!(p["state"], "finished");
+    assert_eq!(fb.calls_of("delete").len(), 1, "only the hand-made delete");
+}

@@ -12,6 +12,9 @@ pub struct Args {
     /// One table for people instead of JSON Lines.
     #[arg(long)]
     pub table: bool,
+    /// JSON Lines on stdout (the default; for scripts that say so).
+    #[arg(long, conflicts_with = "table")]
+    pub json: bool,
 }
 
 /// List (and with --apply delete) billed boxes of ours that no live run holds.
