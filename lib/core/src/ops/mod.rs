@@ -6,6 +6,7 @@
 //! every run at once.
 
 pub mod boxes;
+mod place;
 pub mod ps;
 pub mod reconcile;
 
