@@ -437,3 +437,51 @@ fn a_local_run_tails_and_collects_from_its_state() {
     assert!(st["failure"].is_null());
     assert_eq!(st["tree"]["git_commit"], Value::Null);
 }
+
+#[test]
+fn a_timed_out_run_says_so_in_its_state_and_its_warning_in_its_events() {
+    let w = TestEnv::new();
+    let d = shm_tempdir();
+    let job = serde_json::json!({
+        "name": "slow", "image": {"from_registry": "debian:bookworm"},
+        "run": "echo before; sleep 30", "timeout": 1,
+        "local": {"use_docker": false},
+    });
+    std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
+    run_expect(
+        &mut runplz(&w, d.path(), &["local", "job.json", "--json"]),
+        124,
+    );
+    let s = status(&w, d.path(), "last");
+    let st = state_of(&w, s["run_id"].as_str().unwrap());
+    assert_eq!(
+        (
+            st["failure"].as_str(),
+            st["timed_out"].as_bool(),
+            st["exit_code"].as_i64()
+        ),
+        (Some("timeout"), Some(true), Some(124))
+    );
+    let ev = std::fs::read_to_string(
+        w.state_dir()
+            .join("runs")
+            .join(format!("{}.events.jsonl", s["run_id"].as_str().unwrap())),
+    )
+    .unwrap();
+    let warned: Vec<Value> = ev
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["event"] == "warning")
+        .collect();
+    assert!(
+        warned
+            .iter()
+            .any(|v| v["message"].as_str().unwrap().contains("past its deadline")),
+        "{ev}"
+    );
+    let last: Value = serde_json::from_str(ev.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["failure"].as_str()),
+        (Some("finished"), Some("timeout"))
+    );
+}

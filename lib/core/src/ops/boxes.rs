@@ -207,6 +207,7 @@ impl Operations for BoxOps {
         let path = state_path(&r.run_id);
         let attached = state::alive(&r);
         let mut st = RunState::open(&path)?;
+        st.bind_warnings();
         let reach = reach(&r)?;
         let ssh = match &reach {
             Reach::Box(ssh, _) => Some(ssh),
@@ -293,6 +294,7 @@ impl Operations for BoxOps {
         }
         let to = outputs_dir(&r, to)?;
         let mut st = RunState::open(&path)?;
+        st.bind_warnings();
         let reach = reach(&r)?;
         let got = match &reach {
             Reach::Gone(why) => {

@@ -140,9 +140,13 @@ impl RunState {
             path: path.to_path_buf(),
             record,
         };
-        // This process's warnings are the run's from now on.
-        events::bind(&events_path(path), &s.record.run_id);
         Ok(s)
+    }
+
+    /// Send this process's warnings to this run's events from now on (a verb acting on
+    /// one run; never one going through many, which would file them under the wrong run).
+    pub fn bind_warnings(&self) {
+        events::bind(&events_path(&self.path), &self.record.run_id);
     }
 
     /// Where the file is.
@@ -314,6 +318,19 @@ pub fn failure_of(
     why: Option<&str>,
 ) -> Option<Failure> {
     use runplz_protocol::{RunEnding as E, Step};
+    let says = |words: &[&str]| why.is_some_and(|w| words.iter().any(|x| w.contains(x)));
+    let auth = says(&[
+        "logged out",
+        "brev login",
+        "not logged in",
+        "token was refused",
+    ]);
+    let capacity = says(&[
+        "quota",
+        "no capacity",
+        "insufficient capacity",
+        "out of capacity",
+    ]);
     let unreachable = why.is_some_and(|w| {
         w.contains("answer ssh")
             || w.contains("Connection refused")
@@ -331,6 +348,8 @@ pub fn failure_of(
             (_, 2) => Failure::InvalidJob,
             (_, 6) => Failure::NoCapacity,
             (_, 7 | 8) => Failure::Auth,
+            _ if auth => Failure::Auth,
+            _ if capacity => Failure::NoCapacity,
             _ if unreachable => Failure::SshUnreachable,
             (Step::Image | Step::Venv, _) => Failure::ImageBuild,
             // Contact with the job was lost, or its outputs did not come back.
@@ -351,6 +370,39 @@ pub fn read(path: &Path) -> Result<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_ending_has_its_failure_reason() {
+        use runplz_protocol::{RunEnding as E, Step};
+        let f = |e, code, why: Option<&str>| failure_of(e, code, why).map(Failure::name);
+        let failed = |step| E::Failed { step };
+        assert_eq!(f(E::Exited { code: 0 }, 0, None), None);
+        assert_eq!(f(E::Detached, 0, None), None);
+        assert_eq!(f(E::Exited { code: 3 }, 3, None), Some("user_code"));
+        assert_eq!(f(E::Signaled { signal: 9 }, 137, None), Some("user_code"));
+        assert_eq!(f(E::TimedOut { signal: None }, 124, None), Some("timeout"));
+        assert_eq!(f(E::Inactive { seconds: 5 }, 124, None), Some("inactivity"));
+        let int = E::Interrupted {
+            signal: 2,
+            step: Step::Sync,
+        };
+        assert_eq!(f(int, 130, None), Some("cancelled"));
+        assert_eq!(f(failed(Step::Acquire), 2, None), Some("invalid_job"));
+        assert_eq!(f(failed(Step::Acquire), 6, None), Some("no_capacity"));
+        assert_eq!(f(failed(Step::Acquire), 7, None), Some("auth"));
+        let quota = Some("brev create: quota exceeded for g5.xlarge");
+        assert_eq!(f(failed(Step::Acquire), 5, quota), Some("no_capacity"));
+        let out = Some("brev is logged out: run `brev login`");
+        assert_eq!(f(failed(Step::Acquire), 5, out), Some("auth"));
+        let ssh = Some("box b did not answer ssh within 2 s");
+        assert_eq!(f(failed(Step::Acquire), 5, ssh), Some("ssh_unreachable"));
+        assert_eq!(f(failed(Step::Acquire), 5, None), Some("provision"));
+        assert_eq!(f(failed(Step::Sync), 5, None), Some("provision"));
+        assert_eq!(f(failed(Step::Image), 5, None), Some("image_build"));
+        assert_eq!(f(failed(Step::Venv), 5, None), Some("image_build"));
+        assert_eq!(f(failed(Step::Run), 125, None), Some("lost_contact"));
+        assert_eq!(f(failed(Step::Collect), 5, None), Some("lost_contact"));
+    }
 
     #[test]
     fn env_values_are_masked_at_every_level() {
