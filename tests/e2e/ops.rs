@@ -436,6 +436,20 @@ fn a_local_run_tails_and_collects_from_its_state() {
     }
     assert!(st["failure"].is_null());
     assert_eq!(st["tree"]["git_commit"], Value::Null);
+    // What runplz keeps beside the state is the user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let id = s["run_id"].as_str().unwrap();
+    for f in [
+        format!("{id}.json"),
+        format!("{id}.events.jsonl"),
+        format!("{id}.log"),
+    ] {
+        let mode = std::fs::metadata(w.state_dir().join("runs").join(&f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{f}: {mode:o}");
+    }
 }
 
 #[test]

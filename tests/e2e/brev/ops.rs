@@ -151,6 +151,34 @@ fn reconcile_finds_only_the_box_a_killed_runplz_left_and_apply_deletes_it() {
     fb.brev(&["create", "mybox", "--type", "g5.xlarge"]);
     fb.brev(&["create", "runplz-elsewhere-0123abcd", "--type", "g5.xlarge"]);
 
+    // ps: the runs here, then what brev says is alive that no run state names.
+    let o = run_expect(fb.cmd("runplz").args(["ps"]).stdin(Stdio::null()), 0);
+    let rows: Vec<(String, String)> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| {
+            (
+                v["host"].as_str().unwrap_or("").to_string(),
+                v["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        (orphan.clone(), "interrupted".to_string()),
+        (live_box.clone(), "running".to_string()),
+    ];
+    want.sort();
+    let mut runs: Vec<_> = rows[..2].to_vec();
+    runs.sort();
+    assert_eq!(runs, want, "{rows:?}");
+    assert_eq!(
+        rows[2..],
+        [(
+            "runplz-elsewhere-0123abcd".to_string(),
+            "untracked".to_string()
+        )]
+    );
+
     let o = run_expect(fb.cmd("runplz").args(["reconcile"]).stdin(Stdio::null()), 0);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     let found: Vec<crate::records::Orphan> = text

@@ -6,6 +6,7 @@
 pub use runplz_protocol::state::Event;
 use runplz_protocol::state::{EventLine, EVENT_TYPE};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -43,6 +44,7 @@ fn write(path: &Path, run_id: &str, event: Event) {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path);
     if let Ok(mut f) = f {
         let _ = f.write_all(text.as_bytes());
