@@ -34,6 +34,12 @@ _runplz() {
             runplz,modal)
                 cmd="runplz__subcmd__modal"
                 ;;
+            runplz,ps)
+                cmd="runplz__subcmd__ps"
+                ;;
+            runplz,reconcile)
+                cmd="runplz__subcmd__reconcile"
+                ;;
             runplz,runpod)
                 cmd="runplz__subcmd__runpod"
                 ;;
@@ -67,6 +73,12 @@ _runplz() {
             runplz__subcmd__help,modal)
                 cmd="runplz__subcmd__help__subcmd__modal"
                 ;;
+            runplz__subcmd__help,ps)
+                cmd="runplz__subcmd__help__subcmd__ps"
+                ;;
+            runplz__subcmd__help,reconcile)
+                cmd="runplz__subcmd__help__subcmd__reconcile"
+                ;;
             runplz__subcmd__help,runpod)
                 cmd="runplz__subcmd__help__subcmd__runpod"
                 ;;
@@ -89,7 +101,7 @@ _runplz() {
 
     case "${cmd}" in
         runplz)
-            opts="-h -V --help --version local ssh brev modal slurm runpod status tail kill collect help"
+            opts="-h -V --help --version local ssh brev modal slurm runpod status tail kill collect ps reconcile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +169,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__collect)
-            opts="-h --backend --outputs-dir --help"
+            opts="-h --backend --outputs-dir --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,7 +191,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help)
-            opts="local ssh brev modal slurm runpod status tail kill collect help"
+            opts="local ssh brev modal slurm runpod status tail kill collect ps reconcile help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,6 +275,34 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__help__subcmd__modal)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__ps)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__help__subcmd__reconcile)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -449,6 +489,34 @@ _runplz() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__ps)
+            opts="-h --table --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        runplz__subcmd__reconcile)
+            opts="-h --apply --table --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -657,7 +725,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__tail)
-            opts="-f -h --backend --follow --help"
+            opts="-f -n -h --backend --follow --lines --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,6 +733,14 @@ _runplz() {
             case "${prev}" in
                 --backend)
                     COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

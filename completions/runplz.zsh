@@ -176,36 +176,56 @@ _arguments "${_arguments_options[@]}" : \
 (status)
 _arguments "${_arguments_options[@]}" : \
 '--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
-'-h[Print help]' \
-'--help[Print help]' \
-':run -- The run id runplz printed (`run_id` in the run record):_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':run -- The run\: its run id (`run_id` in the run record), a prefix only one run id here has, or `last` (the run started most recently on this machine):_default' \
 && ret=0
 ;;
 (tail)
 _arguments "${_arguments_options[@]}" : \
 '--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
+'-n+[Start from the last N lines (default\: all of it)]:N:_default' \
+'--lines=[Start from the last N lines (default\: all of it)]:N:_default' \
 '-f[Keep printing until the job ends]' \
 '--follow[Keep printing until the job ends]' \
-'-h[Print help]' \
-'--help[Print help]' \
-':run -- The run id runplz printed (`run_id` in the run record):_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':run -- The run\: its run id (`run_id` in the run record), a prefix only one run id here has, or `last` (the run started most recently on this machine):_default' \
 && ret=0
 ;;
 (kill)
 _arguments "${_arguments_options[@]}" : \
 '--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
-'-h[Print help]' \
-'--help[Print help]' \
-':run -- The run id runplz printed (`run_id` in the run record):_default' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':run -- The run\: its run id (`run_id` in the run record), a prefix only one run id here has, or `last` (the run started most recently on this machine):_default' \
 && ret=0
 ;;
 (collect)
 _arguments "${_arguments_options[@]}" : \
 '--backend=[The backend to ask when this machine kept no run state for RUN (a Modal run is then found by its tag)]:BACKEND:(modal)' \
 '--outputs-dir=[Where the outputs go (default\: the run'\''s own outputs folder, from its run state)]:DIR:_files' \
-'-h[Print help]' \
-'--help[Print help]' \
-':run -- The run id runplz printed (`run_id` in the run record):_default' \
+'--force[Stop the job first when it still runs on the box (its runplz gone); without it, collecting a running job is refused (exit 1)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+':run -- The run\: its run id (`run_id` in the run record), a prefix only one run id here has, or `last` (the run started most recently on this machine):_default' \
+&& ret=0
+;;
+(ps)
+_arguments "${_arguments_options[@]}" : \
+'--table[One table for people instead of JSON Lines]' \
+'(--table)--json[JSON Lines on stdout (the default; for scripts that say so)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(reconcile)
+_arguments "${_arguments_options[@]}" : \
+'--apply[Delete the orphaned boxes a run state here proves ours (a box no run state names is listed, never touched)]' \
+'--table[One table for people instead of JSON Lines]' \
+'(--table)--json[JSON Lines on stdout (the default; for scripts that say so)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (help)
@@ -260,6 +280,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(ps)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(reconcile)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -282,10 +310,12 @@ _runplz_commands() {
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'runpod:Run on a RunPod pod created for the run (picked from live prices) and terminated after it' \
-'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
-'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
-'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
-'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
+'status:Where a run started earlier stands (\`run-status\` record); RUN is a run id, a unique prefix of one, or \`last\`' \
+'tail:The job'\''s output so far, on stdout; \`-n N\` the last N lines, \`-f\` follows it to the end' \
+'kill:Stop a run (TERM to its processes, KILL after a grace) and release its box' \
+'collect:Bring an interrupted or detached run'\''s outputs back (\`collect\` record), then release what it holds; safe to repeat' \
+'ps:The runs recorded on this machine (\`ps\` records, or \`--table\`)' \
+'reconcile:Billed boxes of runplz'\''s that no live run holds (\`orphan\` records); \`--apply\` deletes them' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz commands' commands "$@"
@@ -309,10 +339,12 @@ _runplz__subcmd__help_commands() {
 'modal:Run on Modal\: a Sandbox built from the job'\''s image, outputs back as a tarball; \`--detach\` leaves the job running there' \
 'slurm:Run on a Slurm cluster through its login node (\`--host\`, or \`--host local\`)\: sbatch, wait, collect' \
 'runpod:Run on a RunPod pod created for the run (picked from live prices) and terminated after it' \
-'status:Where a run started earlier stands (\`run-status\` record). Modal runs so far' \
-'tail:The job'\''s output so far, on stdout; \`-f\` follows it to the end' \
-'kill:Stop a run and what it holds (a Modal run'\''s sandbox is terminated)' \
-'collect:Bring a detached run'\''s outputs back (\`collect\` record), then release what it holds' \
+'status:Where a run started earlier stands (\`run-status\` record); RUN is a run id, a unique prefix of one, or \`last\`' \
+'tail:The job'\''s output so far, on stdout; \`-n N\` the last N lines, \`-f\` follows it to the end' \
+'kill:Stop a run (TERM to its processes, KILL after a grace) and release its box' \
+'collect:Bring an interrupted or detached run'\''s outputs back (\`collect\` record), then release what it holds; safe to repeat' \
+'ps:The runs recorded on this machine (\`ps\` records, or \`--table\`)' \
+'reconcile:Billed boxes of runplz'\''s that no live run holds (\`orphan\` records); \`--apply\` deletes them' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'runplz help commands' commands "$@"
@@ -346,6 +378,16 @@ _runplz__subcmd__help__subcmd__local_commands() {
 _runplz__subcmd__help__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz help modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__ps_commands] )) ||
+_runplz__subcmd__help__subcmd__ps_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help ps commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__help__subcmd__reconcile_commands] )) ||
+_runplz__subcmd__help__subcmd__reconcile_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz help reconcile commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__help__subcmd__runpod_commands] )) ||
 _runplz__subcmd__help__subcmd__runpod_commands() {
@@ -386,6 +428,16 @@ _runplz__subcmd__local_commands() {
 _runplz__subcmd__modal_commands() {
     local commands; commands=()
     _describe -t commands 'runplz modal commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__ps_commands] )) ||
+_runplz__subcmd__ps_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz ps commands' commands "$@"
+}
+(( $+functions[_runplz__subcmd__reconcile_commands] )) ||
+_runplz__subcmd__reconcile_commands() {
+    local commands; commands=()
+    _describe -t commands 'runplz reconcile commands' commands "$@"
 }
 (( $+functions[_runplz__subcmd__runpod_commands] )) ||
 _runplz__subcmd__runpod_commands() {

@@ -20,6 +20,7 @@ mod modal;
 mod modal_ops;
 mod modal_real_sdk;
 mod modal_signals;
+mod ops;
 mod outputs;
 mod pack;
 mod pick;

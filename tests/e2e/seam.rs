@@ -35,12 +35,14 @@ pub(crate) fn states(state: &Path) -> Vec<(PathBuf, serde_json::Value)> {
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
-    rd.map(|e| {
-        let p = e.unwrap().path();
-        let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-        (p, v)
-    })
-    .collect()
+    rd.map(|e| e.unwrap().path())
+        // Beside each state: its events (`.events.jsonl`) and the job's log (`.log`).
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect()
 }
 
 #[test]
@@ -78,10 +80,22 @@ fn the_run_state_is_written_first_and_follows_every_step() {
         .iter()
         .map(|x| x["step"].as_str().unwrap())
         .collect();
+    // The release is a step too (the teardown phase), last; each has its start and end.
     assert_eq!(
         steps,
-        ["acquire", "probe", "sync", "venv", "run", "collect"]
+        ["acquire", "probe", "sync", "venv", "run", "collect", "release"]
     );
+    let mut last = 0.0;
+    for st in s["steps"].as_array().unwrap() {
+        let (a, z) = (
+            st["started_at"].as_f64().unwrap(),
+            st["ended_at"].as_f64().unwrap(),
+        );
+        assert!(last <= a && a <= z, "{st}");
+        last = z;
+    }
+    assert_eq!(s["failure"], "user_code");
+    assert_eq!(s["handle"]["ssh"]["target"], "box");
     assert_eq!(s["handle"]["exec_run_id"], id);
     assert_eq!(s["handle"]["exec_host"], "box");
     assert_eq!(s["handle"]["remote_workspace"], format!("runplz-runs/{id}"));

@@ -134,7 +134,30 @@ fn secrets_reach_the_job_on_a_box_and_are_written_nowhere() {
     assert_clean("ps on the box", &ps);
     // The run state, and everything else in runplz's own world here.
     let runs = world.state_dir().join("runs");
-    assert_eq!(walk(&runs).len(), 1, "{}", runs.display());
+    // The state, its events and the job's log: read whole below, like everything here.
+    let mut names: Vec<String> = walk(&runs)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .map(|n| {
+            n.split_once('.')
+                .map(|(_, ext)| ext.to_string())
+                .unwrap_or(n)
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["events.jsonl", "json", "log"], "{}", runs.display());
+    // The job as it ran is in the run state with its env values masked, names kept.
+    let state = walk(&runs)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        st["job_spec"]["env"],
+        serde_json::json!({"P1": "***", "MODE": "***"})
+    );
+    assert!(!st.to_string().contains("job-literal"), "{st}");
     assert_tree_clean("runplz's world", world.root());
     // Whatever the run left in the box user's home (read as root, bypassing permissions).
     assert!(b.home.join("runplz/sec/job.json").is_file());

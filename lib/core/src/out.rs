@@ -49,7 +49,9 @@ pub fn warn(tool: &str, msg: impl std::fmt::Display) {
     } else {
         "warning"
     };
+    let msg = msg.to_string();
     crate::progress::line(&format!("{tool}: {word}: {msg}"));
+    crate::state::event(crate::state::Event::Warning { message: msg });
 }
 
 /// End a tool: map the result of its `run` to an exit code, printing any error on stderr.

@@ -65,6 +65,12 @@
 //!   no bump.
 //! - issue #8: the new `pick` record ([`PickRecord`], rp-pick) and exit code 6
 //!   ([`Exit::NoMatch`]: no offer meets the constraints).
+//! - issue #10: the new `ps` ([`PsEntry`]) and `orphan` ([`Orphan`]) records; the
+//!   `run-status` record gains `host`, `step` and `failure`; the run state gains
+//!   `ended_at`, `failure`, `tree`, `instance_type`, `price_per_hour`, `cost`, `collected`,
+//!   step start and end times, and `handle.ssh`; each run keeps `<run id>.events.jsonl`
+//!   ([`state::EventLine`]) and `<run id>.log` beside its state. New fields and records, so
+//!   no bump.
 #![deny(missing_docs)]
 
 mod brevbox;
@@ -73,6 +79,7 @@ mod common;
 mod exec;
 mod image;
 mod modal;
+mod ops;
 mod pack;
 mod pick;
 mod probe;
@@ -86,6 +93,7 @@ pub use common::{Backend, Mode};
 pub use exec::{Ending, ExecRecord};
 pub use image::{ImageRecord, ModalOp};
 pub use modal::{ModalPlan, RunStatus};
+pub use ops::{Orphan, PsEntry};
 pub use pack::PackRecord;
 pub use pick::{Hint, PickRecord, RankedOffer};
 pub use probe::{Facts, Finding, Gpu, Level, ProbeRecord, Unreadable};

@@ -50,10 +50,23 @@ pub struct RunStatus {
     /// `running`, `exited` (the job ended; `exit_code` says how), `timed_out`,
     /// `terminated` (stopped by `runplz kill` or Modal), `expired` (a detached run's
     /// sandbox ended after its collect window) or `finished` (an attached run, from the
-    /// local run state).
+    /// local run state). A run on a box (local, ssh, brev): `running` (its runplz is
+    /// alive), `orphaned` (its runplz is gone, the job still runs), `stopped` (its runplz
+    /// is gone and so is the job: `runplz collect` finishes it), `box_gone` (the box is no
+    /// longer there), `unreachable`, or `finished`.
     pub state: String,
     /// The job's exit code, once it exited.
     pub exit_code: Option<i32>,
     /// The sandbox (Modal), when there is one.
     pub sandbox_id: Option<String>,
+    /// The box or instance the run used (null: this machine, or a sandbox).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The step the run is in, or stopped in, by the local run state.
+    #[serde(default)]
+    pub step: Option<String>,
+    /// Why it failed, once it did (the run state's `failure`: `user_code`, `timeout`,
+    /// `cancelled`, `lost_contact`, ...).
+    #[serde(default)]
+    pub failure: Option<String>,
 }

@@ -52,6 +52,86 @@ pub struct RunState {
     /// The run record (`runplz --json` prints it on stdout), once the run ended.
     #[serde(default)]
     pub run: Option<crate::RunRecord>,
+    /// Seconds since the epoch when the run ended (runplz, `kill` or `collect` ended it).
+    #[serde(default)]
+    pub ended_at: Option<u64>,
+    /// Why the run failed, once it did (null while it runs and when it succeeded).
+    #[serde(default)]
+    pub failure: Option<Failure>,
+    /// Whether the job ran past its deadline (or its inactivity limit) and was stopped.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// What was shipped: tree fingerprint, git commit and dirty flag (written at the start).
+    #[serde(default)]
+    pub tree: Option<crate::Tree>,
+    /// The box's instance type, once known (Brev).
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// US dollars per hour of the box, when known.
+    #[serde(default)]
+    pub price_per_hour: Option<f64>,
+    /// `price_per_hour` × the billed time so far (the whole time once released), in US
+    /// dollars; null when the price is unknown.
+    #[serde(default)]
+    pub cost: Option<f64>,
+    /// Whether the outputs came back (null: not tried yet).
+    #[serde(default)]
+    pub collected: Option<bool>,
+    /// The job as it ran (its job.json, placeholders as written), every value of an `env`
+    /// object masked as `"***"`.
+    #[serde(default)]
+    pub job_spec: Option<serde_json::Value>,
+}
+
+/// Why a run failed: one word a script can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The job file or the flags were refused (nothing ran).
+    InvalidJob,
+    /// No offer or no capacity for the resources asked.
+    NoCapacity,
+    /// A credential was missing or refused.
+    Auth,
+    /// The box or sandbox could not be had or prepared (create, start, probe, sync).
+    Provision,
+    /// The box did not answer ssh.
+    SshUnreachable,
+    /// The image (or the venv) could not be built.
+    ImageBuild,
+    /// The job ran and exited non-zero (or was killed by a signal of its own).
+    UserCode,
+    /// The job ran past its deadline.
+    Timeout,
+    /// The job printed nothing for too long and was stopped.
+    Inactivity,
+    /// Stopped by a signal to runplz or by `runplz kill`.
+    Cancelled,
+    /// runplz lost the job: the connection broke, or runplz itself was killed.
+    LostContact,
+    /// A value this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Failure {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::InvalidJob => "invalid_job",
+            Failure::NoCapacity => "no_capacity",
+            Failure::Auth => "auth",
+            Failure::Provision => "provision",
+            Failure::SshUnreachable => "ssh_unreachable",
+            Failure::ImageBuild => "image_build",
+            Failure::UserCode => "user_code",
+            Failure::Timeout => "timeout",
+            Failure::Inactivity => "inactivity",
+            Failure::Cancelled => "cancelled",
+            Failure::LostContact => "lost_contact",
+            Failure::Unknown => "unknown",
+        }
+    }
 }
 
 /// Where a run stands.
@@ -74,10 +154,18 @@ pub enum Status {
 /// One step that ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepState {
-    /// The step (`acquire`, `probe`, `sync`, `image`, `venv`, `run`, `collect`, `release`).
+    /// The step (`acquire`, `probe`, `sync`, `image`, `venv`, `run`, `collect`, `release`):
+    /// the phases provision (`acquire`), build (`image`, `venv`) and teardown
+    /// (`release`) under the names the run record uses.
     pub step: String,
     /// Whether it worked.
     pub ok: bool,
+    /// Seconds since the epoch (to the millisecond) when it started.
+    #[serde(default)]
+    pub started_at: Option<f64>,
+    /// Seconds since the epoch when it ended.
+    #[serde(default)]
+    pub ended_at: Option<f64>,
 }
 
 /// What a later call needs to find the run's processes and files.
@@ -110,6 +198,29 @@ pub struct Handle {
     /// `instance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_id: Option<String>,
+    /// How the box was reached (names and paths, never a credential), so that `runplz
+    /// status / tail / kill / collect` reach it again after runplz is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshHandle>,
+}
+
+/// The ssh connection of a run, as it was made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SshHandle {
+    /// The target as given (`[user@]host[:port]` or an ssh-config alias).
+    pub target: String,
+    /// The job's `ssh.user`, used when the target names none.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The job's `ssh.port`, used when the target names none.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The ssh config file passed as `-F` (absolute).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// The job's `ssh.ssh_key_path` (a path, never the key).
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// The release of the run's place.
@@ -133,6 +244,70 @@ pub enum TeardownStatus {
     /// Tried and failed: what it was to release may still be there (and billing).
     Failed,
     /// A value this reader does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The `"type"` of each line of a run's `events.jsonl`.
+pub const EVENT_TYPE: &str = "event";
+
+/// One line of `$XDG_STATE_HOME/runplz/runs/<run id>.events.jsonl`: what happened to a run,
+/// in order, appended as it happens (`{"type":"event","version":1,"run_id":..,"at":..,
+/// "event":"step_start","step":"sync"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventLine {
+    /// Always [`EVENT_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The protocol version.
+    pub version: u32,
+    /// The run.
+    pub run_id: String,
+    /// Seconds since the epoch, to the millisecond.
+    pub at: f64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened, tagged by `"event"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run state was written (the run's first side effect).
+    Created,
+    /// A step (phase) started.
+    StepStart {
+        /// Its name.
+        step: String,
+    },
+    /// A step ended.
+    StepEnd {
+        /// Its name.
+        step: String,
+        /// Whether it worked.
+        ok: bool,
+    },
+    /// runplz warned (the line it printed on stderr, without the tool's name).
+    Warning {
+        /// The warning.
+        message: String,
+    },
+    /// The run ended.
+    Finished {
+        /// runplz's exit code.
+        exit_code: Option<i32>,
+        /// Why it failed, if it did.
+        failure: Option<Failure>,
+    },
+    /// `runplz kill` stopped the run's processes.
+    Killed,
+    /// `runplz collect` brought the outputs back (or tried).
+    Collected {
+        /// Whether they came.
+        ok: bool,
+    },
+    /// An event this reader does not know.
     #[serde(other)]
     Unknown,
 }

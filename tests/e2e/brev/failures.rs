@@ -50,9 +50,9 @@ fn a_transient_create_failure_is_retried_once_it_is_known_nothing_was_made() {
 
 #[test]
 fn final_failures_stop_at_once_and_say_nothing_is_billed() {
-    for (fail, says) in [
-        ("quota", "quota exceeded"),
-        ("create", "500 Internal Server Error"),
+    for (fail, says, why) in [
+        ("quota", "quota exceeded", "no_capacity"),
+        ("create", "500 Internal Server Error", "provision"),
     ] {
         let fb = FakeBrev::new();
         fb.fail(fail);
@@ -68,6 +68,8 @@ fn final_failures_stop_at_once_and_say_nothing_is_billed() {
         let creates = fb.calls_of("create").len();
         assert_eq!(creates, if fail == "quota" { 1 } else { 4 }, "{fail}");
         assert!(fb.ls().is_empty());
+        // The run state says why, in one word.
+        assert_eq!(only_state(&fb)["failure"], why, "{fail}");
     }
 }
 
@@ -86,6 +88,7 @@ fn logged_out_brev_fails_without_waiting_on_its_prompt() {
         stderr(&o)
     );
     assert!(fb.state().is_empty());
+    assert_eq!(only_state(&fb)["failure"], "auth");
 }
 
 #[test]
@@ -102,6 +105,7 @@ fn a_box_that_fails_or_never_comes_up_is_deleted() {
         let name = only_box_name(&fb);
         assert_eq!(record(&o)["instance"]["release"], "deleted");
         assert_deleted(&fb, &name);
+        assert_eq!(only_state(&fb)["failure"], "provision", "{fail}");
     }
 }
 
@@ -163,9 +167,9 @@ fn the_box_is_in_the_run_state_before_brev_create_runs() {
     let state = std::fs::read_dir(&runs)
         .unwrap()
         .flatten()
-        .next()
-        .unwrap()
-        .path();
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
     let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(st["handle"]["instance"], name.as_str(), "{st}");
     assert_eq!(st["current_step"], "acquire");

@@ -7,6 +7,7 @@
 
 mod failures;
 mod lifecycle;
+mod ops;
 mod signals;
 mod tools;
 
@@ -140,8 +141,24 @@ pub(super) fn interrupt(
     child.wait_with_output().unwrap()
 }
 
+/// The one run state of this fake account's world.
+pub(super) fn only_state(fb: &FakeBrev) -> Value {
+    let runs = fb.env.state_dir().join("runs");
+    let all: Vec<Value> = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.into_iter().next().unwrap()
+}
+
 pub(super) fn current_step(state_dir: &std::path::Path) -> Option<String> {
-    let e = std::fs::read_dir(state_dir).ok()?.flatten().next()?;
+    let e = std::fs::read_dir(state_dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))?;
     let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
     v["current_step"].as_str().map(str::to_string)
 }

@@ -12,6 +12,9 @@ mod probe;
 mod run;
 mod transfer;
 
+pub(crate) use ops::{Orphan, PsEntry};
+mod ops;
+
 use crate::support::json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

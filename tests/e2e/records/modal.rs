@@ -39,6 +39,9 @@ struct RunStatus {
     state: String,
     exit_code: Option<i32>,
     sandbox_id: Option<String>,
+    host: Option<String>,
+    step: Option<String>,
+    failure: Option<String>,
 }
 
 #[test]

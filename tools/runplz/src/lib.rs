@@ -2,9 +2,10 @@
 //! words after the job file that fill the job's `args`. Everything else is
 //! `runplz_core::run`, which calls the same library functions as the rp-* tools.
 
+pub mod commands;
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use runplz_core::backend;
-use runplz_core::ops::Verb;
 use runplz_core::run::{self, RunOptions};
 use runplz_protocol::Exit;
 use std::ffi::OsString;
@@ -45,46 +46,27 @@ pub enum BackendCmd {
     /// Run on a RunPod pod created for the run (picked from live prices) and terminated after it.
     #[command(after_long_help = RUNPOD_HELP)]
     Runpod(RunpodArgs),
-    /// Where a run started earlier stands (`run-status` record). Modal runs so far.
-    Status(RunArgs),
-    /// The job's output so far, on stdout; `-f` follows it to the end.
-    Tail(TailArgs),
-    /// Stop a run and what it holds (a Modal run's sandbox is terminated).
-    Kill(RunArgs),
-    /// Bring a detached run's outputs back (`collect` record), then release what it holds.
-    Collect(CollectArgs),
-}
-
-/// A run started earlier, by its run id.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The run id runplz printed (`run_id` in the run record).
-    #[arg(value_name = "RUN")]
-    pub run: String,
-    /// The backend to ask when this machine kept no run state for RUN (a Modal run is then
-    /// found by its tag).
-    #[arg(long, value_name = "BACKEND", value_parser = ["modal"])]
-    pub backend: Option<String>,
-}
-
-/// `runplz tail`.
-#[derive(Debug, Args)]
-pub struct TailArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// Keep printing until the job ends.
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-}
-
-/// `runplz collect`.
-#[derive(Debug, Args)]
-pub struct CollectArgs {
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// Where the outputs go (default: the run's own outputs folder, from its run state).
-    #[arg(long, value_name = "DIR")]
-    pub outputs_dir: Option<PathBuf>,
+    /// Where a run started earlier stands (`run-status` record); RUN is a run id, a unique
+    /// prefix of one, or `last`.
+    #[command(after_long_help = commands::status::HELP)]
+    Status(commands::status::Args),
+    /// The job's output so far, on stdout; `-n N` the last N lines, `-f` follows it to the end.
+    #[command(after_long_help = commands::tail::HELP)]
+    Tail(commands::tail::Args),
+    /// Stop a run (TERM to its processes, KILL after a grace) and release its box.
+    #[command(after_long_help = commands::kill::HELP)]
+    Kill(commands::kill::Args),
+    /// Bring an interrupted or detached run's outputs back (`collect` record), then release
+    /// what it holds; safe to repeat.
+    #[command(after_long_help = commands::collect::HELP)]
+    Collect(commands::collect::Args),
+    /// The runs recorded on this machine (`ps` records, or `--table`).
+    #[command(after_long_help = commands::ps::HELP)]
+    Ps(commands::ps::Args),
+    /// Billed boxes of runplz's that no live run holds (`orphan` records); `--apply`
+    /// deletes them.
+    #[command(after_long_help = commands::reconcile::HELP)]
+    Reconcile(commands::reconcile::Args),
 }
 
 /// The job file and the flags every backend takes.
@@ -410,10 +392,20 @@ OUTPUTS:
 RUN STATE:
   Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
   (default ~/.local/state/...), and rewrites it atomically as each step starts and ends:
-  the backend, target, mode, runplz's pid, the step in progress, the steps done, a handle
-  to the job (rp-exec host and run id, the box's workspace and outputs folder, the
-  container) and whether the place was released. A killed runplz leaves it saying where it
-  stopped.
+  the backend, target, mode, runplz's pid, the step in progress, each step with its start
+  and end (acquire is provisioning, image/venv the build, release the teardown), a handle
+  to the job (rp-exec host and run id, how the box was reached, the box's workspace and
+  outputs folder, the container, the Brev box), what was shipped (tree fingerprint, git
+  commit, dirty flag), the box's type and price per hour, and whether the place was
+  released; at the end the exit code, why it failed (\"failure\": invalid_job, no_capacity,
+  auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cancelled,
+  lost_contact), whether the outputs came back and the cost (price x billed time). A
+  killed runplz leaves it saying where it stopped. Beside it: <run_id>.events.jsonl (one
+  {\"type\":\"event\",\"version\":1,\"run_id\":..,\"at\":SECONDS,\"event\":\"created\"|\"step_start\"|
+  \"step_end\"|\"warning\"|\"finished\"|\"killed\"|\"collected\",...} line per step start and end,
+  warning and ending) and <run_id>.log (0600: what the job printed, for runplz tail). No
+  value of the job's environment is ever written into any of them (names only).
+  runplz ps, status, tail, kill, collect and reconcile read them (see their own pages).
 
 MODAL RECORDS (stdout):
   --dry-run: {\"type\":\"modal-plan\",\"version\":1,\"app\":\"runplz\",\"gpu\":\"A100-80GB:4\"|null,
@@ -424,7 +416,8 @@ MODAL RECORDS (stdout):
   --detach: the run record with \"ending\":{\"kind\":\"detached\"} (exit 0).
   status and kill: {\"type\":\"run-status\",\"version\":1,\"run_id\":\"...\",\"backend\":\"modal\",
    \"job\":\"hello\"|null,\"state\":\"running\"|\"exited\"|\"timed_out\"|\"terminated\"|\"expired\"|\"finished\",
-   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null}. collect: rp-collect's collect record.
+   \"exit_code\":N|null,\"sandbox_id\":\"sb-...\"|null,\"host\":null,\"step\":null,
+   \"failure\":null}. collect: rp-collect's collect record.
 
 MODAL:
   runplz modal needs a Python with the `modal` package (modal>=1.4.3,<2): $RUNPLZ_MODAL_PYTHON,
@@ -455,6 +448,9 @@ EXAMPLES:
   HF_TOKEN=... runplz ssh job.json --host box --env HF_TOKEN
   runplz modal job.json --dry-run
   runplz modal job.json --detach && runplz tail -f RUN && runplz collect RUN
+  runplz ps --table
+  runplz status last && runplz collect last
+  runplz reconcile --table && runplz reconcile --apply
 
 EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
@@ -566,10 +562,6 @@ pub fn split_params(argv: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
-fn verb(v: Verb, a: RunArgs) -> anyhow::Result<Exit> {
-    runplz_core::ops::main(&v, &a.run, a.backend.as_deref())
-}
-
 /// Whether a word where the job file may come is one: `-`, a `.json` name, or a file.
 fn looks_like_job(word: &std::ffi::OsStr) -> bool {
     word == "-" || word.to_string_lossy().ends_with(".json") || std::path::Path::new(word).is_file()
@@ -624,17 +616,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 max_runtime_minutes: a.max_runtime_minutes,
             }),
         ),
-        BackendCmd::Status(a) => return verb(Verb::Status, a),
-        BackendCmd::Tail(a) => return verb(Verb::Tail { follow: a.follow }, a.run),
-        BackendCmd::Kill(a) => return verb(Verb::Kill, a),
-        BackendCmd::Collect(a) => {
-            return verb(
-                Verb::Collect {
-                    outputs_dir: a.outputs_dir,
-                },
-                a.run,
-            )
-        }
+        BackendCmd::Status(a) => return commands::status::run(a),
+        BackendCmd::Tail(a) => return commands::tail::run(a),
+        BackendCmd::Kill(a) => return commands::kill::run(a),
+        BackendCmd::Collect(a) => return commands::collect::run(a),
+        BackendCmd::Ps(a) => return commands::ps::run(a),
+        BackendCmd::Reconcile(a) => return commands::reconcile::run(a),
         BackendCmd::Slurm(a) => (
             a.common,
             backend::Args::Slurm(backend::SlurmArgs {

@@ -233,6 +233,17 @@ impl Brev {
                 n
             }
         };
+        // The type and price, for `runplz ps` and `reconcile` while the box runs.
+        let known = self
+            .live()
+            .as_ref()
+            .map(|l| (l.instance_type.clone(), l.price));
+        if let Some((t, price)) = known {
+            state.update(|r| {
+                r.instance_type = t;
+                r.price_per_hour = price;
+            })?;
+        }
         let dir = tempfile::Builder::new()
             .prefix("rp-brev-")
             .tempdir()

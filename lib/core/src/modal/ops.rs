@@ -72,6 +72,9 @@ fn status_of(run: &RunRef, reply: &Reply, event: &str) -> RunStatus {
         state: e.state.unwrap_or_else(|| "terminated".into()),
         exit_code: e.code,
         sandbox_id: e.sandbox_id.or_else(|| sandbox_id(run)),
+        host: None,
+        step: None,
+        failure: None,
     }
 }
 
@@ -86,6 +89,9 @@ impl Operations for ModalOps {
                 state: "finished".into(),
                 exit_code: r.exit_code,
                 sandbox_id: r.handle.sandbox_id.clone(),
+                host: None,
+                step: None,
+                failure: r.failure.map(|f| f.name().to_string()),
             });
         }
         let reply = ask(run, "status", short())?;

@@ -1,8 +1,14 @@
 //! The operations verbs on a run started earlier: `runplz status`, `tail`, `kill` and
 //! `collect RUN`. A run is found by its local run state (`$XDG_STATE_HOME/runplz/runs`),
-//! or, for a backend that tags what it starts (Modal), by its run id alone. Each backend
-//! answers them through [`Operations`]; the operations issue (#10) adds the other backends
-//! by implementing it, not by growing these functions.
+//! by a run id, a unique prefix of one, or `last`; or, for a backend that tags what it
+//! starts (Modal), by its run id alone. Each backend answers them through [`Operations`]
+//! (`boxes` for this machine, ssh and brev; `modal::ops`). `ps` and `reconcile` look at
+//! every run at once.
+
+pub mod boxes;
+mod place;
+pub mod ps;
+pub mod reconcile;
 
 use crate::error::CliError;
 use crate::state::{self, Record};
@@ -29,6 +35,38 @@ pub trait Operations {
     fn kill(&self, run: &RunRef) -> Result<RunStatus>;
     /// Bring the outputs back into `to`, then release what the run holds.
     fn collect(&self, run: &RunRef, to: &Path) -> Result<crate::collect::Collected>;
+
+    /// [`Operations::tail`] from the last `lines` lines (`-n`); a backend that cannot
+    /// says so and prints all of it.
+    fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
+        if lines.is_some() {
+            crate::out::warn(
+                "runplz",
+                format!(
+                    "-n is not supported for {} runs yet: printing the whole output",
+                    run.record.as_ref().map_or("these", |r| r.backend.as_str())
+                ),
+            );
+        }
+        self.tail(run, follow)
+    }
+
+    /// [`Operations::collect`]; `force`: stop a job that still runs first. A backend
+    /// without it says so and collects as [`Operations::collect`] does.
+    fn collect_with(
+        &self,
+        run: &RunRef,
+        to: &Path,
+        force: bool,
+    ) -> Result<crate::collect::Collected> {
+        if force {
+            crate::out::warn(
+                "runplz",
+                "--force is not supported for this backend: collecting as without it",
+            );
+        }
+        self.collect(run, to)
+    }
 }
 
 /// Which verb, with its arguments.
@@ -40,6 +78,8 @@ pub enum Verb {
     Tail {
         /// Until the job ends.
         follow: bool,
+        /// From the last N lines (`-n N`).
+        lines: Option<usize>,
     },
     /// `runplz kill RUN`.
     Kill,
@@ -47,6 +87,8 @@ pub enum Verb {
     Collect {
         /// Where the outputs go (default: where the run said).
         outputs_dir: Option<PathBuf>,
+        /// Stop a job that still runs first.
+        force: bool,
     },
 }
 
@@ -55,8 +97,9 @@ fn operations(name: &str) -> Result<Box<dyn Operations>> {
     match name {
         "modal" => Ok(Box::new(crate::modal::ops::ModalOps)),
         "slurm" => Ok(Box::new(crate::slurm::ops::SlurmOps)),
+        "local" | "ssh" | "brev" => Ok(Box::new(boxes::BoxOps)),
         other => Err(CliError::usage(format!(
-            "this verb works on modal runs only so far; this run ran on {other} (the operations issue, #10, extends it)"
+            "runplz status / tail / kill / collect do not support {other} runs yet"
         ))),
     }
 }
@@ -80,14 +123,20 @@ fn check_id(run_id: &str) -> Result<()> {
 
 /// Run a verb on `run_id`. `backend`: the backend to ask when this machine kept no run
 /// state for it (the run was started elsewhere, or its record was lost).
-pub fn main(verb: &Verb, run_id: &str, backend: Option<&str>) -> Result<Exit> {
-    check_id(run_id)?;
-    let path = state::runs_dir().join(format!("{run_id}.json"));
-    let record = if path.is_file() {
-        Some(state::read(&path)?)
-    } else {
-        None
+pub fn main(verb: &Verb, run: &str, backend: Option<&str>) -> Result<Exit> {
+    let found = state::resolve(&state::runs_dir(), run)?;
+    if found.is_none() {
+        check_id(run)?;
+    }
+    let (path, record) = match found {
+        Some(f) => (f.path, Some(f.record)),
+        None => (state::runs_dir().join(format!("{run}.json")), None),
     };
+    let run_id = record
+        .as_ref()
+        .map_or(run, |r| r.run_id.as_str())
+        .to_string();
+    let run_id = run_id.as_str();
     let name = match (&record, backend) {
         (Some(r), Some(b)) if r.backend != b => {
             return Err(CliError::usage(format!(
@@ -115,12 +164,12 @@ pub fn main(verb: &Verb, run_id: &str, backend: Option<&str>) -> Result<Exit> {
             let s = ops.status(&run)?;
             crate::out::print_record("run-status", &s)?;
         }
-        Verb::Tail { follow } => ops.tail(&run, *follow)?,
+        Verb::Tail { follow, lines } => ops.tail_n(&run, *follow, *lines)?,
         Verb::Kill => {
             let s = ops.kill(&run)?;
             crate::out::print_record("run-status", &s)?;
         }
-        Verb::Collect { outputs_dir } => {
+        Verb::Collect { outputs_dir, force } => {
             let to = match (outputs_dir, run.record.as_ref()) {
                 (Some(d), _) => std::path::absolute(d)?,
                 (None, Some(r)) => PathBuf::from(&r.outputs),
@@ -130,7 +179,7 @@ pub fn main(verb: &Verb, run_id: &str, backend: Option<&str>) -> Result<Exit> {
                     ))
                 }
             };
-            let got = ops.collect(&run, &to)?;
+            let got = ops.collect_with(&run, &to, *force)?;
             for w in got.warnings.iter().chain(&got.notes()) {
                 crate::out::warn("runplz", w);
             }

@@ -15,6 +15,7 @@ use crate::steps::{Cleanup, Collect, Command, Launch, Stdin, Step, Steps};
 use crate::{collect, image, out, probe, sync};
 use anyhow::{Context, Result};
 use runplz_protocol::{Ending, Exit, Moved, RunEnding, Step as S};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,14 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         o.json,
     );
     t.record.env_passed = p.passed.names.clone();
+    let tree = secret_scan.1.clone();
+    let spec = crate::state::masked_spec(&p.job.spec);
+    t.save(|s| {
+        s.update(|r| {
+            r.tree = Some(tree);
+            r.job_spec = spec;
+        })
+    });
     t.record.tree = Some(secret_scan.1);
     t.record.secret_scan = Some(secret_scan.0);
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
@@ -143,6 +152,10 @@ fn go(
     json: bool,
 ) -> Result<()> {
     let ssh = place.ssh();
+    if let Some(ssh) = ssh {
+        // Enough to reach the box again once this runplz is gone (`runplz collect RUN`).
+        t.save(|s| s.update(|r| r.handle.ssh = Some(ssh.handle())));
+    }
     let mut ran = None;
     let mut lost = false;
     let mut res = Ok(());
@@ -489,6 +502,17 @@ fn job_step(
     let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
     // The job's stdout is runplz's, unless that carries the record.
     opts.pass_stdout = !json;
+    // A private copy of what the job prints, for `runplz tail RUN` (best effort).
+    let log = crate::state::log_path(run_id);
+    if std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+        .is_ok()
+    {
+        opts.log = Some(log);
+    }
     t.check_signal(S::Run)?;
     t.save(|s| {
         s.update(|r| {

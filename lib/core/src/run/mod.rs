@@ -206,7 +206,8 @@ impl Tracker {
             None => self.exit(),
         };
         let record = self.record.clone();
-        self.save(|s| s.finished(i32::from(exit.code()), &record));
+        let why = err.as_ref().map(|e| format!("{e:#}"));
+        self.save(|s| s.finished(i32::from(exit.code()), &record, why.as_deref()));
         // A detached run has no output of its own: its record (the run id) is what it prints.
         if self.json || self.record.ending == RunEnding::Detached {
             out::print_record("run", &self.record)?;

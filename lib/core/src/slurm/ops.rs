@@ -93,11 +93,8 @@ fn status_for(run: &RunRef, r: &Record, state: &str, x: Option<(i32, i32)>) -> R
     };
     RunStatus {
         run_id: run.run_id.clone(),
-        backend: "slurm".into(),
-        job: Some(r.job.clone()),
-        state: s.into(),
         exit_code: code,
-        sandbox_id: None,
+        ..crate::ops::boxes::status_of(r, s)
     }
 }
 
@@ -169,11 +166,7 @@ impl Operations for SlurmOps {
         if r.status == Status::Finished && !detached(r) {
             return Ok(RunStatus {
                 run_id: run.run_id.clone(),
-                backend: "slurm".into(),
-                job: Some(r.job.clone()),
-                state: "finished".into(),
-                exit_code: r.exit_code,
-                sandbox_id: None,
+                ..crate::ops::boxes::status_of(r, "finished")
             });
         }
         let ssh = connect(r)?;

@@ -242,6 +242,42 @@ impl Ssh {
         })
     }
 
+    /// How this connection was made, for the run state (names and paths only).
+    pub fn handle(&self) -> runplz_protocol::state::SshHandle {
+        let abs = |p: &PathBuf| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        };
+        runplz_protocol::state::SshHandle {
+            target: self.target.label(),
+            user: self.opts.user.clone(),
+            port: self.opts.port,
+            config: self.opts.config.as_ref().map(abs),
+            key: self.opts.key.as_ref().map(abs),
+        }
+    }
+
+    /// A connection made again from a run state's handle (by `runplz status / kill /
+    /// collect`); `config` replaces the recorded ssh config when given.
+    pub fn from_handle(
+        h: &runplz_protocol::state::SshHandle,
+        config: Option<PathBuf>,
+    ) -> Result<Ssh> {
+        Ssh::new(
+            Target::parse(&h.target)?,
+            SshOptions {
+                config: config.or_else(|| h.config.as_ref().map(PathBuf::from)),
+                key: h.key.as_ref().map(PathBuf::from),
+                user: h.user.clone(),
+                port: h.port,
+                connect_timeout: Some(10),
+                keep: None,
+            },
+        )
+    }
+
     /// The target as given.
     pub fn target(&self) -> &Target {
         &self.target
