@@ -59,7 +59,8 @@ pub fn prepare_script(dest: &str) -> String {
 /// manifest costs no round trip of its own.
 pub fn rsync_path(dest: &str, next: Option<&str>) -> String {
     let d = dir_word(dest);
-    let head = format!("(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n");
+    let head =
+        format!("(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n");
     crate::ssh::posix_command(&match next {
         None => format!("{head}exec rsync \"$0\" \"$@\"\n"),
         Some(n) => format!(
