@@ -174,7 +174,9 @@ pub fn stage_and_up(
     let mut tr = transfer(ssh, &staged, dest, &prepared)?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
+        let t = Instant::now();
         warnings.extend(snapshot::take_snapshot(ssh, dest, snap)?);
+        crate::out::timing("sync", "snapshot", t);
     }
     drop(lock);
     tr.warnings = warnings;
