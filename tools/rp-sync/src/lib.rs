@@ -298,31 +298,27 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let secret_scan;
     let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
-            // Staged and scanned here while the box is connected to and asked what it has
-            // (read only): nothing of the tree leaves before the scan passes, and a refused
-            // tree (exit 4) wins over a box that cannot be reached.
-            let mut scanned = None;
-            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || {
-                let t = Instant::now();
-                let staged = sync::stage(&src, &patterns)?;
-                out::timing(TOOL, "stage", t);
-                report_staged(&staged);
-                let t = Instant::now();
-                scanned = Some(scan::before_shipping(
-                    TOOL,
-                    &staged,
-                    job.as_ref(),
-                    &allow,
-                    Exit::Refused,
-                )?);
-                out::timing(TOOL, "scan", t);
-                out::note(
-                    TOOL,
-                    format_args!("shipping to {}:{dest}", ssh.destination()),
-                );
-                Ok(staged)
-            })?;
-            secret_scan = scanned;
+            // Staged and scanned first: a refused tree never reaches the box, which is not
+            // even connected to before the scan passes.
+            let t = Instant::now();
+            let staged = sync::stage(&src, &patterns)?;
+            out::timing(TOOL, "stage", t);
+            report_staged(&staged);
+            let t = Instant::now();
+            // Before the box is even asked: a secret inside a file stops here (exit 4).
+            secret_scan = Some(scan::before_shipping(
+                TOOL,
+                &staged,
+                job.as_ref(),
+                &allow,
+                Exit::Refused,
+            )?);
+            out::timing(TOOL, "scan", t);
+            out::note(
+                TOOL,
+                format_args!("shipping to {}:{dest}", ssh.destination()),
+            );
+            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || Ok(staged))?;
             report_transfer(&staged, &t, started);
             (staged, Some(t))
         }
