@@ -17,7 +17,7 @@ _rp-sync() {
     _arguments "${_arguments_options[@]}" : \
 '--host=[The box\: \`\[user@\]host\[\:port\]\` or a Host alias from your ssh config. Not needed with --dry-run]:HOST:_default' \
 '--dest=[The folder on the box, relative to the remote home unless absolute (created when missing); \`~/x\` is x in the home, as for every runplz tool (\`~user\` is refused). Default with --job\: \`runplz/<job name>\`; required otherwise. The home itself, \`/\` and \`..\` are refused]:DIR:_default' \
-'--job=[A job.json (\`-\` reads stdin)\: its repo is the default SRC (see SRC), its \`sync.exclude\` patterns and outputs folder are excluded, and its \`ssh.user\`, \`ssh.port\` and \`ssh.ssh_key_path\` are used for the connection]:JOB:_files' \
+'--job=[The job, with the positional then the folder to ship (\`--job job.json sub/\`); the older spelling of a positional JOB, kept for scripts]:JOB:_files' \
 '*--exclude=[A gitignore-style pattern never to ship, relative to SRC (repeatable). \`!PATTERN\` re-includes something a cache pattern or an earlier pattern excluded, but never a secret]:PAT:_default' \
 '--ssh-config=[An ssh config file, passed to ssh and rsync as \`-F\` (default\: \$RUNPLZ_SSH_CONFIG, else ssh'\''s own)]:FILE:_files' \
 '(--dry-run)--snapshot=[After shipping, copy DIR to this folder on the box (hard links, so it costs no data; a full copy, with a warning, where they fail)\: a snapshot that later syncs into DIR leave as it is, e.g. \`runplz-runs/<run id>\` for one run'\''s own code. The sync and the copy hold a lock on DIR on the box (\`flock\`; a warning where the box has none), so two rp-syncs into one DIR at once each copy exactly what they shipped. Relative to the remote home unless absolute; must not exist yet; best on DIR'\''s file system]:SNAP:_default' \
@@ -32,7 +32,7 @@ _rp-sync() {
 ':direction -- `up`\: ship SRC to the box; `scan`\: only scan what would ship for secrets; `pack`\: write what would ship as a `tar.gz`:((up\:"Ship SRC to the box (outputs come back with rp-collect)"
 scan\:"Only scan what would ship for secrets\: the \`scan\` record on stdout, exit 4 when a finding is not allowed (unless the job'\''s \`sync.secret_scan\` is \`warn\`); a pre-commit hook. The positional may be a job file"
 pack\:"Pack what would ship into one deterministic \`tar.gz\` (the same tree gives the same bytes) and write it to --to (a file, \`file\:///path\`, an \`http(s)\://\` URL taken by PUT, or \`-\`, stdout, the default); the scan applies as for \`up\`. The positional may be a job file"))' \
-'::src -- The folder to ship (default with --job\: the job'\''s `sync.root`, else the top of the git work tree holding the job file, else its folder; without\: the current folder). With `scan` and `pack`, a file here is taken as the job (`rp-sync scan job.json`):_files' \
+'::src -- A job.json (`-` reads stdin) or the folder to ship. A job (default\: ./job.json when there is one) names the folder (its `sync.root`, else the top of the git work tree holding the job file, else its folder) and the default --dest `runplz/<job name>`; its `sync.exclude` patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and `ssh.ssh_key_path` are used for the connection. A folder is shipped as it is, with no job (unless one is given with --job); without either, the current folder:_files' \
 && ret=0
 }
 

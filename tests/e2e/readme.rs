@@ -142,7 +142,7 @@ fn sync_dry_run_example_lists_without_connecting() {
     std::fs::write(d.path().join(".env"), "KEY=x\n").unwrap();
     let out = sh(
         d.path(),
-        readme("rp-sync up --host box --job job.json --dry-run"),
+        readme("rp-sync up --host box job.json --dry-run"),
         None,
         0,
     );
@@ -191,7 +191,7 @@ fn pipelines_against_a_box() {
 
     let out = sh(
         d.path(),
-        readme("rp-sync up --host box --job job.json | jq '.bytes_transferred'"),
+        readme("rp-sync up --host box job.json | jq '.bytes_transferred'"),
         Some(&b),
         0,
     );
@@ -204,7 +204,7 @@ fn pipelines_against_a_box() {
         shown(
             &man("rp-sync.1"),
             "rp-sync.1",
-            "rp-sync up --host box --job job.json | jq .files_transferred",
+            "rp-sync up --host box | jq .files_transferred",
         ),
         Some(&b),
         0,

@@ -81,6 +81,18 @@ pub fn table(rows: &[Vec<String>]) -> String {
     String::from_utf8(tw.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// With `RUNPLZ_TIMING=1` in the environment, `tool: timing: WHAT N ms` on stderr: how long
+/// a phase took since `since`, for profiling (`scripts/bench` times the whole).
+pub fn timing(tool: &str, what: &str, since: std::time::Instant) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("RUNPLZ_TIMING").is_some_and(|v| v == "1")) {
+        eprintln!(
+            "{tool}: timing: {what} {:.1} ms",
+            since.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+}
+
 /// Text safe to print for people: control characters (a newline, a carriage return, an
 /// escape sequence) and the bidirectional overrides that reorder what a terminal shows
 /// are written as Rust escapes (`\n`, `\u{1b}`, `\u{202e}`), so a file name cannot forge

@@ -120,17 +120,37 @@ fn a_jobs_excludes_ssh_settings_and_default_dest_apply() {
         set(["job.json", "target/keep.py", "train.py"])
     );
     assert_eq!(rec["excluded_secrets"], 1);
-    // RUNPLZ_SSH_CONFIG stands in for --ssh-config.
+    // RUNPLZ_SSH_CONFIG stands in for --ssh-config; the job as the positional (`--job` above
+    // is its older spelling).
     write(r, "train.py", b"v2");
     let out = run_expect(
         bin_cmd("rp-sync")
-            .args(["up", "--host", "box", "--job"])
+            .args(["up", "--host", "box"])
             .arg(r.join("job.json"))
             .env("RUNPLZ_SSH_CONFIG", &b.config),
         0,
     );
-    assert_eq!(json(&out)["files_transferred"], 1);
+    let rec = json(&out);
+    assert_eq!(
+        (&rec["dest"], &rec["files_transferred"]),
+        (&"runplz/my-job".into(), &1.into())
+    );
     assert_eq!(b.ssh("cat runplz/my-job/train.py"), "v2");
+    // No positional: ./job.json, as runplz.
+    write(r, "train.py", b"v3");
+    let out = run_expect(
+        bin_cmd("rp-sync")
+            .args(["up", "--host", "box"])
+            .current_dir(r)
+            .env("RUNPLZ_SSH_CONFIG", &b.config),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(
+        (&rec["dest"], &rec["files_transferred"]),
+        (&"runplz/my-job".into(), &1.into())
+    );
+    assert_eq!(b.ssh("cat runplz/my-job/train.py"), "v3");
 }
 
 #[test]

@@ -340,7 +340,17 @@ fn second_sync_transfers_nothing_then_only_the_change() {
         );
     }
     let (first, _) = sync_ok(&b, src.path(), "inc", &[]);
+    // The manifest came in the same rsync call (not counted as one of the files) and was
+    // put in place: one manifest, listing the 30 files, no temporary left beside it.
     assert_eq!(first["files_transferred"], 30);
+    assert_eq!(
+        b.ssh("cd inc && ls -a | grep rp-sync"),
+        ".rp-sync-manifest\n"
+    );
+    assert_eq!(
+        b.ssh("tr '\\0' '\\n' < inc/.rp-sync-manifest | grep -c '^d[0-2]/f[0-9]*\\.txt$'"),
+        "30\n"
+    );
     let (second, _) = sync_ok(&b, src.path(), "inc", &[]);
     assert_eq!(second["files_transferred"], 0);
     assert_eq!(second["files"], 30);

@@ -56,10 +56,14 @@ pub struct Cli {
     #[arg(value_enum, value_name = "DIRECTION")]
     pub direction: Direction,
 
-    /// The folder to ship (default with --job: the job's `sync.root`, else the top of the
-    /// git work tree holding the job file, else its folder; without: the current folder).
-    /// With `scan` and `pack`, a file here is taken as the job (`rp-sync scan job.json`).
-    #[arg(value_name = "SRC")]
+    /// A job.json (`-` reads stdin) or the folder to ship. A job (default: ./job.json when
+    /// there is one) names the folder (its `sync.root`, else the top of the git work tree
+    /// holding the job file, else its folder) and the default --dest `runplz/<job name>`; its
+    /// `sync.exclude` patterns and outputs folder are excluded, and its `ssh.user`,
+    /// `ssh.port` and `ssh.ssh_key_path` are used for the connection. A folder is shipped
+    /// as it is, with no job (unless one is given with --job); without either, the current
+    /// folder.
+    #[arg(value_name = "JOB|SRC")]
     pub src: Option<PathBuf>,
 
     /// The box: `[user@]host[:port]` or a Host alias from your ssh config. Not needed with
@@ -74,10 +78,9 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub dest: Option<String>,
 
-    /// A job.json (`-` reads stdin): its repo is the default SRC (see SRC), its `sync.exclude`
-    /// patterns and outputs folder are excluded, and its `ssh.user`, `ssh.port` and
-    /// `ssh.ssh_key_path` are used for the connection.
-    #[arg(long, value_name = "JOB")]
+    /// The job, with the positional then the folder to ship (`--job job.json sub/`); the
+    /// older spelling of a positional JOB, kept for scripts.
+    #[arg(long, value_name = "JOB", hide = true)]
     pub job: Option<PathBuf>,
 
     /// A gitignore-style pattern never to ship, relative to SRC (repeatable). `!PATTERN`
@@ -224,8 +227,8 @@ sent or packed); 1 also when a pack's upload failed or a file changed while pack
 EXAMPLES:
   rp-sync up --dry-run                      what would ship from here
   rp-sync up --host me@gpu-box --dest work/proj .
-  rp-sync up --host gpu-box --job job.json  ship the job's repo to ~/runplz/<name>
-  rp-sync up --host box --job job.json | jq .files_transferred
+  rp-sync up --host gpu-box job.json       ship the job's repo to ~/runplz/<name>
+  rp-sync up --host box | jq .files_transferred   the same, with ./job.json
   rp-sync scan job.json --table             the secret scan alone (a pre-commit hook)
   rp-sync pack job.json --to repo.tar.gz    the shipped tree as a reproducible archive
   rp-sync pack job.json --to \"$PRESIGNED_PUT_URL\" | jq -r .sha256",
@@ -277,15 +280,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let started = Instant::now();
     runplz_core::process::install_signal_handlers();
     let mut cli = cli;
-    if cli.direction != Direction::Up
-        && cli.job.is_none()
-        && cli
-            .src
-            .as_ref()
-            .is_some_and(|s| s.is_file() || s.as_os_str() == "-")
-    {
-        cli.job = cli.src.take();
-    }
+    pick_job(&mut cli);
 
     // Everything is checked before the box is contacted.
     let job = cli.job.as_deref().map(runplz_core::job::load).transpose()?;
@@ -303,16 +298,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
         (None, Some(j)) => j.ship_root.clone(),
         (None, None) => PathBuf::from("."),
     };
-    let dest = match (&cli.dest, &job) {
-        (Some(d), _) => Some(sync::remote_dir(d)?),
-        (None, Some(j)) => Some(sync::remote_dir(&sync::default_dest(j.name()))?),
-        (None, None) if cli.dry_run => None,
-        (None, None) => {
-            return Err(CliError::usage(
-                "--dest is required without --job (e.g. --dest work/myproject)",
-            ))
-        }
-    };
+    let dest =
+        match (&cli.dest, &job) {
+            (Some(d), _) => Some(sync::remote_dir(d)?),
+            (None, Some(j)) => Some(sync::remote_dir(&sync::default_dest(j.name()))?),
+            (None, None) if cli.dry_run => None,
+            (None, None) => return Err(CliError::usage(
+                "--dest is required without a job (e.g. --dest work/myproject, or give a job.json)",
+            )),
+        };
     let snapshot = cli
         .snapshot
         .as_deref()
@@ -358,9 +352,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
 
     // Staged and scanned first: a refused tree never reaches the box, which is not even
     // asked (a secret inside a file stops here, exit 4).
+    let t = Instant::now();
     let staged = sync::stage(&src, &patterns)?;
+    out::timing(TOOL, "stage", t);
     report_staged(&staged);
+    let t = Instant::now();
     let secret_scan = scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
+    out::timing(TOOL, "scan", t);
     let (staged, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
             out::note(
@@ -389,7 +387,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
     // Closes the shared connection before the record is printed.
+    let t = Instant::now();
     drop(conn);
+    out::timing(TOOL, "close", t);
 
     let mut record = sync::record(
         &staged,
@@ -409,6 +409,24 @@ pub fn run(cli: Cli) -> Result<Exit> {
         out::print_record("sync", &record)?;
     }
     Ok(Exit::Ok)
+}
+
+/// The positional is the job when it is a file (or `-`); with none, ./job.json when there is
+/// one (as runplz); else it is the folder to ship.
+fn pick_job(cli: &mut Cli) {
+    if cli.job.is_some() {
+        return;
+    }
+    match &cli.src {
+        Some(s) if s.is_file() || s.as_os_str() == "-" => cli.job = cli.src.take(),
+        Some(_) => {}
+        None => {
+            let default = PathBuf::from("job.json");
+            if default.is_file() {
+                cli.job = Some(default);
+            }
+        }
+    }
 }
 
 /// The source and patterns `up` would use, for `scan`.

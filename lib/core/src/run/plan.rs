@@ -101,7 +101,7 @@ pub(crate) fn script(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<St
                         .collect();
                 let _ = writeln!(
                     s,
-                    "rp-sync up{host} --job \"$JOB\"{extra}{allow} --dest {} --snapshot {snap} > \"$T/sync.json\" || exit 5",
+                    "rp-sync up{host} \"$JOB\"{extra}{allow} --dest {} --snapshot {snap} > \"$T/sync.json\" || exit 5",
                     sh(dest)
                 );
             }

@@ -144,6 +144,7 @@ pub fn stage_and_up(
     stage: impl FnOnce() -> Result<Staged>,
 ) -> Result<(Staged, Transfer)> {
     let where_ = format!("{}:{dest}", ssh.destination());
+    let t0 = Instant::now();
     let (staged, early) = std::thread::scope(|s| {
         let early = s.spawn(|| -> Result<_> {
             // Asked here too: it costs a process start.
@@ -168,12 +169,15 @@ pub fn stage_and_up(
     });
     let staged = staged?;
     let (lock, mut warnings, f) = early?;
+    crate::out::timing("sync", "stage and prepare", t0);
     let prepared =
         remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
     let mut tr = transfer(ssh, &staged, dest, &prepared)?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
+        let t = Instant::now();
         warnings.extend(snapshot::take_snapshot(ssh, dest, snap)?);
+        crate::out::timing("sync", "snapshot", t);
     }
     drop(lock);
     tr.warnings = warnings;
@@ -235,10 +239,19 @@ fn transfer(
             ssh.destination()
         ));
     }
-    let stats = rsync(ssh, staged, dest, ns, &mut warnings)?;
-
+    let t = Instant::now();
     let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
-    if manifest != prepared.manifest {
+    let changed = manifest != prepared.manifest;
+    let (stats, rode) = rsync(
+        ssh,
+        staged,
+        dest,
+        ns,
+        changed.then_some(&manifest[..]),
+        &mut warnings,
+    )?;
+    crate::out::timing("sync", "rsync", t);
+    if changed && !rode {
         step(
             ssh,
             &remote::write_manifest_script(dest),
@@ -310,13 +323,16 @@ fn local_rsync_version() -> Option<(u32, u32, u32)> {
     })
 }
 
+/// rsync the staged tree; with `manifest`, the new manifest rides along where it can (see
+/// [`remote::rsync_path`]). Says whether it did.
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     ns_mtimes: bool,
+    manifest: Option<&[u8]>,
     warnings: &mut Vec<String>,
-) -> Result<remote::RsyncStats> {
+) -> Result<(remote::RsyncStats, bool)> {
     let mut src = staged.root.clone().into_os_string();
     src.push("/");
     // --links ships symlinks as symlinks; no -o/-g: a uid here means nothing on the box; no
@@ -338,21 +354,45 @@ fn rsync(
     // rsync walks the tree itself with the complement of our list as rules (see
     // [`filter`]); a tree needing too many rules is sent as the list itself: --files-from
     // and no -r ships exactly these paths, the folders above them implied by --relative.
-    let (how, input): (&[&str], Vec<u8>) = match filter::rules(staged) {
+    let t = Instant::now();
+    let (how, mut input): (&[&str], Vec<u8>) = match filter::rules(staged) {
         Some(rules) => (&["--recursive", "--exclude-from=-"], rules),
         None => (&["--relative", "--files-from=-"], staged.files_from()),
     };
+    // The new manifest as a second source beside the tree (a walk only: a list has one
+    // base folder), let through by a first rule, put in place by the rsync-path script.
+    let next = match manifest {
+        Some(m) if how[0] == "--recursive" => {
+            let name = remote::next_manifest_name();
+            let dir = tempfile::Builder::new()
+                .prefix("rp-sync-")
+                .tempdir()
+                .context("creating a temporary folder for the manifest")?;
+            let file = dir.path().join(&name);
+            std::fs::write(&file, m).with_context(|| format!("writing {}", file.display()))?;
+            let mut rules = format!("+ /{name}\0").into_bytes();
+            rules.append(&mut input);
+            input = rules;
+            Some((dir, file, name))
+        }
+        _ => None,
+    };
+    crate::out::timing("sync", "rules", t);
     let proc = Proc::new("rsync")
         .die_with_parent()
         .args(common)
         .args(how)
         .args(ns_mtimes.then_some("--modify-window=-1"))
         .arg("--rsync-path")
-        .arg(remote::rsync_path(dest))
+        .arg(remote::rsync_path(
+            dest,
+            next.as_ref().map(|(_, _, n)| n.as_str()),
+        ))
         .arg("-e")
         .arg(ssh.rsync_rsh())
         .arg("--")
         .arg(src)
+        .args(next.as_ref().map(|(_, f, _)| f))
         .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
         .stdin(input)
@@ -379,7 +419,12 @@ fn rsync(
             ));
         }
     }
-    remote::parse_stats(&f.stdout_str())
+    let mut stats = remote::parse_stats(&f.stdout_str())?;
+    if next.is_some() {
+        // The manifest is not one of the tree's files.
+        stats.files_transferred = stats.files_transferred.saturating_sub(1);
+    }
+    Ok((stats, next.is_some()))
 }
 
 /// Build the `sync` record (the wire type lives in `runplz-protocol`) from what was staged

@@ -52,11 +52,30 @@ pub fn prepare_script(dest: &str) -> String {
 /// whose arguments rsync appends to this command line (`$0` is the first). A folder left
 /// open by an older runplz is closed here; one the user cannot chmod (not theirs) is left
 /// as it is. Written for any login shell (see [`crate::ssh::posix_command`]).
-pub fn rsync_path(dest: &str) -> String {
-    crate::ssh::posix_command(&format!(
-        "(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\nexec rsync \"$0\" \"$@\"\n",
-        d = dir_word(dest),
-    ))
+///
+/// With `next`, the name of a new manifest that this same transfer brings into the folder
+/// (see [`next_manifest_name`]): once the rsync server is done (all sent, or only files
+/// that vanished here meanwhile, exit 24), it replaces the manifest, so recording the
+/// manifest costs no round trip of its own.
+pub fn rsync_path(dest: &str, next: Option<&str>) -> String {
+    let d = dir_word(dest);
+    let head =
+        format!("(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n");
+    crate::ssh::posix_command(&match next {
+        None => format!("{head}exec rsync \"$0\" \"$@\"\n"),
+        Some(n) => format!(
+            "{head}rsync \"$0\" \"$@\"; rc=$?\n\
+             case $rc in 0|24) (cd -- {d} && mv -f -- {n} {MANIFEST}) || exit 1 ;; esac\nexit $rc\n",
+            n = quote::sh(n),
+        ),
+    })
+}
+
+/// A fresh name for a new manifest shipped beside the tree (`.rp-sync-manifest.new.` and
+/// 16 hex digits): no file of the tree can have it (every `/.rp-sync-manifest*` stays
+/// home), and two syncs into one folder at once never share one.
+pub fn next_manifest_name() -> String {
+    format!("{MANIFEST}.new.{:016x}", fastrand::u64(..))
 }
 
 /// What [`prepare_script`] found on the box.
