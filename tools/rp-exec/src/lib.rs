@@ -187,6 +187,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         pass_stdout: !cli.json,
+        watch_dir: None,
         stdin: match &cli.stdin {
             Some(f) => {
                 std::fs::File::open(f).map_err(|e| {

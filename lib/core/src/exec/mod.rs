@@ -15,6 +15,8 @@ mod local;
 pub mod reap;
 mod remote;
 
+pub use remote::{status as box_status, tail as box_tail, BoxRun};
+
 use crate::error::CliError;
 use crate::process::Signal;
 use crate::ssh::Ssh;
@@ -55,6 +57,9 @@ pub struct ExecOptions {
     /// and runplz without `--json`); off, it goes to our stderr with its stderr, in order
     /// (set-up steps, and `--json`, where our stdout carries the record).
     pub pass_stdout: bool,
+    /// On a box: a folder (as `workdir` is written) whose new files count as activity for
+    /// the inactivity watch, besides output (runplz's `$RUNPLZ_OUT` there).
+    pub watch_dir: Option<String>,
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
@@ -92,6 +97,7 @@ impl ExecOptions {
             stdin: None,
             inactivity: None,
             pass_stdout: false,
+            watch_dir: None,
         }
     }
 
