@@ -361,7 +361,10 @@ fn a_dropped_connection_is_ridden_out_and_the_outputs_come_back() {
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("runplz: warning: lost the connection to box"), "{err}");
+    assert!(
+        err.contains("runplz: warning: lost the connection to box"),
+        "{err}"
+    );
     assert!(err.contains("runplz: reconnected to box after"), "{err}");
     let seen: Vec<u32> = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -5,7 +5,7 @@
 //! seen exactly once. A client killed outright leaves the job running, its output and end
 //! in the run folder for the verbs; a second launch of the same run id is refused.
 use super::*;
-use crate::support::{run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
 use nix::sys::signal::Signal;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -94,11 +94,7 @@ fn an_sshd_restart_with_every_session_dropped_is_ridden_out() {
         out_file.display(),
         h.display()
     );
-    let mut run = Started::spawn(
-        rp_exec(Some(&b))
-            .args(["--run-id", &id, "--"])
-            .args(argv),
-    );
+    let mut run = Started::spawn(rp_exec(Some(&b)).args(["--run-id", &id, "--"]).args(argv));
     run.wait_for("start ");
     wait_line(&mut run, 3);
     // The box goes away: no listener, every session (our connection) dropped.
@@ -143,7 +139,10 @@ fn a_killed_client_leaves_the_job_running_and_its_output_on_the_box() {
     )
     .unwrap();
     assert!(alive_on(&b, pid), "the job died with its client");
-    assert_eq!(runplz_core::exec::box_status(&ssh, &id).unwrap(), BoxRun::Running);
+    assert_eq!(
+        runplz_core::exec::box_status(&ssh, &id).unwrap(),
+        BoxRun::Running
+    );
     // A second start of the same run id is refused while it runs (and after).
     let again = run_expect(rp_exec(Some(&b)).args(["--run-id", &id, "--", "true"]), 2);
     assert!(
@@ -173,7 +172,105 @@ fn a_killed_client_leaves_the_job_running_and_its_output_on_the_box() {
     // Its whole output waits in the run folder (what `runplz tail` reads).
     let log = b.ssh(&format!("cat ~/.runplz/runs/{id}/out"));
     assert_eq!(lines_seen(&log), (1..=30).collect::<Vec<_>>(), "{log}");
-    assert_eq!(b.ssh(&format!("cat ~/.runplz/runs/{id}/exit")), "0 exited\n");
+    assert_eq!(
+        b.ssh(&format!("cat ~/.runplz/runs/{id}/exit")),
+        "0 exited\n"
+    );
     run_expect(rp_exec(Some(&b)).args(["--run-id", &id, "--", "true"]), 2);
     drop(ssh);
+}
+
+/// The inactivity watch runs on the box: with rp-exec killed, a quiet job is still stopped
+/// there, and the end says why.
+#[test]
+fn a_quiet_job_is_terminated_on_the_box_with_its_client_gone() {
+    let b = SshBox::start();
+    let tmp = shm_tempdir();
+    let id = run_id("quiet");
+    let mut run = Started::spawn(
+        rp_exec(Some(&b))
+            .env("TMPDIR", tmp.path())
+            .args(["--max-inactivity", "2", "--inactivity-action", "terminate"])
+            .args(["--grace", "0.5", "--run-id", &id, "--"])
+            .args(["sh", "-c", "echo start $$; exec sleep 300"]),
+    );
+    let pid = run.wait_for("start ");
+    run.signal(Signal::SIGKILL);
+    kill_local_ssh(tmp.path());
+    let _ = run.finish();
+    let end = Instant::now() + Duration::from_secs(30);
+    while b.ssh(&format!("cat ~/.runplz/runs/{id}/exit 2>/dev/null; true")) != "143 inactive\n" {
+        assert!(
+            Instant::now() < end,
+            "not stopped on the box: {}",
+            b.ssh(&format!(
+                "ls ~/.runplz/runs/{id}; cat ~/.runplz/runs/{id}/exit; true"
+            ))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!alive_on(&b, pid));
+    assert_eq!(carriers_on(&b, &id), "");
+}
+
+/// `runplz ssh --detach`: the record says detached, the job runs on under its supervisor,
+/// its output, end and outputs wait on the box where the run state says; a new file in
+/// `$RUNPLZ_OUT` counts as activity for the inactivity watch.
+#[test]
+fn runplz_ssh_detach_returns_and_the_job_runs_on() {
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    let state = shm_tempdir();
+    // Quiet on stdout for 4 s but writing a file every 0.5 s: never inactive (2 s).
+    std::fs::write(
+        d.path().join("job.json"),
+        serde_json::json!({
+            "name": "detached",
+            "image": {"from_registry": "debian:bookworm"},
+            "run": "echo hi; for i in 1 2 3 4 5 6 7 8; do sleep 0.5; : > \"$RUNPLZ_OUT/f$i\"; done; echo bye",
+            "ssh": {"use_docker": false, "max_inactivity_seconds": 2, "inactivity_action": "terminate"},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = run_expect(
+        bin_cmd("runplz")
+            .current_dir(d.path())
+            .env("XDG_STATE_HOME", state.path())
+            .args(["ssh", "job.json", "--json", "--detach"])
+            .args(b.tool_args()),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(
+        rec["ending"],
+        serde_json::json!({"kind": "detached"}),
+        "{rec}"
+    );
+    let id = rec["run_id"].as_str().unwrap().to_string();
+    assert!(
+        stderr(&out).contains(&format!(
+            "detached: the job runs on box under its supervisor (run id {id}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!d.path().join("out").join("f8").exists());
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(state.path().join(format!("runplz/runs/{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st["run"]["ending"]["kind"], "detached", "{st}");
+    let outputs = st["handle"]["remote_outputs"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    while b.ssh(&format!("cat ~/.runplz/runs/{id}/exit 2>/dev/null; true")) != "0 exited\n" {
+        assert!(
+            Instant::now() < end,
+            "the detached job never ended: {}",
+            b.ssh(&format!("cd ~/.runplz/runs/{id} && cat exit err; true"))
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(b.ssh(&format!("cat ~/.runplz/runs/{id}/out")), "hi\nbye\n");
+    assert_eq!(b.ssh(&format!("ls ~/{outputs} | wc -l")).trim(), "8");
 }

@@ -227,7 +227,10 @@ fn a_run_without_deadline_whose_client_vanished_runs_on_until_stopped() {
     // rp-exec and its ssh client die without stopping anything.
     kill_rp_exec_and_its_ssh(run);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(alive_on(&b, pid), "the job of a vanished client was stopped");
+    assert!(
+        alive_on(&b, pid),
+        "the job of a vanished client was stopped"
+    );
     let ssh = Ssh::new(
         Target::parse("box").unwrap(),
         SshOptions {
@@ -290,16 +293,25 @@ fn stopping_a_finished_run_leaves_only_a_mark_that_is_swept() {
 /// background, lives on).
 fn kill_rp_exec_and_its_ssh(run: Started) {
     let me = run.child.id();
-    let ssh_groups: Vec<u32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let (_, rest) = stat.rsplit_once(") ")?;
-            let f: Vec<&str> = rest.split(' ').collect();
-            (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
-        })
-        .collect();
+    let children = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                let (_, rest) = stat.rsplit_once(") ")?;
+                let f: Vec<&str> = rest.split(' ').collect();
+                (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
+            })
+            .collect()
+    };
+    // rp-exec polls the box one ssh call after another: between two there is none.
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut ssh_groups = children();
+    while ssh_groups.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+        ssh_groups = children();
+    }
     assert!(!ssh_groups.is_empty(), "rp-exec has no ssh child");
     run.signal(Signal::SIGKILL);
     for g in &ssh_groups {

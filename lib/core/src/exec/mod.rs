@@ -63,8 +63,9 @@ pub struct ExecOptions {
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
-/// `inactivity_action`). rp-exec sees every byte the command prints (on a box, over the
-/// ssh connection), so the watch runs here; were rp-exec gone, the box's guard ends the job.
+/// `inactivity_action`). Here rp-exec sees every byte the command prints and watches; on a
+/// box the run's supervisor watches there (the log's size and, with `watch_dir`, new files),
+/// so the watch holds with rp-exec gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inactivity {
     /// How long the command may print nothing.
@@ -321,6 +322,15 @@ pub fn run(opts: &ExecOptions, ssh: Option<&Ssh>) -> Result<ExecReport> {
         None => local::run(opts),
         Some(ssh) => remote::run(opts, ssh),
     }
+}
+
+/// Start the command on the box and return once it runs there (`--detach`): the box's
+/// supervisor enforces the deadline and the inactivity watch, and the run folder
+/// (`~/.runplz/runs/<run id>`) holds its output and end for [`box_status`] and [`box_tail`].
+/// Validates first; a run id that already has a job there is refused (exit 2).
+pub fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
+    opts.validate()?;
+    remote::start(opts, ssh)
 }
 
 /// Stop a run from outside (runplz on Ctrl-C, or a cleanup): kill its process group (on a

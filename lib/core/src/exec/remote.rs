@@ -176,12 +176,13 @@ if [ -n "$rp_quiet" ]; then
     while sleep 1; do
       kill -0 $$ 2>/dev/null || break
       rp_b="$(wc -c < "$rp_dir/out") $(wc -c < "$rp_dir/err")"
+      rp_new=
       if [ -n "$rp_watch" ] && [ -n "$(find "$rp_watch" -type f -newer "$rp_dir/seen" 2>/dev/null | head -n 1)" ]; then
         touch "$rp_dir/seen"
-        rp_b="$rp_b new"
+        rp_new=1
       fi
       rp_now=$(date +%s)
-      if [ "$rp_b" != "$rp_a" ]; then rp_a=$rp_b rp_t=$rp_now; continue; fi
+      if [ "$rp_b" != "$rp_a" ] || [ -n "$rp_new" ]; then rp_a=$rp_b rp_t=$rp_now; continue; fi
       [ $((rp_now - rp_t)) -ge "$rp_quiet" ] || continue
       if [ -n "$rp_qstop" ]; then
         rp_reason inactive
@@ -225,6 +226,12 @@ const POLL: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
 rp_ctl="$(printf '\036')"@MARK@
 rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
 rp_i=0 rp_sent=0
+# Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
+if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
+  rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+else
+  rp_cut() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null; }
+fi
 if [ ! -e "$rp_dir/launched" ]; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
 while :; do
   # Read first: when it is there, every byte of the streams already is.
@@ -240,7 +247,7 @@ while :; do
     rp_c=$((rp_z - rp_o))
     [ "$rp_c" -gt "$rp_max" ] && rp_c=$rp_max
     echo "${rp_ctl}data $rp_s $rp_o $rp_c"
-    tail -c +$((rp_o + 1)) "$rp_dir/$rp_f" | head -c "$rp_c"
+    rp_cut "$rp_dir/$rp_f" "$rp_o" "$rp_c"
     eval "rp_o$rp_s=$((rp_o + rp_c))"
     rp_sent=$((rp_sent + rp_c)) rp_any=1
   done
@@ -342,7 +349,9 @@ fn sleep_word(d: Duration) -> String {
 
 /// The supervisor's script for these options.
 fn supervisor_script(opts: &ExecOptions) -> String {
-    let quiet = opts.inactivity.map(|i| i.after.as_secs().max(1).to_string());
+    let quiet = opts
+        .inactivity
+        .map(|i| i.after.as_secs().max(1).to_string());
     let watch = opts
         .watch_dir
         .as_deref()
@@ -758,6 +767,16 @@ fn follow(
             }
             continue;
         }
+        // ssh says 255 for a connection that broke (or never came), and dies by a signal
+        // when killed; anything else is the poll itself failing there: said at once.
+        let broken = f.timed_out || matches!(f.status, Status::Exited(255) | Status::Signaled(_));
+        if !broken {
+            return Err(tool_failed(format!(
+                "reading run {run_id} on {host} failed (exited with {}){}",
+                f.status.code(),
+                last_line(&String::from_utf8_lossy(&f.stderr))
+            )));
+        }
         let (since, tries) = down.get_or_insert_with(|| {
             let why = last_line(&String::from_utf8_lossy(&f.stderr));
             out::warn(
@@ -1034,6 +1053,21 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
     }
 }
 
+/// Launch only (see [`super::start`]).
+pub(super) fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
+    crate::process::require("ssh", "install openssh-client")?;
+    match launch(opts, ssh, &control_marker())? {
+        Ok(_) => Ok(()),
+        Err(sig) => {
+            stop_on_box(ssh, opts, sig);
+            Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            ))
+        }
+    }
+}
+
 pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     crate::process::require("ssh", "install openssh-client")?;
     let host = ssh.target().label();
@@ -1183,7 +1217,10 @@ mod tests {
             );
         }
         let s = supervisor_script(&o);
-        assert!(s.contains("rp_limit=1.500\n"), "the deadline itself, on the box");
+        assert!(
+            s.contains("rp_limit=1.500\n"),
+            "the deadline itself, on the box"
+        );
         assert!(s.contains("rp_quiet=3 rp_qstop=1 rp_watch=\"$HOME\"/runplz-out/r-1\n"));
         let l = launch_script(&o, "\x1erunplz-exec-00:");
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
