@@ -35,9 +35,9 @@ const AFTER_HELP: &str = concat!(
 /// to stderr and a JSON record to stdout. Every
 /// process of the run carries RUNPLZ_RUN_ID in its environment, so what it starts is stopped
 /// with it on a timeout or Ctrl-C (a daemon that left the session and cleared its environment
-/// is named, not killed; see STOPPING). With --host the command runs on the box under a
-/// supervisor in its own session and outlives the connection: rp-exec follows its output,
-/// reconnecting when the connection drops (see ON A BOX).
+/// is named, not killed; see STOPPING). With --host the command runs on the box under
+/// `setsid` in its own session, beside a supervisor, and outlives the connection: rp-exec
+/// follows its output, reconnecting when the connection drops (see ON A BOX).
 #[derive(Debug, Parser)]
 #[command(name = "rp-exec", version, after_long_help = AFTER_HELP)]
 pub struct Cli {

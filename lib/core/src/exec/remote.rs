@@ -50,9 +50,9 @@ fn control_marker() -> String {
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 const KILL_SLACK: Duration = Duration::from_secs(30);
 
-/// How long a poll waits on the box for something new before it answers anyway (tenths of
-/// a second), and the most bytes one poll carries.
-const POLL_WAIT_TENTHS: u32 = 100;
+/// How long a poll waits on the box for something new before it answers anyway (in rounds
+/// of 0.2 s: 10 s), and the most bytes one poll carries.
+const POLL_WAIT_ROUNDS: u32 = 50;
 const POLL_MAX_BYTES: u64 = 4 << 20;
 
 /// A poll that takes longer than this is stuck (its connection is gone): ended and retried.
@@ -232,22 +232,24 @@ if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
 else
   rp_cut() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null; }
 fi
-if [ ! -e "$rp_dir/launched" ]; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
+if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
+set -f
 while :; do
   # Read first: when it is there, every byte of the streams already is.
   rp_x=
-  [ -e "$rp_dir/exit" ] && read -r rp_x < "$rp_dir/exit"
+  [ -e exit ] && read -r rp_x < exit
   rp_any=
+  # One process a round for the three sizes (a poll waits in rounds of 0.2 s).
+  set -- $(wc -c out err diag 2>/dev/null)
+  rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
   for rp_s in 0 1 2; do
     case $rp_s in 0) rp_f=out;; 1) rp_f=err;; *) rp_f=diag;; esac
-    eval "rp_o=\$rp_o$rp_s"
-    rp_z=$(wc -c < "$rp_dir/$rp_f" 2>/dev/null)
-    rp_z=$((${rp_z:-0} + 0))
-    [ "$rp_z" -gt "$rp_o" ] || continue
+    eval "rp_o=\$rp_o$rp_s rp_z=\$rp_z$rp_s"
+    [ "$rp_z" -gt "$rp_o" ] 2>/dev/null || continue
     rp_c=$((rp_z - rp_o))
     [ "$rp_c" -gt "$rp_max" ] && rp_c=$rp_max
     echo "${rp_ctl}data $rp_s $rp_o $rp_c"
-    rp_cut "$rp_dir/$rp_f" "$rp_o" "$rp_c"
+    rp_cut "$rp_f" "$rp_o" "$rp_c"
     eval "rp_o$rp_s=$((rp_o + rp_c))"
     rp_sent=$((rp_sent + rp_c)) rp_any=1
   done
@@ -259,7 +261,7 @@ while :; do
   if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
   rp_i=$((rp_i + 1))
   [ "$rp_i" -ge "$rp_wait" ] && break
-  sleep 0.1 2>/dev/null || { sleep 1; rp_i=$((rp_i + 9)); }
+  sleep 0.2 2>/dev/null || { sleep 1; rp_i=$((rp_i + 4)); }
 done
 echo "${rp_ctl}end"
 "#;
@@ -668,7 +670,8 @@ impl Follower {
     }
 }
 
-/// The poll script from these offsets; `wait`: how long it may wait for news (tenths).
+/// The poll script from these offsets; `wait`: how long it may wait for news (rounds of
+/// 0.2 s).
 fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: u32) -> String {
     fill(
         POLL,
@@ -729,8 +732,8 @@ fn follow(
             }
         }
         let wait = match limit {
-            Some(_) => 10,
-            None => POLL_WAIT_TENTHS,
+            Some(_) => 5,
+            None => POLL_WAIT_ROUNDS,
         };
         let mut poll = ssh
             .command(&poll_script(run_id, marker, fo.offsets, wait))
