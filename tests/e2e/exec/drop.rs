@@ -64,7 +64,14 @@ fn killing_the_ssh_client_mid_run_loses_no_line_and_repeats_none() {
     );
     let pid = run.wait_for("start ");
     wait_line(&mut run, 3);
-    assert!(kill_local_ssh(tmp.path()) > 0, "no ssh of the run found");
+    // rp-exec polls one ssh call after another: kill for a second, so that some poll is
+    // cut off in flight (a master killed between two polls is just made again).
+    let mut killed = 0;
+    for _ in 0..10 {
+        killed += kill_local_ssh(tmp.path());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(killed > 0, "no ssh of the run found");
     let out = run.finish();
     expect_exit(&out, 0);
     let err = stderr(&out);

@@ -261,6 +261,9 @@ while :; do
   if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
   rp_i=$((rp_i + 1))
   [ "$rp_i" -ge "$rp_wait" ] && break
+  # A newline between frames is ignored by the client; once the connection is gone it
+  # fails, and this poll ends instead of lingering on the box as an orphan.
+  printf '\n' 2>/dev/null || exit 0
   sleep 0.2 2>/dev/null || { sleep 1; rp_i=$((rp_i + 4)); }
 done
 echo "${rp_ctl}end"
@@ -744,6 +747,17 @@ fn follow(
         }
         let f = poll.run()?;
         let answered = fo.take(&f.stdout, marker);
+        if answered && f.status.success() {
+            if let Some((since, _)) = down.take() {
+                out::note(
+                    &crate::ssh::tool(),
+                    format!(
+                        "reconnected to {host} after {:.0}s; the output goes on where it stopped",
+                        since.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+        }
         if fo.exit.is_some() {
             return Ok(Followed::Ended);
         }
@@ -759,15 +773,6 @@ fn follow(
             )));
         }
         if answered && f.status.success() {
-            if let Some((since, _)) = down.take() {
-                out::note(
-                    &crate::ssh::tool(),
-                    format!(
-                        "reconnected to {host} after {:.0}s; the output goes on where it stopped",
-                        since.elapsed().as_secs_f64()
-                    ),
-                );
-            }
             continue;
         }
         // ssh says 255 for a connection that broke (or never came), and dies by a signal
@@ -1274,6 +1279,11 @@ mod tests {
                 },
                 Frame::End
             ]
+        );
+        // The poll's keep-alive newlines between frames are nothing.
+        assert_eq!(
+            frames(format!("\n\n{m}end\n\n").as_bytes(), m),
+            vec![Frame::End]
         );
         // Cut in the middle of the first frame's data: nothing of it.
         let cut = &buf.as_bytes()[..buf.find("exit 0").unwrap()];
