@@ -115,7 +115,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --instance --ssh-config --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --instance --ssh-config --detach --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,7 +653,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --no-keep --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --no-keep --detach --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -69,6 +69,7 @@ _arguments "${_arguments_options[@]}" : \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--table[With --sweep\: one table for people at the end instead of JSON records]' \
 '--no-keep[Close the ssh connection with the run. By default it stays open for 60 s after the run (the job'\''s \`ssh.keep_connection_seconds\`), its socket in a private folder (\`\$XDG_RUNTIME_DIR/runplz\`, else \`\$TMPDIR/runplz-UID\`), so the next run to the same box skips ssh'\''s handshake]' \
+'(--plan)--detach[Return once the job runs on the box, printing the run record (ending {"kind"\:"detached"}). The job runs on under its supervisor there (deadline and inactivity watch included); its output and end wait in ~/.runplz/runs/RUN on the box, its outputs in the run'\''s outputs folder\: \`runplz status / tail / kill / collect RUN\` take it from here]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '::job -- The job file (`-` reads it from stdin):_files' \
@@ -92,6 +93,7 @@ _arguments "${_arguments_options[@]}" : \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--quiet[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
 '--table[With --sweep\: one table for people at the end instead of JSON records]' \
+'(--plan)--detach[Return once the job runs on the box, printing the run record (ending {"kind"\:"detached"}). The box stays up, billed, until \`runplz collect RUN\` (outputs back) or \`runplz kill RUN\` releases it as \`brev.on_finish\` says; the job runs on under its supervisor there (deadline and inactivity watch included)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '::job -- The job file (`-` reads it from stdin):_files' \

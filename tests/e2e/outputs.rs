@@ -321,18 +321,25 @@ fn files_from_earlier_runs_are_kept_and_said() {
     assert!(d.path().join("out/first.txt").exists() && d.path().join("out/second.txt").exists());
 }
 
+/// Issue #10: a connection dropped while the job runs (every ssh session of the box user
+/// killed from the box's side, the Wi-Fi drop) is ridden out: runplz reconnects, the job
+/// finishes, every line it printed is shown exactly once and the outputs come back.
 #[test]
-fn a_lost_connection_says_the_job_may_still_run_and_how_to_stop_it() {
+fn a_dropped_connection_is_ridden_out_and_the_outputs_come_back() {
     let b = SshBox::start();
     let d = shm_tempdir();
     let state = shm_tempdir();
     write_job(
         d.path(),
-        "echo early > \"$RUNPLZ_OUT/early.txt\" && touch ~/started && sleep 60",
+        "echo early > \"$RUNPLZ_OUT/early.txt\" && touch ~/started && i=0 && while [ $i -lt 40 ]; do i=$((i+1)); echo line $i; sleep 0.1; done && echo late > \"$RUNPLZ_OUT/late.txt\"",
         "",
     );
-    let mut c = runplz(&b, d.path(), state.path(), &[]);
-    c.stdout(std::process::Stdio::piped())
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .env("XDG_STATE_HOME", state.path())
+        .args(["ssh", "job.json"])
+        .args(b.tool_args())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -340,40 +347,38 @@ fn a_lost_connection_says_the_job_may_still_run_and_how_to_stop_it() {
         assert!(Instant::now() < deadline, "the job never started");
         std::thread::sleep(Duration::from_millis(100));
     }
+    std::thread::sleep(Duration::from_millis(500));
     // Drop every ssh connection of the box user from the box's side.
     let uid = b.ssh("id -u").trim().to_string();
-    for s in sshd_sessions_of(&uid) {
+    let sessions = sshd_sessions_of(&uid);
+    assert!(!sessions.is_empty());
+    for s in sessions {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(s as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
     let out = child.wait_with_output().unwrap();
-    let rec = json(&out);
-    assert_eq!(
-        rec["ending"],
-        json!({"kind": "failed", "step": "run"}),
-        "{}",
-        stderr(&out)
-    );
     let err = stderr(&out);
-    let run_id = rec["run_id"].as_str().unwrap();
-    assert!(err.contains("lost the connection"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("may still be running on the box; stop it with: ssh "),
+        err.contains("runplz: warning: lost the connection to box"),
         "{err}"
     );
-    assert!(
-        err.contains(&format!(
-            "kill -TERM -- -\"$(cat ~/.runplz/runs/{run_id}/pgid)\""
-        )),
-        "{err}"
-    );
-    assert_eq!(rec["outputs"]["files"], 1, "{rec}");
-    assert_eq!(
-        std::fs::read_to_string(d.path().join("out/early.txt")).unwrap(),
-        "early\n"
-    );
+    assert!(err.contains("runplz: reconnected to box after"), "{err}");
+    let seen: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+        .collect();
+    assert_eq!(seen, (1..=40).collect::<Vec<_>>(), "{err}");
+    for (f, text) in [("early.txt", "early\n"), ("late.txt", "late\n")] {
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out").join(f)).unwrap(),
+            text
+        );
+    }
+    // Read to its end: nothing of the run is left in the box's run folders.
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }
 
 /// `cmd` with umask 027 in the child.

@@ -155,6 +155,9 @@ pub(crate) struct Command {
 pub(crate) enum Launch {
     /// runplz waits for it, streaming its output.
     Attached,
+    /// Started on the box under its supervisor and left running (`--detach`, issue #10):
+    /// the outputs stay on the box and the place is kept for `runplz collect`.
+    Detached,
     /// In the run's Modal sandbox (the place acquired), through the Modal helper: attached,
     /// or launched there and left running (`detach`).
     Sandbox { detach: bool },
@@ -488,6 +491,18 @@ fn job_step(p: &Prepared, ship: &Workdir, out_expr: &str, venv: &str, private: b
         launch: Launch::Attached,
         cleanup: docker.then_some(Cleanup::RemoveContainer),
     }
+}
+
+/// `steps` with the job left running on the box once started (`--detach`).
+pub(crate) fn detached(mut steps: Steps) -> Steps {
+    for s in &mut steps.list {
+        if let Step::Job { launch, .. } = s {
+            if *launch == Launch::Attached {
+                *launch = Launch::Detached;
+            }
+        }
+    }
+    steps
 }
 
 /// The steps on this machine: set-up and the job in the repo itself (the job in its

@@ -4,6 +4,7 @@
 //! separate ssh), that nothing of a stopped run is left: not the TERM-ignoring command, not a
 //! setsid grandchild. This file holds what both halves share.
 mod daemons;
+mod drop;
 mod env_limits;
 mod envfile;
 mod local;

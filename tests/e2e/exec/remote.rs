@@ -1,9 +1,9 @@
 //! rp-exec on a real loopback box: the same outcomes as here, plus what only a box has: a
 //! connection failure is 125 (never the command's 255), setup failures name their reason,
-//! a second ssh stops the run, the box's guard stops a run whose rp-exec vanished, and
-//! `kill_run` works from the library.
+//! a second ssh stops the run, the box's deadline stops a run whose rp-exec vanished, and
+//! `kill_run` works from the library (dropped connections: drop.rs).
 use super::*;
-use crate::support::{run_expect, shm_tempdir, sshd_sessions_of, stderr, SshBox};
+use crate::support::{run_expect, shm_tempdir, stderr, SshBox};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -335,37 +335,4 @@ fn a_run_stopped_before_it_started_never_starts() {
         "{err}"
     );
     assert!(!err.contains("stubborn "), "the command ran: {err}");
-}
-
-#[test]
-fn a_lost_connection_is_125_and_the_job_is_still_stopped() {
-    let b = SshBox::start();
-    let h = helpers_on(&b);
-    let id = run_id("rlost");
-    let mut run = Started::spawn(
-        rp_exec(Some(&b))
-            .args(["--grace", "0.5", "--run-id", &id, "--"])
-            .arg(h.join("rpt-stubborn")),
-    );
-    let pid = run.wait_for("stubborn ");
-    // Drop the connection from the box's side: kill this box user's sshd session processes.
-    let uid = b.ssh("id -u").trim().to_string();
-    let sessions = sshd_sessions_of(&uid);
-    assert!(!sessions.is_empty(), "no sshd session of uid {uid}");
-    for s in sessions {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(s as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let out = run.finish();
-    expect_exit(&out, 125);
-    assert!(out.stdout.is_empty());
-    let err = stderr(&out);
-    assert!(
-        err.contains("rp-exec: lost the connection to box while the command ran"),
-        "{err}"
-    );
-    assert!(!alive_on(&b, pid), "the job survived the lost connection");
-    assert_eq!(carriers_on(&b, &id), "");
 }

@@ -16,7 +16,8 @@ const AFTER_HELP: &str = concat!(
     r#"{"kind":"exited","code":N} it exited by itself (126 could not be run, 127 not found); {"kind":"signaled","signal":N} a signal that was not rp-exec's killed it (on a box it is read from the shell's 128+n status, so a command that exits 130 by itself reads as signal 2); {"kind":"timed_out","signal":N|null} it ran past --timeout and was stopped (signal: what ended it, null if it exited once asked); {"kind":"inactive","seconds":N,"signal":N|null} it printed nothing for --max-inactivity seconds and --inactivity-action terminate stopped it (exit 124); {"kind":"interrupted","signal":N,"ended_by":N|null} rp-exec got signal N and passed it on (ended_by: the signal that ended the command, null if it exited by itself, 9 if it outlived the grace)."#,
     " Readers should treat a kind they do not know as a failure. Nothing is printed on stdout when rp-exec itself failed (exit 2 or 125).\n\n",
     "EXIT STATUS: as timeout(1), the command's own code; 124 it timed out; 125 rp-exec failed (ssh could not connect, setup on the box failed, the connection was lost), never confused with the command's own 255; 126 it could not be run; 127 it was not found; 128+n it was killed by signal n, or rp-exec was interrupted by signal n (130 for Ctrl-C).\n\n",
-    "STOPPING: on timeout the command's process group gets TERM; on SIGINT, SIGTERM or SIGHUP to rp-exec it gets that same signal (Ctrl-C reaches the job as INT, so a Python job gets its KeyboardInterrupt). After --grace seconds, KILL. Every process that still carries RUNPLZ_RUN_ID=<run id> outside the group (a grandchild that called setsid) gets the same, once, and so, on a box, does every process left in the command's session (it runs under setsid: one that cleared its environment with env -i but did not call setsid again); leftovers are also killed when the command ends by itself. A process that did both (setsid and a cleared environment) cannot be told apart for sure from the user's other processes and is not killed: when the run ends, rp-exec names on stderr, with a `kill -KILL PID...` command, every process of the user that started during the run, is an orphan (its parent is pid 1 or a user systemd), carries no RUNPLZ_RUN_ID and is in no session of another run recorded under $HOME/.runplz/runs/ (a process someone else started during the run still has its shell or sshd above it and is not named). On a box a second ssh call does this (killing ssh does not kill a remote command), and a guard on the box stops the run (TERM, grace, KILL) at timeout + grace, or as soon as the ssh connection is gone for good (the client killed, the box's TCP giving up on a vanished network), with or without a timeout. While it runs, the group (and session) id is in $HOME/.runplz/runs/<run id>/pgid on the box, and the wrapper's own session id in wsid beside it.\n\n",
+    "STOPPING: on timeout the command's process group gets TERM; on SIGINT, SIGTERM or SIGHUP to rp-exec it gets that same signal (Ctrl-C reaches the job as INT, so a Python job gets its KeyboardInterrupt). After --grace seconds, KILL. Every process that still carries RUNPLZ_RUN_ID=<run id> outside the group (a grandchild that called setsid) gets the same, once, and so, on a box, does every process left in the command's session (it runs under setsid: one that cleared its environment with env -i but did not call setsid again); leftovers are also killed when the command ends by itself. A process that did both (setsid and a cleared environment) cannot be told apart for sure from the user's other processes and is not killed: when the run ends, rp-exec names on stderr, with a `kill -KILL PID...` command, every process of the user that started during the run, is an orphan (its parent is pid 1 or a user systemd), carries no RUNPLZ_RUN_ID and is in no session of another run recorded under $HOME/.runplz/runs/ (a process someone else started during the run still has its shell or sshd above it and is not named). On a box a second ssh call does this (killing ssh does not kill a remote command); the deadline and the inactivity watch are enforced on the box itself, by the run's supervisor.\n\n",
+    "ON A BOX (--host): the command outlives the connection. A first ssh call stores its environment and stdin in the run folder $HOME/.runplz/runs/<run id>/ on the box and starts a supervisor there under `setsid -f` (util-linux 2.31 or later), in a session of its own, which runs the command in another session of its own. rp-exec then follows it by polling, one short ssh call after another, each bringing the output past what it already has: when the connection drops (Wi-Fi gone, sshd restarted, the ssh client killed) it says so, reconnects with backoff (1, 2, 4, 8, then every 15 s, for up to 15 minutes) and goes on from the same byte, so no line is lost or shown twice; the job never notices. If rp-exec itself is killed (kill -9), the job runs on to its end or deadline. A run id that already has a job on the box is refused (exit 2), so a start is never repeated; when the connection broke during the start, rp-exec asks the box and follows what is there. The run folder holds: launched (the supervisor was started); out and err (the command's stdout and stderr, append-only; with --json both in out, in order); diag (the inactivity watch's snapshots); pgid and wsid (the command's and the supervisor's sessions, while it runs); exit (`CODE REASON` once it ended, REASON exited, timed_out or inactive; written last); cancel (a stop came; a start still on its way refuses). rp-exec removes the folder once it has read the end; one never read to its end is removed a week after the run ended.\n\n",
     "ENVIRONMENT: --env-file FILE is read first, then each --env K=V (which replaces the file's K). Everything is checked before anything runs (a bad file is exit 2 naming the file, the key, what was found and what was expected). On a box the values travel on ssh's stdin into a private file that the command's shell reads and deletes before the command starts.\n\n",
     "EXAMPLES:\n\n",
     "rp-exec --timeout 3600 -- python train.py --steps 100\n\n",
@@ -34,8 +35,9 @@ const AFTER_HELP: &str = concat!(
 /// to stderr and a JSON record to stdout. Every
 /// process of the run carries RUNPLZ_RUN_ID in its environment, so what it starts is stopped
 /// with it on a timeout or Ctrl-C (a daemon that left the session and cleared its environment
-/// is named, not killed; see STOPPING). With --host the command runs over one ssh connection (no tty) under
-/// `setsid` in its own session on the box.
+/// is named, not killed; see STOPPING). With --host the command runs on the box under
+/// `setsid` in its own session, beside a supervisor, and outlives the connection: rp-exec
+/// follows its output, reconnecting when the connection drops (see ON A BOX).
 #[derive(Debug, Parser)]
 #[command(name = "rp-exec", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
@@ -59,12 +61,14 @@ pub struct Cli {
     pub timeout: Option<Duration>,
 
     /// The inactivity watch: act when the command prints nothing for this many seconds (at
-    /// most 2592000); see --inactivity-action.
+    /// most 2592000); see --inactivity-action. On a box it runs there, in whole seconds (and
+    /// under runplz a new file in the run's outputs folder counts as activity too).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub max_inactivity: Option<Duration>,
 
     /// What the inactivity watch does: `diagnose` says on stderr what the command's processes
-    /// are doing (ps, load, GPUs) and lets it run on, each time it is quiet that long;
+    /// are doing (ps, load, GPUs, its last lines) and lets it run on, each time it is quiet
+    /// that long;
     /// `terminate` stops it as at a deadline (exit 124, ending "inactive").
     #[arg(long, value_name = "ACTION", value_parser = ["diagnose", "terminate"], default_value = "diagnose", requires = "max_inactivity")]
     pub inactivity_action: String,
@@ -187,6 +191,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         log: cli.log,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         pass_stdout: !cli.json,
+        watch_dir: None,
         stdin: match &cli.stdin {
             Some(f) => {
                 std::fs::File::open(f).map_err(|e| {

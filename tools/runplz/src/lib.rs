@@ -167,6 +167,13 @@ pub struct SshArgs {
     /// box skips ssh's handshake.
     #[arg(long)]
     pub no_keep: bool,
+    /// Return once the job runs on the box, printing the run record (ending
+    /// {"kind":"detached"}). The job runs on under its supervisor there (deadline and
+    /// inactivity watch included); its output and end wait in ~/.runplz/runs/RUN on the
+    /// box, its outputs in the run's outputs folder: `runplz status / tail / kill / collect
+    /// RUN` take it from here.
+    #[arg(long, conflicts_with = "plan")]
+    pub detach: bool,
 }
 
 /// `runplz brev`.
@@ -183,6 +190,12 @@ pub struct BrevArgs {
     /// Your ssh config, included after brev's `~/.brev/ssh_config` in the run's own.
     #[arg(long, value_name = "FILE", env = "RUNPLZ_SSH_CONFIG")]
     pub ssh_config: Option<PathBuf>,
+    /// Return once the job runs on the box, printing the run record (ending
+    /// {"kind":"detached"}). The box stays up, billed, until `runplz collect RUN` (outputs
+    /// back) or `runplz kill RUN` releases it as `brev.on_finish` says; the job runs on under
+    /// its supervisor there (deadline and inactivity watch included).
+    #[arg(long, conflicts_with = "plan")]
+    pub detach: bool,
 }
 
 /// `runplz slurm`.
@@ -385,9 +398,20 @@ OUTPUTS:
   by the local umask, an existing file keeps its mode, and the folder's own mode, owner and
   times are left alone. A symlink already inside the folder is replaced by what comes,
   never written through. Nothing local is ever deleted.
-  If the connection is lost while the job runs (ending failed at run) and the outputs then
-  come back over a fresh connection, runplz says the job may still be running on the box,
-  with the ssh command that stops it.
+
+A DROPPED CONNECTION (ssh, brev):
+  On a box the job runs under a supervisor in its own session (setsid), its output and end
+  kept in ~/.runplz/runs/<run id>/ there (see rp-exec(1), ON A BOX), so it keeps running
+  when the connection drops or runplz dies. While attached, runplz follows that output; when
+  the connection drops (Wi-Fi gone, the box's sshd restarted) it says so, reconnects with
+  backoff for up to 15 minutes and goes on from where it stopped (no line lost or shown
+  twice); when the job ends the outputs come back and the box is released as usual. The
+  deadline (timeout) and the inactivity watch (no new output and no new file in
+  $RUNPLZ_OUT for max_inactivity_seconds) run on the box itself. If runplz cannot reconnect
+  in that time (ending failed at run) and the outputs then come back over a fresh
+  connection, it says the job may still be running on the box, with the ssh command that
+  stops it. With --detach runplz returns once the job runs (ending detached): its output,
+  end and outputs wait on the box for `runplz status / tail / collect / kill RUN`.
 
 RUN STATE:
   Before anything happens, runplz writes $XDG_STATE_HOME/runplz/runs/<run_id>.json
@@ -590,6 +614,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 host: a.host,
                 ssh_config: a.ssh_config,
                 no_keep: a.no_keep,
+                detach: a.detach,
             }),
         ),
         BackendCmd::Brev(a) => (
@@ -597,6 +622,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             backend::Args::Brev(backend::BrevArgs {
                 instance: a.instance,
                 ssh_config: a.ssh_config,
+                detach: a.detach,
             }),
         ),
         BackendCmd::Modal(a) => (

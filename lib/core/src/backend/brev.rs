@@ -41,6 +41,9 @@ pub struct BrevArgs {
     pub instance: Option<String>,
     /// `--ssh-config`: the user's ssh config, included after brev's.
     pub ssh_config: Option<PathBuf>,
+    /// `--detach`: start the job and return; the box stays up (billed) until `runplz
+    /// collect` or `runplz kill` releases it as `brev.on_finish` says.
+    pub detach: bool,
 }
 
 /// What happens to the box at the end.
@@ -451,7 +454,12 @@ impl Backend for Brev {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        crate::steps::on_box(p)
+        let steps = crate::steps::on_box(p)?;
+        Ok(if self.args.detach {
+            crate::steps::detached(steps)
+        } else {
+            steps
+        })
     }
 
     fn target(&self) -> Option<String> {

@@ -145,6 +145,15 @@ pub(crate) trait Backend {
     /// with every child it runs shielded from Ctrl-C.
     fn release(&self, place: &Place) -> Result<()>;
 
+    /// The release after a detached job started (`--detach`): the job still needs its
+    /// place, so by default only the connection goes; `runplz collect` releases it later.
+    fn release_after_detach(&self, place: &Place) -> Result<()> {
+        if let Some(ssh) = place.ssh() {
+            ssh.close();
+        }
+        Ok(())
+    }
+
     /// The box the run used and what it cost, for the run record (after release).
     fn instance(&self) -> Option<runplz_protocol::Instance> {
         None

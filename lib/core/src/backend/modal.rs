@@ -148,6 +148,11 @@ impl Backend for Modal {
         }
     }
 
+    fn release_after_detach(&self, place: &Place) -> Result<()> {
+        // The sandbox knows itself whether a detached job runs in it.
+        self.release(place)
+    }
+
     fn plan_place(&self, _p: &Prepared) -> Result<PlanPlace> {
         Err(crate::error::CliError::usage(
             "--plan: a modal run has no rp-* pipeline (the Python helper drives Modal); use --dry-run to see what would be sent",

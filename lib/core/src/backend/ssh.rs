@@ -22,6 +22,8 @@ pub struct SshArgs {
     /// `--no-keep`: close the connection with the run (else it is kept for
     /// `ssh.keep_connection_seconds`, default [`crate::ssh::DEFAULT_KEEP_SECONDS`]).
     pub no_keep: bool,
+    /// `--detach`: start the job and return; it runs on under its supervisor on the box.
+    pub detach: bool,
 }
 
 pub(super) struct SshBackend(pub(super) SshArgs);
@@ -57,7 +59,12 @@ impl Backend for SshBackend {
     }
 
     fn steps(&self, p: &Prepared) -> Result<Steps> {
-        crate::steps::on_box(p)
+        let steps = crate::steps::on_box(p)?;
+        Ok(if self.0.detach {
+            crate::steps::detached(steps)
+        } else {
+            steps
+        })
     }
 
     fn target(&self) -> Option<String> {
@@ -79,7 +86,11 @@ impl Backend for SshBackend {
     }
 
     fn release_policy(&self) -> &'static str {
-        "close"
+        if self.0.detach {
+            "detach"
+        } else {
+            "close"
+        }
     }
 
     fn release(&self, place: &Place) -> Result<()> {

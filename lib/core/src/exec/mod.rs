@@ -15,6 +15,8 @@ mod local;
 pub mod reap;
 mod remote;
 
+pub use remote::{status as box_status, tail as box_tail, BoxRun};
+
 use crate::error::CliError;
 use crate::process::Signal;
 use crate::ssh::Ssh;
@@ -55,11 +57,15 @@ pub struct ExecOptions {
     /// and runplz without `--json`); off, it goes to our stderr with its stderr, in order
     /// (set-up steps, and `--json`, where our stdout carries the record).
     pub pass_stdout: bool,
+    /// On a box: a folder (as `workdir` is written) whose new files count as activity for
+    /// the inactivity watch, besides output (runplz's `$RUNPLZ_OUT` there).
+    pub watch_dir: Option<String>,
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
-/// `inactivity_action`). rp-exec sees every byte the command prints (on a box, over the
-/// ssh connection), so the watch runs here; were rp-exec gone, the box's guard ends the job.
+/// `inactivity_action`). Here rp-exec sees every byte the command prints and watches; on a
+/// box the run's supervisor watches there (the log's size and, with `watch_dir`, new files),
+/// so the watch holds with rp-exec gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inactivity {
     /// How long the command may print nothing.
@@ -92,6 +98,7 @@ impl ExecOptions {
             stdin: None,
             inactivity: None,
             pass_stdout: false,
+            watch_dir: None,
         }
     }
 
@@ -315,6 +322,15 @@ pub fn run(opts: &ExecOptions, ssh: Option<&Ssh>) -> Result<ExecReport> {
         None => local::run(opts),
         Some(ssh) => remote::run(opts, ssh),
     }
+}
+
+/// Start the command on the box and return once it runs there (`--detach`): the box's
+/// supervisor enforces the deadline and the inactivity watch, and the run folder
+/// (`~/.runplz/runs/<run id>`) holds its output and end for [`box_status`] and [`box_tail`].
+/// Validates first; a run id that already has a job there is refused (exit 2).
+pub fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
+    opts.validate()?;
+    remote::start(opts, ssh)
 }
 
 /// Stop a run from outside (runplz on Ctrl-C, or a cleanup): kill its process group (on a

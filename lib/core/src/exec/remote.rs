@@ -1,39 +1,45 @@
-//! Running the command on a box. One ssh call (`-T`, no tty) runs a wrapper script that
-//! creates and enters the workdir, then starts the command under `setsid` with the env and
-//! `RUNPLZ_RUN_ID`, its process group id written to `$HOME/.runplz/runs/<id>/pgid`. The
-//! command's stdout goes to ssh's stdout and its stderr to ssh's stderr (live to ours; with
-//! `pass_stdout` off, both to ssh's stderr, in order). The wrapper's control lines travel on
-//! ssh's stdout (the guard's heartbeat must go there: a client-side ssh closes the channel
-//! when it cannot write stdout, not stderr) behind a marker that holds a random nonce of
-//! this run, and are taken out of it here: the job cannot forge them, its stdout arrives
-//! otherwise byte for byte, and a connection failure (ssh's 255, no start line) is never
-//! mistaken for the command's own 255. We enforce the deadline here: on timeout (TERM)
-//! or a signal (passed on as it came: Ctrl-C is INT) a second ssh call stops the run on the
-//! box (killing the ssh client would not), and only then is the first ssh ended.
+//! Running the command on a box, so that it outlives the connection (issue #10). A first ssh
+//! call (the launch) stores the job's environment and stdin in the run folder on the box,
+//! `~/.runplz/runs/<id>/`, and starts a supervisor there under `setsid -f`: its own session,
+//! no tie to ssh, so a dropped connection, a restarted sshd or a killed rp-exec/runplz leaves
+//! it running. The supervisor runs the command in a session of its own (its group id in
+//! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
+//! both to `out`, in order), enforces the deadline and the inactivity watch on the box, reaps
+//! what the command left, and writes `exit` (`CODE REASON`, REASON one of `exited`,
+//! `timed_out`, `inactive`) once everything else is final.
 //!
-//! A guard on the box (one sleep loop) stops the run (TERM, grace, KILL) if we vanish: every
-//! second it writes an empty line to the control pipe, and once that write fails the client
-//! is gone for good (sshd closes its end of the pipe when the client, its control master's
-//! session or the TCP connection ends). A network that vanished silently is noticed once the
-//! box's TCP gives up resending those heartbeats and sshd drops the connection (about 15
-//! minutes with Linux's default `tcp_retries2`). It also stops the run at timeout + grace.
+//! The client then follows the run by polling: each poll is one short ssh call that sends,
+//! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
+//! `diag` (the inactivity watch's snapshots) past the offsets the client already holds, and
+//! `exit` once the job is over. A poll that breaks (ssh died, the box went away) is retried
+//! with backoff, from the same offsets, so no byte is lost or shown twice. Frames are length
+//! counted, so the job cannot forge one.
 //!
-//! A stop leaves `~/.runplz/runs/<id>/cancel` on the box so that a wrapper still on its way
-//! refuses to start. The wrapper removes its run folder when it ends, but a stop of a run
-//! that already ended (or never comes) cannot tell, so every wrapper and stop first sweeps
-//! the cancel marks older than an hour.
+//! The run folder is the contract the operations verbs (`runplz status/tail/kill/collect`)
+//! read: `launched` (the supervisor was started), `out`, `err`, `diag` (append-only), `pgid`
+//! and `wsid` (the job's and the supervisor's sessions while it runs), `exit` (the end),
+//! `cancel` (a stop came: a start still on its way refuses). [`poll`], [`status`] and
+//! [`super::kill_run`] read and act on it; a client removes the folder once it has read
+//! the end, and a detached or lost run's folder is swept a week after it ended.
+//!
+//! A launch refuses a run id that already has a folder (`mkdir` is the lock): after an
+//! ambiguous drop during the launch the client asks the box (a poll) and attaches to what it
+//! finds, never starting a second job.
 
 use super::reap::{shell_name, tenths, ESCAPER_FUNCTIONS, SHELL_FUNCTIONS};
 use super::{outcome, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES};
+use crate::error::CliError;
 use crate::out;
 use crate::process::{Output, Proc, Signal, Status};
 use crate::quote;
 use crate::ssh::Ssh;
 use anyhow::Result;
-use std::time::Duration;
+use runplz_protocol::Exit;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 const START: &str = "start";
-const EXIT: &str = "exit ";
+const EXISTS: &str = "exists";
 const FAIL: &str = "fail ";
 
 /// The marker of this run's control lines: a record separator, a name and a random nonce.
@@ -44,36 +50,55 @@ fn control_marker() -> String {
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 const KILL_SLACK: Duration = Duration::from_secs(30);
 
-/// The wrapper run on the box by the first ssh call. `@NAME@` are filled in by [`fill`].
-const WRAPPER: &str = r#"set -u
+/// How long a poll waits on the box for something new before it answers anyway (in rounds
+/// of 0.2 s: 10 s), and the most bytes one poll carries.
+const POLL_WAIT_ROUNDS: u32 = 50;
+const POLL_MAX_BYTES: u64 = 4 << 20;
+
+/// A poll that takes longer than this is stuck (its connection is gone): ended and retried.
+const POLL_LIMIT: Duration = Duration::from_secs(90);
+
+/// How long the client keeps trying to reach the box again after the connection dropped,
+/// before it gives up (the job runs on; the verbs can reattach).
+const RECONNECT_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// The pauses between tries to reconnect (the last one repeats).
+const BACKOFF: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+];
+
+/// The job's streams in its run folder, in the order of a poll's offsets.
+const STREAMS: [&str; 3] = ["out", "err", "diag"];
+
+/// The launch, run by the first ssh call. `@NAME@` are filled in by [`fill`].
+const LAUNCH: &str = r#"set -u
 unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 # Control lines go to ssh's stdout behind this marker (see exec/remote.rs).
 rp_ctl="$(printf '\036')"@MARK@
-@FUNCTIONS@
-@ESCAPERS@
 @SWEEP@
-rp_fail() { rm -rf "$rp_dir"; echo "${rp_ctl}@FAIL@$1"; exit 125; }
+rp_fail() { echo "${rp_ctl}@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
-# Absolute paths, found before the job's env (which may set PATH) is applied.
-rp_env=$(command -v env) || rp_fail "env not found"
-rp_rm=$(command -v rm) || rp_fail "rm not found"
-rp_w=
-"$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
+# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+# (a job must see Ctrl-C as INT), and it is in no session of sshd's.
+"$rp_sid" -f true </dev/null >/dev/null 2>&1 || rp_fail "setsid -f does not work here (util-linux 2.31 or later is needed)"
 rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
-{ (umask 077 && mkdir -p -- @WORKDIR@) && cd -- @WORKDIR@; } || rp_fail "cannot create or enter the workdir "@WORKDIR_TEXT@
-(umask 077 && mkdir -p "$rp_dir") || rp_fail "cannot create $rp_dir"
-# Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
-# the session is also written down so that other runs' ends do not name our helpers.
-rp_me=
-read -r rp_me < /proc/$$/stat 2>/dev/null
-rp_me=${rp_me##*) }
-set -f; set -- $rp_me; set +f
-rp_wsid=${4:-} rp_since=${20:-}
-echo "$rp_wsid" > "$rp_dir/wsid"
+(umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
 chmod go= "$HOME/.runplz" 2>/dev/null
+# The lock: one job per run id, ever (a second launch after a drop is refused).
+if ! (umask 077 && mkdir "$rp_dir") 2>/dev/null; then
+  [ -e "$rp_dir/cancel" ] && [ ! -e "$rp_dir/launched" ] && rp_fail "run $rp_id was stopped before it started"
+  echo "${rp_ctl}@EXISTS@"
+  exit 125
+fi
+rp_gone() { rm -rf "$rp_dir"; rp_fail "$1"; }
+{ (umask 077 && mkdir -p -- @WORKDIR@) && cd -- @WORKDIR@; } || rp_gone "cannot create or enter the workdir "@WORKDIR_TEXT@
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
 # file lives only until the job's subshell has read it. The job's stdin follows the block,
@@ -82,41 +107,104 @@ chmod go= "$HOME/.runplz" 2>/dev/null
 # block is at most 128 KiB).
 if [ @ENVLEN@ -gt 0 ]; then
   if head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils'; then
-    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_fail "cannot read the environment"
+    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_gone "cannot read the environment"
   else
-    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_fail "cannot read the environment"
+    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_gone "cannot read the environment"
   fi
 fi
-[ -e "$rp_dir/cancel" ] && rp_fail "run $rp_id was stopped before it started"
-rp_limit=@LIMIT@
-# The guard: stop the run once the client is gone for good (the heartbeat on the control
-# pipe, our stdout, fails: sshd has closed its end), or at timeout + grace. Only the echo
-# holds the pipe, so the session can end as soon as the guard is killed.
-( exec </dev/null 2>/dev/null
-  trap '' PIPE
-  rp_n=0
-  while sleep 1 </dev/null >/dev/null 2>&1; do
-    rp_n=$((rp_n + 1))
-    rp_g=
-    read -r rp_g < "$rp_dir/pgid" 2>/dev/null
-    if { [ -n "$rp_limit" ] && [ "$rp_n" -ge "$rp_limit" ]; } || ! echo "${rp_ctl}"; then
-      rp_stop "$rp_id" @GRACE@ "$rp_g"
-      break
-    fi
-    kill -0 $$ 2>/dev/null || [ -n "$(rp_pids "$rp_id" "$rp_g")" ] || break
-  done ) &
-rp_dog=$!
+# The job's stdin is stored whole: the job must not depend on this connection.
+@STORE_STDIN@
+[ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
+(umask 077; : > "$rp_dir/out" && : > "$rp_dir/err" && : > "$rp_dir/diag" && : > "$rp_dir/seen") || rp_gone "cannot write in $rp_dir"
+: > "$rp_dir/launched"
+"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err"
 echo "${rp_ctl}@START@"
-# Our stderr moves to fd 4 and fd 2 to /dev/null, so the shell's "Killed" notice about the
-# job stays out of its output. The job runs in the foreground (an async list would start
-# with SIGINT ignored), in a subshell (so its redirections are not the shell's), in its own
-# session.
-exec 4>&2 2>/dev/null
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@@JOBOUT@2>&4 4>&-)
+"#;
+
+/// The supervisor, in its own session beside the job (see the module doc); started in the
+/// workdir.
+const SUPERVISOR: &str = r#"set -u
+rp_id=@ID@
+rp_dir="$HOME/.runplz/runs/$rp_id"
+@FUNCTIONS@
+@ESCAPERS@
+# Absolute paths, found before the job's env (which may set PATH) is applied.
+rp_env=$(command -v env)
+rp_sid=$(command -v setsid)
+rp_rm=$(command -v rm)
+rp_w=
+"$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
+# Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
+# the session is also written down so that other runs' ends do not name our helpers.
+rp_me=
+read -r rp_me < /proc/$$/stat 2>/dev/null
+rp_me=${rp_me##*) }
+set -f; set -- $rp_me; set +f
+rp_wsid=${4:-} rp_since=${20:-}
+echo "$rp_wsid" > "$rp_dir/wsid"
+rp_pgid() { cat "$rp_dir/pgid" 2>/dev/null; }
+rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
+# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
+# lines.
+rp_diagnose() {
+  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
+  @DIAGNOSE@
+  rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
+  [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
+  echo "its last lines:"
+  tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
+}
+# The deadline: TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
+rp_limit=@LIMIT@
+rp_timer=
+if [ -n "$rp_limit" ]; then
+  ( exec </dev/null >/dev/null 2>/dev/null
+    sleep "$rp_limit" &
+    echo $! > "$rp_dir/timer"
+    wait $! || exit 0
+    rp_reason timed_out
+    rp_stop "$rp_id" @GRACE@ "$(rp_pgid)" ) &
+  rp_timer=$!
+fi
+# The inactivity watch: no new byte in out or err and no new file in the outputs folder for
+# that long (seconds, checked every second).
+rp_quiet=@QUIET@ rp_qstop=@QUIET_STOP@ rp_watch=@WATCH@
+rp_dog=
+if [ -n "$rp_quiet" ]; then
+  ( exec </dev/null >/dev/null 2>/dev/null
+    rp_a= rp_t=$(date +%s)
+    while sleep 1; do
+      kill -0 $$ 2>/dev/null || break
+      rp_b="$(wc -c < "$rp_dir/out") $(wc -c < "$rp_dir/err")"
+      rp_new=
+      if [ -n "$rp_watch" ] && [ -n "$(find "$rp_watch" -type f -newer "$rp_dir/seen" 2>/dev/null | head -n 1)" ]; then
+        touch "$rp_dir/seen"
+        rp_new=1
+      fi
+      rp_now=$(date +%s)
+      if [ "$rp_b" != "$rp_a" ] || [ -n "$rp_new" ]; then rp_a=$rp_b rp_t=$rp_now; continue; fi
+      [ $((rp_now - rp_t)) -ge "$rp_quiet" ] || continue
+      if [ -n "$rp_qstop" ]; then
+        rp_reason inactive
+        rp_stop "$rp_id" @GRACE@ "$(rp_pgid)"
+        break
+      fi
+      rp_diagnose >> "$rp_dir/diag" 2>&1
+      rp_t=$rp_now
+    done ) &
+  rp_dog=$!
+fi
+# Our own words (survivors, escapers) go with the job's stderr; the shell's notices (a
+# "Killed" about the job) nowhere.
+exec 4>>"$rp_dir/err" 2>/dev/null
+# The job runs in the foreground, in a subshell (so its redirections are not ours), in its
+# own session.
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-)
 rp_rc=$?
-kill "$rp_dog" 2>/dev/null
+[ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
+[ -n "$rp_timer" ] && kill "$(cat "$rp_dir/timer" 2>/dev/null)" "$rp_timer" 2>/dev/null
 # Whatever is left of the group, and whatever escaped it but carries the run id.
-rp_pg=$(cat "$rp_dir/pgid" 2>/dev/null)
+rp_pg=$(rp_pgid)
 rp_stop "$rp_id" @REAP@ "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
 # What left the session and dropped the run id is only named: our own session and every
 # run's job and wrapper sessions (~/.runplz/runs/*/) are not its.
@@ -124,10 +212,84 @@ if [ -n "$rp_since" ]; then
   rp_skip=$(cat "$HOME"/.runplz/runs/*/pgid "$HOME"/.runplz/runs/*/wsid 2>/dev/null | tr '\n' ' ')
   rp_tell "$rp_since" "$rp_wsid $rp_pg $rp_skip" "$rp_id" 2>&4
 fi
-rm -rf "$rp_dir"
-echo "${rp_ctl}@EXIT@$rp_rc"
-exit "$rp_rc"
+rp_why=exited
+[ -e "$rp_dir/reason" ] && read -r rp_why < "$rp_dir/reason"
+rm -f "$rp_dir/env" "$rp_dir/stdin" "$rp_dir/timer" "$rp_dir/pgid" "$rp_dir/wsid"
+# Last: once `exit` is there, out and err are final.
+printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit.new" && mv -f "$rp_dir/exit.new" "$rp_dir/exit"
 "#;
+
+/// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
+/// many bytes; then `exit CODE REASON` once the job ended and every byte was sent; `none`
+/// when the box has no job of this run id; `end` last.
+const POLL: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
+rp_ctl="$(printf '\036')"@MARK@
+rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
+rp_i=0 rp_sent=0
+# Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
+if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
+  rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+else
+  rp_cut() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null; }
+fi
+if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
+set -f
+while :; do
+  # Read first: when it is there, every byte of the streams already is.
+  rp_x=
+  [ -e exit ] && read -r rp_x < exit
+  rp_any=
+  # One process a round for the three sizes (a poll waits in rounds of 0.2 s).
+  set -- $(wc -c out err diag 2>/dev/null)
+  rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
+  for rp_s in 0 1 2; do
+    case $rp_s in 0) rp_f=out;; 1) rp_f=err;; *) rp_f=diag;; esac
+    eval "rp_o=\$rp_o$rp_s rp_z=\$rp_z$rp_s"
+    [ "$rp_z" -gt "$rp_o" ] 2>/dev/null || continue
+    rp_c=$((rp_z - rp_o))
+    [ "$rp_c" -gt "$rp_max" ] && rp_c=$rp_max
+    echo "${rp_ctl}data $rp_s $rp_o $rp_c"
+    rp_cut "$rp_f" "$rp_o" "$rp_c"
+    eval "rp_o$rp_s=$((rp_o + rp_c))"
+    rp_sent=$((rp_sent + rp_c)) rp_any=1
+  done
+  [ "$rp_sent" -ge "$rp_max" ] && break
+  if [ -n "$rp_any" ]; then
+    [ -n "$rp_x" ] && continue
+    break
+  fi
+  if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
+  rp_i=$((rp_i + 1))
+  [ "$rp_i" -ge "$rp_wait" ] && break
+  # A newline between frames is ignored by the client; once the connection is gone it
+  # fails, and this poll ends instead of lingering on the box as an orphan.
+  printf '\n' 2>/dev/null || exit 0
+  sleep 0.2 2>/dev/null || { sleep 1; rp_i=$((rp_i + 4)); }
+done
+echo "${rp_ctl}end"
+"#;
+
+/// The end of a run the client has read to its end: its folder goes.
+const FORGET: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
+[ -e "$rp_dir/exit" ] && rm -rf "$rp_dir"
+:
+"#;
+
+/// `rp_sweep`: remove the run folders on the box that hold nothing but a cancel mark older
+/// than an hour (left by a stop of a run that had already ended; a start that was refused
+/// comes within seconds, not an hour), and those of runs that ended more than a week ago
+/// and were never read to their end (detached, or their client gone).
+const SWEEP: &str = r#"rp_sweep() {
+  for rp_md in "$HOME"/.runplz/runs/*/; do
+    if [ -f "${rp_md}exit" ]; then
+      [ -n "$(find "${rp_md}exit" -mtime +7 2>/dev/null)" ] && rm -rf "$rp_md"
+      continue
+    fi
+    [ -f "${rp_md}cancel" ] && [ "$(ls -A "$rp_md")" = cancel ] || continue
+    [ -n "$(find "${rp_md}cancel" -mmin +60 2>/dev/null)" ] || continue
+    rm -f "${rp_md}cancel" && rmdir "$rp_md" 2>/dev/null
+  done
+}"#;
 
 /// The stop run on the box by the second ssh call (and by [`super::kill_run`]).
 const KILL: &str = r#"set -u
@@ -141,30 +303,6 @@ rp_sweep
 rm -f "$rp_dir/env"
 rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
-
-/// `rp_sweep`: remove the run folders on the box that hold nothing but a cancel mark older
-/// than an hour (left by a stop of a run that had already ended; a start that was refused
-/// comes within seconds, not an hour).
-const SWEEP: &str = r#"rp_sweep() {
-  for rp_md in "$HOME"/.runplz/runs/*/; do
-    [ -f "${rp_md}cancel" ] && [ "$(ls -A "$rp_md")" = cancel ] || continue
-    [ -n "$(find "${rp_md}cancel" -mmin +60 2>/dev/null)" ] || continue
-    rm -f "${rp_md}cancel" && rmdir "$rp_md" 2>/dev/null
-  done
-}"#;
-
-/// What a quiet job on the box is doing: its processes (by run id and group), the load, the
-/// GPUs; run by a second ssh call while the job runs on.
-fn diagnose_script(run_id: &str) -> String {
-    fill(
-        "rp_dir=\"$HOME/.runplz/runs/\"@ID@\n@FUNCTIONS@\n@DIAGNOSE@\nrp_p=$(rp_pids @ID@ \"$(cat \"$rp_dir/pgid\" 2>/dev/null)\" | tr '\\n' , )\n[ -n \"$rp_p\" ] && ps -o pid,etime,pcpu,rss,stat,args -p \"${rp_p%,}\"\n:\n",
-        &[
-            ("ID", &quote::sh(run_id)),
-            ("FUNCTIONS", SHELL_FUNCTIONS),
-            ("DIAGNOSE", super::DIAGNOSE),
-        ],
-    )
-}
 
 /// Replace each `@NAME@` in `template` with its value, in one pass (values are not rescanned).
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
@@ -209,52 +347,96 @@ fn env_block(opts: &ExecOptions) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The script the first ssh call runs.
-pub(super) fn wrapper_script(opts: &ExecOptions, marker: &str) -> String {
-    let env_len = env_block(opts).len().to_string();
-    let limit = opts
-        .timeout
-        .map(|t| {
-            t.saturating_add(opts.grace)
-                .as_secs_f64()
-                .ceil()
-                .max(1.0)
-                .to_string()
-        })
+/// Seconds as `sleep` takes them (fractions allowed), at least a millisecond.
+fn sleep_word(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64().max(0.001))
+}
+
+/// The supervisor's script for these options.
+fn supervisor_script(opts: &ExecOptions) -> String {
+    let quiet = opts
+        .inactivity
+        .map(|i| i.after.as_secs().max(1).to_string());
+    let watch = opts
+        .watch_dir
+        .as_deref()
+        .and_then(|w| crate::ssh::remote_path(w).ok())
+        .map(|w| crate::ssh::remote_dir_word(&w))
         .unwrap_or_default();
     fill(
-        WRAPPER,
+        SUPERVISOR,
         &[
-            ("ID", &opts.run_id),
+            ("ID", &quote::sh(&opts.run_id)),
             ("FUNCTIONS", SHELL_FUNCTIONS),
             ("ESCAPERS", ESCAPER_FUNCTIONS),
+            ("TOOL", &quote::sh(&crate::ssh::tool())),
+            ("DIAGNOSE", super::DIAGNOSE),
+            ("LIMIT", &opts.timeout.map(sleep_word).unwrap_or_default()),
+            ("GRACE", &tenths(opts.grace).to_string()),
+            ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
+            ("QUIET", &quiet.unwrap_or_default()),
+            (
+                "QUIET_STOP",
+                if opts.inactivity.is_some_and(|i| i.terminate) {
+                    "1"
+                } else {
+                    ""
+                },
+            ),
+            ("WATCH", if watch.is_empty() { "''" } else { &watch }),
+            ("ARGV", &quote::join(&opts.argv)),
+            (
+                "STDIN",
+                if opts.stdin.is_some() {
+                    "<\"$rp_dir/stdin\""
+                } else {
+                    "</dev/null"
+                },
+            ),
+            // Without pass_stdout both streams go to our stderr: one file keeps their order.
+            (
+                "JOBERR",
+                if opts.pass_stdout {
+                    "2>>\"$rp_dir/err\""
+                } else {
+                    "2>&1"
+                },
+            ),
+        ],
+    )
+}
+
+/// The script the first ssh call runs (see [`LAUNCH`]).
+pub(super) fn launch_script(opts: &ExecOptions, marker: &str) -> String {
+    let env_len = env_block(opts).len().to_string();
+    let store = if opts.stdin.is_some() {
+        "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\""
+    } else {
+        ""
+    };
+    let launch = LAUNCH.replace(
+        "\"$rp_sid\" -f /bin/sh -c @SUPERVISOR@ rp-supervisor",
+        "(umask 077; printf '%s\\n' @SUPERVISOR@ > \"$rp_dir/supervise\") || rp_gone \"cannot write in $rp_dir\"\n\"$rp_sid\" -f /bin/sh \"$rp_dir/supervise\"",
+    );
+    fill(
+        &launch,
+        &[
+            ("ID", &quote::sh(&opts.run_id)),
             ("SWEEP", SWEEP),
             ("FAIL", FAIL),
             ("START", START),
+            ("EXISTS", EXISTS),
             // The marker less its leading record separator (printf makes that one).
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
-            ("JOBOUT", if opts.pass_stdout { "" } else { "1>&4 " }),
-            ("EXIT", EXIT),
             ("WORKDIR", &workdir_word(opts.workdir.as_deref())),
             (
                 "WORKDIR_TEXT",
                 // Quoted twice: the message shows it quoted.
                 &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
             ),
-            ("LIMIT", &limit),
-            ("GRACE", &tenths(opts.grace).to_string()),
-            ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
             ("ENVLEN", &env_len),
-            ("ARGV", &quote::join(&opts.argv)),
-            // With --stdin the job reads ssh's stdin (nothing else in the wrapper does).
-            (
-                "STDIN",
-                if opts.stdin.is_some() {
-                    ""
-                } else {
-                    "</dev/null "
-                },
-            ),
+            ("STORE_STDIN", store),
+            ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
         ],
     )
 }
@@ -303,40 +485,484 @@ fn last_line(tail: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the wrapper said on ssh's stdout (other lines, such as motd noise and the guard's
-/// empty heartbeat lines, are ignored).
+/// What the launch said on ssh's stdout (other lines, such as a login's noise, are
+/// ignored).
 #[derive(Debug, Default, PartialEq)]
 struct Control {
     started: bool,
+    exists: bool,
     failed: Option<String>,
-    exit: Option<u8>,
 }
 
-fn control(stdout: &[u8]) -> Control {
+fn control(stdout: &[u8], marker: &str) -> Control {
     let mut c = Control::default();
     for line in String::from_utf8_lossy(stdout).lines() {
+        let Some(line) = line.strip_prefix(marker) else {
+            continue;
+        };
         if line == START {
             c.started = true;
+        } else if line == EXISTS {
+            c.exists = true;
         } else if let Some(why) = line.strip_prefix(FAIL) {
             c.failed = Some(why.to_string());
-        } else if let Some(n) = line.strip_prefix(EXIT) {
-            c.exit = n.trim().parse().ok();
         }
     }
     c
 }
 
-pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
-    crate::process::require("ssh", "install openssh-client")?;
+/// One thing a poll said.
+#[derive(Debug, PartialEq)]
+enum Frame {
+    /// Bytes of stream `stream` (an index into [`STREAMS`]) from `offset` on.
+    Data {
+        stream: usize,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
+    /// The job ended: its code and why (`exited`, `timed_out`, `inactive`).
+    Exit { code: u8, reason: String },
+    /// The box has no job of this run id.
+    NoJob,
+    /// The poll's last word: it answered in full.
+    End,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The complete frames in a poll's stdout, in order. Bytes before the first marker (a
+/// login's noise) and a frame cut short by a broken connection are left out; data is taken
+/// by its count, so nothing the job printed can pass for a frame.
+fn frames(buf: &[u8], marker: &str) -> Vec<Frame> {
+    let m = marker.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = find(&buf[i..], m) {
+        let head = i + at + m.len();
+        let Some(nl) = buf[head..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let line = String::from_utf8_lossy(&buf[head..head + nl]).into_owned();
+        let body = head + nl + 1;
+        let mut words = line.split(' ');
+        match words.next() {
+            Some("data") => {
+                let nums: Vec<u64> = words.filter_map(|w| w.parse().ok()).collect();
+                let [stream, offset, count] = nums[..] else {
+                    break;
+                };
+                let end = body.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
+                if end > buf.len() || stream as usize >= STREAMS.len() {
+                    break;
+                }
+                out.push(Frame::Data {
+                    stream: stream as usize,
+                    offset,
+                    bytes: buf[body..end].to_vec(),
+                });
+                i = end;
+                continue;
+            }
+            Some("exit") => {
+                let code = words.next().and_then(|c| c.parse::<u16>().ok());
+                let reason = words.next().unwrap_or("exited").to_string();
+                out.push(Frame::Exit {
+                    code: code.map_or(Exit::ToolFailed.code(), |c| (c & 0xff) as u8),
+                    reason,
+                });
+            }
+            Some("none") => out.push(Frame::NoJob),
+            Some("end") => out.push(Frame::End),
+            _ => {}
+        }
+        i = body;
+    }
+    out
+}
+
+/// A run followed from this side: where its bytes go and how far each stream was read.
+struct Follower {
+    offsets: [u64; 3],
+    pass_stdout: bool,
+    log: Option<std::fs::File>,
+    /// The last bytes of out and err, for [`ExecReport::output_tail`].
+    kept: Vec<u8>,
+    exit: Option<(u8, String)>,
+    no_job: bool,
+}
+
+const KEPT_BYTES: usize = 16 * 1024;
+
+impl Follower {
+    fn new(pass_stdout: bool, log: Option<&std::path::Path>) -> Result<Follower> {
+        let log = match log {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| tool_failed(format!("opening the log {}: {e}", p.display())))?,
+            ),
+            None => None,
+        };
+        Ok(Follower {
+            offsets: [0; 3],
+            pass_stdout,
+            log,
+            kept: Vec::new(),
+            exit: None,
+            no_job: false,
+        })
+    }
+
+    /// Show what a poll brought (each byte once, in order); whether it answered in full.
+    fn take(&mut self, stdout: &[u8], marker: &str) -> bool {
+        let mut end = false;
+        for f in frames(stdout, marker) {
+            match f {
+                Frame::Data {
+                    stream,
+                    offset,
+                    bytes,
+                } => {
+                    let have = self.offsets[stream];
+                    // A frame from past what we hold would leave a gap: asked again later.
+                    if offset > have || offset + bytes.len() as u64 <= have {
+                        continue;
+                    }
+                    let new = &bytes[(have - offset) as usize..];
+                    self.emit(stream, new);
+                    self.offsets[stream] += new.len() as u64;
+                }
+                Frame::Exit { code, reason } => self.exit = Some((code, reason)),
+                Frame::NoJob => self.no_job = true,
+                Frame::End => end = true,
+            }
+        }
+        end
+    }
+
+    fn emit(&mut self, stream: usize, bytes: &[u8]) {
+        if stream == 0 && self.pass_stdout {
+            let out = std::io::stdout();
+            let mut l = out.lock();
+            let _ = l.write_all(bytes).and_then(|_| l.flush());
+        } else {
+            crate::progress::stderr(bytes);
+        }
+        // The diagnosis is for the person watching, as it was said live.
+        if stream == 2 {
+            return;
+        }
+        if let Some(l) = self.log.as_mut() {
+            let _ = l.write_all(bytes);
+        }
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > KEPT_BYTES {
+            let cut = self.kept.len() - KEPT_BYTES;
+            self.kept.drain(..cut);
+        }
+    }
+
+    fn tail(&self, n: usize) -> String {
+        let text = String::from_utf8_lossy(&self.kept);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// The poll script from these offsets; `wait`: how long it may wait for news (rounds of
+/// 0.2 s).
+fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: u32) -> String {
+    fill(
+        POLL,
+        &[
+            ("ID", &quote::sh(run_id)),
+            ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            ("O0", &offsets[0].to_string()),
+            ("O1", &offsets[1].to_string()),
+            ("O2", &offsets[2].to_string()),
+            ("WAIT", &wait.max(1).to_string()),
+            ("MAX", &POLL_MAX_BYTES.to_string()),
+        ],
+    )
+}
+
+/// How following a run ended.
+#[derive(Debug, PartialEq)]
+enum Followed {
+    /// The job ended (its exit is in the follower).
+    Ended,
+    /// The box has no job of this run id.
+    NoJob,
+    /// We got this signal.
+    Interrupted(i32),
+}
+
+/// Sleep for `d`, waking early with the signal that came (unless `shielded`).
+fn pause(d: Duration, shielded: bool) -> Option<i32> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if !shielded {
+            if let Some(sig) = crate::process::take_pending_signal() {
+                return Some(sig);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+    None
+}
+
+/// Follow run `run_id` to its end (or until `limit` passes, when given), polling; a broken
+/// poll is retried with backoff from the same offsets for up to [`RECONNECT_FOR`].
+fn follow(
+    ssh: &Ssh,
+    run_id: &str,
+    marker: &str,
+    fo: &mut Follower,
+    shielded: bool,
+    limit: Option<Duration>,
+) -> Result<Followed> {
     let host = ssh.target().label();
-    // One stop per signal we may pass on, built here: the hook cannot borrow `ssh`.
-    let killers: Vec<(Signal, Proc)> = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP]
-        .into_iter()
-        .map(|sig| (sig, kill_proc(ssh, &opts.run_id, opts.grace, sig)))
-        .collect();
-    let (run_id, dest) = (opts.run_id.clone(), ssh.destination());
+    let began = Instant::now();
+    let mut down: Option<(Instant, usize)> = None;
+    loop {
+        if !shielded {
+            if let Some(sig) = crate::process::take_pending_signal() {
+                return Ok(Followed::Interrupted(sig));
+            }
+        }
+        let wait = match limit {
+            Some(_) => 5,
+            None => POLL_WAIT_ROUNDS,
+        };
+        let mut poll = ssh
+            .command(&poll_script(run_id, marker, fo.offsets, wait))
+            .output(Output::Capture)
+            .timeout(Some(POLL_LIMIT));
+        if shielded {
+            poll = poll.shielded();
+        }
+        let f = poll.run()?;
+        let answered = fo.take(&f.stdout, marker);
+        if answered && f.status.success() {
+            if let Some((since, _)) = down.take() {
+                out::note(
+                    &crate::ssh::tool(),
+                    format!(
+                        "reconnected to {host} after {:.0}s; the output goes on where it stopped",
+                        since.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+        }
+        if fo.exit.is_some() {
+            return Ok(Followed::Ended);
+        }
+        if fo.no_job {
+            return Ok(Followed::NoJob);
+        }
+        if let Some(sig) = f.interrupted {
+            return Ok(Followed::Interrupted(sig));
+        }
+        if limit.is_some_and(|l| began.elapsed() > l) {
+            return Err(tool_failed(format!(
+                "run {run_id} on {host} did not end in time"
+            )));
+        }
+        if answered && f.status.success() {
+            continue;
+        }
+        // ssh says 255 for a connection that broke (or never came), and dies by a signal
+        // when killed; anything else is the poll itself failing there: said at once.
+        let broken = f.timed_out || matches!(f.status, Status::Exited(255) | Status::Signaled(_));
+        if !broken {
+            return Err(tool_failed(format!(
+                "reading run {run_id} on {host} failed (exited with {}){}",
+                f.status.code(),
+                last_line(&String::from_utf8_lossy(&f.stderr))
+            )));
+        }
+        let (since, tries) = down.get_or_insert_with(|| {
+            let why = last_line(&String::from_utf8_lossy(&f.stderr));
+            out::warn(
+                &crate::ssh::tool(),
+                format!(
+                    "lost the connection to {host} (ssh exited with {}{why}); the job runs on there: reconnecting",
+                    f.status.code()
+                ),
+            );
+            (Instant::now(), 0)
+        });
+        if since.elapsed() > RECONNECT_FOR {
+            return Err(tool_failed(format!(
+                "lost the connection to {host} while the command ran and could not reconnect for {} minutes (ssh exited with {}{}); run {run_id} may still be running there",
+                RECONNECT_FOR.as_secs() / 60,
+                f.status.code(),
+                last_line(&String::from_utf8_lossy(&f.stderr))
+            )));
+        }
+        let wait = BACKOFF[(*tries).min(BACKOFF.len() - 1)];
+        *tries += 1;
+        if let Some(sig) = pause(wait, shielded) {
+            return Ok(Followed::Interrupted(sig));
+        }
+    }
+}
+
+/// Where a run stands on the box, as one poll sees it (for the operations verbs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoxRun {
+    /// The box has no job of this run id (never started, or read to its end and removed).
+    None,
+    /// Its job is running.
+    Running,
+    /// Its job ended with this code, for this reason (`exited`, `timed_out`, `inactive`).
+    Ended {
+        /// The shell's code (128+n for a death by signal n).
+        code: u8,
+        /// Why it ended.
+        reason: String,
+    },
+}
+
+/// Ask the box where run `run_id` stands (one ssh call; nothing is printed or changed).
+pub fn status(ssh: &Ssh, run_id: &str) -> Result<BoxRun> {
+    super::check_run_id(run_id)?;
     let marker = control_marker();
-    let mut first = ssh.command(&wrapper_script(opts, &marker));
+    // Offsets past any real size: only the state comes back.
+    let poll = ssh
+        .command(&poll_script(run_id, &marker, [u64::MAX / 4; 3], 1))
+        .output(Output::Capture)
+        .timeout(Some(POLL_LIMIT));
+    let f = crate::ssh::retry::retry(
+        &crate::ssh::tool(),
+        &ssh.destination(),
+        || poll.run(),
+        crate::ssh::retry::connect_failure,
+    )?;
+    let fr = frames(&f.stdout, &marker);
+    if !fr.contains(&Frame::End) {
+        return Err(tool_failed(format!(
+            "could not ask {} about run {run_id} (ssh exited with {}){}",
+            ssh.destination(),
+            f.status.code(),
+            last_line(&f.tail(5))
+        )));
+    }
+    Ok(fr
+        .into_iter()
+        .find_map(|f| match f {
+            Frame::NoJob => Some(BoxRun::None),
+            Frame::Exit { code, reason } => Some(BoxRun::Ended { code, reason }),
+            _ => None,
+        })
+        .unwrap_or(BoxRun::Running))
+}
+
+/// Print the output of run `run_id` on the box (stdout to our stdout unless `to_stderr`,
+/// the rest to our stderr), from the start; with `follow`, until the job ends, riding out
+/// dropped connections. Returns where it stands at the end. For `runplz tail`.
+pub fn tail(ssh: &Ssh, run_id: &str, follow_it: bool, to_stderr: bool) -> Result<BoxRun> {
+    super::check_run_id(run_id)?;
+    let marker = control_marker();
+    let mut fo = Follower::new(!to_stderr, None)?;
+    if follow_it {
+        match follow(ssh, run_id, &marker, &mut fo, false, None)? {
+            Followed::NoJob => return Ok(BoxRun::None),
+            Followed::Interrupted(sig) => {
+                return Err(CliError::new(
+                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                    format!("interrupted by signal {sig}"),
+                ))
+            }
+            Followed::Ended => {}
+        }
+    } else {
+        // One poll at a time until nothing new comes.
+        loop {
+            let before = fo.offsets;
+            let f = ssh
+                .command(&poll_script(run_id, &marker, fo.offsets, 1))
+                .output(Output::Capture)
+                .timeout(Some(POLL_LIMIT))
+                .run()?;
+            let answered = fo.take(&f.stdout, &marker);
+            if fo.no_job {
+                return Ok(BoxRun::None);
+            }
+            if !answered {
+                return Err(tool_failed(format!(
+                    "could not read run {run_id} on {} (ssh exited with {})",
+                    ssh.destination(),
+                    f.status.code()
+                )));
+            }
+            if fo.exit.is_some() || fo.offsets == before {
+                break;
+            }
+        }
+    }
+    Ok(match fo.exit {
+        Some((code, reason)) => BoxRun::Ended { code, reason },
+        None => BoxRun::Running,
+    })
+}
+
+/// Remove the run folder of a run read to its end (best effort: the sweep is the net).
+fn forget(ssh: &Ssh, run_id: &str) {
+    let f = ssh
+        .command(&fill(FORGET, &[("ID", &quote::sh(run_id))]))
+        .output(Output::Capture)
+        .shielded()
+        .timeout(Some(KILL_SLACK))
+        .run();
+    if !f.is_ok_and(|f| f.status.success()) {
+        out::warn(
+            &crate::ssh::tool(),
+            format!(
+                "could not remove ~/.runplz/runs/{run_id} on {} (swept a week after the run ended)",
+                ssh.destination()
+            ),
+        );
+    }
+}
+
+/// Stop the run on the box after we got `sig` (shielded: a second Ctrl-C must not cut the
+/// stop short), saying so.
+fn stop_on_box(ssh: &Ssh, opts: &ExecOptions, sig: i32) {
+    let signal = crate::process::stop_signal(Some(sig));
+    let (run_id, dest) = (&opts.run_id, ssh.destination());
+    out::note(
+        &crate::ssh::tool(),
+        format!("stopping run {run_id} on {dest} ({})", signal.as_str()),
+    );
+    match kill_proc(ssh, run_id, opts.grace, signal).shielded().run() {
+        Ok(k) if k.status.success() => {}
+        Ok(k) => out::warn(
+            &crate::ssh::tool(),
+            format!(
+                "stopping run {run_id} on {dest} failed (ssh exited with {}){}; it may still be running there",
+                k.status.code(),
+                last_line(&k.tail(5))
+            ),
+        ),
+        Err(e) => out::warn(
+            &crate::ssh::tool(),
+            format!("stopping run {run_id} on {dest}: {e:#}"),
+        ),
+    }
+}
+
+/// Start the command on the box (the launch, see the module doc). Returns whether the
+/// start is uncertain (the connection broke before the box answered; a poll tells).
+fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Result<bool, i32>> {
+    let host = ssh.target().label();
+    let mut first = ssh
+        .command(&launch_script(opts, marker))
+        .output(Output::Capture);
     let mut input = env_block(opts);
     match &opts.stdin {
         Some(super::Input::Bytes(b)) => {
@@ -356,109 +982,157 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         None if !input.is_empty() => first = first.stdin(input),
         None => {}
     }
-    if let Some(i) = opts.inactivity {
-        first = if i.terminate {
-            first.quiet_stop(i.after)
-        } else {
-            let look = ssh
-                .command(&diagnose_script(&opts.run_id))
-                .timeout(Some(Duration::from_secs(30)));
-            first.quiet_diagnose(i.after, move || {
-                super::local::say_diagnosis(i.after, look.run());
-            })
-        };
-    }
-    let first = first
-        .output(Output::Passthrough {
-            log: opts.log.clone(),
-            stdout_to_stderr: !opts.pass_stdout,
-            control: Some(marker),
-            // ssh's words about a connection that never opened: said once, in the error.
-            hold_stderr_until: Some(START.to_string()),
-        })
-        .timeout(opts.timeout)
-        // After the hook has stopped the run on the box, the client only has to say how it
-        // ended (the wrapper's exit line), then go.
-        .stop_wait(Duration::from_secs(1))
-        .grace(Duration::from_secs(2))
-        .on_stop_with(move |sig| {
-            out::note(
-                &crate::ssh::tool(),
-                format!("stopping run {run_id} on {dest} ({})", sig.as_str()),
-            );
-            let killer = killers
-                .iter()
-                .find(|(s, _)| *s == sig)
-                .map_or(&killers[0].1, |(_, p)| p);
-            match killer.run() {
-                Ok(k) if k.status.success() => {}
-                Ok(k) => out::warn(
-                    &crate::ssh::tool(),
-                    format!(
-                        "stopping run {run_id} on {dest} failed (ssh exited with {}); the box's guard stops it once this client is gone",
-                        k.status.code()
-                    ),
-                ),
-                Err(e) => out::warn(&crate::ssh::tool(), format!("stopping run {run_id} on {dest}: {e:#}")),
-            }
-        });
-    // A wrapper that never said it started ran nothing: when ssh could not connect, it is
-    // tried again (never once the command started).
+    let mut tries = 0;
+    // A launch that never reached the box is tried again; one that did is never run twice
+    // (the box refuses a second start of a run id).
     let f = crate::ssh::retry::retry(
         &crate::ssh::tool(),
         &ssh.destination(),
-        || first.run(),
+        || {
+            tries += 1;
+            first.run()
+        },
         |f| {
-            let c = control(&f.stdout);
-            let stopped = f.timed_out || f.interrupted.is_some();
-            if stopped || c.started || c.failed.is_some() {
+            let c = control(&f.stdout, marker);
+            if f.interrupted.is_some() || c.started || c.exists || c.failed.is_some() {
                 return None;
             }
             crate::ssh::retry::connect_failure(f)
         },
     )?;
-    let ctl = control(&f.stdout);
-    let stopped = f.timed_out || f.interrupted.is_some();
-    if !stopped {
-        if let Some(why) = ctl.failed {
-            return Err(tool_failed(format!(
-                "setting up run {} on {host} failed: {why}",
-                opts.run_id
-            )));
-        }
-        if !ctl.started {
-            return Err(tool_failed(format!(
-                "could not run on {host}: ssh exited with {} before the command started{}",
-                f.status.code(),
-                // What ssh said was held back (not shown live): all of it, once, here.
-                f.tail(5)
-                    .lines()
-                    .map(|l| format!("\n  {}", l.trim_end()))
-                    .collect::<String>()
-            )));
-        }
-        if ctl.exit.is_none() {
-            // The job may still be running there; try to stop it (the box's guard is the net).
-            let _ = kill(ssh, &opts.run_id, opts.grace, Signal::SIGTERM);
-            return Err(tool_failed(format!(
-                "lost the connection to {host} while the command ran (ssh exited with {}){}",
-                f.status.code(),
-                last_line(&f.tail(5))
-            )));
+    let c = control(&f.stdout, marker);
+    if let Some(sig) = f.interrupted {
+        return Ok(Err(sig));
+    }
+    if let Some(why) = c.failed {
+        return Err(tool_failed(format!(
+            "setting up run {} on {host} failed: {why}",
+            opts.run_id
+        )));
+    }
+    if c.started {
+        return Ok(Ok(false));
+    }
+    if c.exists && tries == 1 {
+        return Err(CliError::new(
+            Exit::Usage,
+            format!(
+                "run {} already has a job on {host} (~/.runplz/runs/{}): refusing to start a second one; pick another --run-id",
+                opts.run_id, opts.run_id
+            ),
+        ));
+    }
+    if !c.exists && crate::ssh::retry::connect_failure(&f).is_some() {
+        return Err(tool_failed(format!(
+            "could not run on {host}: ssh exited with {} before the command started{}",
+            f.status.code(),
+            f.tail(5)
+                .lines()
+                .map(|l| format!("\n  {}", l.trim_end()))
+                .collect::<String>()
+        )));
+    }
+    if !c.exists && f.status.code() != 255 {
+        // The box answered, said nothing of ours: no POSIX sh there, or a broken login.
+        return Err(tool_failed(format!(
+            "could not run on {host}: ssh exited with {} before the command started{}",
+            f.status.code(),
+            last_line(&f.tail(5))
+        )));
+    }
+    out::warn(
+        &crate::ssh::tool(),
+        format!(
+            "the connection to {host} broke while starting run {}; asking the box whether it started",
+            opts.run_id
+        ),
+    );
+    match status(ssh, &opts.run_id) {
+        Ok(BoxRun::None) => Err(tool_failed(format!(
+            "the connection to {host} broke while starting run {}, and the box has no job of it: not starting it again, as the first start may still be on its way; run it again (with a new run id)",
+            opts.run_id
+        ))),
+        Ok(_) => Ok(Ok(true)),
+        Err(e) => Err(tool_failed(format!(
+            "could not run on {host}: ssh exited with {} before the command started{}; asking again: {e:#}",
+            f.status.code(),
+            last_line(&f.tail(5))
+        ))),
+    }
+}
+
+/// Launch only (see [`super::start`]).
+pub(super) fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
+    crate::process::require("ssh", "install openssh-client")?;
+    match launch(opts, ssh, &control_marker())? {
+        Ok(_) => Ok(()),
+        Err(sig) => {
+            stop_on_box(ssh, opts, sig);
+            Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            ))
         }
     }
+}
+
+pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
+    crate::process::require("ssh", "install openssh-client")?;
+    let host = ssh.target().label();
+    let began = Instant::now();
+    let marker = control_marker();
+    let run_id = &opts.run_id;
+    let mut fo = Follower::new(opts.pass_stdout, opts.log.as_deref())?;
+    let mut interrupted = None;
+    match launch(opts, ssh, &marker)? {
+        Err(sig) => {
+            // It may have started: stop it (a start still on its way refuses, by the mark).
+            interrupted = Some(sig);
+            stop_on_box(ssh, opts, sig);
+            let _ = follow(ssh, run_id, &marker, &mut fo, true, Some(opts.grace + KILL_SLACK));
+        }
+        Ok(uncertain) => match follow(ssh, run_id, &marker, &mut fo, false, None)? {
+            Followed::Ended => {}
+            Followed::NoJob if uncertain => {
+                return Err(tool_failed(format!(
+                    "the connection to {host} broke while starting run {run_id}, and the box has no job of it: not starting it again, as the first start may still be on its way; run it again (with a new run id)"
+                )))
+            }
+            Followed::NoJob => {
+                return Err(tool_failed(format!(
+                    "run {run_id} is gone from {host} (its folder ~/.runplz/runs/{run_id} was removed while it ran)"
+                )))
+            }
+            Followed::Interrupted(sig) => {
+                interrupted = Some(sig);
+                stop_on_box(ssh, opts, sig);
+                // What it printed while stopping, and how it ended.
+                if !matches!(
+                    follow(ssh, run_id, &marker, &mut fo, true, Some(opts.grace + KILL_SLACK)),
+                    Ok(Followed::Ended)
+                ) {
+                    out::warn(
+                        &crate::ssh::tool(),
+                        format!("could not read how run {run_id} ended on {host}"),
+                    );
+                }
+            }
+        },
+    }
+    if fo.exit.is_some() {
+        forget(ssh, run_id);
+    }
+    let (rc, reason) = fo.exit.clone().unzip();
+    let reason = reason.unwrap_or_default();
+    let inactive = reason == "inactive";
+    let timed_out = reason == "timed_out" || inactive;
     // The shell reports a death by signal n as 128+n.
-    let status = ctl.exit.map(|c| match c {
+    let status = rc.map(|c| match c {
         129..=192 => Status::Signaled(i32::from(c) - 128),
         c => Status::Exited(i32::from(c)),
     });
-    let (code, signal) = outcome(status, f.timed_out, f.interrupted);
-    let code = if stopped {
-        code
-    } else {
-        ctl.exit.unwrap_or(code)
-    };
-    if f.inactive {
+    let (code, signal) = outcome(status, timed_out, interrupted);
+    if inactive {
         out::note(
             &crate::ssh::tool(),
             format!(
@@ -468,7 +1142,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
                     .unwrap_or_default()
             ),
         );
-    } else if f.timed_out {
+    } else if timed_out {
         out::note(
             &crate::ssh::tool(),
             format!(
@@ -476,7 +1150,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
                 opts.timeout.unwrap_or_default().as_secs_f64()
             ),
         );
-    } else if let Some(sig) = f.interrupted {
+    } else if let Some(sig) = interrupted {
         out::note(
             &crate::ssh::tool(),
             format!("got signal {sig}; stopped the command on {host}"),
@@ -487,13 +1161,13 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         run_id: opts.run_id.clone(),
         argv: opts.argv.clone(),
         exit_code: code,
-        timed_out: f.timed_out,
-        inactive: opts.inactivity.filter(|_| f.inactive).map(|i| i.after),
+        timed_out,
+        inactive: opts.inactivity.filter(|_| inactive).map(|i| i.after),
         signal,
-        interrupted: f.interrupted,
-        duration: f.duration,
+        interrupted,
+        duration: began.elapsed(),
         log: opts.log.clone(),
-        output_tail: f.tail(OUTPUT_TAIL_LINES),
+        output_tail: fo.tail(OUTPUT_TAIL_LINES),
     })
 }
 
@@ -527,8 +1201,15 @@ mod tests {
         o.env = vec![("A".into(), "x'\n\"$(y)`z`".into())];
         o.timeout = Some(Duration::from_millis(1500));
         o.workdir = Some("~/w d".into());
+        o.watch_dir = Some("runplz-out/r-1".into());
+        o.inactivity = Some(super::super::Inactivity {
+            after: Duration::from_secs(3),
+            terminate: true,
+        });
         for script in [
-            wrapper_script(&o, &control_marker()),
+            launch_script(&o, &control_marker()),
+            supervisor_script(&o),
+            poll_script("r-1", &control_marker(), [1, 2, 3], 10),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
             let out = Command::new("sh")
@@ -543,28 +1224,82 @@ mod tests {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let s = wrapper_script(&o, "\x1erunplz-exec-00:");
-        assert!(s.contains("rp_limit=7\n"), "1.5 s + 5 s grace, rounded up");
-        assert!(!s.contains("@ENVLEN@") && !s.contains("@ARGV@"));
+        let s = supervisor_script(&o);
+        assert!(
+            s.contains("rp_limit=1.500\n"),
+            "the deadline itself, on the box"
+        );
+        assert!(s.contains("rp_quiet=3 rp_qstop=1 rp_watch=\"$HOME\"/runplz-out/r-1\n"));
+        let l = launch_script(&o, "\x1erunplz-exec-00:");
+        assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
+        assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
     }
 
     #[test]
     fn control_lines() {
-        let c = control(b"start\nexit 255\n");
+        let m = "\x1erunplz-exec-00:";
+        let c = control(format!("noise\n{m}start\n").as_bytes(), m);
+        assert!(c.started && !c.exists && c.failed.is_none());
+        assert_eq!(control(b"start\n", m), Control::default(), "not ours");
+        assert!(control(format!("{m}exists\n").as_bytes(), m).exists);
         assert_eq!(
-            c,
-            Control {
-                started: true,
-                failed: None,
-                exit: Some(255)
-            }
-        );
-        assert_eq!(control(b""), Control::default());
-        // The guard's heartbeats, before and after the exit line.
-        assert_eq!(control(b"start\n\n\nexit 3\n\n").exit, Some(3));
-        assert_eq!(
-            control(b"fail no setsid\n").failed.as_deref(),
+            control(format!("{m}fail no setsid\n").as_bytes(), m)
+                .failed
+                .as_deref(),
             Some("no setsid")
         );
+    }
+
+    #[test]
+    fn frames_are_counted_and_a_cut_frame_is_left_out() {
+        let m = "\x1erunplz-exec-00:";
+        // The data holds a forged frame and a marker; both are just bytes.
+        let data = format!("a\n{m}exit 0 exited\n");
+        let buf = format!(
+            "login noise\n{m}data 0 5 {}\n{data}{m}data 1 0 2\nb\n{m}exit 3 timed_out\n{m}end\n",
+            data.len()
+        );
+        let f = frames(buf.as_bytes(), m);
+        assert_eq!(
+            f,
+            vec![
+                Frame::Data {
+                    stream: 0,
+                    offset: 5,
+                    bytes: data.clone().into_bytes()
+                },
+                Frame::Data {
+                    stream: 1,
+                    offset: 0,
+                    bytes: b"b\n".to_vec()
+                },
+                Frame::Exit {
+                    code: 3,
+                    reason: "timed_out".into()
+                },
+                Frame::End
+            ]
+        );
+        // The poll's keep-alive newlines between frames are nothing.
+        assert_eq!(
+            frames(format!("\n\n{m}end\n\n").as_bytes(), m),
+            vec![Frame::End]
+        );
+        // Cut in the middle of the first frame's data: nothing of it.
+        let cut = &buf.as_bytes()[..buf.find("exit 0").unwrap()];
+        assert_eq!(frames(cut, m), vec![]);
+    }
+
+    #[test]
+    fn the_follower_shows_each_byte_once() {
+        let m = "\x1erunplz-exec-00:";
+        let mut fo = Follower::new(false, None).unwrap();
+        assert!(fo.take(format!("{m}data 1 0 4\nabcd{m}end\n").as_bytes(), m));
+        // A repeat overlapping what we hold: only the new part counts.
+        fo.take(format!("{m}data 1 2 4\ncdef").as_bytes(), m);
+        // A gap: left for the next poll.
+        fo.take(format!("{m}data 1 9 1\nz").as_bytes(), m);
+        assert_eq!(fo.offsets, [0, 6, 0]);
+        assert_eq!(fo.tail(5), "abcdef");
     }
 }

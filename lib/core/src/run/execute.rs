@@ -116,6 +116,15 @@ struct Teardown<'a> {
 impl Teardown<'_> {
     fn around(mut self, t: &mut Tracker, f: impl FnOnce(&mut Tracker) -> Result<()>) -> Result<()> {
         let res = f(t);
+        if res.is_ok() && t.record.ending == RunEnding::Detached {
+            // The job runs on in its place: the run state keeps the teardown pending, for
+            // `runplz collect` / `kill`.
+            self.released = true;
+            if let Err(e) = self.backend.release_after_detach(self.place) {
+                out::warn(TOOL, format!("closing the run's connection: {e:#}"));
+            }
+            return res;
+        }
         t.save(|s| s.teardown(None));
         let ok = self.release();
         t.save(|s| s.teardown(Some(ok)));
@@ -161,7 +170,6 @@ fn go(
     let mut res = Ok(());
     // The run's own copy of the shipped tree on the box, once the sync began.
     let mut snapshot = None;
-    let mut detached = false;
     for step in &steps.list {
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
@@ -184,6 +192,11 @@ fn go(
                 ran = Some((r.as_ref().ok().cloned(), cleanup.clone()));
                 r.map(|_| ())
             }
+            Step::Job {
+                command,
+                launch: Launch::Detached,
+                ..
+            } => detached_job_step(t, command, p, run_id, steps, ssh),
             Step::Job {
                 launch: Launch::Sandbox { detach },
                 ..
@@ -211,7 +224,6 @@ fn go(
                 let r = crate::slurm::job_step(t, command, p, run_id, *nodes, ssh, json, *detach);
                 if t.record.ending == RunEnding::Detached {
                     // The job runs on: its code stays, `runplz collect` brings its outputs.
-                    detached = true;
                     break;
                 }
                 // Outputs come back whatever happened, unless Slurm refused the job before
@@ -249,6 +261,8 @@ fn go(
             out::warn(TOOL, still_running(ssh, run_id));
         }
     }
+    // A detached job runs from the run's copy: `runplz collect` removes it.
+    let detached = t.record.ending == RunEnding::Detached;
     if let (Some(snap), Some(ssh), false) = (snapshot, ssh, detached) {
         remove_snapshot(ssh, &snap, lost);
     }
@@ -490,30 +504,9 @@ fn setup_step(
     })
 }
 
-fn job_step(
-    t: &mut Tracker,
-    cmd: &Command,
-    p: &Prepared,
-    run_id: &str,
-    steps: &Steps,
-    ssh: Option<&Ssh>,
-    json: bool,
-) -> Result<exec::ExecReport> {
-    let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
-    // The job's stdout is runplz's, unless that carries the record.
-    opts.pass_stdout = !json;
-    // A private copy of what the job prints, for `runplz tail RUN` (best effort).
-    let log = crate::state::log_path(run_id);
-    if std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log)
-        .is_ok()
-    {
-        opts.log = Some(log);
-    }
-    t.check_signal(S::Run)?;
+/// Where the job's run state says its parts are (before it starts: a run killed from here
+/// on still says them).
+fn save_handle(t: &mut Tracker, run_id: &str, steps: &Steps, ssh: Option<&Ssh>) {
     t.save(|s| {
         s.update(|r| {
             r.handle.exec_host = ssh.map(|s| s.target().label());
@@ -533,6 +526,74 @@ fn job_step(
             }
         })
     });
+}
+
+/// The outputs folder of this run on the box, as `workdir`s are written.
+fn box_outputs(steps: &Steps, run_id: &str) -> Option<String> {
+    steps.list.iter().find_map(|s| match s {
+        Step::Collect(Collect::Rsync { parent }) => Some(format!("{parent}/{run_id}")),
+        _ => None,
+    })
+}
+
+/// `--detach` (issue #10): start the job under the box's supervisor and return. Its deadline
+/// and inactivity watch are the box's; its output, end and outputs wait there, in
+/// `~/.runplz/runs/<run id>/` and the run's outputs folder, for the operations verbs.
+fn detached_job_step(
+    t: &mut Tracker,
+    cmd: &Command,
+    p: &Prepared,
+    run_id: &str,
+    steps: &Steps,
+    ssh: Option<&Ssh>,
+) -> Result<()> {
+    let Some(ssh) = ssh else {
+        return Err(anyhow::anyhow!("a detached job step needs a box"));
+    };
+    let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    opts.watch_dir = box_outputs(steps, run_id);
+    t.check_signal(S::Run)?;
+    save_handle(t, run_id, steps, Some(ssh));
+    t.step(S::Run, || exec::start(&opts, ssh))
+        .inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
+    t.end(RunEnding::Detached);
+    out::note(
+        TOOL,
+        format!(
+            "detached: the job runs on {} under its supervisor (run id {run_id}; its output and end in ~/.runplz/runs/{run_id} there); follow it with `runplz status {run_id}`, `runplz tail -f {run_id}`, `runplz collect {run_id}` (outputs back, then the box released) or `runplz kill {run_id}`",
+            ssh.destination()
+        ),
+    );
+    Ok(())
+}
+
+fn job_step(
+    t: &mut Tracker,
+    cmd: &Command,
+    p: &Prepared,
+    run_id: &str,
+    steps: &Steps,
+    ssh: Option<&Ssh>,
+    json: bool,
+) -> Result<exec::ExecReport> {
+    let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
+    // The job's stdout is runplz's, unless that carries the record.
+    opts.pass_stdout = !json;
+    // New files in the outputs folder on the box count as activity too.
+    opts.watch_dir = box_outputs(steps, run_id);
+    // A private copy of what the job prints, for `runplz tail RUN` (best effort).
+    let log = crate::state::log_path(run_id);
+    if std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+        .is_ok()
+    {
+        opts.log = Some(log);
+    }
+    t.check_signal(S::Run)?;
+    save_handle(t, run_id, steps, ssh);
     let r = t.step(S::Run, || exec::run(&opts, ssh));
     let r = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     t.record.exit_code = Some(i32::from(r.exit_code));
