@@ -322,8 +322,18 @@ fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
     assert_eq!(rec["ending"]["kind"], "detached", "{rec}");
     let run = rec["run_id"].as_str().unwrap().to_string();
     assert!(stderr(&out).contains("runplz collect"), "{}", stderr(&out));
-    // The job runs on without runplz.
+    // The job runs on without runplz; `ps` asks the cluster about it until it is collected.
     assert!(!states_of(c, "sldet").is_empty());
+    let ps_state = || {
+        let out = run_expect(&mut verb(c, d.path(), &["ps"]), 0);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["run_id"] == run.as_str())
+            .map(|e| e["state"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(["detached", "ended"].contains(&ps_state().as_str()));
     let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
     assert_eq!(st["backend"], "slurm");
     assert!(
@@ -339,7 +349,9 @@ fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
     let st = json(&run_expect(&mut verb(c, d.path(), &["status", &run]), 0));
     assert_eq!(st["state"], "exited", "{st}");
     assert_eq!(st["exit_code"], 4, "{st}");
+    assert_eq!(ps_state(), "ended");
     let got = json(&run_expect(&mut verb(c, d.path(), &["collect", &run]), 0));
+    assert_eq!(ps_state(), "finished");
     assert_eq!(got["files"], 1, "{got}");
     assert_eq!(
         std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),

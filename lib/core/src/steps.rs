@@ -497,7 +497,7 @@ fn job_step(p: &Prepared, ship: &Workdir, out_expr: &str, venv: &str, private: b
 pub(crate) fn detached(mut steps: Steps) -> Steps {
     for s in &mut steps.list {
         if let Step::Job { launch, .. } = s {
-            if *launch == Launch::Attached {
+            if matches!(launch, Launch::Attached) {
                 *launch = Launch::Detached;
             }
         }

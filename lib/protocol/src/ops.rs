@@ -16,7 +16,10 @@ pub struct PsEntry {
     pub host: Option<String>,
     /// `running` (its runplz is alive), `interrupted` (its runplz is gone before the run
     /// ended: `runplz status` asks the box, `runplz collect` finishes it), `finished`, or
-    /// for a box with no run state here, `untracked`.
+    /// for a box with no run state here, `untracked`. A run started with `--detach` and not
+    /// collected yet is `detached` (`runplz status` asks its box); a Slurm one, as the
+    /// cluster says, `detached` (still queued or running, or the cluster cannot be asked)
+    /// or `ended` (`runplz collect` brings it back).
     pub state: String,
     /// The step it is in, or the last one it reached.
     pub step: Option<String>,

@@ -2,6 +2,7 @@
 //! runplz returns; the box is kept (not deleted: the job runs on it), the run state keeps
 //! its teardown pending for `runplz collect` / `kill`, and the job ends on the box by itself.
 use super::*;
+use crate::support::run_expect;
 
 #[test]
 fn detach_keeps_the_box_and_the_job_ends_there() {
@@ -53,4 +54,28 @@ fn detach_keeps_the_box_and_the_job_ends_there() {
     }
     let out = std::fs::read_to_string(run_dir.join("out")).unwrap();
     assert!(out.contains("job-ran"), "{out}");
+    // `runplz collect` finishes it: the outputs back, the box deleted, the run over.
+    let c = run_expect(
+        fb.cmd("runplz").args(["collect", &id]).stdin(Stdio::null()),
+        0,
+    );
+    assert_eq!(fb.calls_of("delete").len(), 1, "{}", stderr(&c));
+    let st: Value = serde_json::from_str(
+        &std::fs::read_to_string(fb.env.state_dir().join("runs").join(format!("{id}.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &st["teardown"]["status"],
+            &st["collected"],
+            &st["exit_code"]
+        ),
+        (
+            &serde_json::json!("done"),
+            &serde_json::json!(true),
+            &serde_json::json!(0)
+        ),
+        "{st}"
+    );
 }

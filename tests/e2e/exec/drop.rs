@@ -280,4 +280,45 @@ fn runplz_ssh_detach_returns_and_the_job_runs_on() {
     }
     assert_eq!(b.ssh(&format!("cat ~/.runplz/runs/{id}/out")), "hi\nbye\n");
     assert_eq!(b.ssh(&format!("ls ~/{outputs} | wc -l")).trim(), "8");
+    // The verbs finish it: status and tail from the box's supervisor, collect brings the
+    // outputs back and leaves nothing of the run on the box.
+    let verb = |args: &[&str]| {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path())
+            .env("XDG_STATE_HOME", state.path())
+            .args(args);
+        c
+    };
+    let st = json(&run_expect(&mut verb(&["status", &id]), 0));
+    assert_eq!(
+        (&st["state"], &st["exit_code"]),
+        (&serde_json::json!("exited"), &serde_json::json!(0)),
+        "{st}"
+    );
+    let tail = run_expect(&mut verb(&["tail", "-f", &id]), 0);
+    assert_eq!(String::from_utf8_lossy(&tail.stdout), "hi\nbye\n");
+    let got = json(&run_expect(&mut verb(&["collect", &id]), 0));
+    assert_eq!(got["files"], 8, "{got}");
+    assert!(d.path().join("out/f8").exists());
+    assert_eq!(
+        b.ssh(&format!(
+            "ls -d ~/.runplz/runs/{id} ~/{outputs} ~/runplz-runs/{id} 2>/dev/null | wc -l"
+        ))
+        .trim(),
+        "0"
+    );
+    let ps = run_expect(&mut verb(&["ps"]), 0);
+    let line = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["run_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(
+        (&line["state"], &line["exit_code"]),
+        (&serde_json::json!("finished"), &serde_json::json!(0)),
+        "{line}"
+    );
+    // Again: nothing moves, nothing fails.
+    let again = json(&run_expect(&mut verb(&["collect", &id]), 0));
+    assert_eq!(again["files"], 0, "{again}");
 }

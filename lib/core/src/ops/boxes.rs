@@ -34,8 +34,22 @@ fn record(run: &RunRef) -> Result<&Record> {
 }
 
 /// The run state file of `run_id`.
-fn state_path(run_id: &str) -> PathBuf {
+pub(crate) fn state_path(run_id: &str) -> PathBuf {
     state::runs_dir().join(format!("{run_id}.json"))
+}
+
+/// Whether the run was started with `--detach` and not collected yet: its job runs (or
+/// ran) under the box's supervisor, which keeps its output and end in `~/.runplz/runs/<id>`.
+fn detached(r: &Record) -> bool {
+    r.run
+        .as_ref()
+        .is_some_and(|x| x.ending == runplz_protocol::RunEnding::Detached)
+        && r.collected != Some(true)
+}
+
+/// The box's supervisor folder of the run (see [`detached`]).
+fn box_run_dir(r: &Record) -> String {
+    format!(".runplz/runs/{}", super::place::exec_id(r))
 }
 
 /// The `run-status` record of `r`, in `state`.
@@ -102,7 +116,33 @@ fn outputs_dir(r: &Record, to: &Path) -> Result<PathBuf> {
 impl Operations for BoxOps {
     fn status(&self, run: &RunRef) -> Result<RunStatus> {
         let r = record(run)?;
-        if r.status == Status::Finished {
+        if detached(r) {
+            // The box's supervisor says how it stands, and how it ended.
+            if let Ok(Reach::Box(ssh, _cfg)) = reach(r) {
+                let got = crate::exec::box_status(&ssh, super::place::exec_id(r));
+                ssh.close();
+                return Ok(match got {
+                    Ok(crate::exec::BoxRun::Running) => status_of(r, "detached"),
+                    Ok(crate::exec::BoxRun::Ended { code, reason }) => RunStatus {
+                        exit_code: Some(i32::from(code)),
+                        ..status_of(
+                            r,
+                            if reason == "exited" {
+                                "exited"
+                            } else {
+                                "timed_out"
+                            },
+                        )
+                    },
+                    Ok(crate::exec::BoxRun::None) => status_of(r, "stopped"),
+                    Err(e) => {
+                        crate::out::warn(TOOL, format!("{e:#}"));
+                        status_of(r, "unreachable")
+                    }
+                });
+            }
+        }
+        if r.status == Status::Finished && !detached(r) {
             return Ok(status_of(r, "finished"));
         }
         if state::alive(r) {
@@ -142,6 +182,26 @@ impl Operations for BoxOps {
 
     fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
         let r = record(run)?;
+        // A detached job's output is on the box only, in its supervisor's folder.
+        if detached(r) {
+            if let Reach::Box(ssh, _cfg) = reach(r)? {
+                if lines.is_some() {
+                    crate::out::warn(
+                        TOOL,
+                        "-n is not supported for a detached run's output on its box: all of it follows",
+                    );
+                }
+                let got = crate::exec::box_tail(&ssh, super::place::exec_id(r), follow, false);
+                ssh.close();
+                if let crate::exec::BoxRun::None = got? {
+                    return Err(CliError::new(
+                        Exit::Failed,
+                        format!("the box has no output of run {}", r.run_id),
+                    ));
+                }
+                return Ok(());
+            }
+        }
         let path = state::log_path(&r.run_id);
         let mut f = std::fs::File::open(&path).map_err(|_| {
             CliError::new(
@@ -323,6 +383,15 @@ impl Operations for BoxOps {
                 local_outputs(&to)
             }
             Reach::Box(ssh, _cfg) => {
+                if detached(&r) {
+                    // How the detached job ended, from its supervisor.
+                    let id = super::place::exec_id(&r);
+                    if let Ok(crate::exec::BoxRun::Ended { code, .. }) =
+                        crate::exec::box_status(ssh, id)
+                    {
+                        let _ = st.update(|x| x.exit_code = Some(i32::from(code)));
+                    }
+                }
                 if job_alive(&r, Some(ssh))? {
                     if !force {
                         return Err(still_running(&r));
@@ -347,6 +416,9 @@ impl Operations for BoxOps {
                 }
                 if let Some(snap) = &r.handle.remote_workspace {
                     remove_on_box(ssh, snap);
+                }
+                if detached(&r) {
+                    remove_on_box(ssh, &box_run_dir(&r));
                 }
                 ssh.close();
                 res

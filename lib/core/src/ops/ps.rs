@@ -18,7 +18,14 @@ pub struct PsOptions {
 pub fn entry(f: &Found, now: u64) -> PsEntry {
     let r = &f.record;
     let over = r.status == Status::Finished;
-    let state = if over {
+    let detached = r
+        .run
+        .as_ref()
+        .is_some_and(|x| x.ending == runplz_protocol::RunEnding::Detached)
+        && r.collected != Some(true);
+    let state = if detached {
+        "detached"
+    } else if over {
         "finished"
     } else if state::alive(r) {
         "running"
@@ -128,7 +135,16 @@ pub fn table(entries: &[PsEntry]) -> String {
 pub fn main(o: &PsOptions) -> Result<Exit> {
     let found = state::list(&state::runs_dir());
     let now = state::now_f() as u64;
-    let mut entries: Vec<PsEntry> = found.iter().map(|f| entry(f, now)).collect();
+    let mut entries: Vec<PsEntry> = found
+        .iter()
+        .map(|f| {
+            let mut e = entry(f, now);
+            if let Some(s) = crate::slurm::ops::detached_state(&f.record) {
+                e.state = s.into();
+            }
+            e
+        })
+        .collect();
     entries.extend(untracked_boxes(&found));
     if o.table {
         crate::out::print_raw(&table(&entries))?;

@@ -60,10 +60,21 @@ fn connect(r: &Record) -> Result<Option<Ssh>> {
     }
 }
 
-/// Whether the run's Slurm job is still queued or running (`runplz ps` asks): `None` when
-/// the record names no job or the cluster could not be asked.
-// For `runplz ps` (the operations issue adds it beside this).
-#[allow(dead_code)]
+/// `runplz ps`'s state of a detached Slurm run not collected yet: `detached` while the
+/// cluster says its job is queued or running (or cannot be asked), `ended` once it is over;
+/// `None` for any other run.
+pub fn detached_state(r: &Record) -> Option<&'static str> {
+    if r.backend != "slurm" || !detached(r) || r.collected == Some(true) {
+        return None;
+    }
+    Some(match alive(r) {
+        Some(false) => "ended",
+        _ => "detached",
+    })
+}
+
+/// Whether the run's Slurm job is still queued or running: `None` when the record names no
+/// job or the cluster could not be asked.
 pub fn alive(r: &Record) -> Option<bool> {
     let id = r.handle.slurm_job_id.as_deref()?;
     if r.status == Status::Finished && !detached(r) {
@@ -298,6 +309,12 @@ impl Operations for SlurmOps {
         );
         if let Some(s) = ssh {
             s.close();
+        }
+        // `runplz ps` stops asking the cluster about it.
+        let marked = crate::state::RunState::open(&crate::ops::boxes::state_path(&run.run_id))
+            .and_then(|mut st| st.update(|r| r.collected = Some(true)));
+        if let Err(e) = marked {
+            crate::out::warn(TOOL, format!("run state not written: {e:#}"));
         }
         Ok(got)
     }

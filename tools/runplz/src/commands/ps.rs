@@ -27,11 +27,13 @@ WHAT IT LISTS:
   (state untracked). One JSON line per run:
   {\"type\":\"ps\",\"version\":1,\"run_id\":\"...\"|null,\"job\":\"train\"|null,
    \"backend\":\"brev\",\"host\":\"runplz-train-0badc0de\"|null,
-   \"state\":\"running\"|\"interrupted\"|\"finished\"|\"untracked\",\"step\":\"run\"|null,
+   \"state\":\"running\"|\"interrupted\"|\"detached\"|\"ended\"|\"finished\"|\"untracked\",\"step\":\"run\"|null,
    \"started_at\":SECONDS|null,\"ended_at\":SECONDS|null,\"exit_code\":N|null,
    \"failure\":\"user_code\"|null,\"price_per_hour\":1.006|null,\"cost\":1.04|null}
   interrupted: the runplz that started it is gone and the run never ended
-  (`runplz status RUN` asks the box; `runplz collect RUN` finishes it). cost is what the
+  (`runplz status RUN` asks the box; `runplz collect RUN` finishes it). detached: started
+  with --detach and not collected yet (`runplz status RUN` asks the box; a Slurm run is
+  asked here, and is ended once its job is over). cost is what the
   box cost, so far while it runs. --table prints the same as a table (times in UTC).
 
 EXIT STATUS:

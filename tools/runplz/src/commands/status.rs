@@ -27,7 +27,9 @@ WHAT IT SAYS (stdout):
   gone (killed, the machine rebooted), what the box says: orphaned (the job still runs
   there), stopped (nothing of the job runs: `runplz collect RUN` brings its outputs back
   and releases the box), box_gone (Brev no longer lists the box, or it is stopped), or
-  unreachable. A Modal run: see runplz(1), MODAL RECORDS. step is the step the run is in,
+  unreachable. A run started with --detach, from its supervisor on the box: detached (the
+  job runs), exited or timed_out (with its exit_code; `runplz collect RUN` brings the
+  outputs back), stopped, or unreachable. A Modal run: see runplz(1), MODAL RECORDS. step is the step the run is in,
   or stopped in; failure why it failed, once it did.
 
 EXIT STATUS:
