@@ -266,6 +266,20 @@ fn every_verb_answers_from_the_run_state_when_the_box_is_gone() {
     );
     let mut child = start(&fb, &job);
     let (run_id, name) = wait_job(&fb, &[]);
+    // What runplz received before it died is kept here (the box's copy goes with the box).
+    let log = fb
+        .env
+        .state_dir()
+        .join("runs")
+        .join(format!("{run_id}.log"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("said-this")
+    {
+        assert!(Instant::now() < end, "runplz never got the job's output");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     sigkill(&mut child);
     // Someone deletes the box by hand.
     fb.brev(&["delete", &name]);

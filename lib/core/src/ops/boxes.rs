@@ -182,24 +182,17 @@ impl Operations for BoxOps {
 
     fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
         let r = record(run)?;
-        // A detached job's output is on the box only, in its supervisor's folder.
-        if detached(r) {
-            if let Reach::Box(ssh, _cfg) = reach(r)? {
-                if lines.is_some() {
-                    crate::out::warn(
-                        TOOL,
-                        "-n is not supported for a detached run's output on its box: all of it follows",
-                    );
-                }
-                let got = crate::exec::box_tail(&ssh, super::place::exec_id(r), follow, false);
+        // A job whose runplz is gone (detached, or killed) goes on on its box: its whole
+        // output is there, in its supervisor's folder; the copy here stops where runplz did.
+        let on_box = r.backend != "local"
+            && (detached(r) || (r.status != Status::Finished && !state::alive(r)));
+        if on_box {
+            if let Ok(Reach::Box(ssh, _cfg)) = reach(r) {
+                let shown = tail_on_box(&ssh, r, follow, lines);
                 ssh.close();
-                if let crate::exec::BoxRun::None = got? {
-                    return Err(CliError::new(
-                        Exit::Failed,
-                        format!("the box has no output of run {}", r.run_id),
-                    ));
+                if shown? {
+                    return Ok(());
                 }
-                return Ok(());
             }
         }
         let path = state::log_path(&r.run_id);
@@ -445,6 +438,46 @@ impl Operations for BoxOps {
         }
         Ok(got)
     }
+}
+
+/// `runplz tail` from the box's supervisor folder of the run: false when the box has no
+/// output of it (the run's runplz read it to its end and removed it).
+fn tail_on_box(
+    ssh: &crate::ssh::Ssh,
+    r: &Record,
+    follow: bool,
+    lines: Option<usize>,
+) -> Result<bool> {
+    let id = super::place::exec_id(r);
+    if let (Some(n), false) = (lines, follow) {
+        let cat = format!(
+            "cat -- \"$HOME\"/{} 2>/dev/null || exit 3",
+            crate::quote::sh(&format!("{}/out", box_run_dir(r)))
+        );
+        let got = ssh
+            .command(&cat)
+            .output(crate::process::Output::Capture)
+            .run()?;
+        if got.status.code() == 3 {
+            return Ok(false);
+        }
+        let text = got.stdout;
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all(&text[last_lines_start(&text, n)..])
+            .and_then(|_| out.flush());
+        return Ok(true);
+    }
+    if lines.is_some() {
+        crate::out::warn(
+            TOOL,
+            "-n with -f is not supported for output read from the box: all of it follows",
+        );
+    }
+    Ok(!matches!(
+        crate::exec::box_tail(ssh, id, follow, false)?,
+        crate::exec::BoxRun::None
+    ))
 }
 
 fn still_running(r: &Record) -> anyhow::Error {
