@@ -275,9 +275,78 @@ fn the_pod_is_in_the_run_state_as_soon_as_runpod_made_it() {
     let pods = rp.pods();
     assert_eq!(pods.len(), 1);
     let runs = rp.env.state_dir().join("runs");
-    let e = std::fs::read_dir(&runs).unwrap().flatten().next().unwrap();
+    // The run state only (its events and job log sit beside it).
+    let e = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.ends_with(".json") && !n.ends_with(".events.jsonl")
+        })
+        .unwrap();
     let st: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
     assert_eq!(st["handle"]["pod_id"], pods[0]["id"]);
     assert_eq!(st["handle"]["instance"], pods[0]["name"]);
     assert_eq!(st["teardown"]["status"], "pending");
+    // `runplz reconcile` finds the pod that run left billing; `--apply` terminates it and
+    // the run state says its release is done.
+    let lines = |o: &std::process::Output| -> Vec<Value> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let seen = crate::support::run_expect(
+        rp.cmd("runplz")
+            .arg("reconcile")
+            .stdin(std::process::Stdio::null()),
+        0,
+    );
+    let found = lines(&seen);
+    assert_eq!(found.len(), 1, "{}", stderr(&seen));
+    assert_eq!(
+        (
+            &found[0]["backend"],
+            &found[0]["name"],
+            &found[0]["reason"],
+            &found[0]["action"]
+        ),
+        (
+            &Value::from("runpod"),
+            &pods[0]["name"],
+            &Value::from("runplz_gone"),
+            &Value::from("none")
+        )
+    );
+    assert!(
+        rp.calls_of("terminate").is_empty(),
+        "reconcile without --apply touched a pod"
+    );
+    let applied = crate::support::run_expect(
+        rp.cmd("runplz")
+            .args(["reconcile", "--apply"])
+            .stdin(std::process::Stdio::null()),
+        0,
+    );
+    assert_eq!(
+        lines(&applied)[0]["action"],
+        "terminated",
+        "{}",
+        stderr(&applied)
+    );
+    rp.assert_all_released("TERMINATED");
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap();
+    assert_eq!(st["teardown"]["status"], "done", "{st}");
+    // Nothing of ours is left to list.
+    let again = crate::support::run_expect(
+        rp.cmd("runplz")
+            .arg("reconcile")
+            .stdin(std::process::Stdio::null()),
+        0,
+    );
+    assert!(
+        lines(&again).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 }

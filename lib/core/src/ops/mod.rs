@@ -97,7 +97,7 @@ fn operations(name: &str) -> Result<Box<dyn Operations>> {
     match name {
         "modal" => Ok(Box::new(crate::modal::ops::ModalOps)),
         "slurm" => Ok(Box::new(crate::slurm::ops::SlurmOps)),
-        "local" | "ssh" | "brev" => Ok(Box::new(boxes::BoxOps)),
+        "local" | "ssh" | "brev" | "runpod" => Ok(Box::new(boxes::BoxOps)),
         other => Err(CliError::usage(format!(
             "runplz status / tail / kill / collect do not support {other} runs yet"
         ))),

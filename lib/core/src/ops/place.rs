@@ -40,6 +40,13 @@ pub(super) fn brev_name(r: &Record) -> Option<&str> {
         .flatten()
 }
 
+/// The RunPod pod of a runpod run, once RunPod made it.
+pub(super) fn runpod_pod(r: &Record) -> Option<&str> {
+    (r.backend == "runpod")
+        .then_some(r.handle.pod_id.as_deref())
+        .flatten()
+}
+
 /// Reach the run's box again from its handle.
 pub(super) fn reach(r: &Record) -> Result<Reach> {
     if r.backend == "local" {
@@ -79,6 +86,23 @@ pub(super) fn reach(r: &Record) -> Result<Reach> {
             },
         )?;
         return Ok(Reach::Box(ssh, Some(dir)));
+    }
+    if let Some(id) = runpod_pod(r) {
+        let api = crate::runpod::Api::from_env()?;
+        let pod = api
+            .pod(id)
+            .map_err(|e| crate::runpod::error(e, "asking RunPod about the pod"))?;
+        match pod {
+            None => {
+                return Ok(Reach::Gone(format!(
+                    "pod {id} is gone (RunPod does not know it)"
+                )))
+            }
+            Some(p) if p.desired_status != "RUNNING" => {
+                return Ok(Reach::Gone(format!("pod {id} is {}", p.desired_status)))
+            }
+            Some(_) => {}
+        }
     }
     let ssh = match &r.handle.ssh {
         Some(h) => {
@@ -177,6 +201,31 @@ pub(super) fn remove_on_box(ssh: &Ssh, dir: &str) {
 pub(super) fn release(st: &mut RunState) -> bool {
     let r = st.record.clone();
     let _ = st.teardown(None);
+    if let Some(id) = runpod_pod(&r) {
+        let res = crate::runpod::Api::from_env().and_then(|api| {
+            let done = if r.teardown.policy == "stop" {
+                api.stop(id).map(|_| "stopped")
+            } else {
+                api.terminate(id).map(|_| "terminated")
+            };
+            done.map_err(|e| crate::runpod::error(e, "releasing the pod"))
+        });
+        let ok = match res {
+            Ok(v) => {
+                crate::out::note(TOOL, format!("pod {id}: {v}"));
+                true
+            }
+            Err(e) => {
+                crate::out::warn(
+                    TOOL,
+                    format!("POD {id} WAS NOT RELEASED: {e:#}. It may still be running and billing: check RunPod's console"),
+                );
+                false
+            }
+        };
+        let _ = st.teardown(Some(ok));
+        return ok;
+    }
     let ok = match brev_name(&r) {
         None => true,
         Some(name) => {

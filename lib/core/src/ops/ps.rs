@@ -101,6 +101,48 @@ fn untracked_boxes(found: &[Found]) -> Vec<PsEntry> {
         .collect()
 }
 
+/// The RunPod pods of ours (`runplz-*`, not terminated) that no run state here names: asked
+/// only when `RUNPOD_API_KEY` is set and some run here used RunPod.
+fn untracked_pods(found: &[Found]) -> Vec<PsEntry> {
+    if !found.iter().any(|f| f.record.backend == "runpod")
+        || std::env::var("RUNPOD_API_KEY").map_or(true, |k| k.trim().is_empty())
+    {
+        return Vec::new();
+    }
+    let pods = match crate::runpod::Api::from_env().and_then(|a| {
+        a.our_pods()
+            .map_err(|e| crate::runpod::error(e, "listing RunPod pods"))
+    }) {
+        Ok(p) => p,
+        Err(e) => {
+            crate::out::warn("runplz", format!("RunPod pods not listed: {e:#}"));
+            return Vec::new();
+        }
+    };
+    pods.into_iter()
+        .filter(|p| p.desired_status != "TERMINATED")
+        .filter(|p| {
+            !found
+                .iter()
+                .any(|f| f.record.handle.instance.as_deref() == Some(p.name.as_str()))
+        })
+        .map(|p| PsEntry {
+            run_id: None,
+            job: None,
+            backend: "runpod".into(),
+            host: Some(p.name),
+            state: "untracked".into(),
+            step: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            failure: None,
+            price_per_hour: p.cost_per_hr,
+            cost: None,
+        })
+        .collect()
+}
+
 /// The table `--table` prints.
 pub fn table(entries: &[PsEntry]) -> String {
     let dash = || "-".to_string();
@@ -146,6 +188,7 @@ pub fn main(o: &PsOptions) -> Result<Exit> {
         })
         .collect();
     entries.extend(untracked_boxes(&found));
+    entries.extend(untracked_pods(&found));
     if o.table {
         crate::out::print_raw(&table(&entries))?;
     } else {

@@ -3,7 +3,9 @@
 //! ones a run state here proves orphaned (the run's runplz is gone, or the run ended and
 //! its release failed). A box without runplz's prefix is never looked at, a box of a live
 //! run is never listed, and a box no run state here names (maybe another machine's run) is
-//! listed but never touched. Modal sandboxes are not reconciled yet (said on stderr).
+//! listed but never touched. RunPod pods named `runplz-*` are judged the same way when
+//! `RUNPOD_API_KEY` is set (`--apply` terminates them). Modal sandboxes are not reconciled
+//! yet (said on stderr).
 
 use crate::state::{self, Failure, Found, RunState, Status, TeardownStatus};
 use anyhow::Result;
@@ -27,9 +29,15 @@ fn judge<'a>(b: &BoxInfo, found: &'a [Found]) -> Option<(&'static str, Option<&'
     if !crate::brevbox::is_ours(&b.name) || b.status == "DELETING" {
         return None;
     }
+    judge_name(&b.name, found)
+}
+
+/// [`judge`] for a box or pod of ours named `name` (written in its run's state before it
+/// was made).
+fn judge_name<'a>(name: &str, found: &'a [Found]) -> Option<(&'static str, Option<&'a Found>)> {
     let mine: Vec<&Found> = found
         .iter()
-        .filter(|f| f.record.handle.instance.as_deref() == Some(b.name.as_str()))
+        .filter(|f| f.record.handle.instance.as_deref() == Some(name))
         .collect();
     if mine
         .iter()
@@ -74,19 +82,105 @@ pub fn main(o: &ReconcileOptions) -> Result<Exit> {
         TOOL,
         "Modal sandboxes are not reconciled yet: `runplz kill RUN` stops one by its run id",
     );
-    if which::which("brev").is_err() {
-        crate::out::note(TOOL, "`brev` is not installed: no Brev boxes to look at");
-        return emit(o, &[]);
-    }
-    let cli = crate::brevbox::Brev::find()?;
-    let boxes = cli.ls()?;
     let found = state::list(&state::runs_dir());
     let now = state::now_f() as u64;
-    let mut prices = Prices(None);
     let mut orphans = Vec::new();
     let mut failed = false;
+    if which::which("brev").is_err() {
+        crate::out::note(TOOL, "`brev` is not installed: no Brev boxes to look at");
+    } else {
+        failed |= brev_orphans(o, &found, now, &mut orphans)?;
+    }
+    if std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+        failed |= runpod_orphans(o, &found, now, &mut orphans)?;
+    } else if found.iter().any(|f| f.record.backend == "runpod") {
+        crate::out::note(TOOL, "RUNPOD_API_KEY is not set: no RunPod pods to look at");
+    }
+    emit(o, &orphans)?;
+    Ok(if failed { Exit::Failed } else { Exit::Ok })
+}
+
+/// The RunPod pods named `runplz-*` that no live run holds; with `--apply`, those a run
+/// state here names are terminated. True when a terminate failed.
+fn runpod_orphans(
+    o: &ReconcileOptions,
+    found: &[Found],
+    now: u64,
+    orphans: &mut Vec<Orphan>,
+) -> Result<bool> {
+    let api = crate::runpod::Api::from_env()?;
+    let pods = api
+        .our_pods()
+        .map_err(|e| crate::runpod::error(e, "listing RunPod pods"))?;
+    let mut failed = false;
+    for p in pods.iter().filter(|p| p.desired_status != "TERMINATED") {
+        let Some((reason, f)) = judge_name(&p.name, found) else {
+            continue;
+        };
+        let r = f.map(|f| &f.record);
+        let price = p.cost_per_hr.or_else(|| r.and_then(|r| r.price_per_hour));
+        let age = r.map(|r| now.saturating_sub(r.started_at));
+        let cost = match (price, age) {
+            (Some(p), Some(a)) => Some((p * a as f64 / 3600.0 * 100.0).round() / 100.0),
+            _ => None,
+        };
+        let mut action = "none".to_string();
+        if o.apply {
+            action = match f {
+                None => {
+                    crate::out::warn(
+                        TOOL,
+                        format!("pod {} ({}) carries runplz's name but no run state here names it (another machine's run?): not touched", p.name, p.id),
+                    );
+                    "skipped".into()
+                }
+                Some(f) => match api.terminate(&p.id) {
+                    Ok(()) => {
+                        crate::out::note(TOOL, format!("pod {} ({}): terminated", p.name, p.id));
+                        mark_released(f, price, now);
+                        "terminated".into()
+                    }
+                    Err(e) => {
+                        failed = true;
+                        crate::out::warn(
+                            TOOL,
+                            format!("POD {} ({}) WAS NOT TERMINATED: {e}", p.name, p.id),
+                        );
+                        "failed".into()
+                    }
+                },
+            };
+        }
+        orphans.push(Orphan {
+            backend: "runpod".into(),
+            name: p.name.clone(),
+            status: p.desired_status.clone(),
+            instance_type: p.gpu.clone(),
+            run_id: r.map(|r| r.run_id.clone()),
+            reason: reason.into(),
+            age_seconds: age,
+            price_per_hour: price,
+            cost_so_far: cost,
+            action,
+        });
+    }
+    Ok(failed)
+}
+
+/// The Brev boxes named `runplz-*` that no live run holds; with `--apply`, those a run state
+/// here names are deleted. True when a delete failed.
+fn brev_orphans(
+    o: &ReconcileOptions,
+    found: &[Found],
+    now: u64,
+    orphans: &mut Vec<Orphan>,
+) -> Result<bool> {
+    let cli = crate::brevbox::Brev::find()?;
+    let boxes = cli.ls()?;
+    let mut prices = Prices(None);
+    let mut failed = false;
     for b in &boxes {
-        let Some((reason, f)) = judge(b, &found) else {
+        let Some((reason, f)) = judge(b, found) else {
             continue;
         };
         let r = f.map(|f| &f.record);
@@ -138,8 +232,7 @@ pub fn main(o: &ReconcileOptions) -> Result<Exit> {
             action,
         });
     }
-    emit(o, &orphans)?;
-    Ok(if failed { Exit::Failed } else { Exit::Ok })
+    Ok(failed)
 }
 
 /// The run whose box `--apply` deleted is over: its state says so.

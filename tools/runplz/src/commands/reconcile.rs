@@ -5,8 +5,8 @@ use runplz_core::ops::reconcile::{self, ReconcileOptions};
 /// `runplz reconcile`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Delete the orphaned boxes a run state here proves ours (a box no run state names is
-    /// listed, never touched).
+    /// Delete (a RunPod pod: terminate) the orphaned boxes a run state here proves ours (a
+    /// box no run state names is listed, never touched).
     #[arg(long)]
     pub apply: bool,
     /// One table for people instead of JSON Lines.
@@ -32,12 +32,14 @@ WHAT IT FINDS:
   holds: a box whose run's runplz is gone before it released it (reason runplz_gone), a
   box of a run that ended but whose release failed (run_over), and a runplz-* box that no
   run state here names (no_run_state: maybe another machine's run). A box without the
-  prefix is never looked at; a box of a run whose runplz is alive is never listed. One
-  JSON line per box:
+  prefix is never looked at; a box of a run whose runplz is alive is never listed. With
+  RUNPOD_API_KEY set, the RunPod pods named runplz-* (not terminated) are judged the same
+  way (backend \"runpod\"; --apply terminates them, action \"terminated\"). One JSON line
+  per box or pod:
   {\"type\":\"orphan\",\"version\":1,\"backend\":\"brev\",\"name\":\"runplz-train-0badc0de\",
    \"status\":\"RUNNING\",\"instance_type\":\"g5.xlarge\"|null,\"run_id\":\"...\"|null,
    \"reason\":\"runplz_gone\",\"age_seconds\":N|null,\"price_per_hour\":1.006|null,
-   \"cost_so_far\":1.2|null,\"action\":\"none\"|\"deleted\"|\"skipped\"|\"failed\"}
+   \"cost_so_far\":1.2|null,\"action\":\"none\"|\"deleted\"|\"terminated\"|\"skipped\"|\"failed\"}
   The price is the run state's, else the catalog's (brev search) for the box's type; the
   age and cost count from the run's start. --apply deletes the runplz_gone and run_over
   boxes and marks their runs over; a no_run_state box is skipped with a warning. Modal
