@@ -471,24 +471,7 @@ impl Backend for Brev {
     }
 
     fn acquire(&self, p: &Prepared, state: &mut RunState) -> Result<Place> {
-        match self.bring_up(p, state) {
-            Ok(ssh) => Ok(Place::Box(ssh)),
-            Err(e) => {
-                // No box to run on is a set-up failure (5), as a failed probe is; bad input
-                // (2), no offer that fits (6) and a signal (128+n) keep their codes.
-                let e = match crate::error::exit_of(&e, Exit::ToolFailed) {
-                    Exit::Failed | Exit::ToolFailed => {
-                        CliError::new(Exit::SetupFailed, format!("{e:#}"))
-                    }
-                    _ => e,
-                };
-                // The steps never ran, so the composer's release will not: release here.
-                if let Err(te) = self.teardown() {
-                    return Err(e.context(format!("and releasing the box failed: {te:#}")));
-                }
-                Err(e)
-            }
-        }
+        super::acquired(self.bring_up(p, state), || self.teardown(), "box")
     }
 
     fn release_policy(&self) -> &'static str {

@@ -200,6 +200,34 @@ impl Args {
 }
 
 /// The rules `kind` adds to a valid job with its default settings (as written in the file).
+/// A provisioning backend's `acquire`: the box `brought` up, or, when it could not be, its
+/// `teardown` done here (the steps never ran, so the composer's release will not) and the
+/// error as a set-up failure (5), as a failed probe is; bad input (2), no offer that fits
+/// (6) and a signal (128+n) keep their codes. `what` names the place (`box`, `pod`).
+pub(crate) fn acquired(
+    brought: Result<crate::ssh::Ssh>,
+    teardown: impl FnOnce() -> Result<()>,
+    what: &str,
+) -> Result<Place> {
+    use crate::error::CliError;
+    use runplz_protocol::Exit;
+    match brought {
+        Ok(ssh) => Ok(Place::Box(ssh)),
+        Err(e) => {
+            let e = match crate::error::exit_of(&e, Exit::ToolFailed) {
+                Exit::Failed | Exit::ToolFailed => {
+                    CliError::new(Exit::SetupFailed, format!("{e:#}"))
+                }
+                _ => e,
+            };
+            if let Err(te) = teardown() {
+                return Err(e.context(format!("and releasing the {what} failed: {te:#}")));
+            }
+            Err(e)
+        }
+    }
+}
+
 pub fn check_job(job: &Job, kind: Kind) -> Result<(), JobError> {
     let settings = job.settings(kind);
     match kind {

@@ -617,22 +617,7 @@ impl Backend for Runpod {
     }
 
     fn acquire(&self, p: &Prepared, state: &mut RunState) -> Result<Place> {
-        match self.bring_up(p, state) {
-            Ok(ssh) => Ok(Place::Box(ssh)),
-            Err(e) => {
-                let e = match crate::error::exit_of(&e, Exit::ToolFailed) {
-                    Exit::Failed | Exit::ToolFailed => {
-                        CliError::new(Exit::SetupFailed, format!("{e:#}"))
-                    }
-                    _ => e,
-                };
-                // The steps never ran, so the composer's release will not: release here.
-                if let Err(te) = self.teardown() {
-                    return Err(e.context(format!("and releasing the pod failed: {te:#}")));
-                }
-                Err(e)
-            }
-        }
+        super::acquired(self.bring_up(p, state), || self.teardown(), "pod")
     }
 
     fn release_policy(&self) -> &'static str {

@@ -84,21 +84,26 @@ fn untracked_boxes(found: &[Found]) -> Vec<PsEntry> {
                 .iter()
                 .any(|f| f.record.handle.instance.as_deref() == Some(b.name.as_str()))
         })
-        .map(|b| PsEntry {
-            run_id: None,
-            job: None,
-            backend: "brev".into(),
-            host: Some(b.name),
-            state: "untracked".into(),
-            step: None,
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            failure: None,
-            price_per_hour: None,
-            cost: None,
-        })
+        .map(|b| untracked("brev", b.name, None))
         .collect()
+}
+
+/// A box or pod of ours that no run state here names.
+fn untracked(backend: &str, name: String, price_per_hour: Option<f64>) -> PsEntry {
+    PsEntry {
+        run_id: None,
+        job: None,
+        backend: backend.into(),
+        host: Some(name),
+        state: "untracked".into(),
+        step: None,
+        started_at: None,
+        ended_at: None,
+        exit_code: None,
+        failure: None,
+        price_per_hour,
+        cost: None,
+    }
 }
 
 /// The RunPod pods of ours (`runplz-*`, not terminated) that no run state here names: asked
@@ -126,20 +131,7 @@ fn untracked_pods(found: &[Found]) -> Vec<PsEntry> {
                 .iter()
                 .any(|f| f.record.handle.instance.as_deref() == Some(p.name.as_str()))
         })
-        .map(|p| PsEntry {
-            run_id: None,
-            job: None,
-            backend: "runpod".into(),
-            host: Some(p.name),
-            state: "untracked".into(),
-            step: None,
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            failure: None,
-            price_per_hour: p.cost_per_hr,
-            cost: None,
-        })
+        .map(|p| untracked("runpod", p.name, p.cost_per_hr))
         .collect()
 }
 

@@ -119,11 +119,7 @@ fn runpod_orphans(
         };
         let r = f.map(|f| &f.record);
         let price = p.cost_per_hr.or_else(|| r.and_then(|r| r.price_per_hour));
-        let age = r.map(|r| now.saturating_sub(r.started_at));
-        let cost = match (price, age) {
-            (Some(p), Some(a)) => Some((p * a as f64 / 3600.0 * 100.0).round() / 100.0),
-            _ => None,
-        };
+        let (age, cost) = age_and_cost(r, price, now);
         let mut action = "none".to_string();
         if o.apply {
             action = match f {
@@ -190,11 +186,7 @@ fn brev_orphans(
         let price = r
             .and_then(|r| r.price_per_hour)
             .or_else(|| prices.of(instance_type.as_deref()?));
-        let age = r.map(|r| now.saturating_sub(r.started_at));
-        let cost = match (price, age) {
-            (Some(p), Some(a)) => Some((p * a as f64 / 3600.0 * 100.0).round() / 100.0),
-            _ => None,
-        };
+        let (age, cost) = age_and_cost(r, price, now);
         let mut action = "none".to_string();
         if o.apply {
             action = match f {
@@ -233,6 +225,20 @@ fn brev_orphans(
         });
     }
     Ok(failed)
+}
+
+/// How long ago the run that made it started, and what it cost so far at `price` per hour.
+fn age_and_cost(
+    r: Option<&crate::state::Record>,
+    price: Option<f64>,
+    now: u64,
+) -> (Option<u64>, Option<f64>) {
+    let age = r.map(|r| now.saturating_sub(r.started_at));
+    let cost = match (price, age) {
+        (Some(p), Some(a)) => Some((p * a as f64 / 3600.0 * 100.0).round() / 100.0),
+        _ => None,
+    };
+    (age, cost)
 }
 
 /// The run whose box `--apply` deleted is over: its state says so.
