@@ -105,6 +105,9 @@ pub enum Failure {
     Timeout,
     /// The job printed nothing for too long and was stopped.
     Inactivity,
+    /// The run's cost cap (`--cost-cap-usd`) was reached and the job was stopped (or never
+    /// started).
+    CostCap,
     /// Stopped by a signal to runplz or by `runplz kill`.
     Cancelled,
     /// runplz lost the job: the connection broke, or runplz itself was killed.
@@ -127,6 +130,7 @@ impl Failure {
             Failure::UserCode => "user_code",
             Failure::Timeout => "timeout",
             Failure::Inactivity => "inactivity",
+            Failure::CostCap => "cost_cap",
             Failure::Cancelled => "cancelled",
             Failure::LostContact => "lost_contact",
             Failure::Unknown => "unknown",

@@ -192,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         pass_stdout: !cli.json,
         watch_dir: None,
+        cost_cap: None,
         stdin: match &cli.stdin {
             Some(f) => {
                 std::fs::File::open(f).map_err(|e| {

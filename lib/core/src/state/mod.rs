@@ -343,6 +343,7 @@ pub fn failure_of(
         E::Exited { .. } | E::Signaled { .. } => Some(Failure::UserCode),
         E::TimedOut { .. } => Some(Failure::Timeout),
         E::Inactive { .. } => Some(Failure::Inactivity),
+        E::CostCap { .. } => Some(Failure::CostCap),
         E::Interrupted { .. } => Some(Failure::Cancelled),
         E::Failed { step } => Some(match (step, exit_code) {
             (_, 2) => Failure::InvalidJob,
