@@ -142,7 +142,10 @@ fn the_supervisor_ends_the_job_at_the_cap_with_runplz_killed() {
         "the job survived the cap"
     );
     let out = std::fs::read_to_string(run_dir.join("out")).unwrap();
-    assert!(out.contains("job-started") && !out.contains("job-finished"), "{out}");
+    assert!(
+        out.contains("job-started") && !out.contains("job-finished"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -187,6 +190,10 @@ fn a_cap_without_a_known_price_or_not_positive_is_refused_before_anything() {
     );
     // Nothing was created or started, and no run was recorded for the flag errors.
     for verb in ["create", "start"] {
-        assert!(fb.calls_of(verb).is_empty(), "{verb}: {:?}", fb.calls_of(verb));
+        assert!(
+            fb.calls_of(verb).is_empty(),
+            "{verb}: {:?}",
+            fb.calls_of(verb)
+        );
     }
 }

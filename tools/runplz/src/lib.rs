@@ -362,7 +362,8 @@ OUTPUT:
    \"earlier\":{\"files\":1,\"paths\":[\"old.txt\"]},\"dropped_links\":[]},\"env_passed\":[\"HF_TOKEN\"],
    \"duration_seconds\":3.2}
   \"ending\" is one of {\"kind\":\"exited\",\"code\":N}, {\"kind\":\"signaled\",\"signal\":N},
-  {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
+  {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"cost_cap\",\"signal\":N|null} (brev and
+  runpod's --cost-cap-usd reached; exit 124), {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
   {\"kind\":\"failed\",\"step\":S}; steps are acquire, probe, sync, image, venv, run, collect.
   \"outputs\" is null when they did not come back. Its \"earlier\" counts the files already in
   the outputs folder that this run did not bring (from earlier runs: never deleted; the

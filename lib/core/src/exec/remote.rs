@@ -1246,6 +1246,17 @@ mod tests {
             "the deadline itself, on the box"
         );
         assert!(s.contains("rp_quiet=3 rp_qstop=1 rp_watch=\"$HOME\"/runplz-out/r-1\n"));
+        assert!(s.contains("rp_reason timed_out\n"));
+        // The cost cap is a deadline of its own reason; the earlier of the two wins.
+        o.cost_cap = Some(Duration::from_millis(900));
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=0.900\n") && s.contains("rp_reason cost_cap\n"));
+        o.cost_cap = Some(Duration::from_secs(9));
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=1.500\n") && s.contains("rp_reason timed_out\n"));
+        o.timeout = None;
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
         let l = launch_script(&o, "\x1erunplz-exec-00:");
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));

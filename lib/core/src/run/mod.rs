@@ -234,9 +234,7 @@ pub fn exit_for(ending: RunEnding, exit_code: Option<i32>) -> Exit {
     {
         match (ending, exit_code) {
             (
-                RunEnding::TimedOut { .. }
-                | RunEnding::Inactive { .. }
-                | RunEnding::CostCap { .. },
+                RunEnding::TimedOut { .. } | RunEnding::Inactive { .. } | RunEnding::CostCap { .. },
                 _,
             ) => Exit::TimedOut,
             (RunEnding::Detached, _) => Exit::Ok,

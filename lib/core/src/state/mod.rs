@@ -383,6 +383,7 @@ mod tests {
         assert_eq!(f(E::Signaled { signal: 9 }, 137, None), Some("user_code"));
         assert_eq!(f(E::TimedOut { signal: None }, 124, None), Some("timeout"));
         assert_eq!(f(E::Inactive { seconds: 5 }, 124, None), Some("inactivity"));
+        assert_eq!(f(E::CostCap { signal: None }, 124, None), Some("cost_cap"));
         let int = E::Interrupted {
             signal: 2,
             step: Step::Sync,
