@@ -58,7 +58,8 @@ pub struct RunState {
     /// Why the run failed, once it did (null while it runs and when it succeeded).
     #[serde(default)]
     pub failure: Option<Failure>,
-    /// Whether the job ran past its deadline (or its inactivity limit) and was stopped.
+    /// Whether the job ran past its deadline (or its inactivity limit, or the run's cost cap)
+    /// and was stopped.
     #[serde(default)]
     pub timed_out: bool,
     /// What was shipped: tree fingerprint, git commit and dirty flag (written at the start).

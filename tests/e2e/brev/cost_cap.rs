@@ -59,8 +59,12 @@ fn the_cap_ends_the_job_on_the_box_and_the_box_is_deleted() {
     assert!(err.contains("reached its cost cap"), "{err}");
     let st = state_of(&fb, r["run_id"].as_str().unwrap());
     assert_eq!(
-        (&st["failure"], &st["exit_code"]),
-        (&serde_json::json!("cost_cap"), &serde_json::json!(124)),
+        (&st["failure"], &st["exit_code"], &st["timed_out"]),
+        (
+            &serde_json::json!("cost_cap"),
+            &serde_json::json!(124),
+            &serde_json::json!(true)
+        ),
         "{st}"
     );
     assert_eq!(r["instance"]["price_per_hour"], 1.006, "{r}");

@@ -241,3 +241,23 @@ fn the_cost_cap_stops_the_job_on_the_pod() {
     assert_eq!(st["failure"], "cost_cap", "{st}");
     rp.assert_all_released("TERMINATED");
 }
+
+/// `--max-runtime-minutes`: a deadline from the start of provisioning, enforced as the job's
+/// timeout on the pod (whichever comes first); ending `timed_out`, exit 124, pod terminated.
+#[test]
+fn max_runtime_minutes_is_a_deadline_from_provisioning() {
+    let rp = FakeRunpod::new();
+    let (_d, job) = rp.job(
+        r#"{"name": "longrun", "image": {"from_registry": "debian:12"},
+        "run": "echo job-started; sleep 300; echo job-finished", "resources": {"gpu": "A6000"}}"#,
+    );
+    let o = rp.run(&job, &["--max-runtime-minutes", "1"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), Some(124), "{err}");
+    let r = record(&o);
+    assert_eq!(r["ending"]["kind"], "timed_out", "{r}");
+    assert!(!err.contains("job-finished"), "{err}");
+    // One minute from provisioning, whether it ended before or during the job.
+    assert!(r["duration_seconds"].as_f64().unwrap() < 200.0, "{r}");
+    rp.assert_all_released("TERMINATED");
+}

@@ -259,6 +259,7 @@ impl RunState {
                 run.ending,
                 runplz_protocol::RunEnding::TimedOut { .. }
                     | runplz_protocol::RunEnding::Inactive { .. }
+                    | runplz_protocol::RunEnding::CostCap { .. }
             );
             r.collected = run.outputs.as_ref().map(|_| true).or(r.collected);
             if let Some(i) = &run.instance {
