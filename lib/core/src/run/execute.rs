@@ -82,8 +82,11 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
         }
         Ok(place) => {
             t.cost_deadline = b.cost_cap().and_then(|(usd, price)| {
-                let hours = usd / price;
-                let d = Duration::try_from_secs_f64(hours * 3600.0).ok()?;
+                let Ok(d) = Duration::try_from_secs_f64(usd / price * 3600.0) else {
+                    // A free box (or one so cheap the cap is centuries away) never reaches it.
+                    out::warn(TOOL, format!("cost cap ${usd}: at ${price}/h it is never reached; the run has no cost deadline"));
+                    return None;
+                };
                 out::note(
                     TOOL,
                     format!("cost cap ${usd}: at ${price}/h the run may last {} from the start of provisioning", crate::backend::human(d.as_secs_f64())),
