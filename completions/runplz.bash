@@ -115,7 +115,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --instance --ssh-config --detach --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --instance --ssh-config --detach --cost-cap-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,10 @@ _runplz() {
                     return 0
                     ;;
                 --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cost-cap-usd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

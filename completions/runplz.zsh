@@ -88,6 +88,7 @@ _arguments "${_arguments_options[@]}" : \
 '--parallel=[With --sweep\: at most N runs at once (default 4; 1 on brev; on slurm every run, as one job array)]:N:_default' \
 '--instance=[A Brev box you made (\`brev ls\` lists it)\: started if stopped, used, then stopped (\`brev.on_finish\`). A name brev does not know is refused before anything is billed, unless \`brev.auto_create_instances\`. Without it, runplz picks the cheapest type that fits, creates \`runplz-<job>-<8 hex>\` and deletes it on every exit path]:NAME:_default' \
 '--ssh-config=[Your ssh config, included after brev'\''s \`~/.brev/ssh_config\` in the run'\''s own]:FILE:_files' \
+'(--plan)--cost-cap-usd=[The run'\''s budget in US dollars\: with the picked type'\''s price per hour it becomes a deadline of cap / price hours from the start of provisioning (creating the box and setting it up count). The job is stopped on the box when it is reached (by its supervisor, even with runplz gone; exit 124, ending and failure \`cost_cap\`); a budget spent before the job starts ends the run there. Needs a known price\: refused with --instance]:USD:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \
@@ -162,8 +163,8 @@ _arguments "${_arguments_options[@]}" : \
 '--gpu-id=[The GPU type id to create (\`"NVIDIA RTX A6000"\`), skipping the pick; needs --datacenter-id]:ID:_default' \
 '--datacenter-id=[The datacenter id (\`US-TX-3\`); needs --gpu-id]:ID:_default' \
 '--max-gpu-price=[Pick no GPU type priced above this, in USD per GPU-hour]:USD:_default' \
-'--cost-cap-usd=[Not supported yet\: refused (exit 2) rather than silently ignored]:USD:_default' \
-'--max-runtime-minutes=[Not supported yet\: refused (exit 2) rather than silently ignored]:MINUTES:_default' \
+'--cost-cap-usd=[The run'\''s budget in US dollars\: with the pod'\''s price per hour (known before the create) it becomes a deadline of cap / price hours from the start of provisioning (creating the pod and setting it up count). The job is stopped on the pod when it is reached (by its supervisor, even with runplz gone; exit 124, ending and failure \`cost_cap\`); a budget spent before the job starts ends the run there]:USD:_default' \
+'--max-runtime-minutes=[The run'\''s own deadline in minutes from the start of provisioning (the job'\''s \`timeout\` still applies; the earlier one stops it, exit 124, ending \`timed_out\`)]:MINUTES:_default' \
 '--plan[Print the equivalent POSIX shell script of rp-* calls instead of running anything. It never holds a value of the environment passed to the job\: it reads \`pass_env\` and \`--env NAME\` from its own environment when it runs (so \`--env NAME=VALUE\` is refused with \`--plan\`) and the \`--env-file\` by its path]' \
 '(--plan)--json[Print the run record (see OUTPUT) on stdout, and send the job'\''s stdout to stderr, as \`cargo --message-format=json\` does. The record is kept in the run state either way]' \
 '-q[Say only warnings and errors on stderr (the job'\''s own output still comes)\: no step lines, no set-up output (a failed step'\''s error still ends with its last lines)]' \

@@ -35,6 +35,13 @@ pub enum Ending {
         /// The signal that ended it, when known.
         signal: Option<i32>,
     },
+    /// It was still running when the run's cost cap (`runplz --cost-cap-usd`: the cap over
+    /// the box's price per hour, counted from provisioning) was reached, and was stopped as at
+    /// a deadline (exit 124).
+    CostCap {
+        /// The signal that ended it, when known.
+        signal: Option<i32>,
+    },
     /// The tool received this signal (SIGINT, SIGTERM, SIGHUP) and stopped the command.
     Interrupted {
         /// The signal the tool received (and passed on to the command).

@@ -71,6 +71,9 @@
 //!   step start and end times, and `handle.ssh`; each run keeps `<run id>.events.jsonl`
 //!   ([`state::EventLine`]) and `<run id>.log` beside its state. New fields and records, so
 //!   no bump.
+//! - issue #10: the cost cap (`runplz brev|runpod --cost-cap-usd`) adds the ending
+//!   `{"kind":"cost_cap","signal":N|null}` to the `exec` and `run` records (exit 124, as a
+//!   deadline) and the failure reason `cost_cap` to the run state. New values, so no bump.
 #![deny(missing_docs)]
 
 mod brevbox;

@@ -66,6 +66,12 @@ pub enum RunEnding {
         /// The quiet time allowed.
         seconds: u64,
     },
+    /// The run's cost cap (`--cost-cap-usd`) was reached: the job was stopped on the box, or
+    /// never started because provisioning and set-up had already used the budget (exit 124).
+    CostCap {
+        /// The signal that ended the job, when known (`null` too when it never started).
+        signal: Option<i32>,
+    },
     /// runplz received this signal during `step` and stopped there.
     Interrupted {
         /// The signal runplz received.

@@ -58,7 +58,8 @@ pub struct RunState {
     /// Why the run failed, once it did (null while it runs and when it succeeded).
     #[serde(default)]
     pub failure: Option<Failure>,
-    /// Whether the job ran past its deadline (or its inactivity limit) and was stopped.
+    /// Whether the job ran past its deadline (or its inactivity limit, or the run's cost cap)
+    /// and was stopped.
     #[serde(default)]
     pub timed_out: bool,
     /// What was shipped: tree fingerprint, git commit and dirty flag (written at the start).
@@ -105,6 +106,9 @@ pub enum Failure {
     Timeout,
     /// The job printed nothing for too long and was stopped.
     Inactivity,
+    /// The run's cost cap (`--cost-cap-usd`) was reached and the job was stopped (or never
+    /// started).
+    CostCap,
     /// Stopped by a signal to runplz or by `runplz kill`.
     Cancelled,
     /// runplz lost the job: the connection broke, or runplz itself was killed.
@@ -127,6 +131,7 @@ impl Failure {
             Failure::UserCode => "user_code",
             Failure::Timeout => "timeout",
             Failure::Inactivity => "inactivity",
+            Failure::CostCap => "cost_cap",
             Failure::Cancelled => "cancelled",
             Failure::LostContact => "lost_contact",
             Failure::Unknown => "unknown",

@@ -34,6 +34,10 @@ fn exec_record_writes_the_documented_shape() {
             json!({"kind": "timed_out", "signal": null}),
         ),
         (
+            Ending::CostCap { signal: Some(15) },
+            json!({"kind": "cost_cap", "signal": 15}),
+        ),
+        (
             Ending::Interrupted {
                 signal: 2,
                 ended_by: Some(9),

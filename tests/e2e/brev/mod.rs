@@ -5,6 +5,7 @@
 //! left: an ephemeral box deleted (its user and home gone with it), a named box stopped
 //! with nothing of the job on it.
 
+mod cost_cap;
 mod detach;
 mod failures;
 mod lifecycle;

@@ -160,12 +160,16 @@ fn flags_that_cannot_work_are_refused_before_anything_is_asked() {
         (&["--gpu-id", "NVIDIA RTX A6000"][..], "--datacenter-id"),
         (&["--datacenter-id", "US-TX-3"][..], "--gpu-id"),
         (
-            &["--cost-cap-usd", "5"][..],
-            "not supported by runplz runpod yet",
+            &["--cost-cap-usd=0"][..],
+            "--cost-cap-usd: found 0, expected a positive number of US dollars",
         ),
         (
-            &["--max-runtime-minutes", "5"][..],
-            "not supported by runplz runpod yet",
+            &["--cost-cap-usd=-2.5"][..],
+            "--cost-cap-usd: found -2.5, expected a positive number of US dollars",
+        ),
+        (
+            &["--max-runtime-minutes", "0"][..],
+            "--max-runtime-minutes: found 0, expected 1 to 43200",
         ),
     ] {
         let o = rp.run(&job, args);
@@ -194,4 +198,66 @@ fn flags_that_cannot_work_are_refused_before_anything_is_asked() {
         stderr(&o)
     );
     assert!(rp.pods().is_empty());
+}
+
+/// `--cost-cap-usd` (issue #10): the pod's price, known before the create, turns the cap
+/// into a deadline from the start of provisioning; the job's supervisor on the pod stops the
+/// job there, and the pod is terminated: ending and failure `cost_cap`, exit 124.
+#[test]
+fn the_cost_cap_stops_the_job_on_the_pod() {
+    let rp = FakeRunpod::new();
+    let (_d, job) = rp.job(
+        r#"{"name": "capped", "image": {"from_registry": "debian:12"},
+        "run": "echo job-started; sleep 300; echo job-finished", "resources": {"gpu": "A6000"}}"#,
+    );
+    // 1.5 cents: 70 to 110 s at the fake's A6000 prices, far less than the job's 300 s.
+    let o = rp.run(
+        &job,
+        &[
+            "--gpu-id",
+            "NVIDIA RTX A6000",
+            "--datacenter-id",
+            "US-TX-3",
+            "--cost-cap-usd",
+            "0.015",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(code(&o), Some(124), "{err}");
+    let r = record(&o);
+    assert_eq!(r["ending"]["kind"], "cost_cap", "{r}");
+    assert!(r["exit_code"].is_i64(), "the job ran: {r}");
+    assert!(
+        err.contains("job-started") && !err.contains("job-finished"),
+        "{err}"
+    );
+    assert!(r["duration_seconds"].as_f64().unwrap() < 250.0, "{r}");
+    let id = r["run_id"].as_str().unwrap();
+    let st: Value = serde_json::from_str(
+        &std::fs::read_to_string(rp.env.state_dir().join("runs").join(format!("{id}.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st["failure"], "cost_cap", "{st}");
+    rp.assert_all_released("TERMINATED");
+}
+
+/// `--max-runtime-minutes`: a deadline from the start of provisioning, enforced as the job's
+/// timeout on the pod (whichever comes first); ending `timed_out`, exit 124, pod terminated.
+#[test]
+fn max_runtime_minutes_is_a_deadline_from_provisioning() {
+    let rp = FakeRunpod::new();
+    let (_d, job) = rp.job(
+        r#"{"name": "longrun", "image": {"from_registry": "debian:12"},
+        "run": "echo job-started; sleep 300; echo job-finished", "resources": {"gpu": "A6000"}}"#,
+    );
+    let o = rp.run(&job, &["--max-runtime-minutes", "1"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), Some(124), "{err}");
+    let r = record(&o);
+    assert_eq!(r["ending"]["kind"], "timed_out", "{r}");
+    assert!(!err.contains("job-finished"), "{err}");
+    // One minute from provisioning, whether it ended before or during the job.
+    assert!(r["duration_seconds"].as_f64().unwrap() < 200.0, "{r}");
+    rp.assert_all_released("TERMINATED");
 }

@@ -196,6 +196,14 @@ pub struct BrevArgs {
     /// its supervisor there (deadline and inactivity watch included).
     #[arg(long, conflicts_with = "plan")]
     pub detach: bool,
+    /// The run's budget in US dollars: with the picked type's price per hour it becomes a
+    /// deadline of cap / price hours from the start of provisioning (creating the box and
+    /// setting it up count). The job is stopped on the box when it is reached (by its
+    /// supervisor, even with runplz gone; exit 124, ending and failure `cost_cap`); a budget
+    /// spent before the job starts ends the run there. Needs a known price: refused with
+    /// --instance.
+    #[arg(long, value_name = "USD", conflicts_with = "plan")]
+    pub cost_cap_usd: Option<f64>,
 }
 
 /// `runplz slurm`.
@@ -238,10 +246,15 @@ pub struct RunpodArgs {
     /// Pick no GPU type priced above this, in USD per GPU-hour.
     #[arg(long, value_name = "USD")]
     pub max_gpu_price: Option<f64>,
-    /// Not supported yet: refused (exit 2) rather than silently ignored.
+    /// The run's budget in US dollars: with the pod's price per hour (known before the
+    /// create) it becomes a deadline of cap / price hours from the start of provisioning
+    /// (creating the pod and setting it up count). The job is stopped on the pod when it is
+    /// reached (by its supervisor, even with runplz gone; exit 124, ending and failure
+    /// `cost_cap`); a budget spent before the job starts ends the run there.
     #[arg(long, value_name = "USD")]
     pub cost_cap_usd: Option<f64>,
-    /// Not supported yet: refused (exit 2) rather than silently ignored.
+    /// The run's own deadline in minutes from the start of provisioning (the job's
+    /// `timeout` still applies; the earlier one stops it, exit 124, ending `timed_out`).
     #[arg(long, value_name = "MINUTES")]
     pub max_runtime_minutes: Option<u64>,
 }
@@ -315,11 +328,20 @@ HOW A RUNPOD RUN GOES:
   Ctrl-C, TERM, HUP. The record's instance names the pod (pod_id), the GPU type, the
   datacenter, price_per_hour (RunPod's costPerHr) and the cost. The pod id is in the run
   state (handle.pod_id). RUNPLZ_RUNPOD_CALL_TIMEOUT sets the seconds one API call may take
-  (default 60). --plan, --cost-cap-usd and --max-runtime-minutes are not supported yet.
+  (default 60). --plan is not supported yet.
+  --cost-cap-usd USD: the price per hour is known before the create (the picked type's
+  price per GPU-hour x the GPU count; RunPod's costPerHr once the pod exists), so the cap
+  becomes a deadline of USD / price hours from the start of provisioning (creating the pod
+  and setting it up count). Reached before the job starts, the run ends there; reached
+  while it runs, the job's supervisor on the pod stops it (TERM, the grace, KILL), even with
+  runplz gone. Either way the pod is released, the exit is 124 and the ending and failure
+  are cost_cap. --max-runtime-minutes M is such a deadline given in minutes (ending
+  timed_out). The job's own timeout still applies; the earliest deadline wins.
 
 EXAMPLES:
   RUNPOD_API_KEY=... runplz runpod job.json
   runplz runpod job.json --max-gpu-price 0.80
+  runplz runpod job.json --cost-cap-usd 5
   runplz runpod job.json --gpu-id \"NVIDIA RTX A6000\" --datacenter-id US-TX-3";
 
 const AFTER_HELP: &str = "\
@@ -340,7 +362,8 @@ OUTPUT:
    \"earlier\":{\"files\":1,\"paths\":[\"old.txt\"]},\"dropped_links\":[]},\"env_passed\":[\"HF_TOKEN\"],
    \"duration_seconds\":3.2}
   \"ending\" is one of {\"kind\":\"exited\",\"code\":N}, {\"kind\":\"signaled\",\"signal\":N},
-  {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
+  {\"kind\":\"timed_out\",\"signal\":N|null}, {\"kind\":\"cost_cap\",\"signal\":N|null} (brev and
+  runpod's --cost-cap-usd reached; exit 124), {\"kind\":\"interrupted\",\"signal\":N,\"step\":S} or
   {\"kind\":\"failed\",\"step\":S}; steps are acquire, probe, sync, image, venv, run, collect.
   \"outputs\" is null when they did not come back. Its \"earlier\" counts the files already in
   the outputs folder that this run did not bring (from earlier runs: never deleted; the
@@ -422,8 +445,8 @@ RUN STATE:
   outputs folder, the container, the Brev box), what was shipped (tree fingerprint, git
   commit, dirty flag), the box's type and price per hour, and whether the place was
   released; at the end the exit code, why it failed (\"failure\": invalid_job, no_capacity,
-  auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cancelled,
-  lost_contact), whether the outputs came back and the cost (price x billed time). A
+  auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cost_cap,
+  cancelled, lost_contact), whether the outputs came back and the cost (price x billed time). A
   killed runplz leaves it saying where it stopped. Beside it: <run_id>.events.jsonl (one
   {\"type\":\"event\",\"version\":1,\"run_id\":..,\"at\":SECONDS,\"event\":\"created\"|\"step_start\"|
   \"step_end\"|\"warning\"|\"finished\"|\"killed\"|\"collected\",...} line per step start and end,
@@ -478,7 +501,9 @@ EXAMPLES:
 
 EXIT STATUS:
   The job's own exit code is runplz's exit code. 124: the job ran past its deadline
-  (`timeout`, or `ssh.max_runtime_seconds` if shorter) and was killed. 2: bad usage or an
+  (`timeout`, or `ssh.max_runtime_seconds` if shorter) and was killed, or the run reached
+  its --cost-cap-usd (brev, runpod; ending and failure cost_cap) or --max-runtime-minutes
+  (runpod), the job stopped on the box or never started. 2: bad usage or an
   invalid job (nothing ran). 3: a precondition on the box failed (nothing ran). 5: a setup
   step failed before the job ran (the message names it), or the job exited 0 but its
   outputs did not come back (ending {\"kind\":\"failed\",\"step\":\"collect\"}, exit_code
@@ -623,6 +648,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 instance: a.instance,
                 ssh_config: a.ssh_config,
                 detach: a.detach,
+                cost_cap_usd: a.cost_cap_usd,
             }),
         ),
         BackendCmd::Modal(a) => (
@@ -750,7 +776,7 @@ pub fn without_sweep_flags(argv: Vec<OsString>) -> Vec<OsString> {
 
 /// The exit codes runplz can return (its man pages' EXIT STATUS): the job's own code, or
 /// 2 (nothing ran), 3 (a precondition on the box failed), 5 (a setup step failed), 124
-/// (the job timed out), 125 (runplz itself failed), 128+n (interrupted). Never 1 or 4 of
+/// (the job timed out, or the run reached its cost cap), 125 (runplz itself failed), 128+n (interrupted). Never 1 or 4 of
 /// its own: a failing step before the job is 5, a failing collect is a warning.
 pub const EXIT_CODES: &[Exit] = &[
     Exit::Ok,

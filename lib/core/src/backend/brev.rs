@@ -44,6 +44,8 @@ pub struct BrevArgs {
     /// `--detach`: start the job and return; the box stays up (billed) until `runplz
     /// collect` or `runplz kill` releases it as `brev.on_finish` says.
     pub detach: bool,
+    /// `--cost-cap-usd`: the run's budget in US dollars, from the start of provisioning.
+    pub cost_cap_usd: Option<f64>,
 }
 
 /// What happens to the box at the end.
@@ -81,6 +83,9 @@ struct Live {
     instance_type: Option<String>,
     provider: Option<String>,
     price: Option<f64>,
+    /// With a cost cap: the highest price of the types offered to the create, for a box
+    /// whose type matches none of them.
+    cap_price: Option<f64>,
     /// The per-run ssh config's folder.
     _cfg: Option<tempfile::TempDir>,
     /// Set once released.
@@ -227,6 +232,14 @@ impl Brev {
                 let types = self.types(p, &cli)?;
                 let n = brevbox::ephemeral_name(p.job.name());
                 self.hold(state, &n, true, Release::Delete)?;
+                if let Some(l) = self.live().as_mut() {
+                    l.cap_price = types
+                        .1
+                        .iter()
+                        .filter(|o| types.0.contains(&o.instance_type))
+                        .map(|o| o.price_per_hour)
+                        .reduce(f64::max);
+                }
                 crate::out::note(
                     TOOL,
                     format!("creating Brev box {n} ({})...", types.0.join(", ")),
@@ -236,6 +249,9 @@ impl Brev {
                 n
             }
         };
+        if self.args.cost_cap_usd.is_some() && self.cost_cap().is_none() {
+            anyhow::bail!("--cost-cap-usd: the price of box {name} is not known, so the cap cannot be enforced; the box is released");
+        }
         // The type and price, for `runplz ps` and `reconcile` while the box runs.
         let known = self
             .live()
@@ -299,6 +315,7 @@ impl Brev {
             instance_type: None,
             provider: None,
             price: None,
+            cap_price: None,
             _cfg: None,
             done: None,
         });
@@ -308,7 +325,17 @@ impl Brev {
     /// The types to try, best first, and the offers they came from (price, provider).
     fn types(&self, p: &Prepared, _cli: &Cli) -> Result<(Vec<String>, Vec<crate::pick::Offer>)> {
         if let Some(t) = &p.job.spec.brev.instance_type {
-            return Ok((vec![t.clone()], Vec::new()));
+            if self.args.cost_cap_usd.is_none() {
+                return Ok((vec![t.clone()], Vec::new()));
+            }
+            // A cap needs the price before the box is made.
+            return match price_of(t)? {
+                Some(o) => Ok((vec![t.clone()], vec![o])),
+                None => Err(CliError::usage(format!(
+                    "--cost-cap-usd: brev's catalog has no price for the pinned type {t:?} (\"brev.instance_type\" in {}), so the cap cannot be turned into a deadline; nothing was created",
+                    p.job.origin
+                ))),
+            };
         }
         let top = p
             .job
@@ -376,7 +403,7 @@ fn price_of(t: &str) -> Result<Option<crate::pick::Offer>> {
 }
 
 /// A duration as people read it (`42s`, `6m12s`, `2h05m`).
-pub(super) fn human(secs: f64) -> String {
+pub(crate) fn human(secs: f64) -> String {
     let s = secs.round() as u64;
     match s {
         0..=59 => format!("{s}s"),
@@ -441,6 +468,14 @@ impl Backend for Brev {
     }
 
     fn check_args(&self) -> Result<()> {
+        if let Some(usd) = self.args.cost_cap_usd {
+            super::check_cost_cap(usd)?;
+            if let Some(n) = &self.args.instance {
+                return Err(CliError::usage(format!(
+                    "--cost-cap-usd needs a price per hour known before the box is made, and a named box (--instance {n}) has none; drop --instance (runplz then picks a type with a price) or the cap; nothing was created"
+                )));
+            }
+        }
         match &self.args.instance {
             Some(n) => {
                 brevbox::check_name(n).map_err(|e| CliError::usage(format!("--instance: {e:#}")))
@@ -491,6 +526,12 @@ impl Backend for Brev {
 
     fn instance(&self) -> Option<Instance> {
         self.live().as_ref().and_then(|l| l.done.clone())
+    }
+
+    fn cost_cap(&self) -> Option<(f64, f64)> {
+        let usd = self.args.cost_cap_usd?;
+        let price = self.live().as_ref().and_then(|l| l.price.or(l.cap_price))?;
+        Some((usd, price))
     }
 
     fn plan_place(&self, p: &Prepared) -> Result<PlanPlace> {

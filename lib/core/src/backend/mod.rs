@@ -12,6 +12,7 @@ mod modal;
 mod runpod;
 mod slurm;
 mod ssh;
+pub(crate) use brev::human;
 
 use crate::job::{Backend as Kind, Job, JobError, Settings};
 use crate::state::RunState;
@@ -39,6 +40,16 @@ pub const SSH: Program = Program {
     name: "ssh",
     hint: "install openssh-client (apt-get install openssh-client)",
 };
+/// `--cost-cap-usd` must be a positive number of US dollars.
+pub(crate) fn check_cost_cap(usd: f64) -> Result<()> {
+    if !(usd.is_finite() && usd > 0.0) {
+        return Err(crate::error::CliError::usage(format!(
+            "--cost-cap-usd: found {usd}, expected a positive number of US dollars; nothing was created"
+        )));
+    }
+    Ok(())
+}
+
 /// `rsync`, for the repo up and the outputs back.
 pub const RSYNC: Program = Program {
     name: "rsync",
@@ -152,6 +163,19 @@ pub(crate) trait Backend {
             ssh.close();
         }
         Ok(())
+    }
+
+    /// `--cost-cap-usd` and the price per hour (USD) of the place acquired, once it is: the
+    /// run's deadline is cap / price hours from the start of provisioning. A backend that
+    /// takes the flag refuses it (before anything is created) where no price is known.
+    fn cost_cap(&self) -> Option<(f64, f64)> {
+        None
+    }
+
+    /// `--max-runtime-minutes`: the run's own deadline, from the start of provisioning (the
+    /// job's timeout still applies; the earlier one ends it, as `timed_out`).
+    fn max_runtime(&self) -> Option<std::time::Duration> {
+        None
     }
 
     /// The box the run used and what it cost, for the run record (after release).

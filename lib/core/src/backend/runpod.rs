@@ -50,9 +50,9 @@ pub struct RunpodArgs {
     pub datacenter_id: Option<String>,
     /// `--max-gpu-price`: USD per GPU-hour.
     pub max_gpu_price: Option<f64>,
-    /// `--cost-cap-usd` (not wired yet: refused).
+    /// `--cost-cap-usd`: the run's budget in US dollars, from the start of provisioning.
     pub cost_cap_usd: Option<f64>,
-    /// `--max-runtime-minutes` (not wired yet: refused).
+    /// `--max-runtime-minutes`: the run's own deadline, from the start of provisioning.
     pub max_runtime_minutes: Option<u64>,
 }
 
@@ -533,10 +533,16 @@ impl Backend for Runpod {
                 "--gpu-id and --datacenter-id go together: give both to skip the pick, or neither",
             ));
         }
-        if a.cost_cap_usd.is_some() || a.max_runtime_minutes.is_some() {
-            return Err(CliError::usage(
-                "--cost-cap-usd and --max-runtime-minutes are not supported by runplz runpod yet (nothing would enforce them); use the job's \"timeout\" to bound the run",
-            ));
+        if let Some(usd) = a.cost_cap_usd {
+            super::check_cost_cap(usd)?;
+        }
+        if let Some(m) = a.max_runtime_minutes {
+            // At most 30 days, as every deadline.
+            if m == 0 || m > 30 * 24 * 60 {
+                return Err(CliError::usage(format!(
+                    "--max-runtime-minutes: found {m}, expected 1 to 43200 (30 days); nothing was created"
+                )));
+            }
         }
         if let Some(p) = a.max_gpu_price {
             if !(p.is_finite() && p > 0.0) {
@@ -608,6 +614,15 @@ impl Backend for Runpod {
                     .collect()
             }
         };
+        if self.args.cost_cap_usd.is_some() {
+            // The cap is a deadline only with a price known before the create.
+            if let Some((c, _)) = plan.iter().find(|(c, _)| c.price_per_gpu <= 0.0) {
+                return Err(CliError::usage(format!(
+                    "--cost-cap-usd: RunPod lists no price for GPU type {:?}, so the cap cannot be turned into a deadline; nothing was created",
+                    c.id
+                )));
+            }
+        }
         let _ = self.plan.set(plan);
         Ok(())
     }
@@ -636,6 +651,17 @@ impl Backend for Runpod {
 
     fn instance(&self) -> Option<Instance> {
         self.live().as_ref().and_then(|l| l.done.clone())
+    }
+
+    fn cost_cap(&self) -> Option<(f64, f64)> {
+        let usd = self.args.cost_cap_usd?;
+        Some((usd, self.live().as_ref()?.price?))
+    }
+
+    fn max_runtime(&self) -> Option<Duration> {
+        self.args
+            .max_runtime_minutes
+            .map(|m| Duration::from_secs(m * 60))
     }
 
     fn plan_place(&self, _p: &Prepared) -> Result<PlanPlace> {

@@ -94,6 +94,7 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         inactive: f
             .filter(|f| f.inactive)
             .and(opts.inactivity.map(|i| i.after)),
+        cost_cap: false,
         signal: None,
         interrupted: f.and_then(|f| f.interrupted),
         duration: f.map(|f| f.duration).unwrap_or(Duration::ZERO),

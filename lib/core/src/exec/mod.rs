@@ -60,6 +60,10 @@ pub struct ExecOptions {
     /// On a box: a folder (as `workdir` is written) whose new files count as activity for
     /// the inactivity watch, besides output (runplz's `$RUNPLZ_OUT` there).
     pub watch_dir: Option<String>,
+    /// On a box: the time left before the run's cost cap (`runplz --cost-cap-usd`), a second
+    /// deadline the supervisor enforces there with its own reason (`cost_cap`); the earlier
+    /// of it and `timeout` ends the job. Refused for a local run.
+    pub cost_cap: Option<Duration>,
 }
 
 /// The inactivity watch of a run (job.json's `max_inactivity_seconds` and
@@ -99,6 +103,7 @@ impl ExecOptions {
             inactivity: None,
             pass_stdout: false,
             watch_dir: None,
+            cost_cap: None,
         }
     }
 
@@ -234,6 +239,8 @@ pub struct ExecReport {
     pub timed_out: bool,
     /// Stopped by the inactivity watch after this long without output.
     pub inactive: Option<Duration>,
+    /// With `timed_out`: the deadline that ended it was the run's cost cap.
+    pub cost_cap: bool,
     /// The signal that killed the command, if one did (on a box: read from the shell's
     /// 128+n status, so a command that exits 130 by itself reads as signal 2).
     pub signal: Option<i32>,
@@ -280,6 +287,10 @@ impl ExecReport {
                 seconds: quiet.as_secs(),
                 signal: self.signal,
             }
+        } else if self.timed_out && self.cost_cap {
+            Ending::CostCap {
+                signal: self.signal,
+            }
         } else if self.timed_out {
             Ending::TimedOut {
                 signal: self.signal,
@@ -319,6 +330,9 @@ impl ExecReport {
 pub fn run(opts: &ExecOptions, ssh: Option<&Ssh>) -> Result<ExecReport> {
     opts.validate()?;
     match ssh {
+        None if opts.cost_cap.is_some() => crate::usage_bail!(
+            "a cost cap is enforced by a box's supervisor; this run is local (no box, no price)"
+        ),
         None => local::run(opts),
         Some(ssh) => remote::run(opts, ssh),
     }
@@ -465,6 +479,7 @@ mod tests {
     fn report_maps_to_exit() {
         let mut r = ExecReport {
             inactive: None,
+            cost_cap: false,
             host: None,
             run_id: "x".into(),
             argv: vec!["a".into()],

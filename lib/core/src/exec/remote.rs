@@ -6,7 +6,8 @@
 //! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
 //! both to `out`, in order), enforces the deadline and the inactivity watch on the box, reaps
 //! what the command left, and writes `exit` (`CODE REASON`, REASON one of `exited`,
-//! `timed_out`, `inactive`) once everything else is final.
+//! `timed_out`, `inactive`, `cost_cap`: the run's cost cap, a deadline of its own) once
+//! everything else is final.
 //!
 //! The client then follows the run by polling: each poll is one short ssh call that sends,
 //! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
@@ -154,7 +155,8 @@ rp_diagnose() {
   echo "its last lines:"
   tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
 }
-# The deadline: TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
+# The deadline (the job's timeout or the run's cost cap, whichever comes first, with its
+# reason): TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
 rp_limit=@LIMIT@
 rp_timer=
 if [ -n "$rp_limit" ]; then
@@ -162,7 +164,7 @@ if [ -n "$rp_limit" ]; then
     sleep "$rp_limit" &
     echo $! > "$rp_dir/timer"
     wait $! || exit 0
-    rp_reason timed_out
+    rp_reason @LIMIT_REASON@
     rp_stop "$rp_id" @GRACE@ "$(rp_pgid)" ) &
   rp_timer=$!
 fi
@@ -354,6 +356,12 @@ fn sleep_word(d: Duration) -> String {
 
 /// The supervisor's script for these options.
 fn supervisor_script(opts: &ExecOptions) -> String {
+    // The earlier deadline wins; a tie is the cost cap's (the budget is the harder limit).
+    let (limit, reason) = match (opts.timeout, opts.cost_cap) {
+        (Some(t), Some(c)) if t < c => (Some(t), "timed_out"),
+        (t, None) => (t, "timed_out"),
+        (_, Some(c)) => (Some(c), "cost_cap"),
+    };
     let quiet = opts
         .inactivity
         .map(|i| i.after.as_secs().max(1).to_string());
@@ -371,7 +379,8 @@ fn supervisor_script(opts: &ExecOptions) -> String {
             ("ESCAPERS", ESCAPER_FUNCTIONS),
             ("TOOL", &quote::sh(&crate::ssh::tool())),
             ("DIAGNOSE", super::DIAGNOSE),
-            ("LIMIT", &opts.timeout.map(sleep_word).unwrap_or_default()),
+            ("LIMIT", &limit.map(sleep_word).unwrap_or_default()),
+            ("LIMIT_REASON", reason),
             ("GRACE", &tenths(opts.grace).to_string()),
             ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
             ("QUIET", &quiet.unwrap_or_default()),
@@ -520,7 +529,7 @@ enum Frame {
         offset: u64,
         bytes: Vec<u8>,
     },
-    /// The job ended: its code and why (`exited`, `timed_out`, `inactive`).
+    /// The job ended: its code and why (`exited`, `timed_out`, `inactive`, `cost_cap`).
     Exit { code: u8, reason: String },
     /// The box has no job of this run id.
     NoJob,
@@ -819,7 +828,7 @@ pub enum BoxRun {
     None,
     /// Its job is running.
     Running,
-    /// Its job ended with this code, for this reason (`exited`, `timed_out`, `inactive`).
+    /// Its job ended with this code, for this reason (`exited`, `timed_out`, `inactive`, `cost_cap`).
     Ended {
         /// The shell's code (128+n for a death by signal n).
         code: u8,
@@ -1125,7 +1134,8 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let (rc, reason) = fo.exit.clone().unzip();
     let reason = reason.unwrap_or_default();
     let inactive = reason == "inactive";
-    let timed_out = reason == "timed_out" || inactive;
+    let cost_cap = reason == "cost_cap";
+    let timed_out = reason == "timed_out" || inactive || cost_cap;
     // The shell reports a death by signal n as 128+n.
     let status = rc.map(|c| match c {
         129..=192 => Status::Signaled(i32::from(c) - 128),
@@ -1141,6 +1151,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
                     .map(|i| i.after.as_secs())
                     .unwrap_or_default()
             ),
+        );
+    } else if cost_cap {
+        out::note(
+            &crate::ssh::tool(),
+            format!("the run's cost cap was reached; stopped the command on {host}"),
         );
     } else if timed_out {
         out::note(
@@ -1163,6 +1178,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         exit_code: code,
         timed_out,
         inactive: opts.inactivity.filter(|_| inactive).map(|i| i.after),
+        cost_cap,
         signal,
         interrupted,
         duration: began.elapsed(),
@@ -1230,6 +1246,17 @@ mod tests {
             "the deadline itself, on the box"
         );
         assert!(s.contains("rp_quiet=3 rp_qstop=1 rp_watch=\"$HOME\"/runplz-out/r-1\n"));
+        assert!(s.contains("rp_reason timed_out\n"));
+        // The cost cap is a deadline of its own reason; the earlier of the two wins.
+        o.cost_cap = Some(Duration::from_millis(900));
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=0.900\n") && s.contains("rp_reason cost_cap\n"));
+        o.cost_cap = Some(Duration::from_secs(9));
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=1.500\n") && s.contains("rp_reason timed_out\n"));
+        o.timeout = None;
+        let s = supervisor_script(&o);
+        assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
         let l = launch_script(&o, "\x1erunplz-exec-00:");
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));

@@ -379,10 +379,20 @@ impl Operations for BoxOps {
                 if detached(&r) {
                     // How the detached job ended, from its supervisor.
                     let id = super::place::exec_id(&r);
-                    if let Ok(crate::exec::BoxRun::Ended { code, .. }) =
+                    if let Ok(crate::exec::BoxRun::Ended { code, reason }) =
                         crate::exec::box_status(ssh, id)
                     {
-                        let _ = st.update(|x| x.exit_code = Some(i32::from(code)));
+                        // A deadline the supervisor enforced is the run's failure reason.
+                        let why = match reason.as_str() {
+                            "timed_out" => Some(Failure::Timeout),
+                            "inactive" => Some(Failure::Inactivity),
+                            "cost_cap" => Some(Failure::CostCap),
+                            _ => None,
+                        };
+                        let _ = st.update(|x| {
+                            x.exit_code = Some(i32::from(code));
+                            x.failure = x.failure.or(why);
+                        });
                     }
                 }
                 if job_alive(&r, Some(ssh))? {

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use runplz_protocol::{Ending, Exit, Moved, RunEnding, Step as S};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long one clean-up command may take, whatever the user presses meanwhile.
 const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
@@ -67,6 +67,8 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
     });
     t.record.tree = Some(secret_scan.1);
     t.record.secret_scan = Some(secret_scan.0);
+    // The cost cap counts from here: provisioning and set-up are billed too.
+    let provisioning = Instant::now();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => {
             // A Ctrl-C while a box was being made (or picked, or waited for).
@@ -79,6 +81,19 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
             Some(e)
         }
         Ok(place) => {
+            t.cost_deadline = b.cost_cap().and_then(|(usd, price)| {
+                let Ok(d) = Duration::try_from_secs_f64(usd / price * 3600.0) else {
+                    // A free box (or one so cheap the cap is centuries away) never reaches it.
+                    out::warn(TOOL, format!("cost cap ${usd}: at ${price}/h it is never reached; the run has no cost deadline"));
+                    return None;
+                };
+                out::note(
+                    TOOL,
+                    format!("cost cap ${usd}: at ${price}/h the run may last {} from the start of provisioning", crate::backend::human(d.as_secs_f64())),
+                );
+                provisioning.checked_add(d)
+            });
+            t.runtime_deadline = b.max_runtime().and_then(|d| provisioning.checked_add(d));
             let res = Teardown {
                 backend: b,
                 place: &place,
@@ -553,6 +568,7 @@ fn detached_job_step(
     let mut opts = job_options(cmd, p, run_id, steps.mode != crate::job::Mode::Docker);
     opts.watch_dir = box_outputs(steps, run_id);
     t.check_signal(S::Run)?;
+    run_limits(t, run_id, &mut opts)?;
     save_handle(t, run_id, steps, Some(ssh));
     t.step(S::Run, || exec::start(&opts, ssh))
         .inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
@@ -593,6 +609,7 @@ fn job_step(
         opts.log = Some(log);
     }
     t.check_signal(S::Run)?;
+    run_limits(t, run_id, &mut opts)?;
     save_handle(t, run_id, steps, ssh);
     let r = t.step(S::Run, || exec::run(&opts, ssh));
     let r = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
@@ -602,19 +619,57 @@ fn job_step(
         Ending::Signaled { signal } => RunEnding::Signaled { signal },
         Ending::TimedOut { signal } => RunEnding::TimedOut { signal },
         Ending::Inactive { seconds, .. } => RunEnding::Inactive { seconds },
+        Ending::CostCap { signal } => RunEnding::CostCap { signal },
         Ending::Interrupted { signal, .. } => RunEnding::Interrupted {
             signal,
             step: S::Run,
         },
         Ending::Unknown => RunEnding::Unknown,
     });
-    if r.timed_out {
+    if r.cost_cap {
+        out::warn(
+            TOOL,
+            format!("the run reached its cost cap (--cost-cap-usd) and the job was stopped on the box (run id {run_id})"),
+        );
+    } else if r.timed_out {
         out::warn(
             TOOL,
             format!("the job ran past its deadline and was killed (run id {run_id})"),
         );
     }
     Ok(r)
+}
+
+/// The run's own limits, counted from provisioning (`--cost-cap-usd`,
+/// `--max-runtime-minutes`), as what is left of them for the box's supervisor: the cap as a
+/// deadline of its own, the runtime limit folded into the job's timeout. A limit already
+/// reached (provisioning and set-up used it) ends the run here, before the job starts.
+fn run_limits(t: &mut Tracker, run_id: &str, opts: &mut ExecOptions) -> Result<()> {
+    let now = Instant::now();
+    let left = |d: Instant| d.saturating_duration_since(now);
+    let cap = t.cost_deadline.map(left);
+    let runtime = t.runtime_deadline.map(left);
+    // Less than a second left is none: the job could not start in it.
+    let gone = |d: Option<Duration>| d.is_some_and(|d| d < Duration::from_secs(1));
+    if gone(cap) && (runtime.is_none() || cap <= runtime) {
+        t.end(RunEnding::CostCap { signal: None });
+        return Err(CliError::new(
+            Exit::TimedOut,
+            format!("the run reached its cost cap (--cost-cap-usd) before the job started: provisioning and set-up used the budget; the job was not run (run id {run_id})"),
+        ));
+    }
+    if gone(runtime) {
+        t.end(RunEnding::TimedOut { signal: None });
+        return Err(CliError::new(
+            Exit::TimedOut,
+            format!("the run reached its --max-runtime-minutes before the job started: provisioning and set-up used it; the job was not run (run id {run_id})"),
+        ));
+    }
+    opts.cost_cap = cap;
+    if let Some(r) = runtime {
+        opts.timeout = Some(opts.timeout.map_or(r, |t| t.min(r)));
+    }
+    Ok(())
 }
 
 /// Remove the job's container: shielded, so a second Ctrl-C cannot leave it running.

@@ -61,6 +61,10 @@ pub(crate) struct Tracker {
     pub(crate) state: RunState,
     /// Print the record on stdout at the end (`--json`).
     json: bool,
+    /// When the run's cost cap is reached (`--cost-cap-usd`), once the place's price is known.
+    pub(crate) cost_deadline: Option<Instant>,
+    /// When the run's own runtime limit ends it (`--max-runtime-minutes`).
+    pub(crate) runtime_deadline: Option<Instant>,
 }
 
 impl Tracker {
@@ -79,6 +83,8 @@ impl Tracker {
             started_at: std::time::SystemTime::now(),
             state,
             failed: None,
+            cost_deadline: None,
+            runtime_deadline: None,
             record: RunRecord {
                 backend,
                 job: job.name().to_string(),
@@ -227,7 +233,10 @@ impl Tracker {
 pub fn exit_for(ending: RunEnding, exit_code: Option<i32>) -> Exit {
     {
         match (ending, exit_code) {
-            (RunEnding::TimedOut { .. } | RunEnding::Inactive { .. }, _) => Exit::TimedOut,
+            (
+                RunEnding::TimedOut { .. } | RunEnding::Inactive { .. } | RunEnding::CostCap { .. },
+                _,
+            ) => Exit::TimedOut,
             (RunEnding::Detached, _) => Exit::Ok,
             // The job exited 0 but its outputs did not come back: a script must see it.
             (

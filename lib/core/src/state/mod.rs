@@ -259,6 +259,7 @@ impl RunState {
                 run.ending,
                 runplz_protocol::RunEnding::TimedOut { .. }
                     | runplz_protocol::RunEnding::Inactive { .. }
+                    | runplz_protocol::RunEnding::CostCap { .. }
             );
             r.collected = run.outputs.as_ref().map(|_| true).or(r.collected);
             if let Some(i) = &run.instance {
@@ -343,6 +344,7 @@ pub fn failure_of(
         E::Exited { .. } | E::Signaled { .. } => Some(Failure::UserCode),
         E::TimedOut { .. } => Some(Failure::Timeout),
         E::Inactive { .. } => Some(Failure::Inactivity),
+        E::CostCap { .. } => Some(Failure::CostCap),
         E::Interrupted { .. } => Some(Failure::Cancelled),
         E::Failed { step } => Some(match (step, exit_code) {
             (_, 2) => Failure::InvalidJob,
@@ -382,6 +384,7 @@ mod tests {
         assert_eq!(f(E::Signaled { signal: 9 }, 137, None), Some("user_code"));
         assert_eq!(f(E::TimedOut { signal: None }, 124, None), Some("timeout"));
         assert_eq!(f(E::Inactive { seconds: 5 }, 124, None), Some("inactivity"));
+        assert_eq!(f(E::CostCap { signal: None }, 124, None), Some("cost_cap"));
         let int = E::Interrupted {
             signal: 2,
             step: Step::Sync,
