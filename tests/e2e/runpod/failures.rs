@@ -350,3 +350,67 @@ fn the_pod_is_in_the_run_state_as_soon_as_runpod_made_it() {
         String::from_utf8_lossy(&again.stdout)
     );
 }
+
+#[test]
+fn a_run_whose_runplz_was_killed_is_finished_by_collect() {
+    // The verbs reach a pod from the run state: runplz killed with -9 mid-job, then
+    // `runplz status` finds the job running on, `collect --force` stops it, brings its
+    // outputs back and terminates the pod.
+    let rp = FakeRunpod::new();
+    let (d, job) = rp.job(
+        r#"{"name": "rpkill", "image": {"from_registry": "debian:12"},
+  "run": "echo early > \"$RUNPLZ_OUT/early.txt\"; echo said-this; sleep 300",
+  "resources": {"gpu": "A6000"}}"#,
+    );
+    let mut c = rp.cmd("runplz");
+    c.arg("runpod").arg(&job);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let runs = rp.env.state_dir().join("runs");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let id = loop {
+        let log = std::fs::read_dir(&runs).ok().and_then(|rd| {
+            rd.flatten()
+                .find(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        });
+        if let Some(l) = log {
+            if std::fs::read_to_string(l.path())
+                .unwrap_or_default()
+                .contains("said-this")
+            {
+                break l
+                    .file_name()
+                    .to_string_lossy()
+                    .trim_end_matches(".log")
+                    .to_string();
+            }
+        }
+        assert!(std::time::Instant::now() < end, "the job never ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let verb = |args: &[&str], code: i32| {
+        crate::support::run_expect(
+            rp.cmd("runplz")
+                .args(args)
+                .stdin(std::process::Stdio::null()),
+            code,
+        )
+    };
+    let s = crate::support::json(&verb(&["status", &id], 0));
+    assert_eq!(
+        (&s["state"], &s["backend"]),
+        (&Value::from("orphaned"), &Value::from("runpod")),
+        "{s}"
+    );
+    let got = crate::support::json(&verb(&["collect", &id, "--force"], 0));
+    assert_eq!(got["files"], 1, "{got}");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/early.txt")).unwrap(),
+        "early\n"
+    );
+    rp.assert_all_released("TERMINATED");
+}
