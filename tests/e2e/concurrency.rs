@@ -224,11 +224,13 @@ fn a_run_after_killed_runs_runs_its_own_code() {
     // Killed while it holds the box's sync lock (its holder is the only `cat` of the box
     // user), then killed while the job runs: neither may hold up the next run.
     let mut first = start();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while b.ssh_raw("pgrep -u \"$(id -u)\" -x cat").status.code() != Some(0) {
-        assert!(Instant::now() < deadline, "the sync lock was never taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Watched on the box itself: an ssh call per look is slower than the lock is held.
+    let watch = "for i in $(seq 6000); do pgrep -u \"$(id -u)\" -x cat >/dev/null && exit 0; sleep 0.01; done; exit 1";
+    assert_eq!(
+        b.ssh_raw(watch).status.code(),
+        Some(0),
+        "the sync lock was never taken"
+    );
     first.kill().unwrap(); // SIGKILL: no clean-up of ours runs
     first.wait().unwrap();
     // Its state says where its copy of the code is (or would have been).
@@ -236,6 +238,7 @@ fn a_run_after_killed_runs_runs_its_own_code() {
     let id = s["run_id"].as_str().unwrap();
     assert_eq!(s["handle"]["remote_workspace"], format!("runplz-runs/{id}"));
     let mut second = start();
+    let deadline = Instant::now() + Duration::from_secs(60);
     while b.ssh_raw("test -f runplz-out/t-*/code.txt").status.code() != Some(0) {
         assert!(Instant::now() < deadline, "the second job never started");
         std::thread::sleep(Duration::from_millis(100));
