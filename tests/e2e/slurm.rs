@@ -2,7 +2,7 @@
 //! (support/slurm.rs): two nodes with fake GPUs, `--host local` (runplz on the login node)
 //! and over ssh to the loopback sshd as the login node.
 use crate::support::slurm::{cluster, Cluster};
-use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -231,16 +231,7 @@ fn slurm_two_nodes_run_the_command_once_per_node_with_their_rank() {
 #[test]
 fn slurm_over_ssh_syncs_submits_as_the_user_and_collects() {
     let c = cluster();
-    let b = SshBox::start_with("PermitUserEnvironment yes", false);
-    // The login node's environment names the cluster, as /etc/slurm/slurm.conf would.
-    let env = b.home.join(".ssh/environment");
-    std::fs::write(&env, format!("SLURM_CONF={}\n", c.conf().display())).unwrap();
-    let o = Command::new("chown")
-        .arg(&b.user)
-        .arg(&env)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let b = c.login_node();
     let d = job_dir(&job(
         "slssh",
         "id -un > $RUNPLZ_OUT/user.txt; cat data.txt > $RUNPLZ_OUT/data.txt; test ! -e .env; echo done-on-$SLURMD_NODENAME",
@@ -390,15 +381,7 @@ fn slurm_kill_cancels_a_detached_job_and_leaves_no_process() {
 #[test]
 fn slurm_detach_over_ssh_keeps_the_code_until_collect_brings_the_outputs() {
     let c = cluster();
-    let b = SshBox::start_with("PermitUserEnvironment yes", false);
-    let env = b.home.join(".ssh/environment");
-    std::fs::write(&env, format!("SLURM_CONF={}\n", c.conf().display())).unwrap();
-    let o = Command::new("chown")
-        .arg(&b.user)
-        .arg(&env)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let b = c.login_node();
     let d = job_dir(&job(
         "sldetssh",
         "sleep 2; cat data.txt > $RUNPLZ_OUT/data.txt; echo remote-detached",

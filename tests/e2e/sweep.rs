@@ -135,15 +135,7 @@ fn sweep_of_six_on_slurm_is_one_job_array_with_every_output_collected() {
 #[test]
 fn slurm_sweep_over_ssh_ships_once_and_brings_every_member_back() {
     let cl = cluster();
-    let b = SshBox::start_with("PermitUserEnvironment yes", false);
-    let env = b.home.join(".ssh/environment");
-    std::fs::write(&env, format!("SLURM_CONF={}\n", cl.conf().display())).unwrap();
-    let o = std::process::Command::new("chown")
-        .arg(&b.user)
-        .arg(&env)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let b = cl.login_node();
     let d = sweep_dir("swslssh");
     std::fs::write(
         d.path().join("sets.jsonl"),

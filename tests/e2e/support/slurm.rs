@@ -21,6 +21,21 @@ impl Cluster {
         self.dir.join("etc/slurm.conf")
     }
 
+    /// An ssh box as a login node of this cluster: its user's environment names the cluster,
+    /// as /etc/slurm/slurm.conf would.
+    pub fn login_node(&self) -> super::SshBox {
+        let b = super::SshBox::start_with("PermitUserEnvironment yes", false);
+        let env = b.home.join(".ssh/environment");
+        std::fs::write(&env, format!("SLURM_CONF={}\n", self.conf().display())).unwrap();
+        let o = Command::new("chown")
+            .arg(&b.user)
+            .arg(&env)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        b
+    }
+
     /// A Slurm client command (`squeue`, `scontrol`...) against this cluster.
     pub fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);

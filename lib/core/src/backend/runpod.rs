@@ -140,11 +140,7 @@ impl Runpod {
                 (None, false) => Vec::new(),
             };
             for id in &ids {
-                if verb == "terminate" {
-                    api.terminate(id)?;
-                } else {
-                    api.stop(id)?;
-                }
+                api.release(id, verb)?;
             }
             Ok(ids)
         })();

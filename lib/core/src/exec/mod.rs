@@ -14,6 +14,7 @@ pub mod envfile;
 mod local;
 pub mod reap;
 mod remote;
+mod remote_scripts;
 
 pub use remote::{status as box_status, tail as box_tail, BoxRun};
 

@@ -125,12 +125,12 @@ impl Operations for BoxOps {
                     Ok(crate::exec::BoxRun::Running) => status_of(r, "detached"),
                     Ok(crate::exec::BoxRun::Ended { code, reason }) => RunStatus {
                         exit_code: Some(i32::from(code)),
+                        // The supervisor's reason: exited, timed_out, inactive, cost_cap.
                         ..status_of(
                             r,
-                            if reason == "exited" {
-                                "exited"
-                            } else {
-                                "timed_out"
+                            match reason.as_str() {
+                                "timed_out" | "inactive" | "cost_cap" => reason.as_str(),
+                                _ => "exited",
                             },
                         )
                     },

@@ -203,12 +203,8 @@ pub(super) fn release(st: &mut RunState) -> bool {
     let _ = st.teardown(None);
     if let Some(id) = runpod_pod(&r) {
         let res = crate::runpod::Api::from_env().and_then(|api| {
-            let done = if r.teardown.policy == "stop" {
-                api.stop(id).map(|_| "stopped")
-            } else {
-                api.terminate(id).map(|_| "terminated")
-            };
-            done.map_err(|e| crate::runpod::error(e, "releasing the pod"))
+            api.release(id, &r.teardown.policy)
+                .map_err(|e| crate::runpod::error(e, "releasing the pod"))
         });
         let ok = match res {
             Ok(v) => {

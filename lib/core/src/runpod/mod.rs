@@ -321,6 +321,15 @@ impl Api {
         let q = "mutation Terminate($podId: String!) { podTerminate(input: {podId: $podId}) }";
         self.call(q, &json!({"podId": id})).map(|_| ())
     }
+
+    /// The pod's `on_finish`: `"stop"` stops it, anything else terminates it; what was done.
+    pub fn release(&self, id: &str, verb: &str) -> Result<&'static str, Failure> {
+        if verb == "stop" {
+            self.stop(id).map(|_| "stopped")
+        } else {
+            self.terminate(id).map(|_| "terminated")
+        }
+    }
 }
 
 /// A failure as runplz's error: a refused key is exit 8, an API that did not answer exit 9.

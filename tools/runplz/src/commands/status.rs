@@ -28,7 +28,7 @@ WHAT IT SAYS (stdout):
   there), stopped (nothing of the job runs: `runplz collect RUN` brings its outputs back
   and releases the box), box_gone (Brev no longer lists the box, or it is stopped), or
   unreachable. A run started with --detach, from its supervisor on the box: detached (the
-  job runs), exited or timed_out (with its exit_code; `runplz collect RUN` brings the
+  job runs), exited, timed_out, inactive or cost_cap (with its exit_code; `runplz collect RUN` brings the
   outputs back), stopped, or unreachable. A Modal run: see runplz(1), MODAL RECORDS. step is the step the run is in,
   or stopped in; failure why it failed, once it did.
 
