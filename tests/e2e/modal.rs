@@ -163,7 +163,7 @@ fn modal_dry_run_prints_what_would_be_sent_and_touches_nothing() {
     assert_eq!(r["env_names"], serde_json::json!(["MYSECRET", "PLAIN"]));
     assert_eq!(
         r["tags"],
-        serde_json::json!({"runplz_job": "dry", "runplz_run_id": null})
+        serde_json::json!({"created_by": "runplz", "runplz_created_at": null, "runplz_job": "dry", "runplz_run_id": null})
     );
     let ops: Vec<&str> = r["image"]
         .as_array()
@@ -255,9 +255,19 @@ ls -a > "$RUNPLZ_OUT/ls.txt"; cat sub/data.txt > "$RUNPLZ_OUT/data"; exit 3"#;
     assert_eq!(sb["cpu"], 2.0);
     assert_eq!(sb["memory"], 4096);
     assert_eq!(sb["timeout"], 660);
+    // runplz's mark, the run, the job, and when it was made (the SDK does not say).
+    let made = sb["tags"]["runplz_created_at"]
+        .as_str()
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{}", sb["tags"]));
+    assert!(
+        (made - sb["created_at"].as_f64().unwrap()).abs() < 5.0,
+        "{sb}"
+    );
     assert_eq!(
         sb["tags"],
-        serde_json::json!({"runplz_run_id": run_id, "runplz_job": "mj"})
+        serde_json::json!({"created_by": "runplz", "runplz_run_id": run_id, "runplz_job": "mj",
+            "runplz_created_at": sb["tags"]["runplz_created_at"]})
     );
     assert_eq!(sb["secret_names"], serde_json::json!(["MYSECRET", "PLAIN"]));
     assert_eq!(sb["state"], "terminated", "release terminates the sandbox");

@@ -29,7 +29,8 @@ pub struct ModalPlan {
     pub command: Vec<String>,
     /// The names of the variables the job gets (as one Modal Secret), sorted.
     pub env_names: Vec<String>,
-    /// The tags the sandbox gets (the run id is `null` here: it is made when the run starts).
+    /// The tags the sandbox gets (the run id and creation time are `null` here: they are made
+    /// when the run starts).
     pub tags: BTreeMap<String, Option<String>>,
     /// Whether runplz returns once the sandbox runs (`--detach`).
     pub detach: bool,

@@ -6,7 +6,7 @@ Output: JSON Lines events on stdout; the job's output, live, on stderr; runplz's
 messages on stderr prefixed "runplz: modal: ". Every SDK call runs under runplz's own
 deadline (the SDK waits ~60 s for a server it cannot reach). Errors end with one
 {"event": "error", "kind": ...} line: token_missing, auth, unreachable, image, capacity,
-invalid, not_found, still_running or other.
+invalid, not_found, still_running, not_ours or other.
 """
 
 import inspect
@@ -36,6 +36,7 @@ SDK_USES = [
     ("Sandbox.from_id", ["sandbox_id"]),
     ("Sandbox.list", ["app_id", "tags"]),
     ("Sandbox.exec", ["args", "timeout", "workdir", "env", "text"]),
+    ("Sandbox.get_tags", []),
     ("Sandbox.poll", []),
     ("Sandbox.terminate", []),
     ("Sandbox.detach", []),
@@ -69,6 +70,11 @@ KEEP = 'until [ -e /runplz/rc ]; do sleep 2; done; sleep "$1"'
 # The attached job, wrapped so that its exit code is also left in /runplz/rc: a run whose
 # runplz died can still be asked (`runplz status`, `collect`) like a detached one.
 ATTACHED = 'mkdir -p /out /runplz && "$@"; rc=$?; echo "$rc" >/runplz/rc.tmp && mv /runplz/rc.tmp /runplz/rc; exit "$rc"'
+
+
+# The tag every sandbox runplz creates carries: `list` and `reap` never see or touch a
+# sandbox without it (the run id tag alone could be anyone's).
+OURS = {"created_by": "runplz"}
 
 
 # Past rp-collect's refusal (256 MiB), so the archive it sees is refused by size.
@@ -238,7 +244,8 @@ class Session:
         image = build_image(req)
         secret = modal.Secret.from_dict(req["env"])
         kw = dict(app=app, image=image, secrets=[secret], timeout=int(req["sandbox_timeout"]),
-                  tags={"runplz_run_id": req["run_id"], "runplz_job": req["job"]},
+                  tags=dict(OURS, runplz_run_id=req["run_id"], runplz_job=req["job"],
+                            runplz_created_at=str(int(time.time()))),
                   workdir="/workspace")
         for k in ("gpu", "cpu", "memory"):
             if req.get(k) is not None:
@@ -442,6 +449,49 @@ def collect(s):
     s.terminate()
 
 
+def our_tags(sb, s):
+    """The sandbox's tags when it carries OURS, else None."""
+    tags = call("reading the sandbox's tags", s.call_s, sb.get_tags) or {}
+    return tags if all(tags.get(k) == v for k, v in OURS.items()) else None
+
+
+def list_ours(s):
+    """runplz's running sandboxes in its app (tagged OURS; no other is listed), one
+    `sandbox` event each with its run's tags (the SDK has no created time: ours is a tag)."""
+    name = s.req["app"]
+    try:
+        # Not create_if_missing: a look must not make the app.
+        app = call("connecting to Modal", s.connect_s, lambda: modal.App.lookup(name))
+    except Exception as e:  # noqa: BLE001 - only "no such app" is an answer
+        if classify(e)[0] != "not_found":
+            raise
+        emit("listed", count=0)
+        return
+    found = call("listing sandboxes", s.call_s,
+                 lambda: list(modal.Sandbox.list(app_id=app.app_id, tags=dict(OURS))))
+    n = 0
+    for sb in found:
+        tags = our_tags(sb, s)
+        if tags is None:
+            continue
+        created = tags.get("runplz_created_at", "")
+        emit("sandbox", sandbox_id=sb.object_id, run_id=tags.get("runplz_run_id"), job=tags.get("runplz_job"),
+             created_at=int(created) if created.isdigit() else None)
+        n += 1
+    emit("listed", count=n)
+
+
+def reap(s):
+    """Terminate sandbox `sandbox_id`, only when it carries OURS and the run id asked for."""
+    sid, run_id = s.req["sandbox_id"], s.req["run_id"]
+    s.sb = call("finding sandbox " + sid, s.connect_s, lambda: modal.Sandbox.from_id(sid))
+    tags = our_tags(s.sb, s)
+    if tags is None or tags.get("runplz_run_id") != run_id:
+        raise Fail("not_ours", "sandbox %s does not carry runplz's tags for run %s: not touched" % (sid, run_id))
+    call("terminating the sandbox", s.call_s, lambda: s.sb.terminate())
+    emit("terminated", sandbox_id=sid)
+
+
 def selfcheck(_s):
     """Every SDK attribute and keyword the helper uses exists in the installed package."""
     missing = []
@@ -462,7 +512,7 @@ def selfcheck(_s):
 
 
 ACTIONS = {"create": create, "run": run, "start": start, "status": status, "tail": tail, "kill": kill,
-           "collect": collect, "selfcheck": selfcheck}
+           "collect": collect, "list": list_ours, "reap": reap, "selfcheck": selfcheck}
 
 
 def main():

@@ -28,6 +28,12 @@ pub struct Event {
     pub message: Option<String>,
     pub signal: Option<i32>,
     pub version: Option<String>,
+    /// A listed sandbox's `runplz_run_id` tag.
+    pub run_id: Option<String>,
+    /// A listed sandbox's `runplz_job` tag.
+    pub job: Option<String>,
+    /// A listed sandbox's `runplz_created_at` tag (seconds since the epoch).
+    pub created_at: Option<u64>,
 }
 
 /// What one helper call printed, and how it exited.
@@ -88,7 +94,7 @@ pub fn error(kind: &str, message: &str) -> anyhow::Error {
             format!("Modal has no capacity for this sandbox now: {message}"),
         ),
         "invalid" => (Exit::SetupFailed, format!("Modal refused the request: {message}")),
-        "not_found" | "still_running" => (Exit::Failed, message.to_string()),
+        "not_found" | "still_running" | "not_ours" => (Exit::Failed, message.to_string()),
         _ => (Exit::ToolFailed, format!("the Modal helper failed: {message}")),
     };
     CliError::new(exit, text)

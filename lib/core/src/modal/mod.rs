@@ -4,9 +4,10 @@
 //! the helper under runplz's deadlines and turns its events and errors into runplz's.
 //!
 //! A run is four helper calls, one per step: `create` (acquire: the sandbox, idle, tagged
-//! with the run id and job name), `run` or `start` (the job, attached or detached), the
+//! `created_by: runplz` with the run id, job name and creation time), `run` or `start` (the job, attached or detached), the
 //! outputs as a tar.gz unpacked by [`crate::collect::from_tar`], and `kill` (release).
-//! `ops.rs` is `runplz status / tail / kill / collect` for a detached run.
+//! `ops.rs` is `runplz status / tail / kill / collect` for a detached run, and the
+//! `list` / `reap` of runplz's sandboxes that `ps` and `reconcile` use.
 
 pub mod gpu;
 mod helper;
@@ -25,6 +26,9 @@ use std::path::{Path, PathBuf};
 
 /// The Modal app every runplz sandbox is created in (found again by tag).
 pub const APP: &str = "runplz";
+/// The tag every sandbox runplz creates carries (`OURS` in helper.py): `ps` and
+/// `reconcile` list only sandboxes that have it, and terminate only those.
+pub const OURS: (&str, &str) = ("created_by", "runplz");
 /// The `modal` versions the helper works with (`tags=` on create needs 1.4.3).
 pub const REQUIREMENT: &str = "modal>=1.4.3,<2";
 /// Where the repo is in the sandbox.
@@ -206,6 +210,8 @@ pub fn plan(p: &Prepared, detach: bool) -> Result<ModalPlan> {
     let mut tags = BTreeMap::new();
     tags.insert("runplz_run_id".to_string(), None);
     tags.insert("runplz_job".to_string(), Some(p.job.name().to_string()));
+    tags.insert(OURS.0.to_string(), Some(OURS.1.to_string()));
+    tags.insert("runplz_created_at".to_string(), None);
     Ok(ModalPlan {
         app: req.app,
         gpu: req.gpu,
