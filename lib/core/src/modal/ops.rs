@@ -1,6 +1,7 @@
 //! `runplz status / tail / kill / collect` for a Modal run: the sandbox is found by the id
 //! in the run state, else by its `runplz_run_id` tag (a running one), and asked through
-//! the helper. A detached job keeps its output in `/runplz/log` and its exit code in
+//! the helper. `ps` and `reconcile` list runplz's running sandboxes (by its `created_by`
+//! tag) and terminate one only after the helper checked its tags. A detached job keeps its output in `/runplz/log` and its exit code in
 //! `/runplz/rc` inside the sandbox (see `helper.py`'s launcher).
 
 use super::helper::{self, JobStdout, Reply};
@@ -45,7 +46,11 @@ fn ask_with(python: &Path, req: Request, limit: Option<Duration>) -> Result<Repl
     } else {
         JobStdout::Stderr
     };
-    let reply = helper::call(python, &req, limit, false, to)?;
+    checked(helper::call(python, &req, limit, false, to)?)
+}
+
+/// The reply, or runplz's error for the helper's (or for runplz's interruption).
+fn checked(reply: Reply) -> Result<Reply> {
     reply.interrupted.map_or(Ok(()), |sig| {
         Err(crate::error::CliError::new(
             runplz_protocol::Exit::Signal(u8::try_from(sig).unwrap_or(0)),
@@ -137,5 +142,106 @@ impl Operations for ModalOps {
         let got = crate::collect::from_tar(&archive, to);
         let _ = std::fs::remove_file(&archive);
         got
+    }
+}
+
+/// One of runplz's running sandboxes (tagged `created_by: runplz` in runplz's app), as
+/// `runplz ps` and `reconcile` see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurSandbox {
+    /// `sb-...`.
+    pub id: String,
+    /// Its `runplz_run_id` tag.
+    pub run_id: Option<String>,
+    /// Its `runplz_job` tag.
+    pub job: Option<String>,
+    /// Its `runplz_created_at` tag, seconds since the epoch.
+    pub created_at: Option<u64>,
+}
+
+/// Whether a Modal token is configured here, where the SDK looks: `MODAL_TOKEN_ID` and
+/// `MODAL_TOKEN_SECRET`, or its config file (`MODAL_CONFIG_PATH`, else `~/.modal.toml`).
+pub fn token_configured() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if set("MODAL_TOKEN_ID") && set("MODAL_TOKEN_SECRET") {
+        return true;
+    }
+    std::env::var_os("MODAL_CONFIG_PATH")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".modal.toml")))
+        .is_some_and(|p| p.is_file())
+}
+
+/// The Python `ps` and `reconcile` ask Modal with; `Err`: why Modal is not looked at (one
+/// line for stderr), when no token is configured or no Python has `modal`.
+pub fn lister() -> std::result::Result<std::path::PathBuf, String> {
+    if !token_configured() {
+        return Err(
+            "no Modal token here (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or ~/.modal.toml): no Modal sandboxes to look at"
+                .into(),
+        );
+    }
+    find_python().map_err(|e| format!("{e:#}: no Modal sandboxes looked at"))
+}
+
+/// runplz's running sandboxes (the helper never lists one without runplz's tag); `None`:
+/// Modal says no token is configured after all.
+pub fn our_sandboxes(python: &Path) -> Result<Option<Vec<OurSandbox>>> {
+    let req = Request::about("list", "", None);
+    // One tags call per sandbox after the list.
+    let d = Deadlines::get();
+    let limit = Some(Duration::from_secs(d.connect + d.call * 10 + 30));
+    let reply = helper::call(python, &req, limit, false, JobStdout::Stderr)?;
+    if reply.find("error").and_then(|e| e.kind.as_deref()) == Some("token_missing") {
+        return Ok(None);
+    }
+    let reply = checked(reply)?;
+    if reply.find("listed").is_none() {
+        return Err(crate::error::CliError::new(
+            runplz_protocol::Exit::ToolFailed,
+            format!(
+                "the Modal helper exited with {} before listing the sandboxes",
+                reply.code
+            ),
+        ));
+    }
+    Ok(Some(
+        reply
+            .events
+            .into_iter()
+            .filter(|e| e.event == "sandbox")
+            .filter_map(|e| {
+                Some(OurSandbox {
+                    id: e.sandbox_id?,
+                    run_id: e.run_id,
+                    job: e.job,
+                    created_at: e.created_at,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Terminate sandbox `id`, which the helper first checks carries runplz's tag and
+/// `run_id` (else it is left alone and this fails).
+pub fn reap(python: &Path, id: &str, run_id: &str) -> Result<()> {
+    let req = Request::about("reap", run_id, Some(id.to_string()));
+    let reply = checked(helper::call(
+        python,
+        &req,
+        short(),
+        true,
+        JobStdout::Stderr,
+    )?)?;
+    match reply.find("terminated") {
+        Some(_) => Ok(()),
+        None => Err(crate::error::CliError::new(
+            runplz_protocol::Exit::ToolFailed,
+            format!(
+                "the Modal helper exited with {} and did not say sandbox {id} was terminated",
+                reply.code
+            ),
+        )),
     }
 }

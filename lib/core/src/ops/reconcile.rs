@@ -4,8 +4,10 @@
 //! its release failed). A box without runplz's prefix is never looked at, a box of a live
 //! run is never listed, and a box no run state here names (maybe another machine's run) is
 //! listed but never touched. RunPod pods named `runplz-*` are judged the same way when
-//! `RUNPOD_API_KEY` is set (`--apply` terminates them). Modal sandboxes are not reconciled
-//! yet (said on stderr).
+//! `RUNPOD_API_KEY` is set (`--apply` terminates them), and Modal sandboxes tagged
+//! `created_by: runplz` (by their `runplz_run_id` tag) when a Modal token is configured
+//! (`--apply` terminates them, after the helper checked the sandbox's tags again). A run
+//! started with `--detach` and not collected holds its place: never listed.
 
 use crate::state::{self, Failure, Found, RunState, Status, TeardownStatus};
 use anyhow::Result;
@@ -35,14 +37,43 @@ fn judge<'a>(b: &BoxInfo, found: &'a [Found]) -> Option<(&'static str, Option<&'
 /// [`judge`] for a box or pod of ours named `name` (written in its run's state before it
 /// was made).
 fn judge_name<'a>(name: &str, found: &'a [Found]) -> Option<(&'static str, Option<&'a Found>)> {
-    let mine: Vec<&Found> = found
-        .iter()
-        .filter(|f| f.record.handle.instance.as_deref() == Some(name))
-        .collect();
-    if mine
-        .iter()
-        .any(|f| f.record.status != Status::Finished && state::alive(&f.record))
-    {
+    judge_runs(
+        found
+            .iter()
+            .filter(|f| f.record.handle.instance.as_deref() == Some(name))
+            .collect(),
+    )
+}
+
+/// [`judge`] for a Modal sandbox of ours tagged with `run_id` (written in its run's state
+/// before it was made).
+fn judge_run_id<'a>(
+    run_id: Option<&str>,
+    found: &'a [Found],
+) -> Option<(&'static str, Option<&'a Found>)> {
+    judge_runs(
+        found
+            .iter()
+            .filter(|f| f.record.backend == "modal" && Some(f.record.run_id.as_str()) == run_id)
+            .collect(),
+    )
+}
+
+/// Whether run `r` still holds its box: its runplz is alive, or it was started with
+/// `--detach` and its place is kept, released by `runplz collect` / `kill`.
+fn holds(r: &crate::state::Record) -> bool {
+    let detached = r
+        .run
+        .as_ref()
+        .is_some_and(|x| x.ending == runplz_protocol::RunEnding::Detached)
+        && r.collected != Some(true)
+        && r.teardown.status == TeardownStatus::Pending;
+    detached || (r.status != Status::Finished && state::alive(r))
+}
+
+/// The verdict on a place from the run states that name it.
+fn judge_runs(mine: Vec<&Found>) -> Option<(&'static str, Option<&Found>)> {
+    if mine.iter().any(|f| holds(&f.record)) {
         return None;
     }
     match mine.last() {
@@ -78,10 +109,6 @@ impl Prices {
 
 /// `runplz reconcile [--apply]`.
 pub fn main(o: &ReconcileOptions) -> Result<Exit> {
-    crate::out::note(
-        TOOL,
-        "Modal sandboxes are not reconciled yet: `runplz kill RUN` stops one by its run id",
-    );
     let found = state::list(&state::runs_dir());
     let now = state::now_f() as u64;
     let mut orphans = Vec::new();
@@ -96,6 +123,7 @@ pub fn main(o: &ReconcileOptions) -> Result<Exit> {
     } else if found.iter().any(|f| f.record.backend == "runpod") {
         crate::out::note(TOOL, "RUNPOD_API_KEY is not set: no RunPod pods to look at");
     }
+    failed |= modal_orphans(o, &found, now, &mut orphans)?;
     emit(o, &orphans)?;
     Ok(if failed { Exit::Failed } else { Exit::Ok })
 }
@@ -119,7 +147,7 @@ fn runpod_orphans(
         };
         let r = f.map(|f| &f.record);
         let price = p.cost_per_hr.or_else(|| r.and_then(|r| r.price_per_hour));
-        let (age, cost) = age_and_cost(r, price, now);
+        let (age, cost) = age_and_cost(r.map(|r| r.started_at), price, now);
         let mut action = "none".to_string();
         if o.apply {
             action = match f {
@@ -163,6 +191,85 @@ fn runpod_orphans(
     Ok(failed)
 }
 
+/// The Modal sandboxes of ours (tagged `created_by: runplz`) that no live run holds; with
+/// `--apply`, those a run state here names are terminated. Skipped with one line on stderr
+/// (when some run here used Modal) without a token or a Python with `modal`. True when a
+/// terminate failed.
+fn modal_orphans(
+    o: &ReconcileOptions,
+    found: &[Found],
+    now: u64,
+    orphans: &mut Vec<Orphan>,
+) -> Result<bool> {
+    let used = found.iter().any(|f| f.record.backend == "modal");
+    let skip = |why: &str| {
+        if used {
+            crate::out::note(TOOL, why);
+        }
+        Ok(false)
+    };
+    let python = match crate::modal::ops::lister() {
+        Ok(p) => p,
+        Err(why) => return skip(&why),
+    };
+    let Some(sandboxes) = crate::modal::ops::our_sandboxes(&python)? else {
+        return skip("Modal says no token is configured here: no Modal sandboxes to look at");
+    };
+    let mut failed = false;
+    for sb in &sandboxes {
+        let Some((reason, f)) = judge_run_id(sb.run_id.as_deref(), found) else {
+            continue;
+        };
+        let r = f.map(|f| &f.record);
+        let price = r.and_then(|r| r.price_per_hour);
+        // From the sandbox's own creation time (its tag), else its run's start.
+        let (age, cost) = age_and_cost(sb.created_at.or(r.map(|r| r.started_at)), price, now);
+        let mut action = "none".to_string();
+        if o.apply {
+            action = match (f, sb.run_id.as_deref()) {
+                (Some(f), Some(run_id)) => match crate::modal::ops::reap(&python, &sb.id, run_id) {
+                    Ok(()) => {
+                        crate::out::note(
+                            TOOL,
+                            format!("sandbox {} (run {run_id}): terminated", sb.id),
+                        );
+                        mark_released(f, price, now);
+                        "terminated".into()
+                    }
+                    Err(e) => {
+                        failed = true;
+                        crate::out::warn(
+                            TOOL,
+                            format!("SANDBOX {} WAS NOT TERMINATED: {e:#}", sb.id),
+                        );
+                        "failed".into()
+                    }
+                },
+                _ => {
+                    crate::out::warn(
+                        TOOL,
+                        format!("sandbox {} carries runplz's tags but no run state here names its run {} (another machine's run?): not touched; `runplz kill {} --backend modal` if it is not in use", sb.id, sb.run_id.as_deref().unwrap_or("?"), sb.run_id.as_deref().unwrap_or("RUN")),
+                    );
+                    "skipped".into()
+                }
+            };
+        }
+        orphans.push(Orphan {
+            backend: "modal".into(),
+            name: sb.id.clone(),
+            status: "RUNNING".into(),
+            instance_type: None,
+            run_id: sb.run_id.clone(),
+            reason: reason.into(),
+            age_seconds: age,
+            price_per_hour: price,
+            cost_so_far: cost,
+            action,
+        });
+    }
+    Ok(failed)
+}
+
 /// The Brev boxes named `runplz-*` that no live run holds; with `--apply`, those a run state
 /// here names are deleted. True when a delete failed.
 fn brev_orphans(
@@ -186,7 +293,7 @@ fn brev_orphans(
         let price = r
             .and_then(|r| r.price_per_hour)
             .or_else(|| prices.of(instance_type.as_deref()?));
-        let (age, cost) = age_and_cost(r, price, now);
+        let (age, cost) = age_and_cost(r.map(|r| r.started_at), price, now);
         let mut action = "none".to_string();
         if o.apply {
             action = match f {
@@ -227,13 +334,10 @@ fn brev_orphans(
     Ok(failed)
 }
 
-/// How long ago the run that made it started, and what it cost so far at `price` per hour.
-fn age_and_cost(
-    r: Option<&crate::state::Record>,
-    price: Option<f64>,
-    now: u64,
-) -> (Option<u64>, Option<f64>) {
-    let age = r.map(|r| now.saturating_sub(r.started_at));
+/// How long ago it started (at `since`, seconds since the epoch), and what it cost so far
+/// at `price` per hour.
+fn age_and_cost(since: Option<u64>, price: Option<f64>, now: u64) -> (Option<u64>, Option<f64>) {
+    let age = since.map(|t| now.saturating_sub(t));
     let cost = match (price, age) {
         (Some(p), Some(a)) => Some((p * a as f64 / 3600.0 * 100.0).round() / 100.0),
         _ => None,
@@ -293,4 +397,83 @@ fn emit(o: &ReconcileOptions, orphans: &[Orphan]) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finished or killed run state named `id`, with `ending` when it ended.
+    fn found(id: &str, status: &str, ending: Option<runplz_protocol::RunEnding>) -> Found {
+        let text = format!(
+            r#"{{"type":"run-state","version":1,"run_id":"{id}","job":"j","job_file":"/j.json",
+            "backend":"modal","target":null,"mode":"native","pid":0,"started_at":1,"updated_at":2,
+            "status":"{status}","current_step":null,"steps":[],"handle":{{"exec_host":null,
+            "exec_run_id":null,"remote_workspace":null,"remote_outputs":null,"container":null,
+            "instance":"runplz-j-{id}"}},"outputs":"/o","teardown":{{"policy":"delete","status":"pending"}},
+            "exit_code":null}}"#
+        );
+        let mut record: crate::state::Record = serde_json::from_str(&text).unwrap();
+        record.run = ending.map(|ending| runplz_protocol::RunRecord {
+            backend: runplz_protocol::Backend::Local,
+            job: "j".into(),
+            run_id: id.into(),
+            host: None,
+            mode: runplz_protocol::Mode::Native,
+            exit_code: None,
+            ending,
+            steps: Vec::new(),
+            sync: None,
+            outputs: None,
+            env_passed: Vec::new(),
+            instance: None,
+            secret_scan: None,
+            tree: None,
+            duration_seconds: 1.0,
+        });
+        Found {
+            path: format!("/nonexistent/{id}.json").into(),
+            record,
+        }
+    }
+
+    fn verdict(f: &Found) -> Option<&'static str> {
+        let all = std::slice::from_ref(f);
+        let by_id = judge_run_id(Some(&f.record.run_id), all).map(|(why, _)| why);
+        let by_name = judge_name(f.record.handle.instance.as_deref().unwrap(), all).map(|(w, _)| w);
+        assert_eq!(by_id, by_name);
+        by_id
+    }
+
+    #[test]
+    fn a_detached_run_holds_its_place_until_collected_or_released() {
+        use runplz_protocol::RunEnding;
+        let mut f = found("d", "finished", Some(RunEnding::Detached));
+        assert_eq!(
+            verdict(&f),
+            None,
+            "a detached run's place is kept for collect"
+        );
+        f.record.collected = Some(true);
+        assert_eq!(
+            verdict(&f),
+            Some("run_over"),
+            "collected, yet its place is up"
+        );
+        f.record.collected = None;
+        f.record.teardown.status = TeardownStatus::Failed;
+        assert_eq!(verdict(&f), Some("run_over"), "its release (kill) failed");
+        let killed = found("k", "running", None);
+        assert_eq!(verdict(&killed), Some("runplz_gone"));
+        let ended = found("e", "finished", Some(RunEnding::Exited { code: 0 }));
+        assert_eq!(verdict(&ended), Some("run_over"));
+        assert_eq!(
+            judge_run_id(Some("other"), std::slice::from_ref(&ended)).map(|x| x.0),
+            Some("no_run_state")
+        );
+        assert_eq!(
+            judge_run_id(None, std::slice::from_ref(&ended)).map(|x| x.0),
+            Some("no_run_state")
+        );
+    }
 }
