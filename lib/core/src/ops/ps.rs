@@ -1,6 +1,7 @@
 //! `runplz ps`: every run this machine recorded, newest last, from the run states alone (no
-//! box is asked: `runplz status RUN` does that), plus the Brev boxes carrying runplz's name
-//! that no run state here names, as `brev ls` shows them. JSON Lines (`ps` records) or, with
+//! box is asked: `runplz status RUN` does that), plus the Brev boxes and RunPod pods
+//! carrying runplz's name and the running Modal sandboxes carrying runplz's tag that no run
+//! state here names, as the backend shows them. JSON Lines (`ps` records) or, with
 //! `--table`, a table for people.
 
 use crate::state::{self, Found, Status};
@@ -135,6 +136,39 @@ fn untracked_pods(found: &[Found]) -> Vec<PsEntry> {
         .collect()
 }
 
+/// The Modal sandboxes of ours (tagged `created_by: runplz`, running) whose run no run
+/// state here names: asked only when some run here used Modal and a token is configured.
+fn untracked_sandboxes(found: &[Found]) -> Vec<PsEntry> {
+    if !found.iter().any(|f| f.record.backend == "modal") {
+        return Vec::new();
+    }
+    let Ok(python) = crate::modal::ops::lister() else {
+        return Vec::new();
+    };
+    let sandboxes = match crate::modal::ops::our_sandboxes(&python) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            crate::out::warn("runplz", format!("Modal sandboxes not listed: {e:#}"));
+            return Vec::new();
+        }
+    };
+    sandboxes
+        .into_iter()
+        .filter(|sb| {
+            !found.iter().any(|f| {
+                f.record.backend == "modal"
+                    && Some(f.record.run_id.as_str()) == sb.run_id.as_deref()
+            })
+        })
+        .map(|sb| PsEntry {
+            job: sb.job,
+            started_at: sb.created_at,
+            ..untracked("modal", sb.id, None)
+        })
+        .collect()
+}
+
 /// The table `--table` prints.
 pub fn table(entries: &[PsEntry]) -> String {
     let dash = || "-".to_string();
@@ -181,6 +215,7 @@ pub fn main(o: &PsOptions) -> Result<Exit> {
         .collect();
     entries.extend(untracked_boxes(&found));
     entries.extend(untracked_pods(&found));
+    entries.extend(untracked_sandboxes(&found));
     if o.table {
         crate::out::print_raw(&table(&entries))?;
     } else {
