@@ -224,7 +224,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (reconcile)
 _arguments "${_arguments_options[@]}" : \
-'--apply[Delete (a RunPod pod\: terminate) the orphaned boxes a run state here proves ours (a box no run state names is listed, never touched)]' \
+'--apply[Delete (a RunPod pod, a Modal sandbox\: terminate) the orphaned boxes a run state here proves ours (a box no run state names is listed, never touched)]' \
 '--table[One table for people instead of JSON Lines]' \
 '(--table)--json[JSON Lines on stdout (the default; for scripts that say so)]' \
 '-h[Print help (see more with '\''--help'\'')]' \

@@ -459,7 +459,8 @@ MODAL RECORDS (stdout):
    \"cpu\":8.0|null,\"memory_mb\":16384|null,\"timeout\":3600,\"sandbox_timeout\":4200,
    \"image\":[{\"op\":\"from_registry\",...},...,{\"op\":\"add_local_dir\",\"remote_path\":\"/workspace\",...}],
    \"workdir\":\"/workspace\",\"command\":[\"bash\",\"-lc\",\"...\"],\"env_names\":[\"HF_TOKEN\"],
-   \"tags\":{\"runplz_job\":\"hello\",\"runplz_run_id\":null},\"detach\":false,\"keep_after_job\":null}
+   \"tags\":{\"created_by\":\"runplz\",\"runplz_created_at\":null,\"runplz_job\":\"hello\",
+   \"runplz_run_id\":null},\"detach\":false,\"keep_after_job\":null}
   --detach: the run record with \"ending\":{\"kind\":\"detached\"} (exit 0).
   status and kill: {\"type\":\"run-status\",\"version\":1,\"run_id\":\"...\",\"backend\":\"modal\",
    \"job\":\"hello\"|null,\"state\":\"running\"|\"exited\"|\"timed_out\"|\"terminated\"|\"expired\"|\"finished\",
@@ -471,7 +472,9 @@ MODAL:
   else ~/.cache/runplz/modal-venv/bin/python3, else python3 on PATH (none: exit 2, with the
   command that makes the venv), and a Modal token (MODAL_TOKEN_ID / MODAL_TOKEN_SECRET or
   ~/.modal.toml). runplz writes a small helper (inside its binary) to a private temp file and
-  drives a modal.Sandbox in the app \"runplz\", tagged runplz_run_id and runplz_job. The
+  drives a modal.Sandbox in the app \"runplz\", tagged created_by=runplz, runplz_run_id,
+  runplz_job and runplz_created_at (runplz ps and reconcile look only at running
+  sandboxes tagged created_by=runplz in that app). The
   image is rp-image's modal chain with the repo (minus secrets and caches, as rp-sync ships
   it) added last at /workspace. gpu + num_gpus + min_gpu_memory become one gpu string
   (A100-80GB:4; the smallest model that fits when only min_gpu_memory is given), min_cpu

@@ -24,7 +24,9 @@ WHAT IT LISTS:
   Every run recorded in $XDG_STATE_HOME/runplz/runs, oldest first, from the run states
   alone (no box is asked: `runplz status RUN` does that); then, when some run here used
   Brev and `brev` is installed, the Brev boxes named runplz-* that no run state here names
-  (state untracked). One JSON line per run:
+  (state untracked); likewise the RunPod pods (with RUNPOD_API_KEY) and the running Modal
+  sandboxes tagged created_by=runplz (with a Modal token; host is the sandbox id, job and
+  started_at from its tags). One JSON line per run:
   {\"type\":\"ps\",\"version\":1,\"run_id\":\"...\"|null,\"job\":\"train\"|null,
    \"backend\":\"brev\",\"host\":\"runplz-train-0badc0de\"|null,
    \"state\":\"running\"|\"interrupted\"|\"detached\"|\"ended\"|\"finished\"|\"untracked\",\"step\":\"run\"|null,

@@ -5,8 +5,8 @@ use runplz_core::ops::reconcile::{self, ReconcileOptions};
 /// `runplz reconcile`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Delete (a RunPod pod: terminate) the orphaned boxes a run state here proves ours (a
-    /// box no run state names is listed, never touched).
+    /// Delete (a RunPod pod, a Modal sandbox: terminate) the orphaned boxes a run state here
+    /// proves ours (a box no run state names is listed, never touched).
     #[arg(long)]
     pub apply: bool,
     /// One table for people instead of JSON Lines.
@@ -34,17 +34,24 @@ WHAT IT FINDS:
   run state here names (no_run_state: maybe another machine's run). A box without the
   prefix is never looked at; a box of a run whose runplz is alive is never listed. With
   RUNPOD_API_KEY set, the RunPod pods named runplz-* (not terminated) are judged the same
-  way (backend \"runpod\"; --apply terminates them, action \"terminated\"). One JSON line
-  per box or pod:
+  way (backend \"runpod\"; --apply terminates them, action \"terminated\"). With a Modal
+  token configured (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or ~/.modal.toml), the running
+  Modal sandboxes in the app \"runplz\" tagged created_by=runplz are judged by their
+  runplz_run_id tag (backend \"modal\", name the sandbox id, status RUNNING, run_id the
+  tag, age from its runplz_created_at tag; --apply terminates them, action
+  \"terminated\", after the sandbox's tags are checked again); a sandbox without that tag
+  is never looked at. Without a token Modal is skipped with one line on stderr. A run
+  started with --detach and not collected holds its box, pod or sandbox: never listed.
+  One JSON line per box, pod or sandbox:
   {\"type\":\"orphan\",\"version\":1,\"backend\":\"brev\",\"name\":\"runplz-train-0badc0de\",
    \"status\":\"RUNNING\",\"instance_type\":\"g5.xlarge\"|null,\"run_id\":\"...\"|null,
    \"reason\":\"runplz_gone\",\"age_seconds\":N|null,\"price_per_hour\":1.006|null,
    \"cost_so_far\":1.2|null,\"action\":\"none\"|\"deleted\"|\"terminated\"|\"skipped\"|\"failed\"}
   The price is the run state's, else the catalog's (brev search) for the box's type; the
   age and cost count from the run's start. --apply deletes the runplz_gone and run_over
-  boxes and marks their runs over; a no_run_state box is skipped with a warning. Modal
-  sandboxes are not reconciled yet (said on stderr; `runplz kill RUN` stops one).
+  boxes and marks their runs over; a no_run_state box is skipped with a warning.
 
 EXIT STATUS:
   0 listed (and, with --apply, every delete done); 1 a delete failed (the box is named);
+  7/8/9 Modal has no token for the helper, refused it, or could not be reached;
   125 runplz itself failed (brev ls failed).";
