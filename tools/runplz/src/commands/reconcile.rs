@@ -40,7 +40,8 @@ WHAT IT FINDS:
   runplz_run_id tag (backend \"modal\", name the sandbox id, status RUNNING, run_id the
   tag, age from its runplz_created_at tag; --apply terminates them, action
   \"terminated\", after the sandbox's tags are checked again); a sandbox without that tag
-  is never looked at. Without a token Modal is skipped with one line on stderr. A run
+  is never looked at; its price is not known (null). Without a token (or a Python with
+  `modal`) Modal is skipped, said in one line on stderr when some run here used it. A run
   started with --detach and not collected holds its box, pod or sandbox: never listed.
   One JSON line per box, pod or sandbox:
   {\"type\":\"orphan\",\"version\":1,\"backend\":\"brev\",\"name\":\"runplz-train-0badc0de\",
@@ -53,5 +54,5 @@ WHAT IT FINDS:
 
 EXIT STATUS:
   0 listed (and, with --apply, every delete done); 1 a delete failed (the box is named);
-  7/8/9 Modal has no token for the helper, refused it, or could not be reached;
+  8/9 Modal refused the token or could not be reached;
   125 runplz itself failed (brev ls failed).";
