@@ -349,9 +349,10 @@ OUTPUT:
   The job's stdout goes to runplz's stdout and its stderr to runplz's stderr, live, so
   `runplz local job.json > log.txt` keeps what the job printed. The set-up steps' output
   (docker build, pip) and runplz's own lines, prefixed `runplz:`, go to stderr: on a
-  terminal, one live line per step with its elapsed time (and bytes and files for sync and
-  collect, the current package for a venv build); plain lines otherwise. --quiet keeps
-  only warnings and errors; NO_COLOR turns colour off.
+  terminal, one live line per step with its elapsed time (and files and bytes so far for
+  sync and collect, the current package for a venv build); plain lines otherwise. The
+  collect step's `done` line says the files and bytes that came back. --quiet keeps only
+  warnings and errors; NO_COLOR turns colour off.
   With --json the job's stdout goes to stderr (in order with its stderr) and stdout
   carries one JSON run record at the end. The record is always also kept in the run state
   (see RUN STATE), under \"run\":

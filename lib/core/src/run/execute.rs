@@ -703,7 +703,40 @@ fn collect_outputs(
     run_id: &str,
 ) -> bool {
     let started_at = t.started_at;
-    let res = t.step(S::Collect, || match (c, ssh) {
+    let res = t.step(S::Collect, || {
+        collect_step(c, p, to, ssh, run_id, started_at)
+            .inspect(|m| crate::progress::totals(crate::progress::moved(m.files, m.bytes)))
+    });
+    match res {
+        Ok(m) => {
+            t.record.outputs = Some(m);
+            true
+        }
+        Err(e) if t.record.ending == (RunEnding::Exited { code: 0 }) => {
+            t.record.ending = RunEnding::Failed { step: S::Collect };
+            out::warn(
+                TOOL,
+                format!("the job succeeded but its outputs did not come back: {e:#}"),
+            );
+            false
+        }
+        Err(e) => {
+            out::warn(TOOL, format!("outputs not collected: {e:#}"));
+            false
+        }
+    }
+}
+
+/// The collect step itself: the outputs brought back (or counted) and what came.
+fn collect_step(
+    c: &Collect,
+    p: &Prepared,
+    to: &Path,
+    ssh: Option<&Ssh>,
+    run_id: &str,
+    started_at: SystemTime,
+) -> Result<Moved> {
+    match (c, ssh) {
         (Collect::Rsync { parent }, Some(ssh)) => {
             // Checked before the run; checked again just before writing, as the folder
             // may have changed meanwhile (a symlink put in its place).
@@ -752,24 +785,6 @@ fn collect_outputs(
                 );
             }
             Ok(m)
-        }
-    });
-    match res {
-        Ok(m) => {
-            t.record.outputs = Some(m);
-            true
-        }
-        Err(e) if t.record.ending == (RunEnding::Exited { code: 0 }) => {
-            t.record.ending = RunEnding::Failed { step: S::Collect };
-            out::warn(
-                TOOL,
-                format!("the job succeeded but its outputs did not come back: {e:#}"),
-            );
-            false
-        }
-        Err(e) => {
-            out::warn(TOOL, format!("outputs not collected: {e:#}"));
-            false
         }
     }
 }
