@@ -117,6 +117,11 @@ pub struct CommonArgs {
     /// lines, no set-up output (a failed step's error still ends with its last lines).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Seconds between the signal that stops the job (TERM at its deadline, INT for Ctrl-C)
+    /// and KILL (fractions allowed, at most 2592000), as rp-exec's --grace; overrides the
+    /// job's `stop_grace_seconds` (default 5). Modal and Slurm stop a job their own way.
+    #[arg(long, value_name = "SECS", value_parser = runplz_core::flags::parse_secs)]
+    pub grace: Option<std::time::Duration>,
     /// Run once per arg set of FILE: a JSON object of name -> list of values (the cross
     /// product) or JSON Lines of objects name -> value. Each set fills the job's `args` as
     /// `--NAME=VALUE` does; each run gets its own run id and outputs folder
@@ -701,6 +706,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         plan: c.plan,
         json: c.json,
         quiet: c.quiet,
+        grace: c.grace,
         backend,
     })
 }

@@ -58,6 +58,22 @@ fn positive_seconds(path: &str, v: Option<i64>) -> Result<(), Problem> {
     }
 }
 
+/// A number of seconds that may be 0 (a grace: KILL right after the stopping signal).
+fn seconds(path: &str, v: Option<i64>) -> Result<(), Problem> {
+    use super::spec::MAX_SECONDS;
+    match v {
+        Some(n) if n < 0 => Err(p(
+            path,
+            format!("found {n}, expected a number of seconds, 0 or more"),
+        )),
+        Some(n) if n > MAX_SECONDS => Err(p(
+            path,
+            format!("found {n}, expected at most {MAX_SECONDS} seconds (30 days)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn positive(path: &str, v: Option<f64>, unit: &str) -> Result<(), Problem> {
     match v {
         Some(n) if n.is_nan() || n <= 0.0 => Err(p(
@@ -487,6 +503,7 @@ pub fn validate(spec: JobFile, origin: &str, root: &Path, text: &str) -> Result<
     positive("resources.min_disk", r.min_disk, " of GB")?;
 
     positive_seconds("timeout", spec.timeout)?;
+    seconds("stop_grace_seconds", spec.stop_grace_seconds)?;
     non_empty("outputs_dir", spec.outputs_dir.as_deref(), "a folder")?;
     super::outputs::check_spec(root, spec.outputs_dir.as_deref())
         .map_err(|m| p("outputs_dir", m))?;
