@@ -237,11 +237,16 @@ fn a_job_env_past_128_kib_is_refused_located_before_running() {
 /// `save` seconds "saving a checkpoint", writes `saved` and exits. What the file holds
 /// says whether KILL came before the save was done.
 fn stop_job(dir: &Path, save: u32, extra: &str) {
+    stop_job_with(dir, save, &format!(",\n  \"timeout\": 1{extra}"));
+}
+
+/// [`stop_job`] without the deadline.
+fn stop_job_with(dir: &Path, save: u32, extra: &str) {
     let run = format!(
         "trap 'echo term >> ev; sleep {save}; echo saved >> ev; exit 0' TERM; echo started >> ev; while :; do sleep 0.1; done"
     );
     let text = format!(
-        "{{\n  \"name\": \"grace\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": {},\n  \"timeout\": 1,\n  \"local\": {{\"use_docker\": false}}{extra}\n}}\n",
+        "{{\n  \"name\": \"grace\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": {},\n  \"local\": {{\"use_docker\": false}}{extra}\n}}\n",
         serde_json::to_string(&run).unwrap()
     );
     std::fs::write(dir.join("job.json"), text).unwrap();
@@ -316,5 +321,41 @@ fn a_stop_grace_where_it_is_not_used_is_said() {
         } else {
             assert!(err.contains(want), "{args:?}: {err}");
         }
+    }
+}
+
+/// `runplz kill` of a running local job: TERM, then the grace the run recorded (the job's
+/// `stop_grace_seconds`), or `--grace` when given, then KILL.
+#[test]
+fn kill_gives_the_run_its_own_grace_unless_told() {
+    use std::time::{Duration, Instant};
+    let w = crate::support::TestEnv::new();
+    for (kill_args, want) in [
+        (vec!["kill", "last"], "started\nterm\nsaved\n"),
+        (vec!["kill", "last", "--grace", "0.5"], "started\nterm\n"),
+    ] {
+        let d = shm_tempdir();
+        // The 6 s save outlasts the default grace (5 s), not the job's 60.
+        let save = if want.ends_with("saved\n") { 6 } else { 3 };
+        stop_job_with(d.path(), save, ",\n  \"stop_grace_seconds\": 60");
+        let mut run = w.cmd("runplz");
+        run.current_dir(d.path())
+            .args(["local", "job.json"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = run.spawn().unwrap();
+        let ev = d.path().join("ev");
+        let end = Instant::now() + Duration::from_secs(120);
+        while std::fs::read_to_string(&ev).unwrap_or_default() != "started\n" {
+            assert!(Instant::now() < end, "the job never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut k = w.cmd("runplz");
+        k.current_dir(d.path()).args(&kill_args);
+        let out = run_expect(&mut k, 0);
+        assert_eq!(json(&out)["state"], "terminated", "{}", stderr(&out));
+        child.wait().unwrap();
+        assert_eq!(std::fs::read_to_string(&ev).unwrap(), want, "{kill_args:?}");
     }
 }
