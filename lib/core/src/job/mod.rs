@@ -2,6 +2,7 @@
 //! tool works from. Loading never has side effects; everything that can be checked without
 //! touching a box is checked here, so an invalid job fails before anything happens.
 
+mod backend_rules;
 pub mod humanize;
 mod image_rules;
 pub mod outputs;
