@@ -233,9 +233,9 @@ fn a_job_env_past_128_kib_is_refused_located_before_running() {
     assert!(d.path().join("marker").exists());
 }
 
-/// A local native job whose deadline (1 s) sends TERM: its handler writes `term`, takes
-/// `save` seconds "saving a checkpoint", writes `saved` and exits. What the file holds
-/// says whether KILL came before the save was done.
+/// A native job whose deadline (1 s) sends TERM: its handler writes `term` into
+/// `$RUNPLZ_OUT/ev`, takes `save` seconds "saving a checkpoint", writes `saved` and exits.
+/// What the file holds (back in `out/ev`) says whether KILL came before the save was done.
 fn stop_job(dir: &Path, save: u32, extra: &str) {
     stop_job_with(dir, save, &format!(",\n  \"timeout\": 1{extra}"));
 }
@@ -243,10 +243,10 @@ fn stop_job(dir: &Path, save: u32, extra: &str) {
 /// [`stop_job`] without the deadline.
 fn stop_job_with(dir: &Path, save: u32, extra: &str) {
     let run = format!(
-        "trap 'echo term >> ev; sleep {save}; echo saved >> ev; exit 0' TERM; echo started >> ev; while :; do sleep 0.1; done"
+        "ev=\"$RUNPLZ_OUT/ev\"; trap 'echo term >> \"$ev\"; sleep {save}; echo saved >> \"$ev\"; exit 0' TERM; echo started >> \"$ev\"; while :; do sleep 0.1; done"
     );
     let text = format!(
-        "{{\n  \"name\": \"grace\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": {},\n  \"local\": {{\"use_docker\": false}}{extra}\n}}\n",
+        "{{\n  \"name\": \"grace\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": {},\n  \"local\": {{\"use_docker\": false}},\n  \"ssh\": {{\"use_docker\": false}}{extra}\n}}\n",
         serde_json::to_string(&run).unwrap()
     );
     std::fs::write(dir.join("job.json"), text).unwrap();
@@ -268,8 +268,23 @@ fn the_stop_grace_is_the_jobs_and_the_flag_beats_it() {
         stderr(&out)
     );
     assert_eq!(
-        std::fs::read_to_string(d.path().join("ev")).unwrap(),
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
         "started\nterm\nsaved\n"
+    );
+    // The same on a box, where its supervisor enforces the deadline.
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    stop_job(d.path(), 6, ",\n  \"stop_grace_seconds\": 60");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--json"])
+        .args(b.tool_args());
+    let out = run_expect(&mut c, 124);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
+        "started\nterm\nsaved\n",
+        "{}",
+        stderr(&out)
     );
     // --grace 0.5 over the job's 60: KILL comes while the 3 s save runs.
     let d = shm_tempdir();
@@ -280,7 +295,7 @@ fn the_stop_grace_is_the_jobs_and_the_flag_beats_it() {
     let out = run_expect(&mut c, 124);
     assert_eq!(json(&out)["ending"]["signal"], 9, "{}", stderr(&out));
     assert_eq!(
-        std::fs::read_to_string(d.path().join("ev")).unwrap(),
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
         "started\nterm\n"
     );
     // The plan hands the same grace to rp-exec.
@@ -345,7 +360,7 @@ fn kill_gives_the_run_its_own_grace_unless_told() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = run.spawn().unwrap();
-        let ev = d.path().join("ev");
+        let ev = d.path().join("out/ev");
         let end = Instant::now() + Duration::from_secs(120);
         while std::fs::read_to_string(&ev).unwrap_or_default() != "started\n" {
             assert!(Instant::now() < end, "the job never started");
