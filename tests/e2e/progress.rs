@@ -192,3 +192,59 @@ fn sync_and_collect_say_files_and_bytes() {
     assert!(done[0].ends_with("s  2 files  4.0 MiB"), "{err}");
     assert!(err.contains("runplz: shipped "), "{err}");
 }
+
+/// `tool ARGS...` under a pseudo-terminal, its screen as text.
+fn screen_of(dir: &Path, tool: &str, args: &[String]) -> String {
+    let mut c = world().program("script");
+    c.current_dir(dir)
+        .env("TERM", "xterm")
+        .arg("-qec")
+        .arg(format!("{} {}", bin(tool).display(), args.join(" ")))
+        .arg("/dev/null");
+    let out = run_expect(&mut c, 0);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn rp_sync_and_rp_collect_show_a_live_line_on_a_terminal_only() {
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    transfer_job(src.path());
+    let mut up = b.tool_args();
+    up.splice(0..0, ["up".to_string()]);
+    up.extend(["--dest=pt".into(), src.path().display().to_string()]);
+    let screen = screen_of(src.path(), "rp-sync", &up);
+    assert!(
+        screen
+            .split('\r')
+            .any(|s| s.starts_with("\x1b[2Krp-sync: sync ") && s.contains(" files  ")),
+        "{screen:?}"
+    );
+    assert!(screen.contains("rp-sync: sync done in "), "{screen:?}");
+
+    let to = shm_tempdir();
+    let mut down = b.tool_args();
+    down.extend([
+        "--from".into(),
+        "pt".into(),
+        "--to".into(),
+        to.path().join("a").display().to_string(),
+    ]);
+    let screen = screen_of(src.path(), "rp-collect", &down);
+    let done = screen
+        .split(['\r', '\n'])
+        .find(|l| l.contains("rp-collect: collect done in "))
+        .unwrap_or_else(|| panic!("no done line in {screen:?}"));
+    // The tree and rp-sync's manifest beside it.
+    assert!(done.ends_with(" files  40.0 MiB"), "{done:?}");
+
+    // Not on a terminal: neither says more than before.
+    let last = down.len() - 1;
+    down[last] = to.path().join("b").display().to_string();
+    let out = run_expect(bin_cmd("rp-collect").args(&down), 0);
+    let err = stderr(&out);
+    assert!(
+        !err.contains("collect done") && !err.contains('\r'),
+        "{err:?}"
+    );
+}
