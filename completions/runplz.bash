@@ -115,7 +115,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__brev)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --instance --ssh-config --detach --cost-cap-usd --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --instance --ssh-config --detach --cost-cap-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -391,7 +395,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__kill)
-            opts="-h --backend --help"
+            opts="-h --backend --grace --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -399,6 +403,10 @@ _runplz() {
             case "${prev}" in
                 --backend)
                     COMPREPLY=($(compgen -W "modal" -- "${cur}"))
+                    return 0
+                    ;;
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -409,7 +417,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__local)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --no-build --native --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --no-build --native --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -436,6 +444,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -455,7 +467,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__modal)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --detach --dry-run --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --detach --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -482,6 +494,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -529,7 +545,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__runpod)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --gpu-id --datacenter-id --max-gpu-price --cost-cap-usd --max-runtime-minutes --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --gpu-id --datacenter-id --max-gpu-price --cost-cap-usd --max-runtime-minutes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +572,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -595,7 +615,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__slurm)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --nodes --detach --slurm-array --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --host --ssh-config --nodes --detach --slurm-array --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,6 +642,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -657,7 +681,7 @@ _runplz() {
             return 0
             ;;
         runplz__subcmd__ssh)
-            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --sweep --parallel --table --host --ssh-config --no-keep --detach --help"
+            opts="-q -h --outputs-dir --var --vars-file --env --env-file --allow-secret --plan --json --quiet --grace --sweep --parallel --table --host --ssh-config --no-keep --detach --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +708,10 @@ _runplz() {
                     return 0
                     ;;
                 --allow-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

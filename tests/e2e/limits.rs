@@ -98,6 +98,11 @@ fn every_tool_refuses_a_job_duration_past_the_maximum_located_and_before_running
             35,
             "brev.max_runtime_seconds",
         ),
+        (
+            format!(",\n  \"stop_grace_seconds\": {}", MAX + 1),
+            25,
+            "stop_grace_seconds",
+        ),
     ] {
         let d = shm_tempdir();
         job(d.path(), &extra);
@@ -226,4 +231,146 @@ fn a_job_env_past_128_kib_is_refused_located_before_running() {
         .args(["local", "job.json", "--json"]);
     run_expect(&mut c, 0);
     assert!(d.path().join("marker").exists());
+}
+
+/// A native job whose deadline (1 s) sends TERM: its handler writes `term` into
+/// `$RUNPLZ_OUT/ev`, takes `save` seconds "saving a checkpoint", writes `saved` and exits.
+/// What the file holds (back in `out/ev`) says whether KILL came before the save was done.
+fn stop_job(dir: &Path, save: u32, extra: &str) {
+    stop_job_with(dir, save, &format!(",\n  \"timeout\": 1{extra}"));
+}
+
+/// [`stop_job`] without the deadline.
+fn stop_job_with(dir: &Path, save: u32, extra: &str) {
+    let run = format!(
+        "ev=\"$RUNPLZ_OUT/ev\"; trap 'echo term >> \"$ev\"; sleep {save}; echo saved >> \"$ev\"; exit 0' TERM; echo started >> \"$ev\"; while :; do sleep 0.1; done"
+    );
+    let text = format!(
+        "{{\n  \"name\": \"grace\",\n  \"image\": {{\"from_registry\": \"debian:bookworm\"}},\n  \"run\": {},\n  \"local\": {{\"use_docker\": false}},\n  \"ssh\": {{\"use_docker\": false}}{extra}\n}}\n",
+        serde_json::to_string(&run).unwrap()
+    );
+    std::fs::write(dir.join("job.json"), text).unwrap();
+}
+
+#[test]
+fn the_stop_grace_is_the_jobs_and_the_flag_beats_it() {
+    // A grace longer than the default 5 s: the 6 s save is done before KILL.
+    let d = shm_tempdir();
+    stop_job(d.path(), 6, ",\n  \"stop_grace_seconds\": 60");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--json"]);
+    let out = run_expect(&mut c, 124);
+    assert_eq!(
+        json(&out)["ending"]["kind"],
+        "timed_out",
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
+        "started\nterm\nsaved\n"
+    );
+    // The same on a box, where its supervisor enforces the deadline.
+    let b = SshBox::start();
+    let d = shm_tempdir();
+    stop_job(d.path(), 6, ",\n  \"stop_grace_seconds\": 60");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["ssh", "job.json", "--json"])
+        .args(b.tool_args());
+    let out = run_expect(&mut c, 124);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
+        "started\nterm\nsaved\n",
+        "{}",
+        stderr(&out)
+    );
+    // --grace 0.5 over the job's 60: KILL comes while the 3 s save runs.
+    let d = shm_tempdir();
+    stop_job(d.path(), 3, ",\n  \"stop_grace_seconds\": 60");
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--json", "--grace", "0.5"]);
+    let out = run_expect(&mut c, 124);
+    assert_eq!(json(&out)["ending"]["signal"], 9, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/ev")).unwrap(),
+        "started\nterm\n"
+    );
+    // The plan hands the same grace to rp-exec.
+    let mut c = bin_cmd("runplz");
+    c.current_dir(d.path())
+        .args(["local", "job.json", "--plan", "--grace", "0.5"]);
+    let out = run_expect(&mut c, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" --timeout 1 --grace 0.5 "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_stop_grace_where_it_is_not_used_is_said() {
+    let d = shm_tempdir();
+    stop_job(d.path(), 0, ",\n  \"stop_grace_seconds\": 1");
+    for (args, want) in [
+        (
+            vec![
+                "slurm",
+                "--host",
+                "nobody@nowhere.invalid",
+                "job.json",
+                "--plan",
+            ],
+            "runplz: warning: stop_grace_seconds is not used on slurm",
+        ),
+        (vec!["local", "job.json", "--plan", "--grace", "2"], ""),
+    ] {
+        let mut c = bin_cmd("runplz");
+        c.current_dir(d.path()).args(&args);
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        if want.is_empty() {
+            assert!(!err.contains("grace"), "{args:?}: {err}");
+        } else {
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+}
+
+/// `runplz kill` of a running local job: TERM, then the grace the run recorded (the job's
+/// `stop_grace_seconds`), or `--grace` when given, then KILL.
+#[test]
+fn kill_gives_the_run_its_own_grace_unless_told() {
+    use std::time::{Duration, Instant};
+    let w = crate::support::TestEnv::new();
+    for (kill_args, want) in [
+        (vec!["kill", "last"], "started\nterm\nsaved\n"),
+        (vec!["kill", "last", "--grace", "0.5"], "started\nterm\n"),
+    ] {
+        let d = shm_tempdir();
+        // The 6 s save outlasts the default grace (5 s), not the job's 60.
+        let save = if want.ends_with("saved\n") { 6 } else { 3 };
+        stop_job_with(d.path(), save, ",\n  \"stop_grace_seconds\": 60");
+        let mut run = w.cmd("runplz");
+        run.current_dir(d.path())
+            .args(["local", "job.json"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = run.spawn().unwrap();
+        let ev = d.path().join("out/ev");
+        let end = Instant::now() + Duration::from_secs(120);
+        while std::fs::read_to_string(&ev).unwrap_or_default() != "started\n" {
+            assert!(Instant::now() < end, "the job never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut k = w.cmd("runplz");
+        k.current_dir(d.path()).args(&kill_args);
+        let out = run_expect(&mut k, 0);
+        assert_eq!(json(&out)["state"], "terminated", "{}", stderr(&out));
+        child.wait().unwrap();
+        assert_eq!(std::fs::read_to_string(&ev).unwrap(), want, "{kill_args:?}");
+    }
 }

@@ -9,6 +9,7 @@ pub mod brevbox;
 pub mod collect;
 pub mod error;
 pub mod exec;
+pub mod flags;
 pub mod image;
 pub mod job;
 pub mod modal;

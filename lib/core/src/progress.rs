@@ -11,10 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod rsync;
+
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// The step shown now, if one is.
 static LIVE: Mutex<Option<Live>> = Mutex::new(None);
+
+/// What the step now running moved in all (`340 files  12.3 MiB`), for its `done` line.
+static TOTALS: Mutex<Option<String>> = Mutex::new(None);
 
 struct Live {
     tool: String,
@@ -64,6 +69,7 @@ pub struct Step {
 /// user's): then only a plain line.
 pub fn begin(tool: &str, name: &str, live: bool) -> Step {
     let stop = Arc::new(AtomicBool::new(false));
+    *TOTALS.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let absorb = live && (tty() || quiet());
     let mut ticker = None;
     if absorb {
@@ -96,14 +102,22 @@ pub fn begin(tool: &str, name: &str, live: bool) -> Step {
     }
 }
 
+/// A live line for a standalone tool's step (rp-sync's transfer), on a terminal only: off
+/// one, or with `--quiet`, the tool's own lines say enough and nothing is added.
+pub fn on_tty(tool: &str, name: &str) -> Option<Step> {
+    (tty() && !quiet()).then(|| begin(tool, name, true))
+}
+
 impl Step {
-    /// The step ended after `seconds`: `runplz: NAME done in 1.2s` when it worked (a failure
-    /// is said once, by whoever reports the error).
+    /// The step ended after `seconds`: `runplz: NAME done in 1.2s` when it worked, with
+    /// its [`totals`] if it said any (a failure is said once, by whoever reports the error).
     pub fn end(mut self, ok: bool, seconds: f64) {
         self.finish();
+        let totals = TOTALS.lock().unwrap_or_else(|e| e.into_inner()).take();
         if ok && !quiet() {
+            let totals = totals.map(|t| format!("  {t}")).unwrap_or_default();
             line(&format!(
-                "{}: {} done in {seconds:.1}s",
+                "{}: {} done in {seconds:.1}s{totals}",
                 self.tool, self.name
             ));
         }
@@ -178,6 +192,26 @@ pub fn detail(text: impl Into<String>) {
     if let Some(l) = LIVE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         l.detail = text.into();
     }
+}
+
+/// What the running step has moved so far (`340 files  12.3 MiB`): its live line's detail,
+/// and, as last said, the end of its `done` line.
+pub fn totals(text: impl Into<String>) {
+    let text = text.into();
+    detail(text.clone());
+    *TOTALS.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+}
+
+/// `340 files  12.3 MiB`: what a transfer moved, as a live line and a `done` line say it.
+pub fn moved(files: u64, bytes: u64) -> String {
+    let word = if files == 1 { "file" } else { "files" };
+    format!("{files} {word}  {}", crate::sync::human_bytes(bytes))
+}
+
+/// Whether a live line is drawn now (a step runs, on a terminal, without `--quiet`): only
+/// then is a tool asked for progress output of its own.
+pub fn drawn() -> bool {
+    tty() && !quiet() && LIVE.lock().unwrap_or_else(|e| e.into_inner()).is_some()
 }
 
 /// A child's output meant for our stderr: written there, unless a live step holds it (then

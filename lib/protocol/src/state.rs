@@ -207,6 +207,10 @@ pub struct Handle {
     /// status / tail / kill / collect` reach it again after runplz is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<SshHandle>,
+    /// The job's stop grace in seconds (`stop_grace_seconds`, `--grace`): `runplz kill`
+    /// gives it the same time between TERM and KILL (5 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_grace_seconds: Option<f64>,
 }
 
 /// The ssh connection of a run, as it was made.

@@ -17,7 +17,9 @@ const AFTER_HELP: &str = r#"OUTPUT:
   transfer; "files" counts them, as in every other record. "earlier" counts the files
   already in DIR that did not come this time (kept: nothing local is ever deleted; the
   first 100 paths). "dropped_links" names the symlinks on the box that pointed out of
-  REMOTE_DIR and were left behind. Warnings and both lists are also printed on stderr.
+  REMOTE_DIR and were left behind. Warnings and both lists are also printed on stderr;
+  on a terminal, so is a live line while rsync brings the files (elapsed time, files and
+  bytes so far), ending in what came.
 
 LOCAL FILES:
   Outputs never change what is already here: no owner or group comes from the box (files
@@ -159,7 +161,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             let opts = SshOptions::for_job(job.as_ref(), cli.ssh_config.as_deref());
             let ssh = Ssh::new(Target::parse(host)?, opts)?;
             process::require("ssh", "install OpenSSH (apt-get install openssh-client)")?;
-            collect::rsync_down(&ssh, from, &to)?
+            let live = runplz_core::progress::on_tty("rp-collect", "collect");
+            let began = std::time::Instant::now();
+            let got = collect::rsync_down(&ssh, from, &to)?;
+            if let Some(l) = live {
+                runplz_core::progress::totals(runplz_core::progress::moved(
+                    got.files as u64,
+                    got.bytes,
+                ));
+                l.end(true, began.elapsed().as_secs_f64());
+            }
+            got
         }
         _ => {
             return Err(CliError::usage(

@@ -2,7 +2,7 @@
 //! and the `exec` record printed on stdout.
 use clap::{CommandFactory, Parser};
 use runplz_core::exec::{self, ExecOptions};
-use runplz_core::job::spec::MAX_SECONDS;
+use runplz_core::flags::parse_secs;
 use runplz_core::ssh::{Ssh, SshOptions, Target};
 use runplz_core::{job, out, process};
 use runplz_protocol::Exit;
@@ -122,27 +122,6 @@ pub struct Cli {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
-}
-
-/// Seconds, 0 to [`MAX_SECONDS`] (30 days). NaN, infinities and anything longer are
-/// refused here, before anything runs: a deadline past the clock's range once panicked.
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    let n: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("found {s:?}, expected a number of seconds"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!(
-            "found {s:?}, expected a non-negative number of seconds"
-        ));
-    }
-    if n > MAX_SECONDS as f64 {
-        return Err(format!(
-            "found {s:?}, expected at most {MAX_SECONDS} seconds (30 days)"
-        ));
-    }
-    Duration::try_from_secs_f64(n)
-        .map_err(|_| format!("found {s:?}, expected a non-negative number of seconds"))
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

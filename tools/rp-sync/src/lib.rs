@@ -164,7 +164,8 @@ OUTPUT: one JSON record on stdout (fields a dry run cannot know are null):
                       mode and content sha256, sorted by path; null when the scan is off),
                       the git commit and whether the work tree is dirty (null outside git)
 
-Progress and warnings go to stderr.
+Progress and warnings go to stderr; on a terminal, a live line while rsync sends (elapsed
+time, files and bytes so far), as plain lines otherwise.
 
 Before anything ships, every file in the list is scanned for secrets inside it (private
 keys, cloud keys, tokens of known shapes, a random value assigned to a *_TOKEN, *_SECRET,
@@ -365,8 +366,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 TOOL,
                 format_args!("shipping to {}:{dest}", ssh.destination()),
             );
+            let live = runplz_core::progress::on_tty(TOOL, "sync");
+            let began = Instant::now();
             let (staged, t) =
                 sync::stage_and_up(ssh, dest, snapshot.as_deref(), move || Ok(staged))?;
+            if let Some(l) = live {
+                l.end(true, began.elapsed().as_secs_f64());
+            }
             report_transfer(&staged, &t, started);
             // A file edited between the scan and rsync shipped as it is now: scanned again.
             if t.files_transferred > 0 {

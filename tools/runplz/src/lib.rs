@@ -117,6 +117,11 @@ pub struct CommonArgs {
     /// lines, no set-up output (a failed step's error still ends with its last lines).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Seconds between the signal that stops the job (TERM at its deadline, INT for Ctrl-C)
+    /// and KILL (fractions allowed, at most 2592000), as rp-exec's --grace; overrides the
+    /// job's `stop_grace_seconds` (default 5). Modal and Slurm stop a job their own way.
+    #[arg(long, value_name = "SECS", value_parser = runplz_core::flags::parse_secs)]
+    pub grace: Option<std::time::Duration>,
     /// Run once per arg set of FILE: a JSON object of name -> list of values (the cross
     /// product) or JSON Lines of objects name -> value. Each set fills the job's `args` as
     /// `--NAME=VALUE` does; each run gets its own run id and outputs folder
@@ -349,9 +354,10 @@ OUTPUT:
   The job's stdout goes to runplz's stdout and its stderr to runplz's stderr, live, so
   `runplz local job.json > log.txt` keeps what the job printed. The set-up steps' output
   (docker build, pip) and runplz's own lines, prefixed `runplz:`, go to stderr: on a
-  terminal, one live line per step with its elapsed time (and bytes and files for sync and
-  collect, the current package for a venv build); plain lines otherwise. --quiet keeps
-  only warnings and errors; NO_COLOR turns colour off.
+  terminal, one live line per step with its elapsed time (and files and bytes so far for
+  sync and collect, the current package for a venv build); plain lines otherwise. The
+  collect step's `done` line says the files and bytes that came back. --quiet keeps only
+  warnings and errors; NO_COLOR turns colour off.
   With --json the job's stdout goes to stderr (in order with its stderr) and stdout
   carries one JSON run record at the end. The record is always also kept in the run state
   (see RUN STATE), under \"run\":
@@ -442,7 +448,7 @@ RUN STATE:
   the backend, target, mode, runplz's pid, the step in progress, each step with its start
   and end (acquire is provisioning, image/venv the build, release the teardown), a handle
   to the job (rp-exec host and run id, how the box was reached, the box's workspace and
-  outputs folder, the container, the Brev box), what was shipped (tree fingerprint, git
+  outputs folder, the container, the Brev box, the job's stop grace), what was shipped (tree fingerprint, git
   commit, dirty flag), the box's type and price per hour, and whether the place was
   released; at the end the exit code, why it failed (\"failure\": invalid_job, no_capacity,
   auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cost_cap,
@@ -703,6 +709,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         plan: c.plan,
         json: c.json,
         quiet: c.quiet,
+        grace: c.grace,
         backend,
     })
 }

@@ -348,8 +348,8 @@ pub fn rsync_down(ssh: &Ssh, remote_dir: &str, dest: &Path) -> Result<Collected>
     }
 
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let rsync = Proc::new("rsync")
-        .die_with_parent()
+    // Files and bytes so far on a live line, when one is drawn.
+    let rsync = crate::progress::rsync::watch(Proc::new("rsync").die_with_parent())
         // Not -a: the box's modes, owners and groups never reach this machine. New files
         // get the box's mode masked by the local umask, existing ones keep theirs, and
         // nothing here is chowned (collected as root, files belong to whoever runs this).

@@ -2,6 +2,7 @@
 //! tool works from. Loading never has side effects; everything that can be checked without
 //! touching a box is checked here, so an invalid job fails before anything happens.
 
+mod backend_rules;
 pub mod humanize;
 mod image_rules;
 pub mod outputs;
@@ -20,7 +21,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use settings::{Mode, Settings};
+pub use settings::{Mode, Settings, DEFAULT_GRACE};
 pub use spec::{JobFile, OnFinish, Run};
 
 /// Where a job runs; some rules hold only on one of them (see `crate::backend::check_job`).
@@ -343,6 +344,25 @@ mod tests {
             err(wide),
             "j.json:1:10: name: found \"ünï cødé\", expected 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
         );
+    }
+
+    #[test]
+    fn a_bad_stop_grace_is_located() {
+        let job = |v: &str| {
+            err(&format!(
+                "{{\"name\": \"j\", \"image\": {{\"from_registry\": \"x\"}}, \"run\": \"true\",\n \"stop_grace_seconds\": {v}}}"
+            ))
+        };
+        assert_eq!(
+            job("-1"),
+            "j.json:2:24: stop_grace_seconds: found -1, expected a number of seconds, 0 or more"
+        );
+        assert_eq!(
+            job("2592001"),
+            "j.json:2:24: stop_grace_seconds: found 2592001, expected at most 2592000 seconds (30 days)"
+        );
+        assert!(job("\"5\"").starts_with("j.json:2:24: stop_grace_seconds: "));
+        assert!(job("1.5").starts_with("j.json:2:24: stop_grace_seconds: "));
     }
 
     #[test]

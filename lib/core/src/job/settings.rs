@@ -59,7 +59,12 @@ pub struct Settings {
     pub on_finish: Option<OnFinish>,
     /// How long to wait for a box to answer ssh.
     pub ssh_ready_wait: Option<Duration>,
+    /// Between the signal that stops the job and KILL (`stop_grace_seconds`, `--grace`).
+    pub grace: Duration,
 }
+
+/// The stop grace when neither the job nor `--grace` sets one.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 impl Settings {
     /// The same settings with the job run natively (`--native`).
@@ -176,6 +181,9 @@ impl Job {
                 Backend::Ssh | Backend::Brev | Backend::Runpod => Some(Duration::from_secs(1800)),
                 _ => None,
             }),
+            grace: s
+                .stop_grace_seconds
+                .map_or(DEFAULT_GRACE, |g| Duration::from_secs(g.max(0) as u64)),
         }
     }
 }
@@ -197,6 +205,9 @@ mod tests {
         let local = j.settings(Backend::Local);
         assert_eq!(local.mode, Mode::Docker);
         assert_eq!((local.deadline, local.on_finish), (None, None));
+        assert_eq!(local.grace, Duration::from_secs(5));
+        let g = job(r#", "stop_grace_seconds": 0"#);
+        assert_eq!(g.settings(Backend::Ssh).grace, Duration::ZERO);
         let ssh = j.settings(Backend::Ssh);
         assert_eq!(ssh.on_finish, Some(OnFinish::Leave));
         assert_eq!(ssh.ssh_ready_wait, Some(Duration::from_secs(1800)));

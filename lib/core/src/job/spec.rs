@@ -67,6 +67,13 @@ pub struct JobFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 1, "maximum" = 2592000))]
     pub timeout: Option<i64>,
+    /// Seconds between the signal that stops the job (TERM at its deadline or from `runplz
+    /// kill`, INT for Ctrl-C) and KILL: its time to save a checkpoint and exit (0 to
+    /// 2592000; default 5). `--grace` overrides it. Modal and Slurm stop a job their own
+    /// way and do not use it (runplz says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0, "maximum" = 2592000, "default" = 5))]
+    pub stop_grace_seconds: Option<i64>,
     /// Where `$RUNPLZ_OUT` comes back to on this machine, relative to the job file's
     /// folder: a new or existing folder strictly inside it (not the folder itself, not
     /// `..`, not `~/x`), reached through no symlink.

@@ -81,8 +81,11 @@ pub enum Verb {
         /// From the last N lines (`-n N`).
         lines: Option<usize>,
     },
-    /// `runplz kill RUN`.
-    Kill,
+    /// `runplz kill RUN [--grace SECS]`.
+    Kill {
+        /// Between TERM and KILL, over the run's own stop grace.
+        grace: Option<std::time::Duration>,
+    },
     /// `runplz collect RUN [--outputs-dir DIR]`.
     Collect {
         /// Where the outputs go (default: where the run said).
@@ -165,7 +168,17 @@ pub fn main(verb: &Verb, run: &str, backend: Option<&str>) -> Result<Exit> {
             crate::out::print_record("run-status", &s)?;
         }
         Verb::Tail { follow, lines } => ops.tail_n(&run, *follow, *lines)?,
-        Verb::Kill => {
+        Verb::Kill { grace } => {
+            let mut run = run;
+            if let (Some(g), Some(r)) = (grace, run.record.as_mut()) {
+                r.handle.stop_grace_seconds = Some(g.as_secs_f64());
+            }
+            if grace.is_some() && matches!(name.as_str(), "modal" | "slurm") {
+                crate::out::warn(
+                    "runplz",
+                    format!("--grace is not used on {name}: it stops a job its own way"),
+                );
+            }
             let s = ops.kill(&run)?;
             crate::out::print_record("run-status", &s)?;
         }

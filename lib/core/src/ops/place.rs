@@ -13,8 +13,13 @@ use std::path::Path;
 use std::time::Duration;
 
 const TOOL: &str = "runplz";
-/// TERM, then this long, then KILL (as a run's own stop).
-const GRACE: Duration = Duration::from_secs(5);
+/// TERM, then the run's own stop grace (or `runplz kill --grace`), then KILL.
+fn grace(r: &Record) -> Duration {
+    r.handle
+        .stop_grace_seconds
+        .and_then(|g| Duration::try_from_secs_f64(g).ok())
+        .unwrap_or(crate::job::DEFAULT_GRACE)
+}
 /// How long one clean-up command on the box may take.
 const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
 
@@ -165,7 +170,7 @@ pub(super) fn job_alive(r: &Record, ssh: Option<&Ssh>) -> Result<bool> {
 /// Stop whatever of the run is left on the box (or here): its processes (TERM, grace,
 /// KILL) and its container. Errors when something survived KILL.
 pub(super) fn stop_job(r: &Record, ssh: Option<&Ssh>) -> Result<()> {
-    exec::kill_run(ssh, exec_id(r), GRACE)?;
+    exec::kill_run(ssh, exec_id(r), grace(r))?;
     if let Some(c) = &r.handle.container {
         let script = format!(
             "docker rm -f {} >/dev/null 2>&1 || true",

@@ -23,7 +23,7 @@ mod signals;
 
 pub use finished::{Finished, Status};
 
-use pipes::{spawn_feeder, spawn_pump, spawn_pump_to, Dest, Gate};
+use pipes::{spawn_feeder, spawn_pump, spawn_pump_to, spawn_watch, Dest, Gate, Watcher};
 
 pub use signals::{
     install_signal_handlers, pending_signal, received_signal, signal_count, take_pending_signal,
@@ -94,6 +94,16 @@ impl Hook {
     }
 }
 
+/// A [`Proc::on_stdout`] callback, given the child's stdout piece by piece as it comes.
+#[derive(Clone)]
+struct OutHook(Watcher);
+
+impl std::fmt::Debug for OutHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutHook(..)")
+    }
+}
+
 /// A [`Proc::on_stop`] / [`Proc::on_stop_with`] callback, given the stopping signal.
 #[derive(Clone)]
 struct StopHook(Arc<dyn Fn(Signal) + Send + Sync>);
@@ -139,6 +149,7 @@ pub struct Proc {
     shielded: bool,
     die_with_parent: bool,
     quiet: Option<(Duration, Option<Hook>)>,
+    on_stdout: Option<OutHook>,
 }
 
 impl Proc {
@@ -162,6 +173,7 @@ impl Proc {
             shielded: false,
             die_with_parent: false,
             quiet: None,
+            on_stdout: None,
         }
     }
 
@@ -290,6 +302,15 @@ impl Proc {
         self
     }
 
+    /// Call `f` with the child's stdout as it comes, while it is still captured whole into
+    /// [`Finished::stdout`] (captured outputs only: [`Output::Capture`],
+    /// [`Output::CaptureStdout`], [`Output::StreamStderr`]). For progress a tool prints
+    /// there (rsync's `--info=progress2`).
+    pub fn on_stdout(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        self.on_stdout = Some(OutHook(Arc::new(f)));
+        self
+    }
+
     /// KILL the child when runplz dies, even by SIGKILL (`PR_SET_PDEATHSIG`): for transfers
     /// (rsync), which must not run on as orphans after a `kill -9` of the tool.
     pub fn die_with_parent(mut self) -> Self {
@@ -369,14 +390,32 @@ impl Proc {
         // When output was last heard, in ms since `base` (the quiet watch reads it).
         let base = Instant::now();
         let heard = Arc::new(AtomicU64::new(0));
+        // A watched stdout is read from a pipe as it comes, and kept whole.
+        let mut watched = None;
+        let watch = self.on_stdout.as_ref().filter(|_| {
+            !matches!(
+                self.output,
+                Output::Passthrough { .. } | Output::Stream { .. }
+            )
+        });
+        let mut capture_stdout = |expr: duct::Expression| -> Result<duct::Expression> {
+            Ok(match watch {
+                None => expr.stdout_capture(),
+                Some(h) => {
+                    let (r, w) = std::io::pipe().context("creating a pipe")?;
+                    watched = Some(spawn_watch(r, Arc::clone(&h.0)));
+                    expr.stdout_file(w)
+                }
+            })
+        };
         match &self.output {
-            Output::Capture => expr = expr.stdout_capture().stderr_capture(),
+            Output::Capture => expr = capture_stdout(expr)?.stderr_capture(),
             Output::CaptureStdout | Output::StreamStderr { .. } => {
                 let log = match &self.output {
                     Output::StreamStderr { log } => log.as_deref(),
                     _ => None,
                 };
-                expr = expr.stdout_capture();
+                expr = capture_stdout(expr)?;
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
                 expr = expr.stderr_file(w);
                 pump = Some(spawn_pump(
@@ -570,9 +609,13 @@ impl Proc {
             Output::Capture => output.stderr,
             _ => tail.lock().map(|t| t.clone()).unwrap_or_default(),
         };
-        let stdout = match self.output {
-            Output::Passthrough { .. } => {
+        let stdout = match (&self.output, watched) {
+            (Output::Passthrough { .. }, _) => {
                 control_lines.lock().map(|c| c.clone()).unwrap_or_default()
+            }
+            (_, Some((done, kept))) => {
+                let _ = done.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()))
             }
             _ => output.stdout,
         };

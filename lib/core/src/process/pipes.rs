@@ -71,6 +71,31 @@ impl Gate {
     }
 }
 
+/// What a watched stdout pipe has brought (all of it), and a receiver that disconnects
+/// once the pipe closed.
+pub(super) type Watched = (std::sync::mpsc::Receiver<()>, Arc<Mutex<Vec<u8>>>);
+
+/// What is called with each piece of a watched stdout.
+pub(super) type Watcher = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Read a child's stdout from a thread, handing each piece to `f` and keeping it all.
+pub(super) fn spawn_watch(mut r: std::io::PipeReader, f: Watcher) -> Watched {
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&kept);
+    std::thread::spawn(move || {
+        let _done = done;
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = r.read(&mut buf) {
+            f(&buf[..n]);
+            into.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&buf[..n]);
+        }
+    });
+    (finished, kept)
+}
+
 /// Copy a pipe to our stderr (and a log), keeping the last [`TAIL_BYTES`].
 pub(super) fn spawn_pump(
     r: std::io::PipeReader,

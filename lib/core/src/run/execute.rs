@@ -521,10 +521,11 @@ fn setup_step(
 
 /// Where the job's run state says its parts are (before it starts: a run killed from here
 /// on still says them).
-fn save_handle(t: &mut Tracker, run_id: &str, steps: &Steps, ssh: Option<&Ssh>) {
+fn save_handle(t: &mut Tracker, p: &Prepared, run_id: &str, steps: &Steps, ssh: Option<&Ssh>) {
     t.save(|s| {
         s.update(|r| {
             r.handle.exec_host = ssh.map(|s| s.target().label());
+            r.handle.stop_grace_seconds = Some(p.settings.grace.as_secs_f64());
             r.handle.exec_run_id = Some(run_id.to_string());
             r.handle.container =
                 (steps.mode == crate::job::Mode::Docker).then(|| format!("runplz-{run_id}"));
@@ -569,7 +570,7 @@ fn detached_job_step(
     opts.watch_dir = box_outputs(steps, run_id);
     t.check_signal(S::Run)?;
     run_limits(t, run_id, &mut opts)?;
-    save_handle(t, run_id, steps, Some(ssh));
+    save_handle(t, p, run_id, steps, Some(ssh));
     t.step(S::Run, || exec::start(&opts, ssh))
         .inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     t.end(RunEnding::Detached);
@@ -610,7 +611,7 @@ fn job_step(
     }
     t.check_signal(S::Run)?;
     run_limits(t, run_id, &mut opts)?;
-    save_handle(t, run_id, steps, ssh);
+    save_handle(t, p, run_id, steps, ssh);
     let r = t.step(S::Run, || exec::run(&opts, ssh));
     let r = r.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     t.record.exit_code = Some(i32::from(r.exit_code));
@@ -703,7 +704,40 @@ fn collect_outputs(
     run_id: &str,
 ) -> bool {
     let started_at = t.started_at;
-    let res = t.step(S::Collect, || match (c, ssh) {
+    let res = t.step(S::Collect, || {
+        collect_step(c, p, to, ssh, run_id, started_at)
+            .inspect(|m| crate::progress::totals(crate::progress::moved(m.files, m.bytes)))
+    });
+    match res {
+        Ok(m) => {
+            t.record.outputs = Some(m);
+            true
+        }
+        Err(e) if t.record.ending == (RunEnding::Exited { code: 0 }) => {
+            t.record.ending = RunEnding::Failed { step: S::Collect };
+            out::warn(
+                TOOL,
+                format!("the job succeeded but its outputs did not come back: {e:#}"),
+            );
+            false
+        }
+        Err(e) => {
+            out::warn(TOOL, format!("outputs not collected: {e:#}"));
+            false
+        }
+    }
+}
+
+/// The collect step itself: the outputs brought back (or counted) and what came.
+fn collect_step(
+    c: &Collect,
+    p: &Prepared,
+    to: &Path,
+    ssh: Option<&Ssh>,
+    run_id: &str,
+    started_at: SystemTime,
+) -> Result<Moved> {
+    match (c, ssh) {
         (Collect::Rsync { parent }, Some(ssh)) => {
             // Checked before the run; checked again just before writing, as the folder
             // may have changed meanwhile (a symlink put in its place).
@@ -752,24 +786,6 @@ fn collect_outputs(
                 );
             }
             Ok(m)
-        }
-    });
-    match res {
-        Ok(m) => {
-            t.record.outputs = Some(m);
-            true
-        }
-        Err(e) if t.record.ending == (RunEnding::Exited { code: 0 }) => {
-            t.record.ending = RunEnding::Failed { step: S::Collect };
-            out::warn(
-                TOOL,
-                format!("the job succeeded but its outputs did not come back: {e:#}"),
-            );
-            false
-        }
-        Err(e) => {
-            out::warn(TOOL, format!("outputs not collected: {e:#}"));
-            false
         }
     }
 }
@@ -830,6 +846,7 @@ fn job_options(cmd: &Command, p: &Prepared, run_id: &str, native: bool) -> ExecO
         workdir: cmd.workdir.as_ref().map(|w| w.for_run(run_id)),
         run_id: run_id.to_string(),
         timeout: p.settings.deadline,
+        grace: p.settings.grace,
         inactivity: p.settings.max_inactivity.map(|after| exec::Inactivity {
             after,
             terminate: p.settings.inactivity_action

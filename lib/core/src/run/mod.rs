@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub json: bool,
     /// `--quiet`: only warnings, errors and the job's own output on stderr.
     pub quiet: bool,
+    /// `--grace`: the job's stop grace, over its `stop_grace_seconds`.
+    pub grace: Option<std::time::Duration>,
     /// The backend and its own flags.
     pub backend: backend::Args,
 }
@@ -261,7 +263,10 @@ pub(crate) fn round(s: f64) -> f64 {
 fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
     b.check_args()?;
     let job = job::load(&o.job)?;
-    let settings = b.settings(&job);
+    let mut settings = b.settings(&job);
+    if let Some(g) = o.grace {
+        settings.grace = g;
+    }
     b.check_job(&job, &settings)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let params = job::vars::bool_flags(&o.params, &job.spec.args).map_err(CliError::usage)?;
@@ -280,6 +285,9 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         None => job.outputs_dir(),
     };
     for w in b.unused_settings(&job) {
+        out::warn(TOOL, w);
+    }
+    if let Some(w) = unused_grace(&job, o, &settings) {
         out::warn(TOOL, w);
     }
     // Checked here with the rest; the scan itself runs just before the first side effect.
@@ -303,6 +311,28 @@ fn prepare(o: &RunOptions, b: &dyn Backend) -> Result<Prepared> {
         array,
         allow_secrets: o.allow_secrets.clone(),
     })
+}
+
+/// Modal and Slurm stop a job their own way (a sandbox's terminate, `scancel` and the
+/// cluster's KillWait), and in docker a deadline or `runplz kill` removes the container at
+/// once: a stop grace given where it is not (fully) used is said so.
+fn unused_grace(job: &job::Job, o: &RunOptions, s: &job::Settings) -> Option<String> {
+    let what = match (o.grace, job.spec.stop_grace_seconds) {
+        (Some(_), _) => "--grace",
+        (None, Some(_)) => "stop_grace_seconds",
+        (None, None) => return None,
+    };
+    let how = match s.backend {
+        job::Backend::Modal => "is not used on modal: Modal terminates the sandbox",
+        job::Backend::Slurm => {
+            "is not used on slurm: Slurm's scancel and the cluster's KillWait stop the job"
+        }
+        _ if s.docker() => {
+            "applies to Ctrl-C only in docker mode: a deadline or `runplz kill` removes the container at once"
+        }
+        _ => return None,
+    };
+    Some(format!("{what} {how}"))
 }
 
 /// `runplz <backend> JOB ...`: validate everything, then run (or print the plan).

@@ -214,6 +214,9 @@ fn exec_line(
         if let Some(d) = p.settings.deadline {
             let _ = write!(l, " --timeout {}", d.as_secs());
         }
+        if p.settings.grace != crate::job::DEFAULT_GRACE {
+            let _ = write!(l, " --grace {}", p.settings.grace.as_secs_f64());
+        }
         if let Some(q) = p.settings.max_inactivity {
             let action = match p.settings.inactivity_action {
                 Some(crate::job::spec::InactivityAction::Terminate) => "terminate",

@@ -309,7 +309,7 @@ fn interrupted(f: &crate::process::Finished) -> Result<()> {
 const NS_MTIMES: (u32, u32, u32) = (3, 1, 3);
 
 /// This machine's rsync version, asked once per process.
-fn local_rsync_version() -> Option<(u32, u32, u32)> {
+pub(crate) fn local_rsync_version() -> Option<(u32, u32, u32)> {
     static V: std::sync::OnceLock<Option<(u32, u32, u32)>> = std::sync::OnceLock::new();
     *V.get_or_init(|| {
         let out = std::process::Command::new("rsync")
@@ -378,9 +378,8 @@ fn rsync(
         _ => None,
     };
     crate::out::timing("sync", "rules", t);
-    let proc = Proc::new("rsync")
-        .die_with_parent()
-        .args(common)
+    // Files and bytes so far on a live line, when one is drawn.
+    let proc = crate::progress::rsync::watch(Proc::new("rsync").die_with_parent().args(common))
         .args(how)
         .args(ns_mtimes.then_some("--modify-window=-1"))
         .arg("--rsync-path")
