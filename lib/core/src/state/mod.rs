@@ -12,7 +12,8 @@ pub use events::{event, events_path, Event};
 pub use find::{alive, list, log_path, resolve, Found};
 use runplz_protocol::state::STATE_TYPE;
 pub use runplz_protocol::state::{
-    Failure, Handle, RunState as Record, SshHandle, Status, StepState, Teardown, TeardownStatus,
+    CostCap, Failure, Handle, RunState as Record, SshHandle, Status, StepState, Teardown,
+    TeardownStatus,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -123,6 +124,7 @@ impl RunState {
                 price_per_hour: None,
                 cost: None,
                 collected: None,
+                cost_cap: None,
                 job_spec: None,
             },
         };
