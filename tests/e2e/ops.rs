@@ -498,3 +498,127 @@ fn a_timed_out_run_says_so_in_its_state_and_its_warning_in_its_events() {
         (Some("finished"), Some("timeout"))
     );
 }
+
+/// Two `runplz collect` of one detached run at once: the run's lock makes the second wait
+/// for the first; the outputs come back once, the box's folders go once, and both exit 0
+/// (the second says the outputs came back already).
+#[test]
+fn two_concurrent_collects_of_a_detached_run_bring_the_outputs_back_once() {
+    let b = SshBox::start();
+    let w = TestEnv::new();
+    let d = job_dir("for i in 1 2 3; do echo $i > \"$RUNPLZ_OUT/f$i\"; done; echo done");
+    let out = run_expect(
+        runplz(&w, d.path(), &["ssh", "job.json", "--json", "--detach"]).args(b.tool_args()),
+        0,
+    );
+    let run_id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    while b.ssh(&format!(
+        "cat ~/.runplz/runs/{run_id}/exit 2>/dev/null; true"
+    )) != "0 exited\n"
+    {
+        assert!(Instant::now() < end, "the detached job never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Hold the run's lock here while both start, so that both are in line before either
+    // may go: then they race for it.
+    let lock_file = w.state_dir().join("runs").join(format!("{run_id}.lock"));
+    let held = nix::fcntl::Flock::lock(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_file)
+            .unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let logs = shm_tempdir();
+    let spawn = |n: usize| {
+        let err = std::fs::File::create(logs.path().join(format!("err{n}"))).unwrap();
+        runplz(&w, d.path(), &["collect", &run_id])
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap()
+    };
+    let (c1, c2) = (spawn(1), spawn(2));
+    let said = |n: usize| std::fs::read_to_string(logs.path().join(format!("err{n}"))).unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while ![1, 2].iter().all(|&n| {
+        said(n).contains(&format!(
+            "waiting for another `runplz collect` of run {run_id}"
+        ))
+    }) {
+        assert!(Instant::now() < end, "{}\n{}", said(1), said(2));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
+    let (o1, o2) = (
+        c1.wait_with_output().unwrap(),
+        c2.wait_with_output().unwrap(),
+    );
+    assert_eq!(
+        (o1.status.code(), o2.status.code()),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        said(1),
+        said(2)
+    );
+    let mut files: Vec<u64> = [&o1, &o2]
+        .iter()
+        .map(|o| {
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["type"], "collect", "{v}");
+            v["files"].as_u64().unwrap()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, [0, 3], "{}\n{}", said(1), said(2));
+    assert_eq!(
+        [1, 2]
+            .iter()
+            .filter(|&&n| said(n).contains("was collected already: nothing moved"))
+            .count(),
+        1,
+        "{}\n{}",
+        said(1),
+        said(2)
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(format!("out/f{i}"))).unwrap(),
+            format!("{i}\n")
+        );
+    }
+    assert_eq!(
+        b.ssh(&format!(
+            "ls -d ~/.runplz/runs/{run_id} runplz-out/{run_id} runplz-runs/{run_id} 2>/dev/null | wc -l"
+        ))
+        .trim(),
+        "0"
+    );
+    // One collect, one release, in the run's events.
+    let ev = std::fs::read_to_string(
+        w.state_dir()
+            .join("runs")
+            .join(format!("{run_id}.events.jsonl")),
+    )
+    .unwrap();
+    let count = |kind: &str| {
+        ev.lines()
+            .filter(|l| serde_json::from_str::<Value>(l).unwrap()["event"] == kind)
+            .count()
+    };
+    assert_eq!(count("collected"), 1, "{ev}");
+    let st = state_of(&w, &run_id);
+    assert_eq!(
+        (
+            st["status"].as_str(),
+            st["collected"].as_bool(),
+            st["teardown"]["status"].as_str()
+        ),
+        (Some("finished"), Some(true), Some("done")),
+        "{st}"
+    );
+}

@@ -7,9 +7,11 @@
 use anyhow::{Context, Result};
 mod events;
 mod find;
+mod lock;
 
 pub use events::{event, events_path, Event};
 pub use find::{alive, list, log_path, resolve, Found};
+pub use lock::{lock_path, lock_run, RunLock};
 use runplz_protocol::state::STATE_TYPE;
 pub use runplz_protocol::state::{
     CostCap, Failure, Handle, RunState as Record, SshHandle, Status, StepState, Teardown,
