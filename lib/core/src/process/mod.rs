@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 mod finished;
 mod pipes;
 mod signals;
+pub mod stamped;
 
 pub use finished::{Finished, Status};
 
@@ -139,6 +140,7 @@ pub struct Proc {
     shielded: bool,
     die_with_parent: bool,
     quiet: Option<(Duration, Option<Hook>)>,
+    stamped: Option<Arc<stamped::StampedLog>>,
 }
 
 impl Proc {
@@ -162,7 +164,19 @@ impl Proc {
             shielded: false,
             die_with_parent: false,
             quiet: None,
+            stamped: None,
         }
+    }
+
+    fn stamp(&self, stream: &'static str) -> pipes::Stamp {
+        self.stamped.as_ref().map(|l| (Arc::clone(l), stream))
+    }
+
+    /// Also copy the output that is streamed (not captured) to a timestamped log, each
+    /// line tagged with its stream (see [`stamped`]).
+    pub fn stamped_log(mut self, log: Option<Arc<stamped::StampedLog>>) -> Self {
+        self.stamped = log;
+        self
     }
 
     /// Add one argument.
@@ -382,6 +396,7 @@ impl Proc {
                 pump = Some(spawn_pump(
                     r,
                     log,
+                    self.stamp("stderr"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -406,6 +421,7 @@ impl Proc {
                     None,
                     gate.clone(),
                     log.as_deref(),
+                    self.stamp("stderr"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -421,6 +437,7 @@ impl Proc {
                     control,
                     gate,
                     log.as_deref(),
+                    self.stamp("stdout"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -433,6 +450,7 @@ impl Proc {
                 pump = Some(spawn_pump(
                     r,
                     log.as_deref(),
+                    self.stamp("output"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,

@@ -667,6 +667,8 @@ fn job_step(
         .is_ok()
     {
         opts.log = Some(log);
+        // And the same with a time and stream on each line, as it arrives.
+        opts.stamped_log = Some(crate::state::driver_log_path(run_id));
     }
     t.check_signal(S::Run)?;
     run_limits(t, run_id, &mut opts)?;
