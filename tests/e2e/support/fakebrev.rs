@@ -237,7 +237,10 @@ impl FakeBrev {
                 Ok(())
             })
         };
-        let child = cmd.spawn().expect("restart the box's sshd");
+        let mut child = cmd.spawn().expect("restart the box's sshd");
+        let new_pid = child.id();
+        // Reaped whenever the fake's delete (or this test's drop) kills it.
+        std::thread::spawn(move || child.wait());
         let end = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < end, "the box's sshd did not listen again");
@@ -255,7 +258,7 @@ impl FakeBrev {
         let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for x in v["boxes"].as_array_mut().unwrap() {
             if x["name"] == name && x["sshd_pid"].as_u64() == Some(pid) {
-                x["sshd_pid"] = serde_json::json!(child.id());
+                x["sshd_pid"] = serde_json::json!(new_pid);
             }
         }
         let tmp = self.dir.path().join("state.json.new");

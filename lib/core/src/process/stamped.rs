@@ -127,7 +127,7 @@ mod tests {
     fn stamps_are_rfc3339_utc_with_milliseconds() {
         assert_eq!(stamp(0.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(stamp(1_709_210_096.789), "2024-02-29T12:34:56.789Z");
-        assert_eq!(stamp(1_767_225_599.9996), "2026-01-01T00:00:00.000Z");
+        assert_eq!(stamp(1_767_225_599.999_6), "2026-01-01T00:00:00.000Z");
     }
 
     #[test]
