@@ -442,6 +442,7 @@ fn a_local_run_tails_and_collects_from_its_state() {
         format!("{id}.json"),
         format!("{id}.events.jsonl"),
         format!("{id}.log"),
+        format!("{id}.driver.log"),
     ] {
         let mode = std::fs::metadata(w.state_dir().join("runs").join(&f))
             .unwrap()
@@ -497,4 +498,225 @@ fn a_timed_out_run_says_so_in_its_state_and_its_warning_in_its_events() {
         (last["event"].as_str(), last["failure"].as_str()),
         (Some("finished"), Some("timeout"))
     );
+}
+
+/// Two `runplz collect` of one detached run at once: the run's lock makes the second wait
+/// for the first; the outputs come back once, the box's folders go once, and both exit 0
+/// (the second says the outputs came back already).
+#[test]
+fn two_concurrent_collects_of_a_detached_run_bring_the_outputs_back_once() {
+    let b = SshBox::start();
+    let w = TestEnv::new();
+    let d = job_dir("for i in 1 2 3; do echo $i > \"$RUNPLZ_OUT/f$i\"; done; echo done");
+    let out = run_expect(
+        runplz(&w, d.path(), &["ssh", "job.json", "--json", "--detach"]).args(b.tool_args()),
+        0,
+    );
+    let run_id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    while b.ssh(&format!(
+        "cat ~/.runplz/runs/{run_id}/exit 2>/dev/null; true"
+    )) != "0 exited\n"
+    {
+        assert!(Instant::now() < end, "the detached job never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Hold the run's lock here while both start, so that both are in line before either
+    // may go: then they race for it.
+    let lock_file = w.state_dir().join("runs").join(format!("{run_id}.lock"));
+    let held = nix::fcntl::Flock::lock(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_file)
+            .unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let logs = shm_tempdir();
+    let spawn = |n: usize| {
+        let err = std::fs::File::create(logs.path().join(format!("err{n}"))).unwrap();
+        runplz(&w, d.path(), &["collect", &run_id])
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap()
+    };
+    let (c1, c2) = (spawn(1), spawn(2));
+    let said = |n: usize| std::fs::read_to_string(logs.path().join(format!("err{n}"))).unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while ![1, 2].iter().all(|&n| {
+        said(n).contains(&format!(
+            "waiting for another `runplz collect` of run {run_id}"
+        ))
+    }) {
+        assert!(Instant::now() < end, "{}\n{}", said(1), said(2));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
+    let (o1, o2) = (
+        c1.wait_with_output().unwrap(),
+        c2.wait_with_output().unwrap(),
+    );
+    assert_eq!(
+        (o1.status.code(), o2.status.code()),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        said(1),
+        said(2)
+    );
+    let mut files: Vec<u64> = [&o1, &o2]
+        .iter()
+        .map(|o| {
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["type"], "collect", "{v}");
+            v["files"].as_u64().unwrap()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, [0, 3], "{}\n{}", said(1), said(2));
+    assert_eq!(
+        [1, 2]
+            .iter()
+            .filter(|&&n| said(n).contains("was collected already: nothing moved"))
+            .count(),
+        1,
+        "{}\n{}",
+        said(1),
+        said(2)
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(format!("out/f{i}"))).unwrap(),
+            format!("{i}\n")
+        );
+    }
+    assert_eq!(
+        b.ssh(&format!(
+            "ls -d ~/.runplz/runs/{run_id} runplz-out/{run_id} runplz-runs/{run_id} 2>/dev/null | wc -l"
+        ))
+        .trim(),
+        "0"
+    );
+    // One collect, one release, in the run's events.
+    let ev = std::fs::read_to_string(
+        w.state_dir()
+            .join("runs")
+            .join(format!("{run_id}.events.jsonl")),
+    )
+    .unwrap();
+    let count = |kind: &str| {
+        ev.lines()
+            .filter(|l| serde_json::from_str::<Value>(l).unwrap()["event"] == kind)
+            .count()
+    };
+    assert_eq!(count("collected"), 1, "{ev}");
+    let st = state_of(&w, &run_id);
+    assert_eq!(
+        (
+            st["status"].as_str(),
+            st["collected"].as_bool(),
+            st["teardown"]["status"].as_str()
+        ),
+        (Some("finished"), Some(true), Some("done")),
+        "{st}"
+    );
+}
+
+/// `<run id>.driver.log`'s lines as (seconds since the epoch, stream, text), each checked
+/// to be `YYYY-MM-DDTHH:MM:SS.mmmZ STREAM TEXT`.
+fn driver_log(w: &TestEnv, run_id: &str) -> Vec<(f64, String, String)> {
+    let p = w
+        .state_dir()
+        .join("runs")
+        .join(format!("{run_id}.driver.log"));
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    text.lines()
+        .map(|l| {
+            let (at, rest) = l.split_once(' ').unwrap();
+            let (stream, line) = rest.split_once(' ').unwrap();
+            let b = at.as_bytes();
+            assert!(
+                at.len() == 24
+                    && b[23] == b'Z'
+                    && b[10] == b'T'
+                    && b[19] == b'.'
+                    && at[20..23].bytes().all(|c| c.is_ascii_digit()),
+                "{l:?}"
+            );
+            // Back to seconds with date(1), to compare with the run state's times.
+            let secs = Command::new("date")
+                .args(["-u", "-d", at, "+%s.%3N"])
+                .output()
+                .unwrap();
+            let secs: f64 = String::from_utf8_lossy(&secs.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            (secs, stream.to_string(), line.to_string())
+        })
+        .collect()
+}
+
+/// The driver log keeps what the job printed with a time and its stream on each line, as
+/// it came (here and on a box), while `runplz tail` prints the job's own bytes.
+#[test]
+fn the_driver_log_stamps_each_line_with_its_time_and_stream() {
+    let b = SshBox::start();
+    let w = TestEnv::new();
+    let d = job_dir("echo out-1; echo err-1 >&2; echo out-2; echo err-2 >&2; printf 'no-newline'");
+    for backend in ["local", "ssh"] {
+        let mut c = runplz(&w, d.path(), &[backend, "job.json"]);
+        if backend == "local" {
+            c.arg("--native");
+        } else {
+            c.args(b.tool_args());
+        }
+        let o = run_expect(&mut c, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "out-1\nout-2\nno-newline",
+            "{backend}"
+        );
+        let s = status(&w, d.path(), "last");
+        let st = state_of(&w, s["run_id"].as_str().unwrap());
+        let id = st["run_id"].as_str().unwrap();
+        let lines = driver_log(&w, id);
+        let of = |stream: &str| -> Vec<&str> {
+            lines
+                .iter()
+                .filter(|l| l.1 == stream)
+                .map(|l| l.2.as_str())
+                .collect()
+        };
+        assert_eq!(
+            of("stdout"),
+            ["out-1", "out-2", "no-newline"],
+            "{backend}: {lines:?}"
+        );
+        assert_eq!(of("stderr"), ["err-1", "err-2"], "{backend}: {lines:?}");
+        assert_eq!(lines.len(), 5, "{backend}: {lines:?}");
+        let (from, to) = (
+            st["started_at"].as_f64().unwrap(),
+            st["ended_at"].as_f64().unwrap() + 1.0,
+        );
+        assert!(
+            lines.iter().all(|l| l.0 >= from && l.0 <= to),
+            "{backend}: {lines:?} not within {from}..{to}"
+        );
+        // tail: the job's own bytes, no stamp (the two streams in the order they came).
+        let t = run_expect(&mut runplz(&w, d.path(), &["tail", id]), 0);
+        let t = String::from_utf8_lossy(&t.stdout);
+        assert_eq!(
+            t.len(),
+            "out-1\nerr-1\nout-2\nerr-2\nno-newline".len(),
+            "{t:?}"
+        );
+        for piece in ["out-1\n", "err-1\n", "out-2\n", "err-2\n", "no-newline"] {
+            assert!(t.contains(piece), "{backend}: {t:?}");
+        }
+        assert!(!t.contains("Z stdout"), "{backend}: {t:?}");
+    }
 }

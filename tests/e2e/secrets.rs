@@ -134,7 +134,8 @@ fn secrets_reach_the_job_on_a_box_and_are_written_nowhere() {
     assert_clean("ps on the box", &ps);
     // The run state, and everything else in runplz's own world here.
     let runs = world.state_dir().join("runs");
-    // The state, its events and the job's log: read whole below, like everything here.
+    // The state, its events and the job's logs (plain and timestamped): read whole below,
+    // like everything here.
     let mut names: Vec<String> = walk(&runs)
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -145,7 +146,12 @@ fn secrets_reach_the_job_on_a_box_and_are_written_nowhere() {
         })
         .collect();
     names.sort();
-    assert_eq!(names, ["events.jsonl", "json", "log"], "{}", runs.display());
+    assert_eq!(
+        names,
+        ["driver.log", "events.jsonl", "json", "log"],
+        "{}",
+        runs.display()
+    );
     // The job as it ran is in the run state with its env values masked, names kept.
     let state = walk(&runs)
         .into_iter()

@@ -74,6 +74,9 @@
 //! - issue #10: the cost cap (`runplz brev|runpod --cost-cap-usd`) adds the ending
 //!   `{"kind":"cost_cap","signal":N|null}` to the `exec` and `run` records (exit 124, as a
 //!   deadline) and the failure reason `cost_cap` to the run state. New values, so no bump.
+//!   The run state gains `cost_cap` ([`state::CostCap`]: usd, price_per_hour, deadline),
+//!   and each run keeps `<run id>.driver.log` (the job's output, one timestamped line per
+//!   line). New field and file, so no bump.
 #![deny(missing_docs)]
 
 mod brevbox;

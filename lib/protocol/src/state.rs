@@ -78,10 +78,26 @@ pub struct RunState {
     /// Whether the outputs came back (null: not tried yet).
     #[serde(default)]
     pub collected: Option<bool>,
+    /// The run's cost cap (`--cost-cap-usd`), once the box's price is known.
+    #[serde(default)]
+    pub cost_cap: Option<CostCap>,
     /// The job as it ran (its job.json, placeholders as written), every value of an `env`
     /// object masked as `"***"`.
     #[serde(default)]
     pub job_spec: Option<serde_json::Value>,
+}
+
+/// A run's cost cap: the budget, the price it was turned into a deadline with, and that
+/// deadline (counted from the start of provisioning; setup steps and the job end at it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CostCap {
+    /// The budget, in US dollars (`--cost-cap-usd`).
+    pub usd: f64,
+    /// The box's US dollars per hour the deadline was computed with.
+    pub price_per_hour: f64,
+    /// Seconds since the epoch (to the millisecond) when the cap is reached; null when it
+    /// never is (a free box).
+    pub deadline: Option<f64>,
 }
 
 /// Why a run failed: one word a script can branch on.

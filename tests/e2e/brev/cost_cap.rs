@@ -73,6 +73,71 @@ fn the_cap_ends_the_job_on_the_box_and_the_box_is_deleted() {
 }
 
 #[test]
+fn the_cap_ends_a_slow_set_up_step_on_the_box() {
+    let fb = FakeBrev::new();
+    // The image's own step would take five minutes: the cap (about 90 s) falls during it.
+    let (_dir, job) = fb.job(
+        r#"{"name": "capped", "image": {"from_registry": "debian:12",
+          "steps": [{"run_commands": ["echo setup-started; sleep 300; echo setup-finished"]}]},
+          "run": "echo job-started", "resources": {"gpu": "A10G"},
+          "brev": {"instance_type": "g5.xlarge"}}"#,
+    );
+    let o = run(&fb, &job, &["--cost-cap-usd", CAP]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), Some(124), "{err}");
+    let r = record(&o);
+    assert_eq!(r["ending"]["kind"], "cost_cap", "{r}");
+    assert_eq!(r["exit_code"], Value::Null, "the job never ran: {r}");
+    // As lines: the step's own command line (shown before it runs) names both words.
+    assert!(err.lines().any(|l| l == "setup-started"), "{err}");
+    assert!(!err.lines().any(|l| l == "setup-finished"), "{err}");
+    assert!(!err.lines().any(|l| l == "job-started"), "{err}");
+    assert!(
+        err.contains("reached its cost cap (--cost-cap-usd) during set-up"),
+        "{err}"
+    );
+    assert!(r["duration_seconds"].as_f64().unwrap() < 250.0, "{r}");
+    // The set-up step (the venv's) is the one that failed.
+    let failed: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ok"] == false)
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["venv"], "{r}");
+    let st = state_of(&fb, r["run_id"].as_str().unwrap());
+    assert_eq!(
+        (&st["failure"], &st["exit_code"], &st["timed_out"]),
+        (
+            &serde_json::json!("cost_cap"),
+            &serde_json::json!(124),
+            &serde_json::json!(true)
+        ),
+        "{st}"
+    );
+    // The cap, its price and its deadline are in the run state: the deadline is the cap's
+    // hours after provisioning began (which is after the run started, within the run).
+    let cap = &st["cost_cap"];
+    assert_eq!(
+        (cap["usd"].as_f64(), cap["price_per_hour"].as_f64()),
+        (Some(0.025), Some(1.006)),
+        "{st}"
+    );
+    let deadline = cap["deadline"].as_f64().expect("a deadline");
+    let started = st["started_at"].as_f64().unwrap();
+    let ended = st["ended_at"].as_f64().unwrap();
+    let secs = 0.025 / 1.006 * 3600.0;
+    assert!(
+        deadline >= started + secs - 1.0 && deadline <= ended + 1.0,
+        "{st}"
+    );
+    let name = only_box_name(&fb);
+    // Deleted with its user (which no process of the step could outlive).
+    assert_deleted(&fb, &name);
+}
+
+#[test]
 fn a_cap_spent_before_the_job_starts_ends_the_run_there() {
     let fb = FakeBrev::new();
     let (_dir, job) = fb.job(SLOW);

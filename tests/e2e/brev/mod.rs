@@ -7,6 +7,7 @@
 
 mod cost_cap;
 mod detach;
+mod drops;
 mod failures;
 mod lifecycle;
 mod ops;

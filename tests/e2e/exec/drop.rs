@@ -5,9 +5,8 @@
 //! seen exactly once. A client killed outright leaves the job running, its output and end
 //! in the run folder for the verbs; a second launch of the same run id is refused.
 use super::*;
-use crate::support::{bin_cmd, json, run_expect, shm_tempdir, stderr, SshBox};
+use crate::support::{bin_cmd, json, kill_local_ssh, run_expect, shm_tempdir, stderr, SshBox};
 use nix::sys::signal::Signal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A job that prints its pid, then `line 1` .. `line N`, one every 0.1 s.
@@ -25,25 +24,6 @@ fn lines_seen(text: &str) -> Vec<u32> {
         .filter_map(|l| l.strip_prefix("line "))
         .filter_map(|n| n.trim().parse().ok())
         .collect()
-}
-
-/// Kill every local ssh process whose command line names `tmp` (the run's control socket
-/// folder): the control master and its clients, as a dying network would end them.
-fn kill_local_ssh(tmp: &Path) -> usize {
-    let needle = tmp.display().to_string();
-    let mut n = 0;
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.starts_with("ssh") && cmd.contains(&needle) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-            n += 1;
-        }
-    }
-    n
 }
 
 /// Wait until the job printed `line N` (or a later one).

@@ -372,8 +372,11 @@ fn a_run_whose_runplz_was_killed_is_finished_by_collect() {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let id = loop {
         let log = std::fs::read_dir(&runs).ok().and_then(|rd| {
-            rd.flatten()
-                .find(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            rd.flatten().find(|e| {
+                // The plain log (not the timestamped driver.log beside it).
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".log") && !n.ends_with(".driver.log")
+            })
         });
         if let Some(l) = log {
             if std::fs::read_to_string(l.path())

@@ -7,7 +7,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn current_step(state_dir: &std::path::Path) -> Option<String> {
-    let e = std::fs::read_dir(state_dir).ok()?.flatten().next()?;
+    // The run state, not its events or logs beside it.
+    let e = std::fs::read_dir(state_dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))?;
     let v: Value = serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
     v["current_step"].as_str().map(str::to_string)
 }

@@ -199,6 +199,73 @@ impl FakeBrev {
             .collect()
     }
 
+    /// Restart box `name`'s sshd as a rebooting network would see it: the listener gone and
+    /// every session of its user dropped, for `down`, then sshd again on the same port (the
+    /// fake's record of its pid updated under the fake's own lock). The user's other
+    /// processes (the job under its supervisor) run on.
+    pub fn restart_sshd(&self, name: &str, down: Duration) {
+        use nix::fcntl::{Flock, FlockArg};
+        use std::os::unix::process::CommandExt;
+        let b = self
+            .state()
+            .into_iter()
+            .find(|b| b["name"] == name)
+            .expect("the box is in the fake's state");
+        let user = b["user"].as_str().unwrap().to_string();
+        let pid = b["sshd_pid"].as_u64().expect("the box's sshd runs");
+        let port = b["port"].as_u64().unwrap() as u16;
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &user, "-x", "sshd(-session)?"])
+            .status();
+        std::thread::sleep(down);
+        let bdir = self.dir.path().join("boxes").join(name);
+        let mut cmd = Command::new("/usr/sbin/sshd");
+        cmd.args(["-D", "-e", "-f"])
+            .arg(bdir.join("sshd_config"))
+            .arg("-E")
+            .arg(bdir.join("sshd.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe; sshd outlives this test's process group.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().ok();
+                Ok(())
+            })
+        };
+        let mut child = cmd.spawn().expect("restart the box's sshd");
+        let new_pid = child.id();
+        // Reaped whenever the fake's delete (or this test's drop) kills it.
+        std::thread::spawn(move || child.wait());
+        let end = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < end, "the box's sshd did not listen again");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The fake's record, so that its delete (and this test's drop) stop the new one.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.path().join("lock"))
+            .unwrap();
+        let _g = Flock::lock(lock, FlockArg::LockExclusive).unwrap();
+        let path = self.dir.path().join("state.json");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for x in v["boxes"].as_array_mut().unwrap() {
+            if x["name"] == name && x["sshd_pid"].as_u64() == Some(pid) {
+                x["sshd_pid"] = serde_json::json!(new_pid);
+            }
+        }
+        let tmp = self.dir.path().join("state.json.new");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
     /// A job folder (a git repo) holding `job.json` with this text.
     pub fn job(&self, text: &str) -> (tempfile::TempDir, PathBuf) {
         let d = super::shm_tempdir();

@@ -157,3 +157,26 @@ pub fn containers_named(name: &str) -> String {
     );
     String::from_utf8_lossy(&ps.stdout).trim().to_string()
 }
+
+/// Kill every local ssh process whose command line names `tmp` (a run's TMPDIR, where its
+/// control socket lives): the control master (retitled `ssh: <ControlPath> [mux]`) and its
+/// clients, as a dying network would end them. How many it killed.
+pub fn kill_local_ssh(tmp: &Path) -> usize {
+    let needle = tmp.display().to_string();
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.starts_with("ssh") && cmd.contains(&needle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            n += 1;
+        }
+    }
+    n
+}

@@ -168,6 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         workdir: cli.workdir,
         env,
         log: cli.log,
+        stamped_log: None,
         run_id: cli.run_id.unwrap_or_else(|| exec::new_run_id("")),
         pass_stdout: !cli.json,
         watch_dir: None,

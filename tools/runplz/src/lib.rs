@@ -203,10 +203,10 @@ pub struct BrevArgs {
     pub detach: bool,
     /// The run's budget in US dollars: with the picked type's price per hour it becomes a
     /// deadline of cap / price hours from the start of provisioning (creating the box and
-    /// setting it up count). The job is stopped on the box when it is reached (by its
-    /// supervisor, even with runplz gone; exit 124, ending and failure `cost_cap`); a budget
-    /// spent before the job starts ends the run there. Needs a known price: refused with
-    /// --instance.
+    /// setting it up count). A set-up step or the job running then is stopped on the box
+    /// (by its supervisor, even with runplz gone; exit 124, ending and failure `cost_cap`);
+    /// a budget spent before a step starts ends the run there. Needs a known price: refused
+    /// with --instance.
     #[arg(long, value_name = "USD", conflicts_with = "plan")]
     pub cost_cap_usd: Option<f64>,
 }
@@ -253,9 +253,9 @@ pub struct RunpodArgs {
     pub max_gpu_price: Option<f64>,
     /// The run's budget in US dollars: with the pod's price per hour (known before the
     /// create) it becomes a deadline of cap / price hours from the start of provisioning
-    /// (creating the pod and setting it up count). The job is stopped on the pod when it is
-    /// reached (by its supervisor, even with runplz gone; exit 124, ending and failure
-    /// `cost_cap`); a budget spent before the job starts ends the run there.
+    /// (creating the pod and setting it up count). A set-up step or the job running then is
+    /// stopped on the pod (by its supervisor, even with runplz gone; exit 124, ending and
+    /// failure `cost_cap`); a budget spent before a step starts ends the run there.
     #[arg(long, value_name = "USD")]
     pub cost_cap_usd: Option<f64>,
     /// The run's own deadline in minutes from the start of provisioning (the job's
@@ -337,9 +337,9 @@ HOW A RUNPOD RUN GOES:
   --cost-cap-usd USD: the price per hour is known before the create (the picked type's
   price per GPU-hour x the GPU count; RunPod's costPerHr once the pod exists), so the cap
   becomes a deadline of USD / price hours from the start of provisioning (creating the pod
-  and setting it up count). Reached before the job starts, the run ends there; reached
-  while it runs, the job's supervisor on the pod stops it (TERM, the grace, KILL), even with
-  runplz gone. Either way the pod is released, the exit is 124 and the ending and failure
+  and setting it up count). Reached before a set-up step or the job starts, the run ends
+  there; reached while one runs (the image's steps, the job), its supervisor on the pod
+  stops it (TERM, the grace, KILL), even with runplz gone. Either way the pod is released, the exit is 124 and the ending and failure
   are cost_cap. --max-runtime-minutes M is such a deadline given in minutes (ending
   timed_out). The job's own timeout still applies; the earliest deadline wins.
 
@@ -450,14 +450,20 @@ RUN STATE:
   to the job (rp-exec host and run id, how the box was reached, the box's workspace and
   outputs folder, the container, the Brev box, the job's stop grace), what was shipped (tree fingerprint, git
   commit, dirty flag), the box's type and price per hour, and whether the place was
-  released; at the end the exit code, why it failed (\"failure\": invalid_job, no_capacity,
+  released, the cost cap (\"cost_cap\": {\"usd\":5,\"price_per_hour\":1.006,\"deadline\":SECONDS|null},
+  --cost-cap-usd: the deadline counted from the start of provisioning); at the end the
+  exit code, why it failed (\"failure\": invalid_job, no_capacity,
   auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cost_cap,
   cancelled, lost_contact), whether the outputs came back and the cost (price x billed time). A
   killed runplz leaves it saying where it stopped. Beside it: <run_id>.events.jsonl (one
   {\"type\":\"event\",\"version\":1,\"run_id\":..,\"at\":SECONDS,\"event\":\"created\"|\"step_start\"|
   \"step_end\"|\"warning\"|\"finished\"|\"killed\"|\"collected\",...} line per step start and end,
-  warning and ending) and <run_id>.log (0600: what the job printed, for runplz tail). No
-  value of the job's environment is ever written into any of them (names only).
+  warning and ending), <run_id>.log (0600: what the job printed, for runplz tail) and
+  <run_id>.driver.log (0600: the same, written as it arrives, each line as
+  `2026-01-01T10:00:00.123Z STREAM TEXT`: the UTC time its first byte came, STREAM stdout,
+  stderr, or output for both merged (--json); a line cut by the other stream goes on in a
+  line of its own). <run_id>.lock is the lock runplz collect holds. No value of the job's
+  environment is ever written into any of them (names only).
   runplz ps, status, tail, kill, collect and reconcile read them (see their own pages).
 
 MODAL RECORDS (stdout):

@@ -34,7 +34,13 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     let grace = reap_grace(opts.grace);
     // The run begins now: whatever starts from now on may be the job's.
     let since = reap::now_ticks();
+    // Best effort, as the plain log's copy in runplz: a job never fails for it.
+    let stamped = opts
+        .stamped_log
+        .as_deref()
+        .and_then(|p| crate::process::stamped::StampedLog::open(p).ok());
     let mut proc = Proc::new(&opts.argv[0])
+        .stamped_log(stamped)
         .args(&opts.argv[1..])
         .env(RUN_ID_VAR, &opts.run_id)
         .output(if opts.pass_stdout {

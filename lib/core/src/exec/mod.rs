@@ -47,6 +47,10 @@ pub struct ExecOptions {
     pub env: Vec<(String, String)>,
     /// A file (here) the command's output is appended to, besides our stderr.
     pub log: Option<PathBuf>,
+    /// A file (here) the command's output is appended to as it arrives, each line
+    /// stamped with the time and its stream (a run's `driver.log`; see
+    /// [`crate::process::stamped`]).
+    pub stamped_log: Option<PathBuf>,
     /// The run id every job process carries as `RUNPLZ_RUN_ID` (see [`new_run_id`]).
     pub run_id: String,
     /// What the command reads on stdin (a Dockerfile, a set-up script, a build context);
@@ -99,6 +103,7 @@ impl ExecOptions {
             workdir: None,
             env: Vec::new(),
             log: None,
+            stamped_log: None,
             run_id: new_run_id(""),
             stdin: None,
             inactivity: None,

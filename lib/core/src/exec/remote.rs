@@ -206,6 +206,8 @@ struct Follower {
     offsets: [u64; 3],
     pass_stdout: bool,
     log: Option<std::fs::File>,
+    /// The timestamped copy (see [`crate::process::stamped`]).
+    stamped: Option<std::sync::Arc<crate::process::stamped::StampedLog>>,
     /// The last bytes of out and err, for [`ExecReport::output_tail`].
     kept: Vec<u8>,
     exit: Option<(u8, String)>,
@@ -215,7 +217,11 @@ struct Follower {
 const KEPT_BYTES: usize = 16 * 1024;
 
 impl Follower {
-    fn new(pass_stdout: bool, log: Option<&std::path::Path>) -> Result<Follower> {
+    fn new(
+        pass_stdout: bool,
+        log: Option<&std::path::Path>,
+        stamped: Option<&std::path::Path>,
+    ) -> Result<Follower> {
         let log = match log {
             Some(p) => Some(
                 std::fs::OpenOptions::new()
@@ -230,6 +236,8 @@ impl Follower {
             offsets: [0; 3],
             pass_stdout,
             log,
+            // Best effort, as the plain log's copy in runplz: a job never fails for it.
+            stamped: stamped.and_then(|p| crate::process::stamped::StampedLog::open(p).ok()),
             kept: Vec::new(),
             exit: None,
             no_job: false,
@@ -277,6 +285,15 @@ impl Follower {
         }
         if let Some(l) = self.log.as_mut() {
             let _ = l.write_all(bytes);
+        }
+        if let Some(l) = &self.stamped {
+            // Without pass_stdout the box keeps both streams in `out`, in order.
+            let name = match (stream, self.pass_stdout) {
+                (0, true) => "stdout",
+                (0, false) => "output",
+                _ => "stderr",
+            };
+            l.write(name, bytes);
         }
         self.kept.extend_from_slice(bytes);
         if self.kept.len() > KEPT_BYTES {
@@ -470,7 +487,7 @@ pub fn status(ssh: &Ssh, run_id: &str) -> Result<BoxRun> {
 pub fn tail(ssh: &Ssh, run_id: &str, follow_it: bool, to_stderr: bool) -> Result<BoxRun> {
     super::check_run_id(run_id)?;
     let marker = control_marker();
-    let mut fo = Follower::new(!to_stderr, None)?;
+    let mut fo = Follower::new(!to_stderr, None, None)?;
     if follow_it {
         match follow(ssh, run_id, &marker, &mut fo, false, None)? {
             Followed::NoJob => return Ok(BoxRun::None),
@@ -684,7 +701,11 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let began = Instant::now();
     let marker = control_marker();
     let run_id = &opts.run_id;
-    let mut fo = Follower::new(opts.pass_stdout, opts.log.as_deref())?;
+    let mut fo = Follower::new(
+        opts.pass_stdout,
+        opts.log.as_deref(),
+        opts.stamped_log.as_deref(),
+    )?;
     let mut interrupted = None;
     match launch(opts, ssh, &marker)? {
         Err(sig) => {
@@ -913,7 +934,7 @@ mod tests {
     #[test]
     fn the_follower_shows_each_byte_once() {
         let m = "\x1erunplz-exec-00:";
-        let mut fo = Follower::new(false, None).unwrap();
+        let mut fo = Follower::new(false, None, None).unwrap();
         assert!(fo.take(format!("{m}data 1 0 4\nabcd{m}end\n").as_bytes(), m));
         // A repeat overlapping what we hold: only the new part counts.
         fo.take(format!("{m}data 1 2 4\ncdef").as_bytes(), m);

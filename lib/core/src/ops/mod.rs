@@ -158,6 +158,16 @@ pub fn main(verb: &Verb, run: &str, backend: Option<&str>) -> Result<Exit> {
         }
     };
     let ops = operations(&name)?;
+    // Two collects of one run at once: the second waits for the first, then reads what it
+    // left (outputs back, box released: it says so and moves nothing).
+    let lock = match (verb, &record) {
+        (Verb::Collect { .. }, Some(_)) => Some(state::lock_run(&path, run_id, "runplz")?),
+        _ => None,
+    };
+    let record = match (&lock, record) {
+        (Some(_), Some(_)) => Some(state::read(&path)?),
+        (_, r) => r,
+    };
     let run = RunRef {
         run_id: run_id.to_string(),
         record,

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 mod finished;
 mod pipes;
 mod signals;
+pub mod stamped;
 
 pub use finished::{Finished, Status};
 
@@ -150,6 +151,7 @@ pub struct Proc {
     die_with_parent: bool,
     quiet: Option<(Duration, Option<Hook>)>,
     on_stdout: Option<OutHook>,
+    stamped: Option<Arc<stamped::StampedLog>>,
 }
 
 impl Proc {
@@ -174,7 +176,19 @@ impl Proc {
             die_with_parent: false,
             quiet: None,
             on_stdout: None,
+            stamped: None,
         }
+    }
+
+    fn stamp(&self, stream: &'static str) -> pipes::Stamp {
+        self.stamped.as_ref().map(|l| (Arc::clone(l), stream))
+    }
+
+    /// Also copy the output that is streamed (not captured) to a timestamped log, each
+    /// line tagged with its stream (see [`stamped`]).
+    pub fn stamped_log(mut self, log: Option<Arc<stamped::StampedLog>>) -> Self {
+        self.stamped = log;
+        self
     }
 
     /// Add one argument.
@@ -421,6 +435,7 @@ impl Proc {
                 pump = Some(spawn_pump(
                     r,
                     log,
+                    self.stamp("stderr"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -445,6 +460,7 @@ impl Proc {
                     None,
                     gate.clone(),
                     log.as_deref(),
+                    self.stamp("stderr"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -460,6 +476,7 @@ impl Proc {
                     control,
                     gate,
                     log.as_deref(),
+                    self.stamp("stdout"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,
@@ -472,6 +489,7 @@ impl Proc {
                 pump = Some(spawn_pump(
                     r,
                     log.as_deref(),
+                    self.stamp("output"),
                     Arc::clone(&tail),
                     Arc::clone(&heard),
                     base,

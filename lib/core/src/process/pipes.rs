@@ -100,12 +100,16 @@ pub(super) fn spawn_watch(mut r: std::io::PipeReader, f: Watcher) -> Watched {
 pub(super) fn spawn_pump(
     r: std::io::PipeReader,
     log: Option<&Path>,
+    stamped: Stamp,
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
     base: Instant,
 ) -> Result<std::sync::mpsc::Receiver<()>> {
-    spawn_pump_to(r, Dest::Stderr, None, None, log, tail, heard, base)
+    spawn_pump_to(r, Dest::Stderr, None, None, log, stamped, tail, heard, base)
 }
+
+/// A timestamped log and the stream name its lines get there.
+pub(super) type Stamp = Option<(Arc<super::stamped::StampedLog>, &'static str)>;
 
 /// Copy a pipe to `dest` (and a log), keeping the last [`TAIL_BYTES`]. With `control`
 /// (a marker and where its lines go), every `MARKER...\n` in the stream is taken out of it
@@ -119,6 +123,7 @@ pub(super) fn spawn_pump_to(
     control: Option<Control>,
     gate: Option<Arc<Gate>>,
     log: Option<&Path>,
+    stamped: Stamp,
     tail: Arc<Mutex<Vec<u8>>>,
     heard: Arc<AtomicU64>,
     base: Instant,
@@ -167,6 +172,9 @@ pub(super) fn spawn_pump_to(
             };
             if let Some(l) = log.as_mut() {
                 let _ = l.write_all(bytes);
+            }
+            if let Some((l, stream)) = &stamped {
+                l.write(stream, bytes);
             }
             if let Ok(mut t) = tail.lock() {
                 t.extend_from_slice(bytes);

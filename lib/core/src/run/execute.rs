@@ -69,6 +69,7 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
     t.record.secret_scan = Some(secret_scan.0);
     // The cost cap counts from here: provisioning and set-up are billed too.
     let provisioning = Instant::now();
+    let provisioning_wall = SystemTime::now();
     let err = match t.step_with_state(S::Acquire, b.announces_acquire(), |st| b.acquire(p, st)) {
         Err(e) => {
             // A Ctrl-C while a box was being made (or picked, or waited for).
@@ -81,18 +82,31 @@ pub(crate) fn run(o: &RunOptions, b: &dyn Backend, p: &Prepared) -> Result<Exit>
             Some(e)
         }
         Ok(place) => {
-            t.cost_deadline = b.cost_cap().and_then(|(usd, price)| {
-                let Ok(d) = Duration::try_from_secs_f64(usd / price * 3600.0) else {
+            if let Some((usd, price)) = b.cost_cap() {
+                let d = Duration::try_from_secs_f64(usd / price * 3600.0).ok();
+                let deadline = d.and_then(|d| provisioning.checked_add(d));
+                match d {
+                    Some(d) => out::note(
+                        TOOL,
+                        format!("cost cap ${usd}: at ${price}/h the run may last {} from the start of provisioning (set-up steps and the job end then)", crate::backend::human(d.as_secs_f64())),
+                    ),
                     // A free box (or one so cheap the cap is centuries away) never reaches it.
-                    out::warn(TOOL, format!("cost cap ${usd}: at ${price}/h it is never reached; the run has no cost deadline"));
-                    return None;
+                    None => out::warn(TOOL, format!("cost cap ${usd}: at ${price}/h it is never reached; the run has no cost deadline")),
+                }
+                // The same deadline as a wall-clock time, for the run state.
+                let at = deadline.and_then(|_| {
+                    let wall = provisioning_wall + d?;
+                    let s = wall.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+                    Some(super::round(s.as_secs_f64()))
+                });
+                let cap = crate::state::CostCap {
+                    usd,
+                    price_per_hour: price,
+                    deadline: at,
                 };
-                out::note(
-                    TOOL,
-                    format!("cost cap ${usd}: at ${price}/h the run may last {} from the start of provisioning", crate::backend::human(d.as_secs_f64())),
-                );
-                provisioning.checked_add(d)
-            });
+                t.save(|s| s.update(|r| r.cost_cap = Some(cap)));
+                t.cost_deadline = deadline;
+            }
             t.runtime_deadline = b.max_runtime().and_then(|d| provisioning.checked_add(d));
             let res = Teardown {
                 backend: b,
@@ -186,6 +200,19 @@ fn go(
     // The run's own copy of the shipped tree on the box, once the sync began.
     let mut snapshot = None;
     for step in &steps.list {
+        // Set-up counts against the run's cost cap and runtime limit: one already reached
+        // ends the run before the next set-up step (`setup_step` checks its own).
+        let setup = match step {
+            Step::Probe => Some(S::Probe),
+            Step::Sync { .. } => Some(S::Sync),
+            _ => None,
+        };
+        if let Some(s) = setup {
+            if let Err(e) = limits_left(t, run_id, Some(s)) {
+                res = Err(e);
+                break;
+            }
+        }
         res = match step {
             Step::Probe => probe_step(t, steps, p, ssh),
             Step::Sync { dest, runs } => {
@@ -498,13 +525,41 @@ fn setup_step(
     ssh: Option<&Ssh>,
     run_id: &str,
 ) -> Result<()> {
-    t.setup(name, || {
+    let mut opts = setup_options(cmd, None, run_id);
+    // On a box, the run's cost cap and runtime limit end a set-up step too: its supervisor
+    // there holds the deadline, as for the job (a step may build an image for an hour).
+    if ssh.is_some() {
+        let (cap, runtime) = limits_left(t, run_id, Some(name))?;
+        opts.cost_cap = cap;
+        opts.timeout = runtime;
+    }
+    let mut ended = None;
+    let res = t.setup(name, || {
         let (stdin, _guard) = stdin_for(cmd, p)?;
-        let r = exec::run(&setup_options(cmd, stdin, run_id), ssh)?;
+        opts.stdin = stdin;
+        let r = exec::run(&opts, ssh)?;
         if let Some(sig) = r.interrupted {
             return Err(CliError::new(
                 Exit::Signal(u8::try_from(sig).unwrap_or(0)),
                 format!("interrupted by signal {sig}"),
+            ));
+        }
+        if r.timed_out {
+            let (ending, what) = if r.cost_cap {
+                (
+                    RunEnding::CostCap { signal: r.signal },
+                    "the run reached its cost cap (--cost-cap-usd)",
+                )
+            } else {
+                (
+                    RunEnding::TimedOut { signal: r.signal },
+                    "the run reached its --max-runtime-minutes",
+                )
+            };
+            ended = Some(ending);
+            return Err(CliError::new(
+                Exit::TimedOut,
+                format!("{what} during set-up and the step was stopped on the box; the job was not run (run id {run_id})"),
             ));
         }
         if r.exit_code != 0 {
@@ -516,7 +571,12 @@ fn setup_step(
             );
         }
         Ok(())
-    })
+    });
+    // `setup` ended the run failed at this step; a deadline is the truer ending.
+    if let (Err(_), Some(e)) = (&res, ended) {
+        t.record.ending = e;
+    }
+    res
 }
 
 /// Where the job's run state says its parts are (before it starts: a run killed from here
@@ -608,6 +668,8 @@ fn job_step(
         .is_ok()
     {
         opts.log = Some(log);
+        // And the same with a time and stream on each line, as it arrives.
+        opts.stamped_log = Some(crate::state::driver_log_path(run_id));
     }
     t.check_signal(S::Run)?;
     run_limits(t, run_id, &mut opts)?;
@@ -646,31 +708,47 @@ fn job_step(
 /// deadline of its own, the runtime limit folded into the job's timeout. A limit already
 /// reached (provisioning and set-up used it) ends the run here, before the job starts.
 fn run_limits(t: &mut Tracker, run_id: &str, opts: &mut ExecOptions) -> Result<()> {
+    let (cap, runtime) = limits_left(t, run_id, None)?;
+    opts.cost_cap = cap;
+    if let Some(r) = runtime {
+        opts.timeout = Some(opts.timeout.map_or(r, |t| t.min(r)));
+    }
+    Ok(())
+}
+
+/// What is left of the run's cost cap and runtime limit now, before the job (`step`
+/// `None`) or a set-up step; a limit already reached ends the run (exit 124, ending
+/// `cost_cap` or `timed_out`) before that step starts.
+fn limits_left(
+    t: &mut Tracker,
+    run_id: &str,
+    step: Option<S>,
+) -> Result<(Option<Duration>, Option<Duration>)> {
     let now = Instant::now();
     let left = |d: Instant| d.saturating_duration_since(now);
     let cap = t.cost_deadline.map(left);
     let runtime = t.runtime_deadline.map(left);
+    let at = match step {
+        Some(s) => format!(" (at set-up step `{}`)", s.name()),
+        None => String::new(),
+    };
     // Less than a second left is none: the job could not start in it.
     let gone = |d: Option<Duration>| d.is_some_and(|d| d < Duration::from_secs(1));
     if gone(cap) && (runtime.is_none() || cap <= runtime) {
         t.end(RunEnding::CostCap { signal: None });
         return Err(CliError::new(
             Exit::TimedOut,
-            format!("the run reached its cost cap (--cost-cap-usd) before the job started: provisioning and set-up used the budget; the job was not run (run id {run_id})"),
+            format!("the run reached its cost cap (--cost-cap-usd) before the job started{at}: provisioning and set-up used the budget; the job was not run (run id {run_id})"),
         ));
     }
     if gone(runtime) {
         t.end(RunEnding::TimedOut { signal: None });
         return Err(CliError::new(
             Exit::TimedOut,
-            format!("the run reached its --max-runtime-minutes before the job started: provisioning and set-up used it; the job was not run (run id {run_id})"),
+            format!("the run reached its --max-runtime-minutes before the job started{at}: provisioning and set-up used it; the job was not run (run id {run_id})"),
         ));
     }
-    opts.cost_cap = cap;
-    if let Some(r) = runtime {
-        opts.timeout = Some(opts.timeout.map_or(r, |t| t.min(r)));
-    }
-    Ok(())
+    Ok((cap, runtime))
 }
 
 /// Remove the job's container: shielded, so a second Ctrl-C cannot leave it running.

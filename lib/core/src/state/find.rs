@@ -21,6 +21,12 @@ pub fn log_path(run_id: &str) -> PathBuf {
     runs_dir().join(format!("{run_id}.log"))
 }
 
+/// The job's output of a run with a time and stream on each line, as it arrived (see
+/// [`crate::process::stamped`]).
+pub fn driver_log_path(run_id: &str) -> PathBuf {
+    runs_dir().join(format!("{run_id}.driver.log"))
+}
+
 /// Every run state in `dir`, oldest first. A file that does not parse is skipped with a
 /// warning (another version's, or half written by hand).
 pub fn list(dir: &Path) -> Vec<Found> {

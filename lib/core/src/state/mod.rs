@@ -7,12 +7,15 @@
 use anyhow::{Context, Result};
 mod events;
 mod find;
+mod lock;
 
 pub use events::{event, events_path, Event};
-pub use find::{alive, list, log_path, resolve, Found};
+pub use find::{alive, driver_log_path, list, log_path, resolve, Found};
+pub use lock::{lock_path, lock_run, RunLock};
 use runplz_protocol::state::STATE_TYPE;
 pub use runplz_protocol::state::{
-    Failure, Handle, RunState as Record, SshHandle, Status, StepState, Teardown, TeardownStatus,
+    CostCap, Failure, Handle, RunState as Record, SshHandle, Status, StepState, Teardown,
+    TeardownStatus,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -123,6 +126,7 @@ impl RunState {
                 price_per_hour: None,
                 cost: None,
                 collected: None,
+                cost_cap: None,
                 job_spec: None,
             },
         };

@@ -43,7 +43,11 @@ WHAT IT DOES:
   came, and the box's cost. A job still running on the box is refused (exit 1) unless
   --force, which stops it first. A run still attached to its runplz is refused (that runplz
   collects by itself). Safe to repeat: a run already collected and released moves nothing
-  and says so (exit 0); a box that is gone is said (exit 1) and the run marked over.
+  and says so (exit 0); a box that is gone is said (exit 1) and the run marked over. Safe
+  to run twice at once: each holds the run's lock ($XDG_STATE_HOME/runplz/runs/<run
+  id>.lock, flock) while it works, so a second one says it is waiting for the first, waits,
+  then finds the run collected and moves nothing (both exit 0; a Ctrl-C while waiting is
+  130).
 
 WHAT IT SAYS (stdout):
   rp-collect's collect record (see rp-collect(1)).
@@ -51,4 +55,4 @@ WHAT IT SAYS (stdout):
 EXIT STATUS:
   0 collected (or collected already); 1 the job still runs, the box is gone, the outputs
   did not come, or the box was not released; 2 bad usage or no such run; 125 runplz
-  itself failed.";
+  itself failed; 128+n interrupted by signal n (130: Ctrl-C).";

@@ -32,8 +32,10 @@ pub const HELP: &str = "\
 WHAT IT PRINTS:
   RUN is a run id, a unique prefix or `last` (see runplz-status(1)). The job's output (its
   stdout and stderr, as runplz received them) on stdout, from the copy runplz keeps in
-  $XDG_STATE_HOME/runplz/runs/<run id>.log; so it works when the box is gone. -n N starts
-  from the last N lines; -f keeps printing until the run is over (or its runplz is gone).
+  $XDG_STATE_HOME/runplz/runs/<run id>.log, byte for byte (the same output with a time and
+  stream on each line is <run id>.driver.log beside it, see runplz(1) RUN STATE); so it
+  works when the box is gone. -n N starts from the last N lines; -f keeps printing until
+  the run is over (or its runplz is gone).
   A Modal run's output comes from its sandbox (a detached run's only; -n is not supported
   there and says so).
 
