@@ -14,6 +14,7 @@
 
 pub mod excludes;
 pub mod filter;
+pub mod last;
 pub mod pack;
 pub mod remote;
 pub mod snapshot;
@@ -133,11 +134,31 @@ pub fn up_snapshot(ssh: &Ssh, staged: &Staged, dest: &str, snapshot: &str) -> Re
     stage_and_up(ssh, dest, Some(snapshot), || Ok(staged.clone())).map(|(_, t)| t)
 }
 
-/// [`up`] (or [`up_snapshot`] with `snapshot`) of what `stage` decides, with the box asked
-/// for its last manifest (and the lock taken) over ssh while `stage` walks the tree here:
-/// the connection's handshake and that round trip cost no time of their own. Nothing on
-/// the box changes before `stage` has returned the list.
+/// [`up`] (or [`up_snapshot`] with `snapshot`) of what `stage` decides. Without a snapshot,
+/// when this machine knows what the box holds ([`last`]) and nothing is to be deleted, the
+/// transfer is the only round trip (it checks the box first); else the box is asked for
+/// its last manifest (and the lock taken) over ssh while `stage` walks the tree here. Nothing
+/// on the box changes before `stage` has returned the list.
 pub fn stage_and_up(
+    ssh: &Ssh,
+    dest: &str,
+    snapshot: Option<&str>,
+    stage: impl FnOnce() -> Result<Staged>,
+) -> Result<(Staged, Transfer)> {
+    if snapshot.is_none() {
+        // One round trip where the box is as this machine last left it (see [`last`]);
+        // else the box is asked first.
+        let staged = stage()?;
+        if let Some(tr) = up_as_last_left(ssh, &staged, dest)? {
+            return Ok((staged, tr));
+        }
+        return ask_then_up(ssh, dest, None, move || Ok(staged));
+    }
+    ask_then_up(ssh, dest, snapshot, stage)
+}
+
+/// [`stage_and_up`] asking the box first (with the lock for a snapshot taken meanwhile).
+fn ask_then_up(
     ssh: &Ssh,
     dest: &str,
     snapshot: Option<&str>,
@@ -184,6 +205,79 @@ pub fn stage_and_up(
     Ok((staged, tr))
 }
 
+/// [`up`] with no round trip but rsync's, when this machine knows what the box holds from
+/// its last sync there ([`last`]) and nothing is to be deleted. `None`: not known, something
+/// to delete, or the box was not as expected (nothing was sent); ask the box instead.
+fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Transfer>> {
+    let Some(was) = last::load(ssh, dest) else {
+        return Ok(None);
+    };
+    let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
+    if manifest != was.manifest {
+        let Some(old) = remote::parse_manifest(&was.manifest) else {
+            return Ok(None);
+        };
+        let shipped: HashSet<&Path> = staged.files.iter().map(|f| f.path.as_path()).collect();
+        if !remote::to_delete(&old, &shipped, &staged.root).is_empty() {
+            return Ok(None);
+        }
+    }
+    let mut warnings = Vec::new();
+    let ns = ns_mtimes(ssh, remote::rsync_version(&was.rsync_line), &mut warnings);
+    let expect = remote::Expect {
+        rsync_line: was.rsync_line.clone(),
+        manifest_sha256: last::sha256(&was.manifest),
+    };
+    let t = Instant::now();
+    let Some((stats, rode)) = rsync(
+        ssh,
+        staged,
+        dest,
+        ns,
+        Some(&manifest),
+        Some(&expect),
+        &mut warnings,
+    )?
+    else {
+        // The slow way records what it finds in `last` anew.
+        return Ok(None);
+    };
+    crate::out::timing("sync", "rsync", t);
+    debug_assert!(rode, "with an expectation the manifest always rides");
+    if manifest != was.manifest {
+        last::save(
+            ssh,
+            dest,
+            &last::Last {
+                rsync_line: was.rsync_line,
+                manifest,
+            },
+        );
+    }
+    Ok(Some(Transfer {
+        files_transferred: stats.files_transferred,
+        bytes_transferred: stats.bytes_sent,
+        deleted: 0,
+        warnings,
+    }))
+}
+
+/// Whether rsync here and on the box compare nanosecond mtimes; a warning when not.
+fn ns_mtimes(ssh: &Ssh, remote: Option<(u32, u32, u32)>, warnings: &mut Vec<String>) -> bool {
+    // rsync's quick check compares whole seconds unless told otherwise, so a same-size edit
+    // within the second of the last sync would be skipped. `--modify-window=-1` compares
+    // nanoseconds; the receiver (the box) must be 3.1.3 or later, the sender must know it.
+    let ns = NS_MTIMES <= local_rsync_version().unwrap_or_default()
+        && NS_MTIMES <= remote.unwrap_or_default();
+    if !ns {
+        warnings.push(format!(
+            "rsync here or on {} is older than 3.1.3: a same-size edit made within a second of the last sync may not ship",
+            ssh.destination()
+        ));
+    }
+    ns
+}
+
 /// The part of [`up`] after the box said what it has.
 fn transfer(
     ssh: &Ssh,
@@ -194,13 +288,7 @@ fn transfer(
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
     if !prepared.rsync {
-        return Err(CliError::new(
-            Exit::Failed,
-            format!(
-                "rsync is not installed on {}: install it there (e.g. `sudo apt-get install rsync`)",
-                ssh.destination()
-            ),
-        ));
+        return Err(no_rsync(ssh));
     }
 
     let old = if prepared.manifest.is_empty() {
@@ -228,17 +316,7 @@ fn transfer(
         deleted = remote::parse_deleted(&f.stdout);
     }
 
-    // rsync's quick check compares whole seconds unless told otherwise, so a same-size edit
-    // within the second of the last sync would be skipped. `--modify-window=-1` compares
-    // nanoseconds; the receiver (the box) must be 3.1.3 or later, the sender must know it.
-    let ns = NS_MTIMES <= local_rsync_version().unwrap_or_default()
-        && NS_MTIMES <= prepared.rsync_version.unwrap_or_default();
-    if !ns {
-        warnings.push(format!(
-            "rsync here or on {} is older than 3.1.3: a same-size edit made within a second of the last sync may not ship",
-            ssh.destination()
-        ));
-    }
+    let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
     let t = Instant::now();
     let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
     let changed = manifest != prepared.manifest;
@@ -248,23 +326,43 @@ fn transfer(
         dest,
         ns,
         changed.then_some(&manifest[..]),
+        None,
         &mut warnings,
-    )?;
+    )?
+    .context("rsync stopped without an expectation")?;
     crate::out::timing("sync", "rsync", t);
     if changed && !rode {
         step(
             ssh,
             &remote::write_manifest_script(dest),
-            Some(manifest),
+            Some(manifest.clone()),
             &format!("writing {where_}/{}", remote::MANIFEST),
         )?;
     }
+    last::save(
+        ssh,
+        dest,
+        &last::Last {
+            rsync_line: prepared.rsync_line.clone(),
+            manifest,
+        },
+    );
     Ok(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
         deleted,
         warnings,
     })
+}
+
+fn no_rsync(ssh: &Ssh) -> anyhow::Error {
+    CliError::new(
+        Exit::Failed,
+        format!(
+            "rsync is not installed on {}: install it there (e.g. `sudo apt-get install rsync`)",
+            ssh.destination()
+        ),
+    )
 }
 
 /// Run one small script on the box; a failure is exit 1 naming what was being done.
@@ -324,15 +422,17 @@ fn local_rsync_version() -> Option<(u32, u32, u32)> {
 }
 
 /// rsync the staged tree; with `manifest`, the new manifest rides along where it can (see
-/// [`remote::rsync_path`]). Says whether it did.
+/// [`remote::rsync_path`]). Says whether it did. With `expect`, the box is checked first
+/// and `None` means it was not as expected (nothing was sent).
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     ns_mtimes: bool,
     manifest: Option<&[u8]>,
+    expect: Option<&remote::Expect>,
     warnings: &mut Vec<String>,
-) -> Result<(remote::RsyncStats, bool)> {
+) -> Result<Option<(remote::RsyncStats, bool)>> {
     let mut src = staged.root.clone().into_os_string();
     src.push("/");
     // --links ships symlinks as symlinks; no -o/-g: a uid here means nothing on the box; no
@@ -357,6 +457,8 @@ fn rsync(
     let t = Instant::now();
     let (how, mut input): (&[&str], Vec<u8>) = match filter::rules(staged) {
         Some(rules) => (&["--recursive", "--exclude-from=-"], rules),
+        // A list carries no manifest beside it: ask the box the slow way.
+        None if expect.is_some() => return Ok(None),
         None => (&["--relative", "--files-from=-"], staged.files_from()),
     };
     // The new manifest as a second source beside the tree (a walk only: a list has one
@@ -387,18 +489,38 @@ fn rsync(
         .arg(remote::rsync_path(
             dest,
             next.as_ref().map(|(_, _, n)| n.as_str()),
+            expect,
         ))
         .arg("-e")
-        .arg(ssh.rsync_rsh())
+        // Asking nothing first, the transfer is likely the only call (see `Ssh::close`).
+        .arg(match expect {
+            Some(_) => ssh.rsync_rsh_alone(),
+            None => ssh.rsync_rsh(),
+        })
         .arg("--")
         .arg(src)
         .args(next.as_ref().map(|(_, f, _)| f))
         .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
         .stdin(input)
-        .output(Output::CaptureStdout);
+        // With a check on the box, its answer on stderr is read, not shown.
+        .output(match expect {
+            Some(_) => Output::Capture,
+            None => Output::CaptureStdout,
+        });
     let f = proc.run()?;
     interrupted(&f)?;
+    if expect.is_some() {
+        let said = |m: &str| f.stderr.split(|&b| b == b'\n').any(|l| l == m.as_bytes());
+        if said(remote::NO_RSYNC) {
+            return Err(no_rsync(ssh));
+        }
+        if said(remote::STALE) {
+            return Ok(None);
+        }
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(&f.stderr);
+    }
     match f.status {
         Status::Exited(0) => {}
         // A file deleted here between staging and sending: the box simply lacks it too.
@@ -424,7 +546,7 @@ fn rsync(
         // The manifest is not one of the tree's files.
         stats.files_transferred = stats.files_transferred.saturating_sub(1);
     }
-    Ok((stats, next.is_some()))
+    Ok(Some((stats, next.is_some())))
 }
 
 /// Build the `sync` record (the wire type lives in `runplz-protocol`) from what was staged
