@@ -370,7 +370,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
             report_transfer(&staged, &t, started);
             // A file edited between the scan and rsync shipped as it is now: scanned again.
             if t.files_transferred > 0 {
-                scan::after_shipping(TOOL, &staged, &secret_scan, &allow, Exit::Refused)?;
+                let t = Instant::now();
+                let changed = sync::stage::changed_since_staged(&staged);
+                scan::after_shipping(TOOL, &changed, &secret_scan, &allow, Exit::Refused)?;
+                out::timing(TOOL, "scan again", t);
             }
             (staged, Some(t))
         }

@@ -13,7 +13,7 @@ use super::excludes::{is_plain_relative, Excludes, Verdict};
 use crate::error::CliError;
 use crate::process::Proc;
 use anyhow::{Context, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,37 @@ impl Staged {
     }
 }
 
+/// The files of `staged` (symlinks aside) that are gone, or whose size, mtime or inode is
+/// no longer as staged: the only ones [`crate::scan::after_shipping`] has to look at again.
+/// One `fstatat` per file, relative to its folder (each folder opened once), so the many
+/// files of a large tree cost no path lookups from the root.
+pub fn changed_since_staged(staged: &Staged) -> Staged {
+    let mut dir = Dir::default();
+    let files = staged
+        .files
+        .iter()
+        .filter(|f| !f.symlink)
+        .filter(|f| match dir.lstat(&staged.root, &f.path) {
+            Some(st) => {
+                let mtime_ns =
+                    i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+                (st.st_size as u64, mtime_ns, st.st_ino) != (f.bytes, f.mtime_ns, f.inode)
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    Staged {
+        root: staged.root.clone(),
+        files,
+        bytes: staged.bytes,
+        secrets: staged.secrets.clone(),
+        tracked_secrets: staged.tracked_secrets.clone(),
+        git: staged.git,
+        warnings: Vec::new(),
+    }
+}
+
 /// NUL-terminated path bytes.
 pub fn nul_list<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -121,7 +152,8 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         root: root.clone(),
         excludes,
         secrets: Arc::new(Mutex::new(BTreeSet::new())),
-        files: BTreeMap::new(),
+        found: Vec::new(),
+        walked: HashSet::new(),
         warnings: Vec::new(),
         tracked_secrets: Vec::new(),
         interrupted: None,
@@ -136,14 +168,18 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         ));
     }
     let Gather {
-        files,
+        mut found,
         warnings,
         tracked_secrets,
         secrets,
         ..
     } = g;
 
-    let files: Vec<StagedFile> = files.into_values().collect();
+    // Sorted by path, each once; then one stat per file (folders, sockets and devices drop
+    // out, as do paths gone meanwhile).
+    found.sort_unstable();
+    found.dedup();
+    let files = stat_all(&root, found);
     let bytes = files.iter().map(|f| f.bytes).sum();
     let secrets = secrets
         .lock()
@@ -168,7 +204,10 @@ struct Gather {
     root: PathBuf,
     excludes: Arc<Excludes>,
     secrets: Arc<Mutex<BTreeSet<PathBuf>>>,
-    files: BTreeMap<PathBuf, StagedFile>,
+    /// What ships, not yet looked at (stat) and in no order; may hold a path twice.
+    found: Vec<PathBuf>,
+    /// Of those, what the walks found (not folders by the entry's type).
+    walked: HashSet<PathBuf>,
     warnings: Vec<String>,
     tracked_secrets: Vec<PathBuf>,
     /// The signal that stopped git while it listed the files.
@@ -232,12 +271,12 @@ impl Gather {
             let Ok(rel) = entry.path().strip_prefix(&self.root) else {
                 continue;
             };
-            if rel.as_os_str().is_empty() {
+            // A folder is never a file to ship (its type comes with the listing, free).
+            if rel.as_os_str().is_empty() || entry.file_type().is_some_and(|t| t.is_dir()) {
                 continue;
             }
-            if let Some(f) = staged_file(&self.root, rel) {
-                self.files.insert(f.path.clone(), f);
-            }
+            self.walked.insert(rel.to_path_buf());
+            self.found.push(rel.to_path_buf());
         }
         if !in_git {
             return false;
@@ -257,7 +296,7 @@ impl Gather {
         };
         for t in tracked {
             let rel = sub.join(&t);
-            if self.files.contains_key(&rel) || !is_plain_relative(&t) {
+            if self.walked.contains(&rel) || !is_plain_relative(&t) {
                 continue;
             }
             let full = self.root.join(&rel);
@@ -280,11 +319,7 @@ impl Gather {
                         self.gather(&rel, false, true, depth + 1);
                     }
                 }
-                (Verdict::Ship, _) => {
-                    if let Some(f) = staged_file(&self.root, &rel) {
-                        self.files.insert(rel, f);
-                    }
-                }
+                (Verdict::Ship, _) => self.found.push(rel),
                 (Verdict::Secret, by) => {
                     if full.symlink_metadata().is_ok() {
                         if let Ok(mut s) = self.secrets.lock() {
@@ -300,20 +335,72 @@ impl Gather {
     }
 }
 
-/// A regular file or symlink at `root/rel`; folders, sockets, devices and vanished paths give
-/// `None`.
-fn staged_file(root: &Path, rel: &Path) -> Option<StagedFile> {
-    let md = root.join(rel).symlink_metadata().ok()?;
-    let t = md.file_type();
-    use std::os::unix::fs::MetadataExt;
-    (t.is_file() || t.is_symlink()).then(|| StagedFile {
-        path: rel.to_path_buf(),
-        bytes: md.len(),
-        symlink: t.is_symlink(),
-        mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-        inode: md.ino(),
-        mode: md.mode(),
-    })
+/// The regular files and symlinks among `paths` (relative to `root`, sorted), as
+/// [`StagedFile`]s in the same order; folders, sockets, devices and vanished paths drop
+/// out. One `fstatat` per path relative to its folder, each folder opened once in a row.
+fn stat_all(root: &Path, paths: Vec<PathBuf>) -> Vec<StagedFile> {
+    let mut dir = Dir::default();
+    paths
+        .into_iter()
+        .filter_map(|rel| {
+            let st = dir.lstat(root, &rel)?;
+            // mode_t is narrower on some systems.
+            #[allow(clippy::useless_conversion)]
+            let mode = u32::from(st.st_mode);
+            let kind = mode & libc_type::S_IFMT;
+            let symlink = kind == libc_type::S_IFLNK;
+            (kind == libc_type::S_IFREG || symlink).then(|| StagedFile {
+                bytes: st.st_size as u64,
+                symlink,
+                mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+                inode: st.st_ino,
+                mode,
+                path: rel,
+            })
+        })
+        .collect()
+}
+
+/// `st_mode`'s file type bits.
+mod libc_type {
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFREG: u32 = 0o100000;
+    pub const S_IFLNK: u32 = 0o120000;
+}
+
+/// The last folder a file was looked up in, kept open: files come sorted, so a folder's
+/// files come together.
+#[derive(Default)]
+struct Dir {
+    path: PathBuf,
+    fd: Option<std::os::fd::OwnedFd>,
+    opened: bool,
+}
+
+impl Dir {
+    /// `lstat` of `root/rel`, as `fstatat` in its folder.
+    fn lstat(&mut self, root: &Path, rel: &Path) -> Option<nix::sys::stat::FileStat> {
+        use nix::fcntl::{open, AtFlags, OFlag};
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if !self.opened || self.path != parent {
+            // No O_NOFOLLOW: the folder is one the walk went into, as a path from `root`
+            // (an lstat of the whole path would follow the same links).
+            self.fd = open(
+                &root.join(parent),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
+            self.path = parent.to_path_buf();
+            self.opened = true;
+        }
+        nix::sys::stat::fstatat(
+            self.fd.as_ref()?,
+            rel.file_name()?,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()
+    }
 }
 
 /// Whether `dir` or a parent holds `.git` (a folder, or a file for worktrees and submodules).
