@@ -132,18 +132,20 @@ fn complement(
     above: &HashSet<&Path>,
     out: &mut Vec<(PathBuf, bool)>,
 ) -> Option<()> {
+    // One buffer for every entry's path: most are shipped and need no copy.
+    let mut rel = dir.to_path_buf();
     for e in std::fs::read_dir(root.join(dir)).ok()? {
         let e = e.ok()?;
-        let rel = dir.join(e.file_name());
-        if shipped.contains(rel.as_path()) {
-            continue;
+        rel.push(e.file_name());
+        if !shipped.contains(rel.as_path()) {
+            let is_dir = e.file_type().ok()?.is_dir();
+            if is_dir && above.contains(rel.as_path()) {
+                complement(root, &rel, shipped, above, out)?;
+            } else {
+                out.push((rel.clone(), is_dir));
+            }
         }
-        let is_dir = e.file_type().ok()?.is_dir();
-        if is_dir && above.contains(rel.as_path()) {
-            complement(root, &rel, shipped, above, out)?;
-        } else {
-            out.push((rel, is_dir));
-        }
+        rel.pop();
     }
     Some(())
 }
