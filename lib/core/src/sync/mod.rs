@@ -147,7 +147,8 @@ pub fn stage_and_up(
 ) -> Result<(Staged, Transfer)> {
     if snapshot.is_none() {
         // One round trip where the box is as this machine last left it (see [`last`]);
-        // else the box is asked first.
+        // else the box is asked first. rsync's version here is asked meanwhile.
+        std::thread::spawn(local_rsync_version);
         let staged = stage()?;
         if let Some(tr) = up_as_last_left(ssh, &staged, dest)? {
             return Ok((staged, tr));

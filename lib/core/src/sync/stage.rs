@@ -232,7 +232,11 @@ impl Gather {
             .git_exclude(true)
             .git_global(true)
             .require_git(false)
-            .follow_links(false);
+            .follow_links(false)
+            // Each folder's entries by name: the walk then comes in path order (a folder's
+            // subtree right after it, before its next sibling), and the sort below has
+            // nothing left to do.
+            .sort_by_file_name(|a, b| a.cmp(b));
         {
             let (x, root, secrets) = (
                 Arc::clone(&self.excludes),
@@ -275,7 +279,10 @@ impl Gather {
             if rel.as_os_str().is_empty() || entry.file_type().is_some_and(|t| t.is_dir()) {
                 continue;
             }
-            self.walked.insert(rel.to_path_buf());
+            // Only git's list is checked against what the walk found.
+            if in_git {
+                self.walked.insert(rel.to_path_buf());
+            }
             self.found.push(rel.to_path_buf());
         }
         if !in_git {
