@@ -372,11 +372,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 sync::stage_and_up(ssh, dest, snapshot.as_deref(), move || Ok(staged))?;
             report_transfer(&staged, &t, started);
             // A file edited between the scan and rsync shipped as it is now: scanned again.
-            if t.files_transferred > 0 {
-                let t = Instant::now();
-                let changed = sync::stage::changed_since_staged(&staged);
+            if t.files_transferred > 0 && secret_scan.mode != scan::Mode::Off.name() {
+                let at = Instant::now();
+                let changed = sync::stage::changed_since_staged(&staged, t.sent.as_deref());
                 scan::after_shipping(TOOL, &changed, &secret_scan, &allow, Exit::Refused)?;
-                out::timing(TOOL, "scan again", t);
+                out::timing(TOOL, "scan again", at);
             }
             (staged, Some(t))
         }

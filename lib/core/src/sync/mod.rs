@@ -31,7 +31,7 @@ use crate::ssh::Ssh;
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::collections::HashSet;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How many of the largest files the record lists.
@@ -118,6 +118,8 @@ pub struct Transfer {
     pub deleted: u64,
     /// Soft problems, for stderr.
     pub warnings: Vec<String>,
+    /// The files whose data rsync sent, as it named them (`None` when it did not say).
+    pub sent: Option<Vec<PathBuf>>,
 }
 
 /// Ship `staged` to `dest` (already checked by [`remote_dir`]) on the box: create the folder,
@@ -194,7 +196,7 @@ fn ask_then_up(
     crate::out::timing("sync", "stage and prepare", t0);
     let prepared =
         remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
-    let mut tr = transfer(ssh, &staged, dest, &prepared)?;
+    let mut tr = transfer(ssh, &staged, dest, &prepared, snapshot.is_none())?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
@@ -260,6 +262,7 @@ fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Tran
         bytes_transferred: stats.bytes_sent,
         deleted: 0,
         warnings,
+        sent: stats.sent,
     }))
 }
 
@@ -279,12 +282,14 @@ fn ns_mtimes(ssh: &Ssh, remote: Option<(u32, u32, u32)>, warnings: &mut Vec<Stri
     ns
 }
 
-/// The part of [`up`] after the box said what it has.
+/// The part of [`up`] after the box said what it has; with `remember`, what it leaves
+/// there is kept here for the next sync ([`last`]; a snapshot's sync never uses it).
 fn transfer(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     prepared: &remote::Prepared,
+    remember: bool,
 ) -> Result<Transfer> {
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
@@ -340,19 +345,22 @@ fn transfer(
             &format!("writing {where_}/{}", remote::MANIFEST),
         )?;
     }
-    last::save(
-        ssh,
-        dest,
-        &last::Last {
-            rsync_line: prepared.rsync_line.clone(),
-            manifest,
-        },
-    );
+    if remember {
+        last::save(
+            ssh,
+            dest,
+            &last::Last {
+                rsync_line: prepared.rsync_line.clone(),
+                manifest,
+            },
+        );
+    }
     Ok(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
         deleted,
         warnings,
+        sent: stats.sent,
     })
 }
 
@@ -448,6 +456,8 @@ fn rsync(
         "--chmod=go=",
         "--times",
         "--stats",
+        // Each file whose data is sent, by name (see `sent_names`).
+        "--out-format=rp-sent:%n",
         "--no-human-readable",
         "--protect-args",
         "--from0",
@@ -543,11 +553,53 @@ fn rsync(
         }
     }
     let mut stats = remote::parse_stats(&f.stdout_str())?;
+    stats.sent = sent_names(&f.stdout, next.as_ref().map(|(_, _, n)| n.as_str()));
     if next.is_some() {
         // The manifest is not one of the tree's files.
         stats.files_transferred = stats.files_transferred.saturating_sub(1);
     }
     Ok(Some((stats, next.is_some())))
+}
+
+/// The files rsync named as sent (`rp-sent:` lines; folders and the manifest `next`
+/// aside), its `\#ooo` escapes undone. `None` when a line is not one it would write.
+fn sent_names(stdout: &[u8], next: Option<&str>) -> Option<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut v = Vec::new();
+    for line in stdout.split(|&b| b == b'\n') {
+        let Some(n) = line.strip_prefix(b"rp-sent:") else {
+            continue;
+        };
+        let name = unescape_rsync(n)?;
+        let name = name.strip_prefix(b"./").unwrap_or(&name);
+        if name.is_empty() || name.ends_with(b"/") || next.is_some_and(|m| name == m.as_bytes()) {
+            continue;
+        }
+        v.push(PathBuf::from(std::ffi::OsStr::from_bytes(name)));
+    }
+    Some(v)
+}
+
+/// rsync's output escapes (`\#` and three octal digits for a byte it would not print; a
+/// backslash is escaped only where it would read as one); `None` on a malformed one.
+fn unescape_rsync(s: &[u8]) -> Option<Vec<u8>> {
+    let mut o = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\' && s.get(i + 1) == Some(&b'#') {
+            let d = s.get(i + 2..i + 5)?;
+            if !d.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                return None;
+            }
+            let v = d.iter().fold(0u32, |a, c| a * 8 + u32::from(c - b'0'));
+            o.push(u8::try_from(v).ok()?);
+            i += 5;
+        } else {
+            o.push(s[i]);
+            i += 1;
+        }
+    }
+    Some(o)
 }
 
 /// Build the `sync` record (the wire type lives in `runplz-protocol`) from what was staged
@@ -619,6 +671,54 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// rsync's own `--out-format` names, hostile ones included, read back byte-exact.
+    #[test]
+    fn names_rsync_says_it_sent_read_back_exactly() {
+        use std::os::unix::ffi::OsStrExt;
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let names: &[&[u8]] = &[
+            b"plain.txt",
+            b"new\nline",
+            b"back\\#012slash",
+            b"back\\slash",
+            b"tab\there",
+            b"caf\xc3\xa9 \xff",
+            b"rp-sent:x",
+            b"sub/inner.txt",
+        ];
+        std::fs::create_dir(src.path().join("sub")).unwrap();
+        for n in names {
+            std::fs::write(src.path().join(std::ffi::OsStr::from_bytes(n)), b"x").unwrap();
+        }
+        let out = std::process::Command::new("rsync")
+            .args(["-r", "--out-format=rp-sent:%n"])
+            .arg(format!("{}/", src.path().display()))
+            .arg(dst.path())
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got = sent_names(&out.stdout, None).unwrap();
+        got.sort();
+        let mut want: Vec<PathBuf> = names
+            .iter()
+            .map(|n| PathBuf::from(std::ffi::OsStr::from_bytes(n)))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        // The manifest beside the tree is not one of its files; a broken escape is no list.
+        assert_eq!(
+            sent_names(b"rp-sent:a\nrp-sent:.m\nrp-sent:d/\nTotal: 1\n", Some(".m")),
+            Some(vec![PathBuf::from("a")])
+        );
+        assert_eq!(sent_names(b"rp-sent:a\\#09x\n", None), None);
     }
 
     #[test]

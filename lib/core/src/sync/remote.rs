@@ -253,7 +253,7 @@ pub fn write_manifest_script(dest: &str) -> String {
 }
 
 /// rsync's `--stats`, the parts we report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RsyncStats {
     /// Regular files whose data was sent (0 when nothing changed).
     pub files_transferred: u64,
@@ -261,6 +261,8 @@ pub struct RsyncStats {
     pub bytes_sent: u64,
     /// Bytes received back.
     pub bytes_received: u64,
+    /// The files whose data was sent, by name (filled in by the caller).
+    pub sent: Option<Vec<PathBuf>>,
 }
 
 /// Parse `rsync --stats` output (any of rsync 3.x's spellings; digits may carry commas).
@@ -283,6 +285,7 @@ pub fn parse_stats(text: &str) -> Result<RsyncStats> {
             files_transferred,
             bytes_sent,
             bytes_received: num("Total bytes received:").unwrap_or(0),
+            sent: None,
         }),
         _ => bail!("rsync printed no --stats summary; its output was:\n{text}"),
     }
@@ -343,7 +346,8 @@ total size is 15  speedup is 0.04
             RsyncStats {
                 files_transferred: 3,
                 bytes_sent: 284,
-                bytes_received: 82
+                bytes_received: 82,
+                sent: None,
             }
         );
         // rsync 3.0 spelling, human-readable commas.
@@ -353,7 +357,8 @@ total size is 15  speedup is 0.04
             RsyncStats {
                 files_transferred: 1204,
                 bytes_sent: 12_345_678,
-                bytes_received: 0
+                bytes_received: 0,
+                sent: None,
             }
         );
         let e = parse_stats("rsync: nothing\n").unwrap_err();

@@ -94,14 +94,30 @@ impl Staged {
 
 /// The files of `staged` (symlinks aside) that are gone, or whose size, mtime or inode is
 /// no longer as staged: the only ones [`crate::scan::after_shipping`] has to look at again.
-/// One `fstatat` per file, relative to its folder (each folder opened once), so the many
-/// files of a large tree cost no path lookups from the root.
-pub fn changed_since_staged(staged: &Staged) -> Staged {
+/// With `sent` (the files rsync said it sent data of), only those are looked at, unless one
+/// of them is not in `staged` (then all are). One `fstatat` per file, relative to its folder
+/// (each folder opened once), so a large tree costs no path lookups from the root.
+pub fn changed_since_staged(staged: &Staged, sent: Option<&[PathBuf]>) -> Staged {
+    // Most of the tree sent: looking at all costs less than matching names.
+    let only = sent
+        .filter(|sent| sent.len() * 4 < staged.files.len())
+        .and_then(|sent| {
+            let set: HashSet<&Path> = sent.iter().map(PathBuf::as_path).collect();
+            set.iter()
+                .all(|p| {
+                    staged
+                        .files
+                        .binary_search_by(|f| f.path.as_path().cmp(p))
+                        .is_ok()
+                })
+                .then_some(set)
+        });
     let mut dir = Dir::default();
     let files = staged
         .files
         .iter()
         .filter(|f| !f.symlink)
+        .filter(|f| only.as_ref().is_none_or(|o| o.contains(f.path.as_path())))
         .filter(|f| match dir.lstat(&staged.root, &f.path) {
             Some(st) => {
                 let mtime_ns =
@@ -535,6 +551,29 @@ mod tests {
         );
         assert_eq!(s.bytes, s.files.iter().map(|f| f.bytes).sum::<u64>());
         assert_eq!(s.files[3].bytes, "train.py".len() as u64);
+    }
+
+    #[test]
+    fn only_files_changed_since_staging_are_looked_at_again() {
+        let d = tree(&[
+            "a.txt", "b.txt", "c/d.txt", "e.txt", "f.txt", "g.txt", "h.txt", "i.txt",
+        ]);
+        let s = stage(d.path(), &[]).unwrap();
+        assert!(changed_since_staged(&s, None).files.is_empty());
+        fs::write(d.path().join("c/d.txt"), "changed size").unwrap();
+        fs::remove_file(d.path().join("b.txt")).unwrap();
+        let names = |s: &Staged| paths(s);
+        assert_eq!(names(&changed_since_staged(&s, None)), ["b.txt", "c/d.txt"]);
+        // Told what was sent: only that; a name not staged means all are looked at.
+        let sent = [PathBuf::from("c/d.txt")];
+        assert_eq!(names(&changed_since_staged(&s, Some(&sent))), ["c/d.txt"]);
+        let sent = [PathBuf::from("a.txt")];
+        assert!(changed_since_staged(&s, Some(&sent)).files.is_empty());
+        let sent = [PathBuf::from("new.txt")];
+        assert_eq!(
+            names(&changed_since_staged(&s, Some(&sent))),
+            ["b.txt", "c/d.txt"]
+        );
     }
 
     #[test]
