@@ -11,6 +11,11 @@
 //! the box keeps `.rp-sync-manifest` (what rp-sync shipped last time); files listed there
 //! that are gone here are deleted there, by a script that refuses any path leading out of the
 //! folder. Remote files rp-sync never shipped are never touched.
+//!
+//! Round trips: a sync whose machine knows the box's manifest ([`last`]) and has nothing to
+//! delete is one rsync call, which checks the box before its server starts; any other asks
+//! the box first (one ssh call), deletes (one more, only when something is to go), then
+//! rsyncs with the new manifest riding along.
 
 pub mod excludes;
 pub mod filter;
