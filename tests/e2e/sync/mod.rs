@@ -365,6 +365,48 @@ fn second_sync_transfers_nothing_then_only_the_change() {
     assert_eq!(b.ssh("cat inc/d1/f1.txt"), "changed");
 }
 
+#[test]
+fn a_folder_another_machine_synced_into_is_asked_before_anything_ships() {
+    // A sync records here what it left on the box and the next one, finding nothing to
+    // delete, checks that on the box inside its one rsync call. A sync from elsewhere (its
+    // own state) into the same folder makes that record stale: the box is then asked, and
+    // what only the other machine shipped, gone here, is deleted there as always.
+    let b = SshBox::start();
+    let here = shm_tempdir();
+    write(here.path(), "a.txt", b"a");
+    sync_ok(&b, here.path(), "ws", &[]);
+    let there = shm_tempdir();
+    let there_state = shm_tempdir();
+    write(there.path(), "a.txt", b"a");
+    write(there.path(), "c.txt", b"c");
+    run_expect(
+        rp_sync(&b, there.path(), "ws", &[]).env("XDG_STATE_HOME", there_state.path()),
+        0,
+    );
+    assert_eq!(remote_files(&b, "ws"), set(["a.txt", "c.txt"]));
+    let (rec, out) = sync_ok(&b, here.path(), "ws", &[]);
+    assert_eq!(rec["deleted"], 1, "{rec}");
+    assert_eq!(remote_files(&b, "ws"), set(["a.txt"]));
+    assert!(!stderr(&out).contains("rp-sync-data"), "{}", stderr(&out));
+    // Edited by hand on the box: asked again, and the manifest is this machine's once more.
+    b.ssh("printf 'rp-sync manifest 1\\na.txt\\0c.txt\\0' > ws/.rp-sync-manifest && echo c > ws/c.txt");
+    let (rec, out) = sync_ok(&b, here.path(), "ws", &[]);
+    assert_eq!(rec["deleted"], 1, "{rec}");
+    assert_eq!(remote_files(&b, "ws"), set(["a.txt"]));
+    assert!(!stderr(&out).contains("rp-sync-data"), "{}", stderr(&out));
+    // As left: nothing to send or delete; the folder emptied on the box gets it all back.
+    let (rec, _) = sync_ok(&b, here.path(), "ws", &[]);
+    assert_eq!(
+        (rec["deleted"].as_u64(), rec["files_transferred"].as_u64()),
+        (Some(0), Some(0)),
+        "{rec}"
+    );
+    b.ssh("rm -rf ws");
+    let (rec, _) = sync_ok(&b, here.path(), "ws", &[]);
+    assert_eq!(rec["files_transferred"], 1, "{rec}");
+    assert_eq!(b.ssh("cat ws/a.txt && ls -a ws | grep -c rp-sync"), "a1\n");
+}
+
 /// Editor and backup copies of secrets, and secret names padded with whitespace or
 /// invisible characters (which look like the secret in any listing).
 const DISGUISED_SECRETS: &[&str] = &[

@@ -47,7 +47,10 @@ pub enum Direction {
 /// file rp-sync shipped before and that has since been deleted here is deleted on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
 /// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
 /// deleted, and a file that is still here but now ignored or excluded stays there. Empty
-/// folders are not shipped.
+/// folders are not shipped. A copy of that manifest is kept here, in
+/// $XDG_STATE_HOME/runplz/sync-last/: while the box's manifest is still that one and nothing
+/// is to be deleted, the sync is one rsync call (it checks the box first); else the box is
+/// asked before the transfer.
 #[derive(Debug, Parser)]
 #[command(name = "rp-sync", version, after_long_help = after_long_help())]
 pub struct Cli {
@@ -375,8 +378,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             report_transfer(&staged, &t, started);
             // A file edited between the scan and rsync shipped as it is now: scanned again.
-            if t.files_transferred > 0 {
-                scan::after_shipping(TOOL, &staged, &secret_scan, &allow, Exit::Refused)?;
+            if t.files_transferred > 0 && secret_scan.mode != scan::Mode::Off.name() {
+                let at = Instant::now();
+                let changed = sync::stage::changed_since_staged(&staged, t.sent.as_deref());
+                scan::after_shipping(TOOL, &changed, &secret_scan, &allow, Exit::Refused)?;
+                out::timing(TOOL, "scan again", at);
             }
             (staged, Some(t))
         }

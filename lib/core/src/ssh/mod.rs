@@ -358,10 +358,29 @@ impl Ssh {
 
     /// The `-e` value for rsync: `ssh` plus [`Ssh::options`], shell-quoted.
     pub fn rsync_rsh(&self) -> String {
-        std::iter::once("ssh".to_string())
-            .chain(self.options().iter().map(|o| quote::sh(o)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        rsh(self.options())
+    }
+
+    /// [`Ssh::rsync_rsh`] for a call that is likely the only one: it rides on the shared
+    /// connection when that is up, else connects by itself without leaving a master behind
+    /// (no `ssh -O exit` to pay for at the end). A later call makes the master as usual.
+    pub fn rsync_rsh_alone(&self) -> String {
+        if self.control_dir.is_none() {
+            return self.rsync_rsh();
+        }
+        let mut o = self.options();
+        let mut i = 0;
+        while i + 1 < o.len() {
+            if o[i] == "-o" && o[i + 1] == "ControlMaster=auto" {
+                o[i + 1] = "ControlMaster=no".into();
+            }
+            if o[i] == "-o" && o[i + 1].starts_with("ControlPersist=") {
+                o.drain(i..i + 2);
+                continue;
+            }
+            i += 1;
+        }
+        rsh(o)
     }
 
     /// rsync's `[user@]host:DIR/` for a folder on the box in [`remote_path`]'s form (`.` is
@@ -409,6 +428,14 @@ impl Ssh {
             }
         }
     }
+}
+
+/// `ssh` and these options as one shell-quoted command line.
+fn rsh(options: Vec<String>) -> String {
+    std::iter::once("ssh".to_string())
+        .chain(options.iter().map(|o| quote::sh(o)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Drop for Ssh {

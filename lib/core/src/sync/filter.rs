@@ -46,19 +46,6 @@ pub fn rules(staged: &Staged) -> Option<Vec<u8>> {
     let mut rest = Vec::new();
     complement(&staged.root, Path::new(""), &shipped, &above, &mut rest)?;
 
-    // Every component name of every shipped path, and every suffix after a dot in them.
-    let mut names: HashSet<&[u8]> = HashSet::new();
-    let mut suffixes: HashSet<&[u8]> = HashSet::new();
-    for f in &staged.files {
-        for c in f.path.iter() {
-            let b = c.as_bytes();
-            if names.insert(b) {
-                for (i, _) in b.iter().enumerate().filter(|(_, &ch)| ch == b'.') {
-                    suffixes.insert(&b[i + 1..]);
-                }
-            }
-        }
-    }
     let mut by_name: BTreeMap<&[u8], usize> = BTreeMap::new();
     let mut by_suffix: BTreeMap<&[u8], usize> = BTreeMap::new();
     for (p, _) in &rest {
@@ -68,6 +55,34 @@ pub fn rules(staged: &Staged) -> Option<Vec<u8>> {
             *by_suffix.entry(s).or_default() += 1;
         }
     }
+    // Names and suffixes that could fold (more than one entry has them).
+    // A name starting with whitespace stays anchored: rsync may trim a pattern's start.
+    let mut folded_names: HashSet<&[u8]> = by_name
+        .iter()
+        .filter(|(n, &c)| c > 1 && !n.first().is_some_and(u8::is_ascii_whitespace))
+        .map(|(n, _)| *n)
+        .collect();
+    let mut folded_suffixes: HashSet<&[u8]> = by_suffix
+        .iter()
+        .filter(|(s, &c)| c > 1 && !s.is_empty())
+        .map(|(s, _)| *s)
+        .collect();
+    // Minus those that a component of a shipped path has as its name or after any dot
+    // (looked at only when something could fold: most trees ship all they hold).
+    if !folded_names.is_empty() || !folded_suffixes.is_empty() {
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        for f in &staged.files {
+            for c in f.path.iter() {
+                let b = c.as_bytes();
+                if seen.insert(b) {
+                    folded_names.remove(b);
+                    for (i, _) in b.iter().enumerate().filter(|(_, &ch)| ch == b'.') {
+                        folded_suffixes.remove(&b[i + 1..]);
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut count = 0;
     let mut push = |out: &mut Vec<u8>, rule: &[u8]| {
@@ -75,19 +90,6 @@ pub fn rules(staged: &Staged) -> Option<Vec<u8>> {
         out.push(0);
         count += 1;
     };
-    let folded_names: HashSet<&[u8]> = by_name
-        .iter()
-        // A name starting with whitespace stays anchored: rsync may trim a pattern's start.
-        .filter(|(n, &c)| {
-            c > 1 && !names.contains(*n) && !n.first().is_some_and(u8::is_ascii_whitespace)
-        })
-        .map(|(n, _)| *n)
-        .collect();
-    let folded_suffixes: HashSet<&[u8]> = by_suffix
-        .iter()
-        .filter(|(s, &c)| c > 1 && !suffixes.contains(*s) && !s.is_empty())
-        .map(|(s, _)| *s)
-        .collect();
     for n in &folded_names {
         push(&mut out, &[b"- ", &escape(n)[..]].concat());
     }
@@ -130,18 +132,20 @@ fn complement(
     above: &HashSet<&Path>,
     out: &mut Vec<(PathBuf, bool)>,
 ) -> Option<()> {
+    // One buffer for every entry's path: most are shipped and need no copy.
+    let mut rel = dir.to_path_buf();
     for e in std::fs::read_dir(root.join(dir)).ok()? {
         let e = e.ok()?;
-        let rel = dir.join(e.file_name());
-        if shipped.contains(rel.as_path()) {
-            continue;
+        rel.push(e.file_name());
+        if !shipped.contains(rel.as_path()) {
+            let is_dir = e.file_type().ok()?.is_dir();
+            if is_dir && above.contains(rel.as_path()) {
+                complement(root, &rel, shipped, above, out)?;
+            } else {
+                out.push((rel.clone(), is_dir));
+            }
         }
-        let is_dir = e.file_type().ok()?.is_dir();
-        if is_dir && above.contains(rel.as_path()) {
-            complement(root, &rel, shipped, above, out)?;
-        } else {
-            out.push((rel, is_dir));
-        }
+        rel.pop();
     }
     Some(())
 }

@@ -11,9 +11,15 @@
 //! the box keeps `.rp-sync-manifest` (what rp-sync shipped last time); files listed there
 //! that are gone here are deleted there, by a script that refuses any path leading out of the
 //! folder. Remote files rp-sync never shipped are never touched.
+//!
+//! Round trips: a sync whose machine knows the box's manifest ([`last`]) and has nothing to
+//! delete is one rsync call, which checks the box before its server starts; any other asks
+//! the box first (one ssh call), deletes (one more, only when something is to go), then
+//! rsyncs with the new manifest riding along.
 
 pub mod excludes;
 pub mod filter;
+pub mod last;
 pub mod pack;
 pub mod remote;
 pub mod snapshot;
@@ -30,7 +36,7 @@ use crate::ssh::Ssh;
 use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::collections::HashSet;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How many of the largest files the record lists.
@@ -117,6 +123,8 @@ pub struct Transfer {
     pub deleted: u64,
     /// Soft problems, for stderr.
     pub warnings: Vec<String>,
+    /// The files whose data rsync sent, as it named them (`None` when it did not say).
+    pub sent: Option<Vec<PathBuf>>,
 }
 
 /// Ship `staged` to `dest` (already checked by [`remote_dir`]) on the box: create the folder,
@@ -133,11 +141,32 @@ pub fn up_snapshot(ssh: &Ssh, staged: &Staged, dest: &str, snapshot: &str) -> Re
     stage_and_up(ssh, dest, Some(snapshot), || Ok(staged.clone())).map(|(_, t)| t)
 }
 
-/// [`up`] (or [`up_snapshot`] with `snapshot`) of what `stage` decides, with the box asked
-/// for its last manifest (and the lock taken) over ssh while `stage` walks the tree here:
-/// the connection's handshake and that round trip cost no time of their own. Nothing on
-/// the box changes before `stage` has returned the list.
+/// [`up`] (or [`up_snapshot`] with `snapshot`) of what `stage` decides. Without a snapshot,
+/// when this machine knows what the box holds ([`last`]) and nothing is to be deleted, the
+/// transfer is the only round trip (it checks the box first); else the box is asked for
+/// its last manifest (and the lock taken) over ssh while `stage` walks the tree here. Nothing
+/// on the box changes before `stage` has returned the list.
 pub fn stage_and_up(
+    ssh: &Ssh,
+    dest: &str,
+    snapshot: Option<&str>,
+    stage: impl FnOnce() -> Result<Staged>,
+) -> Result<(Staged, Transfer)> {
+    if snapshot.is_none() {
+        // One round trip where the box is as this machine last left it (see [`last`]);
+        // else the box is asked first. rsync's version here is asked meanwhile.
+        std::thread::spawn(local_rsync_version);
+        let staged = stage()?;
+        if let Some(tr) = up_as_last_left(ssh, &staged, dest)? {
+            return Ok((staged, tr));
+        }
+        return ask_then_up(ssh, dest, None, move || Ok(staged));
+    }
+    ask_then_up(ssh, dest, snapshot, stage)
+}
+
+/// [`stage_and_up`] asking the box first (with the lock for a snapshot taken meanwhile).
+fn ask_then_up(
     ssh: &Ssh,
     dest: &str,
     snapshot: Option<&str>,
@@ -172,7 +201,7 @@ pub fn stage_and_up(
     crate::out::timing("sync", "stage and prepare", t0);
     let prepared =
         remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
-    let mut tr = transfer(ssh, &staged, dest, &prepared)?;
+    let mut tr = transfer(ssh, &staged, dest, &prepared, snapshot.is_none())?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
@@ -184,23 +213,93 @@ pub fn stage_and_up(
     Ok((staged, tr))
 }
 
-/// The part of [`up`] after the box said what it has.
+/// [`up`] with no round trip but rsync's, when this machine knows what the box holds from
+/// its last sync there ([`last`]) and nothing is to be deleted. `None`: not known, something
+/// to delete, or the box was not as expected (nothing was sent); ask the box instead.
+fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Transfer>> {
+    let Some(was) = last::load(ssh, dest) else {
+        return Ok(None);
+    };
+    let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
+    if manifest != was.manifest {
+        let Some(old) = remote::parse_manifest(&was.manifest) else {
+            return Ok(None);
+        };
+        let shipped: HashSet<&Path> = staged.files.iter().map(|f| f.path.as_path()).collect();
+        if !remote::to_delete(&old, &shipped, &staged.root).is_empty() {
+            return Ok(None);
+        }
+    }
+    let mut warnings = Vec::new();
+    let ns = ns_mtimes(ssh, remote::rsync_version(&was.rsync_line), &mut warnings);
+    let expect = remote::Expect {
+        rsync_line: was.rsync_line.clone(),
+        manifest_sha256: last::sha256(&was.manifest),
+    };
+    let t = Instant::now();
+    let Some((stats, rode)) = rsync(
+        ssh,
+        staged,
+        dest,
+        ns,
+        Some(&manifest),
+        Some(&expect),
+        &mut warnings,
+    )?
+    else {
+        // The slow way records what it finds in `last` anew.
+        return Ok(None);
+    };
+    crate::out::timing("sync", "rsync", t);
+    debug_assert!(rode, "with an expectation the manifest always rides");
+    if manifest != was.manifest {
+        last::save(
+            ssh,
+            dest,
+            &last::Last {
+                rsync_line: was.rsync_line,
+                manifest,
+            },
+        );
+    }
+    Ok(Some(Transfer {
+        files_transferred: stats.files_transferred,
+        bytes_transferred: stats.bytes_sent,
+        deleted: 0,
+        warnings,
+        sent: stats.sent,
+    }))
+}
+
+/// Whether rsync here and on the box compare nanosecond mtimes; a warning when not.
+fn ns_mtimes(ssh: &Ssh, remote: Option<(u32, u32, u32)>, warnings: &mut Vec<String>) -> bool {
+    // rsync's quick check compares whole seconds unless told otherwise, so a same-size edit
+    // within the second of the last sync would be skipped. `--modify-window=-1` compares
+    // nanoseconds; the receiver (the box) must be 3.1.3 or later, the sender must know it.
+    let ns = NS_MTIMES <= local_rsync_version().unwrap_or_default()
+        && NS_MTIMES <= remote.unwrap_or_default();
+    if !ns {
+        warnings.push(format!(
+            "rsync here or on {} is older than 3.1.3: a same-size edit made within a second of the last sync may not ship",
+            ssh.destination()
+        ));
+    }
+    ns
+}
+
+/// The part of [`up`] after the box said what it has; with `remember`, what it leaves
+/// there is kept here for the next sync ([`last`]; a snapshot's sync never uses it).
 fn transfer(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     prepared: &remote::Prepared,
+    remember: bool,
 ) -> Result<Transfer> {
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
     if !prepared.rsync {
-        return Err(CliError::new(
-            Exit::Failed,
-            format!(
-                "rsync is not installed on {}: install it there (e.g. `sudo apt-get install rsync`)",
-                ssh.destination()
-            ),
-        ));
+        return Err(no_rsync(ssh));
     }
 
     let old = if prepared.manifest.is_empty() {
@@ -228,17 +327,7 @@ fn transfer(
         deleted = remote::parse_deleted(&f.stdout);
     }
 
-    // rsync's quick check compares whole seconds unless told otherwise, so a same-size edit
-    // within the second of the last sync would be skipped. `--modify-window=-1` compares
-    // nanoseconds; the receiver (the box) must be 3.1.3 or later, the sender must know it.
-    let ns = NS_MTIMES <= local_rsync_version().unwrap_or_default()
-        && NS_MTIMES <= prepared.rsync_version.unwrap_or_default();
-    if !ns {
-        warnings.push(format!(
-            "rsync here or on {} is older than 3.1.3: a same-size edit made within a second of the last sync may not ship",
-            ssh.destination()
-        ));
-    }
+    let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
     let t = Instant::now();
     let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
     let changed = manifest != prepared.manifest;
@@ -248,23 +337,46 @@ fn transfer(
         dest,
         ns,
         changed.then_some(&manifest[..]),
+        None,
         &mut warnings,
-    )?;
+    )?
+    .context("rsync stopped without an expectation")?;
     crate::out::timing("sync", "rsync", t);
     if changed && !rode {
         step(
             ssh,
             &remote::write_manifest_script(dest),
-            Some(manifest),
+            Some(manifest.clone()),
             &format!("writing {where_}/{}", remote::MANIFEST),
         )?;
+    }
+    if remember {
+        last::save(
+            ssh,
+            dest,
+            &last::Last {
+                rsync_line: prepared.rsync_line.clone(),
+                manifest,
+            },
+        );
     }
     Ok(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
         deleted,
         warnings,
+        sent: stats.sent,
     })
+}
+
+fn no_rsync(ssh: &Ssh) -> anyhow::Error {
+    CliError::new(
+        Exit::Failed,
+        format!(
+            "rsync is not installed on {}: install it there (e.g. `sudo apt-get install rsync`)",
+            ssh.destination()
+        ),
+    )
 }
 
 /// Run one small script on the box; a failure is exit 1 naming what was being done.
@@ -324,15 +436,17 @@ pub(crate) fn local_rsync_version() -> Option<(u32, u32, u32)> {
 }
 
 /// rsync the staged tree; with `manifest`, the new manifest rides along where it can (see
-/// [`remote::rsync_path`]). Says whether it did.
+/// [`remote::rsync_path`]). Says whether it did. With `expect`, the box is checked first
+/// and `None` means it was not as expected (nothing was sent).
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     ns_mtimes: bool,
     manifest: Option<&[u8]>,
+    expect: Option<&remote::Expect>,
     warnings: &mut Vec<String>,
-) -> Result<(remote::RsyncStats, bool)> {
+) -> Result<Option<(remote::RsyncStats, bool)>> {
     let mut src = staged.root.clone().into_os_string();
     src.push("/");
     // --links ships symlinks as symlinks; no -o/-g: a uid here means nothing on the box; no
@@ -347,6 +461,8 @@ fn rsync(
         "--chmod=go=",
         "--times",
         "--stats",
+        // Each file whose data is sent, by name (see `sent_names`).
+        "--out-format=rp-sent:%n",
         "--no-human-readable",
         "--protect-args",
         "--from0",
@@ -357,6 +473,8 @@ fn rsync(
     let t = Instant::now();
     let (how, mut input): (&[&str], Vec<u8>) = match filter::rules(staged) {
         Some(rules) => (&["--recursive", "--exclude-from=-"], rules),
+        // A list carries no manifest beside it: ask the box the slow way.
+        None if expect.is_some() => return Ok(None),
         None => (&["--relative", "--files-from=-"], staged.files_from()),
     };
     // The new manifest as a second source beside the tree (a walk only: a list has one
@@ -386,18 +504,38 @@ fn rsync(
         .arg(remote::rsync_path(
             dest,
             next.as_ref().map(|(_, _, n)| n.as_str()),
+            expect,
         ))
         .arg("-e")
-        .arg(ssh.rsync_rsh())
+        // Asking nothing first, the transfer is likely the only call (see `Ssh::close`).
+        .arg(match expect {
+            Some(_) => ssh.rsync_rsh_alone(),
+            None => ssh.rsync_rsh(),
+        })
         .arg("--")
         .arg(src)
         .args(next.as_ref().map(|(_, f, _)| f))
         .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
         .stdin(input)
-        .output(Output::CaptureStdout);
+        // With a check on the box, its answer on stderr is read, not shown.
+        .output(match expect {
+            Some(_) => Output::Capture,
+            None => Output::CaptureStdout,
+        });
     let f = proc.run()?;
     interrupted(&f)?;
+    if expect.is_some() {
+        let said = |m: &str| f.stderr.split(|&b| b == b'\n').any(|l| l == m.as_bytes());
+        if said(remote::NO_RSYNC) {
+            return Err(no_rsync(ssh));
+        }
+        if said(remote::STALE) {
+            return Ok(None);
+        }
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(&f.stderr);
+    }
     match f.status {
         Status::Exited(0) => {}
         // A file deleted here between staging and sending: the box simply lacks it too.
@@ -419,11 +557,53 @@ fn rsync(
         }
     }
     let mut stats = remote::parse_stats(&f.stdout_str())?;
+    stats.sent = sent_names(&f.stdout, next.as_ref().map(|(_, _, n)| n.as_str()));
     if next.is_some() {
         // The manifest is not one of the tree's files.
         stats.files_transferred = stats.files_transferred.saturating_sub(1);
     }
-    Ok((stats, next.is_some()))
+    Ok(Some((stats, next.is_some())))
+}
+
+/// The files rsync named as sent (`rp-sent:` lines; folders and the manifest `next`
+/// aside), its `\#ooo` escapes undone. `None` when a line is not one it would write.
+fn sent_names(stdout: &[u8], next: Option<&str>) -> Option<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut v = Vec::new();
+    for line in stdout.split(|&b| b == b'\n') {
+        let Some(n) = line.strip_prefix(b"rp-sent:") else {
+            continue;
+        };
+        let name = unescape_rsync(n)?;
+        let name = name.strip_prefix(b"./").unwrap_or(&name);
+        if name.is_empty() || name.ends_with(b"/") || next.is_some_and(|m| name == m.as_bytes()) {
+            continue;
+        }
+        v.push(PathBuf::from(std::ffi::OsStr::from_bytes(name)));
+    }
+    Some(v)
+}
+
+/// rsync's output escapes (`\#` and three octal digits for a byte it would not print; a
+/// backslash is escaped only where it would read as one); `None` on a malformed one.
+fn unescape_rsync(s: &[u8]) -> Option<Vec<u8>> {
+    let mut o = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\' && s.get(i + 1) == Some(&b'#') {
+            let d = s.get(i + 2..i + 5)?;
+            if !d.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                return None;
+            }
+            let v = d.iter().fold(0u32, |a, c| a * 8 + u32::from(c - b'0'));
+            o.push(u8::try_from(v).ok()?);
+            i += 5;
+        } else {
+            o.push(s[i]);
+            i += 1;
+        }
+    }
+    Some(o)
 }
 
 /// Build the `sync` record (the wire type lives in `runplz-protocol`) from what was staged
@@ -495,6 +675,54 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// rsync's own `--out-format` names, hostile ones included, read back byte-exact.
+    #[test]
+    fn names_rsync_says_it_sent_read_back_exactly() {
+        use std::os::unix::ffi::OsStrExt;
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let names: &[&[u8]] = &[
+            b"plain.txt",
+            b"new\nline",
+            b"back\\#012slash",
+            b"back\\slash",
+            b"tab\there",
+            b"caf\xc3\xa9 \xff",
+            b"rp-sent:x",
+            b"sub/inner.txt",
+        ];
+        std::fs::create_dir(src.path().join("sub")).unwrap();
+        for n in names {
+            std::fs::write(src.path().join(std::ffi::OsStr::from_bytes(n)), b"x").unwrap();
+        }
+        let out = std::process::Command::new("rsync")
+            .args(["-r", "--out-format=rp-sent:%n"])
+            .arg(format!("{}/", src.path().display()))
+            .arg(dst.path())
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got = sent_names(&out.stdout, None).unwrap();
+        got.sort();
+        let mut want: Vec<PathBuf> = names
+            .iter()
+            .map(|n| PathBuf::from(std::ffi::OsStr::from_bytes(n)))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+        // The manifest beside the tree is not one of its files; a broken escape is no list.
+        assert_eq!(
+            sent_names(b"rp-sent:a\nrp-sent:.m\nrp-sent:d/\nTotal: 1\n", Some(".m")),
+            Some(vec![PathBuf::from("a")])
+        );
+        assert_eq!(sent_names(b"rp-sent:a\\#09x\n", None), None);
     }
 
     #[test]

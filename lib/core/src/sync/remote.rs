@@ -57,10 +57,29 @@ pub fn prepare_script(dest: &str) -> String {
 /// (see [`next_manifest_name`]): once the rsync server is done (all sent, or only files
 /// that vanished here meanwhile, exit 24), it replaces the manifest, so recording the
 /// manifest costs no round trip of its own.
-pub fn rsync_path(dest: &str, next: Option<&str>) -> String {
+///
+/// With `expect`, the transfer stands in for [`prepare_script`]'s round trip too: before
+/// the server starts, the box must still be as this machine last left it (see
+/// [`Expect`]); else it prints [`STALE`] (or [`NO_RSYNC`]) on stderr and stops, having
+/// changed nothing but making the folder.
+pub fn rsync_path(dest: &str, next: Option<&str>, expect: Option<&Expect>) -> String {
     let d = dir_word(dest);
-    let head =
+    let mut head =
         format!("(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n");
+    if let Some(e) = expect {
+        // The manifest's sha256 by whichever tool the box has; none gives a mismatch.
+        head.push_str(&format!(
+            "stop() {{ printf '%s\\n' \"$1\" >&2; exit 1; }}\n\
+             command -v rsync >/dev/null 2>&1 || stop {NO_RSYNC}\n\
+             [ \"$(rsync --version 2>/dev/null | head -n 1)\" = {line} ] || stop {STALE}\n\
+             h=$(cd -- {d} || exit 1\n\
+             if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then {{ sha256sum || shasum -a 256; }} < {MANIFEST} 2>/dev/null; else echo none; fi) || stop {STALE}\n\
+             h=${{h%% *}}\n\
+             [ \"$h\" = none ] || [ \"$h\" = {sha} ] || stop {STALE}\n",
+            line = quote::sh(&e.rsync_line),
+            sha = e.manifest_sha256,
+        ));
+    }
     crate::ssh::posix_command(&match next {
         None => format!("{head}exec rsync \"$0\" \"$@\"\n"),
         Some(n) => format!(
@@ -70,6 +89,22 @@ pub fn rsync_path(dest: &str, next: Option<&str>) -> String {
         ),
     })
 }
+
+/// What a transfer that skips [`prepare_script`] requires of the box (see [`rsync_path`]):
+/// the manifest this machine last recorded there (by its sha256; no manifest at all also
+/// passes, as nothing is then to be deleted), and the same rsync as then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// `rsync --version`'s first line on the box, as [`prepare_script`] printed it.
+    pub rsync_line: String,
+    /// The manifest's sha256, lowercase hex.
+    pub manifest_sha256: String,
+}
+
+/// On rsync's stderr: the box is not as [`Expect`] says (ask it, then transfer).
+pub const STALE: &str = "--rp-sync-data--stale";
+/// On rsync's stderr: the box has no rsync.
+pub const NO_RSYNC: &str = "--rp-sync-data--no-rsync";
 
 /// A fresh name for a new manifest shipped beside the tree (`.rp-sync-manifest.new.` and
 /// 16 hex digits): no file of the tree can have it (every `/.rp-sync-manifest*` stays
@@ -85,6 +120,8 @@ pub struct Prepared {
     pub rsync: bool,
     /// Its version (`3.2.7`), when it said.
     pub rsync_version: Option<(u32, u32, u32)>,
+    /// `rsync --version`'s first line, as it printed it.
+    pub rsync_line: String,
     /// The last manifest's bytes (empty when none).
     pub manifest: Vec<u8>,
 }
@@ -107,6 +144,7 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
     Ok(Prepared {
         rsync: line == "rsync=yes" || line.starts_with("rsync=yes "),
         rsync_version: line.strip_prefix("rsync=yes ").and_then(rsync_version),
+        rsync_line: line.strip_prefix("rsync=yes ").unwrap_or("").to_string(),
         manifest: manifest.to_vec(),
     })
 }
@@ -215,7 +253,7 @@ pub fn write_manifest_script(dest: &str) -> String {
 }
 
 /// rsync's `--stats`, the parts we report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RsyncStats {
     /// Regular files whose data was sent (0 when nothing changed).
     pub files_transferred: u64,
@@ -223,6 +261,8 @@ pub struct RsyncStats {
     pub bytes_sent: u64,
     /// Bytes received back.
     pub bytes_received: u64,
+    /// The files whose data was sent, by name (filled in by the caller).
+    pub sent: Option<Vec<PathBuf>>,
 }
 
 /// Parse `rsync --stats` output (any of rsync 3.x's spellings; digits may carry commas).
@@ -245,6 +285,7 @@ pub fn parse_stats(text: &str) -> Result<RsyncStats> {
             files_transferred,
             bytes_sent,
             bytes_received: num("Total bytes received:").unwrap_or(0),
+            sent: None,
         }),
         _ => bail!("rsync printed no --stats summary; its output was:\n{text}"),
     }
@@ -305,7 +346,8 @@ total size is 15  speedup is 0.04
             RsyncStats {
                 files_transferred: 3,
                 bytes_sent: 284,
-                bytes_received: 82
+                bytes_received: 82,
+                sent: None,
             }
         );
         // rsync 3.0 spelling, human-readable commas.
@@ -315,7 +357,8 @@ total size is 15  speedup is 0.04
             RsyncStats {
                 files_transferred: 1204,
                 bytes_sent: 12_345_678,
-                bytes_received: 0
+                bytes_received: 0,
+                sent: None,
             }
         );
         let e = parse_stats("rsync: nothing\n").unwrap_err();
@@ -427,6 +470,79 @@ total size is 15  speedup is 0.04
             assert!(dest.join(gone).symlink_metadata().is_err(), "{gone}");
         }
         assert!(dest.exists());
+    }
+
+    /// The check before the transfer, run here as the box would run it, with the rsync
+    /// server's arguments replaced by `--version` (so "the server" runs and exits 0).
+    #[test]
+    fn transfer_checks_the_box_is_as_last_left() {
+        let line = |s: &[u8]| {
+            String::from_utf8_lossy(s)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
+        let here = Command::new("rsync").arg("--version").output().unwrap();
+        let rsync_line = line(&here.stdout);
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("ws");
+        let run = |expect: &Expect| {
+            std::fs::create_dir_all(&dest).unwrap();
+            std::fs::write(dest.join(".rp-sync-manifest.new.1"), b"next").unwrap();
+            let path = rsync_path(
+                &dest.display().to_string(),
+                Some(".rp-sync-manifest.new.1"),
+                Some(expect),
+            );
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("{path} --version"))
+                .output()
+                .unwrap()
+        };
+        let manifest = dest.join(MANIFEST);
+        let last = b"rp-sync manifest 1\na\0";
+        let good = Expect {
+            rsync_line: rsync_line.clone(),
+            manifest_sha256: crate::sync::last::sha256(last),
+        };
+        // No manifest there: nothing to delete, so it goes on (and puts the new one in place).
+        let out = run(&good);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(line(&out.stdout), rsync_line);
+        assert_eq!(std::fs::read(&manifest).unwrap(), b"next");
+        // The manifest last left there: goes on.
+        std::fs::write(&manifest, last).unwrap();
+        let out = run(&good);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(&manifest).unwrap(), b"next");
+        // Another manifest, or another rsync: stops before the server, changing nothing.
+        for bad in [
+            Expect {
+                manifest_sha256: crate::sync::last::sha256(b"other"),
+                ..good.clone()
+            },
+            Expect {
+                rsync_line: "rsync  version 2.6.9  protocol version 29".into(),
+                ..good.clone()
+            },
+        ] {
+            std::fs::write(&manifest, last).unwrap();
+            let out = run(&bad);
+            assert!(!out.status.success());
+            assert!(out.stdout.is_empty(), "the server ran");
+            assert_eq!(String::from_utf8_lossy(&out.stderr), format!("{STALE}\n"));
+            assert_eq!(std::fs::read(&manifest).unwrap(), last);
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::excludes::{is_plain_relative, Excludes, Verdict};
 use crate::error::CliError;
 use crate::process::Proc;
 use anyhow::{Context, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,53 @@ impl Staged {
     }
 }
 
+/// The files of `staged` (symlinks aside) that are gone, or whose size, mtime or inode is
+/// no longer as staged: the only ones [`crate::scan::after_shipping`] has to look at again.
+/// With `sent` (the files rsync said it sent data of), only those are looked at, unless one
+/// of them is not in `staged` (then all are). One `fstatat` per file, relative to its folder
+/// (each folder opened once), so a large tree costs no path lookups from the root.
+pub fn changed_since_staged(staged: &Staged, sent: Option<&[PathBuf]>) -> Staged {
+    // Most of the tree sent: looking at all costs less than matching names.
+    let only = sent
+        .filter(|sent| sent.len() * 4 < staged.files.len())
+        .and_then(|sent| {
+            let set: HashSet<&Path> = sent.iter().map(PathBuf::as_path).collect();
+            set.iter()
+                .all(|p| {
+                    staged
+                        .files
+                        .binary_search_by(|f| f.path.as_path().cmp(p))
+                        .is_ok()
+                })
+                .then_some(set)
+        });
+    let mut dir = Dir::default();
+    let files = staged
+        .files
+        .iter()
+        .filter(|f| !f.symlink)
+        .filter(|f| only.as_ref().is_none_or(|o| o.contains(f.path.as_path())))
+        .filter(|f| match dir.lstat(&staged.root, &f.path) {
+            Some(st) => {
+                let mtime_ns =
+                    i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+                (st.st_size as u64, mtime_ns, st.st_ino) != (f.bytes, f.mtime_ns, f.inode)
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    Staged {
+        root: staged.root.clone(),
+        files,
+        bytes: staged.bytes,
+        secrets: staged.secrets.clone(),
+        tracked_secrets: staged.tracked_secrets.clone(),
+        git: staged.git,
+        warnings: Vec::new(),
+    }
+}
+
 /// NUL-terminated path bytes.
 pub fn nul_list<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -121,7 +168,8 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         root: root.clone(),
         excludes,
         secrets: Arc::new(Mutex::new(BTreeSet::new())),
-        files: BTreeMap::new(),
+        found: Vec::new(),
+        walked: HashSet::new(),
         warnings: Vec::new(),
         tracked_secrets: Vec::new(),
         interrupted: None,
@@ -136,14 +184,18 @@ pub fn stage(src: &Path, extra_excludes: &[String]) -> Result<Staged> {
         ));
     }
     let Gather {
-        files,
+        mut found,
         warnings,
         tracked_secrets,
         secrets,
         ..
     } = g;
 
-    let files: Vec<StagedFile> = files.into_values().collect();
+    // Sorted by path, each once; then one stat per file (folders, sockets and devices drop
+    // out, as do paths gone meanwhile).
+    found.sort_unstable();
+    found.dedup();
+    let files = stat_all(&root, found);
     let bytes = files.iter().map(|f| f.bytes).sum();
     let secrets = secrets
         .lock()
@@ -168,7 +220,10 @@ struct Gather {
     root: PathBuf,
     excludes: Arc<Excludes>,
     secrets: Arc<Mutex<BTreeSet<PathBuf>>>,
-    files: BTreeMap<PathBuf, StagedFile>,
+    /// What ships, not yet looked at (stat) and in no order; may hold a path twice.
+    found: Vec<PathBuf>,
+    /// Of those, what the walks found (not folders by the entry's type).
+    walked: HashSet<PathBuf>,
     warnings: Vec<String>,
     tracked_secrets: Vec<PathBuf>,
     /// The signal that stopped git while it listed the files.
@@ -193,7 +248,11 @@ impl Gather {
             .git_exclude(true)
             .git_global(true)
             .require_git(false)
-            .follow_links(false);
+            .follow_links(false)
+            // Each folder's entries by name: the walk then comes in path order (a folder's
+            // subtree right after it, before its next sibling), and the sort below has
+            // nothing left to do.
+            .sort_by_file_name(|a, b| a.cmp(b));
         {
             let (x, root, secrets) = (
                 Arc::clone(&self.excludes),
@@ -232,12 +291,15 @@ impl Gather {
             let Ok(rel) = entry.path().strip_prefix(&self.root) else {
                 continue;
             };
-            if rel.as_os_str().is_empty() {
+            // A folder is never a file to ship (its type comes with the listing, free).
+            if rel.as_os_str().is_empty() || entry.file_type().is_some_and(|t| t.is_dir()) {
                 continue;
             }
-            if let Some(f) = staged_file(&self.root, rel) {
-                self.files.insert(f.path.clone(), f);
+            // Only git's list is checked against what the walk found.
+            if in_git {
+                self.walked.insert(rel.to_path_buf());
             }
+            self.found.push(rel.to_path_buf());
         }
         if !in_git {
             return false;
@@ -257,7 +319,7 @@ impl Gather {
         };
         for t in tracked {
             let rel = sub.join(&t);
-            if self.files.contains_key(&rel) || !is_plain_relative(&t) {
+            if self.walked.contains(&rel) || !is_plain_relative(&t) {
                 continue;
             }
             let full = self.root.join(&rel);
@@ -280,11 +342,7 @@ impl Gather {
                         self.gather(&rel, false, true, depth + 1);
                     }
                 }
-                (Verdict::Ship, _) => {
-                    if let Some(f) = staged_file(&self.root, &rel) {
-                        self.files.insert(rel, f);
-                    }
-                }
+                (Verdict::Ship, _) => self.found.push(rel),
                 (Verdict::Secret, by) => {
                     if full.symlink_metadata().is_ok() {
                         if let Ok(mut s) = self.secrets.lock() {
@@ -300,20 +358,72 @@ impl Gather {
     }
 }
 
-/// A regular file or symlink at `root/rel`; folders, sockets, devices and vanished paths give
-/// `None`.
-fn staged_file(root: &Path, rel: &Path) -> Option<StagedFile> {
-    let md = root.join(rel).symlink_metadata().ok()?;
-    let t = md.file_type();
-    use std::os::unix::fs::MetadataExt;
-    (t.is_file() || t.is_symlink()).then(|| StagedFile {
-        path: rel.to_path_buf(),
-        bytes: md.len(),
-        symlink: t.is_symlink(),
-        mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-        inode: md.ino(),
-        mode: md.mode(),
-    })
+/// The regular files and symlinks among `paths` (relative to `root`, sorted), as
+/// [`StagedFile`]s in the same order; folders, sockets, devices and vanished paths drop
+/// out. One `fstatat` per path relative to its folder, each folder opened once in a row.
+fn stat_all(root: &Path, paths: Vec<PathBuf>) -> Vec<StagedFile> {
+    let mut dir = Dir::default();
+    paths
+        .into_iter()
+        .filter_map(|rel| {
+            let st = dir.lstat(root, &rel)?;
+            // mode_t is narrower on some systems.
+            #[allow(clippy::useless_conversion)]
+            let mode = u32::from(st.st_mode);
+            let kind = mode & libc_type::S_IFMT;
+            let symlink = kind == libc_type::S_IFLNK;
+            (kind == libc_type::S_IFREG || symlink).then(|| StagedFile {
+                bytes: st.st_size as u64,
+                symlink,
+                mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+                inode: st.st_ino,
+                mode,
+                path: rel,
+            })
+        })
+        .collect()
+}
+
+/// `st_mode`'s file type bits.
+mod libc_type {
+    pub const S_IFMT: u32 = 0o170000;
+    pub const S_IFREG: u32 = 0o100000;
+    pub const S_IFLNK: u32 = 0o120000;
+}
+
+/// The last folder a file was looked up in, kept open: files come sorted, so a folder's
+/// files come together.
+#[derive(Default)]
+struct Dir {
+    path: PathBuf,
+    fd: Option<std::os::fd::OwnedFd>,
+    opened: bool,
+}
+
+impl Dir {
+    /// `lstat` of `root/rel`, as `fstatat` in its folder.
+    fn lstat(&mut self, root: &Path, rel: &Path) -> Option<nix::sys::stat::FileStat> {
+        use nix::fcntl::{open, AtFlags, OFlag};
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if !self.opened || self.path != parent {
+            // No O_NOFOLLOW: the folder is one the walk went into, as a path from `root`
+            // (an lstat of the whole path would follow the same links).
+            self.fd = open(
+                &root.join(parent),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
+            self.path = parent.to_path_buf();
+            self.opened = true;
+        }
+        nix::sys::stat::fstatat(
+            self.fd.as_ref()?,
+            rel.file_name()?,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()
+    }
 }
 
 /// Whether `dir` or a parent holds `.git` (a folder, or a file for worktrees and submodules).
@@ -441,6 +551,29 @@ mod tests {
         );
         assert_eq!(s.bytes, s.files.iter().map(|f| f.bytes).sum::<u64>());
         assert_eq!(s.files[3].bytes, "train.py".len() as u64);
+    }
+
+    #[test]
+    fn only_files_changed_since_staging_are_looked_at_again() {
+        let d = tree(&[
+            "a.txt", "b.txt", "c/d.txt", "e.txt", "f.txt", "g.txt", "h.txt", "i.txt",
+        ]);
+        let s = stage(d.path(), &[]).unwrap();
+        assert!(changed_since_staged(&s, None).files.is_empty());
+        fs::write(d.path().join("c/d.txt"), "changed size").unwrap();
+        fs::remove_file(d.path().join("b.txt")).unwrap();
+        let names = |s: &Staged| paths(s);
+        assert_eq!(names(&changed_since_staged(&s, None)), ["b.txt", "c/d.txt"]);
+        // Told what was sent: only that; a name not staged means all are looked at.
+        let sent = [PathBuf::from("c/d.txt")];
+        assert_eq!(names(&changed_since_staged(&s, Some(&sent))), ["c/d.txt"]);
+        let sent = [PathBuf::from("a.txt")];
+        assert!(changed_since_staged(&s, Some(&sent)).files.is_empty());
+        let sent = [PathBuf::from("new.txt")];
+        assert_eq!(
+            names(&changed_since_staged(&s, Some(&sent))),
+            ["b.txt", "c/d.txt"]
+        );
     }
 
     #[test]
