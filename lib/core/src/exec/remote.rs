@@ -51,10 +51,14 @@ fn control_marker() -> String {
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 pub(super) const KILL_SLACK: Duration = Duration::from_secs(30);
 
-/// How long a poll waits on the box for something new before it answers anyway (in rounds
-/// of 0.2 s: 10 s), and the most bytes one poll carries.
-const POLL_WAIT_ROUNDS: u32 = 50;
+/// How long a poll waits on the box for something new before it answers anyway (it looks
+/// in rounds growing from 5 ms to 0.2 s), and the most bytes one poll carries.
+const POLL_WAIT: Duration = Duration::from_secs(10);
 pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
+
+/// How long the launch follows the job it started, as a poll, before it answers: a job
+/// that ends by then costs one ssh call in all.
+const LAUNCH_FOLLOW: Duration = Duration::from_secs(2);
 
 /// A poll that takes longer than this is stuck (its connection is gone): ended and retried.
 const POLL_LIMIT: Duration = Duration::from_secs(90);
@@ -115,6 +119,7 @@ struct Control {
 
 fn control(stdout: &[u8], marker: &str) -> Control {
     let mut c = Control::default();
+    // The first word of ours decides: the job's output may follow (in frames).
     for line in String::from_utf8_lossy(stdout).lines() {
         let Some(line) = line.strip_prefix(marker) else {
             continue;
@@ -125,7 +130,10 @@ fn control(stdout: &[u8], marker: &str) -> Control {
             c.exists = true;
         } else if let Some(why) = line.strip_prefix(FAIL) {
             c.failed = Some(why.to_string());
+        } else {
+            continue;
         }
+        break;
     }
     c
 }
@@ -337,8 +345,8 @@ fn follow(
             }
         }
         let wait = match limit {
-            Some(_) => 5,
-            None => POLL_WAIT_ROUNDS,
+            Some(_) => Duration::from_secs(1),
+            None => POLL_WAIT,
         };
         let mut poll = ssh
             .command(&poll_script(run_id, marker, fo.offsets, wait))
@@ -436,7 +444,12 @@ pub fn status(ssh: &Ssh, run_id: &str) -> Result<BoxRun> {
     let marker = control_marker();
     // Offsets past any real size: only the state comes back.
     let poll = ssh
-        .command(&poll_script(run_id, &marker, [u64::MAX / 4; 3], 1))
+        .command(&poll_script(
+            run_id,
+            &marker,
+            [u64::MAX / 4; 3],
+            Duration::ZERO,
+        ))
         .output(Output::Capture)
         .timeout(Some(POLL_LIMIT));
     let f = crate::ssh::retry::retry(
@@ -487,7 +500,7 @@ pub fn tail(ssh: &Ssh, run_id: &str, follow_it: bool, to_stderr: bool) -> Result
         loop {
             let before = fo.offsets;
             let f = ssh
-                .command(&poll_script(run_id, &marker, fo.offsets, 1))
+                .command(&poll_script(run_id, &marker, fo.offsets, Duration::ZERO))
                 .output(Output::Capture)
                 .timeout(Some(POLL_LIMIT))
                 .run()?;
@@ -558,12 +571,19 @@ fn stop_on_box(ssh: &Ssh, opts: &ExecOptions, sig: i32) {
     }
 }
 
-/// Start the command on the box (the launch, see the module doc). Returns whether the
-/// start is uncertain (the connection broke before the box answered; a poll tells).
-fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Result<bool, i32>> {
+/// Start the command on the box (the launch, see the module doc); with `fo`, the same call
+/// then follows it for up to [`LAUNCH_FOLLOW`] (what it brought is in `fo`). Returns whether
+/// the start is uncertain (the connection broke before the box answered; a poll tells).
+fn launch(
+    opts: &ExecOptions,
+    ssh: &Ssh,
+    marker: &str,
+    mut fo: Option<&mut Follower>,
+) -> Result<std::result::Result<bool, i32>> {
     let host = ssh.target().label();
+    let follow = fo.as_ref().map(|_| LAUNCH_FOLLOW);
     let mut first = ssh
-        .command(&launch_script(opts, marker))
+        .command(&launch_script(opts, marker, follow))
         .output(Output::Capture);
     let mut input = env_block(opts);
     match &opts.stdin {
@@ -603,6 +623,13 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
         },
     )?;
     let c = control(&f.stdout, marker);
+    // What the job printed while the launch followed it (each byte once; a cut frame is
+    // asked for again).
+    if c.started {
+        if let Some(fo) = fo.as_deref_mut() {
+            fo.take(&f.stdout, marker);
+        }
+    }
     if let Some(sig) = f.interrupted {
         return Ok(Err(sig));
     }
@@ -666,7 +693,7 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
 /// Launch only (see [`super::start`]).
 pub(super) fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
     crate::process::require("ssh", "install openssh-client")?;
-    match launch(opts, ssh, &control_marker())? {
+    match launch(opts, ssh, &control_marker(), None)? {
         Ok(_) => Ok(()),
         Err(sig) => {
             stop_on_box(ssh, opts, sig);
@@ -686,13 +713,15 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
     let run_id = &opts.run_id;
     let mut fo = Follower::new(opts.pass_stdout, opts.log.as_deref())?;
     let mut interrupted = None;
-    match launch(opts, ssh, &marker)? {
+    match launch(opts, ssh, &marker, Some(&mut fo))? {
         Err(sig) => {
             // It may have started: stop it (a start still on its way refuses, by the mark).
             interrupted = Some(sig);
             stop_on_box(ssh, opts, sig);
             let _ = follow(ssh, run_id, &marker, &mut fo, true, Some(opts.grace + KILL_SLACK));
         }
+        // The launch may have followed it to its end already.
+        Ok(_) if fo.exit.is_some() => {}
         Ok(uncertain) => match follow(ssh, run_id, &marker, &mut fo, false, None)? {
             Followed::Ended => {}
             Followed::NoJob if uncertain => {
@@ -816,9 +845,10 @@ mod tests {
             terminate: true,
         });
         for script in [
-            launch_script(&o, &control_marker()),
+            launch_script(&o, &control_marker(), None),
+            launch_script(&o, &control_marker(), Some(Duration::from_secs(2))),
             supervisor_script(&o),
-            poll_script("r-1", &control_marker(), [1, 2, 3], 10),
+            poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
             let out = Command::new("sh")
@@ -850,7 +880,7 @@ mod tests {
         o.timeout = None;
         let s = supervisor_script(&o);
         assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
-        let l = launch_script(&o, "\x1erunplz-exec-00:");
+        let l = launch_script(&o, "\x1erunplz-exec-00:", None);
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
     }

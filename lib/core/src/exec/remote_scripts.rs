@@ -19,9 +19,6 @@ rp_ctl="$(printf '\036')"@MARK@
 @SWEEP@
 rp_fail() { echo "${rp_ctl}@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
-# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
-# (a job must see Ctrl-C as INT), and it is in no session of sshd's.
-"$rp_sid" -f true </dev/null >/dev/null 2>&1 || rp_fail "setsid -f does not work here (util-linux 2.31 or later is needed)"
 rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
 (umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
@@ -52,9 +49,12 @@ fi
 [ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
 (umask 077; : > "$rp_dir/out" && : > "$rp_dir/err" && : > "$rp_dir/diag" && : > "$rp_dir/seen") || rp_gone "cannot write in $rp_dir"
 : > "$rp_dir/launched"
-"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err"
+# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+# (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
+# exits non-zero at once, having started nothing.
+"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err" || { rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
 echo "${rp_ctl}@START@"
-"#;
+@FOLLOW@"#;
 
 /// The supervisor, in its own session beside the job (see the module doc); started in the
 /// workdir.
@@ -67,8 +67,6 @@ rp_dir="$HOME/.runplz/runs/$rp_id"
 rp_env=$(command -v env)
 rp_sid=$(command -v setsid)
 rp_rm=$(command -v rm)
-rp_w=
-"$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 # Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
 # the session is also written down so that other runs' ends do not name our helpers.
 rp_me=
@@ -135,7 +133,7 @@ fi
 exec 4>>"$rp_dir/err" 2>/dev/null
 # The job runs in the foreground, in a subshell (so its redirections are not ours), in its
 # own session.
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" -w /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-)
 rp_rc=$?
 [ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
 [ -n "$rp_timer" ] && kill "$(cat "$rp_dir/timer" 2>/dev/null)" "$rp_timer" 2>/dev/null
@@ -157,25 +155,30 @@ printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit.new" && mv -f "$rp_dir/exit.
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
 /// many bytes; then `exit CODE REASON` once the job ended and every byte was sent; `none`
-/// when the box has no job of this run id; `end` last.
+/// when the box has no job of this run id; `end` last. The head of [`POLL_LOOP`].
 pub(super) const POLL: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
 rp_ctl="$(printf '\036')"@MARK@
-rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
-rp_i=0 rp_sent=0
+if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
+@LOOP@"#;
+
+/// The body of a poll, in the run folder (also the end of a launch, which follows the job
+/// it started for a while: a short job costs one ssh call). It waits for news for up to
+/// WAIT ms in rounds that grow from 5 ms to 200 ms, so a job that ends soon is seen soon.
+pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
+rp_waited=0 rp_sent=0 rp_nap=5
 # Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
 if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
   rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
 else
   rp_cut() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null; }
 fi
-if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
 set -f
 while :; do
   # Read first: when it is there, every byte of the streams already is.
   rp_x=
   [ -e exit ] && read -r rp_x < exit
   rp_any=
-  # One process a round for the three sizes (a poll waits in rounds of 0.2 s).
+  # One process a round for the three sizes.
   set -- $(wc -c out err diag 2>/dev/null)
   rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
   for rp_s in 0 1 2; do
@@ -195,12 +198,13 @@ while :; do
     break
   fi
   if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
-  rp_i=$((rp_i + 1))
-  [ "$rp_i" -ge "$rp_wait" ] && break
+  [ "$rp_waited" -ge "$rp_wait" ] && break
   # A newline between frames is ignored by the client; once the connection is gone it
   # fails, and this poll ends instead of lingering on the box as an orphan.
   printf '\n' 2>/dev/null || exit 0
-  sleep 0.2 2>/dev/null || { sleep 1; rp_i=$((rp_i + 4)); }
+  if [ "$rp_nap" -lt 10 ]; then sleep 0.00$rp_nap; elif [ "$rp_nap" -lt 100 ]; then sleep 0.0$rp_nap; else sleep 0.$rp_nap; fi 2>/dev/null || { sleep 1; rp_nap=1000; }
+  rp_waited=$((rp_waited + rp_nap))
+  case $rp_nap in 5) rp_nap=10;; 10) rp_nap=20;; 20) rp_nap=50;; 50) rp_nap=100;; 100|1000) rp_nap=200;; esac
 done
 echo "${rp_ctl}end"
 "#;
@@ -349,8 +353,12 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
     )
 }
 
-/// The script the first ssh call runs (see [`LAUNCH`]).
-pub(super) fn launch_script(opts: &ExecOptions, marker: &str) -> String {
+/// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then follows the
+/// job from the start for up to that long, as a poll does.
+pub(super) fn launch_script(opts: &ExecOptions, marker: &str, follow: Option<Duration>) -> String {
+    let follow = follow
+        .map(|w| format!("cd \"$rp_dir\" || exit 0\n{}", poll_loop([0; 3], w)))
+        .unwrap_or_default();
     let env_len = env_block(opts).len().to_string();
     let store = if opts.stdin.is_some() {
         "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\""
@@ -380,6 +388,7 @@ pub(super) fn launch_script(opts: &ExecOptions, marker: &str) -> String {
             ("ENVLEN", &env_len),
             ("STORE_STDIN", store),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
+            ("FOLLOW", &follow),
         ],
     )
 }
@@ -399,18 +408,27 @@ pub(super) fn kill_script(run_id: &str, grace: Duration, signal: Signal) -> Stri
     )
 }
 
-/// The poll script from these offsets; `wait`: how long it may wait for news (rounds of
-/// 0.2 s).
-pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: u32) -> String {
+/// The poll script from these offsets; `wait`: how long it may wait for news.
+pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: Duration) -> String {
     fill(
         POLL,
         &[
             ("ID", &quote::sh(run_id)),
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            ("LOOP", &poll_loop(offsets, wait)),
+        ],
+    )
+}
+
+/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news.
+fn poll_loop(offsets: [u64; 3], wait: Duration) -> String {
+    fill(
+        POLL_LOOP,
+        &[
             ("O0", &offsets[0].to_string()),
             ("O1", &offsets[1].to_string()),
             ("O2", &offsets[2].to_string()),
-            ("WAIT", &wait.max(1).to_string()),
+            ("WAIT", &wait.as_millis().to_string()),
             ("MAX", &POLL_MAX_BYTES.to_string()),
         ],
     )
