@@ -218,6 +218,8 @@ struct Follower {
     kept: Vec<u8>,
     exit: Option<(u8, String)>,
     no_job: bool,
+    /// The box already removed the run folder (the launch did, after our answer).
+    forgotten: bool,
 }
 
 const KEPT_BYTES: usize = 16 * 1024;
@@ -241,6 +243,7 @@ impl Follower {
             kept: Vec::new(),
             exit: None,
             no_job: false,
+            forgotten: false,
         })
     }
 
@@ -582,8 +585,11 @@ fn launch(
 ) -> Result<std::result::Result<bool, i32>> {
     let host = ssh.target().label();
     let follow = fo.as_ref().map(|_| LAUNCH_FOLLOW);
+    // With no stdin for the job, ssh's stdin is free after the env block: once the launch
+    // says `bye` (it sent the end), we answer `ok` and it forgets the run itself.
+    let bye = follow.is_some() && opts.stdin.is_none();
     let mut first = ssh
-        .command(&launch_script(opts, marker, follow))
+        .command(&launch_script(opts, marker, follow, bye))
         .output(Output::Capture);
     let mut input = env_block(opts);
     match &opts.stdin {
@@ -603,6 +609,9 @@ fn launch(
         }
         None if !input.is_empty() => first = first.stdin(input),
         None => {}
+    }
+    if bye {
+        first = first.answer_on(format!("{marker}bye\n"), "ok\n");
     }
     let mut tries = 0;
     // A launch that never reached the box is tried again; one that did is never run twice
@@ -628,6 +637,10 @@ fn launch(
     if c.started {
         if let Some(fo) = fo.as_deref_mut() {
             fo.take(&f.stdout, marker);
+            // Its last word: the folder is gone (only once the end was sent and answered).
+            fo.forgotten = fo.exit.is_some()
+                && f.status.success()
+                && find(&f.stdout, format!("{marker}forgot\n").as_bytes()).is_some();
         }
     }
     if let Some(sig) = f.interrupted {
@@ -750,7 +763,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             }
         },
     }
-    if fo.exit.is_some() {
+    if fo.exit.is_some() && !fo.forgotten {
         forget(ssh, run_id);
     }
     let (rc, reason) = fo.exit.clone().unzip();
@@ -845,8 +858,8 @@ mod tests {
             terminate: true,
         });
         for script in [
-            launch_script(&o, &control_marker(), None),
-            launch_script(&o, &control_marker(), Some(Duration::from_secs(2))),
+            launch_script(&o, &control_marker(), None, false),
+            launch_script(&o, &control_marker(), Some(Duration::from_secs(2)), true),
             supervisor_script(&o),
             poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
@@ -880,7 +893,7 @@ mod tests {
         o.timeout = None;
         let s = supervisor_script(&o);
         assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
-        let l = launch_script(&o, "\x1erunplz-exec-00:", None);
+        let l = launch_script(&o, "\x1erunplz-exec-00:", None, false);
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
     }

@@ -163,9 +163,10 @@ if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; ech
 
 /// The body of a poll, in the run folder (also the end of a launch, which follows the job
 /// it started for a while: a short job costs one ssh call). It waits for news for up to
-/// WAIT ms in rounds that grow from 5 ms to 200 ms, so a job that ends soon is seen soon.
+/// WAIT ms in rounds that grow from 5 ms to TOP ms (at most 200), so a job that ends soon is
+/// seen soon. `rp_done` is set once the exit was sent.
 pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
-rp_waited=0 rp_sent=0 rp_nap=5
+rp_waited=0 rp_sent=0 rp_nap=5 rp_top=@TOP@ rp_done=
 # Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
 if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
   rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
@@ -197,7 +198,7 @@ while :; do
     [ -n "$rp_x" ] && continue
     break
   fi
-  if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
+  if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; rp_done=1; break; fi
   [ "$rp_waited" -ge "$rp_wait" ] && break
   # A newline between frames is ignored by the client; once the connection is gone it
   # fails, and this poll ends instead of lingering on the box as an orphan.
@@ -205,8 +206,20 @@ while :; do
   if [ "$rp_nap" -lt 10 ]; then sleep 0.00$rp_nap; elif [ "$rp_nap" -lt 100 ]; then sleep 0.0$rp_nap; else sleep 0.$rp_nap; fi 2>/dev/null || { sleep 1; rp_nap=1000; }
   rp_waited=$((rp_waited + rp_nap))
   case $rp_nap in 5) rp_nap=10;; 10) rp_nap=20;; 20) rp_nap=50;; 50) rp_nap=100;; 100|1000) rp_nap=200;; esac
+  [ "$rp_nap" -gt "$rp_top" ] && rp_nap=$rp_top
 done
 echo "${rp_ctl}end"
+"#;
+
+/// The end of a launch that followed its job to the end and whose client answers: it says
+/// `bye` and waits for the client's `ok` on stdin (everything arrived), then forgets the run
+/// (as [`FORGET`]); without it (the connection broke) the folder stays for the next poll.
+pub(super) const LAUNCH_BYE: &str = r#"if [ -n "$rp_done" ]; then
+  echo "${rp_ctl}bye"
+  rp_ack=
+  read -r rp_ack || :
+  [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && cd / && rm -rf "$rp_dir" && echo "${rp_ctl}forgot"
+fi
 "#;
 
 /// The end of a run the client has read to its end: its folder goes.
@@ -354,10 +367,23 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
 }
 
 /// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then follows the
-/// job from the start for up to that long, as a poll does.
-pub(super) fn launch_script(opts: &ExecOptions, marker: &str, follow: Option<Duration>) -> String {
+/// job from the start for up to that long, as a poll does (in rounds of at most 50 ms: this
+/// is where a short job's end is waited for), and with `bye` too, ends as [`LAUNCH_BYE`]
+/// (the client answers on stdin, which then holds nothing else).
+pub(super) fn launch_script(
+    opts: &ExecOptions,
+    marker: &str,
+    follow: Option<Duration>,
+    bye: bool,
+) -> String {
     let follow = follow
-        .map(|w| format!("cd \"$rp_dir\" || exit 0\n{}", poll_loop([0; 3], w)))
+        .map(|w| {
+            format!(
+                "cd \"$rp_dir\" || exit 0\n{}{}",
+                poll_loop([0; 3], w, 50),
+                if bye { LAUNCH_BYE } else { "" }
+            )
+        })
         .unwrap_or_default();
     let env_len = env_block(opts).len().to_string();
     let store = if opts.stdin.is_some() {
@@ -415,13 +441,14 @@ pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: D
         &[
             ("ID", &quote::sh(run_id)),
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
-            ("LOOP", &poll_loop(offsets, wait)),
+            ("LOOP", &poll_loop(offsets, wait, 200)),
         ],
     )
 }
 
-/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news.
-fn poll_loop(offsets: [u64; 3], wait: Duration) -> String {
+/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news in rounds of at most
+/// `top` ms.
+fn poll_loop(offsets: [u64; 3], wait: Duration, top: u32) -> String {
     fill(
         POLL_LOOP,
         &[
@@ -430,6 +457,7 @@ fn poll_loop(offsets: [u64; 3], wait: Duration) -> String {
             ("O2", &offsets[2].to_string()),
             ("WAIT", &wait.as_millis().to_string()),
             ("MAX", &POLL_MAX_BYTES.to_string()),
+            ("TOP", &top.to_string()),
         ],
     )
 }

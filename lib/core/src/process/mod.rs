@@ -139,6 +139,7 @@ pub struct Proc {
     shielded: bool,
     die_with_parent: bool,
     quiet: Option<(Duration, Option<Hook>)>,
+    answer: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Proc {
@@ -162,6 +163,7 @@ impl Proc {
             shielded: false,
             die_with_parent: false,
             quiet: None,
+            answer: None,
         }
     }
 
@@ -222,6 +224,15 @@ impl Proc {
         self.stdin = None;
         self.stdin_head = Some(head.into());
         self.stdin_path = Some(path.into());
+        self
+    }
+
+    /// With captured output ([`Output::Capture`]), keep the child's stdin open after the
+    /// [`Proc::stdin`] bytes, and once its stdout holds `needle`, write `reply` and close it
+    /// (stdin also closes when the child ends). The only way an ssh call's remote script can
+    /// hear that its output arrived here. Not with a stdin file.
+    pub fn answer_on(mut self, needle: impl Into<Vec<u8>>, reply: impl Into<Vec<u8>>) -> Self {
+        self.answer = Some((needle.into(), reply.into()));
         self
     }
 
@@ -329,7 +340,26 @@ impl Proc {
             expr = expr.dir(d);
         }
         let mut feeder = None;
+        // The answer's stdin (written by a thread told by the stdout reader) and stdout.
+        let mut answer_out = None;
+        let answered = Arc::new(Mutex::new(Vec::<u8>::new()));
+        if let (Some((needle, reply)), Output::Capture, None) =
+            (&self.answer, &self.output, &self.stdin_path)
+        {
+            let (r, w) = std::io::pipe().context("creating a pipe")?;
+            let (r2, w2) = std::io::pipe().context("creating a pipe")?;
+            expr = expr.stdin_file(r).stdout_file(w2);
+            answer_out = Some(pipes::spawn_answer(
+                self.stdin.clone().unwrap_or_default(),
+                w,
+                r2,
+                needle.clone(),
+                reply.clone(),
+                Arc::clone(&answered),
+            ));
+        }
         expr = match (&self.stdin, &self.stdin_head, &self.stdin_path) {
+            _ if answer_out.is_some() => expr,
             (Some(b), _, _) => expr.stdin_bytes(b.clone()),
             (None, Some(head), Some(p)) => {
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
@@ -370,6 +400,7 @@ impl Proc {
         let base = Instant::now();
         let heard = Arc::new(AtomicU64::new(0));
         match &self.output {
+            Output::Capture if answer_out.is_some() => expr = expr.stderr_capture(),
             Output::Capture => expr = expr.stdout_capture().stderr_capture(),
             Output::CaptureStdout | Output::StreamStderr { .. } => {
                 let log = match &self.output {
@@ -559,7 +590,7 @@ impl Proc {
         drop(feeder);
         // A process outside the group may still hold a pipe; do not hang on it.
         let deadline = Instant::now() + Duration::from_secs(2);
-        for p in pump.iter().chain(&pump2) {
+        for p in pump.iter().chain(&pump2).chain(&answer_out) {
             let _ = p.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         }
         let status = match output.status.code() {
@@ -574,6 +605,7 @@ impl Proc {
             Output::Passthrough { .. } => {
                 control_lines.lock().map(|c| c.clone()).unwrap_or_default()
             }
+            _ if answer_out.is_some() => answered.lock().map(|c| c.clone()).unwrap_or_default(),
             _ => output.stdout,
         };
         Ok(Finished {
