@@ -1,8 +1,9 @@
 //! Running the command on this machine through the process wrapper: its own process group,
 //! TERM/grace/KILL on the deadline or a signal, output streamed to our stderr (and the log),
 //! and after it ends every process still carrying the run id is killed; orphans started
-//! during the run that carry no run id are named in a warning (see [`reap::escapers`]). We are
-//! the child subreaper, so when no child is left after the job, none of that needs a look.
+//! during the run that carry no run id are named in a warning (see [`reap::escapers`]). Where
+//! we are the child subreaper (rp-exec) and no child is left after the job, none of that
+//! needs a look.
 
 use super::{
     outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES, RUN_ID_VAR,
@@ -33,9 +34,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     }
     let run_id = opts.run_id.clone();
     let grace = reap_grace(opts.grace);
-    // Orphans of the job become our children, so when none is left once it ended, nothing
-    // of it survived and the /proc scans below are skipped.
-    let reaper = reap::become_subreaper();
+    // As the child subreaper (rp-exec), orphans of the job become our children, so when none
+    // is left once it ended, nothing of it survived and the /proc scans below are skipped.
+    let reaper = reap::is_subreaper();
     // The run begins now: whatever starts from now on may be the job's.
     let since = reap::now_ticks();
     let mut proc = Proc::new(&opts.argv[0])

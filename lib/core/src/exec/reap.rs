@@ -333,13 +333,13 @@ fn raw_cmdline(pid: i32) -> String {
     }
 }
 
-/// Make this process the child subreaper (`PR_SET_CHILD_SUBREAPER`), once, for good: every
-/// descendant orphaned from now on is re-parented to it rather than to pid 1, so once a job
-/// has ended [`no_descendants`] can tell that nothing of it survived without scanning /proc.
-/// Never turned off again: runs in parallel threads rely on it. Whether it is on.
+/// Make this process the child subreaper (`PR_SET_CHILD_SUBREAPER`): every descendant
+/// orphaned from now on is re-parented to it rather than to pid 1, so once a job has ended
+/// [`no_descendants`] can tell that nothing of it survived without scanning /proc. Only for a
+/// process that runs one job and starts nothing else beside it (rp-exec here): [`escapers`]
+/// then takes a live child of ours for an orphan of the run. Whether it worked.
 pub fn become_subreaper() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| nix::sys::prctl::set_child_subreaper(true).is_ok())
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
 }
 
 /// This process has no child at all, live or zombie (`waitid` says ECHILD; nothing is
@@ -358,7 +358,7 @@ pub fn no_descendants() -> bool {
 }
 
 /// Whether this process is a child subreaper (then orphans of a run are re-parented to us).
-fn subreaper() -> bool {
+pub fn is_subreaper() -> bool {
     nix::sys::prctl::get_child_subreaper().unwrap_or(false)
 }
 
@@ -404,7 +404,7 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
                     .is_ok_and(|c| c.trim() == "systemd"))
     };
     // As a subreaper, the run's orphans are our children (the job itself was reaped).
-    let me_reaps = subreaper();
+    let me_reaps = is_subreaper();
     let mut found: Vec<i32> = all
         .values()
         .filter(|s| s.pid != me && !s.zombie && new(s.pid) && !skip_sids.contains(&s.sid))

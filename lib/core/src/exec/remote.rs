@@ -9,6 +9,11 @@
 //! `timed_out`, `inactive`, `cost_cap`: the run's cost cap, a deadline of its own) once
 //! everything else is final.
 //!
+//! The launch itself then follows the job for up to [`LAUNCH_FOLLOW`], as one poll that
+//! holds its answer until the end; when the job ended by then (and the job has no stdin, so
+//! ssh's stdin is free), it says `bye`, the client answers `ok` once it holds everything, and
+//! the launch removes the run folder: a short job is one ssh call.
+//!
 //! The client then follows the run by polling: each poll is one short ssh call that sends,
 //! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
 //! `diag` (the inactivity watch's snapshots) past the offsets the client already holds, and
@@ -56,9 +61,10 @@ pub(super) const KILL_SLACK: Duration = Duration::from_secs(30);
 const POLL_WAIT: Duration = Duration::from_secs(10);
 pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
 
-/// How long the launch follows the job it started, as a poll, before it answers: a job
-/// that ends by then costs one ssh call in all.
-const LAUNCH_FOLLOW: Duration = Duration::from_secs(2);
+/// How long the launch follows the job it started before it answers: a job that ends by
+/// then costs one ssh call in all. What the job prints meanwhile is shown when the launch
+/// answers, so this is also how late its first lines may come.
+const LAUNCH_FOLLOW: Duration = Duration::from_secs(1);
 
 /// A poll that takes longer than this is stuck (its connection is gone): ended and retried.
 const POLL_LIMIT: Duration = Duration::from_secs(90);
@@ -581,7 +587,7 @@ fn launch(
     opts: &ExecOptions,
     ssh: &Ssh,
     marker: &str,
-    mut fo: Option<&mut Follower>,
+    fo: Option<&mut Follower>,
 ) -> Result<std::result::Result<bool, i32>> {
     let host = ssh.target().label();
     let follow = fo.as_ref().map(|_| LAUNCH_FOLLOW);
@@ -635,7 +641,7 @@ fn launch(
     // What the job printed while the launch followed it (each byte once; a cut frame is
     // asked for again).
     if c.started {
-        if let Some(fo) = fo.as_deref_mut() {
+        if let Some(fo) = fo {
             fo.take(&f.stdout, marker);
             // Its last word: the folder is gone (only once the end was sent and answered).
             fo.forgotten = fo.exit.is_some()

@@ -164,9 +164,11 @@ if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; ech
 /// The body of a poll, in the run folder (also the end of a launch, which follows the job
 /// it started for a while: a short job costs one ssh call). It waits for news for up to
 /// WAIT ms in rounds that grow from 5 ms to TOP ms (at most 200), so a job that ends soon is
-/// seen soon. `rp_done` is set once the exit was sent.
+/// seen soon. A poll answers as soon as it has sent something; with HOLD set (a launch,
+/// whose output is shown when it ends) it goes on to the end or WAIT. `rp_done` is set once
+/// the exit was sent.
 pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
-rp_waited=0 rp_sent=0 rp_nap=5 rp_top=@TOP@ rp_done=
+rp_waited=0 rp_sent=0 rp_nap=5 rp_top=@TOP@ rp_hold=@HOLD@ rp_done=
 # Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
 if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
   rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
@@ -196,7 +198,7 @@ while :; do
   [ "$rp_sent" -ge "$rp_max" ] && break
   if [ -n "$rp_any" ]; then
     [ -n "$rp_x" ] && continue
-    break
+    [ -n "$rp_hold" ] || break
   fi
   if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; rp_done=1; break; fi
   [ "$rp_waited" -ge "$rp_wait" ] && break
@@ -367,8 +369,8 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
 }
 
 /// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then follows the
-/// job from the start for up to that long, as a poll does (in rounds of at most 50 ms: this
-/// is where a short job's end is waited for), and with `bye` too, ends as [`LAUNCH_BYE`]
+/// job from the start for up to that long, as a poll does but to its end (in rounds of at
+/// most 50 ms: this is where a short job's end is waited for), and with `bye` too, ends as [`LAUNCH_BYE`]
 /// (the client answers on stdin, which then holds nothing else).
 pub(super) fn launch_script(
     opts: &ExecOptions,
@@ -380,7 +382,7 @@ pub(super) fn launch_script(
         .map(|w| {
             format!(
                 "cd \"$rp_dir\" || exit 0\n{}{}",
-                poll_loop([0; 3], w, 50),
+                poll_loop([0; 3], w, 50, true),
                 if bye { LAUNCH_BYE } else { "" }
             )
         })
@@ -441,14 +443,14 @@ pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: D
         &[
             ("ID", &quote::sh(run_id)),
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
-            ("LOOP", &poll_loop(offsets, wait, 200)),
+            ("LOOP", &poll_loop(offsets, wait, 200, false)),
         ],
     )
 }
 
-/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news in rounds of at most
-/// `top` ms.
-fn poll_loop(offsets: [u64; 3], wait: Duration, top: u32) -> String {
+/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news (with `hold`, for the
+/// end) in rounds of at most `top` ms.
+fn poll_loop(offsets: [u64; 3], wait: Duration, top: u32, hold: bool) -> String {
     fill(
         POLL_LOOP,
         &[
@@ -458,6 +460,7 @@ fn poll_loop(offsets: [u64; 3], wait: Duration, top: u32) -> String {
             ("WAIT", &wait.as_millis().to_string()),
             ("MAX", &POLL_MAX_BYTES.to_string()),
             ("TOP", &top.to_string()),
+            ("HOLD", if hold { "1" } else { "''" }),
         ],
     )
 }
