@@ -10,9 +10,10 @@
 //! everything else is final.
 //!
 //! The launch itself then follows the job for up to [`LAUNCH_FOLLOW`], as one poll that
-//! holds its answer until the end; when the job ended by then (and the job has no stdin, so
-//! ssh's stdin is free), it says `bye`, the client answers `ok` once it holds everything, and
-//! the launch removes the run folder: a short job is one ssh call.
+//! holds its answer until the end; when the job ended by then (and ssh's stdin is free: the
+//! job has no stdin, or a small one taken by its length), it says `bye`, the client answers
+//! `ok` once it holds everything, and the launch removes the run folder: a short job is one
+//! ssh call.
 //!
 //! The client then follows the run by polling: each poll is one short ssh call that sends,
 //! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
@@ -591,9 +592,10 @@ fn launch(
 ) -> Result<std::result::Result<bool, i32>> {
     let host = ssh.target().label();
     let follow = fo.as_ref().map(|_| LAUNCH_FOLLOW);
-    // With no stdin for the job, ssh's stdin is free after the env block: once the launch
-    // says `bye` (it sent the end), we answer `ok` and it forgets the run itself.
-    let bye = follow.is_some() && opts.stdin.is_none();
+    // With no stdin for the job, or a small one taken by its length, ssh's stdin is free
+    // after it: once the launch says `bye` (it sent the end), we answer `ok` and it forgets
+    // the run itself.
+    let bye = follow.is_some() && (opts.stdin.is_none() || stdin_len(opts).is_some());
     let mut first = ssh
         .command(&launch_script(opts, marker, follow, bye))
         .output(Output::Capture);

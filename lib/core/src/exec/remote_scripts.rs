@@ -36,13 +36,15 @@ rp_gone() { rm -rf "$rp_dir"; rp_fail "$1"; }
 # file lives only until the job's subshell has read it. The job's stdin follows the block,
 # so nothing may read past it: GNU head -c reads in blocks of at most what is left; busybox
 # and toybox head read whole buffers, so anywhere else dd reads it a byte at a time (the
-# block is at most 128 KiB).
+# block is at most 128 KiB). A small stdin is taken the same way, by its length, so that
+# ssh's stdin is free after it (see LAUNCH_BYE).
+rp_gnu=
+if [ @ENVLEN@ -gt 0 ] || [ @STDINLEN@ -gt 0 ]; then
+  head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils' && rp_gnu=1
+fi
+rp_take() { if [ -n "$rp_gnu" ]; then exec head -c "$1"; else exec dd bs=1 count="$1" 2>/dev/null; fi; }
 if [ @ENVLEN@ -gt 0 ]; then
-  if head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils'; then
-    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_gone "cannot read the environment"
-  else
-    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_gone "cannot read the environment"
-  fi
+  (umask 077; rp_take @ENVLEN@ > "$rp_dir/env") || rp_gone "cannot read the environment"
 fi
 # The job's stdin is stored whole: the job must not depend on this connection.
 @STORE_STDIN@
@@ -368,6 +370,18 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
     )
 }
 
+/// The most stdin bytes taken by their length (as the env block): past it, streamed to EOF.
+pub(super) const STDIN_BY_LENGTH: usize = 128 << 10;
+
+/// The length of the job's stdin when the launch takes it by its length (bytes, small), so
+/// that ssh's stdin is free after it; `None` when it is read to its end (a file, or big).
+pub(super) fn stdin_len(opts: &ExecOptions) -> Option<usize> {
+    match &opts.stdin {
+        Some(super::Input::Bytes(b)) if b.len() <= STDIN_BY_LENGTH => Some(b.len()),
+        _ => None,
+    }
+}
+
 /// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then follows the
 /// job from the start for up to that long, as a poll does but to its end (in rounds of at
 /// most 50 ms: this is where a short job's end is waited for), and with `bye` too, ends as [`LAUNCH_BYE`]
@@ -388,10 +402,13 @@ pub(super) fn launch_script(
         })
         .unwrap_or_default();
     let env_len = env_block(opts).len().to_string();
-    let store = if opts.stdin.is_some() {
-        "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\""
-    } else {
-        ""
+    let stdin_len = stdin_len(opts);
+    let store = match (&opts.stdin, stdin_len) {
+        (None, _) => String::new(),
+        (Some(_), Some(n)) => format!(
+            "(umask 077; rp_take {n} > \"$rp_dir/stdin\") && [ \"$(wc -c < \"$rp_dir/stdin\")\" -eq {n} ] || rp_gone \"cannot store the command's stdin\""
+        ),
+        (Some(_), None) => "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\"".into(),
     };
     let launch = LAUNCH.replace(
         "\"$rp_sid\" -f /bin/sh -c @SUPERVISOR@ rp-supervisor",
@@ -414,7 +431,8 @@ pub(super) fn launch_script(
                 &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
             ),
             ("ENVLEN", &env_len),
-            ("STORE_STDIN", store),
+            ("STORE_STDIN", &store),
+            ("STDINLEN", &stdin_len.unwrap_or(0).to_string()),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
             ("FOLLOW", &follow),
         ],
