@@ -51,10 +51,10 @@ fi
 [ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
 (umask 077; : > "$rp_dir/out" && : > "$rp_dir/err" && : > "$rp_dir/diag" && : > "$rp_dir/seen") || rp_gone "cannot write in $rp_dir"
 : > "$rp_dir/launched"
-# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+@WAKE@# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
 # (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
 # exits non-zero at once, having started nothing.
-"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err" || { rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
+"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null 6>&- >/dev/null 2>>"$rp_dir/err" || { rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
 echo "${rp_ctl}@START@"
 @FOLLOW@"#;
 
@@ -78,6 +78,10 @@ set -f; set -- $rp_me; set +f
 rp_wsid=${4:-} rp_since=${20:-}
 echo "$rp_wsid" > "$rp_dir/wsid"
 rp_pgid() { cat "$rp_dir/pgid" 2>/dev/null; }
+# The launch's wake-up FIFO (when it waits for the end), opened both ways now, so that the
+# word at the end neither blocks nor goes astray once the folder is gone.
+rp_wake=
+if [ -p "$rp_dir/wake" ] && exec 7<>"$rp_dir/wake"; then rp_wake=1; fi 2>/dev/null
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
@@ -135,7 +139,7 @@ fi
 exec 4>>"$rp_dir/err" 2>/dev/null
 # The job runs in the foreground, in a subshell (so its redirections are not ours), in its
 # own session.
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" -w /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" -w /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&- 7>&-)
 rp_rc=$?
 [ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
 [ -n "$rp_timer" ] && kill "$(cat "$rp_dir/timer" 2>/dev/null)" "$rp_timer" 2>/dev/null
@@ -153,6 +157,8 @@ rp_why=exited
 rm -f "$rp_dir/env" "$rp_dir/stdin" "$rp_dir/timer" "$rp_dir/pgid" "$rp_dir/wsid"
 # Last: once `exit` is there, out and err are final.
 printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit.new" && mv -f "$rp_dir/exit.new" "$rp_dir/exit"
+[ -n "$rp_wake" ] && echo >&7
+:
 "#;
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
@@ -169,7 +175,7 @@ if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; ech
 /// seen soon. A poll answers as soon as it has sent something; with HOLD set (a launch,
 /// whose output is shown when it ends) it goes on to the end or WAIT. `rp_done` is set once
 /// the exit was sent.
-pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
+pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait="@WAIT@" rp_max=@MAX@
 rp_waited=0 rp_sent=0 rp_nap=5 rp_top=@TOP@ rp_hold=@HOLD@ rp_done=
 # Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
 if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
@@ -213,6 +219,21 @@ while :; do
   [ "$rp_nap" -gt "$rp_top" ] && rp_nap=$rp_top
 done
 echo "${rp_ctl}end"
+"#;
+
+/// In a launch that follows its job: a FIFO the supervisor says a word into once `exit` is
+/// there, held open both ways so that the word waits in it and no one blocks on it.
+pub(super) const LAUNCH_WAKE: &str = r#"rp_wake=
+if mkfifo -m 600 "$rp_dir/wake" 2>/dev/null; then exec 6<>"$rp_dir/wake" && rp_wake=1; fi
+"#;
+
+/// A launch that follows its job waits for the supervisor's word (or SECS), then looks
+/// once (`rp_lw`: the follow's wait is spent); without the FIFO or `timeout`, it looks in
+/// rounds as a poll does.
+pub(super) const LAUNCH_WAIT: &str = r#"if [ -n "$rp_wake" ] && command -v timeout >/dev/null 2>&1; then
+  timeout @SECS@ sh -c 'read -r rp_w <&6' 2>/dev/null
+  rp_lw=0
+fi
 "#;
 
 /// The end of a launch that followed its job to the end and whose client answers: it says
@@ -382,10 +403,10 @@ pub(super) fn stdin_len(opts: &ExecOptions) -> Option<usize> {
     }
 }
 
-/// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then follows the
-/// job from the start for up to that long, as a poll does but to its end (in rounds of at
-/// most 50 ms: this is where a short job's end is waited for), and with `bye` too, ends as [`LAUNCH_BYE`]
-/// (the client answers on stdin, which then holds nothing else).
+/// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then waits up to
+/// that long for the job's end ([`LAUNCH_WAKE`], [`LAUNCH_WAIT`]; else in rounds of at most
+/// 50 ms) and sends what there is, as a poll does; with `bye` too, it ends as
+/// [`LAUNCH_BYE`] (the client answers on stdin, which then holds nothing else).
 pub(super) fn launch_script(
     opts: &ExecOptions,
     marker: &str,
@@ -395,12 +416,17 @@ pub(super) fn launch_script(
     let follow = follow
         .map(|w| {
             format!(
-                "cd \"$rp_dir\" || exit 0\n{}{}",
-                poll_loop([0; 3], w, 50, true),
+                "cd \"$rp_dir\" || exit 0\n{}{}{}",
+                fill(
+                    LAUNCH_WAIT,
+                    &[("SECS", &w.as_secs_f64().ceil().max(1.0).to_string())]
+                ),
+                poll_loop([0; 3], &format!("${{rp_lw:-{}}}", w.as_millis()), 50, true),
                 if bye { LAUNCH_BYE } else { "" }
             )
         })
         .unwrap_or_default();
+    let wake = if follow.is_empty() { "" } else { LAUNCH_WAKE };
     let env_len = env_block(opts).len().to_string();
     let stdin_len = stdin_len(opts);
     let store = match (&opts.stdin, stdin_len) {
@@ -435,6 +461,7 @@ pub(super) fn launch_script(
             ("STDINLEN", &stdin_len.unwrap_or(0).to_string()),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
             ("FOLLOW", &follow),
+            ("WAKE", wake),
         ],
     )
 }
@@ -461,21 +488,24 @@ pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: D
         &[
             ("ID", &quote::sh(run_id)),
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
-            ("LOOP", &poll_loop(offsets, wait, 200, false)),
+            (
+                "LOOP",
+                &poll_loop(offsets, &wait.as_millis().to_string(), 200, false),
+            ),
         ],
     )
 }
 
 /// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news (with `hold`, for the
 /// end) in rounds of at most `top` ms.
-fn poll_loop(offsets: [u64; 3], wait: Duration, top: u32, hold: bool) -> String {
+fn poll_loop(offsets: [u64; 3], wait: &str, top: u32, hold: bool) -> String {
     fill(
         POLL_LOOP,
         &[
             ("O0", &offsets[0].to_string()),
             ("O1", &offsets[1].to_string()),
             ("O2", &offsets[2].to_string()),
-            ("WAIT", &wait.as_millis().to_string()),
+            ("WAIT", wait),
             ("MAX", &POLL_MAX_BYTES.to_string()),
             ("TOP", &top.to_string()),
             ("HOLD", if hold { "1" } else { "''" }),
