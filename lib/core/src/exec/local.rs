@@ -1,7 +1,9 @@
 //! Running the command on this machine through the process wrapper: its own process group,
 //! TERM/grace/KILL on the deadline or a signal, output streamed to our stderr (and the log),
 //! and after it ends every process still carrying the run id is killed; orphans started
-//! during the run that carry no run id are named in a warning (see [`reap::escapers`]).
+//! during the run that carry no run id are named in a warning (see [`reap::escapers`]). Where
+//! we are the child subreaper (rp-exec) and no child is left after the job, none of that
+//! needs a look.
 
 use super::{
     outcome, reap, reap_grace, tool_failed, ExecOptions, ExecReport, OUTPUT_TAIL_LINES, RUN_ID_VAR,
@@ -32,6 +34,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
     }
     let run_id = opts.run_id.clone();
     let grace = reap_grace(opts.grace);
+    // As the child subreaper (rp-exec), orphans of the job become our children, so when none
+    // is left once it ended, nothing of it survived and the /proc scans below are skipped.
+    let reaper = reap::is_subreaper();
     // The run begins now: whatever starts from now on may be the job's.
     let since = reap::now_ticks();
     // Best effort, as the plain log's copy in runplz: a job never fails for it.
@@ -59,6 +64,9 @@ pub(super) fn run(opts: &ExecOptions) -> Result<ExecReport> {
         .grace(opts.grace)
         // The group is dead; now what left it (a setsid grandchild) and may hold the pipe.
         .after_exit(move || {
+            if reaper && reap::no_descendants() {
+                return;
+            }
             if let Err(e) =
                 reap::kill_run_local_since(&run_id, grace, nix::sys::signal::Signal::SIGTERM, since)
             {

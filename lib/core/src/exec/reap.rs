@@ -333,13 +333,43 @@ fn raw_cmdline(pid: i32) -> String {
     }
 }
 
+/// Make this process the child subreaper (`PR_SET_CHILD_SUBREAPER`): every descendant
+/// orphaned from now on is re-parented to it rather than to pid 1, so once a job has ended
+/// [`no_descendants`] can tell that nothing of it survived without scanning /proc. Only for a
+/// process that runs one job and starts nothing else beside it (rp-exec here): [`escapers`]
+/// then takes a live child of ours for an orphan of the run. Whether it worked.
+pub fn become_subreaper() -> bool {
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
+}
+
+/// This process has no child at all, live or zombie (`waitid` says ECHILD; nothing is
+/// reaped). Called as a child subreaper after the job was reaped, it means no descendant of
+/// the job survived: each one, orphaned, would have become our child. Any child at all
+/// (ours or a survivor) answers false, and the caller scans.
+pub fn no_descendants() -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    matches!(
+        waitid(
+            Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+        ),
+        Err(nix::errno::Errno::ECHILD)
+    )
+}
+
+/// Whether this process is a child subreaper (then orphans of a run are re-parented to us).
+pub fn is_subreaper() -> bool {
+    nix::sys::prctl::get_child_subreaper().unwrap_or(false)
+}
+
 /// Processes that escaped a run and cannot be attributed to it for sure, so they are named,
 /// never killed. One scan of /proc: the live processes of the current user (not this one)
 /// started at or after `since` (clock ticks after boot, from [`now_ticks`] at the start of
 /// the run), that carry no `RUNPLZ_RUN_ID` at all (a carrier of ours was killed; any other
 /// belongs to another run), are not in a session listed in `skip_sids` (our own helpers,
 /// other runs), and are orphans: going up through parents that also started during the run,
-/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented),
+/// the first parent that did not is pid 1 or a user `systemd` (where orphans are re-parented;
+/// this process itself when it is a child subreaper, see [`become_subreaper`]),
 /// and are in our cgroup (`setsid` does not leave it; a service or another login's session
 /// is in another one). A process of someone else's still has its shell, sshd or terminal
 /// above it, or lives in another cgroup.
@@ -373,6 +403,8 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
                 && std::fs::read_to_string(format!("/proc/{p}/comm"))
                     .is_ok_and(|c| c.trim() == "systemd"))
     };
+    // As a subreaper, the run's orphans are our children (the job itself was reaped).
+    let me_reaps = is_subreaper();
     let mut found: Vec<i32> = all
         .values()
         .filter(|s| s.pid != me && !s.zombie && new(s.pid) && !skip_sids.contains(&s.sid))
@@ -384,7 +416,11 @@ pub fn escapers(since: u64, skip_sids: &[i32]) -> Vec<i32> {
                 }
                 p = all.get(&p).map_or(0, |a| a.ppid);
             }
-            p != me && is_reaper(p)
+            if p == me {
+                me_reaps
+            } else {
+                is_reaper(p)
+            }
         })
         // `setsid` does not leave a cgroup: a process in another one (a service started by
         // pid 1, another login's session scope) is not ours.

@@ -253,3 +253,12 @@ fn shell_reaper_with_nothing_to_do_returns_at_once() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "rc=0\n");
 }
+
+#[test]
+fn no_descendants_sees_a_live_child() {
+    // Only the false answer is asserted: other tests' children make it false too.
+    let mut c = Command::new("sleep").arg("30").spawn().unwrap();
+    assert!(!no_descendants());
+    let _ = c.kill();
+    let _ = c.wait();
+}

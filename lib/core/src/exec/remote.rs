@@ -9,6 +9,12 @@
 //! `timed_out`, `inactive`, `cost_cap`: the run's cost cap, a deadline of its own) once
 //! everything else is final.
 //!
+//! The launch itself then follows the job for up to [`LAUNCH_FOLLOW`], as one poll that
+//! holds its answer until the end; when the job ended by then (and ssh's stdin is free: the
+//! job has no stdin, or a small one taken by its length), it says `bye`, the client answers
+//! `ok` once it holds everything, and the launch removes the run folder: a short job is one
+//! ssh call.
+//!
 //! The client then follows the run by polling: each poll is one short ssh call that sends,
 //! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
 //! `diag` (the inactivity watch's snapshots) past the offsets the client already holds, and
@@ -51,10 +57,15 @@ fn control_marker() -> String {
 /// How long the stopping ssh call may take beyond the grace (connecting included).
 pub(super) const KILL_SLACK: Duration = Duration::from_secs(30);
 
-/// How long a poll waits on the box for something new before it answers anyway (in rounds
-/// of 0.2 s: 10 s), and the most bytes one poll carries.
-const POLL_WAIT_ROUNDS: u32 = 50;
+/// How long a poll waits on the box for something new before it answers anyway (it looks
+/// in rounds growing from 5 ms to 0.2 s), and the most bytes one poll carries.
+const POLL_WAIT: Duration = Duration::from_secs(10);
 pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
+
+/// How long the launch follows the job it started before it answers: a job that ends by
+/// then costs one ssh call in all. What the job prints meanwhile is shown when the launch
+/// answers, so this is also how late its first lines may come.
+const LAUNCH_FOLLOW: Duration = Duration::from_secs(1);
 
 /// A poll that takes longer than this is stuck (its connection is gone): ended and retried.
 const POLL_LIMIT: Duration = Duration::from_secs(90);
@@ -115,6 +126,7 @@ struct Control {
 
 fn control(stdout: &[u8], marker: &str) -> Control {
     let mut c = Control::default();
+    // The first word of ours decides: the job's output may follow (in frames).
     for line in String::from_utf8_lossy(stdout).lines() {
         let Some(line) = line.strip_prefix(marker) else {
             continue;
@@ -125,7 +137,10 @@ fn control(stdout: &[u8], marker: &str) -> Control {
             c.exists = true;
         } else if let Some(why) = line.strip_prefix(FAIL) {
             c.failed = Some(why.to_string());
+        } else {
+            continue;
         }
+        break;
     }
     c
 }
@@ -212,6 +227,8 @@ struct Follower {
     kept: Vec<u8>,
     exit: Option<(u8, String)>,
     no_job: bool,
+    /// The box already removed the run folder (the launch did, after our answer).
+    forgotten: bool,
 }
 
 const KEPT_BYTES: usize = 16 * 1024;
@@ -241,6 +258,7 @@ impl Follower {
             kept: Vec::new(),
             exit: None,
             no_job: false,
+            forgotten: false,
         })
     }
 
@@ -354,8 +372,8 @@ fn follow(
             }
         }
         let wait = match limit {
-            Some(_) => 5,
-            None => POLL_WAIT_ROUNDS,
+            Some(_) => Duration::from_secs(1),
+            None => POLL_WAIT,
         };
         let mut poll = ssh
             .command(&poll_script(run_id, marker, fo.offsets, wait))
@@ -453,7 +471,12 @@ pub fn status(ssh: &Ssh, run_id: &str) -> Result<BoxRun> {
     let marker = control_marker();
     // Offsets past any real size: only the state comes back.
     let poll = ssh
-        .command(&poll_script(run_id, &marker, [u64::MAX / 4; 3], 1))
+        .command(&poll_script(
+            run_id,
+            &marker,
+            [u64::MAX / 4; 3],
+            Duration::ZERO,
+        ))
         .output(Output::Capture)
         .timeout(Some(POLL_LIMIT));
     let f = crate::ssh::retry::retry(
@@ -504,7 +527,7 @@ pub fn tail(ssh: &Ssh, run_id: &str, follow_it: bool, to_stderr: bool) -> Result
         loop {
             let before = fo.offsets;
             let f = ssh
-                .command(&poll_script(run_id, &marker, fo.offsets, 1))
+                .command(&poll_script(run_id, &marker, fo.offsets, Duration::ZERO))
                 .output(Output::Capture)
                 .timeout(Some(POLL_LIMIT))
                 .run()?;
@@ -575,12 +598,23 @@ fn stop_on_box(ssh: &Ssh, opts: &ExecOptions, sig: i32) {
     }
 }
 
-/// Start the command on the box (the launch, see the module doc). Returns whether the
-/// start is uncertain (the connection broke before the box answered; a poll tells).
-fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Result<bool, i32>> {
+/// Start the command on the box (the launch, see the module doc); with `fo`, the same call
+/// then follows it for up to [`LAUNCH_FOLLOW`] (what it brought is in `fo`). Returns whether
+/// the start is uncertain (the connection broke before the box answered; a poll tells).
+fn launch(
+    opts: &ExecOptions,
+    ssh: &Ssh,
+    marker: &str,
+    fo: Option<&mut Follower>,
+) -> Result<std::result::Result<bool, i32>> {
     let host = ssh.target().label();
+    let follow = fo.as_ref().map(|_| LAUNCH_FOLLOW);
+    // With no stdin for the job, or a small one taken by its length, ssh's stdin is free
+    // after it: once the launch says `bye` (it sent the end), we answer `ok` and it forgets
+    // the run itself.
+    let bye = follow.is_some() && (opts.stdin.is_none() || stdin_len(opts).is_some());
     let mut first = ssh
-        .command(&launch_script(opts, marker))
+        .command(&launch_script(opts, marker, follow, bye))
         .output(Output::Capture);
     let mut input = env_block(opts);
     match &opts.stdin {
@@ -601,6 +635,9 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
         None if !input.is_empty() => first = first.stdin(input),
         None => {}
     }
+    if bye {
+        first = first.answer_on(format!("{marker}bye\n"), "ok\n");
+    }
     let mut tries = 0;
     // A launch that never reached the box is tried again; one that did is never run twice
     // (the box refuses a second start of a run id).
@@ -620,6 +657,17 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
         },
     )?;
     let c = control(&f.stdout, marker);
+    // What the job printed while the launch followed it (each byte once; a cut frame is
+    // asked for again).
+    if c.started {
+        if let Some(fo) = fo {
+            fo.take(&f.stdout, marker);
+            // Its last word: the folder is gone (only once the end was sent and answered).
+            fo.forgotten = fo.exit.is_some()
+                && f.status.success()
+                && find(&f.stdout, format!("{marker}forgot\n").as_bytes()).is_some();
+        }
+    }
     if let Some(sig) = f.interrupted {
         return Ok(Err(sig));
     }
@@ -683,7 +731,7 @@ fn launch(opts: &ExecOptions, ssh: &Ssh, marker: &str) -> Result<std::result::Re
 /// Launch only (see [`super::start`]).
 pub(super) fn start(opts: &ExecOptions, ssh: &Ssh) -> Result<()> {
     crate::process::require("ssh", "install openssh-client")?;
-    match launch(opts, ssh, &control_marker())? {
+    match launch(opts, ssh, &control_marker(), None)? {
         Ok(_) => Ok(()),
         Err(sig) => {
             stop_on_box(ssh, opts, sig);
@@ -707,13 +755,15 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
         opts.stamped_log.as_deref(),
     )?;
     let mut interrupted = None;
-    match launch(opts, ssh, &marker)? {
+    match launch(opts, ssh, &marker, Some(&mut fo))? {
         Err(sig) => {
             // It may have started: stop it (a start still on its way refuses, by the mark).
             interrupted = Some(sig);
             stop_on_box(ssh, opts, sig);
             let _ = follow(ssh, run_id, &marker, &mut fo, true, Some(opts.grace + KILL_SLACK));
         }
+        // The launch may have followed it to its end already.
+        Ok(_) if fo.exit.is_some() => {}
         Ok(uncertain) => match follow(ssh, run_id, &marker, &mut fo, false, None)? {
             Followed::Ended => {}
             Followed::NoJob if uncertain => {
@@ -742,7 +792,7 @@ pub(super) fn run(opts: &ExecOptions, ssh: &Ssh) -> Result<ExecReport> {
             }
         },
     }
-    if fo.exit.is_some() {
+    if fo.exit.is_some() && !fo.forgotten {
         forget(ssh, run_id);
     }
     let (rc, reason) = fo.exit.clone().unzip();
@@ -837,9 +887,10 @@ mod tests {
             terminate: true,
         });
         for script in [
-            launch_script(&o, &control_marker()),
+            launch_script(&o, &control_marker(), None, false),
+            launch_script(&o, &control_marker(), Some(Duration::from_secs(2)), true),
             supervisor_script(&o),
-            poll_script("r-1", &control_marker(), [1, 2, 3], 10),
+            poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
             let out = Command::new("sh")
@@ -871,7 +922,7 @@ mod tests {
         o.timeout = None;
         let s = supervisor_script(&o);
         assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
-        let l = launch_script(&o, "\x1erunplz-exec-00:");
+        let l = launch_script(&o, "\x1erunplz-exec-00:", None, false);
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
     }

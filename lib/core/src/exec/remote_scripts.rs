@@ -19,9 +19,6 @@ rp_ctl="$(printf '\036')"@MARK@
 @SWEEP@
 rp_fail() { echo "${rp_ctl}@FAIL@$1"; exit 125; }
 rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
-# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
-# (a job must see Ctrl-C as INT), and it is in no session of sshd's.
-"$rp_sid" -f true </dev/null >/dev/null 2>&1 || rp_fail "setsid -f does not work here (util-linux 2.31 or later is needed)"
 rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
 (umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
@@ -39,22 +36,27 @@ rp_gone() { rm -rf "$rp_dir"; rp_fail "$1"; }
 # file lives only until the job's subshell has read it. The job's stdin follows the block,
 # so nothing may read past it: GNU head -c reads in blocks of at most what is left; busybox
 # and toybox head read whole buffers, so anywhere else dd reads it a byte at a time (the
-# block is at most 128 KiB).
+# block is at most 128 KiB). A small stdin is taken the same way, by its length, so that
+# ssh's stdin is free after it (see LAUNCH_BYE).
+rp_gnu=
+if [ @ENVLEN@ -gt 0 ] || [ @STDINLEN@ -gt 0 ]; then
+  head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils' && rp_gnu=1
+fi
+rp_take() { if [ -n "$rp_gnu" ]; then exec head -c "$1"; else exec dd bs=1 count="$1" 2>/dev/null; fi; }
 if [ @ENVLEN@ -gt 0 ]; then
-  if head --version </dev/null 2>/dev/null | grep -q 'GNU coreutils'; then
-    (umask 077; exec head -c @ENVLEN@ > "$rp_dir/env") || rp_gone "cannot read the environment"
-  else
-    (umask 077; exec dd bs=1 count=@ENVLEN@ of="$rp_dir/env" 2>/dev/null) || rp_gone "cannot read the environment"
-  fi
+  (umask 077; rp_take @ENVLEN@ > "$rp_dir/env") || rp_gone "cannot read the environment"
 fi
 # The job's stdin is stored whole: the job must not depend on this connection.
 @STORE_STDIN@
 [ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
 (umask 077; : > "$rp_dir/out" && : > "$rp_dir/err" && : > "$rp_dir/diag" && : > "$rp_dir/seen") || rp_gone "cannot write in $rp_dir"
 : > "$rp_dir/launched"
-"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err"
+@WAKE@# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+# (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
+# exits non-zero at once, having started nothing.
+"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null 6>&- >/dev/null 2>>"$rp_dir/err" || { rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
 echo "${rp_ctl}@START@"
-"#;
+@FOLLOW@"#;
 
 /// The supervisor, in its own session beside the job (see the module doc); started in the
 /// workdir.
@@ -67,8 +69,6 @@ rp_dir="$HOME/.runplz/runs/$rp_id"
 rp_env=$(command -v env)
 rp_sid=$(command -v setsid)
 rp_rm=$(command -v rm)
-rp_w=
-"$rp_sid" -w true </dev/null >/dev/null 2>&1 && rp_w=-w
 # Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
 # the session is also written down so that other runs' ends do not name our helpers.
 rp_me=
@@ -78,6 +78,10 @@ set -f; set -- $rp_me; set +f
 rp_wsid=${4:-} rp_since=${20:-}
 echo "$rp_wsid" > "$rp_dir/wsid"
 rp_pgid() { cat "$rp_dir/pgid" 2>/dev/null; }
+# The launch's wake-up FIFO (when it waits for the end), opened both ways now, so that the
+# word at the end neither blocks nor goes astray once the folder is gone.
+rp_wake=
+if [ -p "$rp_dir/wake" ] && exec 7<>"$rp_dir/wake"; then rp_wake=1; fi 2>/dev/null
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
@@ -135,7 +139,7 @@ fi
 exec 4>>"$rp_dir/err" 2>/dev/null
 # The job runs in the foreground, in a subshell (so its redirections are not ours), in its
 # own session.
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" ${rp_w:+-w} /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-)
+(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" -w /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&- 7>&-)
 rp_rc=$?
 [ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
 [ -n "$rp_timer" ] && kill "$(cat "$rp_dir/timer" 2>/dev/null)" "$rp_timer" 2>/dev/null
@@ -153,29 +157,39 @@ rp_why=exited
 rm -f "$rp_dir/env" "$rp_dir/stdin" "$rp_dir/timer" "$rp_dir/pgid" "$rp_dir/wsid"
 # Last: once `exit` is there, out and err are final.
 printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit.new" && mv -f "$rp_dir/exit.new" "$rp_dir/exit"
+[ -n "$rp_wake" ] && echo >&7
+:
 "#;
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
 /// many bytes; then `exit CODE REASON` once the job ended and every byte was sent; `none`
-/// when the box has no job of this run id; `end` last.
+/// when the box has no job of this run id; `end` last. The head of [`POLL_LOOP`].
 pub(super) const POLL: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
 rp_ctl="$(printf '\036')"@MARK@
-rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait=@WAIT@ rp_max=@MAX@
-rp_i=0 rp_sent=0
+if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
+@LOOP@"#;
+
+/// The body of a poll, in the run folder (also the end of a launch, which follows the job
+/// it started for a while: a short job costs one ssh call). It waits for news for up to
+/// WAIT ms in rounds that grow from 5 ms to TOP ms (at most 200), so a job that ends soon is
+/// seen soon. A poll answers as soon as it has sent something; with HOLD set (a launch,
+/// whose output is shown when it ends) it goes on to the end or WAIT. `rp_done` is set once
+/// the exit was sent.
+pub(super) const POLL_LOOP: &str = r#"rp_o0=@O0@ rp_o1=@O1@ rp_o2=@O2@ rp_wait="@WAIT@" rp_max=@MAX@
+rp_waited=0 rp_sent=0 rp_nap=5 rp_top=@TOP@ rp_hold=@HOLD@ rp_done=
 # Bytes [OFFSET, OFFSET+COUNT) of a file; dd a byte at a time where head or tail is missing.
 if command -v head >/dev/null 2>&1 && command -v tail >/dev/null 2>&1; then
   rp_cut() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
 else
   rp_cut() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null; }
 fi
-if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
 set -f
 while :; do
   # Read first: when it is there, every byte of the streams already is.
   rp_x=
   [ -e exit ] && read -r rp_x < exit
   rp_any=
-  # One process a round for the three sizes (a poll waits in rounds of 0.2 s).
+  # One process a round for the three sizes.
   set -- $(wc -c out err diag 2>/dev/null)
   rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
   for rp_s in 0 1 2; do
@@ -192,17 +206,45 @@ while :; do
   [ "$rp_sent" -ge "$rp_max" ] && break
   if [ -n "$rp_any" ]; then
     [ -n "$rp_x" ] && continue
-    break
+    [ -n "$rp_hold" ] || break
   fi
-  if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; break; fi
-  rp_i=$((rp_i + 1))
-  [ "$rp_i" -ge "$rp_wait" ] && break
+  if [ -n "$rp_x" ]; then echo "${rp_ctl}exit $rp_x"; rp_done=1; break; fi
+  [ "$rp_waited" -ge "$rp_wait" ] && break
   # A newline between frames is ignored by the client; once the connection is gone it
   # fails, and this poll ends instead of lingering on the box as an orphan.
   printf '\n' 2>/dev/null || exit 0
-  sleep 0.2 2>/dev/null || { sleep 1; rp_i=$((rp_i + 4)); }
+  if [ "$rp_nap" -lt 10 ]; then sleep 0.00$rp_nap; elif [ "$rp_nap" -lt 100 ]; then sleep 0.0$rp_nap; else sleep 0.$rp_nap; fi 2>/dev/null || { sleep 1; rp_nap=1000; }
+  rp_waited=$((rp_waited + rp_nap))
+  case $rp_nap in 5) rp_nap=10;; 10) rp_nap=20;; 20) rp_nap=50;; 50) rp_nap=100;; 100|1000) rp_nap=200;; esac
+  [ "$rp_nap" -gt "$rp_top" ] && rp_nap=$rp_top
 done
 echo "${rp_ctl}end"
+"#;
+
+/// In a launch that follows its job: a FIFO the supervisor says a word into once `exit` is
+/// there, held open both ways so that the word waits in it and no one blocks on it.
+pub(super) const LAUNCH_WAKE: &str = r#"rp_wake=
+if mkfifo -m 600 "$rp_dir/wake" 2>/dev/null; then exec 6<>"$rp_dir/wake" && rp_wake=1; fi
+"#;
+
+/// A launch that follows its job waits for the supervisor's word (or SECS), then looks
+/// once (`rp_lw`: the follow's wait is spent); without the FIFO or `timeout`, it looks in
+/// rounds as a poll does.
+pub(super) const LAUNCH_WAIT: &str = r#"if [ -n "$rp_wake" ] && command -v timeout >/dev/null 2>&1; then
+  timeout @SECS@ sh -c 'read -r rp_w <&6' 2>/dev/null
+  rp_lw=0
+fi
+"#;
+
+/// The end of a launch that followed its job to the end and whose client answers: it says
+/// `bye` and waits for the client's `ok` on stdin (everything arrived), then forgets the run
+/// (as [`FORGET`]); without it (the connection broke) the folder stays for the next poll.
+pub(super) const LAUNCH_BYE: &str = r#"if [ -n "$rp_done" ]; then
+  echo "${rp_ctl}bye"
+  rp_ack=
+  read -r rp_ack || :
+  [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && cd / && rm -rf "$rp_dir" && echo "${rp_ctl}forgot"
+fi
 "#;
 
 /// The end of a run the client has read to its end: its folder goes.
@@ -349,13 +391,50 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
     )
 }
 
-/// The script the first ssh call runs (see [`LAUNCH`]).
-pub(super) fn launch_script(opts: &ExecOptions, marker: &str) -> String {
+/// The most stdin bytes taken by their length (as the env block): past it, streamed to EOF.
+pub(super) const STDIN_BY_LENGTH: usize = 128 << 10;
+
+/// The length of the job's stdin when the launch takes it by its length (bytes, small), so
+/// that ssh's stdin is free after it; `None` when it is read to its end (a file, or big).
+pub(super) fn stdin_len(opts: &ExecOptions) -> Option<usize> {
+    match &opts.stdin {
+        Some(super::Input::Bytes(b)) if b.len() <= STDIN_BY_LENGTH => Some(b.len()),
+        _ => None,
+    }
+}
+
+/// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then waits up to
+/// that long for the job's end ([`LAUNCH_WAKE`], [`LAUNCH_WAIT`]; else in rounds of at most
+/// 50 ms) and sends what there is, as a poll does; with `bye` too, it ends as
+/// [`LAUNCH_BYE`] (the client answers on stdin, which then holds nothing else).
+pub(super) fn launch_script(
+    opts: &ExecOptions,
+    marker: &str,
+    follow: Option<Duration>,
+    bye: bool,
+) -> String {
+    let follow = follow
+        .map(|w| {
+            format!(
+                "cd \"$rp_dir\" || exit 0\n{}{}{}",
+                fill(
+                    LAUNCH_WAIT,
+                    &[("SECS", &w.as_secs_f64().ceil().max(1.0).to_string())]
+                ),
+                poll_loop([0; 3], &format!("${{rp_lw:-{}}}", w.as_millis()), 50, true),
+                if bye { LAUNCH_BYE } else { "" }
+            )
+        })
+        .unwrap_or_default();
+    let wake = if follow.is_empty() { "" } else { LAUNCH_WAKE };
     let env_len = env_block(opts).len().to_string();
-    let store = if opts.stdin.is_some() {
-        "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\""
-    } else {
-        ""
+    let stdin_len = stdin_len(opts);
+    let store = match (&opts.stdin, stdin_len) {
+        (None, _) => String::new(),
+        (Some(_), Some(n)) => format!(
+            "(umask 077; rp_take {n} > \"$rp_dir/stdin\") && [ \"$(wc -c < \"$rp_dir/stdin\")\" -eq {n} ] || rp_gone \"cannot store the command's stdin\""
+        ),
+        (Some(_), None) => "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\"".into(),
     };
     let launch = LAUNCH.replace(
         "\"$rp_sid\" -f /bin/sh -c @SUPERVISOR@ rp-supervisor",
@@ -378,8 +457,11 @@ pub(super) fn launch_script(opts: &ExecOptions, marker: &str) -> String {
                 &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
             ),
             ("ENVLEN", &env_len),
-            ("STORE_STDIN", store),
+            ("STORE_STDIN", &store),
+            ("STDINLEN", &stdin_len.unwrap_or(0).to_string()),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
+            ("FOLLOW", &follow),
+            ("WAKE", wake),
         ],
     )
 }
@@ -399,19 +481,34 @@ pub(super) fn kill_script(run_id: &str, grace: Duration, signal: Signal) -> Stri
     )
 }
 
-/// The poll script from these offsets; `wait`: how long it may wait for news (rounds of
-/// 0.2 s).
-pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: u32) -> String {
+/// The poll script from these offsets; `wait`: how long it may wait for news.
+pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: Duration) -> String {
     fill(
         POLL,
         &[
             ("ID", &quote::sh(run_id)),
             ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            (
+                "LOOP",
+                &poll_loop(offsets, &wait.as_millis().to_string(), 200, false),
+            ),
+        ],
+    )
+}
+
+/// [`POLL_LOOP`] from these offsets, waiting up to `wait` for news (with `hold`, for the
+/// end) in rounds of at most `top` ms.
+fn poll_loop(offsets: [u64; 3], wait: &str, top: u32, hold: bool) -> String {
+    fill(
+        POLL_LOOP,
+        &[
             ("O0", &offsets[0].to_string()),
             ("O1", &offsets[1].to_string()),
             ("O2", &offsets[2].to_string()),
-            ("WAIT", &wait.max(1).to_string()),
+            ("WAIT", wait),
             ("MAX", &POLL_MAX_BYTES.to_string()),
+            ("TOP", &top.to_string()),
+            ("HOLD", if hold { "1" } else { "''" }),
         ],
     )
 }

@@ -152,6 +152,7 @@ pub struct Proc {
     quiet: Option<(Duration, Option<Hook>)>,
     on_stdout: Option<OutHook>,
     stamped: Option<Arc<stamped::StampedLog>>,
+    answer: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Proc {
@@ -177,6 +178,7 @@ impl Proc {
             quiet: None,
             on_stdout: None,
             stamped: None,
+            answer: None,
         }
     }
 
@@ -248,6 +250,15 @@ impl Proc {
         self.stdin = None;
         self.stdin_head = Some(head.into());
         self.stdin_path = Some(path.into());
+        self
+    }
+
+    /// With captured output ([`Output::Capture`]), keep the child's stdin open after the
+    /// [`Proc::stdin`] bytes, and once its stdout holds `needle`, write `reply` and close it
+    /// (stdin also closes when the child ends). The only way an ssh call's remote script can
+    /// hear that its output arrived here. Not with a stdin file.
+    pub fn answer_on(mut self, needle: impl Into<Vec<u8>>, reply: impl Into<Vec<u8>>) -> Self {
+        self.answer = Some((needle.into(), reply.into()));
         self
     }
 
@@ -364,7 +375,26 @@ impl Proc {
             expr = expr.dir(d);
         }
         let mut feeder = None;
+        // The answer's stdin (written by a thread told by the stdout reader) and stdout.
+        let mut answer_out = None;
+        let answered = Arc::new(Mutex::new(Vec::<u8>::new()));
+        if let (Some((needle, reply)), Output::Capture, None) =
+            (&self.answer, &self.output, &self.stdin_path)
+        {
+            let (r, w) = std::io::pipe().context("creating a pipe")?;
+            let (r2, w2) = std::io::pipe().context("creating a pipe")?;
+            expr = expr.stdin_file(r).stdout_file(w2);
+            answer_out = Some(pipes::spawn_answer(
+                self.stdin.clone().unwrap_or_default(),
+                w,
+                r2,
+                needle.clone(),
+                reply.clone(),
+                Arc::clone(&answered),
+            ));
+        }
         expr = match (&self.stdin, &self.stdin_head, &self.stdin_path) {
+            _ if answer_out.is_some() => expr,
             (Some(b), _, _) => expr.stdin_bytes(b.clone()),
             (None, Some(head), Some(p)) => {
                 let (r, w) = std::io::pipe().context("creating a pipe")?;
@@ -423,6 +453,7 @@ impl Proc {
             })
         };
         match &self.output {
+            Output::Capture if answer_out.is_some() => expr = expr.stderr_capture(),
             Output::Capture => expr = capture_stdout(expr)?.stderr_capture(),
             Output::CaptureStdout | Output::StreamStderr { .. } => {
                 let log = match &self.output {
@@ -616,7 +647,7 @@ impl Proc {
         drop(feeder);
         // A process outside the group may still hold a pipe; do not hang on it.
         let deadline = Instant::now() + Duration::from_secs(2);
-        for p in pump.iter().chain(&pump2) {
+        for p in pump.iter().chain(&pump2).chain(&answer_out) {
             let _ = p.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         }
         let status = match output.status.code() {
@@ -631,6 +662,7 @@ impl Proc {
             (Output::Passthrough { .. }, _) => {
                 control_lines.lock().map(|c| c.clone()).unwrap_or_default()
             }
+            _ if answer_out.is_some() => answered.lock().map(|c| c.clone()).unwrap_or_default(),
             (_, Some((done, kept))) => {
                 let _ = done.recv_timeout(deadline.saturating_duration_since(Instant::now()));
                 std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()))

@@ -26,6 +26,52 @@ pub(super) fn spawn_feeder(
     }))
 }
 
+/// The threads of [`super::Proc::answer_on`]: one writes `head` into the child's stdin and
+/// keeps it open until the other, reading its stdout into `out`, sees `needle`; then `reply`
+/// goes and stdin closes (it closes anyway at the end of stdout). The receiver hears when
+/// stdout ended.
+pub(super) fn spawn_answer(
+    head: Vec<u8>,
+    mut w: std::io::PipeWriter,
+    mut r: std::io::PipeReader,
+    needle: Vec<u8>,
+    reply: Vec<u8>,
+    out: Arc<Mutex<Vec<u8>>>,
+) -> std::sync::mpsc::Receiver<()> {
+    let (heard, hear) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        // An error means the reader went away (the child exited early): nothing to do.
+        if w.write_all(&head).is_ok() && hear.recv().is_ok() {
+            let _ = w.write_all(&reply);
+        }
+    });
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut heard = Some(heard);
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+            let from = o.len().saturating_sub(needle.len());
+            o.extend_from_slice(&buf[..n]);
+            if heard.is_some() && o[from..].windows(needle.len()).any(|x| x == needle) {
+                if let Some(h) = heard.take() {
+                    let _ = h.send(());
+                }
+            }
+        }
+        // Dropping the sender closes the child's stdin unanswered.
+        drop(heard);
+        let _ = done.send(());
+    });
+    wait
+}
+
 /// A control marker and where the control lines found behind it go.
 pub(super) type Control = (Vec<u8>, Arc<Mutex<Vec<u8>>>);
 

@@ -198,3 +198,29 @@ fn demux_takes_marked_lines_out_across_any_split() {
         assert_eq!(lines, b"start\nexit 3\n", "chunk {chunk}");
     }
 }
+
+#[test]
+fn answer_on_replies_once_the_needle_is_out_and_stdin_closes_at_the_end() {
+    // The bytes first, then the reply once the needle (cut across writes) was printed.
+    let f = Proc::new("sh")
+        .args([
+            "-c",
+            "read -r a; printf 'x\\nBY'; sleep 0.1; printf 'E\\n'; read -r b; echo \"a=$a b=$b\"",
+        ])
+        .stdin("head\n")
+        .answer_on("BYE\n", "ok\n")
+        .timeout(Some(Duration::from_secs(20)))
+        .run()
+        .unwrap();
+    assert_eq!(f.stdout_str(), "x\nBYE\na=head b=ok\n");
+    assert!(!f.timed_out);
+    // No needle: stdin stays open while the child runs and closes when its stdout ends.
+    let f = Proc::new("sh")
+        .args(["-c", "echo one; exec 1>&-; read -r b; echo \"b=[$b]\" >&2"])
+        .answer_on("BYE\n", "ok\n")
+        .timeout(Some(Duration::from_secs(20)))
+        .run()
+        .unwrap();
+    assert_eq!(f.stdout_str(), "one\n");
+    assert_eq!(String::from_utf8_lossy(&f.stderr), "b=[]\n");
+}
