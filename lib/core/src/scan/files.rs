@@ -23,45 +23,87 @@ pub enum FileResult {
 
 /// Read and check one file; also its content's sha256 (hex), for the tree's fingerprint.
 pub fn scan_file(path: &Path, size: u64) -> std::io::Result<(FileResult, String)> {
+    let (r, sha) = scan_file_with(path, size, &mut Vec::new())?;
+    Ok((r, cache::hex(&sha)))
+}
+
+/// [`scan_file`] into a buffer the caller keeps (one per thread: no allocation per file).
+fn scan_file_with(
+    path: &Path,
+    size: u64,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(FileResult, [u8; 32])> {
     use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    buf.clear();
     if size > MAX_BYTES {
         // Not content-scanned, but hashed (streamed) all the same.
-        use std::io::Read;
         let mut h = Sha256::new();
-        let mut f = std::fs::File::open(path)?;
-        let mut buf = vec![0; 1 << 20];
+        buf.resize(1 << 20, 0);
         loop {
-            let n = f.read(&mut buf)?;
+            let n = f.read(buf)?;
             if n == 0 {
                 break;
             }
             h.update(&buf[..n]);
         }
-        return Ok((FileResult::TooLarge, cache::hex(&h.finalize())));
+        return Ok((FileResult::TooLarge, h.finalize().into()));
     }
-    let data = std::fs::read(path)?;
-    let sha = cache::hex(&Sha256::digest(&data));
-    if data.len() as u64 > MAX_BYTES {
-        return Ok((FileResult::TooLarge, sha));
+    // The size staging saw is the hint (File::read_to_end would stat again); one byte over
+    // the limit tells a file that grew past it.
+    buf.reserve(size as usize + 1);
+    (&mut f).take(MAX_BYTES + 1).read_to_end(buf)?;
+    if buf.len() as u64 > MAX_BYTES {
+        // Grew past the limit since staging: hash the rest too.
+        let mut h = Sha256::new();
+        h.update(&buf[..]);
+        std::io::copy(&mut f, &mut HashWriter(&mut h))?;
+        return Ok((FileResult::TooLarge, h.finalize().into()));
     }
-    if data[..data.len().min(BINARY_PROBE)].contains(&0) {
+    let sha = Sha256::digest(&buf[..]).into();
+    if buf[..buf.len().min(BINARY_PROBE)].contains(&0) {
         return Ok((FileResult::Binary, sha));
     }
-    Ok((FileResult::Scanned(scan_bytes(&data)), sha))
+    Ok((FileResult::Scanned(scan_bytes(buf)), sha))
+}
+
+struct HashWriter<'a>(&'a mut sha2::Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(self.0, b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The fingerprint of a tree: sha256 over each shipped file, sorted by path, as
 /// `path NUL mode(octal) NUL sha256(content) LF` (a symlink's content is its target).
 /// Two runs with the same fingerprint shipped the same files, modes and bytes.
 pub fn fingerprint(entries: &[(&Path, u32, &str)]) -> String {
+    fingerprint_of(entries.iter().map(|(p, m, s)| (*p, *m, s.as_bytes())))
+}
+
+fn fingerprint_of<'a>(entries: impl Iterator<Item = (&'a Path, u32, &'a [u8])>) -> String {
     use sha2::{Digest, Sha256};
+    use std::io::Write;
     use std::os::unix::ffi::OsStrExt;
-    let mut v: Vec<&(&Path, u32, &str)> = entries.iter().collect();
-    v.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
+    let mut v: Vec<(&[u8], u32, &[u8])> = entries
+        .map(|(p, m, s)| (p.as_os_str().as_bytes(), m, s))
+        .collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut h = Sha256::new();
+    let mut line = Vec::with_capacity(128);
     for (p, mode, sha) in v {
-        h.update(p.as_os_str().as_bytes());
-        h.update(format!("\0{mode:o}\0{sha}\n"));
+        line.clear();
+        line.extend_from_slice(p);
+        let _ = write!(line, "\0{mode:o}\0");
+        line.extend_from_slice(sha);
+        line.push(b'\n');
+        h.update(&line);
     }
     format!("sha256:{}", cache::hex(&h.finalize()))
 }
@@ -70,7 +112,7 @@ pub fn fingerprint(entries: &[(&Path, u32, &str)]) -> String {
 /// `cache_dir` when given. Unreadable files are errors: what cannot be read cannot be
 /// vouched for, and rsync could not send it either.
 pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<ScanRecord> {
-    let mut cache = cache_dir.map(|d| cache::Cache::load(d, &staged.root));
+    let cache = cache_dir.map(|d| cache::Cache::load(d, &staged.root));
     let files: Vec<&crate::sync::StagedFile> = staged.files.iter().filter(|f| !f.symlink).collect();
     let mut rec = ScanRecord {
         mode: Mode::Refuse.name().into(),
@@ -78,27 +120,38 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
         files: files.len() as u64,
         ..ScanRecord::default()
     };
-    // Stat everything; what the cache knows is reused, the rest is read in parallel.
-    let mut results: Vec<Option<(FileResult, String)>> = vec![None; files.len()];
-    let mut keys = Vec::with_capacity(files.len());
-    let mut todo = Vec::new();
-    // The stat staging made is the key: a file changed since is caught by rsync's own
-    // check too, and rescanned next time.
-    for (k, f) in files.iter().enumerate() {
-        let key = cache::Key {
+    // What the cache knows is reused (the stat staging made is the key: a file changed
+    // since is caught by rsync's own check too, and rescanned next time); the rest is read
+    // in parallel.
+    let keys: Vec<cache::Key> = files
+        .iter()
+        .map(|f| cache::Key {
             size: f.bytes,
             mtime_ns: f.mtime_ns,
             inode: f.inode,
-        };
-        match cache.as_ref().and_then(|c| c.get(&f.path, &key)) {
-            Some(r) => {
-                results[k] = Some(r);
-                rec.cached += 1;
+        })
+        .collect();
+    let mut results: Vec<Option<(FileResult, [u8; 32])>> = Vec::with_capacity(files.len());
+    let mut todo = Vec::new();
+    let mut in_order = true;
+    match &cache {
+        Some(c) => {
+            let mut look = c.lookup();
+            for (k, f) in files.iter().enumerate() {
+                let r = look.get(&f.path, &keys[k]);
+                if r.is_none() {
+                    todo.push(k);
+                }
+                results.push(r);
             }
-            None => todo.push(k),
+            in_order = look.in_order();
         }
-        keys.push(key);
+        None => {
+            results.resize_with(files.len(), || None);
+            todo.extend(0..files.len());
+        }
     }
+    rec.cached = (files.len() - todo.len()) as u64;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -106,17 +159,22 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
         .min(todo.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     #[allow(clippy::type_complexity)]
-    let scanned: Vec<Vec<(usize, std::io::Result<(FileResult, String)>)>> =
+    let scanned: Vec<Vec<(usize, std::io::Result<(FileResult, [u8; 32])>)>> =
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| {
                         let mut out = Vec::new();
+                        let (mut buf, mut path) = (Vec::new(), std::ffi::OsString::new());
                         loop {
                             let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&k) = todo.get(j) else { break };
-                            let f = files[k];
-                            out.push((k, scan_file(&staged.root.join(&f.path), keys[k].size)));
+                            path.clear();
+                            path.push(&staged.root);
+                            path.push("/");
+                            path.push(&files[k].path);
+                            let r = scan_file_with(Path::new(&path), keys[k].size, &mut buf);
+                            out.push((k, r));
                         }
                         out
                     })
@@ -134,38 +192,33 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
                 format!("scanning {} for secrets: {e}", files[k].path.display()),
             )
         })?;
-        if let Some(c) = cache.as_mut() {
-            c.put(&files[k].path, keys[k].clone(), &r.0, &r.1);
-        }
         rec.scanned += 1;
         results[k] = Some(r);
     }
-    let mut shas: Vec<String> = Vec::with_capacity(files.len());
-    for (k, r) in results.into_iter().enumerate() {
-        let Some((r, sha)) = r else {
-            shas.push(String::new());
-            continue;
-        };
-        shas.push(sha);
+    let done: Vec<&(FileResult, [u8; 32])> = results
+        .iter()
+        .map(|r| r.as_ref().expect("every file was looked up or read"))
+        .collect();
+    for (f, (r, _)) in files.iter().zip(&done) {
         match r {
             FileResult::Binary => rec.binary += 1,
             FileResult::TooLarge => rec.too_large += 1,
             FileResult::Scanned(hits) => {
                 for h in hits {
                     rec.findings.push(SecretFinding {
-                        path: crate::out::path_text(&files[k].path),
+                        path: crate::out::path_text(&f.path),
                         line: h.line,
                         column: h.column,
                         rule: h.rule.into(),
-                        preview: h.preview,
-                        allowed: allow.allows(&files[k].path, h.line),
+                        preview: h.preview.clone(),
+                        allowed: allow.allows(&f.path, h.line),
                     });
                 }
             }
         }
     }
     // Symlinks ship as links: their target is their content.
-    let links: Vec<(&Path, u32, String)> = staged
+    let links: Vec<(&Path, u32, [u8; 64])> = staged
         .files
         .iter()
         .filter(|f| f.symlink)
@@ -173,22 +226,29 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
             use sha2::{Digest, Sha256};
             use std::os::unix::ffi::OsStrExt;
             let target = std::fs::read_link(staged.root.join(&f.path)).unwrap_or_default();
-            (
-                f.path.as_path(),
-                f.mode,
-                cache::hex(&Sha256::digest(target.as_os_str().as_bytes())),
-            )
+            let sha: [u8; 32] = Sha256::digest(target.as_os_str().as_bytes()).into();
+            (f.path.as_path(), f.mode, cache::hex32(&sha))
         })
         .collect();
-    let mut entries: Vec<(&Path, u32, &str)> = files
-        .iter()
-        .zip(&shas)
-        .map(|(f, sha)| (f.path.as_path(), f.mode, sha.as_str()))
-        .collect();
-    entries.extend(links.iter().map(|(p, m, s)| (*p, *m, s.as_str())));
-    rec.fingerprint = Some(fingerprint(&entries));
+    let hexes: Vec<[u8; 64]> = done.iter().map(|(_, sha)| cache::hex32(sha)).collect();
+    rec.fingerprint = Some(fingerprint_of(
+        files
+            .iter()
+            .zip(&hexes)
+            .map(|(f, h)| (f.path.as_path(), f.mode, &h[..]))
+            .chain(links.iter().map(|(p, m, h)| (*p, *m, &h[..]))),
+    ));
+    // Rewritten only when it would differ: something read, or files gone or moved.
     if let Some(c) = cache {
-        c.save(&files.iter().map(|f| f.path.as_path()).collect::<Vec<_>>());
+        if rec.scanned > 0 || !in_order || c.len() != files.len() {
+            c.save(
+                files
+                    .iter()
+                    .zip(&keys)
+                    .zip(&done)
+                    .map(|((f, k), (r, sha))| (f.path.as_path(), k, r, sha)),
+            );
+        }
     }
     Ok(rec)
 }

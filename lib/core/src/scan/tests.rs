@@ -222,10 +222,66 @@ fn cache_skips_unchanged_files_and_rereads_changed_ones() {
     // A cached finding is still a finding; the cache holds no value.
     let r = scan(&staged, &allow, Some(cache.path())).unwrap();
     assert_eq!((r.scanned, r.cached, r.findings.len()), (0, 5, 1));
-    for e in std::fs::read_dir(cache.path()).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    for e in files {
+        // Binary: the masked preview is there as text, the value is not.
+        let text = String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned();
         assert!(!text.contains(&tok[6..]), "{text}");
-        assert!(text.contains("github-token"), "{text}");
+        assert!(text.contains(&r.findings[0].preview), "{text}");
+    }
+}
+
+#[test]
+fn the_cache_is_written_only_when_it_changes_and_a_damaged_one_is_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        std::fs::write(d.path().join(format!("f{i:02}.py")), format!("x = {i}\n")).unwrap();
+    }
+    std::fs::write(
+        d.path().join("k.py"),
+        format!("T = '{}'\n", rules::sample("ghp")),
+    )
+    .unwrap();
+    let allow = Allow::default();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let first = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((first.scanned, first.findings.len()), (21, 1));
+    let file = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let written = || std::fs::metadata(&file).unwrap().modified().unwrap();
+    let (t0, bytes0) = (written(), std::fs::read(&file).unwrap());
+    // All cached, in order: the same answer, the file left alone.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((r.scanned, r.cached), (0, 21));
+    assert_eq!(
+        (r.findings, r.fingerprint),
+        (first.findings.clone(), first.fingerprint.clone())
+    );
+    assert_eq!(written(), t0);
+    // A file gone: the rest still cached (out of line), the cache rewritten without it.
+    std::fs::remove_file(d.path().join("f03.py")).unwrap();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((r.scanned, r.cached, r.findings.len()), (0, 20, 1));
+    assert!(std::fs::read(&file).unwrap().len() < bytes0.len());
+    // Damaged (cut short, or one byte changed in a count): dropped, everything read again.
+    let good = std::fs::read(&file).unwrap();
+    for bad in [good[..good.len() - 3].to_vec(), {
+        let mut b = good.clone();
+        b[48] ^= 0x40;
+        b
+    }] {
+        std::fs::write(&file, &bad).unwrap();
+        let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+        assert_eq!((r.scanned, r.cached, r.findings.len()), (20, 0, 1));
+        assert_eq!(std::fs::read(&file).unwrap(), good);
     }
 }
 
