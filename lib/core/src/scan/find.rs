@@ -4,17 +4,67 @@
 use super::rules;
 use std::sync::OnceLock;
 
-/// The compiled rules: the set for the one pass, each rule alone for locating.
+/// The compiled rules: the needles every match holds one of, the set for the one pass,
+/// each rule alone for locating.
 pub(super) struct Compiled {
+    needles: Needles,
+    longest: usize,
     pub(super) set: regex::bytes::RegexSet,
     pub(super) each: Vec<regex::bytes::Regex>,
+}
+
+/// The needles' search: SIMD (Teddy) where the CPU has it, else an Aho-Corasick automaton.
+enum Needles {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl Compiled {
+    /// Whether `data`, lower-cased, holds a needle: a fast necessary condition for any
+    /// match (most source files hold none), lower-casing a chunk at a time on the stack.
+    fn may_match(&self, data: &[u8]) -> bool {
+        const CHUNK: usize = 16 << 10;
+        let mut buf = [0u8; CHUNK];
+        let mut start = 0;
+        loop {
+            let end = data.len().min(start + CHUNK);
+            let lower = &mut buf[..end - start];
+            for (l, b) in lower.iter_mut().zip(&data[start..end]) {
+                *l = b.to_ascii_lowercase();
+            }
+            let found = match &self.needles {
+                Needles::Packed(s) => s.find(&*lower).is_some(),
+                Needles::Automaton(a) => a.is_match(&*lower),
+            };
+            if found {
+                return true;
+            }
+            if end == data.len() {
+                return false;
+            }
+            // Overlap by a needle's length less one: a needle across the seam is found.
+            start = end - (self.longest - 1);
+        }
+    }
 }
 
 pub(super) fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
         let pats: Vec<&str> = rules::RULES.iter().map(|r| r.pattern).collect();
+        let needles: Vec<&str> = rules::RULES.iter().flat_map(|r| r.needs).copied().collect();
+        let packed = aho_corasick::packed::Config::new()
+            .builder()
+            .extend(&needles)
+            .build();
         Compiled {
+            needles: match packed {
+                Some(p) => Needles::Packed(p),
+                None => Needles::Automaton(
+                    aho_corasick::AhoCorasick::new(&needles).expect("the needles build"),
+                ),
+            },
+            longest: needles.iter().map(|n| n.len()).max().unwrap_or(1),
             // ASCII rules: Unicode word boundaries would keep the fast DFA off non-ASCII text.
             set: regex::bytes::RegexSetBuilder::new(&pats)
                 .unicode(false)
@@ -52,6 +102,14 @@ pub struct Hit {
 /// finding of a specific rule are dropped (the specific one says more).
 pub fn scan_bytes(data: &[u8]) -> Vec<Hit> {
     let c = compiled();
+    if !c.may_match(data) {
+        return Vec::new();
+    }
+    scan_matched(c, data)
+}
+
+/// [`scan_bytes`] past the needles.
+pub(super) fn scan_matched(c: &Compiled, data: &[u8]) -> Vec<Hit> {
     let matched = c.set.matches(data);
     if !matched.matched_any() {
         return Vec::new();

@@ -90,6 +90,48 @@ fn true_positives_are_exactly_the_pinned_list() {
 }
 
 #[test]
+fn the_needles_never_hide_a_finding() {
+    // Every rule's needles are lower case, and the corpus (both halves, expanded) and each
+    // sample find the same with the needles as with the regexes alone.
+    for r in rules::RULES {
+        assert!(!r.needs.is_empty(), "{}: no needles", r.name);
+        for n in r.needs {
+            assert_eq!(*n, n.to_ascii_lowercase(), "{}: {n:?}", r.name);
+        }
+    }
+    let c = compiled();
+    let mut texts: Vec<String> = rules::RULES.iter().map(|r| (r.sample)()).collect();
+    for half in ["positive", "negative"] {
+        texts.extend(files_in(half).into_iter().map(|(_, t)| expand(&t)));
+    }
+    let mut hits = 0;
+    for t in &texts {
+        let all = super::find::scan_matched(c, t.as_bytes());
+        hits += all.len();
+        assert_eq!(scan_bytes(t.as_bytes()), all, "{t}");
+        // In upper case too (the needles are matched case aside).
+        let up = t.to_ascii_uppercase();
+        assert_eq!(
+            scan_bytes(up.as_bytes()),
+            super::find::scan_matched(c, up.as_bytes())
+        );
+    }
+    assert!(hits >= 40, "{hits}");
+    // A secret across the seam of the needles' 16 KiB chunks, at every offset near it.
+    let tok = rules::sample("hf");
+    for pad in (16 << 10) - 40..(16 << 10) + 2 {
+        let text = format!("{}\nT = '{tok}'\n", "x".repeat(pad));
+        assert_eq!(
+            scan_bytes(text.as_bytes()).len(),
+            1,
+            "{pad}: the token after {pad} bytes"
+        );
+    }
+    // Text with no needle is not searched, and finds nothing.
+    assert_eq!(scan_bytes(b"import os\nRUN_ID = \"deadbeef\"\n"), []);
+}
+
+#[test]
 fn look_alikes_never_fire() {
     let mut fired = Vec::new();
     for (name, text) in files_in("negative") {
