@@ -7,6 +7,7 @@
 
 mod allow;
 pub mod cache;
+mod copy;
 mod files;
 mod find;
 pub mod rules;
@@ -14,6 +15,7 @@ mod ship;
 
 use crate::sync::Staged;
 pub use allow::{allow_entry, allow_for, Allow};
+pub use copy::{Copied, Copier};
 pub use files::{fingerprint, not_read, scan, scan_file, FileResult};
 pub use find::{scan_bytes, Hit};
 pub use runplz_protocol::{ScanRecord, SecretFinding, Tree};

@@ -62,17 +62,22 @@ pub fn again_before_sending(
     }
     let allow = allow_for(Some(job), flags)?;
     let rec = scan(staged, &allow, Some(&crate::state::scan_cache_dir()))?;
-    if rec.scanned == 0 {
+    // A finding answered by the cache counts too: another scan (a pre-commit hook) may
+    // have read a file changed since the run's own.
+    let bad = mode == Mode::Refuse && refused(&rec).next().is_some();
+    if rec.scanned == 0 && !bad {
         return Ok(());
     }
-    crate::out::note(
-        tool,
-        format_args!(
-            "{} file(s) changed or appeared since the run's secret scan: scanned again",
-            rec.scanned
-        ),
-    );
-    if mode == Mode::Refuse && refused(&rec).next().is_some() {
+    if rec.scanned > 0 {
+        crate::out::note(
+            tool,
+            format_args!(
+                "{} file(s) changed or appeared since the run's secret scan: scanned again",
+                rec.scanned
+            ),
+        );
+    }
+    if bad {
         return Err(CliError::new(
             Exit::Usage,
             refusal(&rec, Some(job.origin.as_str())).replacen(
