@@ -23,19 +23,19 @@ pub enum FileResult {
 
 /// Read and check one file; also its content's sha256 (hex), for the tree's fingerprint.
 pub fn scan_file(path: &Path, size: u64) -> std::io::Result<(FileResult, String)> {
-    let (r, sha) = scan_file_with(path, size, &mut Vec::new())?;
+    let (r, sha) = scan_file_with(std::fs::File::open(path)?, size, &mut Vec::new())?;
     Ok((r, cache::hex(&sha)))
 }
 
-/// [`scan_file`] into a buffer the caller keeps (one per thread: no allocation per file).
+/// [`scan_file`] of an open file into a buffer the caller keeps (one per thread: no
+/// allocation per file).
 fn scan_file_with(
-    path: &Path,
+    mut f: std::fs::File,
     size: u64,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<(FileResult, [u8; 32])> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     buf.clear();
     if size > MAX_BYTES {
         // Not content-scanned, but hashed (streamed) all the same.
@@ -66,6 +66,27 @@ fn scan_file_with(
         return Ok((FileResult::Binary, sha));
     }
     Ok((FileResult::Scanned(scan_bytes(buf)), sha))
+}
+
+/// Open `root/rel` for reading, relative to the open `root_dir` where there is one: the
+/// kernel then walks only `rel`'s components (no allocation, the path on the stack).
+fn open_in(
+    root_dir: Option<&std::fs::File>,
+    root: &Path,
+    rel: &Path,
+) -> std::io::Result<std::fs::File> {
+    use nix::fcntl::{openat, OFlag};
+    match root_dir {
+        Some(d) => openat(
+            d,
+            rel,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from),
+        None => std::fs::File::open(root.join(rel)),
+    }
 }
 
 struct HashWriter<'a>(&'a mut sha2::Sha256);
@@ -158,6 +179,7 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
         .clamp(1, 8)
         .min(todo.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let root_dir = std::fs::File::open(&staged.root).ok();
     #[allow(clippy::type_complexity)]
     let scanned: Vec<Vec<(usize, std::io::Result<(FileResult, [u8; 32])>)>> =
         std::thread::scope(|s| {
@@ -165,15 +187,12 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
                 .map(|_| {
                     s.spawn(|| {
                         let mut out = Vec::new();
-                        let (mut buf, mut path) = (Vec::new(), std::ffi::OsString::new());
+                        let mut buf = Vec::new();
                         loop {
                             let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&k) = todo.get(j) else { break };
-                            path.clear();
-                            path.push(&staged.root);
-                            path.push("/");
-                            path.push(&files[k].path);
-                            let r = scan_file_with(Path::new(&path), keys[k].size, &mut buf);
+                            let r = open_in(root_dir.as_ref(), &staged.root, &files[k].path)
+                                .and_then(|f| scan_file_with(f, keys[k].size, &mut buf));
                             out.push((k, r));
                         }
                         out

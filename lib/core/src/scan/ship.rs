@@ -139,7 +139,8 @@ pub fn after_shipping(
             crate::sync::some_paths(&changed, 5)
         ),
     );
-    let mut again = scan(&now, allow, Some(&crate::state::scan_cache_dir()))?;
+    // Not through the cache: written from this short list, it would forget every other file.
+    let mut again = scan(&now, allow, None)?;
     again.mode = rec.mode.clone();
     if rec.mode == Mode::Refuse.name() && refused(&again).next().is_some() {
         let mut msg = refusal(&again, None);
