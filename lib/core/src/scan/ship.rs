@@ -106,28 +106,42 @@ pub fn after_shipping(
     allow: &Allow,
     refuse_exit: Exit,
 ) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
     if rec.mode == Mode::Off.name() {
         return Ok(());
     }
-    let mut now = staged.clone();
+    // One stat per file, relative to the open root (the kernel walks only the relative
+    // path), and only the changed files copied.
+    let root_dir = std::fs::File::open(&staged.root).ok();
+    let mut files = Vec::new();
     let mut changed = Vec::new();
-    now.files.retain_mut(|f| {
-        if f.symlink {
-            return false;
-        }
-        let Ok(md) = staged.root.join(&f.path).symlink_metadata() else {
+    for f in staged.files.iter().filter(|f| !f.symlink) {
+        let Some((size, mtime_ns, inode, regular)) = stat_in(root_dir.as_ref(), staged, &f.path)
+        else {
             // Gone: rsync said so (a vanished file) and nothing of it was sent.
-            return false;
+            continue;
         };
-        let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-        if (md.len(), mtime_ns, md.ino()) == (f.bytes, f.mtime_ns, f.inode) {
-            return false;
+        if (size, mtime_ns, inode) == (f.bytes, f.mtime_ns, f.inode) {
+            continue;
         }
-        (f.bytes, f.mtime_ns, f.inode) = (md.len(), mtime_ns, md.ino());
         changed.push(f.path.clone());
-        md.is_file()
-    });
+        if regular {
+            files.push(crate::sync::StagedFile {
+                bytes: size,
+                mtime_ns,
+                inode,
+                ..f.clone()
+            });
+        }
+    }
+    let now = Staged {
+        root: staged.root.clone(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        files,
+        secrets: Vec::new(),
+        tracked_secrets: Vec::new(),
+        git: staged.git,
+        warnings: Vec::new(),
+    };
     if changed.is_empty() {
         return Ok(());
     }
@@ -155,6 +169,38 @@ pub fn after_shipping(
         crate::out::warn(tool, w);
     }
     Ok(())
+}
+
+/// `root/rel`'s (size, mtime ns, inode, is a regular file), not following a symlink; `None`
+/// when it is gone.
+fn stat_in(
+    root_dir: Option<&std::fs::File>,
+    staged: &Staged,
+    rel: &std::path::Path,
+) -> Option<(u64, i128, u64, bool)> {
+    use nix::sys::stat::{fstatat, SFlag};
+    use std::os::unix::fs::MetadataExt;
+    match root_dir {
+        Some(d) => {
+            let st = fstatat(d, rel, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+            let regular = st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits();
+            Some((
+                st.st_size as u64,
+                i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+                st.st_ino,
+                regular,
+            ))
+        }
+        None => {
+            let md = staged.root.join(rel).symlink_metadata().ok()?;
+            Some((
+                md.len(),
+                i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+                md.ino(),
+                md.is_file(),
+            ))
+        }
+    }
 }
 
 /// The findings that are not allowed.
