@@ -863,9 +863,6 @@ fn stdin_for(
             // Staged again, so scanned again (what changed since the run's scan is read;
             // the rest is in the cache), and each file copied as it was read.
             let staged = sync::stage(&p.job.ship_root, &excludes)?;
-            for w in staged.all_warnings() {
-                out::warn(TOOL, w);
-            }
             let copier = crate::scan::Copier::for_run(TOOL, &staged, &p.job, &p.allow_secrets)?;
             image::write_context_tar(&staged, &copier, &dockerfile, file.as_file(), None)
                 .context("building the docker build context")?;

@@ -79,8 +79,10 @@ impl Copier {
         let what = || format!("reading {} for the build context", f.path.display());
         let mut file = std::fs::File::open(&path).with_context(what)?;
         buf.clear();
-        if f.bytes > MAX_BYTES {
-            let md = file.metadata().with_context(what)?;
+        // By its size now: one staged large that has shrunk since is read (and, changed,
+        // searched) like any other.
+        let md = file.metadata().with_context(what)?;
+        if md.len() > MAX_BYTES {
             return Ok(Copied::Large(file, md));
         }
         (&mut file)
