@@ -293,8 +293,8 @@ fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
 }
 
 /// A program first on PATH (in the returned folder) that, on its first call, appends the
-/// token line `T = "TOK"` to `file` (leaving `mark`), logs its first argument to `log`, and
-/// then runs the real `prog`.
+/// token line `T = "TOK"` to `file` (made if missing; the returned mark shows it ran), logs
+/// its first argument to `calls` there, and then runs the real `prog`.
 fn pasting_wrapper(prog: &str, file: &Path, tok: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let w = shm_tempdir();
     let real = String::from_utf8(
@@ -320,15 +320,18 @@ fn pasting_wrapper(prog: &str, file: &Path, tok: &str) -> (tempfile::TempDir, st
     (w, mark)
 }
 
-/// Exit 2: what changed since the run's scan holds the token (line 3 of train.py).
-fn assert_refused_late(out: &std::process::Output, mark: &Path, tok: &str) {
+/// Exit 2: what changed since the run's scan holds the token at `place`.
+fn assert_refused_late(out: &std::process::Output, mark: &Path, tok: &str, place: &str) {
     let err = stderr(out);
     assert!(mark.exists(), "the wrapper did not run: {err}");
     assert!(
         err.contains("refusing to ship what changed since the run's scan: 1 secret found"),
         "{err}"
     );
-    assert!(err.contains("train.py:3:6: huggingface-token"), "{err}");
+    assert!(
+        err.contains(&format!("{place}: huggingface-token")),
+        "{err}"
+    );
     assert!(!err.contains(&tok[5..]), "the token in stderr");
 }
 
@@ -341,13 +344,13 @@ fn modal_scans_again_what_changed_between_its_scan_and_the_build_context() {
     ));
     fix(w.repo.path());
     // The Python that runplz asks for its modal version (after the scan, before the build
-    // context is staged) pastes the token in first.
-    let (py, mark) = pasting_wrapper("python3", &w.repo.path().join("train.py"), &tok);
+    // context is staged) first writes a new file holding the token.
+    let (py, mark) = pasting_wrapper("python3", &w.repo.path().join("late.py"), &tok);
     let mut c = w.runplz(&["modal", "job.json", "--json"]);
     c.env("HF_TOKEN", &tok)
         .env("RUNPLZ_MODAL_PYTHON", py.path().join("python3"));
     let out = run_expect(&mut c, 2);
-    assert_refused_late(&out, &mark, &tok);
+    assert_refused_late(&out, &mark, &tok, "late.py:1:6");
     assert_eq!(
         w.sandboxes(),
         Vec::<serde_json::Value>::new(),
@@ -387,7 +390,7 @@ fn local_docker_scans_again_what_changed_between_its_scan_and_the_build_context(
             .args(["local", "job.json", "--json"]),
         2,
     );
-    assert_refused_late(&out, &mark, &tok);
+    assert_refused_late(&out, &mark, &tok, "train.py:3:6");
     let calls = std::fs::read_to_string(wrap.path().join("calls")).unwrap();
     assert!(
         !calls.lines().any(|l| l == "build"),
