@@ -25,6 +25,7 @@ pub struct Copier {
 }
 
 /// One file as read by [`Copier::read`].
+#[derive(Debug)]
 pub enum Copied {
     /// Its bytes are in the buffer; the metadata is the file's after the read.
     Bytes(std::fs::Metadata),

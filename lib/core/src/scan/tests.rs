@@ -382,3 +382,61 @@ fn write_expanded_corpus() {
         }
     }
 }
+
+#[test]
+fn the_copier_checks_a_changed_file_by_the_jobs_mode_and_allow_list() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("a.py");
+    std::fs::write(&p, "x = 1\n").unwrap();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let f = &staged.files[0];
+    let tok = rules::sample("hf");
+    let job = |sync: &str| {
+        crate::job::parse(
+            &format!(r#"{{"name": "c", "image": {{"from_registry": "x"}}, "run": "true", "sync": {sync}}}"#),
+            "job.json",
+            d.path(),
+        )
+        .unwrap()
+    };
+    let copier = |sync: &str, allow: &[&str]| {
+        let list: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+        Copier::new(
+            "test",
+            Some(&job(sync)),
+            Allow::new(&list, |_| "--allow-secret".into()).unwrap(),
+            runplz_protocol::Exit::Refused,
+        )
+    };
+    let mut buf = Vec::new();
+    // Unchanged: its bytes, not searched (the scan vouched for them).
+    assert!(matches!(
+        copier("{}", &[]).read(&staged.root, f, &mut buf).unwrap(),
+        Copied::Bytes(_)
+    ));
+    assert_eq!(buf, b"x = 1\n");
+    std::fs::write(&p, format!("x = 1\nT = '{tok}'\n")).unwrap();
+    let want = format!("x = 1\nT = '{tok}'\n").into_bytes();
+    // Changed, refuse: refused; allowed by path and line, or warn, or off: the new bytes.
+    let err = copier("{}", &[])
+        .read(&staged.root, f, &mut buf)
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("a.py:2:6: huggingface-token"),
+        "{err:#}"
+    );
+    for (sync, allow) in [
+        ("{}", &["a.py:2"][..]),
+        (r#"{"secret_scan": "warn"}"#, &[][..]),
+        (r#"{"secret_scan": "off"}"#, &[][..]),
+    ] {
+        buf.clear();
+        let r = copier(sync, allow).read(&staged.root, f, &mut buf);
+        assert!(matches!(r, Ok(Copied::Bytes(_))), "{sync} {allow:?}");
+        assert_eq!(buf, want, "{sync}");
+    }
+    // Allowed on another line only: still refused.
+    assert!(copier("{}", &["a.py:1"])
+        .read(&staged.root, f, &mut buf)
+        .is_err());
+}
