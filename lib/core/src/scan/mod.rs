@@ -1,7 +1,8 @@
 //! The content scan: every file that would ship (the list [`crate::sync::stage()`] decides)
 //! is searched for secret shapes ([`rules::RULES`]) before anything leaves the machine.
-//! One pass per file checks every rule (a `RegexSet`); only the rules that matched are run
-//! again to find where. Results are cached per file by (path, size, mtime ns, inode) in the
+//! A file whose lower-cased text holds none of the rules' needles is done; otherwise one
+//! pass checks every rule (a `RegexSet`) and only the rules that matched are run again to
+//! find where. Results are cached per file by (path, size, mtime ns, inode) in the
 //! state folder, so an unchanged file is never read twice. Findings are masked: rule, place
 //! and a preview of the public prefix, never the value.
 
