@@ -291,3 +291,109 @@ fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
     let on_box = b.ssh("cat runplz/scanlate/train.py runplz-runs/*/train.py 2>/dev/null || true");
     assert!(!on_box.contains(&tok[5..]), "the token reached the box");
 }
+
+/// A program first on PATH (in the returned folder) that, on its first call, appends the
+/// token line `T = "TOK"` to `file` (made if missing; the returned mark shows it ran), logs
+/// its first argument to `calls` there, and then runs the real `prog`.
+fn pasting_wrapper(prog: &str, file: &Path, tok: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let w = shm_tempdir();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", &format!("command -v {prog}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mark = w.path().join("pasted");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\n[ -e '{m}' ] || {{ : > '{m}'; printf '%s' 'T = \"{tok}\"\n' >> '{f}'; }}\nexec {real} \"$@\"\n",
+        log = w.path().join("calls").display(),
+        m = mark.display(),
+        f = file.display(),
+        real = real.trim()
+    );
+    let p = w.path().join(prog);
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (w, mark)
+}
+
+/// Exit 2: what changed since the run's scan holds the token at `place`.
+fn assert_refused_late(out: &std::process::Output, mark: &Path, tok: &str, place: &str) {
+    let err = stderr(out);
+    assert!(mark.exists(), "the wrapper did not run: {err}");
+    assert!(
+        err.contains("refusing to ship what changed since the run's scan: 1 secret found"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{place}: huggingface-token")),
+        "{err}"
+    );
+    assert!(!err.contains(&tok[5..]), "the token in stderr");
+}
+
+#[test]
+fn modal_scans_again_what_changed_between_its_scan_and_the_build_context() {
+    let tok = sample("hf");
+    let w = ModalWorld::new(&format!(
+        r#"{{"name": "scanmodallate", "image": {{"from_registry": "python:3.11-slim"}},
+            "run": "{RUN}", "pass_env": ["HF_TOKEN"], "timeout": 60}}"#
+    ));
+    fix(w.repo.path());
+    // The Python that runplz asks for its modal version (after the scan, before the build
+    // context is staged) first writes a new file holding the token.
+    let (py, mark) = pasting_wrapper("python3", &w.repo.path().join("late.py"), &tok);
+    let mut c = w.runplz(&["modal", "job.json", "--json"]);
+    c.env("HF_TOKEN", &tok)
+        .env("RUNPLZ_MODAL_PYTHON", py.path().join("python3"));
+    let out = run_expect(&mut c, 2);
+    assert_refused_late(&out, &mark, &tok, "late.py:1:6");
+    assert_eq!(
+        w.sandboxes(),
+        Vec::<serde_json::Value>::new(),
+        "a sandbox was made"
+    );
+}
+
+#[test]
+fn local_docker_scans_again_what_changed_between_its_scan_and_the_build_context() {
+    let base = std::env::var("RUNPLZ_TEST_DOCKER_BASE").expect(
+        "the docker tests need an engine: run `eval \"$(scripts/podman-env)\"` first (scripts/test does)",
+    );
+    let world = TestEnv::new();
+    let tok = sample("hf");
+    let d = shm_tempdir();
+    let job = serde_json::json!({
+        "name": "scandockerlate", "image": {"from_registry": base},
+        "run": "true", "local": {"network": "none"},
+    });
+    std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
+    fix(d.path());
+    // docker's first call (runplz checks the engine, after the scan) pastes the token in
+    // before the build context is staged.
+    let (wrap, mark) = pasting_wrapper("docker", &d.path().join("train.py"), &tok);
+    let out = run_expect(
+        world
+            .cmd("runplz")
+            .current_dir(d.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    wrap.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .args(["local", "job.json", "--json"]),
+        2,
+    );
+    assert_refused_late(&out, &mark, &tok, "train.py:3:6");
+    let calls = std::fs::read_to_string(wrap.path().join("calls")).unwrap();
+    assert!(
+        !calls.lines().any(|l| l == "build"),
+        "docker build ran: {calls}"
+    );
+}

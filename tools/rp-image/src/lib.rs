@@ -182,15 +182,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         let staged = runplz_core::sync::stage(&job.ship_root, &excludes)?;
         let allow = runplz_core::scan::allow_for(Some(&job), &[])?;
         runplz_core::scan::before_shipping("rp-image", &staged, Some(&job), &allow, Exit::Refused)?;
+        // Exactly the list scanned, each file as the scan read it.
+        let copier = runplz_core::scan::Copier::new("rp-image", Some(&job), allow, Exit::Refused);
         let file = std::fs::File::create(path)
             .map_err(|e| anyhow::anyhow!("writing the build context to {}: {e}", path.display()))?;
-        image::write_context_tar(
-            &job,
-            &excludes,
+        let written = image::write_context_tar(
+            &staged,
+            &copier,
             &text,
             std::io::BufWriter::new(file),
             Some(path),
-        )?;
+        );
+        if written.is_err() {
+            // No half context (nor one a refusal stopped) is left for docker to take.
+            let _ = std::fs::remove_file(path);
+        }
+        written?;
     }
     if cli.json {
         let record = match cli.format {

@@ -235,14 +235,21 @@ pub fn archive_path(run_id: &str) -> PathBuf {
 }
 
 /// Stage the repo minus the secret and cache excludes (rp-sync's own code) into a private
-/// temp folder: Modal's build context is that folder, so a `.env` can never reach it.
+/// temp folder: Modal's build context is that folder, so a `.env` can never reach it. The
+/// list is scanned again (what changed since the run's scan is read; the rest is in the
+/// cache) and each file is copied as it was read, not linked: an edit to the repo while
+/// Modal uploads cannot reach the context unscanned. Files over the scan's size limit
+/// (never content-scanned) are hard-linked where they can be.
 pub fn stage_context(p: &Prepared) -> Result<(tempfile::TempDir, crate::sync::Staged)> {
+    use std::os::unix::fs::PermissionsExt;
     let excludes = crate::sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
     let staged = crate::sync::stage(&p.job.ship_root, &excludes)?;
+    let copier = crate::scan::Copier::for_run("runplz", &staged, &p.job, &p.allow_secrets)?;
     let dir = tempfile::Builder::new()
         .prefix("runplz-modal-")
         .tempdir()
         .context("creating the Modal build context folder")?;
+    let mut buf = Vec::new();
     for f in &staged.files {
         let from = staged.root.join(&f.path);
         let to = dir.path().join(&f.path);
@@ -255,8 +262,27 @@ pub fn stage_context(p: &Prepared) -> Result<(tempfile::TempDir, crate::sync::St
                 .with_context(|| format!("reading the link {}", from.display()))?;
             std::os::unix::fs::symlink(&target, &to)
                 .with_context(|| format!("linking {}", to.display()))?;
-        } else if std::fs::hard_link(&from, &to).is_err() {
-            std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+            continue;
+        }
+        match copier.read(&staged.root, f, &mut buf)? {
+            crate::scan::Copied::Large(..) => {
+                if std::fs::hard_link(&from, &to).is_err() {
+                    std::fs::copy(&from, &to)
+                        .with_context(|| format!("copying {}", from.display()))?;
+                }
+            }
+            crate::scan::Copied::Bytes(md) => {
+                // The copy keeps the file's mode and mtime, as a link would.
+                use std::io::Write;
+                use std::os::unix::fs::MetadataExt;
+                let write = || -> std::io::Result<()> {
+                    let mut o = std::fs::File::create_new(&to)?;
+                    o.write_all(&buf)?;
+                    o.set_modified(md.modified()?)?;
+                    o.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
+                };
+                write().with_context(|| format!("writing {}", to.display()))?;
+            }
         }
     }
     Ok((dir, staged))

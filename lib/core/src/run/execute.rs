@@ -955,7 +955,11 @@ fn stdin_for(
             let dockerfile = image::dockerfile(&p.job)?;
             let file = tempfile::NamedTempFile::new().context("creating a temp file")?;
             let excludes = sync::job_excludes_to(&p.job, &p.job.ship_root, &p.outputs);
-            image::write_context_tar(&p.job, &excludes, &dockerfile, file.as_file(), None)
+            // Staged again, so scanned again (what changed since the run's scan is read;
+            // the rest is in the cache), and each file copied as it was read.
+            let staged = sync::stage(&p.job.ship_root, &excludes)?;
+            let copier = crate::scan::Copier::for_run(TOOL, &staged, &p.job, &p.allow_secrets)?;
+            image::write_context_tar(&staged, &copier, &dockerfile, file.as_file(), None)
                 .context("building the docker build context")?;
             Ok((
                 Some(exec::Input::File(file.path().to_path_buf())),

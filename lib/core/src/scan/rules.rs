@@ -27,6 +27,9 @@ pub struct Rule {
     pub name: &'static str,
     /// The bytes regex.
     pub pattern: &'static str,
+    /// Lower-case strings of which every match holds one (case aside): a file whose
+    /// lower-cased text holds none is not searched with the regexes at all.
+    pub needs: &'static [&'static str],
     /// How many leading bytes of the secret a preview shows.
     pub shown: usize,
     /// What else must hold.
@@ -125,6 +128,7 @@ const PEM: &str = r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:
 pub static RULES: &[Rule] = &[
     Rule {
         name: "private-key",
+        needs: &["private key"],
         pattern: PEM,
         shown: 11,
         check: Check::None,
@@ -132,6 +136,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "putty-private-key",
+        needs: &["putty-user-key-file-"],
         pattern: r"(?m)^PuTTY-User-Key-File-[23]: [a-z0-9-]+\r?$",
         shown: 20,
         check: Check::None,
@@ -139,6 +144,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "aws-access-key-id",
+        needs: &["akia", "asia", "abia", "acca"],
         pattern: r"\b(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
         shown: 6,
         check: Check::Random { prefix: 4 },
@@ -146,6 +152,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "aws-secret-access-key",
+        needs: &["aws"],
         pattern: r#"(?i:aws_?secret_?(?:access_?)?key)\\?["']?\s*(?::|=|=>)\s*\\?["']?(?P<s>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         shown: 2,
         check: Check::Random { prefix: 0 },
@@ -153,6 +160,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "gcp-service-account",
+        needs: &["private_key_id"],
         pattern: r#"\\?"private_key_id\\?"\s*:\s*\\?"(?P<s>[0-9a-f]{40})\\?""#,
         shown: 2,
         check: Check::None,
@@ -160,6 +168,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "azure-storage-key",
+        needs: &["accountkey="],
         pattern: r"AccountKey=(?P<s>[A-Za-z0-9+/]{86}==)",
         shown: 2,
         check: Check::Random { prefix: 0 },
@@ -172,6 +181,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "github-token",
+        needs: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
         pattern: r"\b(?P<s>gh[pousr]_[A-Za-z0-9]{36})\b",
         shown: 6,
         check: Check::Random { prefix: 4 },
@@ -179,6 +189,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "github-fine-grained-token",
+        needs: &["github_pat_"],
         pattern: r"\b(?P<s>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b",
         shown: 13,
         check: Check::Random { prefix: 11 },
@@ -186,6 +197,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "gitlab-token",
+        needs: &["glpat-"],
         pattern: r"\b(?P<s>glpat-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)",
         shown: 8,
         check: Check::Random { prefix: 6 },
@@ -193,6 +205,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "huggingface-token",
+        needs: &["hf_"],
         pattern: r"\b(?P<s>hf_[A-Za-z0-9]{34})\b",
         shown: 5,
         check: Check::Random { prefix: 3 },
@@ -200,6 +213,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "openai-key",
+        needs: &["t3blbkfj"],
         pattern: r"\b(?P<s>sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,})",
         shown: 5,
         check: Check::Random { prefix: 3 },
@@ -207,6 +221,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "anthropic-key",
+        needs: &["sk-ant-"],
         pattern: r"\b(?P<s>sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,})",
         shown: 9,
         check: Check::Random { prefix: 13 },
@@ -214,6 +229,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "slack-token",
+        needs: &["xox"],
         pattern: r"\b(?P<s>xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{10,})",
         shown: 7,
         check: Check::Random { prefix: 5 },
@@ -221,6 +237,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "stripe-live-key",
+        needs: &["k_live_"],
         pattern: r"\b(?P<s>[rs]k_live_[A-Za-z0-9]{24,})",
         shown: 10,
         check: Check::Random { prefix: 8 },
@@ -228,6 +245,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "pypi-token",
+        needs: &["pypi-ageichlwas5vcmc"],
         pattern: r"\b(?P<s>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})",
         shown: 7,
         check: Check::None,
@@ -235,6 +253,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "npm-token",
+        needs: &["npm_"],
         pattern: r"\b(?P<s>npm_[A-Za-z0-9]{36})\b",
         shown: 6,
         check: Check::Random { prefix: 4 },
@@ -242,6 +261,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "modal-token",
+        needs: &["ak-", "as-"],
         pattern: r"(?m)(?:^|[^A-Za-z0-9_-])(?P<s>a[ks]-[A-Za-z0-9]{22})\b",
         shown: 5,
         check: Check::Random { prefix: 3 },
@@ -249,6 +269,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "wandb-netrc",
+        needs: &["api.wandb.ai"],
         pattern: r"machine\s+api\.wandb\.ai\s+(?:login\s+\S+\s+)?password\s+(?P<s>[0-9a-f]{40})\b",
         shown: 2,
         check: Check::None,
@@ -261,6 +282,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "wandb-login",
+        needs: &["wandb"],
         pattern: r"wandb\s+login\s+(?:--?[a-z-]+(?:[= ][^\s-]\S*)?\s+)*(?P<s>[0-9a-f]{40})\b",
         shown: 2,
         check: Check::None,
@@ -268,6 +290,9 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "secret-assignment",
+        needs: &[
+            "token", "secret", "_key", "-key", "apikey", "_pat", "_pwd", "passw",
+        ],
         pattern: concat!(
             r#"(?P<n>(?i:[A-Za-z0-9_.-]*(?:token|secret|[_-]key|apikey|_pat|_pwd|passw(?:or)?d[A-Za-z0-9_]*)s?))"#,
             r#"\\?["']?\]?\s*(?::=|=>|:|=)\s*(?:[a-z]?\\?["'])?"#,

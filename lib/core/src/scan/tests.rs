@@ -1,6 +1,7 @@
+use super::find::compiled;
 use super::*;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scan")
@@ -86,6 +87,48 @@ fn true_positives_are_exactly_the_pinned_list() {
     for ext in [".py", ".yaml", ".toml", ".json", ".ipynb", ".sh", ".js"] {
         assert!(want.iter().any(|w| w.contains(&format!("{ext}:"))), "{ext}");
     }
+}
+
+#[test]
+fn the_needles_never_hide_a_finding() {
+    // Every rule's needles are lower case, and the corpus (both halves, expanded) and each
+    // sample find the same with the needles as with the regexes alone.
+    for r in rules::RULES {
+        assert!(!r.needs.is_empty(), "{}: no needles", r.name);
+        for n in r.needs {
+            assert_eq!(*n, n.to_ascii_lowercase(), "{}: {n:?}", r.name);
+        }
+    }
+    let c = compiled();
+    let mut texts: Vec<String> = rules::RULES.iter().map(|r| (r.sample)()).collect();
+    for half in ["positive", "negative"] {
+        texts.extend(files_in(half).into_iter().map(|(_, t)| expand(&t)));
+    }
+    let mut hits = 0;
+    for t in &texts {
+        let all = super::find::scan_matched(c, t.as_bytes());
+        hits += all.len();
+        assert_eq!(scan_bytes(t.as_bytes()), all, "{t}");
+        // In upper case too (the needles are matched case aside).
+        let up = t.to_ascii_uppercase();
+        assert_eq!(
+            scan_bytes(up.as_bytes()),
+            super::find::scan_matched(c, up.as_bytes())
+        );
+    }
+    assert!(hits >= 40, "{hits}");
+    // A secret across the seam of the needles' 16 KiB chunks, at every offset near it.
+    let tok = rules::sample("hf");
+    for pad in (16 << 10) - 40..(16 << 10) + 2 {
+        let text = format!("{}\nT = '{tok}'\n", "x".repeat(pad));
+        assert_eq!(
+            scan_bytes(text.as_bytes()).len(),
+            1,
+            "{pad}: the token after {pad} bytes"
+        );
+    }
+    // Text with no needle is not searched, and finds nothing.
+    assert_eq!(scan_bytes(b"import os\nRUN_ID = \"deadbeef\"\n"), []);
 }
 
 #[test]
@@ -221,10 +264,66 @@ fn cache_skips_unchanged_files_and_rereads_changed_ones() {
     // A cached finding is still a finding; the cache holds no value.
     let r = scan(&staged, &allow, Some(cache.path())).unwrap();
     assert_eq!((r.scanned, r.cached, r.findings.len()), (0, 5, 1));
-    for e in std::fs::read_dir(cache.path()).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    for e in files {
+        // Binary: the masked preview is there as text, the value is not.
+        let text = String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned();
         assert!(!text.contains(&tok[6..]), "{text}");
-        assert!(text.contains("github-token"), "{text}");
+        assert!(text.contains(&r.findings[0].preview), "{text}");
+    }
+}
+
+#[test]
+fn the_cache_is_written_only_when_it_changes_and_a_damaged_one_is_dropped() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        std::fs::write(d.path().join(format!("f{i:02}.py")), format!("x = {i}\n")).unwrap();
+    }
+    std::fs::write(
+        d.path().join("k.py"),
+        format!("T = '{}'\n", rules::sample("ghp")),
+    )
+    .unwrap();
+    let allow = Allow::default();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let first = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((first.scanned, first.findings.len()), (21, 1));
+    let file = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let written = || std::fs::metadata(&file).unwrap().modified().unwrap();
+    let (t0, bytes0) = (written(), std::fs::read(&file).unwrap());
+    // All cached, in order: the same answer, the file left alone.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((r.scanned, r.cached), (0, 21));
+    assert_eq!(
+        (r.findings, r.fingerprint),
+        (first.findings.clone(), first.fingerprint.clone())
+    );
+    assert_eq!(written(), t0);
+    // A file gone: the rest still cached (out of line), the cache rewritten without it.
+    std::fs::remove_file(d.path().join("f03.py")).unwrap();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+    assert_eq!((r.scanned, r.cached, r.findings.len()), (0, 20, 1));
+    assert!(std::fs::read(&file).unwrap().len() < bytes0.len());
+    // Damaged (cut short, or one byte changed in a count): dropped, everything read again.
+    let good = std::fs::read(&file).unwrap();
+    for bad in [good[..good.len() - 3].to_vec(), {
+        let mut b = good.clone();
+        b[48] ^= 0x40;
+        b
+    }] {
+        std::fs::write(&file, &bad).unwrap();
+        let r = scan(&staged, &allow, Some(cache.path())).unwrap();
+        assert_eq!((r.scanned, r.cached, r.findings.len()), (20, 0, 1));
+        assert_eq!(std::fs::read(&file).unwrap(), good);
     }
 }
 
@@ -282,4 +381,62 @@ fn write_expanded_corpus() {
             std::fs::write(to.join(name), expand(&text)).unwrap();
         }
     }
+}
+
+#[test]
+fn the_copier_checks_a_changed_file_by_the_jobs_mode_and_allow_list() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("a.py");
+    std::fs::write(&p, "x = 1\n").unwrap();
+    let staged = crate::sync::stage(d.path(), &[]).unwrap();
+    let f = &staged.files[0];
+    let tok = rules::sample("hf");
+    let job = |sync: &str| {
+        crate::job::parse(
+            &format!(r#"{{"name": "c", "image": {{"from_registry": "x"}}, "run": "true", "sync": {sync}}}"#),
+            "job.json",
+            d.path(),
+        )
+        .unwrap()
+    };
+    let copier = |sync: &str, allow: &[&str]| {
+        let list: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+        Copier::new(
+            "test",
+            Some(&job(sync)),
+            Allow::new(&list, |_| "--allow-secret".into()).unwrap(),
+            runplz_protocol::Exit::Refused,
+        )
+    };
+    let mut buf = Vec::new();
+    // Unchanged: its bytes, not searched (the scan vouched for them).
+    assert!(matches!(
+        copier("{}", &[]).read(&staged.root, f, &mut buf).unwrap(),
+        Copied::Bytes(_)
+    ));
+    assert_eq!(buf, b"x = 1\n");
+    std::fs::write(&p, format!("x = 1\nT = '{tok}'\n")).unwrap();
+    let want = format!("x = 1\nT = '{tok}'\n").into_bytes();
+    // Changed, refuse: refused; allowed by path and line, or warn, or off: the new bytes.
+    let err = copier("{}", &[])
+        .read(&staged.root, f, &mut buf)
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("a.py:2:6: huggingface-token"),
+        "{err:#}"
+    );
+    for (sync, allow) in [
+        ("{}", &["a.py:2"][..]),
+        (r#"{"secret_scan": "warn"}"#, &[][..]),
+        (r#"{"secret_scan": "off"}"#, &[][..]),
+    ] {
+        buf.clear();
+        let r = copier(sync, allow).read(&staged.root, f, &mut buf);
+        assert!(matches!(r, Ok(Copied::Bytes(_))), "{sync} {allow:?}");
+        assert_eq!(buf, want, "{sync}");
+    }
+    // Allowed on another line only: still refused.
+    assert!(copier("{}", &["a.py:1"])
+        .read(&staged.root, f, &mut buf)
+        .is_err());
 }
