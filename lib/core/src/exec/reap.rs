@@ -36,23 +36,30 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
 rp_pids() {
   rp_i=$1 rp_g=${2:-} rp_o=${3:-}
-  rp_c=$(grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null)
-  for rp_d in /proc/[0-9]*; do
-    rp_p=${rp_d#/proc/}
-    [ "$rp_p" != "$$" ] && [ -O "$rp_d" ] || continue
-    rp_s=
-    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
-    rp_s=${rp_s##*) }
-    [ "${rp_s%% *}" = Z ] && continue
-    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_e=${rp_t#* }; rp_t=${rp_t%% *}; rp_e=${rp_e%% *}
-    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
-    if [ -n "$rp_g" ] && [ "$rp_e" = "$rp_g" ]; then echo "$rp_p"; continue; fi
-    case "
-$rp_c
-" in *"
-$rp_d/environ
-"*) echo "$rp_p" ;; esac
-  done
+  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" '
+    function rp_stat(  t) {
+      rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
+      t = rp_b
+      if (!sub(/.*\) /, "", t) || split(t, f, " ") < 20) { if (++rp_n > 3) { rp_b = ""; rp_n = 0 } return 0 }
+      p = rp_b; sub(/ .*/, "", p)
+      comm = rp_b; sub(/^[0-9]+ \(/, "", comm); sub(/\) [^)]*$/, "", comm)
+      rp_b = ""; rp_n = 0
+      return p ~ /^[0-9]+$/
+    }
+    function rp_mine(q,  l, u) {
+      if (!(q in rp_own)) {
+        rp_own[q] = 0
+        while ((getline l < ("/proc/" q "/status")) > 0) if (l ~ /^Uid:/) { split(l, u); rp_own[q] = (u[3] == rp_uid) }
+        close("/proc/" q "/status")
+      }
+      return rp_own[q]
+    }
+    BEGIN { while ((getline l < "/proc/self/status") > 0) if (l ~ /^Uid:/) { split(l, u); rp_uid = u[3] } close("/proc/self/status") }
+    !s { if ($0 == "/") s = 1; else { sub(/^\/proc\//, ""); sub(/\/environ$/, ""); c[$0] = 1 }; next }
+    !rp_stat() { next }
+    p == me || f[1] == "Z" { next }
+    g != "" && f[3] == g { if (o == "" && rp_mine(p)) print p; next }
+    ((g != "" && f[4] == g) || (p in c)) && rp_mine(p) { print p }'
 }
 rp_stop() {
   rp_si=$1 rp_sn=$2 rp_sg=${3:-} rp_sk=${4:-TERM}
@@ -87,31 +94,39 @@ rp_stop() {
 /// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
 /// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
 pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
-  rp_xs=$1 rp_xk=" $2 " rp_xt= rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
-  for rp_d in /proc/[0-9]*; do
-    [ -O "$rp_d" ] || continue
-    rp_s=
-    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
-    rp_c=${rp_s%) *}; rp_c=${rp_c#*(}
-    case $rp_c in *[!A-Za-z0-9._-]*) rp_c=other ;; esac
-    rp_s=${rp_s##*) }
-    rp_xt="$rp_xt${rp_d#/proc/} $rp_c $rp_s
-"
-  done
-  printf '%s' "$rp_xt" | awk -v since="$rp_xs" -v skip="$rp_xk" -v me="$$" '
-    $3 != "Z" { pp[$1] = $4; sid[$1] = $6; st[$1] = $22; cm[$1] = $2; n[++k] = $1 }
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" '
+    function rp_stat(  t) {
+      rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
+      t = rp_b
+      if (!sub(/.*\) /, "", t) || split(t, f, " ") < 20) { if (++rp_n > 3) { rp_b = ""; rp_n = 0 } return 0 }
+      p = rp_b; sub(/ .*/, "", p)
+      comm = rp_b; sub(/^[0-9]+ \(/, "", comm); sub(/\) [^)]*$/, "", comm)
+      rp_b = ""; rp_n = 0
+      return p ~ /^[0-9]+$/
+    }
+    function rp_mine(q,  l, u) {
+      if (!(q in rp_own)) {
+        rp_own[q] = 0
+        while ((getline l < ("/proc/" q "/status")) > 0) if (l ~ /^Uid:/) { split(l, u); rp_own[q] = (u[3] == rp_uid) }
+        close("/proc/" q "/status")
+      }
+      return rp_own[q]
+    }
+    BEGIN { while ((getline l < "/proc/self/status") > 0) if (l ~ /^Uid:/) { split(l, u); rp_uid = u[3] } close("/proc/self/status") }
+    rp_stat() && f[1] != "Z" { pp[p] = f[2]; sid[p] = f[4]; st[p] = f[20]; cm[p] = comm; n[++k] = p }
     END {
       for (i = 1; i <= k; i++) {
         p = n[i]
-        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ")) continue
+        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ") || !rp_mine(p)) continue
         q = pp[p]; j = 0
-        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64) { q = pp[q]; j++ }
-        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
+        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64 && rp_mine(q)) { q = pp[q]; j++ }
+        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0) && rp_mine(q))) print p
       }
-    }' | while read -r rp_p; do
+    }' | { rp_xg=; while read -r rp_p; do
+    [ -n "$rp_xg" ] || rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
     [ "$(cat "/proc/$rp_p/cgroup" 2>/dev/null)" = "$rp_xg" ] || continue
     grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
-  done
+  done; }
 }
 rp_tell() {
   rp_xl=$(rp_escapers "$1" "$2")
