@@ -20,7 +20,9 @@ pub fn shell_name(signal: Signal) -> &'static str {
 /// The environment variable every job process carries.
 pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
-/// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
+/// POSIX shell functions for the box (a Linux /proc, awk and GNU or busybox grep are assumed;
+/// one awk pass over every `/proc/*/stat`, as a shell loop per process costs tens of ms; a
+/// process is "of this user" when its effective uid is ours):
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
 ///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
 ///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
