@@ -14,7 +14,7 @@
 use super::remote::MARK;
 use crate::error::CliError;
 use crate::ssh::{remote_dir_word, Ssh};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -231,19 +231,6 @@ fn snapshot_script(src: &str, snap: &str) -> String {
         src = remote_dir_word(src),
         m = super::remote::MANIFEST,
     )
-}
-
-/// Remove a run's copy on the box, shielded from Ctrl-C (part of a run's clean-up).
-pub fn remove_snapshot(ssh: &Ssh, snap: &str) -> Result<()> {
-    let f = ssh
-        .command(&format!("rm -rf -- {}", remote_dir_word(snap)))
-        .shielded()
-        .timeout(Some(Duration::from_secs(60)))
-        .run()?;
-    if !f.status.success() {
-        bail!("{}", f.tail(5).trim());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
