@@ -21,8 +21,8 @@ pub fn shell_name(signal: Signal) -> &'static str {
 pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
 /// POSIX shell functions for the box (a Linux /proc, awk and GNU or busybox grep are assumed;
-/// one awk pass over every `/proc/*/stat`, as a shell loop per process costs tens of ms; a
-/// process is "of this user" when its effective uid is ours):
+/// the user's `/proc/*/stat` are read by one `cat` and parsed by one awk: the shell's `read`
+/// of each costs tens of ms where the user has many processes, as root has):
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
 ///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
 ///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
@@ -38,7 +38,9 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
 rp_pids() {
   rp_i=$1 rp_g=${2:-} rp_o=${3:-}
-  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" '
+  rp_f=
+  for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
+  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /dev/null $rp_f 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" '
     function rp_stat(  t) {
       rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
       t = rp_b
@@ -48,20 +50,11 @@ rp_pids() {
       rp_b = ""; rp_n = 0
       return p ~ /^[0-9]+$/
     }
-    function rp_mine(q,  l, u) {
-      if (!(q in rp_own)) {
-        rp_own[q] = 0
-        while ((getline l < ("/proc/" q "/status")) > 0) if (l ~ /^Uid:/) { split(l, u); rp_own[q] = (u[3] == rp_uid) }
-        close("/proc/" q "/status")
-      }
-      return rp_own[q]
-    }
-    BEGIN { while ((getline l < "/proc/self/status") > 0) if (l ~ /^Uid:/) { split(l, u); rp_uid = u[3] } close("/proc/self/status") }
     !s { if ($0 == "/") s = 1; else { sub(/^\/proc\//, ""); sub(/\/environ$/, ""); c[$0] = 1 }; next }
     !rp_stat() { next }
     p == me || f[1] == "Z" { next }
-    g != "" && f[3] == g { if (o == "" && rp_mine(p)) print p; next }
-    ((g != "" && f[4] == g) || (p in c)) && rp_mine(p) { print p }'
+    g != "" && f[3] == g { if (o == "") print p; next }
+    ((g != "" && f[4] == g) || (p in c)) { print p }'
 }
 rp_stop() {
   rp_si=$1 rp_sn=$2 rp_sg=${3:-} rp_sk=${4:-TERM}
@@ -96,7 +89,9 @@ rp_stop() {
 /// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
 /// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
 pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" '
+  rp_f=
+  for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
+  cat /dev/null $rp_f 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" '
     function rp_stat(  t) {
       rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
       t = rp_b
@@ -106,23 +101,14 @@ pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
       rp_b = ""; rp_n = 0
       return p ~ /^[0-9]+$/
     }
-    function rp_mine(q,  l, u) {
-      if (!(q in rp_own)) {
-        rp_own[q] = 0
-        while ((getline l < ("/proc/" q "/status")) > 0) if (l ~ /^Uid:/) { split(l, u); rp_own[q] = (u[3] == rp_uid) }
-        close("/proc/" q "/status")
-      }
-      return rp_own[q]
-    }
-    BEGIN { while ((getline l < "/proc/self/status") > 0) if (l ~ /^Uid:/) { split(l, u); rp_uid = u[3] } close("/proc/self/status") }
     rp_stat() && f[1] != "Z" { pp[p] = f[2]; sid[p] = f[4]; st[p] = f[20]; cm[p] = comm; n[++k] = p }
     END {
       for (i = 1; i <= k; i++) {
         p = n[i]
-        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ") || !rp_mine(p)) continue
+        if (p == me || st[p] + 0 < since + 0 || index(skip, " " sid[p] " ")) continue
         q = pp[p]; j = 0
-        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64 && rp_mine(q)) { q = pp[q]; j++ }
-        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0) && rp_mine(q))) print p
+        while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64) { q = pp[q]; j++ }
+        if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
       }
     }' | { rp_xg=; while read -r rp_p; do
     [ -n "$rp_xg" ] || rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
