@@ -583,3 +583,65 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
     assert_eq!(json(&out)["ending"]["step"], "probe");
     assert_eq!(b.ssh("ls -a ~ | grep -c '^runplz' || true").trim(), "0");
 }
+
+/// The ssh calls of a `runplz ssh` run of an unchanged tree (issue #14: each is a round
+/// trip; 11 before): the probe; the sync's lock, which also brings the box's manifest; its
+/// rsync; the run's copy; the venv step; the job (one call: it ends while the launch follows
+/// it); the outputs' listing and rsync; one call that removes both the outputs and the run's
+/// copy on the box. Not counted: `-O exit`, closing the connection.
+#[test]
+fn an_unchanged_run_on_a_box_costs_a_known_number_of_ssh_calls() {
+    let b = SshBox::start();
+    let d = job_dir(&native_job("echo hi > \"$RUNPLZ_OUT/r.txt\"", ""));
+    let t = shm_tempdir();
+    let calls = t.path().join("calls");
+    let bin = t.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let real = Command::new("sh")
+        .args(["-c", "command -v ssh"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let shim = bin.join("ssh");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\necho >> '{}'\nexec '{real}' \"$@\"\n",
+            calls.display(),
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = || {
+        let _ = std::fs::remove_file(&calls);
+        let mut c = runplz(d.path(), &["ssh", "job.json"]);
+        c.args(b.tool_args()).env("PATH", &path);
+        let out = run_expect(&mut c, 0);
+        assert_eq!(json(&out)["outputs"]["files"], 1);
+        let log = std::fs::read_to_string(&calls).unwrap_or_default();
+        let n = log
+            .lines()
+            .filter(|l| !l.is_empty() && !l.contains(" -O "))
+            .count();
+        (n, log)
+    };
+    // The first run ships the tree; the second finds it unchanged.
+    run();
+    let (n, log) = run();
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
+        "hi\n"
+    );
+    assert_eq!(
+        b.ssh("ls -A ~/.runplz/runs; ls -A ~/runplz-out 2>/dev/null; ls -A ~/runplz"),
+        "t\n",
+        "{log}"
+    );
+    assert_eq!(n, 9, "{log}");
+}

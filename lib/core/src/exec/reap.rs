@@ -20,7 +20,9 @@ pub fn shell_name(signal: Signal) -> &'static str {
 /// The environment variable every job process carries.
 pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 
-/// POSIX shell functions for the box (a Linux /proc and GNU or busybox grep are assumed):
+/// POSIX shell functions for the box (a Linux /proc, awk and GNU or busybox grep are assumed;
+/// the user's `/proc/*/stat` are read by one `cat` and parsed by one awk: the shell's `read`
+/// of each costs tens of ms where the user has many processes, as root has):
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
 ///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
 ///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
@@ -36,23 +38,23 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
 rp_pids() {
   rp_i=$1 rp_g=${2:-} rp_o=${3:-}
-  rp_c=$(grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null)
-  for rp_d in /proc/[0-9]*; do
-    rp_p=${rp_d#/proc/}
-    [ "$rp_p" != "$$" ] && [ -O "$rp_d" ] || continue
-    rp_s=
-    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
-    rp_s=${rp_s##*) }
-    [ "${rp_s%% *}" = Z ] && continue
-    rp_t=${rp_s#* }; rp_t=${rp_t#* }; rp_e=${rp_t#* }; rp_t=${rp_t%% *}; rp_e=${rp_e%% *}
-    if [ -n "$rp_g" ] && [ "$rp_t" = "$rp_g" ]; then [ -n "$rp_o" ] || echo "$rp_p"; continue; fi
-    if [ -n "$rp_g" ] && [ "$rp_e" = "$rp_g" ]; then echo "$rp_p"; continue; fi
-    case "
-$rp_c
-" in *"
-$rp_d/environ
-"*) echo "$rp_p" ;; esac
-  done
+  rp_f=
+  for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
+  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /dev/null $rp_f 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" '
+    function rp_stat(  t) {
+      rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
+      t = rp_b
+      if (!sub(/.*\) /, "", t) || split(t, f, " ") < 20) { if (++rp_n > 3) { rp_b = ""; rp_n = 0 } return 0 }
+      p = rp_b; sub(/ .*/, "", p)
+      comm = rp_b; sub(/^[0-9]+ \(/, "", comm); sub(/\) [^)]*$/, "", comm)
+      rp_b = ""; rp_n = 0
+      return p ~ /^[0-9]+$/
+    }
+    !s { if ($0 == "/") s = 1; else { sub(/^\/proc\//, ""); sub(/\/environ$/, ""); c[$0] = 1 }; next }
+    !rp_stat() { next }
+    p == me || f[1] == "Z" { next }
+    g != "" && f[3] == g { if (o == "") print p; next }
+    ((g != "" && f[4] == g) || (p in c)) { print p }'
 }
 rp_stop() {
   rp_si=$1 rp_sn=$2 rp_sg=${3:-} rp_sk=${4:-TERM}
@@ -87,19 +89,19 @@ rp_stop() {
 /// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
 /// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
 pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
-  rp_xs=$1 rp_xk=" $2 " rp_xt= rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
-  for rp_d in /proc/[0-9]*; do
-    [ -O "$rp_d" ] || continue
-    rp_s=
-    read -r rp_s 2>/dev/null < "$rp_d/stat" || continue
-    rp_c=${rp_s%) *}; rp_c=${rp_c#*(}
-    case $rp_c in *[!A-Za-z0-9._-]*) rp_c=other ;; esac
-    rp_s=${rp_s##*) }
-    rp_xt="$rp_xt${rp_d#/proc/} $rp_c $rp_s
-"
-  done
-  printf '%s' "$rp_xt" | awk -v since="$rp_xs" -v skip="$rp_xk" -v me="$$" '
-    $3 != "Z" { pp[$1] = $4; sid[$1] = $6; st[$1] = $22; cm[$1] = $2; n[++k] = $1 }
+  rp_f=
+  for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
+  cat /dev/null $rp_f 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" '
+    function rp_stat(  t) {
+      rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
+      t = rp_b
+      if (!sub(/.*\) /, "", t) || split(t, f, " ") < 20) { if (++rp_n > 3) { rp_b = ""; rp_n = 0 } return 0 }
+      p = rp_b; sub(/ .*/, "", p)
+      comm = rp_b; sub(/^[0-9]+ \(/, "", comm); sub(/\) [^)]*$/, "", comm)
+      rp_b = ""; rp_n = 0
+      return p ~ /^[0-9]+$/
+    }
+    rp_stat() && f[1] != "Z" { pp[p] = f[2]; sid[p] = f[4]; st[p] = f[20]; cm[p] = comm; n[++k] = p }
     END {
       for (i = 1; i <= k; i++) {
         p = n[i]
@@ -108,10 +110,11 @@ pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
         while ((q in st) && st[q] + 0 >= since + 0 && q != me && j < 64) { q = pp[q]; j++ }
         if (q == 1 || ((q in cm) && cm[q] == "systemd" && !(st[q] + 0 >= since + 0))) print p
       }
-    }' | while read -r rp_p; do
+    }' | { rp_xg=; while read -r rp_p; do
+    [ -n "$rp_xg" ] || rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
     [ "$(cat "/proc/$rp_p/cgroup" 2>/dev/null)" = "$rp_xg" ] || continue
     grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
-  done
+  done; }
 }
 rp_tell() {
   rp_xl=$(rp_escapers "$1" "$2")

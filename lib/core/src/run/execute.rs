@@ -194,6 +194,8 @@ fn go(
         // Enough to reach the box again once this runplz is gone (`runplz collect RUN`).
         t.save(|s| s.update(|r| r.handle.ssh = Some(ssh.handle())));
     }
+    // Folders on the box to remove at the end, in one ssh call (see `remove_on_box`).
+    let mut leftovers: Vec<String> = Vec::new();
     let mut ran = None;
     let mut lost = false;
     let mut res = Ok(());
@@ -255,7 +257,18 @@ fn go(
                 ..
             } if !array.is_empty() => {
                 // A sweep's job array brings each member's outputs back itself.
-                res = array_run(t, steps, command, array, p, run_id, *nodes, ssh, json);
+                res = array_run(
+                    t,
+                    steps,
+                    command,
+                    array,
+                    p,
+                    run_id,
+                    *nodes,
+                    ssh,
+                    json,
+                    &mut leftovers,
+                );
                 break;
             }
             Step::Job {
@@ -297,7 +310,7 @@ fn go(
     }
     // Outputs come back once the job was reached; a failed set-up step has none.
     if let (Some(c), true) = (steps.collect(), reached) {
-        let collected = collect_outputs(t, c, p, &steps.outputs, ssh, run_id);
+        let collected = collect_outputs(t, c, p, &steps.outputs, ssh, run_id, &mut leftovers);
         if let (true, true, Some(ssh)) = (lost, collected, ssh) {
             // A fresh connection worked, so the box is up: the job may well be too.
             out::warn(TOOL, still_running(ssh, run_id));
@@ -305,8 +318,18 @@ fn go(
     }
     // A detached job runs from the run's copy: `runplz collect` removes it.
     let detached = t.record.ending == RunEnding::Detached;
-    if let (Some(snap), Some(ssh), false) = (snapshot, ssh, detached) {
-        remove_snapshot(ssh, &snap, lost);
+    if let (Some(snap), false) = (snapshot, detached) {
+        if lost {
+            out::warn(
+                TOOL,
+                format!("left the run's code in ~/{snap} on the box, as the job may still be running there; remove it once it is done"),
+            );
+        } else {
+            leftovers.push(snap);
+        }
+    }
+    if let Some(ssh) = ssh {
+        remove_on_box(ssh, &leftovers);
     }
     res
 }
@@ -324,6 +347,7 @@ fn array_run(
     nodes: u32,
     ssh: Option<&Ssh>,
     json: bool,
+    leftovers: &mut Vec<String>,
 ) -> Result<()> {
     let parallel = p.array.as_ref().map_or(1, |a| a.parallel);
     let ends = crate::slurm::array::array_step(t, command, tasks, parallel, p, run_id, nodes, ssh)
@@ -345,7 +369,7 @@ fn array_run(
         t.record.ending = rec.ending;
         if let Some(c) = steps.collect() {
             t.record.outputs = None;
-            collect_outputs(t, c, p, &task.outputs, ssh, &task.run_id);
+            collect_outputs(t, c, p, &task.outputs, ssh, &task.run_id, leftovers);
         }
         rec.ending = std::mem::replace(&mut t.record.ending, RunEnding::Unknown);
         rec.outputs = t.record.outputs.take();
@@ -384,18 +408,37 @@ fn array_run(
     Ok(())
 }
 
-/// Remove the run's own copy of the shipped tree (shielded), unless contact with the job
-/// was lost: it may still be running there.
-fn remove_snapshot(ssh: &Ssh, snap: &str, lost: bool) {
-    if lost {
-        out::warn(
-            TOOL,
-            format!("left the run's code in ~/{snap} on the box, as the job may still be running there; remove it once it is done"),
-        );
+/// Remove these folders (home-relative) on the box, the collected outputs and the run's
+/// copy of the shipped tree, in one ssh call (shielded: a Ctrl-C now must not leave half of
+/// them behind for nothing); each one that stays is named.
+fn remove_on_box(ssh: &Ssh, dirs: &[String]) {
+    if dirs.is_empty() {
         return;
     }
-    if let Err(e) = sync::snapshot::remove_snapshot(ssh, snap) {
-        out::warn(TOOL, format!("could not remove ~/{snap} on the box: {e:#}"));
+    // Each failure's index on stdout.
+    let script: String = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("rm -rf -- {} || echo {i}\n", crate::ssh::remote_dir_word(d)))
+        .collect();
+    let res = ssh
+        .command(&script)
+        .shielded()
+        .timeout(Some(CLEANUP_LIMIT))
+        .run();
+    let (failed, why): (Vec<usize>, String) = match &res {
+        Ok(f) if f.status.success() => (
+            String::from_utf8_lossy(&f.stdout)
+                .split_whitespace()
+                .filter_map(|i| i.parse().ok())
+                .collect(),
+            f.tail(5).trim().to_string(),
+        ),
+        Ok(f) => ((0..dirs.len()).collect(), f.tail(5).trim().to_string()),
+        Err(e) => ((0..dirs.len()).collect(), format!("{e:#}")),
+    };
+    for d in failed.into_iter().filter_map(|i| dirs.get(i)) {
+        out::warn(TOOL, format!("could not remove ~/{d} on the box: {why}"));
     }
 }
 
@@ -780,10 +823,11 @@ fn collect_outputs(
     to: &Path,
     ssh: Option<&Ssh>,
     run_id: &str,
+    leftovers: &mut Vec<String>,
 ) -> bool {
     let started_at = t.started_at;
     let res = t.step(S::Collect, || {
-        collect_step(c, p, to, ssh, run_id, started_at)
+        collect_step(c, p, to, ssh, run_id, started_at, leftovers)
             .inspect(|m| crate::progress::totals(crate::progress::moved(m.files, m.bytes)))
     });
     match res {
@@ -814,6 +858,7 @@ fn collect_step(
     ssh: Option<&Ssh>,
     run_id: &str,
     started_at: SystemTime,
+    leftovers: &mut Vec<String>,
 ) -> Result<Moved> {
     match (c, ssh) {
         (Collect::Rsync { parent }, Some(ssh)) => {
@@ -826,17 +871,9 @@ fn collect_step(
             for w in got.warnings.iter().chain(&got.notes()) {
                 out::warn(TOOL, w);
             }
-            // Back here whole: the box's copy goes (shielded: a Ctrl-C now must not leave
-            // half of it behind for nothing).
-            let rm = format!("rm -rf -- {}", crate::ssh::remote_dir_word(&from));
-            let gone = ssh
-                .command(&rm)
-                .shielded()
-                .timeout(Some(CLEANUP_LIMIT))
-                .run();
-            if !gone.is_ok_and(|f| f.status.success()) {
-                out::warn(TOOL, format!("could not remove ~/{from} on the box"));
-            }
+            // Back here whole: the box's copy goes (see `remove_on_box`; with the run's
+            // code, in the same call, where that goes too).
+            leftovers.push(from);
             Ok(Moved {
                 dir: Some(to.display().to_string()),
                 files: got.files as u64,

@@ -179,16 +179,22 @@ fn ask_then_up(
             // Asked here too: it costs a process start.
             local_rsync_version();
             let mut warnings = Vec::new();
-            let lock = snapshot
-                .map(|_| snapshot::SyncLock::take(ssh, dest, &mut warnings))
-                .transpose()?;
-            let f = step(
-                ssh,
-                &remote::prepare_script(dest),
-                None,
-                &format!("preparing {where_}"),
-            )?;
-            Ok((lock, warnings, f))
+            let prepare = remote::prepare_script(dest);
+            // The box is asked in the lock's own call, once the lock is held; on its own
+            // only where that call did not bring the answer back.
+            let (lock, asked) = match snapshot {
+                Some(_) => {
+                    let (l, a) =
+                        snapshot::SyncLock::take(ssh, dest, Some(&prepare), &mut warnings)?;
+                    (Some(l), a)
+                }
+                None => (None, None),
+            };
+            let out = match asked {
+                Some(a) => a,
+                None => step(ssh, &prepare, None, &format!("preparing {where_}"))?.stdout,
+            };
+            Ok((lock, warnings, out))
         });
         let staged = stage();
         let early = early
@@ -199,8 +205,7 @@ fn ask_then_up(
     let staged = staged?;
     let (lock, mut warnings, f) = early?;
     crate::out::timing("sync", "stage and prepare", t0);
-    let prepared =
-        remote::parse_prepared(&f.stdout).with_context(|| format!("preparing {where_}"))?;
+    let prepared = remote::parse_prepared(&f).with_context(|| format!("preparing {where_}"))?;
     let mut tr = transfer(ssh, &staged, dest, &prepared, snapshot.is_none())?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {

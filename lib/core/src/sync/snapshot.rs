@@ -14,7 +14,7 @@
 use super::remote::MARK;
 use crate::error::CliError;
 use crate::ssh::{remote_dir_word, Ssh};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use runplz_protocol::Exit;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -23,18 +23,22 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// The lock file for syncs into `dest` (in [`crate::ssh::remote_path`]'s form), private to
-/// the box user: `~/.runplz/locks/sync-<key of dest>`.
-fn lock_script(dest: &str) -> String {
+/// the box user: `~/.runplz/locks/sync-<key of dest>`. With `then`, that script runs once
+/// the lock is answered (in a subshell), its output ended by `end` (see [`SyncLock::take`]).
+fn lock_script(dest: &str, then: Option<(&str, &str)>) -> String {
     use sha2::{Digest, Sha256};
     let key: String = Sha256::digest(dest.as_bytes())[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+    let then = then
+        .map(|(script, end)| format!("(\n{script}\n)\nprintf '\\000\\000%s\\n' {end}\n"))
+        .unwrap_or_default();
     format!(
         "umask 077\nl=\"$HOME/.runplz/locks\"\nmkdir -p -- \"$l\" || exit 1\nchmod go= -- \"$HOME/.runplz\" \"$l\" 2>/dev/null || :\n\
          printf '%s\\n' {MARK}\n\
          if command -v flock >/dev/null 2>&1; then\n  exec 9>>\"$l/sync-{key}\"\n  if flock 9; then echo locked; else echo failed; fi\nelse\n  echo nolock\nfi\n\
-         exec cat >/dev/null\n"
+         {then}exec cat >/dev/null\n"
     )
 }
 
@@ -48,13 +52,28 @@ impl SyncLock {
     /// Wait for the lock on syncs into `dest`. Without `flock` on the box (or when it
     /// fails) a warning goes to `warnings` and the lock holds nothing. A signal meanwhile
     /// stops the wait: exit 128+n.
-    pub fn take(ssh: &Ssh, dest: &str, warnings: &mut Vec<String>) -> Result<SyncLock> {
+    ///
+    /// With `then`, a script that reads the box (the sync's [`super::remote::prepare_script`])
+    /// runs in the same call once the lock is answered, which saves its round trip; its
+    /// stdout comes back (`None` when the call broke before its end).
+    pub fn take(
+        ssh: &Ssh,
+        dest: &str,
+        then: Option<&str>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(SyncLock, Option<Vec<u8>>)> {
         use std::os::unix::process::CommandExt;
+        // What ends the script's output: NULs (no manifest holds two in a row) and a nonce.
+        let end = format!("rp-sync-end-{:016x}", fastrand::u64(..));
+        let sentinel = format!("\0\0{end}\n").into_bytes();
         let mut c = std::process::Command::new("ssh");
         c.args(ssh.options())
             .args(["-T", "--"])
             .arg(ssh.destination())
-            .arg(crate::ssh::posix_command(&lock_script(dest)))
+            .arg(crate::ssh::posix_command(&lock_script(
+                dest,
+                then.map(|t| (t, end.as_str())),
+            )))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -66,20 +85,36 @@ impl SyncLock {
         let stdin = child.stdin.take().context("ssh's stdin")?;
         let stdout = child.stdout.take().context("ssh's stdout")?;
         let (tx, rx) = mpsc::channel();
+        let wants = then.is_some();
         std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = Vec::new();
             let mut marked = false;
             let mut answer = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
+            while matches!(r.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                let l =
+                    String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
+                line.clear();
                 if marked {
-                    answer = Some(line);
+                    answer = Some(l);
                     break;
                 }
-                marked = line == MARK;
+                marked = l == MARK;
             }
-            let _ = tx.send(answer);
+            let mut then_out = None;
+            if answer.is_some() && wants {
+                let mut buf = Vec::new();
+                while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                    if buf.ends_with(&sentinel) {
+                        buf.truncate(buf.len() - sentinel.len());
+                        then_out = Some(buf);
+                        break;
+                    }
+                }
+            }
+            let _ = tx.send((answer, then_out));
         });
-        let answer = loop {
+        let (answer, then_out) = loop {
             if let Some(sig) = crate::process::pending_signal() {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -91,7 +126,7 @@ impl SyncLock {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(a) => break a,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break (None, None),
             }
         };
         let who = ssh.destination();
@@ -101,9 +136,12 @@ impl SyncLock {
             ));
         };
         match answer.as_deref() {
-            Some("locked") => Ok(SyncLock {
-                child: Some((child, stdin)),
-            }),
+            Some("locked") => Ok((
+                SyncLock {
+                    child: Some((child, stdin)),
+                },
+                then_out,
+            )),
             other => {
                 unlocked(
                     match other {
@@ -115,7 +153,7 @@ impl SyncLock {
                 );
                 drop(stdin);
                 finish(child);
-                Ok(SyncLock { child: None })
+                Ok((SyncLock { child: None }, then_out))
             }
         }
     }
@@ -195,19 +233,6 @@ fn snapshot_script(src: &str, snap: &str) -> String {
     )
 }
 
-/// Remove a run's copy on the box, shielded from Ctrl-C (part of a run's clean-up).
-pub fn remove_snapshot(ssh: &Ssh, snap: &str) -> Result<()> {
-    let f = ssh
-        .command(&format!("rm -rf -- {}", remote_dir_word(snap)))
-        .shielded()
-        .timeout(Some(Duration::from_secs(60)))
-        .run()?;
-    if !f.status.success() {
-        bail!("{}", f.tail(5).trim());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,7 +289,7 @@ mod tests {
 
     #[test]
     fn lock_script_keys_by_folder() {
-        assert_ne!(lock_script("runplz/a"), lock_script("runplz/b"));
-        assert!(lock_script("runplz/a").contains("flock 9"));
+        assert_ne!(lock_script("runplz/a", None), lock_script("runplz/b", None));
+        assert!(lock_script("runplz/a", None).contains("flock 9"));
     }
 }
