@@ -425,3 +425,50 @@ fn slurm_detach_over_ssh_keeps_the_code_until_collect_brings_the_outputs() {
     ));
     assert_eq!(left.trim(), "", "left on the login node: {left}");
 }
+
+/// An attached slurm run keeps the job's output here as it follows it: `<run id>.log`, the
+/// job's bytes, and `<run id>.driver.log`, each line stamped with its time and stream.
+#[test]
+fn slurm_attached_run_keeps_its_log_and_driver_log() {
+    let c = cluster();
+    let d = job_dir(&job(
+        "sldl",
+        "echo out-1; echo err-1 >&2; echo out-2",
+        r#", "timeout": 120"#,
+    ));
+    let state = shm_tempdir();
+    let before = now();
+    let out = run_expect(
+        runplz(c, d.path(), &[]).env("XDG_STATE_HOME", state.path()),
+        0,
+    );
+    let id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let lines = crate::ops::driver_log_in(&state.path().join("runplz"), &id);
+    let of = |s: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|l| l.1 == s)
+            .map(|l| l.2.as_str())
+            .collect()
+    };
+    assert_eq!(of("stdout"), ["out-1", "out-2"], "{lines:?}");
+    assert_eq!(of("stderr"), ["err-1"], "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let after = now() + 1.0;
+    assert!(
+        lines.iter().all(|l| l.0 >= before - 1.0 && l.0 <= after),
+        "{lines:?} not within {before}..{after}"
+    );
+    let log = std::fs::read_to_string(state.path().join(format!("runplz/runs/{id}.log"))).unwrap();
+    assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
+    for piece in ["out-1\n", "err-1\n", "out-2\n"] {
+        assert!(log.contains(piece), "{log:?}");
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}

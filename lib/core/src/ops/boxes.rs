@@ -253,7 +253,9 @@ impl Operations for BoxOps {
 
     fn kill(&self, run: &RunRef) -> Result<RunStatus> {
         let r = record(run)?.clone();
-        if r.status == Status::Finished {
+        // A detached run's runplz is over, its job and box not (until a verb releases it).
+        let on_box = detached(&r) && r.teardown.status != TeardownStatus::Done;
+        if r.status == Status::Finished && !on_box {
             crate::out::note(TOOL, format!("run {} is already over", r.run_id));
             return Ok(status_of(&r, "finished"));
         }
@@ -421,6 +423,7 @@ impl Operations for BoxOps {
                     remove_on_box(ssh, snap);
                 }
                 if detached(&r) {
+                    keep_output(ssh, &r);
                     remove_on_box(ssh, &box_run_dir(&r));
                 }
                 ssh.close();
@@ -488,6 +491,27 @@ fn tail_on_box(
         crate::exec::box_tail(ssh, id, follow, false)?,
         crate::exec::BoxRun::None
     ))
+}
+
+/// A detached job's output, kept in `<run id>.log` before its supervisor's folder goes (its
+/// two streams are one file there, in the order they came).
+fn keep_output(ssh: &crate::ssh::Ssh, r: &Record) {
+    let cat = format!(
+        "cat -- \"$HOME\"/{} 2>/dev/null || exit 3",
+        crate::quote::sh(&format!("{}/out", box_run_dir(r)))
+    );
+    let got = ssh
+        .command(&cat)
+        .output(crate::process::Output::Capture)
+        .run();
+    let kept = match got {
+        Ok(f) if f.status.success() => state::keep_log(&r.run_id, &f.stdout),
+        Ok(_) => return,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
+        crate::out::warn(TOOL, format!("the job's output was not kept here: {e:#}"));
+    }
 }
 
 fn still_running(r: &Record) -> anyhow::Error {

@@ -162,6 +162,21 @@ fn wait_final(
     }
 }
 
+/// A detached job's output, kept in `<run id>.log` before its folder goes: its stdout, then
+/// its stderr (two files on the cluster; how they interleaved is not known).
+fn keep_output(login: &Login, run_id: &str) {
+    let cat = format!(
+        "d=\"$HOME/.runplz/slurm/\"{}; cat -- \"$d/stdout\" \"$d/stderr\" 2>/dev/null; :",
+        sh(run_id)
+    );
+    let kept = login
+        .run(&cat, None)
+        .and_then(|f| crate::state::keep_log(run_id, &f.stdout));
+    if let Err(e) = kept {
+        crate::out::warn(TOOL, format!("the job's output was not kept here: {e:#}"));
+    }
+}
+
 /// The job's folder on the login node, absolute.
 fn job_dir(login: &Login, run_id: &str) -> Result<String> {
     let f = login.run(
@@ -303,6 +318,9 @@ impl Operations for SlurmOps {
                 got
             }
         };
+        if detached(r) {
+            keep_output(&login, &run.run_id);
+        }
         let _ = login.run(
             &format!("rm -rf -- \"$HOME/.runplz/slurm/\"{}", sh(&run.run_id)),
             None,
