@@ -348,6 +348,13 @@ fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
         std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
         "result\n"
     );
+    // The job's output outlives its folder on the cluster: collect kept it here.
+    let runs = crate::support::world().state_dir().join("runs");
+    assert_eq!(
+        std::fs::read_to_string(runs.join(format!("{run}.log"))).unwrap(),
+        "hello-detached\nbye\n"
+    );
+    assert!(!runs.join(format!("{run}.driver.log")).exists());
     assert_eq!(states_of(c, "sldet"), ["FAILED"]);
 }
 

@@ -35,6 +35,19 @@ fn ask(run: &RunRef, action: &'static str, limit: Option<Duration>) -> Result<Re
     let mut req = Request::about(action, &run.run_id, sandbox_id(run));
     if action == "collect" {
         req.archive = Some(archive_path(&run.run_id).to_string_lossy().into_owned());
+        // A detached job's output is in its sandbox only, which goes with the collect: a
+        // copy stays here. (An attached run's copy here is what streamed.)
+        let detached = run
+            .record
+            .as_ref()
+            .is_some_and(|r| r.teardown.policy == "detach");
+        if detached {
+            req.log = Some(
+                crate::state::log_path(&run.run_id)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
     }
     ask_with(&python, req, limit)
 }
