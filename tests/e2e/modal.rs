@@ -586,6 +586,13 @@ fn modal_attached_run_keeps_its_log_and_driver_log() {
     for piece in ["out-1\n", "err-1\n", "out-2\n"] {
         assert!(log.contains(piece), "{log:?}");
     }
+    // `runplz tail` prints that copy, the sandbox gone.
+    let t = run_expect(&mut w.runplz(&["tail", &id]), 0);
+    assert_eq!(String::from_utf8_lossy(&t.stdout), log);
+    let t = run_expect(&mut w.runplz(&["tail", "-n", "1", &id]), 0);
+    // (The two streams' order in it is as they came.)
+    let last = format!("{}\n", log.lines().last().unwrap());
+    assert_eq!(String::from_utf8_lossy(&t.stdout), last);
 }
 
 fn now() -> f64 {

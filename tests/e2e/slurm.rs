@@ -471,6 +471,16 @@ fn slurm_attached_run_keeps_its_log_and_driver_log() {
     for piece in ["out-1\n", "err-1\n", "out-2\n"] {
         assert!(log.contains(piece), "{log:?}");
     }
+    // `runplz tail` prints that copy, the job's files on the cluster gone.
+    let tail = |args: &[&str]| {
+        let mut v = verb(c, d.path(), args);
+        v.env("XDG_STATE_HOME", state.path());
+        String::from_utf8_lossy(&run_expect(&mut v, 0).stdout).into_owned()
+    };
+    assert_eq!(tail(&["tail", &id]), log);
+    // (The two streams' order in it is as they came.)
+    let last = format!("{}\n", log.lines().last().unwrap());
+    assert_eq!(tail(&["tail", "-n", "1", &id]), last);
 }
 
 fn now() -> f64 {

@@ -116,6 +116,25 @@ impl Operations for ModalOps {
         Ok(status_of(run, &reply, "status"))
     }
 
+    fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
+        // An attached run's output streamed through runplz, a collected one's came back
+        // with its outputs: both are kept here, and outlive the sandbox.
+        if let Some(r) = run.record.as_ref().filter(|r| {
+            let attached = r.teardown.policy != "detach"
+                && (r.status == crate::state::Status::Finished || crate::state::alive(r));
+            attached || r.collected == Some(true)
+        }) {
+            return crate::ops::boxes::tail_local(r, follow, lines);
+        }
+        if lines.is_some() {
+            crate::out::warn(
+                "runplz",
+                "-n is not supported for output read from a Modal sandbox: printing the whole output",
+            );
+        }
+        self.tail(run, follow)
+    }
+
     fn tail(&self, run: &RunRef, follow: bool) -> Result<()> {
         let python = find_python()?;
         let mut req = Request::about("tail", &run.run_id, sandbox_id(run));

@@ -195,60 +195,7 @@ impl Operations for BoxOps {
                 }
             }
         }
-        let path = state::log_path(&r.run_id);
-        let mut f = std::fs::File::open(&path).map_err(|_| {
-            CliError::new(
-                Exit::Failed,
-                format!(
-                    "no output of run {} here ({} does not exist): its job never started, or it ran before runplz kept logs",
-                    r.run_id,
-                    path.display()
-                ),
-            )
-        })?;
-        let mut text = Vec::new();
-        f.read_to_end(&mut text)?;
-        let start = match lines {
-            Some(n) => last_lines_start(&text, n),
-            None => 0,
-        };
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let mut write = |b: &[u8]| -> Result<bool> {
-            match out.write_all(b).and_then(|_| out.flush()) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-                Err(e) => Err(e.into()),
-            }
-        };
-        if !write(&text[start..])? || !follow {
-            return Ok(());
-        }
-        let state_file = state_path(&r.run_id);
-        let mut pos = text.len() as u64;
-        loop {
-            if let Some(sig) = crate::process::take_pending_signal() {
-                return Err(CliError::new(
-                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-                    format!("interrupted by signal {sig}"),
-                ));
-            }
-            // Read the state first: a run seen over still gets its last bytes printed.
-            let over = state::read(&state_file)
-                .map(|r| r.status == Status::Finished || !state::alive(&r))
-                .unwrap_or(true);
-            f.seek(std::io::SeekFrom::Start(pos))?;
-            let mut more = Vec::new();
-            f.read_to_end(&mut more)?;
-            pos += more.len() as u64;
-            if !more.is_empty() && !write(&more)? {
-                return Ok(());
-            }
-            if over {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        tail_local(r, follow, lines)
     }
 
     fn kill(&self, run: &RunRef) -> Result<RunStatus> {
@@ -450,6 +397,65 @@ impl Operations for BoxOps {
             ));
         }
         Ok(got)
+    }
+}
+
+/// `runplz tail` from the copy of the job's output kept here (`<run id>.log`): what runplz
+/// received as it ran, or what `runplz collect` brought back.
+pub(crate) fn tail_local(r: &Record, follow: bool, lines: Option<usize>) -> Result<()> {
+    let path = state::log_path(&r.run_id);
+    let mut f = std::fs::File::open(&path).map_err(|_| {
+        CliError::new(
+            Exit::Failed,
+            format!(
+                "no output of run {} here ({} does not exist): its job never started, or it ran before runplz kept logs",
+                r.run_id,
+                path.display()
+            ),
+        )
+    })?;
+    let mut text = Vec::new();
+    f.read_to_end(&mut text)?;
+    let start = match lines {
+        Some(n) => last_lines_start(&text, n),
+        None => 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write = |b: &[u8]| -> Result<bool> {
+        match out.write_all(b).and_then(|_| out.flush()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    };
+    if !write(&text[start..])? || !follow {
+        return Ok(());
+    }
+    let state_file = state_path(&r.run_id);
+    let mut pos = text.len() as u64;
+    loop {
+        if let Some(sig) = crate::process::take_pending_signal() {
+            return Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            ));
+        }
+        // Read the state first: a run seen over still gets its last bytes printed.
+        let over = state::read(&state_file)
+            .map(|r| r.status == Status::Finished || !state::alive(&r))
+            .unwrap_or(true);
+        f.seek(std::io::SeekFrom::Start(pos))?;
+        let mut more = Vec::new();
+        f.read_to_end(&mut more)?;
+        pos += more.len() as u64;
+        if !more.is_empty() && !write(&more)? {
+            return Ok(());
+        }
+        if over {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -199,6 +199,27 @@ impl Operations for SlurmOps {
         ask(run, r, &Login(ssh.as_ref()))
     }
 
+    fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
+        let r = record(run)?;
+        // An attached run's output came through its runplz (whose job's files are gone once
+        // it ended), a collected one's came back with it: both are kept here.
+        let here = if detached(r) {
+            r.collected == Some(true)
+        } else {
+            r.status == Status::Finished || crate::state::alive(r)
+        };
+        if here {
+            return crate::ops::boxes::tail_local(r, follow, lines);
+        }
+        if lines.is_some() {
+            crate::out::warn(
+                TOOL,
+                "-n is not supported for output read from the cluster: printing the whole output",
+            );
+        }
+        self.tail(run, follow)
+    }
+
     fn tail(&self, run: &RunRef, follow: bool) -> Result<()> {
         let r = record(run)?;
         let id = job_id(r)?;
