@@ -462,7 +462,15 @@ RUN STATE:
   <run_id>.driver.log (0600: the same, written as it arrives, each line as
   `2026-01-01T10:00:00.123Z STREAM TEXT`: the UTC time its first byte came, STREAM stdout,
   stderr, or output for both merged (--json); a line cut by the other stream goes on in a
-  line of its own). <run_id>.lock is the lock runplz collect holds. No value of the job's
+  line of its own). Every attached run keeps both (local, ssh, brev, runpod, modal, slurm;
+  each sweep member its own): a Slurm job's output as runplz polls its files (a second
+  apart at most), a Modal job's as it streams (with any `runplz: modal:` line the helper
+  says meanwhile, as on an interrupt). A --detach'ed run's output never passes through
+  runplz while it runs: runplz collect keeps it in <run_id>.log (ssh, brev, runpod: both
+  streams in the order they came; slurm: stdout, then stderr) and writes no driver.log,
+  since when each line came is not known here. A Slurm sweep's members likewise get only
+  <run_id>.log (stdout, then stderr), written when each task ends. <run_id>.lock is the
+  lock runplz collect and runplz kill hold. No value of the job's
   environment is ever written into any of them (names only).
   runplz ps, status, tail, kill, collect and reconcile read them (see their own pages).
 
