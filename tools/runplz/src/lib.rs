@@ -448,9 +448,10 @@ RUN STATE:
   the backend, target, mode, runplz's pid, the step in progress, each step with its start
   and end (acquire is provisioning, image/venv the build, release the teardown), a handle
   to the job (rp-exec host and run id, how the box was reached, the box's workspace and
-  outputs folder, the container, the Brev box, the job's stop grace), what was shipped (tree fingerprint, git
-  commit, dirty flag), the box's type and price per hour, and whether the place was
-  released, the cost cap (\"cost_cap\": {\"usd\":5,\"price_per_hour\":1.006,\"deadline\":SECONDS|null},
+  outputs folder, the container, the Brev box, the job's stop grace), what was shipped
+  (tree fingerprint, git commit, dirty flag), the box's type and price per hour, and
+  whether the place was released, the cost cap (\"cost_cap\": {\"usd\": 5,
+  \"price_per_hour\": 1.006, \"deadline\": SECONDS|null},
   --cost-cap-usd: the deadline counted from the start of provisioning); at the end the
   exit code, why it failed (\"failure\": invalid_job, no_capacity,
   auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cost_cap,
