@@ -557,9 +557,9 @@ fn modal_passes_the_jobs_stdout_to_stdout_and_its_stderr_to_stderr() {
 /// job's bytes, and `<run id>.driver.log`, each line stamped with its time and stream.
 #[test]
 fn modal_attached_run_keeps_its_log_and_driver_log() {
-    let run = "echo out-1; echo err-1 >&2; echo out-2";
+    let run = "echo out-1; echo err-1 >&2; echo out-2; echo \"$MYSECRET\" > \"$RUNPLZ_OUT/s\"";
     let w = ModalWorld::new(&format!(
-        r#"{{"name": "dl", "image": {{"from_registry": "python:3.11-slim"}}, "run": {}, "timeout": 60}}"#,
+        r#"{{"name": "dl", "image": {{"from_registry": "python:3.11-slim"}}, "run": {}, "timeout": 60, "pass_env": ["MYSECRET"]}}"#,
         serde_json::to_string(run).unwrap()
     ));
     let before = now();
@@ -585,6 +585,18 @@ fn modal_attached_run_keeps_its_log_and_driver_log() {
     assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
     for piece in ["out-1\n", "err-1\n", "out-2\n"] {
         assert!(log.contains(piece), "{log:?}");
+    }
+    // The job had the secret; nothing runplz keeps here has it.
+    assert_eq!(
+        std::fs::read_to_string(w.repo.path().join("out/s")).unwrap(),
+        format!("{SECRET}\n")
+    );
+    for f in tree(&w.env.state_dir()) {
+        let text = std::fs::read(w.env.state_dir().join(&f)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(SECRET),
+            "{f} has the secret"
+        );
     }
     // `runplz tail` prints that copy, the sandbox gone.
     let t = run_expect(&mut w.runplz(&["tail", &id]), 0);

@@ -440,15 +440,31 @@ fn slurm_attached_run_keeps_its_log_and_driver_log() {
     let c = cluster();
     let d = job_dir(&job(
         "sldl",
-        "echo out-1; echo err-1 >&2; echo out-2",
+        "echo out-1; echo err-1 >&2; echo out-2; echo \"$SECRET_X\" > $RUNPLZ_OUT/s",
         r#", "timeout": 120"#,
     ));
     let state = shm_tempdir();
     let before = now();
     let out = run_expect(
-        runplz(c, d.path(), &[]).env("XDG_STATE_HOME", state.path()),
+        runplz(c, d.path(), &["--env", "SECRET_X"])
+            .env("SECRET_X", "s3cr3t-sldl")
+            .env("XDG_STATE_HOME", state.path()),
         0,
     );
+    // The job had the secret; nothing runplz keeps here has it.
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/s")).unwrap(),
+        "s3cr3t-sldl\n"
+    );
+    let runs = state.path().join("runplz/runs");
+    for e in std::fs::read_dir(&runs).unwrap().flatten() {
+        let text = std::fs::read(e.path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("s3cr3t-sldl"),
+            "{} has the secret",
+            e.path().display()
+        );
+    }
     let id = json(&out)["run_id"].as_str().unwrap().to_string();
     let lines = crate::ops::driver_log_in(&state.path().join("runplz"), &id);
     let of = |s: &str| -> Vec<&str> {
