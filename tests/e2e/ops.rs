@@ -818,6 +818,7 @@ fn kill_waits_for_a_collect_of_the_same_run() {
     assert_eq!(o.status.code(), Some(0), "{}", said());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["state"], "terminated", "{v}");
+    assert_eq!(v["failure"], "cancelled", "{v}");
     assert_eq!(carriers(&b, &run_id), "0");
     // Over now: a second kill says so; collect still brings what it printed.
     let again = json(&run_expect(

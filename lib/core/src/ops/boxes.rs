@@ -226,6 +226,10 @@ impl Operations for BoxOps {
             }
         }
         st.event(state::Event::Killed);
+        if on_box {
+            // Its state says finished since it detached: the kill is its ending.
+            let _ = st.update(|x| x.failure = x.failure.or(Some(Failure::Cancelled)));
+        }
         if attached {
             // Its runplz sees the job end and brings the outputs back and releases the box
             // itself; wait for it to say so.
