@@ -82,6 +82,12 @@ fn modal_detach_then_status_tail_collect_and_kill() {
         "terminated",
         "collect terminates the sandbox"
     );
+    // The job's output went with the sandbox: collect kept a copy here (no driver.log).
+    assert_eq!(
+        std::fs::read_to_string(w.runs().join(format!("{run_id}.log"))).unwrap(),
+        "tick-1\ntick-2\n"
+    );
+    assert!(!w.runs().join(format!("{run_id}.driver.log")).exists());
 
     // kill: a second detached run, stopped with its job.
     let r = json(&run_expect(

@@ -548,7 +548,7 @@ fn two_concurrent_collects_of_a_detached_run_bring_the_outputs_back_once() {
     let end = Instant::now() + Duration::from_secs(60);
     while ![1, 2].iter().all(|&n| {
         said(n).contains(&format!(
-            "waiting for another `runplz collect` of run {run_id}"
+            "waiting for another `runplz collect` or `kill` of run {run_id}"
         ))
     }) {
         assert!(Instant::now() < end, "{}\n{}", said(1), said(2));
@@ -627,10 +627,15 @@ fn two_concurrent_collects_of_a_detached_run_bring_the_outputs_back_once() {
 /// `<run id>.driver.log`'s lines as (seconds since the epoch, stream, text), each checked
 /// to be `YYYY-MM-DDTHH:MM:SS.mmmZ STREAM TEXT`.
 fn driver_log(w: &TestEnv, run_id: &str) -> Vec<(f64, String, String)> {
-    let p = w
-        .state_dir()
-        .join("runs")
-        .join(format!("{run_id}.driver.log"));
+    driver_log_in(&w.state_dir(), run_id)
+}
+
+/// [`driver_log`] of a run whose state folder is `state_dir`.
+pub(crate) fn driver_log_in(
+    state_dir: &std::path::Path,
+    run_id: &str,
+) -> Vec<(f64, String, String)> {
+    let p = state_dir.join("runs").join(format!("{run_id}.driver.log"));
     let text = std::fs::read_to_string(&p).unwrap();
     assert!(text.ends_with('\n'), "{text:?}");
     text.lines()
@@ -719,4 +724,111 @@ fn the_driver_log_stamps_each_line_with_its_time_and_stream() {
         }
         assert!(!t.contains("Z stdout"), "{backend}: {t:?}");
     }
+}
+
+/// A detached run's output lives on its box until `runplz collect` removes the run's folder
+/// there: collect keeps it here, in `<run id>.log` (no driver.log: when each line came is
+/// not known here).
+#[test]
+fn collect_of_a_detached_run_keeps_its_output_here() {
+    let b = SshBox::start();
+    let w = TestEnv::new();
+    let d = job_dir("echo out-1; echo err-1 >&2; echo out-2; echo r > \"$RUNPLZ_OUT/r\"");
+    let out = run_expect(
+        runplz(&w, d.path(), &["ssh", "job.json", "--json", "--detach"]).args(b.tool_args()),
+        0,
+    );
+    let run_id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(60);
+    while b.ssh(&format!(
+        "cat ~/.runplz/runs/{run_id}/exit 2>/dev/null; true"
+    )) != "0 exited\n"
+    {
+        assert!(Instant::now() < end, "the detached job never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    run_expect(&mut runplz(&w, d.path(), &["collect", &run_id]), 0);
+    let runs = w.state_dir().join("runs");
+    assert_eq!(
+        std::fs::read_to_string(runs.join(format!("{run_id}.log"))).unwrap(),
+        "out-1\nerr-1\nout-2\n"
+    );
+    assert!(!runs.join(format!("{run_id}.driver.log")).exists());
+    assert_eq!(
+        b.ssh(&format!(
+            "ls -d ~/.runplz/runs/{run_id} 2>/dev/null | wc -l"
+        ))
+        .trim(),
+        "0"
+    );
+    // And `runplz tail` prints it, the box's copy gone.
+    let t = run_expect(&mut runplz(&w, d.path(), &["tail", &run_id]), 0);
+    assert_eq!(String::from_utf8_lossy(&t.stdout), "out-1\nerr-1\nout-2\n");
+}
+
+/// `runplz kill` takes the run's lock as `runplz collect` does: while a collect holds it,
+/// the kill waits (the job untouched), and goes on once the lock is free.
+#[test]
+fn kill_waits_for_a_collect_of_the_same_run() {
+    let b = SshBox::start();
+    let w = TestEnv::new();
+    let d = job_dir("echo started; sleep 300");
+    let out = run_expect(
+        runplz(&w, d.path(), &["ssh", "job.json", "--json", "--detach"]).args(b.tool_args()),
+        0,
+    );
+    let run_id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let lock_file = w.state_dir().join("runs").join(format!("{run_id}.lock"));
+    let held = nix::fcntl::Flock::lock(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_file)
+            .unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let logs = shm_tempdir();
+    let err = std::fs::File::create(logs.path().join("err")).unwrap();
+    let mut kill = runplz(&w, d.path(), &["kill", &run_id])
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(logs.path().join("err")).unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    while !said().contains(&format!(
+        "waiting for another `runplz collect` or `kill` of run {run_id}"
+    )) {
+        assert!(Instant::now() < end, "{}", said());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Waiting: not ended, and the job still runs on the box.
+    assert!(kill.try_wait().unwrap().is_none(), "{}", said());
+    assert_eq!(
+        b.ssh(&format!(
+            "test -e ~/.runplz/runs/{run_id}/exit && echo ended || echo running"
+        ))
+        .trim(),
+        "running"
+    );
+    drop(held);
+    let o = kill.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", said());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["state"], "terminated", "{v}");
+    assert_eq!(v["failure"], "cancelled", "{v}");
+    assert_eq!(carriers(&b, &run_id), "0");
+    // Over now: a second kill says so; collect still brings what it printed.
+    let again = json(&run_expect(
+        &mut runplz(&w, d.path(), &["kill", &run_id]),
+        0,
+    ));
+    assert_eq!(again["state"], "finished", "{again}");
+    run_expect(&mut runplz(&w, d.path(), &["collect", &run_id]), 0);
+    assert_eq!(
+        std::fs::read_to_string(w.state_dir().join(format!("runs/{run_id}.log"))).unwrap(),
+        "started\n"
+    );
 }

@@ -348,6 +348,13 @@ fn slurm_detach_returns_after_sbatch_then_status_tail_and_collect_finish_it() {
         std::fs::read_to_string(d.path().join("out/r.txt")).unwrap(),
         "result\n"
     );
+    // The job's output outlives its folder on the cluster: collect kept it here.
+    let runs = crate::support::world().state_dir().join("runs");
+    assert_eq!(
+        std::fs::read_to_string(runs.join(format!("{run}.log"))).unwrap(),
+        "hello-detached\nbye\n"
+    );
+    assert!(!runs.join(format!("{run}.driver.log")).exists());
     assert_eq!(states_of(c, "sldet"), ["FAILED"]);
 }
 
@@ -424,4 +431,77 @@ fn slurm_detach_over_ssh_keeps_the_code_until_collect_brings_the_outputs() {
         "ls -d runplz-out/{run} runplz-runs/{run} .runplz/slurm/{run} 2>/dev/null || true"
     ));
     assert_eq!(left.trim(), "", "left on the login node: {left}");
+}
+
+/// An attached slurm run keeps the job's output here as it follows it: `<run id>.log`, the
+/// job's bytes, and `<run id>.driver.log`, each line stamped with its time and stream.
+#[test]
+fn slurm_attached_run_keeps_its_log_and_driver_log() {
+    let c = cluster();
+    let d = job_dir(&job(
+        "sldl",
+        "echo out-1; echo err-1 >&2; echo out-2; echo \"$SECRET_X\" > $RUNPLZ_OUT/s",
+        r#", "timeout": 120"#,
+    ));
+    let state = shm_tempdir();
+    let before = now();
+    let out = run_expect(
+        runplz(c, d.path(), &["--env", "SECRET_X"])
+            .env("SECRET_X", "s3cr3t-sldl")
+            .env("XDG_STATE_HOME", state.path()),
+        0,
+    );
+    // The job had the secret; nothing runplz keeps here has it.
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("out/s")).unwrap(),
+        "s3cr3t-sldl\n"
+    );
+    let runs = state.path().join("runplz/runs");
+    for e in std::fs::read_dir(&runs).unwrap().flatten() {
+        let text = std::fs::read(e.path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("s3cr3t-sldl"),
+            "{} has the secret",
+            e.path().display()
+        );
+    }
+    let id = json(&out)["run_id"].as_str().unwrap().to_string();
+    let lines = crate::ops::driver_log_in(&state.path().join("runplz"), &id);
+    let of = |s: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|l| l.1 == s)
+            .map(|l| l.2.as_str())
+            .collect()
+    };
+    assert_eq!(of("stdout"), ["out-1", "out-2"], "{lines:?}");
+    assert_eq!(of("stderr"), ["err-1"], "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let after = now() + 1.0;
+    assert!(
+        lines.iter().all(|l| l.0 >= before - 1.0 && l.0 <= after),
+        "{lines:?} not within {before}..{after}"
+    );
+    let log = std::fs::read_to_string(state.path().join(format!("runplz/runs/{id}.log"))).unwrap();
+    assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
+    for piece in ["out-1\n", "err-1\n", "out-2\n"] {
+        assert!(log.contains(piece), "{log:?}");
+    }
+    // `runplz tail` prints that copy, the job's files on the cluster gone.
+    let tail = |args: &[&str]| {
+        let mut v = verb(c, d.path(), args);
+        v.env("XDG_STATE_HOME", state.path());
+        String::from_utf8_lossy(&run_expect(&mut v, 0).stdout).into_owned()
+    };
+    assert_eq!(tail(&["tail", &id]), log);
+    // (The two streams' order in it is as they came.)
+    let last = format!("{}\n", log.lines().last().unwrap());
+    assert_eq!(tail(&["tail", "-n", "1", &id]), last);
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }

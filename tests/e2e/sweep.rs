@@ -13,14 +13,15 @@ fn records(stdout: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-/// A job writing its two args to `$RUNPLZ_OUT/v.txt`; `seed` 3 fails with 7.
+/// A job writing its two args to `$RUNPLZ_OUT/v.txt` (and saying them on stderr); `seed` 3
+/// fails with 7.
 fn sweep_dir(name: &str) -> tempfile::TempDir {
     let d = shm_tempdir();
     std::fs::write(
         d.path().join("job.json"),
         format!(
             r#"{{"name": "{name}", "image": {{"from_registry": "debian:bookworm"}}, "ssh": {{"use_docker": false}},
-               "args": {{"lr": "0", "seed": "0"}}, "run": "echo {{lr}}-{{seed}} > $RUNPLZ_OUT/v.txt; [ {{seed}} != 3 ] || exit 7"}}"#
+               "args": {{"lr": "0", "seed": "0"}}, "run": "echo said-{{lr}}-{{seed}} >&2; echo {{lr}}-{{seed}} > $RUNPLZ_OUT/v.txt; [ {{seed}} != 3 ] || exit 7"}}"#
         ),
     )
     .unwrap();
@@ -63,16 +64,38 @@ fn check_members(dir: &Path, recs: &[Value], failing_seed: Option<&str>) {
     assert_eq!(summary["passed"], 6 - failed);
 }
 
+/// Each member's own `<run id>.log` in the run-state folder under `state_home` holds what
+/// its job said.
+fn check_member_logs(state_home: &Path, recs: &[Value]) {
+    for m in recs.iter().filter(|r| r["type"] == "sweep_run") {
+        let id = m["run"]["run_id"].as_str().unwrap();
+        let log = state_home.join(format!("runplz/runs/{id}.log"));
+        let text =
+            std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        // First: what it said. (On a loaded box the supervisor's own warning about another
+        // member's processes can follow, as the job's stderr: a known rp-exec issue.)
+        let said = format!(
+            "said-{}-{}\n",
+            m["args"]["lr"].as_str().unwrap(),
+            m["args"]["seed"].as_str().unwrap()
+        );
+        assert!(text.starts_with(&said), "{}: {text:?}", log.display());
+    }
+}
+
 #[test]
 fn sweep_of_six_on_ssh_runs_them_all_and_a_failure_stops_none() {
     let b = SshBox::start();
     let d = sweep_dir("swssh");
+    let state = shm_tempdir();
     let mut c = bin_cmd("runplz");
     c.current_dir(d.path())
+        .env("XDG_STATE_HOME", state.path())
         .args(["ssh", "job.json", "--sweep", "grid.json", "--parallel", "3"])
         .args(b.tool_args());
     let out = run_expect(&mut c, 1);
     check_members(d.path(), &records(&out.stdout), Some("3"));
+    check_member_logs(state.path(), &records(&out.stdout));
     // Members' progress reaches stderr, each line tagged with its index.
     assert!(stderr(&out).contains("[5] runplz:"), "{}", stderr(&out));
 }
@@ -81,22 +104,27 @@ fn sweep_of_six_on_ssh_runs_them_all_and_a_failure_stops_none() {
 fn sweep_of_six_on_slurm_is_one_job_array_with_every_output_collected() {
     let cl = cluster();
     let d = sweep_dir("swslurm");
+    let state = shm_tempdir();
     let mut c = bin_cmd("runplz");
-    c.current_dir(d.path()).env("SLURM_CONF", cl.conf()).args([
-        "slurm",
-        "job.json",
-        "--host",
-        "local",
-        "--sweep",
-        "grid.json",
-        "--parallel",
-        "4",
-    ]);
+    c.current_dir(d.path())
+        .env("SLURM_CONF", cl.conf())
+        .env("XDG_STATE_HOME", state.path())
+        .args([
+            "slurm",
+            "job.json",
+            "--host",
+            "local",
+            "--sweep",
+            "grid.json",
+            "--parallel",
+            "4",
+        ]);
     // seed 3 exits 7: the sweep says so (1), every member still ran and came back.
     let out = run_expect(&mut c, 1);
     let recs = records(&out.stdout);
     assert_eq!(recs.len(), 7, "{recs:?}");
     check_members(d.path(), &recs, Some("3"));
+    check_member_logs(state.path(), &recs);
     for r in &recs[..6] {
         assert_eq!(r["run"]["backend"], "slurm");
         // Each member's outputs folder is out/<its run id>.

@@ -78,4 +78,9 @@ fn detach_keeps_the_box_and_the_job_ends_there() {
         ),
         "{st}"
     );
+    // The box went with its copy of the job's output: collect kept it here.
+    assert_eq!(
+        std::fs::read_to_string(fb.env.state_dir().join("runs").join(format!("{id}.log"))).unwrap(),
+        out
+    );
 }

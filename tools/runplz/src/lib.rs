@@ -448,9 +448,10 @@ RUN STATE:
   the backend, target, mode, runplz's pid, the step in progress, each step with its start
   and end (acquire is provisioning, image/venv the build, release the teardown), a handle
   to the job (rp-exec host and run id, how the box was reached, the box's workspace and
-  outputs folder, the container, the Brev box, the job's stop grace), what was shipped (tree fingerprint, git
-  commit, dirty flag), the box's type and price per hour, and whether the place was
-  released, the cost cap (\"cost_cap\": {\"usd\":5,\"price_per_hour\":1.006,\"deadline\":SECONDS|null},
+  outputs folder, the container, the Brev box, the job's stop grace), what was shipped
+  (tree fingerprint, git commit, dirty flag), the box's type and price per hour, and
+  whether the place was released, the cost cap (\"cost_cap\": {\"usd\": 5,
+  \"price_per_hour\": 1.006, \"deadline\": SECONDS|null},
   --cost-cap-usd: the deadline counted from the start of provisioning); at the end the
   exit code, why it failed (\"failure\": invalid_job, no_capacity,
   auth, provision, ssh_unreachable, image_build, user_code, timeout, inactivity, cost_cap,
@@ -462,7 +463,15 @@ RUN STATE:
   <run_id>.driver.log (0600: the same, written as it arrives, each line as
   `2026-01-01T10:00:00.123Z STREAM TEXT`: the UTC time its first byte came, STREAM stdout,
   stderr, or output for both merged (--json); a line cut by the other stream goes on in a
-  line of its own). <run_id>.lock is the lock runplz collect holds. No value of the job's
+  line of its own). Every attached run keeps both (local, ssh, brev, runpod, modal, slurm;
+  each sweep member its own): a Slurm job's output as runplz polls its files (a second
+  apart at most), a Modal job's as it streams (with any `runplz: modal:` line the helper
+  says meanwhile, as on an interrupt). A --detach'ed run's output never passes through
+  runplz while it runs: runplz collect keeps it in <run_id>.log (ssh, brev, runpod: both
+  streams in the order they came; slurm: stdout, then stderr) and writes no driver.log,
+  since when each line came is not known here. A Slurm sweep's members likewise get only
+  <run_id>.log (stdout, then stderr), written when each task ends. <run_id>.lock is the
+  lock runplz collect and runplz kill hold. No value of the job's
   environment is ever written into any of them (names only).
   runplz ps, status, tail, kill, collect and reconcile read them (see their own pages).
 

@@ -190,6 +190,20 @@ pub fn call(
     shielded: bool,
     job_stdout: JobStdout,
 ) -> Result<Reply> {
+    call_logged(py, req, limit, shielded, job_stdout, None)
+}
+
+/// [`call`], with what the helper streams also kept in run `log`'s `<run id>.log` and,
+/// stamped as it arrives, `<run id>.driver.log` (an attached job's output; best effort).
+/// The helper's own `runplz: modal:` lines meanwhile (an interrupt) land there too.
+pub fn call_logged(
+    py: &Path,
+    req: &Request,
+    limit: Option<Duration>,
+    shielded: bool,
+    job_stdout: JobStdout,
+    log: Option<&str>,
+) -> Result<Reply> {
     let mut file = tempfile::Builder::new()
         .prefix("runplz-modal-")
         .suffix(".py")
@@ -204,16 +218,24 @@ pub fn call(
     let mut body = serde_json::to_value(req)?;
     body["marker"] = serde_json::Value::String(marker.clone());
     let body = serde_json::to_vec(&body)?;
+    let plain = log
+        .map(crate::state::log_path)
+        .filter(|p| crate::state::open_log(p).is_ok());
+    let stamped = plain.as_ref().and_then(|_| {
+        let p = crate::state::driver_log_path(log?);
+        crate::process::stamped::StampedLog::open(&p).ok()
+    });
     let mut proc = Proc::new(py)
         .arg("-B")
         .arg(file.path())
         .stdin(body)
         .output(Output::Passthrough {
-            log: None,
+            log: plain.clone(),
             stdout_to_stderr: job_stdout == JobStdout::Stderr,
             control: Some(marker),
             hold_stderr_until: None,
         })
+        .stamped_log(stamped)
         .timeout(limit)
         // Time for the helper to terminate the sandbox after a Ctrl-C.
         .grace(Duration::from_secs(45))

@@ -95,6 +95,9 @@ pub struct Request {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub archive: Option<String>,
+    /// `collect`: the file here where the job's output is kept (its `<run id>.log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     pub deadlines: Option<Deadlines>,
     pub follow: bool,
     pub force: bool,

@@ -35,6 +35,19 @@ fn ask(run: &RunRef, action: &'static str, limit: Option<Duration>) -> Result<Re
     let mut req = Request::about(action, &run.run_id, sandbox_id(run));
     if action == "collect" {
         req.archive = Some(archive_path(&run.run_id).to_string_lossy().into_owned());
+        // A detached job's output is in its sandbox only, which goes with the collect: a
+        // copy stays here. (An attached run's copy here is what streamed.)
+        let detached = run
+            .record
+            .as_ref()
+            .is_some_and(|r| r.teardown.policy == "detach");
+        if detached {
+            req.log = Some(
+                crate::state::log_path(&run.run_id)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
     }
     ask_with(&python, req, limit)
 }
@@ -101,6 +114,25 @@ impl Operations for ModalOps {
         }
         let reply = ask(run, "status", short())?;
         Ok(status_of(run, &reply, "status"))
+    }
+
+    fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
+        // An attached run's output streamed through runplz, a collected one's came back
+        // with its outputs: both are kept here, and outlive the sandbox.
+        if let Some(r) = run.record.as_ref().filter(|r| {
+            let attached = r.teardown.policy != "detach"
+                && (r.status == crate::state::Status::Finished || crate::state::alive(r));
+            attached || r.collected == Some(true)
+        }) {
+            return crate::ops::boxes::tail_local(r, follow, lines);
+        }
+        if lines.is_some() {
+            crate::out::warn(
+                "runplz",
+                "-n is not supported for output read from a Modal sandbox: printing the whole output",
+            );
+        }
+        self.tail(run, follow)
     }
 
     fn tail(&self, run: &RunRef, follow: bool) -> Result<()> {

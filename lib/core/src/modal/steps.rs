@@ -130,7 +130,10 @@ pub(crate) fn job(
         } else {
             JobStdout::Stdout
         };
-        helper::call(&sb.python, &req, Some(run_limit(p)), false, to)
+        // An attached job's output is kept here as it streams (a detached one's is not:
+        // it never passes through runplz).
+        let log = (!detach).then_some(run_id);
+        helper::call_logged(&sb.python, &req, Some(run_limit(p)), false, to, log)
     });
     let reply = reply.inspect_err(|_| t.end(RunEnding::Failed { step: S::Run }))?;
     if let Err(e) = interrupted(&reply) {

@@ -195,65 +195,14 @@ impl Operations for BoxOps {
                 }
             }
         }
-        let path = state::log_path(&r.run_id);
-        let mut f = std::fs::File::open(&path).map_err(|_| {
-            CliError::new(
-                Exit::Failed,
-                format!(
-                    "no output of run {} here ({} does not exist): its job never started, or it ran before runplz kept logs",
-                    r.run_id,
-                    path.display()
-                ),
-            )
-        })?;
-        let mut text = Vec::new();
-        f.read_to_end(&mut text)?;
-        let start = match lines {
-            Some(n) => last_lines_start(&text, n),
-            None => 0,
-        };
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let mut write = |b: &[u8]| -> Result<bool> {
-            match out.write_all(b).and_then(|_| out.flush()) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-                Err(e) => Err(e.into()),
-            }
-        };
-        if !write(&text[start..])? || !follow {
-            return Ok(());
-        }
-        let state_file = state_path(&r.run_id);
-        let mut pos = text.len() as u64;
-        loop {
-            if let Some(sig) = crate::process::take_pending_signal() {
-                return Err(CliError::new(
-                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-                    format!("interrupted by signal {sig}"),
-                ));
-            }
-            // Read the state first: a run seen over still gets its last bytes printed.
-            let over = state::read(&state_file)
-                .map(|r| r.status == Status::Finished || !state::alive(&r))
-                .unwrap_or(true);
-            f.seek(std::io::SeekFrom::Start(pos))?;
-            let mut more = Vec::new();
-            f.read_to_end(&mut more)?;
-            pos += more.len() as u64;
-            if !more.is_empty() && !write(&more)? {
-                return Ok(());
-            }
-            if over {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        tail_local(r, follow, lines)
     }
 
     fn kill(&self, run: &RunRef) -> Result<RunStatus> {
         let r = record(run)?.clone();
-        if r.status == Status::Finished {
+        // A detached run's runplz is over, its job and box not (until a verb releases it).
+        let on_box = detached(&r) && r.teardown.status != TeardownStatus::Done;
+        if r.status == Status::Finished && !on_box {
             crate::out::note(TOOL, format!("run {} is already over", r.run_id));
             return Ok(status_of(&r, "finished"));
         }
@@ -277,6 +226,10 @@ impl Operations for BoxOps {
             }
         }
         st.event(state::Event::Killed);
+        if on_box {
+            // Its state says finished since it detached: the kill is its ending.
+            let _ = st.update(|x| x.failure = x.failure.or(Some(Failure::Cancelled)));
+        }
         if attached {
             // Its runplz sees the job end and brings the outputs back and releases the box
             // itself; wait for it to say so.
@@ -421,6 +374,7 @@ impl Operations for BoxOps {
                     remove_on_box(ssh, snap);
                 }
                 if detached(&r) {
+                    keep_output(ssh, &r);
                     remove_on_box(ssh, &box_run_dir(&r));
                 }
                 ssh.close();
@@ -447,6 +401,65 @@ impl Operations for BoxOps {
             ));
         }
         Ok(got)
+    }
+}
+
+/// `runplz tail` from the copy of the job's output kept here (`<run id>.log`): what runplz
+/// received as it ran, or what `runplz collect` brought back.
+pub(crate) fn tail_local(r: &Record, follow: bool, lines: Option<usize>) -> Result<()> {
+    let path = state::log_path(&r.run_id);
+    let mut f = std::fs::File::open(&path).map_err(|_| {
+        CliError::new(
+            Exit::Failed,
+            format!(
+                "no output of run {} here ({} does not exist): its job never started, or it ran before runplz kept logs",
+                r.run_id,
+                path.display()
+            ),
+        )
+    })?;
+    let mut text = Vec::new();
+    f.read_to_end(&mut text)?;
+    let start = match lines {
+        Some(n) => last_lines_start(&text, n),
+        None => 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write = |b: &[u8]| -> Result<bool> {
+        match out.write_all(b).and_then(|_| out.flush()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    };
+    if !write(&text[start..])? || !follow {
+        return Ok(());
+    }
+    let state_file = state_path(&r.run_id);
+    let mut pos = text.len() as u64;
+    loop {
+        if let Some(sig) = crate::process::take_pending_signal() {
+            return Err(CliError::new(
+                Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+                format!("interrupted by signal {sig}"),
+            ));
+        }
+        // Read the state first: a run seen over still gets its last bytes printed.
+        let over = state::read(&state_file)
+            .map(|r| r.status == Status::Finished || !state::alive(&r))
+            .unwrap_or(true);
+        f.seek(std::io::SeekFrom::Start(pos))?;
+        let mut more = Vec::new();
+        f.read_to_end(&mut more)?;
+        pos += more.len() as u64;
+        if !more.is_empty() && !write(&more)? {
+            return Ok(());
+        }
+        if over {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -488,6 +501,27 @@ fn tail_on_box(
         crate::exec::box_tail(ssh, id, follow, false)?,
         crate::exec::BoxRun::None
     ))
+}
+
+/// A detached job's output, kept in `<run id>.log` before its supervisor's folder goes (its
+/// two streams are one file there, in the order they came).
+fn keep_output(ssh: &crate::ssh::Ssh, r: &Record) {
+    let cat = format!(
+        "cat -- \"$HOME\"/{} 2>/dev/null || exit 3",
+        crate::quote::sh(&format!("{}/out", box_run_dir(r)))
+    );
+    let got = ssh
+        .command(&cat)
+        .output(crate::process::Output::Capture)
+        .run();
+    let kept = match got {
+        Ok(f) if f.status.success() => state::keep_log(&r.run_id, &f.stdout),
+        Ok(_) => return,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
+        crate::out::warn(TOOL, format!("the job's output was not kept here: {e:#}"));
+    }
 }
 
 fn still_running(r: &Record) -> anyhow::Error {

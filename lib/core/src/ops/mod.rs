@@ -158,10 +158,13 @@ pub fn main(verb: &Verb, run: &str, backend: Option<&str>) -> Result<Exit> {
         }
     };
     let ops = operations(&name)?;
-    // Two collects of one run at once: the second waits for the first, then reads what it
-    // left (outputs back, box released: it says so and moves nothing).
+    // Two collects of one run at once, or a kill beside a collect: the second waits for the
+    // first, then reads what it left (outputs back, box released: it says so and moves
+    // nothing; a kill finds the run over).
     let lock = match (verb, &record) {
-        (Verb::Collect { .. }, Some(_)) => Some(state::lock_run(&path, run_id, "runplz")?),
+        (Verb::Collect { .. } | Verb::Kill { .. }, Some(_)) => {
+            Some(state::lock_run(&path, run_id, "runplz")?)
+        }
         _ => None,
     };
     let record = match (&lock, record) {

@@ -198,13 +198,15 @@ pub(crate) fn array_step(
             );
         }
         let id = super::submit(st, &login, &dir, &script, &opts, " array")?;
-        let r = wait(&login, &dir, &id, tasks.len());
+        let ids: Vec<&str> = tasks.iter().map(|t| t.run_id.as_str()).collect();
+        let r = wait(&login, &dir, &id, &ids);
         let _ = login.run(&format!("rm -rf -- {}", sh(&dir)), None);
         r
     })
 }
 
-fn wait(login: &Login, dir: &str, id: &str, n: usize) -> Result<Vec<TaskEnd>> {
+fn wait(login: &Login, dir: &str, id: &str, members: &[&str]) -> Result<Vec<TaskEnd>> {
+    let n = members.len();
     let mut shown = vec![false; n];
     let mut cancelled = None;
     let mut cancel_sent: Option<Instant> = None;
@@ -235,7 +237,7 @@ fn wait(login: &Login, dir: &str, id: &str, n: usize) -> Result<Vec<TaskEnd>> {
         for (i, shown) in shown.iter_mut().enumerate() {
             if !*shown && seen.get(&i).is_some_and(|(s, _)| is_final(s)) {
                 *shown = true;
-                show_output(login, dir, i);
+                show_output(login, dir, i, members[i]);
             }
         }
         let done = (0..n).all(|i| seen.get(&i).is_some_and(|(s, _)| is_final(s)));
@@ -271,13 +273,21 @@ fn wait(login: &Login, dir: &str, id: &str, n: usize) -> Result<Vec<TaskEnd>> {
     Ok(ends)
 }
 
-/// Task `i`'s stdout and stderr, each line tagged `[i]`, on stderr.
-fn show_output(login: &Login, dir: &str, i: usize) {
+/// Task `i`'s stdout and stderr, each line tagged `[i]`, on stderr; and kept in the
+/// member's `<run id>.log` (stdout, then stderr: they come once the task ended, so there is
+/// no driver.log with each line's time).
+fn show_output(login: &Login, dir: &str, i: usize, member: &str) {
     let f = login.run(
         &format!("cat {d}/{i}.stdout {d}/{i}.stderr 2>/dev/null", d = sh(dir)),
         None,
     );
     if let Ok(f) = f {
+        if let Err(e) = crate::state::keep_log(member, &f.stdout) {
+            out::warn(
+                TOOL,
+                format!("member {i}'s output was not kept here: {e:#}"),
+            );
+        }
         let mut b = Vec::new();
         for line in f.stdout.split(|&c| c == b'\n') {
             if line.is_empty() {

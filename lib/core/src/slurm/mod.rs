@@ -520,6 +520,12 @@ fn submit_and_wait(
     let mut cancelled = None;
     let mut cancel_sent: Option<Instant> = None;
     let mut delay = Duration::from_millis(150);
+    // The job's output kept here as it comes (`<run id>.log`, and stamped with its arrival,
+    // `<run id>.driver.log`): best effort, a job never fails for it.
+    let mut log = crate::state::open_log(&crate::state::log_path(run_id)).ok();
+    let stamped = log.as_ref().and_then(|_| {
+        crate::process::stamped::StampedLog::open(&crate::state::driver_log_path(run_id)).ok()
+    });
     let state = loop {
         let f = login
             .run(&poll_script(&dir, &id, off), None)
@@ -545,6 +551,13 @@ fn submit_and_wait(
             let _ = o.flush();
         }
         crate::progress::stderr(&poll.err);
+        if let Some(l) = log.as_mut() {
+            let _ = l.write_all(&poll.out).and_then(|_| l.write_all(&poll.err));
+        }
+        if let Some(l) = &stamped {
+            l.write("stdout", &poll.out);
+            l.write("stderr", &poll.err);
+        }
         if is_final(&poll.state) {
             break poll.state;
         }

@@ -162,6 +162,21 @@ fn wait_final(
     }
 }
 
+/// A detached job's output, kept in `<run id>.log` before its folder goes: its stdout, then
+/// its stderr (two files on the cluster; how they interleaved is not known).
+fn keep_output(login: &Login, run_id: &str) {
+    let cat = format!(
+        "d=\"$HOME/.runplz/slurm/\"{}; cat -- \"$d/stdout\" \"$d/stderr\" 2>/dev/null; :",
+        sh(run_id)
+    );
+    let kept = login
+        .run(&cat, None)
+        .and_then(|f| crate::state::keep_log(run_id, &f.stdout));
+    if let Err(e) = kept {
+        crate::out::warn(TOOL, format!("the job's output was not kept here: {e:#}"));
+    }
+}
+
 /// The job's folder on the login node, absolute.
 fn job_dir(login: &Login, run_id: &str) -> Result<String> {
     let f = login.run(
@@ -182,6 +197,27 @@ impl Operations for SlurmOps {
         }
         let ssh = connect(r)?;
         ask(run, r, &Login(ssh.as_ref()))
+    }
+
+    fn tail_n(&self, run: &RunRef, follow: bool, lines: Option<usize>) -> Result<()> {
+        let r = record(run)?;
+        // An attached run's output came through its runplz (whose job's files are gone once
+        // it ended), a collected one's came back with it: both are kept here.
+        let here = if detached(r) {
+            r.collected == Some(true)
+        } else {
+            r.status == Status::Finished || crate::state::alive(r)
+        };
+        if here {
+            return crate::ops::boxes::tail_local(r, follow, lines);
+        }
+        if lines.is_some() {
+            crate::out::warn(
+                TOOL,
+                "-n is not supported for output read from the cluster: printing the whole output",
+            );
+        }
+        self.tail(run, follow)
     }
 
     fn tail(&self, run: &RunRef, follow: bool) -> Result<()> {
@@ -303,6 +339,9 @@ impl Operations for SlurmOps {
                 got
             }
         };
+        if detached(r) {
+            keep_output(&login, &run.run_id);
+        }
         let _ = login.run(
             &format!("rm -rf -- \"$HOME/.runplz/slurm/\"{}", sh(&run.run_id)),
             None,

@@ -27,6 +27,33 @@ pub fn driver_log_path(run_id: &str) -> PathBuf {
     runs_dir().join(format!("{run_id}.driver.log"))
 }
 
+/// Open a run's plain log for appending (created 0600: the job's output is the user's alone).
+pub fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Keep a detached run's output, as `runplz collect` brought it from where the job ran, in
+/// `<run id>.log` (replacing it: it is the whole output). No driver.log: when each line
+/// came is not known here, and a stamp of the collection time would say otherwise.
+pub fn keep_log(run_id: &str, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = log_path(run_id);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| anyhow::anyhow!("keeping the job's output in {}: {e}", path.display()))
+}
+
 /// Every run state in `dir`, oldest first. A file that does not parse is skipped with a
 /// warning (another version's, or half written by hand).
 pub fn list(dir: &Path) -> Vec<Found> {

@@ -1,6 +1,7 @@
 //! A per-run lock: `<run id>.lock` beside the run state, held (flock) by a verb that ends a
-//! run (`runplz collect`), so that two at once never bring the outputs back twice or
-//! release the box twice. The second waits for the first, then sees what it did.
+//! run (`runplz collect`, `runplz kill`), so that two at once never bring the outputs back
+//! twice, release the box twice, or kill a run while its outputs come back. The second
+//! waits for the first, then sees what it did.
 
 use crate::error::CliError;
 use anyhow::{Context, Result};
@@ -54,7 +55,7 @@ pub fn lock_run(state: &Path, run_id: &str, tool: &str) -> Result<RunLock> {
                     crate::out::note(
                         tool,
                         format!(
-                            "waiting for another `runplz collect` of run {run_id}{by} to finish"
+                            "waiting for another `runplz collect` or `kill` of run {run_id}{by} to finish"
                         ),
                     );
                     said = true;

@@ -10,7 +10,7 @@ mod find;
 mod lock;
 
 pub use events::{event, events_path, Event};
-pub use find::{alive, driver_log_path, list, log_path, resolve, Found};
+pub use find::{alive, driver_log_path, keep_log, list, log_path, open_log, resolve, Found};
 pub use lock::{lock_path, lock_run, RunLock};
 use runplz_protocol::state::STATE_TYPE;
 pub use runplz_protocol::state::{

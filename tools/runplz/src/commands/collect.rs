@@ -47,7 +47,9 @@ WHAT IT DOES:
   to run twice at once: each holds the run's lock ($XDG_STATE_HOME/runplz/runs/<run
   id>.lock, flock) while it works, so a second one says it is waiting for the first, waits,
   then finds the run collected and moves nothing (both exit 0; a Ctrl-C while waiting is
-  130).
+  130); runplz kill waits for it the same way. A --detach'ed run's output (on its box, in
+  its Slurm folder or its sandbox, which collect removes) is kept here in
+  $XDG_STATE_HOME/runplz/runs/<run id>.log for runplz tail (see runplz(1) RUN STATE).
 
 WHAT IT SAYS (stdout):
   rp-collect's collect record (see rp-collect(1)).

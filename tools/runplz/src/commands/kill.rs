@@ -34,7 +34,12 @@ WHAT IT DOES:
   release itself: the box's on_finish (a Brev box runplz made is deleted, a named one
   stopped or left; an ssh box is yours and is left alone, with the outputs still on it
   for `runplz collect RUN`), and it writes the ending (failure: cancelled) into the run
-  state. A run already over is left alone. A Modal run's sandbox is terminated.
+  state. A run already over is left alone (a --detach'ed run is over once collected or
+  killed). A Modal run's sandbox is terminated. kill holds the run's lock
+  ($XDG_STATE_HOME/runplz/runs/<run id>.lock, as runplz collect does): during a collect of
+  the same run it says it is waiting, waits for it, then finds the run as the collect left
+  it (a Ctrl-C while waiting is 130). A Slurm collect waits for the job's end under that
+  lock: kill it with Ctrl-C first.
 
 WHAT IT SAYS (stdout):
   The run-status record (see runplz-status(1)) with state terminated (finished when the

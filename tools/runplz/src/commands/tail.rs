@@ -36,8 +36,9 @@ WHAT IT PRINTS:
   stream on each line is <run id>.driver.log beside it, see runplz(1) RUN STATE); so it
   works when the box is gone. -n N starts from the last N lines; -f keeps printing until
   the run is over (or its runplz is gone).
-  A Modal run's output comes from its sandbox (a detached run's only; -n is not supported
-  there and says so).
+  A detached run not collected yet is read where it runs (its box, its Slurm folder, its
+  Modal sandbox; -n is not supported from a sandbox or a Slurm cluster and says so); once
+  collected, from the copy collect kept here.
 
 EXIT STATUS:
   0 printed; 1 no output of the run is kept here; 2 bad usage or no such run; 130
