@@ -113,6 +113,9 @@ pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
     }' | { rp_xg=; while read -r rp_p; do
     [ -n "$rp_xg" ] || rp_xg=$(cat /proc/$$/cgroup 2>/dev/null)
     [ "$(cat "/proc/$rp_p/cgroup" 2>/dev/null)" = "$rp_xg" ] || continue
+    # Another run's supervisor, before it has written down its session (a name only: the
+    # scan only warns, and a job can keep RUNPLZ_RUN_ID anyway).
+    case "$(tr '\0' ' ' < "/proc/$rp_p/cmdline" 2>/dev/null)" in *" rp-supervisor ") continue ;; esac
     grep -q -z '^RUNPLZ_RUN_ID=' "/proc/$rp_p/environ" 2>/dev/null || { [ -r "/proc/$rp_p/environ" ] && echo "$rp_p"; }
   done; }
 }

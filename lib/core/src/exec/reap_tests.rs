@@ -193,6 +193,8 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     let multiline = orphan_of(&[], "sh -c 'sleep 32\n:'");
+    // Another run's supervisor (named as runplz starts it), not yet in any skipped session.
+    let supervisor = orphan_of(&[], "sh -c 'sleep 33; :' rp-supervisor");
     // A carrier of some run's id.
     let mut carrier = stubborn(&id("esc"));
     std::thread::sleep(Duration::from_millis(100));
@@ -215,7 +217,7 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
         .unwrap()
         .as_raw();
     let skipped = !escapers(since, &[sid]).contains(&orphan);
-    for p in [orphan, multiline] {
+    for p in [orphan, multiline, supervisor] {
         let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
     }
     let _ = child.kill();
@@ -239,6 +241,8 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
     assert!(msg.contains("stop them with: kill -KILL "), "{msg}");
     assert!(told.contains(&format!("\n  {orphan} sleep 30\n")), "{told}");
     assert!(skipped, "a skipped session was named");
+    assert!(listed.contains(&multiline), "{listed:?}");
+    assert!(!listed.contains(&supervisor), "a supervisor was named: {listed:?}");
 }
 
 #[test]
