@@ -242,7 +242,10 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
     assert!(told.contains(&format!("\n  {orphan} sleep 30\n")), "{told}");
     assert!(skipped, "a skipped session was named");
     assert!(listed.contains(&multiline), "{listed:?}");
-    assert!(!listed.contains(&supervisor), "a supervisor was named: {listed:?}");
+    assert!(
+        !listed.contains(&supervisor),
+        "a supervisor was named: {listed:?}"
+    );
 }
 
 #[test]
