@@ -1,10 +1,10 @@
-//! Issue #17 on each backend with its real parts (a loopback sshd, the brev fake, the Modal
-//! fake, the test Slurm cluster): a tree holding a token is refused (exit 2) before the
+//! Issue #17 on each backend with its real parts (a loopback sshd, the brev fake, the RunPod
+//! fake, the Modal fake, the test Slurm cluster): a tree holding a token is refused (exit 2) before the
 //! backend is touched, and the same job runs, the job getting the value, once the token
 //! moves to `pass_env`. scan.rs checks the refusal on every backend with recording fakes.
 use crate::modal::ModalWorld;
 use crate::support::slurm::cluster;
-use crate::support::{run_expect, shm_tempdir, stderr, FakeBrev, SshBox, TestEnv};
+use crate::support::{run_expect, shm_tempdir, stderr, FakeBrev, FakeRunpod, SshBox, TestEnv};
 use runplz_core::scan::rules::sample;
 use std::path::Path;
 use std::process::Command;
@@ -115,6 +115,33 @@ fn brev_refuses_a_token_before_brev_is_asked_and_runs_it_from_pass_env() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_ran(&out, d.path(), &tok);
     assert_eq!(fb.calls_of("create").len(), 1);
+}
+
+#[test]
+fn runpod_refuses_a_token_before_a_pod_is_made_and_runs_it_from_pass_env() {
+    let rp = FakeRunpod::new();
+    let tok = sample("hf");
+    let (d, job_file) = rp.job(&job("scanrunpod", r#", "resources": {"gpu": "A6000"}"#));
+    leak(d.path(), &tok);
+    let run = || {
+        let mut c = rp.cmd("runplz");
+        c.arg("runpod")
+            .arg(&job_file)
+            .arg("--json")
+            .env("HF_TOKEN", &tok);
+        c
+    };
+    assert_refused(&mut run(), &tok);
+    assert_eq!(
+        rp.calls(),
+        Vec::<serde_json::Value>::new(),
+        "RunPod was asked"
+    );
+    fix(d.path());
+    let out = run().stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_ran(&out, d.path(), &tok);
+    assert_eq!(rp.calls_of("podFindAndDeployOnDemand").len(), 1);
 }
 
 #[test]
