@@ -562,30 +562,10 @@ fn modal_attached_run_keeps_its_log_and_driver_log() {
         r#"{{"name": "dl", "image": {{"from_registry": "python:3.11-slim"}}, "run": {}, "timeout": 60, "pass_env": ["MYSECRET"]}}"#,
         serde_json::to_string(run).unwrap()
     ));
-    let before = now();
+    let before = crate::ops::now();
     let out = run_expect(&mut w.runplz(&["modal", "job.json", "--json"]), 0);
     let id = json(&out)["run_id"].as_str().unwrap().to_string();
-    let lines = crate::ops::driver_log_in(&w.env.state_dir(), &id);
-    let of = |s: &str| -> Vec<&str> {
-        lines
-            .iter()
-            .filter(|l| l.1 == s)
-            .map(|l| l.2.as_str())
-            .collect()
-    };
-    assert_eq!(of("stdout"), ["out-1", "out-2"], "{lines:?}");
-    assert_eq!(of("stderr"), ["err-1"], "{lines:?}");
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    let after = now() + 1.0;
-    assert!(
-        lines.iter().all(|l| l.0 >= before - 1.0 && l.0 <= after),
-        "{lines:?} not within {before}..{after}"
-    );
-    let log = std::fs::read_to_string(w.env.state_dir().join(format!("runs/{id}.log"))).unwrap();
-    assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
-    for piece in ["out-1\n", "err-1\n", "out-2\n"] {
-        assert!(log.contains(piece), "{log:?}");
-    }
+    let log = crate::ops::check_out_err_out_logs(&w.env.state_dir(), &id, before);
     // The job had the secret; nothing runplz keeps here has it.
     assert_eq!(
         std::fs::read_to_string(w.repo.path().join("out/s")).unwrap(),
@@ -605,11 +585,4 @@ fn modal_attached_run_keeps_its_log_and_driver_log() {
     // (The two streams' order in it is as they came.)
     let last = format!("{}\n", log.lines().last().unwrap());
     assert_eq!(String::from_utf8_lossy(&t.stdout), last);
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }

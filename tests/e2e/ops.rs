@@ -630,6 +630,46 @@ fn driver_log(w: &TestEnv, run_id: &str) -> Vec<(f64, String, String)> {
     driver_log_in(&w.state_dir(), run_id)
 }
 
+/// Seconds since the epoch, as the driver log's stamps are read back.
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The logs of a run whose job printed `out-1`, `err-1` (on stderr), `out-2`: the driver log
+/// holds each line once with its stream, stamped between `before` and now; the plain log
+/// holds the three lines (returned).
+pub(crate) fn check_out_err_out_logs(
+    state_dir: &std::path::Path,
+    run_id: &str,
+    before: f64,
+) -> String {
+    let lines = driver_log_in(state_dir, run_id);
+    let of = |s: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|l| l.1 == s)
+            .map(|l| l.2.as_str())
+            .collect()
+    };
+    assert_eq!(of("stdout"), ["out-1", "out-2"], "{lines:?}");
+    assert_eq!(of("stderr"), ["err-1"], "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let after = now() + 1.0;
+    assert!(
+        lines.iter().all(|l| l.0 >= before - 1.0 && l.0 <= after),
+        "{lines:?} not within {before}..{after}"
+    );
+    let log = std::fs::read_to_string(state_dir.join(format!("runs/{run_id}.log"))).unwrap();
+    assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
+    for piece in ["out-1\n", "err-1\n", "out-2\n"] {
+        assert!(log.contains(piece), "{log:?}");
+    }
+    log
+}
+
 /// [`driver_log`] of a run whose state folder is `state_dir`.
 pub(crate) fn driver_log_in(
     state_dir: &std::path::Path,

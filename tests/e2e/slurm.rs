@@ -444,7 +444,7 @@ fn slurm_attached_run_keeps_its_log_and_driver_log() {
         r#", "timeout": 120"#,
     ));
     let state = shm_tempdir();
-    let before = now();
+    let before = crate::ops::now();
     let out = run_expect(
         runplz(c, d.path(), &["--env", "SECRET_X"])
             .env("SECRET_X", "s3cr3t-sldl")
@@ -466,27 +466,7 @@ fn slurm_attached_run_keeps_its_log_and_driver_log() {
         );
     }
     let id = json(&out)["run_id"].as_str().unwrap().to_string();
-    let lines = crate::ops::driver_log_in(&state.path().join("runplz"), &id);
-    let of = |s: &str| -> Vec<&str> {
-        lines
-            .iter()
-            .filter(|l| l.1 == s)
-            .map(|l| l.2.as_str())
-            .collect()
-    };
-    assert_eq!(of("stdout"), ["out-1", "out-2"], "{lines:?}");
-    assert_eq!(of("stderr"), ["err-1"], "{lines:?}");
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    let after = now() + 1.0;
-    assert!(
-        lines.iter().all(|l| l.0 >= before - 1.0 && l.0 <= after),
-        "{lines:?} not within {before}..{after}"
-    );
-    let log = std::fs::read_to_string(state.path().join(format!("runplz/runs/{id}.log"))).unwrap();
-    assert_eq!(log.len(), "out-1\nerr-1\nout-2\n".len(), "{log:?}");
-    for piece in ["out-1\n", "err-1\n", "out-2\n"] {
-        assert!(log.contains(piece), "{log:?}");
-    }
+    let log = crate::ops::check_out_err_out_logs(&state.path().join("runplz"), &id, before);
     // `runplz tail` prints that copy, the job's files on the cluster gone.
     let tail = |args: &[&str]| {
         let mut v = verb(c, d.path(), args);
@@ -497,11 +477,4 @@ fn slurm_attached_run_keeps_its_log_and_driver_log() {
     // (The two streams' order in it is as they came.)
     let last = format!("{}\n", log.lines().last().unwrap());
     assert_eq!(tail(&["tail", "-n", "1", &id]), last);
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
