@@ -549,3 +549,67 @@ fn a_committed_nested_repo_without_gitmodules_ships_its_working_tree() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_box_left_as_it_was_gets_no_rsync_walk_and_one_touched_there_is_mended() {
+    // This machine keeps the folder's token as the box printed it after the last transfer;
+    // when the box prints it again and nothing changed here, nothing runs but that one
+    // call (not even rsync's file list goes over: 0 bytes); when only files here changed or
+    // were added, only they go. Anything done to the folder on the box makes it a whole
+    // rsync, which mends it.
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    for i in 0..20 {
+        write(src.path(), &format!("d{}/f{i}.txt", i % 2), b"0123456789");
+    }
+    let (first, _) = sync_ok(&b, src.path(), "tok", &[]);
+    assert_eq!(first["files_transferred"], 20);
+    let quiet = |why: &str| {
+        let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
+        assert_eq!(
+            (
+                rec["files_transferred"].as_u64(),
+                rec["bytes_transferred"].as_u64()
+            ),
+            (Some(0), Some(0)),
+            "{why}: {rec}"
+        );
+    };
+    quiet("unchanged");
+    // A run's hard-linked copy, made and removed, changes nothing the token sees.
+    b.ssh("cp -al tok tok-run && rm -rf tok-run");
+    quiet("after a run's copy");
+
+    // Only what changed here goes, a new file included, and the manifest learns it.
+    write(src.path(), "d0/f0.txt", b"ABCDEFGHIJ");
+    write(src.path(), "new/g.txt", b"g");
+    let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
+    assert_eq!(rec["files_transferred"], 2, "{rec}");
+    assert_eq!(b.ssh("cat tok/d0/f0.txt tok/new/g.txt"), "ABCDEFGHIJg");
+    assert_eq!(
+        b.ssh("tr '\\0' '\\n' < tok/.rp-sync-manifest | grep -c txt"),
+        "21\n"
+    );
+    assert_eq!(b.ssh("stat -c %a tok/new tok/new/g.txt"), "700\n600\n");
+    quiet("after a partial sync");
+
+    // Touched on the box: a same-size rewrite; a chmod; a file of the box's own. Each is
+    // seen, and a whole rsync puts the shipped files back as they are here.
+    b.ssh("printf 'XXXXXXXXXX' > tok/d1/f1.txt");
+    let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
+    assert_eq!(rec["files_transferred"], 1, "{rec}");
+    assert_eq!(b.ssh("cat tok/d1/f1.txt"), "0123456789");
+    b.ssh("chmod 777 tok/d1/f3.txt");
+    let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
+    assert!(rec["bytes_transferred"].as_u64().unwrap() > 0, "{rec}");
+    assert_eq!(b.ssh("stat -c %a tok/d1/f3.txt"), "600\n");
+    b.ssh("echo mine > tok/d0/boxs-own.txt");
+    let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
+    assert!(rec["bytes_transferred"].as_u64().unwrap() > 0, "{rec}");
+    assert_eq!(
+        b.ssh("cat tok/d0/boxs-own.txt"),
+        "mine\n",
+        "never ours to delete"
+    );
+    quiet("mended");
+}

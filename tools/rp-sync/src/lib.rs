@@ -354,25 +354,36 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     };
 
-    // Staged and scanned first: a refused tree never reaches the box, which is not even
-    // asked (a secret inside a file stops here, exit 4).
-    let t = Instant::now();
-    let staged = sync::stage(&src, &patterns)?;
-    out::timing(TOOL, "stage", t);
-    report_staged(&staged);
-    let t = Instant::now();
-    let secret_scan = scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
-    out::timing(TOOL, "scan", t);
-    let (staged, transfer) = match (&conn, &dest) {
+    // Staged and scanned before anything is sent: a refused tree never reaches the box. Where
+    // this machine holds the box's token from its last sync there, the box is asked (it only
+    // reads) meanwhile; else it is not even asked (a secret inside a file stops here, exit 4).
+    let stage_and_scan = || -> Result<(Staged, scan::ScanRecord)> {
+        let t = Instant::now();
+        let staged = sync::stage(&src, &patterns)?;
+        out::timing(TOOL, "stage", t);
+        report_staged(&staged);
+        let t = Instant::now();
+        let secret_scan =
+            scan::before_shipping(TOOL, &staged, job.as_ref(), &allow, Exit::Refused)?;
+        out::timing(TOOL, "scan", t);
+        Ok((staged, secret_scan))
+    };
+    let mut scanned = None;
+    let (staged, secret_scan, transfer) = match (&conn, &dest) {
         (Some(ssh), Some(dest)) => {
-            out::note(
-                TOOL,
-                format_args!("shipping to {}:{dest}", ssh.destination()),
-            );
-            let live = runplz_core::progress::on_tty(TOOL, "sync");
+            let mut live = None;
             let began = Instant::now();
-            let (staged, t) =
-                sync::stage_and_up(ssh, dest, snapshot.as_deref(), move || Ok(staged))?;
+            let (staged, t) = sync::stage_and_up(ssh, dest, snapshot.as_deref(), || {
+                let (staged, sc) = stage_and_scan()?;
+                scanned = Some(sc);
+                out::note(
+                    TOOL,
+                    format_args!("shipping to {}:{dest}", ssh.destination()),
+                );
+                live = runplz_core::progress::on_tty(TOOL, "sync");
+                Ok(staged)
+            })?;
+            let secret_scan = scanned.take().expect("scanned before sending");
             if let Some(l) = live {
                 l.end(true, began.elapsed().as_secs_f64());
             }
@@ -384,9 +395,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 scan::after_shipping(TOOL, &changed, &secret_scan, &allow, Exit::Refused)?;
                 out::timing(TOOL, "scan again", at);
             }
-            (staged, Some(t))
+            (staged, secret_scan, Some(t))
         }
         _ => {
+            let (staged, secret_scan) = stage_and_scan()?;
             report_not_read(&staged, &secret_scan);
             out::note(TOOL, "dry run: nothing sent; the largest files:");
             for f in staged.largest(sync::LARGEST) {
@@ -395,7 +407,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     format_args!("  {:>10}  {}", sync::human_bytes(f.bytes), shown(&f.path)),
                 );
             }
-            (staged, None)
+            (staged, secret_scan, None)
         }
     };
     // Closes the shared connection before the record is printed.

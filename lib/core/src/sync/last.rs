@@ -1,5 +1,12 @@
-//! What this machine last recorded in a folder on a box: the manifest it left there and the
-//! box's `rsync --version` line, kept in `$XDG_STATE_HOME/runplz/sync-last/` (private).
+//! What this machine last recorded in a folder on a box: the manifest it left there, the
+//! box's `rsync --version` line, the folder's token as the box printed it right after the
+//! transfer (see [`super::remote::TOKEN_FN`]) and each shipped file's size, mtime, mode and
+//! inode here, kept in `$XDG_STATE_HOME/runplz/sync-last/` (private).
+//!
+//! With the token, a sync skips rsync's walk of both trees: when the box prints the same
+//! token and manifest again (it was not touched since) and no file here changed, nothing
+//! is sent; when only some files changed or were added, only they are (see
+//! `sync::transfer`). Anything else, or a box that prints no token, is a whole sync.
 //!
 //! It lets a sync skip asking the box first (one round trip fewer): when the manifest kept
 //! here says nothing is to be deleted, the transfer itself checks on the box that the
@@ -13,16 +20,48 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
 
-const HEADER: &[u8] = b"rp-sync last 1\n";
+const HEADER: &[u8] = b"rp-sync last 2\n";
 
 /// The box's state as this machine last left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Last {
     /// `rsync --version`'s first line on the box.
     pub rsync_line: String,
+    /// The folder's token right after the transfer; empty when the box gave none.
+    pub token: String,
+    /// Each shipped file as it was here when shipped, in the manifest's order.
+    pub files: Vec<FileStat>,
     /// The manifest's bytes (see [`super::remote::manifest_bytes`]).
     pub manifest: Vec<u8>,
 }
+
+/// A shipped file's stat here (see [`super::stage::StagedFile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i128,
+    /// `st_mode`.
+    pub mode: u32,
+    /// Inode.
+    pub inode: u64,
+}
+
+impl FileStat {
+    /// A staged file's.
+    pub fn of(f: &super::stage::StagedFile) -> FileStat {
+        FileStat {
+            bytes: f.bytes,
+            mtime_ns: f.mtime_ns,
+            mode: f.mode,
+            inode: f.inode,
+        }
+    }
+}
+
+/// Bytes per [`FileStat`] on disk.
+const STAT_LEN: usize = 8 + 16 + 4 + 8;
 
 /// The file for syncs into `dest` over `ssh` (the login, port, config and key it was made
 /// with name the box).
@@ -50,17 +89,46 @@ pub fn load(ssh: &Ssh, dest: &str) -> Option<Last> {
 
 fn decode(b: &[u8]) -> Option<Last> {
     let rest = b.strip_prefix(HEADER)?;
-    let nl = rest.iter().position(|&c| c == b'\n')?;
+    let (rsync_line, rest) = line(rest)?;
+    let (token, rest) = line(rest)?;
+    let (n, rest) = line(rest)?;
+    let n: usize = n.parse().ok()?;
+    let stats = rest.get(..n.checked_mul(STAT_LEN)?)?;
+    let files = stats
+        .chunks_exact(STAT_LEN)
+        .map(|c| FileStat {
+            bytes: u64::from_le_bytes(c[..8].try_into().unwrap()),
+            mtime_ns: i128::from_le_bytes(c[8..24].try_into().unwrap()),
+            mode: u32::from_le_bytes(c[24..28].try_into().unwrap()),
+            inode: u64::from_le_bytes(c[28..36].try_into().unwrap()),
+        })
+        .collect();
     Some(Last {
-        rsync_line: String::from_utf8(rest[..nl].to_vec()).ok()?,
-        manifest: rest[nl + 1..].to_vec(),
+        rsync_line,
+        token,
+        files,
+        manifest: rest[n * STAT_LEN..].to_vec(),
     })
+}
+
+/// A UTF-8 line and what follows it.
+fn line(b: &[u8]) -> Option<(String, &[u8])> {
+    let nl = b.iter().position(|&c| c == b'\n')?;
+    Some((String::from_utf8(b[..nl].to_vec()).ok()?, &b[nl + 1..]))
 }
 
 fn encode(last: &Last) -> Vec<u8> {
     let mut v = HEADER.to_vec();
-    v.extend_from_slice(last.rsync_line.as_bytes());
-    v.push(b'\n');
+    for l in [&last.rsync_line, &last.token, &last.files.len().to_string()] {
+        v.extend_from_slice(l.as_bytes());
+        v.push(b'\n');
+    }
+    for f in &last.files {
+        v.extend_from_slice(&f.bytes.to_le_bytes());
+        v.extend_from_slice(&f.mtime_ns.to_le_bytes());
+        v.extend_from_slice(&f.mode.to_le_bytes());
+        v.extend_from_slice(&f.inode.to_le_bytes());
+    }
     v.extend_from_slice(&last.manifest);
     v
 }
@@ -70,7 +138,7 @@ fn encode(last: &Last) -> Vec<u8> {
 pub fn save(ssh: &Ssh, dest: &str, last: &Last) {
     let path = file(ssh, dest);
     let _ = (|| -> std::io::Result<()> {
-        if last.rsync_line.contains('\n') {
+        if last.rsync_line.contains('\n') || last.token.contains('\n') {
             return Ok(());
         }
         let dir = path.parent().expect("a file in a folder");
@@ -92,11 +160,30 @@ mod tests {
     fn round_trips_and_rejects_other_bytes() {
         let l = Last {
             rsync_line: "rsync  version 3.2.7  protocol version 31".into(),
+            token: "0123abcd".into(),
+            files: vec![
+                FileStat {
+                    bytes: 7,
+                    mtime_ns: 1_700_000_000_123_456_789,
+                    mode: 0o100644,
+                    inode: 42,
+                },
+                FileStat {
+                    bytes: u64::MAX,
+                    mtime_ns: -5,
+                    mode: 0o120777,
+                    inode: 1,
+                },
+            ],
             manifest: b"rp-sync manifest 1\na\0b\nc\0".to_vec(),
         };
-        assert_eq!(decode(&encode(&l)), Some(l));
+        let bytes = encode(&l);
+        assert_eq!(decode(&bytes), Some(l.clone()));
+        // Cut anywhere in the stats, it is no record at all.
+        assert_eq!(decode(&bytes[..bytes.len() - l.manifest.len() - 1]), None);
         assert_eq!(decode(b"something else\n"), None);
-        assert_eq!(decode(b"rp-sync last 1\nno newline after the line"), None);
+        assert_eq!(decode(b"rp-sync last 1\nrsync\nrp-sync manifest 1\n"), None);
+        assert_eq!(decode(b"rp-sync last 2\nno newline after the line"), None);
         // As `printf abc | sha256sum` prints it.
         assert_eq!(
             sha256(b"abc"),

@@ -152,17 +152,19 @@ pub fn stage_and_up(
     snapshot: Option<&str>,
     stage: impl FnOnce() -> Result<Staged>,
 ) -> Result<(Staged, Transfer)> {
-    if snapshot.is_none() {
+    let was = last::load(ssh, dest);
+    if snapshot.is_none() && was.as_ref().is_none_or(|w| w.token.is_empty()) {
         // One round trip where the box is as this machine last left it (see [`last`]);
         // else the box is asked first. rsync's version here is asked meanwhile.
         std::thread::spawn(local_rsync_version);
         let staged = stage()?;
-        if let Some(tr) = up_as_last_left(ssh, &staged, dest)? {
+        if let Some(tr) = up_as_last_left(ssh, &staged, dest, was.as_ref())? {
             return Ok((staged, tr));
         }
-        return ask_then_up(ssh, dest, None, move || Ok(staged));
+        return ask_then_up(ssh, dest, None, move || Ok(staged), None);
     }
-    ask_then_up(ssh, dest, snapshot, stage)
+    // With a token, the box's answer (asked while staging) can spare rsync's whole walk.
+    ask_then_up(ssh, dest, snapshot, stage, was)
 }
 
 /// [`stage_and_up`] asking the box first (with the lock for a snapshot taken meanwhile).
@@ -171,6 +173,7 @@ fn ask_then_up(
     dest: &str,
     snapshot: Option<&str>,
     stage: impl FnOnce() -> Result<Staged>,
+    was: Option<last::Last>,
 ) -> Result<(Staged, Transfer)> {
     let where_ = format!("{}:{dest}", ssh.destination());
     let t0 = Instant::now();
@@ -179,7 +182,8 @@ fn ask_then_up(
             // Asked here too: it costs a process start.
             local_rsync_version();
             let mut warnings = Vec::new();
-            let prepare = remote::prepare_script(dest);
+            let prepare =
+                remote::prepare_script(dest, was.as_ref().is_some_and(|w| !w.token.is_empty()));
             // The box is asked in the lock's own call, once the lock is held; on its own
             // only where that call did not bring the answer back.
             let (lock, asked) = match snapshot {
@@ -206,7 +210,7 @@ fn ask_then_up(
     let (lock, mut warnings, f) = early?;
     crate::out::timing("sync", "stage and prepare", t0);
     let prepared = remote::parse_prepared(&f).with_context(|| format!("preparing {where_}"))?;
-    let mut tr = transfer(ssh, &staged, dest, &prepared, snapshot.is_none())?;
+    let mut tr = transfer(ssh, &staged, dest, &prepared, was.as_ref())?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
@@ -221,8 +225,13 @@ fn ask_then_up(
 /// [`up`] with no round trip but rsync's, when this machine knows what the box holds from
 /// its last sync there ([`last`]) and nothing is to be deleted. `None`: not known, something
 /// to delete, or the box was not as expected (nothing was sent); ask the box instead.
-fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Transfer>> {
-    let Some(was) = last::load(ssh, dest) else {
+fn up_as_last_left(
+    ssh: &Ssh,
+    staged: &Staged,
+    dest: &str,
+    was: Option<&last::Last>,
+) -> Result<Option<Transfer>> {
+    let Some(was) = was else {
         return Ok(None);
     };
     let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
@@ -249,6 +258,7 @@ fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Tran
         ns,
         Some(&manifest),
         Some(&expect),
+        false,
         &mut warnings,
     )?
     else {
@@ -257,16 +267,7 @@ fn up_as_last_left(ssh: &Ssh, staged: &Staged, dest: &str) -> Result<Option<Tran
     };
     crate::out::timing("sync", "rsync", t);
     debug_assert!(rode, "with an expectation the manifest always rides");
-    if manifest != was.manifest {
-        last::save(
-            ssh,
-            dest,
-            &last::Last {
-                rsync_line: was.rsync_line,
-                manifest,
-            },
-        );
-    }
+    remember(ssh, dest, &was.rsync_line, &stats, staged, manifest);
     Ok(Some(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
@@ -292,19 +293,72 @@ fn ns_mtimes(ssh: &Ssh, remote: Option<(u32, u32, u32)>, warnings: &mut Vec<Stri
     ns
 }
 
-/// The part of [`up`] after the box said what it has; with `remember`, what it leaves
-/// there is kept here for the next sync ([`last`]; a snapshot's sync never uses it).
+/// The part of [`up`] after the box said what it has. What it leaves there is kept here
+/// for the next sync ([`last`]); with `was` (kept by the last one), a box that printed the
+/// same token and manifest as then gets only the files changed or added here since.
 fn transfer(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
     prepared: &remote::Prepared,
-    remember: bool,
+    was: Option<&last::Last>,
 ) -> Result<Transfer> {
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
     if !prepared.rsync {
         return Err(no_rsync(ssh));
+    }
+    let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
+    let as_left = was.filter(|w| {
+        !w.token.is_empty()
+            && w.token == prepared.token
+            && w.rsync_line == prepared.rsync_line
+            && w.manifest == prepared.manifest
+    });
+    if let Some(todo) = as_left.and_then(|w| changed_since_last(staged, w, &manifest)) {
+        let sent_all = todo.len() * 4 > staged.files.len();
+        if todo.is_empty() {
+            crate::out::timing("sync", "nothing changed here or there", Instant::now());
+            return Ok(Transfer {
+                files_transferred: 0,
+                bytes_transferred: 0,
+                deleted: 0,
+                warnings,
+                sent: Some(Vec::new()),
+            });
+        }
+        if !sent_all {
+            let part = Staged {
+                root: staged.root.clone(),
+                files: todo,
+                bytes: 0,
+                secrets: Vec::new(),
+                tracked_secrets: Vec::new(),
+                git: staged.git,
+                warnings: Vec::new(),
+            };
+            let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
+            let t = Instant::now();
+            let (stats, _) = rsync(ssh, &part, dest, ns, None, None, true, &mut warnings)?
+                .context("rsync stopped without an expectation")?;
+            crate::out::timing("sync", "rsync of the changed files", t);
+            if manifest != prepared.manifest {
+                step(
+                    ssh,
+                    &remote::write_manifest_script(dest),
+                    Some(manifest.clone()),
+                    &format!("writing {where_}/{}", remote::MANIFEST),
+                )?;
+            }
+            remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
+            return Ok(Transfer {
+                files_transferred: stats.files_transferred,
+                bytes_transferred: stats.bytes_sent,
+                deleted: 0,
+                warnings,
+                sent: stats.sent,
+            });
+        }
     }
 
     let old = if prepared.manifest.is_empty() {
@@ -334,7 +388,6 @@ fn transfer(
 
     let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
     let t = Instant::now();
-    let manifest = remote::manifest_bytes(staged.files.iter().map(|f| f.path.as_path()));
     let changed = manifest != prepared.manifest;
     let (stats, rode) = rsync(
         ssh,
@@ -343,6 +396,7 @@ fn transfer(
         ns,
         changed.then_some(&manifest[..]),
         None,
+        false,
         &mut warnings,
     )?
     .context("rsync stopped without an expectation")?;
@@ -355,16 +409,7 @@ fn transfer(
             &format!("writing {where_}/{}", remote::MANIFEST),
         )?;
     }
-    if remember {
-        last::save(
-            ssh,
-            dest,
-            &last::Last {
-                rsync_line: prepared.rsync_line.clone(),
-                manifest,
-            },
-        );
-    }
+    remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
     Ok(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
@@ -372,6 +417,82 @@ fn transfer(
         warnings,
         sent: stats.sent,
     })
+}
+
+/// The staged files that are new or whose size, mtime, mode or inode differ from what the
+/// last sync recorded (`was`); `None` when one it shipped is no longer staged (a deletion:
+/// the whole sync handles those) or the record does not fit its manifest.
+fn changed_since_last(
+    staged: &Staged,
+    was: &last::Last,
+    manifest: &[u8],
+) -> Option<Vec<StagedFile>> {
+    let old: Vec<PathBuf> = if manifest == was.manifest {
+        Vec::new()
+    } else {
+        remote::parse_manifest(&was.manifest)?
+    };
+    let n_old = if manifest == was.manifest {
+        staged.files.len()
+    } else {
+        old.len()
+    };
+    if n_old != was.files.len() {
+        return None;
+    }
+    let differs = |f: &StagedFile, s: &last::FileStat| last::FileStat::of(f) != *s;
+    if manifest == was.manifest {
+        return Some(
+            staged
+                .files
+                .iter()
+                .zip(&was.files)
+                .filter(|(f, s)| differs(f, s))
+                .map(|(f, _)| f.clone())
+                .collect(),
+        );
+    }
+    // Both in path order: walk them side by side.
+    let mut out = Vec::new();
+    let mut o = old.iter().zip(&was.files).peekable();
+    for f in &staged.files {
+        if o.peek()
+            .is_some_and(|(p, _)| p.as_path() < f.path.as_path())
+        {
+            return None;
+        }
+        match o.peek() {
+            Some((p, s)) if p.as_path() == f.path.as_path() => {
+                if differs(f, s) {
+                    out.push(f.clone());
+                }
+                o.next();
+            }
+            _ => out.push(f.clone()),
+        }
+    }
+    o.next().is_none().then_some(out)
+}
+
+/// Keep what the box now holds for the next sync ([`last`]).
+fn remember(
+    ssh: &Ssh,
+    dest: &str,
+    rsync_line: &str,
+    stats: &remote::RsyncStats,
+    staged: &Staged,
+    manifest: Vec<u8>,
+) {
+    last::save(
+        ssh,
+        dest,
+        &last::Last {
+            rsync_line: rsync_line.to_string(),
+            token: stats.token.clone(),
+            files: staged.files.iter().map(last::FileStat::of).collect(),
+            manifest,
+        },
+    );
 }
 
 fn no_rsync(ssh: &Ssh) -> anyhow::Error {
@@ -450,6 +571,7 @@ fn rsync(
     ns_mtimes: bool,
     manifest: Option<&[u8]>,
     expect: Option<&remote::Expect>,
+    list: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(remote::RsyncStats, bool)>> {
     let mut src = staged.root.clone().into_os_string();
@@ -473,10 +595,12 @@ fn rsync(
         "--from0",
     ];
     // rsync walks the tree itself with the complement of our list as rules (see
-    // [`filter`]); a tree needing too many rules is sent as the list itself: --files-from
-    // and no -r ships exactly these paths, the folders above them implied by --relative.
+    // [`filter`]); a tree needing too many rules, or a `list` (a few changed files), is
+    // sent as the list itself: --files-from and no -r ships exactly these paths, the
+    // folders above them implied by --relative.
     let t = Instant::now();
-    let (how, mut input): (&[&str], Vec<u8>) = match filter::rules(staged) {
+    let rules = if list { None } else { filter::rules(staged) };
+    let (how, mut input): (&[&str], Vec<u8>) = match rules {
         Some(rules) => (&["--recursive", "--exclude-from=-"], rules),
         // A list carries no manifest beside it: ask the box the slow way.
         None if expect.is_some() => return Ok(None),
@@ -523,23 +647,30 @@ fn rsync(
         .arg(ssh.rsync_dir(dest))
         .env("LC_ALL", "C")
         .stdin(input)
-        // With a check on the box, its answer on stderr is read, not shown.
-        .output(match expect {
-            Some(_) => Output::Capture,
-            None => Output::CaptureStdout,
-        });
+        // The box's answers on stderr are read (the token, a failed check); the rest shown.
+        .output(Output::Capture);
     let f = proc.run()?;
     interrupted(&f)?;
+    let said = |m: &str| f.stderr.split(|&b| b == b'\n').any(|l| l == m.as_bytes());
     if expect.is_some() {
-        let said = |m: &str| f.stderr.split(|&b| b == b'\n').any(|l| l == m.as_bytes());
         if said(remote::NO_RSYNC) {
             return Err(no_rsync(ssh));
         }
         if said(remote::STALE) {
             return Ok(None);
         }
+    }
+    let mut token = String::new();
+    let mut rest = Vec::new();
+    for l in f.stderr.split_inclusive(|&b| b == b'\n') {
+        match l.strip_prefix(remote::TOKEN.as_bytes()) {
+            Some(t) => token = String::from_utf8_lossy(t).trim_end().to_string(),
+            None => rest.extend_from_slice(l),
+        }
+    }
+    {
         use std::io::Write;
-        let _ = std::io::stderr().write_all(&f.stderr);
+        let _ = std::io::stderr().write_all(&rest);
     }
     match f.status {
         Status::Exited(0) => {}
@@ -563,6 +694,7 @@ fn rsync(
     }
     let mut stats = remote::parse_stats(&f.stdout_str())?;
     stats.sent = sent_names(&f.stdout, next.as_ref().map(|(_, _, n)| n.as_str()));
+    stats.token = token;
     if next.is_some() {
         // The manifest is not one of the tree's files.
         stats.files_transferred = stats.files_transferred.saturating_sub(1);

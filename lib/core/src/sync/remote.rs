@@ -35,14 +35,37 @@ fn preamble(dest: &str) -> String {
     )
 }
 
-/// Say whether rsync is there and print the last manifest; reads only (the folder is made
-/// by [`rsync_path`], on the transfer's own connection), so it can run while this machine
-/// is still staging.
-pub fn prepare_script(dest: &str) -> String {
+/// A shell function `rp_token` that prints the token of the folder it is run in: the md5 of
+/// one line per entry (type, mode, owner, size, mtime in ns, inode, path, link target) in the
+/// order `find` meets them, the manifest aside; nothing (status 1) where GNU `find -printf`
+/// or `md5sum` is missing. Compared only with a token the same box printed for the same
+/// folder, so the order needs to be stable, not sorted: a folder's entries come in the same
+/// order until one is added or removed, which changes the folder's own line. Hard links (a
+/// run's copy, see [`super::snapshot`]) change none of these fields; any write, chmod,
+/// rename, new or deleted file does.
+pub(crate) const TOKEN_FN: &str = "rp_token() {
+  find . -maxdepth 0 -printf '' 2>/dev/null && command -v md5sum >/dev/null 2>&1 || return 1
+  set -- $(find . ! -name . \\( -path './.rp-sync-manifest*' -prune -o -printf '%y %m %U %s %T@ %i %P\\0%l\\0' \\) 2>/dev/null | md5sum) && printf '%s\\n' \"$1\"
+}
+";
+
+/// On the rsync-path script's stderr, before the token of the folder after a transfer.
+pub const TOKEN: &str = "--rp-sync-data--token=";
+
+/// Say whether rsync is there, the folder's token when `token` (see [`TOKEN_FN`]; empty
+/// when none), and print the last manifest; reads only (the folder is made by
+/// [`rsync_path`], on the transfer's own connection), so it can run while this machine is
+/// still staging.
+pub fn prepare_script(dest: &str, token: bool) -> String {
+    let tok = if token {
+        format!("{TOKEN_FN}printf 'token=%s\\n' \"$(rp_token)\"\n")
+    } else {
+        "echo token=\n".to_string()
+    };
     format!(
         "unset CDPATH\nprintf '%s\\n' {MARK}\n\
          if command -v rsync >/dev/null 2>&1; then echo \"rsync=yes $(rsync --version 2>/dev/null | head -n 1)\"; else echo rsync=no; fi\n\
-         if cd -- {d} 2>/dev/null && [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\n",
+         if cd -- {d} 2>/dev/null; then\n{tok}if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\nelse echo token=; fi\n",
         d = dir_word(dest),
     )
 }
@@ -56,7 +79,8 @@ pub fn prepare_script(dest: &str) -> String {
 /// With `next`, the name of a new manifest that this same transfer brings into the folder
 /// (see [`next_manifest_name`]): once the rsync server is done (all sent, or only files
 /// that vanished here meanwhile, exit 24), it replaces the manifest, so recording the
-/// manifest costs no round trip of its own.
+/// manifest costs no round trip of its own. Then the folder's token follows [`TOKEN`] on
+/// stderr.
 ///
 /// With `expect`, the transfer stands in for [`prepare_script`]'s round trip too: before
 /// the server starts, the box must still be as this machine last left it (see
@@ -80,14 +104,16 @@ pub fn rsync_path(dest: &str, next: Option<&str>, expect: Option<&Expect>) -> St
             sha = e.manifest_sha256,
         ));
     }
-    crate::ssh::posix_command(&match next {
-        None => format!("{head}exec rsync \"$0\" \"$@\"\n"),
-        Some(n) => format!(
-            "{head}rsync \"$0\" \"$@\"; rc=$?\n\
-             case $rc in 0|24) (cd -- {d} && mv -f -- {n} {MANIFEST}) || exit 1 ;; esac\nexit $rc\n",
-            n = quote::sh(n),
-        ),
-    })
+    // Once the server is done, the folder's token goes back on stderr (see [`TOKEN_FN`]):
+    // the next sync compares it with what the box says then.
+    let moved = match next {
+        None => String::new(),
+        Some(n) => format!("mv -f -- {} {MANIFEST} || exit 1\n", quote::sh(n)),
+    };
+    crate::ssh::posix_command(&format!(
+        "{head}rsync \"$0\" \"$@\"; rc=$?\n\
+         case $rc in 0|24) cd -- {d} || exit 1\n{moved}{TOKEN_FN}printf '%s%s\\n' {TOKEN} \"$(rp_token)\" >&2 ;; esac\nexit $rc\n"
+    ))
 }
 
 /// What a transfer that skips [`prepare_script`] requires of the box (see [`rsync_path`]):
@@ -122,6 +148,8 @@ pub struct Prepared {
     pub rsync_version: Option<(u32, u32, u32)>,
     /// `rsync --version`'s first line, as it printed it.
     pub rsync_line: String,
+    /// The folder's token (see [`TOKEN_FN`]); empty when not asked or not to be had.
+    pub token: String,
     /// The last manifest's bytes (empty when none).
     pub manifest: Vec<u8>,
 }
@@ -136,17 +164,27 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
         );
     };
     let rest = &stdout[at + mark.len()..];
-    let (line, manifest) = match rest.iter().position(|&b| b == b'\n') {
-        Some(n) => (&rest[..n], &rest[n + 1..]),
-        None => (rest, &rest[rest.len()..]),
+    let (line, rest) = split_line(rest);
+    let (token, manifest) = match rest.strip_prefix(b"token=") {
+        Some(r) => split_line(r),
+        None => (&rest[..0], rest),
     };
     let line = String::from_utf8_lossy(line);
     Ok(Prepared {
         rsync: line == "rsync=yes" || line.starts_with("rsync=yes "),
         rsync_version: line.strip_prefix("rsync=yes ").and_then(rsync_version),
         rsync_line: line.strip_prefix("rsync=yes ").unwrap_or("").to_string(),
+        token: String::from_utf8_lossy(token).into_owned(),
         manifest: manifest.to_vec(),
     })
+}
+
+/// The bytes before the first newline and those after it.
+fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
+    match b.iter().position(|&c| c == b'\n') {
+        Some(n) => (&b[..n], &b[n + 1..]),
+        None => (b, &b[b.len()..]),
+    }
 }
 
 /// The version in `rsync --version`'s first line (`rsync  version 3.2.7  protocol version
@@ -263,6 +301,9 @@ pub struct RsyncStats {
     pub bytes_received: u64,
     /// The files whose data was sent, by name (filled in by the caller).
     pub sent: Option<Vec<PathBuf>>,
+    /// The folder's token after the transfer (see [`TOKEN_FN`]; filled in by the caller,
+    /// empty when the box gave none).
+    pub token: String,
 }
 
 /// Parse `rsync --stats` output (any of rsync 3.x's spellings; digits may carry commas).
@@ -286,6 +327,7 @@ pub fn parse_stats(text: &str) -> Result<RsyncStats> {
             bytes_sent,
             bytes_received: num("Total bytes received:").unwrap_or(0),
             sent: None,
+            token: String::new(),
         }),
         _ => bail!("rsync printed no --stats summary; its output was:\n{text}"),
     }
@@ -348,6 +390,7 @@ total size is 15  speedup is 0.04
                 bytes_sent: 284,
                 bytes_received: 82,
                 sent: None,
+                token: String::new(),
             }
         );
         // rsync 3.0 spelling, human-readable commas.
@@ -359,6 +402,7 @@ total size is 15  speedup is 0.04
                 bytes_sent: 12_345_678,
                 bytes_received: 0,
                 sent: None,
+                token: String::new(),
             }
         );
         let e = parse_stats("rsync: nothing\n").unwrap_err();
@@ -367,9 +411,10 @@ total size is 15  speedup is 0.04
 
     #[test]
     fn prepared_skips_rc_noise() {
-        let out = b"Welcome to the box!\n--rp-sync-data--\nrsync=yes\nrp-sync manifest 1\na\0b c\0";
+        let out = b"Welcome to the box!\n--rp-sync-data--\nrsync=yes\ntoken=0af1\nrp-sync manifest 1\na\0b c\0";
         let p = parse_prepared(out).unwrap();
         assert!(p.rsync);
+        assert_eq!(p.token, "0af1");
         assert_eq!(
             parse_manifest(&p.manifest).unwrap(),
             [PathBuf::from("a"), "b c".into()]
@@ -390,8 +435,9 @@ total size is 15  speedup is 0.04
             Some((3, 1, 3))
         );
         assert_eq!(rsync_version("openrsync: protocol version 29"), None);
-        let p = parse_prepared(b"--rp-sync-data--\nrsync=no\n").unwrap();
+        let p = parse_prepared(b"--rp-sync-data--\nrsync=no\ntoken=\n").unwrap();
         assert!(!p.rsync);
+        assert_eq!(p.token, "");
         assert!(p.manifest.is_empty());
         assert!(parse_prepared(b"nothing").is_err());
     }
@@ -558,5 +604,80 @@ total size is 15  speedup is 0.04
             to_delete(&old, &staged, d.path()),
             [PathBuf::from("gone"), "now-a-dir".into()]
         );
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use std::process::Command;
+
+    fn token(dir: &Path) -> String {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{TOKEN_FN}rp_token"))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn token_changes_with_any_change_but_not_with_hard_links_or_the_manifest() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("tree");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a.py"), "print(1)\n").unwrap();
+        std::fs::write(d.join("sub/b.txt"), "b").unwrap();
+        std::fs::write(d.join(MANIFEST), "m").unwrap();
+        let t0 = token(&d);
+        assert_eq!(t0.len(), 32, "an md5 in hex: {t0:?}");
+        assert_eq!(token(&d), t0, "the same folder, the same token");
+
+        // A run's copy by hard links, then removed: no field of the tree changes.
+        let snap = t.path().join("snap");
+        assert!(Command::new("cp")
+            .args(["-al", "--"])
+            .arg(&d)
+            .arg(&snap)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(token(&d), t0);
+        std::fs::remove_dir_all(&snap).unwrap();
+        assert_eq!(token(&d), t0);
+        // The manifest is checked apart (by its sha256).
+        std::fs::write(d.join(MANIFEST), "other manifest").unwrap();
+        assert_eq!(token(&d), t0);
+
+        let mut seen = vec![t0];
+        let mut changed = |what: &str, f: &dyn Fn()| {
+            f();
+            let t = token(&d);
+            assert!(!seen.contains(&t), "{what} left the token as it was");
+            seen.push(t);
+        };
+        // Same size, same second: the mtime's nanoseconds or the inode tell.
+        changed("a same-size rewrite", &|| {
+            std::fs::write(d.join("a.py"), "print(2)\n").unwrap()
+        });
+        changed("a chmod", &|| {
+            std::fs::set_permissions(d.join("a.py"), std::fs::Permissions::from_mode(0o700))
+                .unwrap()
+        });
+        changed("a new file", &|| {
+            std::fs::write(d.join("sub/c"), "").unwrap()
+        });
+        changed("a deletion", &|| {
+            std::fs::remove_file(d.join("sub/b.txt")).unwrap()
+        });
+        changed("a symlink", &|| {
+            std::os::unix::fs::symlink("a.py", d.join("l")).unwrap()
+        });
+        changed("a retargeted symlink", &|| {
+            std::fs::remove_file(d.join("l")).unwrap();
+            std::os::unix::fs::symlink("sub", d.join("l")).unwrap()
+        });
     }
 }
