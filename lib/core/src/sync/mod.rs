@@ -255,10 +255,9 @@ fn up_as_last_left(
         ssh,
         staged,
         dest,
-        ns,
+        (ns, false),
         Some(&manifest),
         Some(&expect),
-        false,
         &mut warnings,
     )?
     else {
@@ -339,7 +338,7 @@ fn transfer(
             };
             let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
             let t = Instant::now();
-            let (stats, _) = rsync(ssh, &part, dest, ns, None, None, true, &mut warnings)?
+            let (stats, _) = rsync(ssh, &part, dest, (ns, true), None, None, &mut warnings)?
                 .context("rsync stopped without an expectation")?;
             crate::out::timing("sync", "rsync of the changed files", t);
             if manifest != prepared.manifest {
@@ -393,10 +392,9 @@ fn transfer(
         ssh,
         staged,
         dest,
-        ns,
+        (ns, false),
         changed.then_some(&manifest[..]),
         None,
-        false,
         &mut warnings,
     )?
     .context("rsync stopped without an expectation")?;
@@ -563,15 +561,15 @@ pub(crate) fn local_rsync_version() -> Option<(u32, u32, u32)> {
 
 /// rsync the staged tree; with `manifest`, the new manifest rides along where it can (see
 /// [`remote::rsync_path`]). Says whether it did. With `expect`, the box is checked first
-/// and `None` means it was not as expected (nothing was sent).
+/// and `None` means it was not as expected (nothing was sent). The pair: compare mtimes in
+/// ns (see [`ns_mtimes`]); send `staged` as a list (a few changed files) rather than walk.
 fn rsync(
     ssh: &Ssh,
     staged: &Staged,
     dest: &str,
-    ns_mtimes: bool,
+    (ns_mtimes, list): (bool, bool),
     manifest: Option<&[u8]>,
     expect: Option<&remote::Expect>,
-    list: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(remote::RsyncStats, bool)>> {
     let mut src = staged.root.clone().into_os_string();
