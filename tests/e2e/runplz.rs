@@ -585,10 +585,11 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
 }
 
 /// The ssh calls of a `runplz ssh` run of an unchanged tree (issue #14: each is a round
-/// trip; 11 before): the probe; the sync's lock, which also brings the box's manifest; its
-/// rsync; the run's copy; the venv step; the job (one call: it ends while the launch follows
-/// it); the outputs' listing and rsync; one call that removes both the outputs and the run's
-/// copy on the box. Not counted: `-O exit`, closing the connection.
+/// trip; 11, then 9 before): the probe; the sync's lock, which also brings the box's
+/// manifest and the folder's token (the same as the last sync left: no rsync at all); the
+/// run's copy; the venv step; the job (one call: it ends while the launch follows it); the
+/// outputs' listing and rsync; one call that removes both the outputs and the run's copy on
+/// the box. Not counted: `-O exit`, closing the connection.
 #[test]
 fn an_unchanged_run_on_a_box_costs_a_known_number_of_ssh_calls() {
     let b = SshBox::start();
@@ -643,5 +644,5 @@ fn an_unchanged_run_on_a_box_costs_a_known_number_of_ssh_calls() {
         "t\n",
         "{log}"
     );
-    assert_eq!(n, 9, "{log}");
+    assert_eq!(n, 8, "{log}");
 }

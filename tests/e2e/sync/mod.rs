@@ -580,15 +580,42 @@ fn a_box_left_as_it_was_gets_no_rsync_walk_and_one_touched_there_is_mended() {
     b.ssh("cp -al tok tok-run && rm -rf tok-run");
     quiet("after a run's copy");
 
-    // Only what changed here goes, a new file included, and the manifest learns it.
+    // Only what changed here goes (in the session that asked the box), a new file and a
+    // hostile name included, and the manifest learns them. A run's copy taken before keeps
+    // what it had: each file is replaced, never written in place.
+    b.ssh("cp -al tok tok-run");
     write(src.path(), "d0/f0.txt", b"ABCDEFGHIJ");
     write(src.path(), "new/g.txt", b"g");
-    let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
-    assert_eq!(rec["files_transferred"], 2, "{rec}");
+    let hostile = "new/$(touch PWNED) `id`\n-x";
+    write(src.path(), hostile, b"h");
+    set_mtime(&src.path().join("new/g.txt"), 1_700_000_000, 123_456_789);
+    let out = run_expect(
+        rp_sync(&b, src.path(), "tok", &[]).env("RUNPLZ_TIMING", "1"),
+        0,
+    );
+    let rec = json(&out);
+    assert_eq!(rec["files_transferred"], 3, "{rec}");
+    assert!(
+        stderr(&out).contains("timing: shipped the changed files"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(b.ssh("cat tok/d0/f0.txt tok/new/g.txt"), "ABCDEFGHIJg");
+    assert_eq!(b.ssh("cat tok-run/d0/f0.txt; rm -rf tok-run"), "0123456789");
+    assert_eq!(
+        b.ssh("stat -c %.9Y tok/new/g.txt"),
+        "1700000000.123456789\n",
+        "the mtime to the nanosecond"
+    );
+    assert!(remote_files(&b, "tok").contains(hostile.as_bytes()));
+    assert_eq!(b.ssh("ls ~ tok | grep -c PWNED || true").trim(), "0");
     assert_eq!(
         b.ssh("tr '\\0' '\\n' < tok/.rp-sync-manifest | grep -c txt"),
         "21\n"
+    );
+    assert!(
+        b.ssh("ls -a tok").matches("rp-sync").count() == 1,
+        "no temporary left"
     );
     assert_eq!(b.ssh("stat -c %a tok/new tok/new/g.txt"), "700\n600\n");
     quiet("after a partial sync");

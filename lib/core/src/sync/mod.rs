@@ -182,17 +182,22 @@ fn ask_then_up(
             // Asked here too: it costs a process start.
             local_rsync_version();
             let mut warnings = Vec::new();
-            let prepare =
-                remote::prepare_script(dest, was.as_ref().is_some_and(|w| !w.token.is_empty()));
-            // The box is asked in the lock's own call, once the lock is held; on its own
-            // only where that call did not bring the answer back.
-            let (lock, asked) = match snapshot {
-                Some(_) => {
-                    let (l, a) =
-                        snapshot::SyncLock::take(ssh, dest, Some(&prepare), &mut warnings)?;
-                    (Some(l), a)
-                }
-                None => (None, None),
+            let token = was.as_ref().is_some_and(|w| !w.token.is_empty());
+            let prepare = remote::prepare_script(dest, token);
+            // The box is asked in the lock's own call, once the lock is held (or, with a
+            // token, in a session that can also ship a few changed files); on its own only
+            // where that call did not bring the answer back.
+            let (lock, asked) = if snapshot.is_some() || token {
+                let (l, a) = snapshot::SyncLock::take(
+                    ssh,
+                    dest,
+                    Some(&prepare),
+                    snapshot.is_some(),
+                    &mut warnings,
+                )?;
+                (Some(l), a)
+            } else {
+                (None, None)
             };
             let out = match asked {
                 Some(a) => a,
@@ -207,10 +212,10 @@ fn ask_then_up(
         (staged, early)
     });
     let staged = staged?;
-    let (lock, mut warnings, f) = early?;
+    let (mut lock, mut warnings, f) = early?;
     crate::out::timing("sync", "stage and prepare", t0);
     let prepared = remote::parse_prepared(&f).with_context(|| format!("preparing {where_}"))?;
-    let mut tr = transfer(ssh, &staged, dest, &prepared, was.as_ref())?;
+    let mut tr = transfer(ssh, &staged, dest, &prepared, was.as_ref(), lock.as_mut())?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
@@ -301,6 +306,7 @@ fn transfer(
     dest: &str,
     prepared: &remote::Prepared,
     was: Option<&last::Last>,
+    session: Option<&mut snapshot::SyncLock>,
 ) -> Result<Transfer> {
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
@@ -326,7 +332,35 @@ fn transfer(
                 sent: Some(Vec::new()),
             });
         }
-        if !sent_all {
+        // A few changed files go in the session that asked the box (GNU tar there).
+        let ship_bytes: u64 = todo.iter().map(|f| f.bytes).sum();
+        if let Some(session) = session
+            .filter(|s| !sent_all && prepared.ship && s.can_ship() && ship_bytes <= SHIP_MAX_BYTES)
+        {
+            let t = Instant::now();
+            let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
+            if let Some(tar) = ship_tar(staged, &todo, name.as_deref().map(|n| (n, &manifest[..])))
+            {
+                if let Some(token) = session.ship(&tar, name.as_deref())? {
+                    crate::out::timing("sync", "shipped the changed files", t);
+                    let stats = remote::RsyncStats {
+                        token,
+                        ..Default::default()
+                    };
+                    remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
+                    return Ok(Transfer {
+                        files_transferred: todo.len() as u64,
+                        bytes_transferred: tar.len() as u64,
+                        deleted: 0,
+                        warnings,
+                        sent: Some(todo.into_iter().map(|f| f.path).collect()),
+                    });
+                }
+                warnings.push(format!(
+                    "{where_}: the changed files could not be unpacked there; syncing it all"
+                ));
+            }
+        } else if !sent_all {
             let part = Staged {
                 root: staged.root.clone(),
                 files: todo,
@@ -415,6 +449,64 @@ fn transfer(
         warnings,
         sent: stats.sent,
     })
+}
+
+/// The most bytes of changed files that go in a session's tar (see [`transfer`]); more go
+/// by rsync, whose delta transfer suits large files.
+const SHIP_MAX_BYTES: u64 = 64 << 20;
+
+/// `files` (and, with `manifest`, that file under its name) as an uncompressed tar for
+/// GNU tar on the box: each file as it is now (rsync also sends what it finds; the scan
+/// after shipping looks at what changed since staging), its mtime to the nanosecond in a
+/// pax header, its mode; long names as GNU long-name entries. `None` when a file cannot be
+/// read whole (it changed meanwhile: rsync then does it).
+fn ship_tar(
+    staged: &Staged,
+    files: &[StagedFile],
+    manifest: Option<(&str, &[u8])>,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut b = tar::Builder::new(Vec::new());
+    for f in files {
+        let full = staged.root.join(&f.path);
+        let md = std::fs::symlink_metadata(&full).ok()?;
+        let mtime = format!("{}.{:09}", md.mtime(), md.mtime_nsec());
+        b.append_pax_extensions([("mtime", mtime.as_bytes())])
+            .ok()?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(md.mtime().max(0) as u64);
+        h.set_mode(md.mode() & 0o777);
+        if md.file_type().is_symlink() {
+            let target = std::fs::read_link(&full).ok()?;
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, &f.path, &target).ok()?;
+        } else if md.file_type().is_file() {
+            let mut data = Vec::with_capacity(md.len() as usize);
+            std::fs::File::open(&full)
+                .ok()?
+                .take(md.len())
+                .read_to_end(&mut data)
+                .ok()?;
+            if data.len() as u64 != md.len() {
+                return None;
+            }
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(md.len());
+            b.append_data(&mut h, &f.path, &data[..]).ok()?;
+        } else {
+            return None;
+        }
+    }
+    if let Some((name, bytes)) = manifest {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o600);
+        h.set_size(bytes.len() as u64);
+        b.append_data(&mut h, name, bytes).ok()?;
+    }
+    b.into_inner().ok()
 }
 
 /// The staged files that are new or whose size, mtime, mode or inode differ from what the

@@ -57,8 +57,13 @@ pub const TOKEN: &str = "--rp-sync-data--token=";
 /// [`rsync_path`], on the transfer's own connection), so it can run while this machine is
 /// still staging.
 pub fn prepare_script(dest: &str, token: bool) -> String {
+    // GNU tar and head (coreutils) let a few changed files go in this same session (see
+    // [`super::snapshot::SyncLock::ship`]).
     let tok = if token {
-        format!("{TOKEN_FN}printf 'token=%s\\n' \"$(rp_token)\"\n")
+        format!(
+            "if tar --version 2>/dev/null | grep -q 'GNU tar' && head --version 2>/dev/null | grep -q coreutils; then echo ship=yes; fi\n\
+             {TOKEN_FN}printf 'token=%s\\n' \"$(rp_token)\"\n"
+        )
     } else {
         "echo token=\n".to_string()
     };
@@ -150,6 +155,8 @@ pub struct Prepared {
     pub rsync_line: String,
     /// The folder's token (see [`TOKEN_FN`]); empty when not asked or not to be had.
     pub token: String,
+    /// Whether the box has GNU tar and head, for [`super::snapshot::SyncLock::ship`].
+    pub ship: bool,
     /// The last manifest's bytes (empty when none).
     pub manifest: Vec<u8>,
 }
@@ -165,6 +172,10 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
     };
     let rest = &stdout[at + mark.len()..];
     let (line, rest) = split_line(rest);
+    let (ship, rest) = match rest.strip_prefix(b"ship=yes\n") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
     let (token, manifest) = match rest.strip_prefix(b"token=") {
         Some(r) => split_line(r),
         None => (&rest[..0], rest),
@@ -175,6 +186,7 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
         rsync_version: line.strip_prefix("rsync=yes ").and_then(rsync_version),
         rsync_line: line.strip_prefix("rsync=yes ").unwrap_or("").to_string(),
         token: String::from_utf8_lossy(token).into_owned(),
+        ship,
         manifest: manifest.to_vec(),
     })
 }
@@ -411,9 +423,9 @@ total size is 15  speedup is 0.04
 
     #[test]
     fn prepared_skips_rc_noise() {
-        let out = b"Welcome to the box!\n--rp-sync-data--\nrsync=yes\ntoken=0af1\nrp-sync manifest 1\na\0b c\0";
+        let out = b"Welcome to the box!\n--rp-sync-data--\nrsync=yes\nship=yes\ntoken=0af1\nrp-sync manifest 1\na\0b c\0";
         let p = parse_prepared(out).unwrap();
-        assert!(p.rsync);
+        assert!(p.rsync && p.ship);
         assert_eq!(p.token, "0af1");
         assert_eq!(
             parse_manifest(&p.manifest).unwrap(),
@@ -436,7 +448,7 @@ total size is 15  speedup is 0.04
         );
         assert_eq!(rsync_version("openrsync: protocol version 29"), None);
         let p = parse_prepared(b"--rp-sync-data--\nrsync=no\ntoken=\n").unwrap();
-        assert!(!p.rsync);
+        assert!(!p.rsync && !p.ship);
         assert_eq!(p.token, "");
         assert!(p.manifest.is_empty());
         assert!(parse_prepared(b"nothing").is_err());

@@ -23,35 +23,89 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// The lock file for syncs into `dest` (in [`crate::ssh::remote_path`]'s form), private to
-/// the box user: `~/.runplz/locks/sync-<key of dest>`. With `then`, that script runs once
-/// the lock is answered (in a subshell), its output ended by `end` (see [`SyncLock::take`]).
-fn lock_script(dest: &str, then: Option<(&str, &str)>) -> String {
+/// the box user: `~/.runplz/locks/sync-<key of dest>`; without `lock`, none is taken (the
+/// call is only a session). With `then`, that script runs once the lock is answered (in a
+/// subshell), its output ended by `end` (see [`SyncLock::take`]); then one [`SyncLock::ship`]
+/// may follow.
+fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool) -> String {
     use sha2::{Digest, Sha256};
     let key: String = Sha256::digest(dest.as_bytes())[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     let then = then
-        .map(|(script, end)| format!("(\n{script}\n)\nprintf '\\000\\000%s\\n' {end}\n"))
+        .map(|(script, end)| {
+            format!(
+                "(\n{script}\n)\nprintf '\\000\\000%s\\n' {end}\n{}",
+                ship_script(dest, end)
+            )
+        })
         .unwrap_or_default();
-    format!(
+    let take = if lock {
         "umask 077\nl=\"$HOME/.runplz/locks\"\nmkdir -p -- \"$l\" || exit 1\nchmod go= -- \"$HOME/.runplz\" \"$l\" 2>/dev/null || :\n\
          printf '%s\\n' {MARK}\n\
-         if command -v flock >/dev/null 2>&1; then\n  exec 9>>\"$l/sync-{key}\"\n  if flock 9; then echo locked; else echo failed; fi\nelse\n  echo nolock\nfi\n\
-         {then}exec cat >/dev/null\n"
+         if command -v flock >/dev/null 2>&1; then\n  exec 9>>\"$l/sync-{key}\"\n  if flock 9; then echo locked; else echo failed; fi\nelse\n  echo nolock\nfi\n"
+            .replace("{MARK}", MARK)
+            .replace("{key}", &key)
+    } else {
+        format!("umask 077\nprintf '%s\\n' {MARK}\necho open\n")
+    };
+    format!("{take}{then}exec cat >/dev/null\n")
+}
+
+/// The box side of [`SyncLock::ship`]: one line `ship N NAME` then N bytes of tar, read by
+/// GNU `head -c` (which reads no further) and unpacked into the folder by GNU tar, each file
+/// unlinked first (a run's hard-linked copy keeps its content), owners and the box user's
+/// umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new manifest among
+/// them, put in place. Then the folder's token, or `shipfail`, and `end`.
+fn ship_script(dest: &str, end: &str) -> String {
+    format!(
+        "if IFS= read -r rp_cmd; then\n\
+         set -- $rp_cmd\n\
+         case $1:$2:$3 in\n\
+         ship:[0-9]*:-|ship:[0-9]*:{m}.new.*)\n\
+         case $2 in *[!0-9]*) printf 'shipfail\\n' ;; *)\n\
+         (cd -- {d} || exit 1\n\
+         head -c \"$2\" | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
+         if [ \"$3\" != - ]; then mv -f -- \"$3\" {m} || exit 1; fi\n\
+         {tok}printf 'token=%s\\n' \"$(rp_token)\") || printf 'shipfail\\n'\n\
+         ;; esac\n\
+         printf '\\000\\000%s\\n' {end} ;;\n\
+         esac\n\
+         fi\n",
+        d = remote_dir_word(dest),
+        m = super::remote::MANIFEST,
+        tok = super::remote::TOKEN_FN,
     )
 }
 
 /// The lock on syncs into one folder on the box, held until dropped (its remote process
-/// ends when its stdin closes, and with it the lock; so it does when runplz dies).
+/// ends when its stdin closes, and with it the lock; so it does when runplz dies). Taken
+/// with a script to run, it is also a session that can [`ship`](SyncLock::ship) once.
 pub struct SyncLock {
     child: Option<(Child, ChildStdin)>,
+    /// What the box answers after the script's output, one message per answer.
+    more: Option<mpsc::Receiver<Vec<u8>>>,
+}
+
+/// A signal while waiting on the box: exit 128+n, the child killed.
+fn stop_on_signal(child: &mut Child, what: &str) -> Result<()> {
+    if let Some(sig) = crate::process::pending_signal() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(CliError::new(
+            Exit::Signal(u8::try_from(sig).unwrap_or(0)),
+            format!("interrupted by signal {sig} {what}"),
+        ));
+    }
+    Ok(())
 }
 
 impl SyncLock {
-    /// Wait for the lock on syncs into `dest`. Without `flock` on the box (or when it
-    /// fails) a warning goes to `warnings` and the lock holds nothing. A signal meanwhile
-    /// stops the wait: exit 128+n.
+    /// Wait for the lock on syncs into `dest` (with `lock`; else the call is only a session
+    /// for `then` and [`SyncLock::ship`]). Without `flock` on the box (or when it fails) a
+    /// warning goes to `warnings` and the lock holds nothing. A signal meanwhile stops the
+    /// wait: exit 128+n.
     ///
     /// With `then`, a script that reads the box (the sync's [`super::remote::prepare_script`])
     /// runs in the same call once the lock is answered, which saves its round trip; its
@@ -60,6 +114,7 @@ impl SyncLock {
         ssh: &Ssh,
         dest: &str,
         then: Option<&str>,
+        lock: bool,
         warnings: &mut Vec<String>,
     ) -> Result<(SyncLock, Option<Vec<u8>>)> {
         use std::os::unix::process::CommandExt;
@@ -73,6 +128,7 @@ impl SyncLock {
             .arg(crate::ssh::posix_command(&lock_script(
                 dest,
                 then.map(|t| (t, end.as_str())),
+                lock,
             )))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -85,6 +141,7 @@ impl SyncLock {
         let stdin = child.stdin.take().context("ssh's stdin")?;
         let stdout = child.stdout.take().context("ssh's stdout")?;
         let (tx, rx) = mpsc::channel();
+        let (more_tx, more_rx) = mpsc::channel();
         let wants = then.is_some();
         std::thread::spawn(move || {
             let mut r = BufReader::new(stdout);
@@ -101,28 +158,37 @@ impl SyncLock {
                 }
                 marked = l == MARK;
             }
-            let mut then_out = None;
-            if answer.is_some() && wants {
+            // Each answer up to the sentinel: the script's output, then a ship's.
+            let mut next = || {
                 let mut buf = Vec::new();
                 while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
                     if buf.ends_with(&sentinel) {
                         buf.truncate(buf.len() - sentinel.len());
-                        then_out = Some(buf);
+                        return Some(buf);
+                    }
+                }
+                None
+            };
+            let then_out = if answer.is_some() && wants {
+                next()
+            } else {
+                None
+            };
+            let go_on = then_out.is_some();
+            let _ = tx.send((answer, then_out));
+            if go_on {
+                while let Some(b) = next() {
+                    if more_tx.send(b).is_err() {
                         break;
                     }
                 }
             }
-            let _ = tx.send((answer, then_out));
         });
         let (answer, then_out) = loop {
-            if let Some(sig) = crate::process::pending_signal() {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CliError::new(
-                    Exit::Signal(u8::try_from(sig).unwrap_or(0)),
-                    format!("interrupted by signal {sig} while waiting for another sync of {dest} on the box"),
-                ));
-            }
+            stop_on_signal(
+                &mut child,
+                &format!("while waiting for another sync of {dest} on the box"),
+            )?;
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(a) => break a,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
@@ -135,13 +201,27 @@ impl SyncLock {
                 "{why}: this sync and its copy for the run are not locked against another run of the same job syncing at once"
             ));
         };
+        let more = then_out.is_some().then_some(more_rx);
         match answer.as_deref() {
-            Some("locked") => Ok((
+            Some("locked") | Some("open") => Ok((
                 SyncLock {
                     child: Some((child, stdin)),
+                    more,
                 },
                 then_out,
             )),
+            other if !lock => {
+                let _ = other;
+                drop(stdin);
+                finish(child);
+                Ok((
+                    SyncLock {
+                        child: None,
+                        more: None,
+                    },
+                    then_out,
+                ))
+            }
             other => {
                 unlocked(
                     match other {
@@ -153,9 +233,54 @@ impl SyncLock {
                 );
                 drop(stdin);
                 finish(child);
-                Ok((SyncLock { child: None }, then_out))
+                Ok((
+                    SyncLock {
+                        child: None,
+                        more: None,
+                    },
+                    then_out,
+                ))
             }
         }
+    }
+
+    /// Whether [`SyncLock::ship`] can be asked.
+    pub fn can_ship(&self) -> bool {
+        self.child.is_some() && self.more.is_some()
+    }
+
+    /// Send `tar` (files to unpack into the folder; `manifest`, the name of a new manifest
+    /// among them) in this session and return the folder's token after (see
+    /// [`super::remote::TOKEN_FN`]); `None` when the box could not unpack it all (some
+    /// files may have landed: the folder then needs a whole sync) or the call broke. Once.
+    pub fn ship(&mut self, tar: &[u8], manifest: Option<&str>) -> Result<Option<String>> {
+        let (Some((child, stdin)), Some(more)) = (self.child.as_mut(), self.more.take()) else {
+            return Ok(None);
+        };
+        // The answer is read by its own thread meanwhile, so the box never waits on us.
+        let head = format!("ship {} {}\n", tar.len(), manifest.unwrap_or("-"));
+        if stdin
+            .write_all(head.as_bytes())
+            .and_then(|_| stdin.write_all(tar))
+            .and_then(|_| stdin.flush())
+            .is_err()
+        {
+            return Ok(None);
+        }
+        let got = loop {
+            stop_on_signal(child, "while shipping the changed files")?;
+            match more.recv_timeout(Duration::from_millis(100)) {
+                Ok(b) => break Some(b),
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            }
+        };
+        Ok(got.and_then(|b| {
+            let s = String::from_utf8_lossy(&b).into_owned();
+            s.lines()
+                .find_map(|l| l.strip_prefix("token=").map(str::to_string))
+                .filter(|t| !t.is_empty())
+        }))
     }
 }
 
@@ -169,13 +294,17 @@ impl Drop for SyncLock {
     }
 }
 
-/// Wait a little for a lock holder to end after its stdin closed, then kill it.
+/// Wait a little (5 s) for a lock holder to end after its stdin closed, then kill it. It
+/// usually ends within a round trip, so the first looks come quickly.
 fn finish(mut child: Child) {
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut pause = Duration::from_micros(500);
+    while std::time::Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
             return;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -289,7 +418,11 @@ mod tests {
 
     #[test]
     fn lock_script_keys_by_folder() {
-        assert_ne!(lock_script("runplz/a", None), lock_script("runplz/b", None));
-        assert!(lock_script("runplz/a", None).contains("flock 9"));
+        assert_ne!(
+            lock_script("runplz/a", None, true),
+            lock_script("runplz/b", None, true)
+        );
+        assert!(lock_script("runplz/a", None, true).contains("flock 9"));
+        assert!(!lock_script("runplz/a", Some(("true", "e")), false).contains("flock"));
     }
 }
