@@ -221,11 +221,11 @@ fn a_run_after_killed_runs_runs_its_own_code() {
             .stderr(Stdio::null());
         c.spawn().unwrap()
     };
-    // Killed while it holds the box's sync lock (its holder is the only `cat` of the box
-    // user), then killed while the job runs: neither may hold up the next run.
+    // Killed while it holds the box's sync lock (a lock file `flock -n` cannot take), then
+    // killed while the job runs: neither may hold up the next run.
     let mut first = start();
     // Watched on the box itself: an ssh call per look is slower than the lock is held.
-    let watch = "for i in $(seq 6000); do pgrep -u \"$(id -u)\" -x cat >/dev/null && exit 0; sleep 0.01; done; exit 1";
+    let watch = "for i in $(seq 6000); do for f in ~/.runplz/locks/sync-*; do [ -e \"$f\" ] && ! flock -n \"$f\" true && exit 0; done; sleep 0.01; done; exit 1";
     assert_eq!(
         b.ssh_raw(watch).status.code(),
         Some(0),
