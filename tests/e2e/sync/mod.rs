@@ -596,7 +596,7 @@ fn a_box_left_as_it_was_gets_no_rsync_walk_and_one_touched_there_is_mended() {
     let rec = json(&out);
     assert_eq!(rec["files_transferred"], 3, "{rec}");
     assert!(
-        stderr(&out).contains("timing: shipped the changed files"),
+        stderr(&out).contains("timing: shipped as a tar"),
         "{}",
         stderr(&out)
     );

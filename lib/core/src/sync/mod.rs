@@ -184,21 +184,17 @@ fn ask_then_up(
             let mut warnings = Vec::new();
             let token = was.as_ref().is_some_and(|w| !w.token.is_empty());
             let prepare = remote::prepare_script(dest, token);
-            // The box is asked in the lock's own call, once the lock is held (or, with a
-            // token, in a session that can also ship a few changed files); on its own only
-            // where that call did not bring the answer back.
-            let (lock, asked) = if snapshot.is_some() || token {
-                let (l, a) = snapshot::SyncLock::take(
-                    ssh,
-                    dest,
-                    Some(&prepare),
-                    snapshot.is_some(),
-                    &mut warnings,
-                )?;
-                (Some(l), a)
-            } else {
-                (None, None)
-            };
+            // The box is asked in the lock's own call, once the lock is held (without a
+            // snapshot, in a session without the lock), which can also ship files; on its
+            // own only where that call did not bring the answer back.
+            let (lock, asked) = snapshot::SyncLock::take(
+                ssh,
+                dest,
+                Some(&prepare),
+                snapshot.is_some(),
+                &mut warnings,
+            )?;
+            let lock = Some(lock);
             let out = match asked {
                 Some(a) => a,
                 None => step(ssh, &prepare, None, &format!("preparing {where_}"))?.stdout,
@@ -320,78 +316,86 @@ fn transfer(
             && w.rsync_line == prepared.rsync_line
             && w.manifest == prepared.manifest
     });
-    if let Some(todo) = as_left.and_then(|w| changed_since_last(staged, w, &manifest)) {
-        let sent_all = todo.len() * 4 > staged.files.len();
-        if todo.is_empty() {
-            crate::out::timing("sync", "nothing changed here or there", Instant::now());
-            return Ok(Transfer {
-                files_transferred: 0,
-                bytes_transferred: 0,
-                deleted: 0,
-                warnings,
-                sent: Some(Vec::new()),
-            });
-        }
-        // A few changed files go in the session that asked the box (GNU tar there).
-        let ship_bytes: u64 = todo.iter().map(|f| f.bytes).sum();
-        if let Some(session) = session
-            .filter(|s| !sent_all && prepared.ship && s.can_ship() && ship_bytes <= SHIP_MAX_BYTES)
-        {
-            let t = Instant::now();
-            let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
-            if let Some(tar) = ship_tar(staged, &todo, name.as_deref().map(|n| (n, &manifest[..])))
-            {
-                if let Some(token) = session.ship(&tar, name.as_deref())? {
-                    crate::out::timing("sync", "shipped the changed files", t);
-                    let stats = remote::RsyncStats {
-                        token,
-                        ..Default::default()
-                    };
-                    remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
-                    return Ok(Transfer {
-                        files_transferred: todo.len() as u64,
-                        bytes_transferred: tar.len() as u64,
-                        deleted: 0,
-                        warnings,
-                        sent: Some(todo.into_iter().map(|f| f.path).collect()),
-                    });
-                }
-                warnings.push(format!(
-                    "{where_}: the changed files could not be unpacked there; syncing it all"
-                ));
-            }
-        } else if !sent_all {
-            let part = Staged {
-                root: staged.root.clone(),
-                files: todo,
-                bytes: 0,
-                secrets: Vec::new(),
-                tracked_secrets: Vec::new(),
-                git: staged.git,
-                warnings: Vec::new(),
+    let todo = as_left.and_then(|w| changed_since_last(staged, w, &manifest));
+    if todo.as_ref().is_some_and(Vec::is_empty) {
+        crate::out::timing("sync", "nothing changed here or there", Instant::now());
+        return Ok(Transfer {
+            files_transferred: 0,
+            bytes_transferred: 0,
+            deleted: 0,
+            warnings,
+            sent: Some(Vec::new()),
+        });
+    }
+    // Only what changed goes, where it is a part; a folder with no manifest (new, or
+    // emptied) gets all. In the session that asked the box where it can unpack a tar (GNU
+    // tar there): no rsync. A few large changed files go by rsync (its delta transfer).
+    let todo = todo.filter(|t| t.len() * 4 <= staged.files.len());
+    let ship_all = todo.is_none() && prepared.manifest.is_empty();
+    let can_ship = prepared.ship && session.as_ref().is_some_and(|s| s.can_ship());
+    let part_fits = todo
+        .as_ref()
+        .is_some_and(|t| t.iter().map(|f| f.bytes).sum::<u64>() <= SHIP_MAX_BYTES);
+    if can_ship && (ship_all || part_fits) {
+        let session = session.expect("checked");
+        let files = todo.as_deref().unwrap_or(&staged.files);
+        let t = Instant::now();
+        let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
+        let with = name.as_deref().map(|n| (n, &manifest[..]));
+        let (sent, token) = session.ship(name.as_deref(), |out| {
+            ship_tar(&staged.root, files, with, out)
+        })?;
+        if let Some(token) = token {
+            crate::out::timing("sync", "shipped as a tar", t);
+            let stats = remote::RsyncStats {
+                token,
+                ..Default::default()
             };
-            let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
-            let t = Instant::now();
-            let (stats, _) = rsync(ssh, &part, dest, (ns, true), None, None, &mut warnings)?
-                .context("rsync stopped without an expectation")?;
-            crate::out::timing("sync", "rsync of the changed files", t);
-            if manifest != prepared.manifest {
-                step(
-                    ssh,
-                    &remote::write_manifest_script(dest),
-                    Some(manifest.clone()),
-                    &format!("writing {where_}/{}", remote::MANIFEST),
-                )?;
-            }
+            let sent_paths = files.iter().map(|f| f.path.clone()).collect();
+            let files_transferred = files.iter().filter(|f| !f.symlink).count() as u64;
             remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
             return Ok(Transfer {
-                files_transferred: stats.files_transferred,
-                bytes_transferred: stats.bytes_sent,
+                files_transferred,
+                bytes_transferred: sent,
                 deleted: 0,
                 warnings,
-                sent: stats.sent,
+                sent: Some(sent_paths),
             });
         }
+        warnings.push(format!(
+            "{where_}: the files could not be unpacked there as a tar; syncing with rsync"
+        ));
+    } else if let Some(todo) = todo {
+        let part = Staged {
+            root: staged.root.clone(),
+            files: todo,
+            bytes: 0,
+            secrets: Vec::new(),
+            tracked_secrets: Vec::new(),
+            git: staged.git,
+            warnings: Vec::new(),
+        };
+        let ns = ns_mtimes(ssh, prepared.rsync_version, &mut warnings);
+        let t = Instant::now();
+        let (stats, _) = rsync(ssh, &part, dest, (ns, true), None, None, &mut warnings)?
+            .context("rsync stopped without an expectation")?;
+        crate::out::timing("sync", "rsync of the changed files", t);
+        if manifest != prepared.manifest {
+            step(
+                ssh,
+                &remote::write_manifest_script(dest),
+                Some(manifest.clone()),
+                &format!("writing {where_}/{}", remote::MANIFEST),
+            )?;
+        }
+        remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
+        return Ok(Transfer {
+            files_transferred: stats.files_transferred,
+            bytes_transferred: stats.bytes_sent,
+            deleted: 0,
+            warnings,
+            sent: stats.sent,
+        });
     }
 
     let old = if prepared.manifest.is_empty() {
@@ -456,47 +460,52 @@ fn transfer(
 const SHIP_MAX_BYTES: u64 = 64 << 20;
 
 /// `files` (and, with `manifest`, that file under its name) as an uncompressed tar for
-/// GNU tar on the box: each file as it is now (rsync also sends what it finds; the scan
-/// after shipping looks at what changed since staging), its mtime to the nanosecond in a
-/// pax header, its mode; long names as GNU long-name entries. `None` when a file cannot be
-/// read whole (it changed meanwhile: rsync then does it).
+/// GNU tar on the box, written to `out` as it is read: each file as it is now (rsync also
+/// sends what it finds; the scan after shipping looks at what changed since staging), its
+/// mtime to the nanosecond in a pax header, its mode; long names as GNU long-name entries.
+/// `false` (the tar is not whole) when a file cannot be read whole (it changed meanwhile).
 fn ship_tar(
-    staged: &Staged,
+    root: &Path,
     files: &[StagedFile],
     manifest: Option<(&str, &[u8])>,
-) -> Option<Vec<u8>> {
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<bool> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
-    let mut b = tar::Builder::new(Vec::new());
+    let mut b = tar::Builder::new(out);
     for f in files {
-        let full = staged.root.join(&f.path);
-        let md = std::fs::symlink_metadata(&full).ok()?;
+        let full = root.join(&f.path);
+        let Ok(md) = std::fs::symlink_metadata(&full) else {
+            return Ok(false);
+        };
         let mtime = format!("{}.{:09}", md.mtime(), md.mtime_nsec());
-        b.append_pax_extensions([("mtime", mtime.as_bytes())])
-            .ok()?;
+        b.append_pax_extensions([("mtime", mtime.as_bytes())])?;
         let mut h = tar::Header::new_gnu();
         h.set_mtime(md.mtime().max(0) as u64);
         h.set_mode(md.mode() & 0o777);
         if md.file_type().is_symlink() {
-            let target = std::fs::read_link(&full).ok()?;
+            let Ok(target) = std::fs::read_link(&full) else {
+                return Ok(false);
+            };
             h.set_entry_type(tar::EntryType::Symlink);
             h.set_size(0);
-            b.append_link(&mut h, &f.path, &target).ok()?;
+            b.append_link(&mut h, &f.path, &target)?;
         } else if md.file_type().is_file() {
-            let mut data = Vec::with_capacity(md.len() as usize);
-            std::fs::File::open(&full)
-                .ok()?
-                .take(md.len())
-                .read_to_end(&mut data)
-                .ok()?;
-            if data.len() as u64 != md.len() {
-                return None;
-            }
+            let Ok(file) = std::fs::File::open(&full) else {
+                return Ok(false);
+            };
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(md.len());
-            b.append_data(&mut h, &f.path, &data[..]).ok()?;
+            let mut r = Counted {
+                inner: file.take(md.len()),
+                n: 0,
+            };
+            b.append_data(&mut h, &f.path, &mut r)?;
+            if r.n != md.len() {
+                return Ok(false);
+            }
         } else {
-            return None;
+            return Ok(false);
         }
     }
     if let Some((name, bytes)) = manifest {
@@ -504,9 +513,24 @@ fn ship_tar(
         h.set_entry_type(tar::EntryType::Regular);
         h.set_mode(0o600);
         h.set_size(bytes.len() as u64);
-        b.append_data(&mut h, name, bytes).ok()?;
+        b.append_data(&mut h, name, bytes)?;
     }
-    b.into_inner().ok()
+    b.finish()?;
+    Ok(true)
+}
+
+/// A reader that counts what it gives.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
 }
 
 /// The staged files that are new or whose size, mtime, mode or inode differ from what the

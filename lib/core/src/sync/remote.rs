@@ -57,19 +57,17 @@ pub const TOKEN: &str = "--rp-sync-data--token=";
 /// [`rsync_path`], on the transfer's own connection), so it can run while this machine is
 /// still staging.
 pub fn prepare_script(dest: &str, token: bool) -> String {
-    // GNU tar and head (coreutils) let a few changed files go in this same session (see
-    // [`super::snapshot::SyncLock::ship`]).
     let tok = if token {
-        format!(
-            "if tar --version 2>/dev/null | grep -q 'GNU tar' && head --version 2>/dev/null | grep -q coreutils; then echo ship=yes; fi\n\
-             {TOKEN_FN}printf 'token=%s\\n' \"$(rp_token)\"\n"
-        )
+        format!("{TOKEN_FN}printf 'token=%s\\n' \"$(rp_token)\"\n")
     } else {
         "echo token=\n".to_string()
     };
+    // GNU tar and head (coreutils) let files go in the same session (see
+    // [`super::snapshot::SyncLock::ship`]).
     format!(
         "unset CDPATH\nprintf '%s\\n' {MARK}\n\
          if command -v rsync >/dev/null 2>&1; then echo \"rsync=yes $(rsync --version 2>/dev/null | head -n 1)\"; else echo rsync=no; fi\n\
+         if tar --version 2>/dev/null | grep -q 'GNU tar' && head --version 2>/dev/null | grep -q coreutils; then echo ship=yes; fi\n\
          if cd -- {d} 2>/dev/null; then\n{tok}if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\nelse echo token=; fi\n",
         d = dir_word(dest),
     )

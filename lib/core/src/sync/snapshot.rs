@@ -53,23 +53,30 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool) -> String {
     format!("{take}{then}exec cat >/dev/null\n")
 }
 
-/// The box side of [`SyncLock::ship`]: one line `ship N NAME` then N bytes of tar, read by
-/// GNU `head -c` (which reads no further) and unpacked into the folder by GNU tar, each file
-/// unlinked first (a run's hard-linked copy keeps its content), owners and the box user's
-/// umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new manifest among
-/// them, put in place. Then the folder's token, or `shipfail`, and `end`.
+/// The box side of [`SyncLock::ship`]: a line `ship NAME`, then a tar in pieces, each a
+/// line with its length and that many bytes (GNU `head -c` reads no further), ended by
+/// `0`, then `ok` (or `abort`: the tar is not whole). GNU tar unpacks it into the folder
+/// (made private to the box user where missing, as [`super::remote::rsync_path`] does),
+/// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
+/// box user's umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new
+/// manifest among the files, put in place. Then the folder's token, or `shipfail`, and
+/// `end`.
 fn ship_script(dest: &str, end: &str) -> String {
     format!(
         "if IFS= read -r rp_cmd; then\n\
-         set -- $rp_cmd\n\
-         case $1:$2:$3 in\n\
-         ship:[0-9]*:-|ship:[0-9]*:{m}.new.*)\n\
-         case $2 in *[!0-9]*) printf 'shipfail\\n' ;; *)\n\
-         (cd -- {d} || exit 1\n\
-         head -c \"$2\" | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
-         if [ \"$3\" != - ]; then mv -f -- \"$3\" {m} || exit 1; fi\n\
+         case $rp_cmd in\n\
+         'ship -'|'ship {m}.new.'*)\n\
+         rp_m=${{rp_cmd#ship }}\n\
+         ((umask 077 && mkdir -p -- {d}) || exit 1\n\
+         chmod go= -- {d} 2>/dev/null || :\n\
+         cd -- {d} || exit 1\n\
+         while IFS= read -r rp_n && [ \"$rp_n\" != 0 ]; do\n\
+         case $rp_n in ''|*[!0-9]*) exit 1 ;; esac\n\
+         head -c \"$rp_n\"\n\
+         done | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
+         IFS= read -r rp_v && [ \"$rp_v\" = ok ] || exit 1\n\
+         if [ \"$rp_m\" != - ]; then mv -f -- \"$rp_m\" {m} || exit 1; fi\n\
          {tok}printf 'token=%s\\n' \"$(rp_token)\") || printf 'shipfail\\n'\n\
-         ;; esac\n\
          printf '\\000\\000%s\\n' {end} ;;\n\
          esac\n\
          fi\n",
@@ -77,6 +84,51 @@ fn ship_script(dest: &str, end: &str) -> String {
         m = super::remote::MANIFEST,
         tok = super::remote::TOKEN_FN,
     )
+}
+
+/// What [`SyncLock::ship`] writes into: the bytes go in pieces of at most [`PIECE`], each
+/// after a line with its length; a signal here stops the writing (an error).
+struct Pieces<'a> {
+    out: &'a mut ChildStdin,
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+/// The largest piece of a shipped tar.
+const PIECE: usize = 8 << 20;
+
+impl Pieces<'_> {
+    fn piece(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if crate::process::pending_signal().is_some() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "a signal came",
+            ));
+        }
+        self.out
+            .write_all(format!("{}\n", self.buf.len()).as_bytes())?;
+        self.out.write_all(&self.buf)?;
+        self.sent += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for Pieces<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = b.len().min(PIECE - self.buf.len());
+        self.buf.extend_from_slice(&b[..n]);
+        if self.buf.len() == PIECE {
+            self.piece()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.piece()
+    }
 }
 
 /// The lock on syncs into one folder on the box, held until dropped (its remote process
@@ -249,38 +301,59 @@ impl SyncLock {
         self.child.is_some() && self.more.is_some()
     }
 
-    /// Send `tar` (files to unpack into the folder; `manifest`, the name of a new manifest
-    /// among them) in this session and return the folder's token after (see
-    /// [`super::remote::TOKEN_FN`]); `None` when the box could not unpack it all (some
-    /// files may have landed: the folder then needs a whole sync) or the call broke. Once.
-    pub fn ship(&mut self, tar: &[u8], manifest: Option<&str>) -> Result<Option<String>> {
+    /// Send a tar that `write` writes (files to unpack into the folder; `manifest`, the
+    /// name of a new manifest among them) in this session, and return the bytes sent and
+    /// the folder's token after (see [`super::remote::TOKEN_FN`]). `write` says whether the
+    /// tar is whole. The token is `None` when it was not, when the box could not unpack it
+    /// all (some files may have landed: the folder then needs a whole sync) or the call
+    /// broke. Once per session. A signal meanwhile: exit 128+n.
+    pub fn ship(
+        &mut self,
+        manifest: Option<&str>,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<bool>,
+    ) -> Result<(u64, Option<String>)> {
         let (Some((child, stdin)), Some(more)) = (self.child.as_mut(), self.more.take()) else {
-            return Ok(None);
+            return Ok((0, None));
         };
         // The answer is read by its own thread meanwhile, so the box never waits on us.
-        let head = format!("ship {} {}\n", tar.len(), manifest.unwrap_or("-"));
-        if stdin
-            .write_all(head.as_bytes())
-            .and_then(|_| stdin.write_all(tar))
-            .and_then(|_| stdin.flush())
-            .is_err()
-        {
-            return Ok(None);
+        let mut p = Pieces {
+            out: stdin,
+            buf: Vec::with_capacity(PIECE),
+            sent: 0,
+        };
+        let wrote = p
+            .out
+            .write_all(format!("ship {}\n", manifest.unwrap_or("-")).as_bytes())
+            .and_then(|_| write(&mut p))
+            .and_then(|whole| {
+                p.flush()?;
+                Ok(whole)
+            });
+        let sent = p.sent;
+        let verdict: &[u8] = match &wrote {
+            Ok(true) => b"0\nok\n",
+            _ => b"0\nabort\n",
+        };
+        let _ = stdin.write_all(verdict).and_then(|_| stdin.flush());
+        stop_on_signal(child, "while shipping files")?;
+        if wrote.is_err() {
+            return Ok((sent, None));
         }
         let got = loop {
-            stop_on_signal(child, "while shipping the changed files")?;
+            stop_on_signal(child, "while shipping files")?;
             match more.recv_timeout(Duration::from_millis(100)) {
                 Ok(b) => break Some(b),
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             }
         };
-        Ok(got.and_then(|b| {
+        let token = got.and_then(|b| {
             let s = String::from_utf8_lossy(&b).into_owned();
             s.lines()
                 .find_map(|l| l.strip_prefix("token=").map(str::to_string))
                 .filter(|t| !t.is_empty())
-        }))
+        });
+        Ok((sent, token.filter(|_| matches!(wrote, Ok(true)))))
     }
 }
 
