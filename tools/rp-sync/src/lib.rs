@@ -47,10 +47,20 @@ pub enum Direction {
 /// file rp-sync shipped before and that has since been deleted here is deleted on the box, inside DIR only: the box keeps DIR/.rp-sync-manifest listing what rp-sync
 /// shipped, and nothing else in DIR (files the job wrote, a venv made on the box) is ever
 /// deleted, and a file that is still here but now ignored or excluded stays there. Empty
-/// folders are not shipped. A copy of that manifest is kept here, in
-/// $XDG_STATE_HOME/runplz/sync-last/: while the box's manifest is still that one and nothing
-/// is to be deleted, the sync is one rsync call (it checks the box first); else the box is
-/// asked before the transfer.
+/// folders are not shipped.
+///
+/// What a sync leaves on the box is kept here, in $XDG_STATE_HOME/runplz/sync-last/: the
+/// manifest, each file's size, mtime, mode and inode here, and the folder's token, which the
+/// box prints after each transfer (an md5 of every entry's type, mode, owner, size, mtime
+/// and inode, by GNU find). The next sync asks the box for its token (reading only) while it
+/// stages and scans here. When the token and manifest are as left and nothing changed here,
+/// nothing is sent at all; when only some files changed or were added, only they go. A
+/// folder with no manifest (new or emptied) gets the whole tree. Where the box has GNU tar,
+/// those files go as a tar in the same ssh call that asked, each replacing the old file (a
+/// run's hard-linked copy keeps its content); else, and for everything else (a folder
+/// touched on the box, a deletion, a large change), rsync does the whole sync, which mends
+/// what was touched there. Without a token kept here, a sync whose manifest there is as
+/// left and has nothing to delete is one rsync call (it checks the box first).
 #[derive(Debug, Parser)]
 #[command(name = "rp-sync", version, after_long_help = after_long_help())]
 pub struct Cli {

@@ -473,7 +473,15 @@ fn ship_tar(
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let mut b = tar::Builder::new(out);
+    // Files and bytes so far on a live line, when one is drawn (as rsync's progress does).
+    let live = crate::progress::drawn();
+    let (mut n, mut sent) = (0u64, 0u64);
     for f in files {
+        if live {
+            crate::progress::detail(crate::progress::moved(n, sent));
+            n += 1;
+            sent += f.bytes;
+        }
         let full = root.join(&f.path);
         let Ok(md) = std::fs::symlink_metadata(&full) else {
             return Ok(false);
@@ -516,6 +524,9 @@ fn ship_tar(
         b.append_data(&mut h, name, bytes)?;
     }
     b.finish()?;
+    if live {
+        crate::progress::detail(crate::progress::moved(n, sent));
+    }
     Ok(true)
 }
 
