@@ -464,7 +464,7 @@ const SHIP_MAX_BYTES: u64 = 64 << 20;
 /// sends what it finds; the scan after shipping looks at what changed since staging), its
 /// mtime to the nanosecond in a pax header, its mode; long names as GNU long-name entries.
 /// `false` (the tar is not whole) when a file cannot be read whole (it changed meanwhile).
-fn ship_tar(
+pub(crate) fn ship_tar(
     root: &Path,
     files: &[StagedFile],
     manifest: Option<(&str, &[u8])>,

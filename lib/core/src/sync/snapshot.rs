@@ -498,4 +498,83 @@ mod tests {
         assert!(lock_script("runplz/a", None, true).contains("flock 9"));
         assert!(!lock_script("runplz/a", Some(("true", "e")), false).contains("flock"));
     }
+
+    /// The session's ship, run here as the box would: a whole tar lands (hostile names as
+    /// bytes, a run's hard-linked copy keeping its content, the manifest put in place, the
+    /// token printed); a tar said to be not whole (`abort`) lands as `shipfail`.
+    #[test]
+    fn ship_unpacks_a_whole_tar_and_refuses_an_aborted_one() {
+        use std::io::Write as _;
+        let home = tempfile::tempdir().unwrap();
+        let here = tempfile::tempdir().unwrap();
+        let hostile = "a/$(touch PWNED) `x`\n-y";
+        for (p, c) in [("a/one.txt", "1"), (hostile, "h")] {
+            let f = here.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, c).unwrap();
+        }
+        let files: Vec<crate::sync::StagedFile> = ["a/one.txt", hostile]
+            .iter()
+            .map(|p| crate::sync::StagedFile {
+                path: p.into(),
+                bytes: 1,
+                symlink: false,
+                mtime_ns: 0,
+                inode: 0,
+                mode: 0o100644,
+            })
+            .collect();
+        let dest = home.path().join("runplz/j");
+        std::fs::create_dir_all(dest.join("a")).unwrap();
+        std::fs::write(dest.join("a/one.txt"), "old").unwrap();
+        std::fs::hard_link(dest.join("a/one.txt"), home.path().join("copy.txt")).unwrap();
+        let name = format!("{}.new.00", super::super::remote::MANIFEST);
+        let session = |verdict: &str| {
+            let mut tar = Vec::new();
+            let whole = crate::sync::ship_tar(
+                here.path(),
+                &files,
+                Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice())),
+                &mut tar,
+            )
+            .unwrap();
+            assert!(whole);
+            let mut c = Command::new("sh")
+                .arg("-c")
+                .arg(lock_script("runplz/j", Some(("true", "END")), false))
+                .env("HOME", home.path())
+                .current_dir(home.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut i = c.stdin.take().unwrap();
+            i.write_all(format!("ship {name}\n{}\n", tar.len()).as_bytes())
+                .unwrap();
+            i.write_all(&tar).unwrap();
+            i.write_all(format!("0\n{verdict}\n").as_bytes()).unwrap();
+            drop(i);
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let said = session("abort");
+        assert!(said.contains("\nshipfail\n") && !said.contains("token="), "{said:?}");
+        assert!(!dest.join(super::super::remote::MANIFEST).exists());
+        let said = session("ok");
+        assert!(said.contains("\ntoken=") && !said.contains("shipfail"), "{said:?}");
+        assert_eq!(std::fs::read_to_string(dest.join("a/one.txt")).unwrap(), "1");
+        assert_eq!(std::fs::read_to_string(dest.join(hostile)).unwrap(), "h");
+        assert_eq!(
+            std::fs::read_to_string(home.path().join("copy.txt")).unwrap(),
+            "old",
+            "unlinked first, never written in place"
+        );
+        assert_eq!(
+            std::fs::read(dest.join(super::super::remote::MANIFEST)).unwrap(),
+            b"rp-sync manifest 1\nm\0"
+        );
+        assert!(!dest.join(&name).exists());
+        assert!(!home.path().join("PWNED").exists() && !dest.join("PWNED").exists());
+    }
 }
