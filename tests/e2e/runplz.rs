@@ -586,8 +586,8 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
 
 /// The ssh calls of a `runplz ssh` run of an unchanged tree (issue #14: each is a round
 /// trip; 11, then 9 before): the probe; the sync's lock, which also brings the box's
-/// manifest and the folder's token (the same as the last sync left: no rsync at all); the
-/// run's copy; the venv step; the job (one call: it ends while the launch follows it); the
+/// manifest and the folder's token (the same as the last sync left: no rsync at all) and
+/// takes the run's copy in the same call; the venv step; the job (one call: it ends while the launch follows it); the
 /// outputs' listing and rsync; one call that removes both the outputs and the run's copy on
 /// the box. Not counted: `-O exit`, closing the connection.
 #[test]
@@ -644,5 +644,10 @@ fn an_unchanged_run_on_a_box_costs_a_known_number_of_ssh_calls() {
         "t\n",
         "{log}"
     );
-    assert_eq!(n, 8, "{log}");
+    assert_eq!(n, 7, "{log}");
+    // The run's copy went into the trash, which empties itself in the background.
+    assert_eq!(
+        b.ssh("for i in $(seq 500); do [ -z \"$(ls -A ~/.runplz/trash)\" ] && break; sleep 0.01; done; ls -A ~/.runplz/trash"),
+        ""
+    );
 }

@@ -410,17 +410,35 @@ fn array_run(
 
 /// Remove these folders (home-relative) on the box, the collected outputs and the run's
 /// copy of the shipped tree, in one ssh call (shielded: a Ctrl-C now must not leave half of
-/// them behind for nothing); each one that stays is named.
+/// them behind for nothing); each one that stays is named. Each is renamed into
+/// `~/.runplz/trash` (where the file system is the same) and deleted there in the
+/// background, so a large tree costs the run no wait; what a stopped deletion leaves there
+/// goes with the next.
 fn remove_on_box(ssh: &Ssh, dirs: &[String]) {
     if dirs.is_empty() {
         return;
     }
     // Each failure's index on stdout.
-    let script: String = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| format!("rm -rf -- {} || echo {i}\n", crate::ssh::remote_dir_word(d)))
-        .collect();
+    let mut script = String::from(
+        "t=\"$HOME/.runplz/trash\"\n\
+         (umask 077 && mkdir -p -- \"$t\") 2>/dev/null && chmod go= -- \"$HOME/.runplz\" \"$t\" 2>/dev/null || t=\n\
+         gone() {\n\
+           [ -e \"$1\" ] || [ -L \"$1\" ] || return 0\n\
+           if [ -n \"$t\" ] && [ -d \"$1\" ] && [ ! -L \"$1\" ] && [ \"$(stat -c %d -- \"$1\" 2>/dev/null)\" = \"$(stat -c %d -- \"$t\" 2>/dev/null)\" ]; then\n\
+             mv -- \"$1\" \"$t/$$-$2\" 2>/dev/null && return 0\n\
+           fi\n\
+           rm -rf -- \"$1\"\n\
+         }\n",
+    );
+    for (i, d) in dirs.iter().enumerate() {
+        script.push_str(&format!(
+            "gone {} {i} || echo {i}\n",
+            crate::ssh::remote_dir_word(d)
+        ));
+    }
+    script.push_str(
+        "[ -n \"$t\" ] && (cd -- \"$t\" && exec rm -rf -- ./*) </dev/null >/dev/null 2>&1 &\n",
+    );
     let res = ssh
         .command(&script)
         .shielded()

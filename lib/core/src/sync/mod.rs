@@ -191,7 +191,7 @@ fn ask_then_up(
                 ssh,
                 dest,
                 Some(&prepare),
-                snapshot.is_some(),
+                (snapshot.is_some(), snapshot),
                 &mut warnings,
             )?;
             let lock = Some(lock);
@@ -215,7 +215,14 @@ fn ask_then_up(
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
-        warnings.extend(snapshot::take_snapshot(ssh, dest, snap)?);
+        let in_session = match lock.as_mut() {
+            Some(l) => l.snapshot(ssh)?,
+            None => None,
+        };
+        warnings.extend(match in_session {
+            Some(w) => w,
+            None => snapshot::take_snapshot(ssh, dest, snap)?,
+        });
         crate::out::timing("sync", "snapshot", t);
     }
     drop(lock);

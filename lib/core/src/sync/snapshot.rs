@@ -27,16 +27,28 @@ use std::time::Duration;
 /// call is only a session). With `then`, that script runs once the lock is answered (in a
 /// subshell), its output ended by `end` (see [`SyncLock::take`]); then one [`SyncLock::ship`]
 /// may follow.
-fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool) -> String {
+fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
     let key: String = Sha256::digest(dest.as_bytes())[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+    // After the script, what the session is asked, one line each, each answer ended by
+    // `end`: `ship` (see [`ship_script`]) and, for a run's copy, `snap` (see
+    // [`snapshot_script`]).
     let then = then
         .map(|(script, end)| {
+            let snap = snap
+                .map(|s| {
+                    format!(
+                        "snap) (\n{}) </dev/null\nprintf '\\000\\000%s\\n' {end} ;;\n",
+                        snapshot_script(dest, s)
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "(\n{script}\n)\nprintf '\\000\\000%s\\n' {end}\n{}",
+                "(\n{script}\n)\nprintf '\\000\\000%s\\n' {end}\n\
+                 while IFS= read -r rp_cmd; do\ncase $rp_cmd in\n{}{snap}*) break ;;\nesac\ndone\n",
                 ship_script(dest, end)
             )
         })
@@ -60,12 +72,10 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool) -> String {
 /// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
 /// box user's umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new
 /// manifest among the files, put in place. Then the folder's token, or `shipfail`, and
-/// `end`.
+/// `end`. A `case` arm of [`lock_script`]'s loop.
 fn ship_script(dest: &str, end: &str) -> String {
     format!(
-        "if IFS= read -r rp_cmd; then\n\
-         case $rp_cmd in\n\
-         'ship -'|'ship {m}.new.'*)\n\
+        "'ship -'|'ship {m}.new.'*)\n\
          rp_m=${{rp_cmd#ship }}\n\
          ((umask 077 && mkdir -p -- {d}) || exit 1\n\
          chmod go= -- {d} 2>/dev/null || :\n\
@@ -77,9 +87,7 @@ fn ship_script(dest: &str, end: &str) -> String {
          IFS= read -r rp_v && [ \"$rp_v\" = ok ] || exit 1\n\
          if [ \"$rp_m\" != - ]; then mv -f -- \"$rp_m\" {m} || exit 1; fi\n\
          {tok}printf 'token=%s\\n' \"$(rp_token)\") || printf 'shipfail\\n'\n\
-         printf '\\000\\000%s\\n' {end} ;;\n\
-         esac\n\
-         fi\n",
+         printf '\\000\\000%s\\n' {end} ;;\n",
         d = remote_dir_word(dest),
         m = super::remote::MANIFEST,
         tok = super::remote::TOKEN_FN,
@@ -136,8 +144,11 @@ impl Write for Pieces<'_> {
 /// with a script to run, it is also a session that can [`ship`](SyncLock::ship) once.
 pub struct SyncLock {
     child: Option<(Child, ChildStdin)>,
-    /// What the box answers after the script's output, one message per answer.
+    /// What the box answers after the script's output, one message per answer; `None`
+    /// once the session cannot be asked any more.
     more: Option<mpsc::Receiver<Vec<u8>>>,
+    /// The run's copy it can take (see [`SyncLock::snapshot`]).
+    snap: Option<String>,
 }
 
 /// A signal while waiting on the box: exit 128+n, the child killed.
@@ -166,7 +177,7 @@ impl SyncLock {
         ssh: &Ssh,
         dest: &str,
         then: Option<&str>,
-        lock: bool,
+        (lock, snap): (bool, Option<&str>),
         warnings: &mut Vec<String>,
     ) -> Result<(SyncLock, Option<Vec<u8>>)> {
         use std::os::unix::process::CommandExt;
@@ -181,6 +192,7 @@ impl SyncLock {
                 dest,
                 then.map(|t| (t, end.as_str())),
                 lock,
+                snap,
             )))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -259,6 +271,7 @@ impl SyncLock {
                 SyncLock {
                     child: Some((child, stdin)),
                     more,
+                    snap: snap.map(str::to_string),
                 },
                 then_out,
             )),
@@ -270,6 +283,7 @@ impl SyncLock {
                     SyncLock {
                         child: None,
                         more: None,
+                        snap: None,
                     },
                     then_out,
                 ))
@@ -289,6 +303,7 @@ impl SyncLock {
                     SyncLock {
                         child: None,
                         more: None,
+                        snap: None,
                     },
                     then_out,
                 ))
@@ -306,15 +321,16 @@ impl SyncLock {
     /// the folder's token after (see [`super::remote::TOKEN_FN`]). `write` says whether the
     /// tar is whole. The token is `None` when it was not, when the box could not unpack it
     /// all (some files may have landed: the folder then needs a whole sync) or the call
-    /// broke. Once per session. A signal meanwhile: exit 128+n.
+    /// broke. A signal meanwhile: exit 128+n.
     pub fn ship(
         &mut self,
         manifest: Option<&str>,
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<bool>,
     ) -> Result<(u64, Option<String>)> {
-        let (Some((child, stdin)), Some(more)) = (self.child.as_mut(), self.more.take()) else {
+        if !self.can_ship() {
             return Ok((0, None));
-        };
+        }
+        let (_, stdin) = self.child.as_mut().expect("checked");
         // The answer is read by its own thread meanwhile, so the box never waits on us.
         let mut p = Pieces {
             out: stdin,
@@ -335,25 +351,64 @@ impl SyncLock {
             _ => b"0\nabort\n",
         };
         let _ = stdin.write_all(verdict).and_then(|_| stdin.flush());
-        stop_on_signal(child, "while shipping files")?;
         if wrote.is_err() {
+            // Where the box stands in the stream is not known: ask it nothing more.
+            self.more = None;
+            let (child, _) = self.child.as_mut().expect("checked");
+            stop_on_signal(child, "while shipping files")?;
             return Ok((sent, None));
         }
-        let got = loop {
-            stop_on_signal(child, "while shipping files")?;
-            match more.recv_timeout(Duration::from_millis(100)) {
-                Ok(b) => break Some(b),
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-            }
-        };
-        let token = got.and_then(|b| {
+        let token = self.answer("while shipping files")?.and_then(|b| {
             let s = String::from_utf8_lossy(&b).into_owned();
             s.lines()
                 .find_map(|l| l.strip_prefix("token=").map(str::to_string))
                 .filter(|t| !t.is_empty())
         });
         Ok((sent, token.filter(|_| matches!(wrote, Ok(true)))))
+    }
+
+    /// Take the run's copy named at [`SyncLock::take`] in this session (see
+    /// [`take_snapshot`]); `None` when the session cannot (take it by its own call).
+    pub fn snapshot(&mut self, ssh: &Ssh) -> Result<Option<Vec<String>>> {
+        let Some(snap) = self.snap.clone().filter(|_| self.can_ship()) else {
+            return Ok(None);
+        };
+        let (_, stdin) = self.child.as_mut().expect("checked");
+        if stdin
+            .write_all(b"snap\n")
+            .and_then(|_| stdin.flush())
+            .is_err()
+        {
+            self.more = None;
+            return Ok(None);
+        }
+        let Some(out) = self.answer("while copying the shipped files for the run")? else {
+            return Ok(None);
+        };
+        let out = String::from_utf8_lossy(&out);
+        let answer = out
+            .split_once(&format!("{MARK}\n"))
+            .map(|(_, a)| a.trim().to_string());
+        let ok = matches!(answer.as_deref(), Some("linked" | "copied"));
+        snapshot_answer(ssh, &snap, ok, answer.as_deref(), &out).map(Some)
+    }
+
+    /// The next answer from the box; `None` when the call broke.
+    fn answer(&mut self, what: &str) -> Result<Option<Vec<u8>>> {
+        let (Some((child, _)), Some(more)) = (self.child.as_mut(), self.more.as_ref()) else {
+            return Ok(None);
+        };
+        loop {
+            stop_on_signal(child, what)?;
+            match more.recv_timeout(Duration::from_millis(100)) {
+                Ok(b) => return Ok(Some(b)),
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.more = None;
+                    return Ok(None);
+                }
+            }
+        }
     }
 }
 
@@ -396,8 +451,25 @@ pub fn take_snapshot(ssh: &Ssh, src: &str, snap: &str) -> Result<Vec<String>> {
     let answer = out
         .split_once(&format!("{MARK}\n"))
         .map(|(_, a)| a.trim().to_string());
+    snapshot_answer(
+        ssh,
+        snap,
+        f.status.success(),
+        answer.as_deref(),
+        &f.tail(10),
+    )
+}
+
+/// What [`snapshot_script`] said, as the warnings or the error it means.
+fn snapshot_answer(
+    ssh: &Ssh,
+    snap: &str,
+    ok: bool,
+    answer: Option<&str>,
+    tail: &str,
+) -> Result<Vec<String>> {
     let where_ = format!("{}:{snap}", ssh.destination());
-    match (f.status.success(), answer.as_deref()) {
+    match (ok, answer) {
         (true, Some("linked")) => Ok(Vec::new()),
         (true, Some("copied")) => Ok(vec![format!(
             "could not hard-link the shipped files into {where_} (another file system?): copied them instead"
@@ -408,7 +480,7 @@ pub fn take_snapshot(ssh: &Ssh, src: &str, snap: &str) -> Result<Vec<String>> {
         )),
         _ => Err(CliError::new(
             Exit::Failed,
-            format!("copying the shipped files to {where_}: {}", f.tail(10).trim()),
+            format!("copying the shipped files to {where_}: {}", tail.trim()),
         )),
     }
 }
@@ -492,11 +564,11 @@ mod tests {
     #[test]
     fn lock_script_keys_by_folder() {
         assert_ne!(
-            lock_script("runplz/a", None, true),
-            lock_script("runplz/b", None, true)
+            lock_script("runplz/a", None, true, None),
+            lock_script("runplz/b", None, true, None)
         );
-        assert!(lock_script("runplz/a", None, true).contains("flock 9"));
-        assert!(!lock_script("runplz/a", Some(("true", "e")), false).contains("flock"));
+        assert!(lock_script("runplz/a", None, true, None).contains("flock 9"));
+        assert!(!lock_script("runplz/a", Some(("true", "e")), false, None).contains("flock"));
     }
 
     /// The session's ship, run here as the box would: a whole tar lands (hostile names as
@@ -541,7 +613,7 @@ mod tests {
             assert!(whole);
             let mut c = Command::new("sh")
                 .arg("-c")
-                .arg(lock_script("runplz/j", Some(("true", "END")), false))
+                .arg(lock_script("runplz/j", Some(("true", "END")), false, None))
                 .env("HOME", home.path())
                 .current_dir(home.path())
                 .stdin(std::process::Stdio::piped())
@@ -559,11 +631,20 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
         let said = session("abort");
-        assert!(said.contains("\nshipfail\n") && !said.contains("token="), "{said:?}");
+        assert!(
+            said.contains("\nshipfail\n") && !said.contains("token="),
+            "{said:?}"
+        );
         assert!(!dest.join(super::super::remote::MANIFEST).exists());
         let said = session("ok");
-        assert!(said.contains("\ntoken=") && !said.contains("shipfail"), "{said:?}");
-        assert_eq!(std::fs::read_to_string(dest.join("a/one.txt")).unwrap(), "1");
+        assert!(
+            said.contains("\ntoken=") && !said.contains("shipfail"),
+            "{said:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("a/one.txt")).unwrap(),
+            "1"
+        );
         assert_eq!(std::fs::read_to_string(dest.join(hostile)).unwrap(), "h");
         assert_eq!(
             std::fs::read_to_string(home.path().join("copy.txt")).unwrap(),
