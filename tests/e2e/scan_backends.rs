@@ -197,24 +197,28 @@ fn slurm_refuses_a_token_before_anything_queues_and_runs_it_from_pass_env() {
     assert!(c.squeue("%j").lines().any(|l| l == "runplz-scanslurm"));
 }
 
-/// An rsync first on PATH that edits `file` (appending `text`) and then runs the real one:
-/// the edit lands after rp-sync's scan and before the transfer.
-fn editing_rsync(file: &Path, text: &str) -> tempfile::TempDir {
+/// A `prog` (rsync or ssh) first on PATH that edits `file` (appending `text`) the first
+/// time it runs, then runs the real one: the edit lands after rp-sync's scan and before the
+/// transfer (rsync's, or the tar shipped in the ssh session that follows the scan).
+fn editing(prog: &str, file: &Path, text: &str) -> tempfile::TempDir {
     let d = shm_tempdir();
     let real = String::from_utf8(
         Command::new("sh")
-            .args(["-c", "command -v rsync"])
+            .args(["-c", &format!("command -v {prog}")])
             .output()
             .unwrap()
             .stdout,
     )
     .unwrap();
+    let once = d.path().join("edited");
     let script = format!(
-        "#!/bin/sh\ncase \"$1\" in --version) ;; *) printf '%s' '{text}' >> '{}' ;; esac\nexec {} \"$@\"\n",
+        "#!/bin/sh
+case \"$1\" in --version|-O) ;; *) [ -e '{once}' ] || {{ : > '{once}'; printf '%s' '{text}' >> '{}'; }} ;; esac\nexec {} \"$@\"\n",
         file.display(),
-        real.trim()
+        real.trim(),
+        once = once.display(),
     );
-    let p = d.path().join("rsync");
+    let p = d.path().join(prog);
     std::fs::write(&p, script).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -222,7 +226,7 @@ fn editing_rsync(file: &Path, text: &str) -> tempfile::TempDir {
 }
 
 #[test]
-fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
+fn rp_sync_scans_again_a_file_edited_between_the_scan_and_the_transfer() {
     let world = TestEnv::new();
     let b = SshBox::start();
     let d = shm_tempdir();
@@ -238,8 +242,9 @@ fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
         .arg(d.path());
         c
     };
-    // A harmless edit: shipped, named in a warning.
-    let w = editing_rsync(&d.path().join("train.py"), "# more\n");
+    // A harmless edit: shipped, named in a warning. A first sync into a new folder ships a
+    // tar in the session (GNU tar on this box); a whole sync later is rsync's.
+    let w = editing("ssh", &d.path().join("train.py"), "# more\n");
     let out = run_expect(&mut up(w.path(), "clean"), 0);
     let err = stderr(&out);
     assert!(
@@ -247,13 +252,19 @@ fn rp_sync_scans_again_a_file_edited_between_the_scan_and_rsync() {
         "{err}"
     );
     assert!(b.ssh("cat clean/train.py").ends_with("# more\n"));
+    b.ssh("echo box > clean/other.txt");
+    let w = editing("rsync", &d.path().join("train.py"), "# again\n");
+    let out = run_expect(&mut up(w.path(), "clean"), 0);
+    let err = stderr(&out);
+    assert!(err.contains("scanned again: train.py"), "{err}");
+    assert!(b.ssh("cat clean/train.py").ends_with("# again\n"));
     // A token pasted in meanwhile: it reached the box, and rp-sync says so (exit 4).
     let tok = sample("hf");
-    let w = editing_rsync(&d.path().join("train.py"), &format!("T = '{tok}'\n"));
+    let w = editing("ssh", &d.path().join("train.py"), &format!("T = '{tok}'\n"));
     let out = run_expect(&mut up(w.path(), "leak"), 4);
     let err = stderr(&out);
     assert!(err.contains("it REACHED THE BOX"), "{err}");
-    assert!(err.contains("train.py:4:5: huggingface-token"), "{err}");
+    assert!(err.contains("train.py:5:5: huggingface-token"), "{err}");
     assert!(!err.contains(&tok[5..]));
     assert!(out.stdout.is_empty());
 }

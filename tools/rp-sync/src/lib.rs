@@ -401,7 +401,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             // A file edited between the scan and rsync shipped as it is now: scanned again.
             if t.files_transferred > 0 && secret_scan.mode != scan::Mode::Off.name() {
                 let at = Instant::now();
-                let changed = sync::stage::changed_since_staged(&staged, t.sent.as_deref());
+                let changed = match &t.changed {
+                    // Checked while shipping: only those.
+                    Some(paths) => sync::stage::only(&staged, paths),
+                    None => sync::stage::changed_since_staged(&staged, t.sent.as_deref()),
+                };
                 scan::after_shipping(TOOL, &changed, &secret_scan, &allow, Exit::Refused)?;
                 out::timing(TOOL, "scan again", at);
             }

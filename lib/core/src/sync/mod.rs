@@ -125,6 +125,9 @@ pub struct Transfer {
     pub warnings: Vec<String>,
     /// The files whose data rsync sent, as it named them (`None` when it did not say).
     pub sent: Option<Vec<PathBuf>>,
+    /// Of the files sent, those whose size, mtime or inode were no longer as staged once
+    /// read (checked while shipping a tar); `None` when not checked (look again).
+    pub changed: Option<Vec<PathBuf>>,
 }
 
 /// Ship `staged` to `dest` (already checked by [`remote_dir`]) on the box: create the folder,
@@ -281,6 +284,7 @@ fn up_as_last_left(
         deleted: 0,
         warnings,
         sent: stats.sent,
+        changed: None,
     }))
 }
 
@@ -332,6 +336,7 @@ fn transfer(
             deleted: 0,
             warnings,
             sent: Some(Vec::new()),
+            changed: Some(Vec::new()),
         });
     }
     // Only what changed goes, where it is a part; a folder with no manifest (new, or
@@ -349,8 +354,9 @@ fn transfer(
         let t = Instant::now();
         let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
         let with = name.as_deref().map(|n| (n, &manifest[..]));
+        let mut changed = Vec::new();
         let (sent, token) = session.ship(name.as_deref(), |out| {
-            ship_tar(&staged.root, files, with, out)
+            ship_tar(&staged.root, files, with, out, &mut changed)
         })?;
         if let Some(token) = token {
             crate::out::timing("sync", "shipped as a tar", t);
@@ -367,6 +373,7 @@ fn transfer(
                 deleted: 0,
                 warnings,
                 sent: Some(sent_paths),
+                changed: Some(changed),
             });
         }
         warnings.push(format!(
@@ -402,6 +409,7 @@ fn transfer(
             deleted: 0,
             warnings,
             sent: stats.sent,
+            changed: None,
         });
     }
 
@@ -459,6 +467,7 @@ fn transfer(
         deleted,
         warnings,
         sent: stats.sent,
+        changed: None,
     })
 }
 
@@ -471,11 +480,13 @@ const SHIP_MAX_BYTES: u64 = 64 << 20;
 /// sends what it finds; the scan after shipping looks at what changed since staging), its
 /// mtime to the nanosecond in a pax header, its mode; long names as GNU long-name entries.
 /// `false` (the tar is not whole) when a file cannot be read whole (it changed meanwhile).
+/// Files no longer as staged once read go to `changed` (for the scan after shipping).
 pub(crate) fn ship_tar(
     root: &Path,
     files: &[StagedFile],
     manifest: Option<(&str, &[u8])>,
     out: &mut dyn std::io::Write,
+    changed: &mut Vec<PathBuf>,
 ) -> std::io::Result<bool> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
@@ -518,6 +529,13 @@ pub(crate) fn ship_tar(
             b.append_data(&mut h, &f.path, &mut r)?;
             if r.n != md.len() {
                 return Ok(false);
+            }
+            // Looked at once read (the open file): what was sent is what was scanned
+            // unless this says otherwise.
+            let now = r.inner.into_inner().metadata()?;
+            let mtime_ns = i128::from(now.mtime()) * 1_000_000_000 + i128::from(now.mtime_nsec());
+            if (now.len(), mtime_ns, now.ino()) != (f.bytes, f.mtime_ns, f.inode) {
+                changed.push(f.path.clone());
             }
         } else {
             return Ok(false);

@@ -608,6 +608,7 @@ mod tests {
                 &files,
                 Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice())),
                 &mut tar,
+                &mut Vec::new(),
             )
             .unwrap();
             assert!(whole);

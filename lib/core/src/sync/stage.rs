@@ -139,6 +139,25 @@ pub fn changed_since_staged(staged: &Staged, sent: Option<&[PathBuf]>) -> Staged
     }
 }
 
+/// `staged` with only the files at `paths` (those not in it are left out).
+pub fn only(staged: &Staged, paths: &[PathBuf]) -> Staged {
+    let set: HashSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    Staged {
+        root: staged.root.clone(),
+        files: staged
+            .files
+            .iter()
+            .filter(|f| set.contains(f.path.as_path()))
+            .cloned()
+            .collect(),
+        bytes: staged.bytes,
+        secrets: staged.secrets.clone(),
+        tracked_secrets: staged.tracked_secrets.clone(),
+        git: staged.git,
+        warnings: Vec::new(),
+    }
+}
+
 /// NUL-terminated path bytes.
 pub fn nul_list<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<u8> {
     let mut out = Vec::new();
