@@ -5,7 +5,8 @@
 //! it running. The supervisor runs the command in a session of its own (its group id in
 //! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
 //! both to `out`, in order), enforces the deadline and the inactivity watch on the box, reaps
-//! what the command left, and writes `exit` (`CODE REASON`, REASON one of `exited`,
+//! what the command left (scanning /proc only where something may be left, see `rp_clean`
+//! in remote_scripts.rs), and writes `exit` (`CODE REASON`, REASON one of `exited`,
 //! `timed_out`, `inactive`, `cost_cap`: the run's cost cap, a deadline of its own) once
 //! everything else is final.
 //!
@@ -24,8 +25,9 @@
 //!
 //! The run folder is the contract the operations verbs (`runplz status/tail/kill/collect`)
 //! read: `launched` (the supervisor was started), `out`, `err`, `diag` (append-only), `pgid`
-//! and `wsid` (the job's and the supervisor's sessions while it runs), `exit` (the end),
-//! `cancel` (a stop came: a start still on its way refuses). [`poll`], [`status`] and
+//! and `wsid` (the job's and the supervisor's sessions while it runs; emptied at the end),
+//! `exit` (the end, one line: a reader takes it only whole), `cancel` (a stop came: a start
+//! still on its way refuses). [`poll`], [`status`] and
 //! [`super::kill_run`] read and act on it; a client removes the folder once it has read
 //! the end, and a detached or lost run's folder is swept a week after it ended.
 //!

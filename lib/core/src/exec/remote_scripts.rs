@@ -95,13 +95,13 @@ echo "$rp_wsid" > "$rp_dir/wsid"
 # A process's session and start (in rp_s and rp_st, from its stat), or fail.
 rp_sid_of() {
   rp_s=
-  read -r rp_s < "/proc/$1/stat" 2>/dev/null || return 1
+  read -r rp_s 2>/dev/null < "/proc/$1/stat" || return 1
   rp_s=${rp_s##*) }
   set -f; set -- $rp_s; set +f
   rp_s=${4:-} rp_st=${20:-}
   [ -n "$rp_s" ]
 }
-rp_pgid() { rp_g=; read -r rp_g < "$rp_dir/pgid" 2>/dev/null; echo "$rp_g"; }
+rp_pgid() { rp_g=; read -r rp_g 2>/dev/null < "$rp_dir/pgid"; echo "$rp_g"; }
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
@@ -163,8 +163,8 @@ exec 4>>"$rp_dir/err" 2>/dev/null
 rp_ns= rp_l0= rp_u0= rp_wd=$PWD
 if [ /proc/self -ef "/proc/$$" ]; then
   rp_ns=1
-  read -r rp_y rp_y rp_y rp_y rp_l0 rp_y < /proc/loadavg 2>/dev/null
-  read -r rp_u0 rp_y < /proc/uptime 2>/dev/null
+  read -r rp_y rp_y rp_y rp_y rp_l0 rp_y 2>/dev/null < /proc/loadavg
+  read -r rp_u0 rp_y 2>/dev/null < /proc/uptime
 fi
 # The job runs in the foreground, in a subshell (so its redirections are not ours). The
 # subshell is no group leader (this shell has no job control), so setsid makes its session
@@ -183,17 +183,24 @@ fi
   fi
   if [ -f "$1/env" ]; then . "$1/env"; "$2" -f "$1/env"; fi
   [ -e "$1/cancel" ] && exit 125
+  # A command that is not there is said as a shell says it (not as setsid would), by its
+  # PATH.
+  case $5 in */*) [ -f "$5" ] && [ -x "$5" ] ;; *) rp_path "$5"; [ -n "$rp_p" ] ;; esac || {
+    case $5 in */*) [ -e "$5" ] && { echo "rp-exec: $5: Permission denied" >&2; exit 126; } ;; esac
+    echo "rp-exec: $5: not found" >&2
+    exit 127
+  }
   shift 2
   exec "$@") @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-
 rp_rc=$?
 [ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
 if [ -n "$rp_timer" ]; then
   rp_t=
-  read -r rp_t < "$rp_dir/timer" 2>/dev/null
+  read -r rp_t 2>/dev/null < "$rp_dir/timer"
   kill $rp_t "$rp_timer" 2>/dev/null
 fi
 rp_pg=
-read -r rp_pg < "$rp_dir/pgid" 2>/dev/null
+read -r rp_pg 2>/dev/null < "$rp_dir/pgid"
 # Whether nothing of the job can be left, so that the scans of /proc below can be skipped:
 # the kernel hands out pids in turn, so every process started since the job began has a
 # pid past rp_l0 up to where the counter stands now, unless the counter went round (a job
@@ -204,14 +211,14 @@ read -r rp_pg < "$rp_dir/pgid" 2>/dev/null
 rp_clean() {
   [ -n "$rp_l0" ] && [ -n "$rp_u0" ] || return 1
   rp_u1=
-  read -r rp_u1 rp_y < /proc/uptime 2>/dev/null
+  read -r rp_u1 rp_y 2>/dev/null < /proc/uptime
   case "$rp_u0 $rp_u1" in *.[0-9][0-9]' '*.[0-9][0-9]) ;; *) return 1 ;; esac
   # Hundredths (`1NN - 1MM`: no leading zero is read as octal).
   [ $(( (${rp_u1%.*} - ${rp_u0%.*}) * 100 + 1${rp_u1#*.} - 1${rp_u0#*.} )) -le 10 ] || return 1
   rp_a=$rp_l0
   for rp_k in 1 2 3 4; do
     rp_b=
-    read -r rp_y rp_y rp_y rp_y rp_b rp_y < /proc/loadavg 2>/dev/null
+    read -r rp_y rp_y rp_y rp_y rp_b rp_y 2>/dev/null < /proc/loadavg
     case $rp_b in ''|*[!0-9]*) return 1 ;; esac
     [ "$rp_b" -ge "$rp_a" ] && [ $((rp_b - rp_l0)) -le 200 ] || return 1
     [ "$rp_b" = "$rp_a" ] && [ "$rp_k" -gt 1 ] && return 0
@@ -396,7 +403,7 @@ rp_sweep
 (umask 077 && mkdir -p "$rp_dir" && : > "$rp_dir/cancel") 2>/dev/null
 rm -f "$rp_dir/env"
 rp_g=
-read -r rp_g < "$rp_dir/pgid" 2>/dev/null
+read -r rp_g 2>/dev/null < "$rp_dir/pgid"
 rp_stop "$rp_id" @GRACE@ "$rp_g" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
 
@@ -565,7 +572,11 @@ pub(super) fn launch_script(
                 "cd \"$rp_dir\" || exit 0\n{}{}{}",
                 compact(LAUNCH_WAIT),
                 poll_loop([0; 3], &format!("${{rp_lw:-{}}}", w.as_millis()), 50, true),
-                if bye { compact(LAUNCH_BYE) } else { String::new() }
+                if bye {
+                    compact(LAUNCH_BYE)
+                } else {
+                    String::new()
+                }
             )
         })
         .unwrap_or_default();
