@@ -927,6 +927,28 @@ mod tests {
         let l = launch_script(&o, "\x1erunplz-exec-00:", None, false);
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
+        assert!(s.contains("rp_diagnose >>") && !s.contains("@TOOL@"));
+        // A plain run carries no inactivity watch, and no comment of ours at all.
+        let plain = ExecOptions::new(vec!["true".into()]);
+        let l = launch_script(
+            &plain,
+            &control_marker(),
+            Some(Duration::from_secs(1)),
+            true,
+        );
+        let out = Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(&l)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!l.contains("rp_diagnose") && !l.contains("@DOG@") && l.contains("rp_clean"));
+        assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
     }
 
     #[test]

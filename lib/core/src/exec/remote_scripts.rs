@@ -103,16 +103,6 @@ rp_sid_of() {
 }
 rp_pgid() { rp_g=; read -r rp_g 2>/dev/null < "$rp_dir/pgid"; echo "$rp_g"; }
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
-# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
-# lines.
-rp_diagnose() {
-  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
-  @DIAGNOSE@
-  rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
-  [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
-  echo "its last lines:"
-  tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
-}
 # The deadline (the job's timeout or the run's cost cap, whichever comes first, with its
 # reason): TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
 rp_limit=@LIMIT@
@@ -126,34 +116,8 @@ if [ -n "$rp_limit" ]; then
     rp_stop "$rp_id" @GRACE@ "$(rp_pgid)" ) &
   rp_timer=$!
 fi
-# The inactivity watch: no new byte in out or err and no new file in the outputs folder for
-# that long (seconds, checked every second).
-rp_quiet=@QUIET@ rp_qstop=@QUIET_STOP@ rp_watch=@WATCH@
 rp_dog=
-if [ -n "$rp_quiet" ]; then
-  ( exec </dev/null >/dev/null 2>/dev/null
-    rp_a= rp_t=$(date +%s)
-    while sleep 1; do
-      kill -0 $$ 2>/dev/null || break
-      rp_b="$(wc -c < "$rp_dir/out") $(wc -c < "$rp_dir/err")"
-      rp_new=
-      if [ -n "$rp_watch" ] && [ -n "$(find "$rp_watch" -type f -newer "$rp_dir/seen" 2>/dev/null | head -n 1)" ]; then
-        touch "$rp_dir/seen"
-        rp_new=1
-      fi
-      rp_now=$(date +%s)
-      if [ "$rp_b" != "$rp_a" ] || [ -n "$rp_new" ]; then rp_a=$rp_b rp_t=$rp_now; continue; fi
-      [ $((rp_now - rp_t)) -ge "$rp_quiet" ] || continue
-      if [ -n "$rp_qstop" ]; then
-        rp_reason inactive
-        rp_stop "$rp_id" @GRACE@ "$(rp_pgid)"
-        break
-      fi
-      rp_diagnose >> "$rp_dir/diag" 2>&1
-      rp_t=$rp_now
-    done ) &
-  rp_dog=$!
-fi
+@DOG@
 # Our own words (survivors, escapers) go with the job's stderr; the shell's notices (a
 # "Killed" about the job) nowhere.
 exec 4>>"$rp_dir/err" 2>/dev/null
@@ -260,6 +224,46 @@ printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit"
 # Wake a launch that waits for the end (opened both ways: it never blocks).
 [ -p "$rp_dir/wake" ] && echo 1<>"$rp_dir/wake"
 :
+"#;
+
+/// The supervisor's inactivity watch, only in a run that has one (less to carry and read).
+pub(super) const SUPERVISOR_DOG: &str = r#"# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
+# lines.
+rp_diagnose() {
+  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
+  @DIAGNOSE@
+  rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
+  [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
+  echo "its last lines:"
+  tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
+}
+# The inactivity watch: no new byte in out or err and no new file in the outputs folder for
+# that long (seconds, checked every second).
+rp_quiet=@QUIET@ rp_qstop=@QUIET_STOP@ rp_watch=@WATCH@
+if [ -n "$rp_quiet" ]; then
+  ( exec </dev/null >/dev/null 2>/dev/null
+    rp_a= rp_t=$(date +%s)
+    while sleep 1; do
+      kill -0 $$ 2>/dev/null || break
+      rp_b="$(wc -c < "$rp_dir/out") $(wc -c < "$rp_dir/err")"
+      rp_new=
+      if [ -n "$rp_watch" ] && [ -n "$(find "$rp_watch" -type f -newer "$rp_dir/seen" 2>/dev/null | head -n 1)" ]; then
+        touch "$rp_dir/seen"
+        rp_new=1
+      fi
+      rp_now=$(date +%s)
+      if [ "$rp_b" != "$rp_a" ] || [ -n "$rp_new" ]; then rp_a=$rp_b rp_t=$rp_now; continue; fi
+      [ $((rp_now - rp_t)) -ge "$rp_quiet" ] || continue
+      if [ -n "$rp_qstop" ]; then
+        rp_reason inactive
+        rp_stop "$rp_id" @GRACE@ "$(rp_pgid)"
+        break
+      fi
+      rp_diagnose >> "$rp_dir/diag" 2>&1
+      rp_t=$rp_now
+    done ) &
+  rp_dog=$!
+fi
 "#;
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
@@ -492,48 +496,68 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
         .and_then(|w| crate::ssh::remote_path(w).ok())
         .map(|w| crate::ssh::remote_dir_word(&w))
         .unwrap_or_default();
-    fill(
-        SUPERVISOR,
-        &[
-            ("ID", &quote::sh(&opts.run_id)),
-            ("FUNCTIONS", &compact(SHELL_FUNCTIONS)),
-            ("ESCAPERS", &compact(ESCAPER_FUNCTIONS)),
-            ("TOOL", &quote::sh(&crate::ssh::tool())),
-            ("DIAGNOSE", super::DIAGNOSE),
-            ("LIMIT", &limit.map(sleep_word).unwrap_or_default()),
-            ("LIMIT_REASON", reason),
-            ("GRACE", &tenths(opts.grace).to_string()),
-            ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
-            ("QUIET", &quiet.unwrap_or_default()),
-            (
-                "QUIET_STOP",
-                if opts.inactivity.is_some_and(|i| i.terminate) {
-                    "1"
-                } else {
-                    ""
-                },
-            ),
-            ("WATCH", if watch.is_empty() { "''" } else { &watch }),
-            ("ARGV", &quote::join(&opts.argv)),
-            (
-                "STDIN",
-                if opts.stdin.is_some() {
-                    "<\"$rp_dir/stdin\""
-                } else {
-                    "</dev/null"
-                },
-            ),
-            // Without pass_stdout both streams go to our stderr: one file keeps their order.
-            (
-                "JOBERR",
-                if opts.pass_stdout {
-                    "2>>\"$rp_dir/err\""
-                } else {
-                    "2>&1"
-                },
-            ),
-        ],
-    )
+    let (id, functions, escapers) = (
+        quote::sh(&opts.run_id),
+        compact(SHELL_FUNCTIONS),
+        compact(ESCAPER_FUNCTIONS),
+    );
+    let (tool, limit, grace) = (
+        quote::sh(&crate::ssh::tool()),
+        limit.map(sleep_word).unwrap_or_default(),
+        tenths(opts.grace).to_string(),
+    );
+    let (reap, quiet, argv) = (
+        tenths(reap_grace(opts.grace)).to_string(),
+        quiet.unwrap_or_default(),
+        quote::join(&opts.argv),
+    );
+    let mut vars = vec![
+        ("ID", id.as_str()),
+        ("FUNCTIONS", &functions),
+        ("ESCAPERS", &escapers),
+        ("TOOL", &tool),
+        ("DIAGNOSE", super::DIAGNOSE),
+        ("LIMIT", &limit),
+        ("LIMIT_REASON", reason),
+        ("GRACE", &grace),
+        ("REAP", &reap),
+        ("QUIET", &quiet),
+        (
+            "QUIET_STOP",
+            if opts.inactivity.is_some_and(|i| i.terminate) {
+                "1"
+            } else {
+                ""
+            },
+        ),
+        ("WATCH", if watch.is_empty() { "''" } else { &watch }),
+        ("ARGV", &argv),
+        (
+            "STDIN",
+            if opts.stdin.is_some() {
+                "<\"$rp_dir/stdin\""
+            } else {
+                "</dev/null"
+            },
+        ),
+        // Without pass_stdout both streams go to our stderr: one file keeps their order.
+        (
+            "JOBERR",
+            if opts.pass_stdout {
+                "2>>\"$rp_dir/err\""
+            } else {
+                "2>&1"
+            },
+        ),
+    ];
+    // The inactivity watch only where there is one: less to carry and read.
+    let dog = if opts.inactivity.is_some() {
+        fill(SUPERVISOR_DOG, &vars)
+    } else {
+        String::new()
+    };
+    vars.push(("DOG", &dog));
+    fill(SUPERVISOR, &vars)
 }
 
 /// The most stdin bytes taken by their length (as the env block): past it, streamed to EOF.
