@@ -217,3 +217,38 @@ fn remote_daemons_after_success() {
 fn remote_daemons_after_timeout() {
     run(Some(&SshBox::start()), true);
 }
+
+/// A job of a few milliseconds (whose end on a box looks for leftovers among the pids handed
+/// out since it began, and scans /proc only where one is alive) still has its daemons found:
+/// one that called `setsid` but kept RUNPLZ_RUN_ID is killed, one that also dropped it is
+/// named with a `kill` command that works.
+#[test]
+fn remote_daemons_of_a_short_job() {
+    let b = SshBox::start();
+    let id = run_id("dshort");
+    let job = r#"setsid sh -c 'trap "" TERM; exec sleep 611' </dev/null >/dev/null 2>&1 & echo "keep $!"
+setsid env -i sh -c 'trap "" TERM; exec sleep 612' </dev/null >/dev/null 2>&1 & echo "escape $!""#;
+    let out = run_expect(
+        rp_exec(Some(&b)).args(["--grace", "0.5", "--run-id", &id, "--", "sh", "-c", job]),
+        0,
+    );
+    let err = stderr(&out);
+    let (keep, escape) = (pid_after(&err, "keep "), pid_after(&err, "escape "));
+    assert!(
+        !alive_on(&b, keep),
+        "setsid, kept the run id: survived\n{err}"
+    );
+    assert!(alive_on(&b, escape), "the escaper was killed\n{err}");
+    let (listed, kill) = named(&err);
+    assert_eq!(listed, vec![escape], "{err}");
+    assert!(err.contains(&format!("  {escape} sleep 612\n")), "{err}");
+    b.ssh(&format!("kill -KILL {}", kill.join(" ")));
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive_on(&b, escape) {
+        assert!(
+            Instant::now() < end,
+            "the kill command did not stop the escaper"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -26,8 +26,9 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 /// - `rp_pids ID [PGID [OUT]]` prints the live (not zombie) processes of this user, other than
 ///   the calling shell, that carry `RUNPLZ_RUN_ID=ID` or belong to process group PGID or to
 ///   the session PGID leads (the job is started under `setsid`, so its pid is both; a process
-///   that dropped the variable but did not call `setsid` again stays in the session) (with
-///   OUT non-empty: only those outside that group);
+///   that dropped the variable but did not call `setsid` again stays in the session), and
+///   the process PGID itself (on a box the job writes its pid down just before its `setsid`)
+///   (with OUT non-empty: only those outside that group);
 /// - `rp_stop ID TENTHS [PGID [SIG]]` sends them SIG (a name: INT, HUP or TERM, the default)
 ///   once each (the group as a whole, then the carriers outside it: a second Ctrl-C would cut
 ///   a job's clean-up short), waits up to TENTHS tenths of a second for them to go, then sends
@@ -54,7 +55,7 @@ rp_pids() {
     !rp_stat() { next }
     p == me || f[1] == "Z" { next }
     g != "" && f[3] == g { if (o == "") print p; next }
-    ((g != "" && f[4] == g) || (p in c)) { print p }'
+    ((g != "" && (f[4] == g || p == g)) || (p in c)) { print p }'
 }
 rp_stop() {
   rp_si=$1 rp_sn=$2 rp_sg=${3:-} rp_sk=${4:-TERM}

@@ -5,7 +5,8 @@
 //! it running. The supervisor runs the command in a session of its own (its group id in
 //! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
 //! both to `out`, in order), enforces the deadline and the inactivity watch on the box, reaps
-//! what the command left, and writes `exit` (`CODE REASON`, REASON one of `exited`,
+//! what the command left (scanning /proc only where something may be left, see `rp_clean`
+//! in remote_scripts.rs), and writes `exit` (`CODE REASON`, REASON one of `exited`,
 //! `timed_out`, `inactive`, `cost_cap`: the run's cost cap, a deadline of its own) once
 //! everything else is final.
 //!
@@ -24,8 +25,9 @@
 //!
 //! The run folder is the contract the operations verbs (`runplz status/tail/kill/collect`)
 //! read: `launched` (the supervisor was started), `out`, `err`, `diag` (append-only), `pgid`
-//! and `wsid` (the job's and the supervisor's sessions while it runs), `exit` (the end),
-//! `cancel` (a stop came: a start still on its way refuses). [`poll`], [`status`] and
+//! and `wsid` (the job's and the supervisor's sessions while it runs; emptied at the end),
+//! `exit` (the end, one line: a reader takes it only whole), `cancel` (a stop came: a start
+//! still on its way refuses). [`poll`], [`status`] and
 //! [`super::kill_run`] read and act on it; a client removes the folder once it has read
 //! the end, and a detached or lost run's folder is swept a week after it ended.
 //!
@@ -925,6 +927,28 @@ mod tests {
         let l = launch_script(&o, "\x1erunplz-exec-00:", None, false);
         assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
         assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
+        assert!(s.contains("rp_diagnose >>") && !s.contains("@TOOL@"));
+        // A plain run carries no inactivity watch, and no comment of ours at all.
+        let plain = ExecOptions::new(vec!["true".into()]);
+        let l = launch_script(
+            &plain,
+            &control_marker(),
+            Some(Duration::from_secs(1)),
+            true,
+        );
+        let out = Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(&l)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!l.contains("rp_diagnose") && !l.contains("@DOG@") && l.contains("rp_clean"));
+        assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
     }
 
     #[test]

@@ -9,28 +9,32 @@ use crate::process::Signal;
 use crate::quote;
 use std::time::Duration;
 
-/// The launch, run by the first ssh call. `@NAME@` are filled in by [`fill`].
+/// The launch, run by the first ssh call. `@NAME@` are filled in by [`fill`]. Every
+/// process started on the box costs about a millisecond: the common path (the runs folder
+/// and the workdir already there, no env, no stdin) starts `mkdir` and `setsid` only.
 pub(super) const LAUNCH: &str = r#"set -u
 unset CDPATH
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
 # Control lines go to ssh's stdout behind this marker (see exec/remote.rs).
-rp_ctl="$(printf '\036')"@MARK@
+rp_ctl=@MARK@
 @SWEEP@
 rp_fail() { echo "${rp_ctl}@FAIL@$1"; exit 125; }
-rp_sid=$(command -v setsid) || rp_fail "setsid not found (it comes with util-linux)"
+command -v setsid >/dev/null 2>&1 || rp_fail "setsid not found (it comes with util-linux)"
 rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
-(umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
-chmod go= "$HOME/.runplz" 2>/dev/null
+if [ ! -d "$HOME/.runplz/runs" ]; then
+  (umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
+  chmod go= "$HOME/.runplz" 2>/dev/null
+fi
 # The lock: one job per run id, ever (a second launch after a drop is refused).
-if ! (umask 077 && mkdir "$rp_dir") 2>/dev/null; then
+if ! mkdir -m 700 "$rp_dir" 2>/dev/null; then
   [ -e "$rp_dir/cancel" ] && [ ! -e "$rp_dir/launched" ] && rp_fail "run $rp_id was stopped before it started"
   echo "${rp_ctl}@EXISTS@"
   exit 125
 fi
 rp_gone() { rm -rf "$rp_dir"; rp_fail "$1"; }
-{ (umask 077 && mkdir -p -- @WORKDIR@) && cd -- @WORKDIR@; } || rp_gone "cannot create or enter the workdir "@WORKDIR_TEXT@
+{ [ -d @WORKDIR@ ] || (umask 077 && mkdir -p -- @WORKDIR@); } && cd -- @WORKDIR@ || rp_gone "cannot create or enter the workdir "@WORKDIR_TEXT@
 # The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
 # file lives only until the job's subshell has read it. The job's stdin follows the block,
@@ -49,50 +53,56 @@ fi
 # The job's stdin is stored whole: the job must not depend on this connection.
 @STORE_STDIN@
 [ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
-(umask 077; : > "$rp_dir/out" && : > "$rp_dir/err" && : > "$rp_dir/diag" && : > "$rp_dir/seen") || rp_gone "cannot write in $rp_dir"
-: > "$rp_dir/launched"
-@WAKE@# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+# The folder is private (0700): what goes in it needs no umask of its own (a subshell).
+# `true`, not `:`: a special builtin's failed redirection would end the script.
+{ true > "$rp_dir/out" && true > "$rp_dir/err" && true > "$rp_dir/diag" && true > "$rp_dir/seen" && printf '%s\n' @SUPERVISOR@ > "$rp_dir/supervise" && true > "$rp_dir/launched"; } 2>/dev/null || rp_gone "cannot write in $rp_dir"
+# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
 # (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
-# exits non-zero at once, having started nothing.
-"$rp_sid" -f /bin/sh -c @SUPERVISOR@ rp-supervisor </dev/null 6>&- >/dev/null 2>>"$rp_dir/err" || { rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
+# exits non-zero at once, having started nothing. It is told our pid (what we start meanwhile
+# is none of the job's); its last word names it (see rp_escapers).
+rp_tk=
+@TICK@setsid -f /bin/sh "$rp_dir/supervise" "$$" rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err" || { [ -n "$rp_tk" ] && kill "$rp_tk"; rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
 echo "${rp_ctl}@START@"
 @FOLLOW@"#;
 
 /// The supervisor, in its own session beside the job (see the module doc); started in the
-/// workdir.
+/// workdir as `sh supervise LAUNCH_PID rp-supervisor`.
 pub(super) const SUPERVISOR: &str = r#"set -u
 rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
+# The launch: what it starts while the job runs is not the job's.
+rp_lpid=${1:-}
 @FUNCTIONS@
 @ESCAPERS@
-# Absolute paths, found before the job's env (which may set PATH) is applied.
-rp_env=$(command -v env)
-rp_sid=$(command -v setsid)
-rp_rm=$(command -v rm)
-# Our own session (the guard, its sleeps) and start time, for naming escapers at the end;
-# the session is also written down so that other runs' ends do not name our helpers.
-rp_me=
-read -r rp_me < /proc/$$/stat 2>/dev/null
-rp_me=${rp_me##*) }
-set -f; set -- $rp_me; set +f
-rp_wsid=${4:-} rp_since=${20:-}
-echo "$rp_wsid" > "$rp_dir/wsid"
-rp_pgid() { cat "$rp_dir/pgid" 2>/dev/null; }
-# The launch's wake-up FIFO (when it waits for the end), opened both ways now, so that the
-# word at the end neither blocks nor goes astray once the folder is gone.
-rp_wake=
-if [ -p "$rp_dir/wake" ] && exec 7<>"$rp_dir/wake"; then rp_wake=1; fi 2>/dev/null
-rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
-# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
-# lines.
-rp_diagnose() {
-  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
-  @DIAGNOSE@
-  rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
-  [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
-  echo "its last lines:"
-  tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
+# Absolute paths, found before the job's env (which may set PATH) is applied, without
+# starting a process (`$(command -v x)` forks).
+rp_path() {
+  rp_p= rp_ifs=$IFS
+  IFS=:
+  set -f
+  for rp_pd in $PATH; do
+    [ -f "${rp_pd:-.}/$1" ] && [ -x "${rp_pd:-.}/$1" ] && { rp_p=${rp_pd:-.}/$1; break; }
+  done
+  set +f
+  IFS=$rp_ifs
 }
+rp_path setsid; rp_sid=$rp_p
+rp_path rm; rp_rm=$rp_p
+# Our own session (setsid -f made us its leader), for naming escapers at the end; written
+# down so that other runs' ends do not name our helpers.
+rp_wsid=$$
+echo "$rp_wsid" > "$rp_dir/wsid"
+# A process's session and start (in rp_s and rp_st, from its stat), or fail.
+rp_sid_of() {
+  rp_s=
+  read -r rp_s 2>/dev/null < "/proc/$1/stat" || return 1
+  rp_s=${rp_s##*) }
+  set -f; set -- $rp_s; set +f
+  rp_s=${4:-} rp_st=${20:-}
+  [ -n "$rp_s" ]
+}
+rp_pgid() { rp_g=; read -r rp_g 2>/dev/null < "$rp_dir/pgid"; echo "$rp_g"; }
+rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # The deadline (the job's timeout or the run's cost cap, whichever comes first, with its
 # reason): TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
 rp_limit=@LIMIT@
@@ -106,10 +116,130 @@ if [ -n "$rp_limit" ]; then
     rp_stop "$rp_id" @GRACE@ "$(rp_pgid)" ) &
   rp_timer=$!
 fi
+rp_dog=
+@DOG@
+# Our own words (survivors, escapers) go with the job's stderr; the shell's notices (a
+# "Killed" about the job) nowhere.
+exec 4>>"$rp_dir/err" 2>/dev/null
+# Where /proc is this shell's own pid namespace's (as it is but under `unshare -p` without
+# a /proc of its own): where the kernel's pid counter stands, and the clock, as the job
+# starts (see rp_clean).
+rp_ns= rp_l0= rp_u0= rp_wd=$PWD
+if [ /proc/self -ef "/proc/$$" ]; then
+  rp_ns=1
+  read -r rp_y rp_y rp_y rp_y rp_l0 rp_y 2>/dev/null < /proc/loadavg
+  read -r rp_u0 rp_y 2>/dev/null < /proc/uptime
+fi
+# The job runs in the foreground, in a subshell (so its redirections are not ours). The
+# subshell is no group leader (this shell has no job control), so setsid makes its session
+# in place: its pid (/proc/self, read without a process), written down before it checks
+# for a stop, is the job's group and session id (rp_pids takes that pid for the group's even
+# before setsid). Elsewhere a shell after setsid writes its own. What the job needs once its
+# env is applied is in the positional parameters, where no name of the env reaches.
+(export RUNPLZ_RUN_ID="$rp_id"
+  if [ -n "$rp_ns" ] && cd -P /proc/self 2>/dev/null; then
+    rp_j=${PWD##*/}
+    cd -- "$rp_wd" || exit 125
+    echo "$rp_j" > "$rp_dir/pgid"
+    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w @ARGV@
+  else
+    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w /bin/sh -c 'echo "$$" > "$1/pgid"; [ -e "$1/cancel" ] && exit 125; shift; exec "$@"' rp-exec "$rp_dir" @ARGV@
+  fi
+  if [ -f "$1/env" ]; then . "$1/env"; "$2" -f "$1/env"; fi
+  [ -e "$1/cancel" ] && exit 125
+  # A command that is not there is said as a shell says it (not as setsid would), by its
+  # PATH.
+  case $5 in */*) [ -f "$5" ] && [ -x "$5" ] ;; *) rp_path "$5"; [ -n "$rp_p" ] ;; esac || {
+    case $5 in */*) [ -e "$5" ] && { echo "rp-exec: $5: Permission denied" >&2; exit 126; } ;; esac
+    echo "rp-exec: $5: not found" >&2
+    exit 127
+  }
+  shift 2
+  exec "$@") @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-
+rp_rc=$?
+[ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
+if [ -n "$rp_timer" ]; then
+  rp_t=
+  read -r rp_t 2>/dev/null < "$rp_dir/timer"
+  kill $rp_t "$rp_timer" 2>/dev/null
+fi
+rp_pg=
+read -r rp_pg 2>/dev/null < "$rp_dir/pgid"
+# Whether nothing of the job can be left, so that the scans of /proc below can be skipped:
+# the kernel hands out pids in turn, so every process started since the job began has a
+# pid past rp_l0 up to where the counter stands now, unless the counter went round (a job
+# of at most 0.1 s cannot start the 32768 processes that takes; a longer one is scanned).
+# Each of those pids still alive and ours must be in our session or the launch's (its
+# wait for our word), where no process of the job can be. Looked again until no process
+# started meanwhile.
+rp_clean() {
+  [ -n "$rp_l0" ] && [ -n "$rp_u0" ] || return 1
+  rp_u1=
+  read -r rp_u1 rp_y 2>/dev/null < /proc/uptime
+  case "$rp_u0 $rp_u1" in *.[0-9][0-9]' '*.[0-9][0-9]) ;; *) return 1 ;; esac
+  # Hundredths (`1NN - 1MM`: no leading zero is read as octal).
+  [ $(( (${rp_u1%.*} - ${rp_u0%.*}) * 100 + 1${rp_u1#*.} - 1${rp_u0#*.} )) -le 10 ] || return 1
+  rp_a=$rp_l0
+  for rp_k in 1 2 3 4; do
+    rp_b=
+    read -r rp_y rp_y rp_y rp_y rp_b rp_y 2>/dev/null < /proc/loadavg
+    case $rp_b in ''|*[!0-9]*) return 1 ;; esac
+    [ "$rp_b" -ge "$rp_a" ] && [ $((rp_b - rp_l0)) -le 200 ] || return 1
+    [ "$rp_b" = "$rp_a" ] && [ "$rp_k" -gt 1 ] && return 0
+    while [ "$rp_a" -lt "$rp_b" ]; do
+      rp_a=$((rp_a + 1))
+      [ -O "/proc/$rp_a" ] || continue
+      rp_sid_of "$rp_a" || continue
+      [ "$rp_s" = "$rp_wsid" ] && continue
+      if [ -z "$rp_lsid" ]; then
+        rp_sid_of "$rp_lpid" && [ -n "$rp_lpid" ] && rp_lsid=$rp_s || return 1
+        rp_sid_of "$rp_a" || continue
+      fi
+      [ "$rp_s" = "$rp_lsid" ] || return 1
+    done
+  done
+  return 1
+}
+rp_lsid=
+if ! rp_clean; then
+  # Whatever is left of the group, and whatever escaped it but carries the run id.
+  rp_stop "$rp_id" @REAP@ "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
+  # What left the session and dropped the run id is only named: our own session and every
+  # run's job and wrapper sessions (~/.runplz/runs/*/) are not its.
+  rp_since=
+  rp_sid_of $$ && rp_since=$rp_st
+  if [ -n "$rp_since" ]; then
+    rp_skip=$(cat "$HOME"/.runplz/runs/*/pgid "$HOME"/.runplz/runs/*/wsid 2>/dev/null | tr '\n' ' ')
+    rp_tell "$rp_since" "$rp_wsid $rp_pg $rp_skip" "$rp_id" 2>&4
+  fi
+fi
+rp_why=exited
+[ -e "$rp_dir/reason" ] && read -r rp_why < "$rp_dir/reason"
+# The job's group and our session are no more (emptied: no process to start; `true`, as a
+# special builtin's failed redirection would end the script); its env and stdin go.
+true > "$rp_dir/pgid"; true > "$rp_dir/wsid"
+if [ -e "$rp_dir/env" ] || [ -e "$rp_dir/stdin" ]; then "$rp_rm" -f "$rp_dir/env" "$rp_dir/stdin"; fi
+# Last: once `exit` is there, out and err are final. Its readers take only a whole line.
+printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit"
+# Wake a launch that waits for the end (opened both ways: it never blocks).
+[ -p "$rp_dir/wake" ] && echo 1<>"$rp_dir/wake"
+:
+"#;
+
+/// The supervisor's inactivity watch, only in a run that has one (less to carry and read).
+pub(super) const SUPERVISOR_DOG: &str = r#"# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
+# lines.
+rp_diagnose() {
+  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
+  @DIAGNOSE@
+  rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
+  [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
+  echo "its last lines:"
+  tail -n 5 "$rp_dir/out" "$rp_dir/err" 2>/dev/null | sed 's/^/  /'
+}
 # The inactivity watch: no new byte in out or err and no new file in the outputs folder for
 # that long (seconds, checked every second).
 rp_quiet=@QUIET@ rp_qstop=@QUIET_STOP@ rp_watch=@WATCH@
-rp_dog=
 if [ -n "$rp_quiet" ]; then
   ( exec </dev/null >/dev/null 2>/dev/null
     rp_a= rp_t=$(date +%s)
@@ -134,38 +264,13 @@ if [ -n "$rp_quiet" ]; then
     done ) &
   rp_dog=$!
 fi
-# Our own words (survivors, escapers) go with the job's stderr; the shell's notices (a
-# "Killed" about the job) nowhere.
-exec 4>>"$rp_dir/err" 2>/dev/null
-# The job runs in the foreground, in a subshell (so its redirections are not ours), in its
-# own session.
-(if [ -f "$rp_dir/env" ]; then . "$rp_dir/env"; "$rp_rm" -f "$rp_dir/env"; fi; exec "$rp_env" RUNPLZ_RUN_ID="$rp_id" "$rp_sid" -w /bin/sh -c 'rp_d=$1; shift; echo "$$" > "$rp_d/pgid"; [ -e "$rp_d/cancel" ] && exit 125; exec "$@"' rp-exec "$rp_dir" @ARGV@ @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&- 7>&-)
-rp_rc=$?
-[ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
-[ -n "$rp_timer" ] && kill "$(cat "$rp_dir/timer" 2>/dev/null)" "$rp_timer" 2>/dev/null
-# Whatever is left of the group, and whatever escaped it but carries the run id.
-rp_pg=$(rp_pgid)
-rp_stop "$rp_id" @REAP@ "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
-# What left the session and dropped the run id is only named: our own session and every
-# run's job and wrapper sessions (~/.runplz/runs/*/) are not its.
-if [ -n "$rp_since" ]; then
-  rp_skip=$(cat "$HOME"/.runplz/runs/*/pgid "$HOME"/.runplz/runs/*/wsid 2>/dev/null | tr '\n' ' ')
-  rp_tell "$rp_since" "$rp_wsid $rp_pg $rp_skip" "$rp_id" 2>&4
-fi
-rp_why=exited
-[ -e "$rp_dir/reason" ] && read -r rp_why < "$rp_dir/reason"
-rm -f "$rp_dir/env" "$rp_dir/stdin" "$rp_dir/timer" "$rp_dir/pgid" "$rp_dir/wsid"
-# Last: once `exit` is there, out and err are final.
-printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit.new" && mv -f "$rp_dir/exit.new" "$rp_dir/exit"
-[ -n "$rp_wake" ] && echo >&7
-:
 "#;
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
 /// many bytes; then `exit CODE REASON` once the job ended and every byte was sent; `none`
 /// when the box has no job of this run id; `end` last. The head of [`POLL_LOOP`].
 pub(super) const POLL: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
-rp_ctl="$(printf '\036')"@MARK@
+rp_ctl=@MARK@
 if [ ! -e "$rp_dir/launched" ] || ! cd "$rp_dir"; then echo "${rp_ctl}none"; echo "${rp_ctl}end"; exit 0; fi
 @LOOP@"#;
 
@@ -187,11 +292,15 @@ set -f
 while :; do
   # Read first: when it is there, every byte of the streams already is.
   rp_x=
-  [ -e exit ] && read -r rp_x < exit
+  [ -e exit ] && { read -r rp_x < exit || rp_x=; }
   rp_any=
-  # One process a round for the three sizes.
-  set -- $(wc -c out err diag 2>/dev/null)
-  rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
+  # One process a round for the three sizes; none while all three are empty.
+  if [ -s out ] || [ -s err ] || [ -s diag ]; then
+    set -- $(wc -c out err diag 2>/dev/null)
+    rp_z0=${1:-0} rp_z1=${3:-0} rp_z2=${5:-0}
+  else
+    rp_z0=0 rp_z1=0 rp_z2=0
+  fi
   for rp_s in 0 1 2; do
     case $rp_s in 0) rp_f=out;; 1) rp_f=err;; *) rp_f=diag;; esac
     eval "rp_o=\$rp_o$rp_s rp_z=\$rp_z$rp_s"
@@ -221,19 +330,32 @@ done
 echo "${rp_ctl}end"
 "#;
 
-/// In a launch that follows its job: a FIFO the supervisor says a word into once `exit` is
-/// there, held open both ways so that the word waits in it and no one blocks on it.
-pub(super) const LAUNCH_WAKE: &str = r#"rp_wake=
-if mkfifo -m 600 "$rp_dir/wake" 2>/dev/null; then exec 6<>"$rp_dir/wake" && rp_wake=1; fi
+/// A launch that follows its job starts, before the supervisor (so that the supervisor's
+/// end finds none of its processes new, see rp_clean), the limit of its wait: after SECS
+/// it says a word into the FIFO `wake` (made meanwhile; given a few seconds to appear), and
+/// its sleep goes with it when it is stopped.
+pub(super) const LAUNCH_TICK: &str = r#"(trap 'kill $! 2>/dev/null; wait $!; exit 0' TERM
+  sleep @SECS@ & wait $!
+  for rp_i in 1 2 3 4 5 6 7 8 9 10; do
+    [ -p "$rp_dir/wake" ] && { echo 1<>"$rp_dir/wake"; exit 0; }
+    sleep 1 & wait $!
+  done) </dev/null >/dev/null 2>&1 &
+rp_tk=$!
 "#;
 
-/// A launch that follows its job waits for the supervisor's word (or SECS), then looks
-/// once (`rp_lw`: the follow's wait is spent); without the FIFO or `timeout`, it looks in
-/// rounds as a poll does.
-pub(super) const LAUNCH_WAIT: &str = r#"if [ -n "$rp_wake" ] && command -v timeout >/dev/null 2>&1; then
-  timeout @SECS@ sh -c 'read -r rp_w <&6' 2>/dev/null
+/// Then, once the supervisor started (off the job's way), the FIFO the supervisor says a
+/// word into once `exit` is there, held open both ways so that the word waits in it and no
+/// one blocks on it. The supervisor looks for it only after writing `exit`, so the launch
+/// waits only where `exit` is not there once the FIFO is; it waits in the shell itself (no
+/// process) for either word, then looks once (`rp_lw`: the follow's wait is spent). Without
+/// the FIFO it looks in rounds as a poll does.
+pub(super) const LAUNCH_WAIT: &str = r#"rp_wake=
+if mkfifo -m 600 wake 2>/dev/null && exec 6<>wake; then rp_wake=1; fi
+if [ -n "$rp_wake" ] && [ ! -e exit ]; then
+  read -r rp_w <&6
   rp_lw=0
 fi
+kill "$rp_tk" 2>/dev/null
 "#;
 
 /// The end of a launch that followed its job to the end and whose client answers: it says
@@ -243,7 +365,12 @@ pub(super) const LAUNCH_BYE: &str = r#"if [ -n "$rp_done" ]; then
   echo "${rp_ctl}bye"
   rp_ack=
   read -r rp_ack || :
-  [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && cd / && rm -rf "$rp_dir" && echo "${rp_ctl}forgot"
+  # The last word goes first and rm takes the shell's place (no fork): the client believes
+  # it only where ssh exits 0, which is then rm's status.
+  if [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && cd /; then
+    echo "${rp_ctl}forgot"
+    exec rm -rf "$rp_dir"
+  fi
 fi
 "#;
 
@@ -279,13 +406,35 @@ rp_sweep
 # Refuses a start still on its way; swept after an hour when the run had already ended.
 (umask 077 && mkdir -p "$rp_dir" && : > "$rp_dir/cancel") 2>/dev/null
 rm -f "$rp_dir/env"
-rp_stop "$rp_id" @GRACE@ "$(cat "$rp_dir/pgid" 2>/dev/null)" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
+rp_g=
+read -r rp_g 2>/dev/null < "$rp_dir/pgid"
+rp_stop "$rp_id" @GRACE@ "$rp_g" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
 
-/// Replace each `@NAME@` in `template` with its value, in one pass (values are not rescanned).
+/// A script template without its comment lines, blank lines and indentation: less for
+/// ssh to carry and the box's shell to read (its comments are for us). Only for our own
+/// templates, before [`fill`] puts anything in: a line of a value (an argument, a path) is
+/// never touched.
+pub(super) fn compact(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    for line in template.lines().map(str::trim_start) {
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !template.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// Replace each `@NAME@` in `template` (compacted, see [`compact`]) with its value, in one
+/// pass (values are not rescanned).
 pub(super) fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let template = compact(template);
     let mut out = String::with_capacity(template.len() * 2);
-    let mut rest = template;
+    let mut rest = template.as_str();
     while let Some(i) = rest.find('@') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
@@ -347,48 +496,68 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
         .and_then(|w| crate::ssh::remote_path(w).ok())
         .map(|w| crate::ssh::remote_dir_word(&w))
         .unwrap_or_default();
-    fill(
-        SUPERVISOR,
-        &[
-            ("ID", &quote::sh(&opts.run_id)),
-            ("FUNCTIONS", SHELL_FUNCTIONS),
-            ("ESCAPERS", ESCAPER_FUNCTIONS),
-            ("TOOL", &quote::sh(&crate::ssh::tool())),
-            ("DIAGNOSE", super::DIAGNOSE),
-            ("LIMIT", &limit.map(sleep_word).unwrap_or_default()),
-            ("LIMIT_REASON", reason),
-            ("GRACE", &tenths(opts.grace).to_string()),
-            ("REAP", &tenths(reap_grace(opts.grace)).to_string()),
-            ("QUIET", &quiet.unwrap_or_default()),
-            (
-                "QUIET_STOP",
-                if opts.inactivity.is_some_and(|i| i.terminate) {
-                    "1"
-                } else {
-                    ""
-                },
-            ),
-            ("WATCH", if watch.is_empty() { "''" } else { &watch }),
-            ("ARGV", &quote::join(&opts.argv)),
-            (
-                "STDIN",
-                if opts.stdin.is_some() {
-                    "<\"$rp_dir/stdin\""
-                } else {
-                    "</dev/null"
-                },
-            ),
-            // Without pass_stdout both streams go to our stderr: one file keeps their order.
-            (
-                "JOBERR",
-                if opts.pass_stdout {
-                    "2>>\"$rp_dir/err\""
-                } else {
-                    "2>&1"
-                },
-            ),
-        ],
-    )
+    let (id, functions, escapers) = (
+        quote::sh(&opts.run_id),
+        compact(SHELL_FUNCTIONS),
+        compact(ESCAPER_FUNCTIONS),
+    );
+    let (tool, limit, grace) = (
+        quote::sh(&crate::ssh::tool()),
+        limit.map(sleep_word).unwrap_or_default(),
+        tenths(opts.grace).to_string(),
+    );
+    let (reap, quiet, argv) = (
+        tenths(reap_grace(opts.grace)).to_string(),
+        quiet.unwrap_or_default(),
+        quote::join(&opts.argv),
+    );
+    let mut vars = vec![
+        ("ID", id.as_str()),
+        ("FUNCTIONS", &functions),
+        ("ESCAPERS", &escapers),
+        ("TOOL", &tool),
+        ("DIAGNOSE", super::DIAGNOSE),
+        ("LIMIT", &limit),
+        ("LIMIT_REASON", reason),
+        ("GRACE", &grace),
+        ("REAP", &reap),
+        ("QUIET", &quiet),
+        (
+            "QUIET_STOP",
+            if opts.inactivity.is_some_and(|i| i.terminate) {
+                "1"
+            } else {
+                ""
+            },
+        ),
+        ("WATCH", if watch.is_empty() { "''" } else { &watch }),
+        ("ARGV", &argv),
+        (
+            "STDIN",
+            if opts.stdin.is_some() {
+                "<\"$rp_dir/stdin\""
+            } else {
+                "</dev/null"
+            },
+        ),
+        // Without pass_stdout both streams go to our stderr: one file keeps their order.
+        (
+            "JOBERR",
+            if opts.pass_stdout {
+                "2>>\"$rp_dir/err\""
+            } else {
+                "2>&1"
+            },
+        ),
+    ];
+    // The inactivity watch only where there is one: less to carry and read.
+    let dog = if opts.inactivity.is_some() {
+        fill(SUPERVISOR_DOG, &vars)
+    } else {
+        String::new()
+    };
+    vars.push(("DOG", &dog));
+    fill(SUPERVISOR, &vars)
 }
 
 /// The most stdin bytes taken by their length (as the env block): past it, streamed to EOF.
@@ -404,8 +573,8 @@ pub(super) fn stdin_len(opts: &ExecOptions) -> Option<usize> {
 }
 
 /// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then waits up to
-/// that long for the job's end ([`LAUNCH_WAKE`], [`LAUNCH_WAIT`]; else in rounds of at most
-/// 50 ms) and sends what there is, as a poll does; with `bye` too, it ends as
+/// that long for the job's end ([`LAUNCH_TICK`], [`LAUNCH_WAIT`]; else in rounds of at
+/// most 50 ms) and sends what there is, as a poll does; with `bye` too, it ends as
 /// [`LAUNCH_BYE`] (the client answers on stdin, which then holds nothing else).
 pub(super) fn launch_script(
     opts: &ExecOptions,
@@ -413,20 +582,28 @@ pub(super) fn launch_script(
     follow: Option<Duration>,
     bye: bool,
 ) -> String {
+    let tick = follow
+        .map(|w| {
+            fill(
+                LAUNCH_TICK,
+                &[("SECS", &w.as_secs_f64().ceil().max(1.0).to_string())],
+            )
+        })
+        .unwrap_or_default();
     let follow = follow
         .map(|w| {
             format!(
                 "cd \"$rp_dir\" || exit 0\n{}{}{}",
-                fill(
-                    LAUNCH_WAIT,
-                    &[("SECS", &w.as_secs_f64().ceil().max(1.0).to_string())]
-                ),
+                compact(LAUNCH_WAIT),
                 poll_loop([0; 3], &format!("${{rp_lw:-{}}}", w.as_millis()), 50, true),
-                if bye { LAUNCH_BYE } else { "" }
+                if bye {
+                    compact(LAUNCH_BYE)
+                } else {
+                    String::new()
+                }
             )
         })
         .unwrap_or_default();
-    let wake = if follow.is_empty() { "" } else { LAUNCH_WAKE };
     let env_len = env_block(opts).len().to_string();
     let stdin_len = stdin_len(opts);
     let store = match (&opts.stdin, stdin_len) {
@@ -436,20 +613,15 @@ pub(super) fn launch_script(
         ),
         (Some(_), None) => "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\"".into(),
     };
-    let launch = LAUNCH.replace(
-        "\"$rp_sid\" -f /bin/sh -c @SUPERVISOR@ rp-supervisor",
-        "(umask 077; printf '%s\\n' @SUPERVISOR@ > \"$rp_dir/supervise\") || rp_gone \"cannot write in $rp_dir\"\n\"$rp_sid\" -f /bin/sh \"$rp_dir/supervise\"",
-    );
     fill(
-        &launch,
+        LAUNCH,
         &[
             ("ID", &quote::sh(&opts.run_id)),
-            ("SWEEP", SWEEP),
+            ("SWEEP", &compact(SWEEP)),
             ("FAIL", FAIL),
             ("START", START),
             ("EXISTS", EXISTS),
-            // The marker less its leading record separator (printf makes that one).
-            ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            ("MARK", &quote::sh(marker)),
             ("WORKDIR", &workdir_word(opts.workdir.as_deref())),
             (
                 "WORKDIR_TEXT",
@@ -461,7 +633,7 @@ pub(super) fn launch_script(
             ("STDINLEN", &stdin_len.unwrap_or(0).to_string()),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
             ("FOLLOW", &follow),
-            ("WAKE", wake),
+            ("TICK", &tick),
         ],
     )
 }
@@ -473,8 +645,8 @@ pub(super) fn kill_script(run_id: &str, grace: Duration, signal: Signal) -> Stri
         KILL,
         &[
             ("ID", run_id),
-            ("FUNCTIONS", SHELL_FUNCTIONS),
-            ("SWEEP", SWEEP),
+            ("FUNCTIONS", &compact(SHELL_FUNCTIONS)),
+            ("SWEEP", &compact(SWEEP)),
             ("GRACE", &tenths(grace).to_string()),
             ("SIGNAL", shell_name(signal)),
         ],
@@ -487,7 +659,7 @@ pub(super) fn poll_script(run_id: &str, marker: &str, offsets: [u64; 3], wait: D
         POLL,
         &[
             ("ID", &quote::sh(run_id)),
-            ("MARK", &quote::sh(marker.trim_start_matches('\x1e'))),
+            ("MARK", &quote::sh(marker)),
             (
                 "LOOP",
                 &poll_loop(offsets, &wait.as_millis().to_string(), 200, false),

@@ -178,7 +178,6 @@ impl Ssh {
                 )));
             }
         }
-        sweep_control_dirs(tmp);
         let key = format!(
             "{}\0{:?}\0{:?}\0{:?}\0{:?}",
             Ssh::destination_of(&target, &opts),
@@ -220,6 +219,9 @@ impl Ssh {
                 }
             }
         }
+        // Other tools' leftovers are swept by one that makes a folder of its own (riding on a
+        // kept connection, the edit-run loop, reads no /tmp).
+        sweep_control_dirs(tmp);
         // A short, private socket dir: unix socket paths are limited to ~104 bytes.
         let control_dir = match make_control_dir(tmp) {
             Ok(d) => Some(d),
@@ -451,12 +453,16 @@ impl Drop for Ssh {
 /// travels as printf `%b` text in which every byte but letters, digits and plain punctuation
 /// is a `\0NNN` octal escape: a word every one of those shells passes through unchanged.
 pub fn posix_command(script: &str) -> String {
-    let mut enc = String::with_capacity(script.len() + script.len() / 4);
+    let mut enc = String::with_capacity(script.len() * 2);
     for b in script.bytes() {
         if (0x20..=0x7e).contains(&b) && !b"'\"$`\\!".contains(&b) {
             enc.push(char::from(b));
         } else {
-            enc.push_str(&format!("\\0{b:03o}"));
+            // `\0NNN`, written digit by digit (a format! a byte is slow for a long script).
+            enc.push_str("\\0");
+            for shift in [6, 3, 0] {
+                enc.push(char::from(b'0' + ((b >> shift) & 7)));
+            }
         }
     }
     format!("exec /bin/sh -c 'eval \"$(printf %b \"{enc}\")\"'")
