@@ -116,6 +116,8 @@ fn a_fake_program_on_path_is_what_the_tool_runs() {
     std::fs::write(src.path().join("f.txt"), "x").unwrap();
     let fakes = FakeBin::new();
     fakes.recorder("rsync", "echo 'fake rsync failing' >&2; exit 23");
+    // A folder rp-sync shipped into before (a manifest there): rsync's to sync, not a tar's.
+    b.ssh("mkdir dst && printf 'rp-sync manifest 1\\n' > dst/.rp-sync-manifest");
     let mut c = crate::support::bin_cmd("rp-sync");
     c.args(["up", "--dest", "dst"])
         .args(b.tool_args())

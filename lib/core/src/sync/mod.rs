@@ -158,8 +158,8 @@ pub fn stage_and_up(
     let was = last::load(ssh, dest);
     if snapshot.is_none() && was.as_ref().is_none_or(|w| w.token.is_empty()) {
         // One round trip where the box is as this machine last left it (see [`last`]);
-        // else the box is asked first. rsync's version here is asked meanwhile.
-        std::thread::spawn(local_rsync_version);
+        // else the box is asked first. Nothing runs before `stage` has passed (it may
+        // refuse the tree).
         let staged = stage()?;
         if let Some(tr) = up_as_last_left(ssh, &staged, dest, was.as_ref())? {
             return Ok((staged, tr));
