@@ -95,17 +95,18 @@ fn ship_script(dest: &str, end: &str) -> String {
 }
 
 /// What [`SyncLock::ship`] writes into: the bytes go in pieces of at most [`PIECE`], each
-/// after a line with its length; a signal here stops the writing (an error).
-struct Pieces<'a> {
-    out: &'a mut ChildStdin,
+/// after a line with its length, handed to a thread that writes them to ssh (so files are
+/// read here while earlier pieces travel); a signal here stops the writing (an error).
+struct Pieces {
+    to: mpsc::SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     sent: u64,
 }
 
 /// The largest piece of a shipped tar.
-const PIECE: usize = 8 << 20;
+const PIECE: usize = 1 << 20;
 
-impl Pieces<'_> {
+impl Pieces {
     fn piece(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -116,16 +117,17 @@ impl Pieces<'_> {
                 "a signal came",
             ));
         }
-        self.out
-            .write_all(format!("{}\n", self.buf.len()).as_bytes())?;
-        self.out.write_all(&self.buf)?;
+        let mut piece = format!("{}\n", self.buf.len()).into_bytes();
+        piece.extend_from_slice(&self.buf);
         self.sent += self.buf.len() as u64;
         self.buf.clear();
-        Ok(())
+        self.to.send(piece).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection closed")
+        })
     }
 }
 
-impl Write for Pieces<'_> {
+impl Write for Pieces {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let n = b.len().min(PIECE - self.buf.len());
         self.buf.extend_from_slice(&b[..n]);
@@ -332,20 +334,32 @@ impl SyncLock {
         }
         let (_, stdin) = self.child.as_mut().expect("checked");
         // The answer is read by its own thread meanwhile, so the box never waits on us.
-        let mut p = Pieces {
-            out: stdin,
-            buf: Vec::with_capacity(PIECE),
-            sent: 0,
-        };
-        let wrote = p
-            .out
-            .write_all(format!("ship {}\n", manifest.unwrap_or("-")).as_bytes())
-            .and_then(|_| write(&mut p))
-            .and_then(|whole| {
+        let (wrote, sent) = std::thread::scope(|s| {
+            let (to, pieces) = mpsc::sync_channel::<Vec<u8>>(4);
+            let writer = s.spawn(move || -> std::io::Result<()> {
+                stdin.write_all(format!("ship {}\n", manifest.unwrap_or("-")).as_bytes())?;
+                for piece in pieces {
+                    stdin.write_all(&piece)?;
+                }
+                Ok(())
+            });
+            let mut p = Pieces {
+                to,
+                buf: Vec::with_capacity(PIECE),
+                sent: 0,
+            };
+            let wrote = write(&mut p).and_then(|whole| {
                 p.flush()?;
                 Ok(whole)
             });
-        let sent = p.sent;
+            let sent = p.sent;
+            drop(p);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")));
+            (written.and(wrote), sent)
+        });
+        let (_, stdin) = self.child.as_mut().expect("checked");
         let verdict: &[u8] = match &wrote {
             Ok(true) => b"0\nok\n",
             _ => b"0\nabort\n",
