@@ -103,8 +103,8 @@ struct Pieces {
     sent: u64,
 }
 
-/// The largest piece of a shipped tar.
-const PIECE: usize = 1 << 20;
+/// The largest piece of a shipped tar (each piece costs the box a `head`).
+const PIECE: usize = 8 << 20;
 
 impl Pieces {
     fn piece(&mut self) -> std::io::Result<()> {
