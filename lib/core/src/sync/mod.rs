@@ -394,23 +394,9 @@ fn transfer(
         let (stats, _) = rsync(ssh, &part, dest, (ns, true), None, None, &mut warnings)?
             .context("rsync stopped without an expectation")?;
         crate::out::timing("sync", "rsync of the changed files", t);
-        if manifest != prepared.manifest {
-            step(
-                ssh,
-                &remote::write_manifest_script(dest),
-                Some(manifest.clone()),
-                &format!("writing {where_}/{}", remote::MANIFEST),
-            )?;
-        }
-        remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
-        return Ok(Transfer {
-            files_transferred: stats.files_transferred,
-            bytes_transferred: stats.bytes_sent,
-            deleted: 0,
-            warnings,
-            sent: stats.sent,
-            changed: None,
-        });
+        let unwritten = manifest != prepared.manifest;
+        return after_rsync(ssh, dest, prepared, staged, manifest, unwritten, stats)
+            .map(|tr| Transfer { warnings, ..tr });
     }
 
     let old = if prepared.manifest.is_empty() {
@@ -452,20 +438,47 @@ fn transfer(
     )?
     .context("rsync stopped without an expectation")?;
     crate::out::timing("sync", "rsync", t);
-    if changed && !rode {
+    after_rsync(
+        ssh,
+        dest,
+        prepared,
+        staged,
+        manifest,
+        changed && !rode,
+        stats,
+    )
+    .map(|tr| Transfer {
+        deleted,
+        warnings,
+        ..tr
+    })
+}
+
+/// After an rsync of [`transfer`]: the new manifest written where it did not ride along
+/// (`unwritten`), and what the box now holds kept for the next sync.
+fn after_rsync(
+    ssh: &Ssh,
+    dest: &str,
+    prepared: &remote::Prepared,
+    staged: &Staged,
+    manifest: Vec<u8>,
+    unwritten: bool,
+    stats: remote::RsyncStats,
+) -> Result<Transfer> {
+    if unwritten {
         step(
             ssh,
             &remote::write_manifest_script(dest),
             Some(manifest.clone()),
-            &format!("writing {where_}/{}", remote::MANIFEST),
+            &format!("writing {}:{dest}/{}", ssh.destination(), remote::MANIFEST),
         )?;
     }
     remember(ssh, dest, &prepared.rsync_line, &stats, staged, manifest);
     Ok(Transfer {
         files_transferred: stats.files_transferred,
         bytes_transferred: stats.bytes_sent,
-        deleted,
-        warnings,
+        deleted: 0,
+        warnings: Vec::new(),
         sent: stats.sent,
         changed: None,
     })

@@ -277,28 +277,18 @@ impl SyncLock {
                 },
                 then_out,
             )),
-            other if !lock => {
-                let _ = other;
-                drop(stdin);
-                finish(child);
-                Ok((
-                    SyncLock {
-                        child: None,
-                        more: None,
-                        snap: None,
-                    },
-                    then_out,
-                ))
-            }
             other => {
-                unlocked(
-                    match other {
-                        Some("nolock") => format!("{who} has no `flock` (util-linux)"),
-                        Some("failed") => format!("`flock` failed on {who}"),
-                        _ => format!("could not take the sync lock on {who}"),
-                    },
-                    warnings,
-                );
+                // Only a lock asked for is missed (a session's break is asked again).
+                if lock {
+                    unlocked(
+                        match other {
+                            Some("nolock") => format!("{who} has no `flock` (util-linux)"),
+                            Some("failed") => format!("`flock` failed on {who}"),
+                            _ => format!("could not take the sync lock on {who}"),
+                        },
+                        warnings,
+                    );
+                }
                 drop(stdin);
                 finish(child);
                 Ok((
