@@ -401,7 +401,7 @@ SECRETS:
   never appear on a command line, in the run record, the run state, a --plan script or an
   error message. A literal env value that looks like a credential gets a warning.
   On a box, everything runplz creates (~/runplz/<job>, ~/runplz-runs, ~/runplz-out,
-  ~/.runplz with its runs, locks and venvs) is private to the box user: 0700 folders,
+  ~/.runplz with its runs, locks, venvs and trash) is private to the box user: 0700 folders,
   synced files without group or other permissions.
 
 WHERE THE JOB RUNS ON A BOX:
@@ -410,11 +410,13 @@ WHERE THE JOB RUNS ON A BOX:
   copy, the venv's steps and the job run in it (the job in <copy>/<its workdir>). So two
   runs of one job at once, from two checkouts say, each run the code they shipped. A lock
   on the box (flock; without it a warning, and the run goes on unlocked) keeps one run's
-  sync and copy apart from another's. The copy is removed after the run (it stays, with a
+  sync and copy apart from another's. The copy is removed after the run (moved into
+  ~/.runplz/trash and deleted there in the background; it stays, with a
   warning, when the connection to a job that may still run was lost, or when runplz was
   killed): what the job writes into its folder goes with it, so write what you want back
   to $RUNPLZ_OUT. Its files are hard links to ~/runplz/<job>: a job that rewrites a shipped
-  file in place changes that copy too (write a new file and rename it instead); where hard
+  file in place changes that copy too (write a new file and rename it instead; the next
+  sync sees it and puts the file back); where hard
   links fail, a full copy is made, with a warning.
 
 OUTPUTS:
