@@ -13,7 +13,8 @@ export SLURM_CONF="$W/etc/slurm.conf"
 PROCTRACK=linuxproc
 [ -d /sys/fs/cgroup/freezer ] && [ -d /sys/fs/cgroup/memory ] && PROCTRACK=cgroup
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_for() { local n=$1; shift; for _ in $(seq 1 "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "timeout: $*" >&2; return 1; }
+# Up to SECS seconds (not a count of tries: on a loaded machine each try is slow).
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do [ "$SECONDS" -lt "$end" ] || { echo "timeout: $*" >&2; return 1; }; sleep 0.05; done; }
 
 up() {
   chmod 755 "$W"
@@ -25,7 +26,7 @@ up() {
     --pid-file="$W/munge/munged.pid" --seed-file="$W/munge/munged.seed" \
     --log-file="$W/munge/munged.log" >"$W/log/munged.out" 2>&1 &
   echo $! >"$W/run/munged.pid"
-  wait_for 100 test -S "$W/munge/munge.sock"
+  wait_for 20 test -S "$W/munge/munge.sock"
   for g in $(seq 0 $((GPUS - 1))); do [ -e "$W/fakedev/nvidia$g" ] || mknod -m 666 "$W/fakedev/nvidia$g" c 1 3; done
   printf 'AutoDetect=off\nName=gpu Type=fake File=%s/fakedev/nvidia[0-%d]\n' "$W" $((GPUS - 1)) >"$W/etc/gres.conf"
   if [ "$PROCTRACK" = cgroup ]; then
@@ -75,18 +76,18 @@ ${nodelines}PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   slurmctld -D -i >"$W/log/slurmctld.out" 2>&1 &
   echo $! >"$W/run/slurmctld.pid"
-  wait_for 200 scontrol ping
+  wait_for 40 scontrol ping
   for i in $(seq 1 "$NODES"); do
     slurmd -D -N "${PREFIX}n$i" >"$W/log/slurmd-n$i.out" 2>&1 &
     echo $! >"$W/run/slurmd-n$i.pid"
   done
-  wait_for 400 bash -c "[ \"\$(sinfo -h -o '%T %D')\" = 'idle $NODES' ]"
+  wait_for 80 bash -c "[ \"\$(sinfo -h -o '%T %D')\" = 'idle $NODES' ]"
 }
 
 down() {
   if scontrol ping >/dev/null 2>&1; then
     scancel --partition=debug 2>/dev/null || true
-    wait_for 240 bash -c '[ -z "$(squeue -h 2>/dev/null)" ]' 2>/dev/null || true
+    wait_for 12 bash -c '[ -z "$(squeue -h 2>/dev/null)" ]' 2>/dev/null || true
   fi
   for f in "$W"/run/slurmd-*.pid "$W/run/slurmctld.pid" "$W/run/munged.pid"; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true

@@ -106,7 +106,7 @@ fn start() -> Cluster {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the slurm keeper");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(150);
     while !dir.join("ready").exists() {
         assert!(
             !dir.join("failed").exists() && Instant::now() < deadline,
