@@ -450,22 +450,35 @@ impl Drop for Ssh {
 /// `exec /bin/sh -c 'eval "$(printf %b "..")"'`. sshd hands the command to the user's login
 /// shell, and a fish, csh or zsh login would misread a POSIX script (zsh does not split
 /// words, csh takes no newline inside quotes, fish reads `\\` inside quotes). So the script
-/// travels as printf `%b` text in which every byte but letters, digits and plain punctuation
-/// is a `\0NNN` octal escape: a word every one of those shells passes through unchanged.
+/// travels as one line of printf `%b` text: a newline as `\n`; `$`, `"` and a backquote as
+/// `\$`, `\"` and ``\` `` (sh's double quotes take the backslash off); every other byte but
+/// letters, digits and plain punctuation as a `\0NNN` octal escape (a backslash, a quote, a
+/// `!`). No two backslashes ever meet, so each of those shells passes the word through
+/// unchanged. The short escapes keep the line small: the box's login shell and sh both parse
+/// it before the script starts.
 pub fn posix_command(script: &str) -> String {
     let mut enc = String::with_capacity(script.len() * 2);
     for b in script.bytes() {
-        if (0x20..=0x7e).contains(&b) && !b"'\"$`\\!".contains(&b) {
-            enc.push(char::from(b));
-        } else {
-            // `\0NNN`, written digit by digit (a format! a byte is slow for a long script).
-            enc.push_str("\\0");
-            for shift in [6, 3, 0] {
-                enc.push(char::from(b'0' + ((b >> shift) & 7)));
+        match b {
+            b'\n' => enc.push_str("\\n"),
+            b'$' | b'"' | b'`' => {
+                enc.push('\\');
+                enc.push(char::from(b));
             }
+            b'\'' | b'\\' | b'!' => octal(&mut enc, b),
+            0x20..=0x7e => enc.push(char::from(b)),
+            _ => octal(&mut enc, b),
         }
     }
     format!("exec /bin/sh -c 'eval \"$(printf %b \"{enc}\")\"'")
+}
+
+/// `\0NNN`, written digit by digit (a format! a byte is slow for a long script).
+fn octal(enc: &mut String, b: u8) {
+    enc.push_str("\\0");
+    for shift in [6, 3, 0] {
+        enc.push(char::from(b'0' + ((b >> shift) & 7)));
+    }
 }
 
 /// A folder on a box as every tool reads it, in one form: `~` is the home and `~/x` is `x`

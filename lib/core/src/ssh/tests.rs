@@ -167,7 +167,9 @@ fn posix_command_carries_any_script_through_any_login_shell() {
         .unwrap();
     assert!(direct.status.success());
     let cmd = posix_command(script);
-    // One line of letters, digits and punctuation no shell treats specially in quotes.
+    // One line of letters, digits and punctuation, no quote or `!` a login shell would
+    // read, no two backslashes together (fish reads them as one), and `$`, `"` and a
+    // backquote only behind a backslash (sh's double quotes take it off).
     let inner = cmd
         .strip_prefix("exec /bin/sh -c 'eval \"$(printf %b \"")
         .and_then(|r| r.strip_suffix("\")\"'"))
@@ -175,10 +177,26 @@ fn posix_command_carries_any_script_through_any_login_shell() {
     assert!(
         inner
             .bytes()
-            .all(|b| (0x20..=0x7e).contains(&b) && !b"'\"$`!".contains(&b)),
+            .all(|b| (0x20..=0x7e).contains(&b) && !b"'!".contains(&b)),
         "{inner}"
     );
-    for login in ["sh", "bash", "dash"] {
+    assert!(!inner.contains("\\\\"), "{inner}");
+    let b = inner.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        if b"\"$`".contains(c) {
+            assert!(i > 0 && b[i - 1] == b'\\', "{inner}");
+        }
+    }
+    // Shorter than octal for every byte: a newline is two bytes, not five.
+    assert!(
+        inner.contains("\\n") && inner.len() < script.len() * 2,
+        "{inner}"
+    );
+    // The real csh, fish and zsh too, where installed (scripts/test installs them).
+    for login in ["sh", "bash", "dash", "tcsh", "fish", "zsh"] {
+        if !["sh", "bash", "dash"].contains(&login) && which::which(login).is_err() {
+            continue;
+        }
         let via = std::process::Command::new(login)
             .args(["-c", &cmd])
             .output()
