@@ -37,11 +37,14 @@ pub const RUN_ID_VAR: &str = "RUNPLZ_RUN_ID";
 ///
 /// Every name starts with `rp_` so the functions can be pasted into another script.
 pub const SHELL_FUNCTIONS: &str = r#"rp_nap() { sleep 0.1 2>/dev/null || sleep 1; }
-rp_pids() {
-  rp_i=$1 rp_g=${2:-} rp_o=${3:-}
+# The user's processes' stat files (in rp_f), and an awk function that parses one from the
+# lines it spans (a command name may hold a newline or a `) `): `rp_stat()` sets p, comm and
+# f (the fields after the name), or returns 0 until the stat is whole.
+rp_stats() {
   rp_f=
   for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
-  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /dev/null $rp_f 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" '
+}
+rp_awk_stat='
     function rp_stat(  t) {
       rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
       t = rp_b
@@ -51,6 +54,11 @@ rp_pids() {
       rp_b = ""; rp_n = 0
       return p ~ /^[0-9]+$/
     }
+  '
+rp_pids() {
+  rp_i=$1 rp_g=${2:-} rp_o=${3:-}
+  rp_stats
+  { grep -l -z -x -F -e "RUNPLZ_RUN_ID=$rp_i" /proc/[0-9]*/environ 2>/dev/null; echo /; cat /dev/null $rp_f 2>/dev/null; } | awk -v g="$rp_g" -v o="$rp_o" -v me="$$" "$rp_awk_stat"'
     !s { if ($0 == "/") s = 1; else { sub(/^\/proc\//, ""); sub(/\/environ$/, ""); c[$0] = 1 }; next }
     !rp_stat() { next }
     p == me || f[1] == "Z" { next }
@@ -89,19 +97,10 @@ rp_stop() {
 /// after boot) that are in none of the sessions listed in SKIP (space-separated), are orphans
 /// (the first parent above them that started before SINCE is pid 1 or a user `systemd`), are
 /// in the shell's cgroup and carry no `RUNPLZ_RUN_ID`. `rp_tell SINCE SKIP ID` writes the warning naming them on stderr.
+/// They use `rp_stats` and `rp_awk_stat` from [`SHELL_FUNCTIONS`], which come first.
 pub const ESCAPER_FUNCTIONS: &str = r#"rp_escapers() {
-  rp_f=
-  for rp_d in /proc/[0-9]*; do [ -O "$rp_d" ] && rp_f="$rp_f $rp_d/stat"; done
-  cat /dev/null $rp_f 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" '
-    function rp_stat(  t) {
-      rp_b = (rp_b == "") ? $0 : rp_b "\n" $0
-      t = rp_b
-      if (!sub(/.*\) /, "", t) || split(t, f, " ") < 20) { if (++rp_n > 3) { rp_b = ""; rp_n = 0 } return 0 }
-      p = rp_b; sub(/ .*/, "", p)
-      comm = rp_b; sub(/^[0-9]+ \(/, "", comm); sub(/\) [^)]*$/, "", comm)
-      rp_b = ""; rp_n = 0
-      return p ~ /^[0-9]+$/
-    }
+  rp_stats
+  cat /dev/null $rp_f 2>/dev/null | awk -v since="$1" -v skip=" $2 " -v me="$$" "$rp_awk_stat"'
     rp_stat() && f[1] != "Z" { pp[p] = f[2]; sid[p] = f[4]; st[p] = f[20]; cm[p] = comm; n[++k] = p }
     END {
       for (i = 1; i <= k; i++) {

@@ -202,7 +202,7 @@ fn escapers_are_orphans_started_since_without_a_run_id() {
     let sh = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "{ESCAPER_FUNCTIONS}\nrp_escapers {since} ''; rp_tell {since} '' r-1"
+            "{SHELL_FUNCTIONS}\n{ESCAPER_FUNCTIONS}\nrp_escapers {since} ''; rp_tell {since} '' r-1"
         ))
         .output()
         .unwrap();
