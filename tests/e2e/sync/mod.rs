@@ -640,3 +640,94 @@ fn a_box_left_as_it_was_gets_no_rsync_walk_and_one_touched_there_is_mended() {
     );
     quiet("mended");
 }
+
+#[test]
+fn a_file_turned_folder_and_a_folder_turned_file_arrive_as_they_are_here() {
+    // A path that changes kind here (file to folder, folder to file, file to symlink) is a
+    // deletion and an addition at once: the box ends up as this tree is, a run's hard-linked
+    // copy taken before keeps what it had, and the next sync has nothing to do.
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let s = src.path();
+    write(s, "x", b"was a file");
+    write(s, "y/inner.txt", b"in a folder");
+    write(s, "z", b"was a file too");
+    for i in 0..12 {
+        write(s, &format!("keep/f{i}.txt"), b"same");
+    }
+    sync_ok(&b, s, "kind", &[]);
+    b.ssh("cp -al kind kind-run");
+
+    std::fs::remove_file(s.join("x")).unwrap();
+    write(s, "x/now.txt", b"a folder now");
+    std::fs::remove_dir_all(s.join("y")).unwrap();
+    write(s, "y", b"a file now");
+    std::fs::remove_file(s.join("z")).unwrap();
+    std::os::unix::fs::symlink("keep/f0.txt", s.join("z")).unwrap();
+    let (rec, _) = sync_ok(&b, s, "kind", &[]);
+    // Two files' data (a symlink carries none) and the two paths they replaced.
+    assert_eq!(
+        (rec["files_transferred"].as_u64(), rec["deleted"].as_u64()),
+        (Some(2), Some(2)),
+        "{rec}"
+    );
+    assert_eq!(
+        b.ssh("cd kind && stat -c '%F %n' x x/now.txt y z && cat x/now.txt y && readlink z"),
+        "directory x\nregular file x/now.txt\nregular file y\nsymbolic link z\na folder nowa file nowkeep/f0.txt\n"
+    );
+    let expect: Vec<String> = ["x/now.txt", "y", "z"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..12).map(|i| format!("keep/f{i}.txt")))
+        .collect();
+    assert_eq!(
+        remote_files(&b, "kind"),
+        set(expect.iter().map(String::as_str))
+    );
+    // The run's copy is as it was when taken.
+    assert_eq!(
+        b.ssh("cd kind-run && cat x y/inner.txt z"),
+        "was a filein a folderwas a file too"
+    );
+    // And back the other way, in the same sync.
+    std::fs::remove_dir_all(s.join("x")).unwrap();
+    write(s, "x", b"a file again");
+    std::fs::remove_file(s.join("y")).unwrap();
+    write(s, "y/inner.txt", b"a folder again");
+    sync_ok(&b, s, "kind", &[]);
+    assert_eq!(
+        b.ssh("cd kind && stat -c '%F' x y && cat x y/inner.txt"),
+        "regular file\ndirectory\na file againa folder again"
+    );
+    // A file turned symlink and back with nothing else changed goes as a tar (no deletion:
+    // the path stays in the manifest), and a run's copy keeps the file.
+    b.ssh("rm -rf kind-run && cp -al kind kind-run");
+    for (turn, shows) in [(true, "symbolic link\n"), (false, "regular file\n")] {
+        std::fs::remove_file(s.join("keep/f5.txt")).unwrap();
+        if turn {
+            std::os::unix::fs::symlink("f4.txt", s.join("keep/f5.txt")).unwrap();
+        } else {
+            write(s, "keep/f5.txt", b"a file once more");
+        }
+        let out = run_expect(rp_sync(&b, s, "kind", &[]).env("RUNPLZ_TIMING", "1"), 0);
+        assert!(
+            stderr(&out).contains("timing: shipped as a tar"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(b.ssh("stat -c %F kind/keep/f5.txt"), shows);
+    }
+    assert_eq!(
+        b.ssh("cat kind/keep/f5.txt kind-run/keep/f5.txt"),
+        "a file once moresame"
+    );
+    let (rec, _) = sync_ok(&b, s, "kind", &[]);
+    assert_eq!(
+        (
+            rec["files_transferred"].as_u64(),
+            rec["bytes_transferred"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{rec}"
+    );
+}
