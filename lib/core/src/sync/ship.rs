@@ -1,0 +1,104 @@
+//! Files sent as one streamed tar in the sync's session (see [`super::snapshot::SyncLock`]):
+//! a few changed files, or a whole tree into a folder with no manifest, where the box has
+//! GNU tar.
+
+use super::StagedFile;
+use std::path::{Path, PathBuf};
+
+/// The most bytes of changed files that go in a session's tar (see [`super::transfer`]); more go
+/// by rsync, whose delta transfer suits large files.
+pub(super) const SHIP_MAX_BYTES: u64 = 64 << 20;
+
+/// `files` (and, with `manifest`, that file under its name) as an uncompressed tar for
+/// GNU tar on the box, written to `out` as it is read: each file as it is now (rsync also
+/// sends what it finds; the scan after shipping looks at what changed since staging), its
+/// mtime to the nanosecond in a pax header, its mode; long names as GNU long-name entries.
+/// `false` (the tar is not whole) when a file cannot be read whole (it changed meanwhile).
+/// Files no longer as staged once read go to `changed` (for the scan after shipping).
+pub(crate) fn ship_tar(
+    root: &Path,
+    files: &[StagedFile],
+    manifest: Option<(&str, &[u8])>,
+    out: &mut dyn std::io::Write,
+    changed: &mut Vec<PathBuf>,
+) -> std::io::Result<bool> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut b = tar::Builder::new(out);
+    // Files and bytes so far on a live line, when one is drawn (as rsync's progress does).
+    let live = crate::progress::drawn();
+    let (mut n, mut sent) = (0u64, 0u64);
+    for f in files {
+        if live {
+            crate::progress::detail(crate::progress::moved(n, sent));
+            n += 1;
+            sent += f.bytes;
+        }
+        let full = root.join(&f.path);
+        let Ok(md) = std::fs::symlink_metadata(&full) else {
+            return Ok(false);
+        };
+        let mtime = format!("{}.{:09}", md.mtime(), md.mtime_nsec());
+        b.append_pax_extensions([("mtime", mtime.as_bytes())])?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(md.mtime().max(0) as u64);
+        h.set_mode(md.mode() & 0o777);
+        if md.file_type().is_symlink() {
+            let Ok(target) = std::fs::read_link(&full) else {
+                return Ok(false);
+            };
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, &f.path, &target)?;
+        } else if md.file_type().is_file() {
+            let Ok(file) = std::fs::File::open(&full) else {
+                return Ok(false);
+            };
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(md.len());
+            let mut r = Counted {
+                inner: file.take(md.len()),
+                n: 0,
+            };
+            b.append_data(&mut h, &f.path, &mut r)?;
+            if r.n != md.len() {
+                return Ok(false);
+            }
+            // Looked at once read (the open file): what was sent is what was scanned
+            // unless this says otherwise.
+            let now = r.inner.into_inner().metadata()?;
+            let mtime_ns = i128::from(now.mtime()) * 1_000_000_000 + i128::from(now.mtime_nsec());
+            if (now.len(), mtime_ns, now.ino()) != (f.bytes, f.mtime_ns, f.inode) {
+                changed.push(f.path.clone());
+            }
+        } else {
+            return Ok(false);
+        }
+    }
+    if let Some((name, bytes)) = manifest {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o600);
+        h.set_size(bytes.len() as u64);
+        b.append_data(&mut h, name, bytes)?;
+    }
+    b.finish()?;
+    if live {
+        crate::progress::detail(crate::progress::moved(n, sent));
+    }
+    Ok(true)
+}
+
+/// A reader that counts what it gives.
+struct Counted<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
