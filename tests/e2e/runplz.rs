@@ -594,43 +594,14 @@ fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
 fn an_unchanged_run_on_a_box_costs_a_known_number_of_ssh_calls() {
     let b = SshBox::start();
     let d = job_dir(&native_job("echo hi > \"$RUNPLZ_OUT/r.txt\"", ""));
-    let t = shm_tempdir();
-    let calls = t.path().join("calls");
-    let bin = t.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let real = Command::new("sh")
-        .args(["-c", "command -v ssh"])
-        .output()
-        .unwrap();
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    let shim = bin.join("ssh");
-    std::fs::write(
-        &shim,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\necho >> '{}'\nexec '{real}' \"$@\"\n",
-            calls.display(),
-            calls.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let calls = crate::support::SshCalls::new();
     let run = || {
-        let _ = std::fs::remove_file(&calls);
+        calls.clear();
         let mut c = runplz(d.path(), &["ssh", "job.json"]);
-        c.args(b.tool_args()).env("PATH", &path);
+        c.args(b.tool_args()).env("PATH", calls.path());
         let out = run_expect(&mut c, 0);
         assert_eq!(json(&out)["outputs"]["files"], 1);
-        let log = std::fs::read_to_string(&calls).unwrap_or_default();
-        let n = log
-            .lines()
-            .filter(|l| !l.is_empty() && !l.contains(" -O "))
-            .count();
-        (n, log)
+        (calls.count(), calls.log())
     };
     // The first run ships the tree; the second finds it unchanged.
     run();

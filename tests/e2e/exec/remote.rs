@@ -343,42 +343,10 @@ fn a_run_stopped_before_it_started_never_starts() {
 #[test]
 fn a_short_job_is_one_ssh_call() {
     let b = SshBox::start();
-    let t = shm_tempdir();
-    let calls = t.path().join("calls");
-    let bin = t.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let real = std::process::Command::new("sh")
-        .args(["-c", "command -v ssh"])
-        .output()
-        .unwrap();
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    // Each call, one a line (the script's newlines made spaces).
-    let shim = bin.join("ssh");
-    std::fs::write(
-        &shim,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-400 >> '{}'\nexec '{real}' \"$@\"\n",
-            calls.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // ssh calls that run something on the box (not `-O exit`, closing our connection).
-    let count = || {
-        std::fs::read_to_string(&calls)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.contains(" -O "))
-            .count()
-    };
+    let calls = crate::support::SshCalls::new();
     let out = run_expect(
         rp_exec(Some(&b))
-            .env("PATH", &path)
+            .env("PATH", calls.path())
             .args(["--env", "A=x y", "--", "sh", "-c"])
             .arg("echo \"one $A\"; echo two >&2; exit 4"),
         4,
@@ -386,17 +354,12 @@ fn a_short_job_is_one_ssh_call() {
     let r = record(&out);
     assert_eq!(r.ending, Ending::Exited { code: 4 });
     assert!(stderr(&out).contains("one x y\ntwo\n"), "{}", stderr(&out));
-    assert_eq!(
-        count(),
-        1,
-        "{}",
-        std::fs::read_to_string(&calls).unwrap_or_default()
-    );
+    assert_eq!(calls.count(), 1, "{}", calls.log());
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
     // Past the launch's follow (1 s): then polls, each line once, and the folder goes.
     let out = run_expect(
         rp_exec(Some(&b))
-            .env("PATH", &path)
+            .env("PATH", calls.path())
             .args(["--", "sh", "-c"])
             .arg("echo early; sleep 3; echo late"),
         0,
@@ -409,10 +372,6 @@ fn a_short_job_is_one_ssh_call() {
         "{err}"
     );
     // The first run's one call, then a launch, at least one poll and the forget.
-    assert!(
-        count() >= 4,
-        "{}",
-        std::fs::read_to_string(&calls).unwrap_or_default()
-    );
+    assert!(calls.count() >= 4, "{}", calls.log());
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }

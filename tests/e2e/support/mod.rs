@@ -10,6 +10,7 @@ mod fakebrev;
 pub mod fakerunpod;
 pub mod slurm;
 mod sshbox;
+mod sshcalls;
 pub mod sweep;
 mod testenv;
 
@@ -17,6 +18,7 @@ pub use fakebin::FakeBin;
 pub use fakebrev::FakeBrev;
 pub use fakerunpod::FakeRunpod;
 pub use sshbox::SshBox;
+pub use sshcalls::SshCalls;
 pub use testenv::{world, TestEnv};
 
 use std::path::{Path, PathBuf};
