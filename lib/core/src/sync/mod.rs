@@ -487,30 +487,22 @@ fn changed_since_last(
     was: &last::Last,
     manifest: &[u8],
 ) -> Option<Vec<StagedFile>> {
-    let old: Vec<PathBuf> = if manifest == was.manifest {
-        Vec::new()
-    } else {
-        remote::parse_manifest(&was.manifest)?
-    };
-    let n_old = if manifest == was.manifest {
-        staged.files.len()
-    } else {
-        old.len()
-    };
-    if n_old != was.files.len() {
-        return None;
-    }
     let differs = |f: &StagedFile, s: &last::FileStat| last::FileStat::of(f) != *s;
     if manifest == was.manifest {
-        return Some(
+        // The same paths as then, in the same order: compare each with its record.
+        return (staged.files.len() == was.files.len()).then(|| {
             staged
                 .files
                 .iter()
                 .zip(&was.files)
                 .filter(|(f, s)| differs(f, s))
                 .map(|(f, _)| f.clone())
-                .collect(),
-        );
+                .collect()
+        });
+    }
+    let old = remote::parse_manifest(&was.manifest)?;
+    if old.len() != was.files.len() {
+        return None;
     }
     // Both in path order: walk them side by side.
     let mut out = Vec::new();
@@ -657,6 +649,91 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_since_last_names_new_and_changed_files_and_gives_up_on_a_deletion() {
+        let file = |p: &str, bytes: u64| StagedFile {
+            path: PathBuf::from(p),
+            bytes,
+            symlink: false,
+            mtime_ns: 7,
+            inode: 1,
+            mode: 0o100644,
+        };
+        let staged = |files: Vec<StagedFile>| Staged {
+            root: PathBuf::from("/x"),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+            secrets: Vec::new(),
+            tracked_secrets: Vec::new(),
+            git: false,
+            warnings: Vec::new(),
+        };
+        let manifest =
+            |s: &Staged| remote::manifest_bytes(s.files.iter().map(|f| f.path.as_path()));
+        let then = staged(vec![file("a", 1), file("b/c", 2), file("d", 3)]);
+        let was = last::Last {
+            rsync_line: String::new(),
+            token: "t".into(),
+            files: then.files.iter().map(last::FileStat::of).collect(),
+            manifest: manifest(&then),
+        };
+        let names = |v: Option<Vec<StagedFile>>| {
+            v.map(|v| v.into_iter().map(|f| f.path).collect::<Vec<_>>())
+        };
+        // The same paths: only the one whose stat moved.
+        let now = staged(vec![file("a", 1), file("b/c", 5), file("d", 3)]);
+        assert_eq!(
+            names(changed_since_last(&now, &was, &manifest(&now))),
+            Some(vec![PathBuf::from("b/c")])
+        );
+        let same = staged(then.files.clone());
+        assert_eq!(
+            names(changed_since_last(&same, &was, &manifest(&same))),
+            Some(vec![])
+        );
+        // New paths, among the old ones, go too.
+        let now = staged(vec![
+            file("0", 1),
+            file("a", 1),
+            file("b/a", 1),
+            file("b/c", 2),
+            file("d", 3),
+            file("e", 1),
+        ]);
+        assert_eq!(
+            names(changed_since_last(&now, &was, &manifest(&now))),
+            Some(["0", "b/a", "e"].map(PathBuf::from).to_vec())
+        );
+        // A shipped path gone here (first, inside, last): the whole sync's to handle.
+        for gone in [
+            vec![file("b/c", 2), file("d", 3)],
+            vec![file("a", 1), file("d", 3), file("e", 1)],
+            vec![file("a", 1), file("b/c", 2)],
+        ] {
+            let now = staged(gone);
+            assert_eq!(names(changed_since_last(&now, &was, &manifest(&now))), None);
+        }
+        // A record that does not fit its manifest is not trusted.
+        let short = last::Last {
+            files: was.files[..2].to_vec(),
+            ..was.clone()
+        };
+        assert_eq!(
+            names(changed_since_last(&then, &short, &manifest(&then))),
+            None
+        );
+        let now = staged(vec![
+            file("a", 1),
+            file("b/c", 2),
+            file("d", 3),
+            file("e", 1),
+        ]);
+        assert_eq!(
+            names(changed_since_last(&now, &short, &manifest(&now))),
+            None
+        );
+    }
 
     #[test]
     fn remote_dirs() {
