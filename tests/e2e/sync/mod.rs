@@ -731,3 +731,46 @@ fn a_file_turned_folder_and_a_folder_turned_file_arrive_as_they_are_here() {
         "{rec}"
     );
 }
+
+#[test]
+fn a_box_without_gnu_tar_gets_every_file_by_rsync_and_says_nothing() {
+    // The session ships a tar only where the box says GNU tar and GNU head are there; on a
+    // box without tar, a whole tree and a changed file both go by rsync, with no warning.
+    let tar = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v tar"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let b = SshBox::start_hiding("", false, &[tar.trim()]);
+    assert_eq!(
+        b.ssh("tar --version >/dev/null 2>&1 && echo tar || echo none"),
+        "none\n"
+    );
+    let src = shm_tempdir();
+    for i in 0..8 {
+        write(src.path(), &format!("d/f{i}.txt"), b"0123456789");
+    }
+    for (edit, want) in [(false, 8), (true, 1)] {
+        if edit {
+            write(src.path(), "d/f3.txt", b"changed!");
+        }
+        let out = run_expect(
+            rp_sync(&b, src.path(), "notar", &[]).env("RUNPLZ_TIMING", "1"),
+            0,
+        );
+        let err = stderr(&out);
+        assert_eq!(json(&out)["files_transferred"], want, "{err}");
+        assert!(
+            !err.contains("shipped as a tar") && !err.contains("warning"),
+            "{err}"
+        );
+        assert!(err.contains("timing: rsync"), "{err}");
+    }
+    assert_eq!(
+        b.ssh("cat notar/d/f3.txt notar/d/f4.txt"),
+        "changed!0123456789"
+    );
+}
