@@ -564,6 +564,7 @@ fn a_box_left_as_it_was_gets_no_rsync_walk_and_one_touched_there_is_mended() {
     }
     let (first, _) = sync_ok(&b, src.path(), "tok", &[]);
     assert_eq!(first["files_transferred"], 20);
+    assert_eq!(b.ssh("stat -c %a tok tok/d0"), "700\n700\n");
     let quiet = |why: &str| {
         let (rec, _) = sync_ok(&b, src.path(), "tok", &[]);
         assert_eq!(
@@ -655,7 +656,10 @@ fn a_file_turned_folder_and_a_folder_turned_file_arrive_as_they_are_here() {
     for i in 0..12 {
         write(s, &format!("keep/f{i}.txt"), b"same");
     }
+    // A folder there already, open to others: it is made private.
+    b.ssh("mkdir -m 755 kind");
     sync_ok(&b, s, "kind", &[]);
+    assert_eq!(b.ssh("stat -c %a kind"), "700\n");
     b.ssh("cp -al kind kind-run");
 
     std::fs::remove_file(s.join("x")).unwrap();
@@ -773,4 +777,9 @@ fn a_box_without_gnu_tar_gets_every_file_by_rsync_and_says_nothing() {
         b.ssh("cat notar/d/f3.txt notar/d/f4.txt"),
         "changed!0123456789"
     );
+    assert_eq!(b.ssh("stat -c %a notar notar/d"), "700\n700\n");
+    // A folder there already, open to others: rsync's wrapper makes it private.
+    b.ssh("mkdir -m 755 open");
+    sync_ok(&b, src.path(), "open", &[]);
+    assert_eq!(b.ssh("stat -c %a open"), "700\n");
 }

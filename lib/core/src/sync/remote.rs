@@ -94,7 +94,7 @@ pub fn prepare_script(dest: &str, token: bool) -> String {
 pub fn rsync_path(dest: &str, next: Option<&str>, expect: Option<&Expect>) -> String {
     let d = dir_word(dest);
     let mut head =
-        format!("(umask 077 && mkdir -p -- {d}) || exit 1\nchmod go= -- {d} 2>/dev/null || :\n");
+        format!("if [ -d {d} ]; then chmod go= -- {d} 2>/dev/null || :; else (umask 077 && mkdir -p -- {d}) || exit 1; fi\n");
     if let Some(e) = expect {
         // The manifest's sha256 by whichever tool the box has; none gives a mismatch.
         head.push_str(&format!(

@@ -68,7 +68,8 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<
 /// The box side of [`SyncLock::ship`]: a line `ship NAME`, then a tar in pieces, each a
 /// line with its length and that many bytes (GNU `head -c` reads no further), ended by
 /// `0`, then `ok` (or `abort`: the tar is not whole). GNU tar unpacks it into the folder
-/// (made private to the box user where missing, as [`super::remote::rsync_path`] does),
+/// (made private to the box user, as [`super::remote::rsync_path`] does: made under the
+/// session's umask 077 where missing, its group and other bits cleared where there),
 /// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
 /// box user's umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new
 /// manifest among the files, put in place. Then the folder's token, or `shipfail`, and
@@ -77,8 +78,7 @@ fn ship_script(dest: &str, end: &str) -> String {
     format!(
         "'ship -'|'ship {m}.new.'*)\n\
          rp_m=${{rp_cmd#ship }}\n\
-         ((umask 077 && mkdir -p -- {d}) || exit 1\n\
-         chmod go= -- {d} 2>/dev/null || :\n\
+         (if [ -d {d} ]; then chmod go= -- {d} 2>/dev/null || :; else mkdir -p -- {d} || exit 1; fi\n\
          cd -- {d} || exit 1\n\
          while IFS= read -r rp_n && [ \"$rp_n\" != 0 ]; do\n\
          case $rp_n in ''|*[!0-9]*) exit 1 ;; esac\n\
