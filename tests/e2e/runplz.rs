@@ -556,15 +556,7 @@ fn the_plan_uses_the_jobs_ssh_settings_and_keeps_env_values_off_command_lines() 
 
 #[test]
 fn a_docker_job_on_a_box_without_docker_stops_before_anything_ships() {
-    let docker = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v docker"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let b = SshBox::start_hiding("", false, &[docker.trim()]);
+    let b = SshBox::start_hiding("", false, &[&crate::support::which("docker")]);
     assert_ne!(
         b.ssh_raw("/bin/sh -c 'command -v docker'").status.code(),
         Some(0),

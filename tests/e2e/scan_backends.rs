@@ -202,14 +202,7 @@ fn slurm_refuses_a_token_before_anything_queues_and_runs_it_from_pass_env() {
 /// transfer (rsync's, or the tar shipped in the ssh session that follows the scan).
 fn editing(prog: &str, file: &Path, text: &str) -> tempfile::TempDir {
     let d = shm_tempdir();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", &format!("command -v {prog}")])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = crate::support::which(prog);
     let once = d.path().join("edited");
     let script = format!(
         "#!/bin/sh
@@ -284,14 +277,7 @@ fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
     // The first ssh (the box is asked for its facts, after runplz's scan) pastes the token
     // in; the sync comes later.
     let w = shm_tempdir();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v ssh"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = crate::support::which("ssh");
     let mark = w.path().join("done");
     std::fs::write(
         w.path().join("ssh"),
@@ -335,14 +321,7 @@ fn runplz_scans_again_what_changed_between_its_scan_and_the_sync() {
 /// its first argument to `calls` there, and then runs the real `prog`.
 fn pasting_wrapper(prog: &str, file: &Path, tok: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let w = shm_tempdir();
-    let real = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", &format!("command -v {prog}")])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let real = crate::support::which(prog);
     let mark = w.path().join("pasted");
     let script = format!(
         "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{log}'\n[ -e '{m}' ] || {{ : > '{m}'; printf '%s' 'T = \"{tok}\"\n' >> '{f}'; }}\nexec {real} \"$@\"\n",

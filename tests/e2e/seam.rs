@@ -190,11 +190,7 @@ fn a_missing_program_stops_the_run_before_anything_happens() {
 }
 
 fn which(name: &str) -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    PathBuf::from(crate::support::which(name))
 }
 
 #[test]

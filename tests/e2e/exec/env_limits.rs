@@ -17,7 +17,7 @@ fn sha(data: &[u8]) -> String {
 /// box and not needed.
 #[test]
 fn a_large_env_block_is_read_whole_and_the_stdin_after_it_arrives_exact() {
-    let b = SshBox::start_hiding("", false, &[which("dd").trim()]);
+    let b = SshBox::start_hiding("", false, &[&crate::support::which("dd")]);
     assert_eq!(
         b.ssh("dd --version >/dev/null 2>&1 && echo dd || echo none"),
         "none\n"
@@ -25,22 +25,11 @@ fn a_large_env_block_is_read_whole_and_the_stdin_after_it_arrives_exact() {
     large_env_then_stdin(&b);
 }
 
-fn which(program: &str) -> String {
-    String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {program}")])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-}
-
 /// Without GNU head (busybox and toybox head read past what they print) the block is read
 /// a byte at a time: the same bytes arrive.
 #[test]
 fn without_gnu_head_the_env_block_is_read_exactly_too() {
-    let b = SshBox::start_hiding("", false, &[which("head").trim()]);
+    let b = SshBox::start_hiding("", false, &[&crate::support::which("head")]);
     assert_eq!(
         b.ssh("head --version >/dev/null 2>&1 && echo gnu || echo none"),
         "none\n"

@@ -95,6 +95,15 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Where `program` is on this machine's PATH (`command -v`), or "" where it is not.
+pub fn which(program: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// Run git in `dir` with a fixed identity and no user config; panics with its stderr.
 pub fn git(dir: &Path, args: &[&str]) {
     let o = Command::new("git")

@@ -14,11 +14,7 @@ impl SshCalls {
         let log = dir.path().join("calls");
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
-        let real = std::process::Command::new("sh")
-            .args(["-c", "command -v ssh"])
-            .output()
-            .unwrap();
-        let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+        let real = super::which("ssh");
         // One line a call: its arguments, the script's newlines made spaces (cut ends it).
         let shim = bin.join("ssh");
         std::fs::write(

@@ -305,15 +305,7 @@ fn ctrl_c_while_git_lists_the_files_stops_the_sync() {
         &format!(
             "for a in \"$@\"; do [ \"$a\" = ls-files ] && {{ touch '{}'; exec sleep 30; }}; done; exec {} \"$@\"",
             mark.display(),
-            String::from_utf8(
-                std::process::Command::new("sh")
-                    .args(["-c", "command -v git"])
-                    .output()
-                    .unwrap()
-                    .stdout
-            )
-            .unwrap()
-            .trim()
+            crate::support::which("git")
         ),
     );
     let mut c = rp_sync(&b, src.path(), "dst", &[]);

@@ -740,15 +740,7 @@ fn a_file_turned_folder_and_a_folder_turned_file_arrive_as_they_are_here() {
 fn a_box_without_gnu_tar_gets_every_file_by_rsync_and_says_nothing() {
     // The session ships a tar only where the box says GNU tar and GNU head are there; on a
     // box without tar, a whole tree and a changed file both go by rsync, with no warning.
-    let tar = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v tar"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let b = SshBox::start_hiding("", false, &[tar.trim()]);
+    let b = SshBox::start_hiding("", false, &[&crate::support::which("tar")]);
     assert_eq!(
         b.ssh("tar --version >/dev/null 2>&1 && echo tar || echo none"),
         "none\n"
