@@ -13,12 +13,12 @@
 //! that are gone here are deleted there, by a script that refuses any path leading out of the
 //! folder. Remote files rp-sync never shipped are never touched.
 //!
-//! How the files go ([`transfer`]): the box prints the folder's token (see
-//! [`remote::TOKEN_FN`]) after every transfer and this machine keeps it ([`last`]). A sync
-//! that finds the token and manifest as it left them, and nothing changed here, sends
-//! nothing; a few changed files, or a whole tree into a folder with no manifest, go as one
-//! tar in the session that asked the box ([`ship`]); anything else is a whole rsync
-//! ([`rsync`](mod@rsync)), which mends what was touched on the box. A sync whose machine
+//! How the files go (`transfer`): the box prints the folder's token (`remote::TOKEN_FN`)
+//! after every transfer and this machine keeps it ([`last`]). A sync that finds the token
+//! and manifest as it left them, and nothing changed here, sends nothing; a few changed
+//! files, or a whole tree into a folder with no manifest, go as one tar in the session that
+//! asked the box (`ship.rs`); anything else is a whole rsync (`rsync.rs`), which mends what
+//! was touched on the box. A sync whose machine
 //! knows the box's manifest and has nothing to delete checks the box inside its one rsync
 //! call, before the server starts.
 
