@@ -47,10 +47,6 @@ use runplz_protocol::Exit;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-pub(super) const START: &str = "start";
-pub(super) const EXISTS: &str = "exists";
-pub(super) const FAIL: &str = "fail ";
-
 /// The marker of this run's control lines: a record separator, a name and a random nonce.
 fn control_marker() -> String {
     format!("\x1erunplz-exec-{:016x}:", fastrand::u64(..))
@@ -60,9 +56,8 @@ fn control_marker() -> String {
 pub(super) const KILL_SLACK: Duration = Duration::from_secs(30);
 
 /// How long a poll waits on the box for something new before it answers anyway (it looks
-/// in rounds growing from 5 ms to 0.2 s), and the most bytes one poll carries.
+/// in rounds growing from 5 ms to 0.2 s); the most bytes one carries is [`POLL_MAX_BYTES`].
 const POLL_WAIT: Duration = Duration::from_secs(10);
-pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
 
 /// How long the launch follows the job it started before it answers: a job that ends by
 /// then costs one ssh call in all. What the job prints meanwhile is shown when the launch

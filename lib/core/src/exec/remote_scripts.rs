@@ -3,11 +3,18 @@
 //! kill, each a template filled with shell-quoted words.
 
 use super::reap::{shell_name, tenths, ESCAPER_FUNCTIONS, SHELL_FUNCTIONS};
-use super::remote::{EXISTS, FAIL, POLL_MAX_BYTES, START};
 use super::{reap_grace, ExecOptions};
 use crate::process::Signal;
 use crate::quote;
 use std::time::Duration;
+
+/// The control words of a launch (behind the run's marker, see [`super::remote`]).
+pub(super) const START: &str = "start";
+pub(super) const EXISTS: &str = "exists";
+pub(super) const FAIL: &str = "fail ";
+
+/// The most bytes one poll carries.
+pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
 
 /// The launch, run by the first ssh call. `@NAME@` are filled in by [`fill`]. Every
 /// process started on the box costs about a millisecond: the common path (the runs folder
