@@ -67,8 +67,8 @@ pub fn prepare_script(dest: &str, token: bool) -> String {
     // head or grep: a process start is about a millisecond on a small box.
     format!(
         "unset CDPATH\nprintf '%s\\n' {MARK}\n\
-         nl='\n'\n\
-         if command -v rsync >/dev/null 2>&1; then v=$(rsync --version 2>/dev/null); echo \"rsync=yes ${{v%%$nl*}}\"; else echo rsync=no; fi\n\
+         rp_nl='\n'\n\
+         if command -v rsync >/dev/null 2>&1; then rp_v=$(rsync --version 2>/dev/null); echo \"rsync=yes ${{rp_v%%$rp_nl*}}\"; else echo rsync=no; fi\n\
          case $(tar --version 2>/dev/null) in *'GNU tar'*) case $(head --version 2>/dev/null) in *coreutils*) echo ship=yes ;; esac ;; esac\n\
          if cd -- {d} 2>/dev/null; then\n{tok}if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\nelse echo token=; fi\n",
         d = dir_word(dest),
