@@ -890,17 +890,7 @@ mod tests {
             poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
-            let out = Command::new("sh")
-                .arg("-n")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}\n{script}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            sh_parses(&script);
         }
         let s = supervisor_script(&o);
         assert!(
@@ -931,19 +921,22 @@ mod tests {
             Some(Duration::from_secs(1)),
             true,
         );
+        sh_parses(&l);
+        assert!(!l.contains("rp_diagnose") && !l.contains("@DOG@") && l.contains("rp_clean"));
+        assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
+    }
+
+    /// `sh -n` reads `script` without a syntax error.
+    fn sh_parses(script: &str) {
         let out = Command::new("sh")
-            .arg("-n")
-            .arg("-c")
-            .arg(&l)
+            .args(["-n", "-c", script])
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "{}\n{script}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!l.contains("rp_diagnose") && !l.contains("@DOG@") && l.contains("rp_clean"));
-        assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
     }
 
     #[test]
