@@ -775,3 +775,51 @@ fn a_box_without_gnu_tar_gets_every_file_by_rsync_and_says_nothing() {
     sync_ok(&b, src.path(), "open", &[]);
     assert_eq!(b.ssh("stat -c %a open"), "700\n");
 }
+
+#[test]
+fn a_first_sync_of_many_mebibytes_arrives_whole_through_every_piece_size() {
+    // The session's tar goes in pieces that start at 64 KiB and grow to 8 MiB: a tree of
+    // ~16 MiB (files of every size, one larger than the largest piece) crosses each
+    // boundary, and each file arrives byte for byte with its mtime to the nanosecond.
+    let b = SshBox::start();
+    let src = shm_tempdir();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut bytes = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    for i in 0..400 {
+        write(
+            src.path(),
+            &format!("d{}/f{i}.bin", i % 7),
+            &bytes(i * 97 % 40_000),
+        );
+    }
+    write(src.path(), "big/weights.bin", &bytes((9 << 20) + 12_345));
+    let out = run_expect(
+        rp_sync(&b, src.path(), "pieces", &[]).env("RUNPLZ_TIMING", "1"),
+        0,
+    );
+    assert!(
+        stderr(&out).contains("timing: shipped as a tar"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(json(&out)["files_transferred"], 401);
+    let listing = "find . -type f ! -name '.rp-sync-manifest' -print0 | sort -z | xargs -0 stat -c '%n %s %.9Y' && find . -type f ! -name '.rp-sync-manifest' -print0 | sort -z | xargs -0 md5sum";
+    let here = Command::new("sh")
+        .args(["-c", listing])
+        .current_dir(src.path())
+        .output()
+        .unwrap();
+    assert!(here.status.success());
+    let there = b.ssh(&format!("cd pieces && {{ {listing}; }}"));
+    assert_eq!(there.lines().count(), 802);
+    assert_eq!(there, String::from_utf8(here.stdout).unwrap());
+}

@@ -94,17 +94,23 @@ fn ship_script(dest: &str, end: &str) -> String {
     )
 }
 
-/// What [`SyncLock::ship`] writes into: the bytes go in pieces of at most [`PIECE`], each
+/// What [`SyncLock::ship`] writes into: the bytes go in pieces of at most `cap`, each
 /// after a line with its length, handed to a thread that writes them to ssh (so files are
 /// read here while earlier pieces travel); a signal here stops the writing (an error).
 struct Pieces {
     to: mpsc::SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     sent: u64,
+    /// This piece's most bytes: [`FIRST_PIECE`], four times more with each piece sent, up
+    /// to [`PIECE`].
+    cap: usize,
 }
 
 /// The largest piece of a shipped tar (each piece costs the box a `head`).
 const PIECE: usize = 8 << 20;
+/// The first piece's most bytes: small, so the box starts unpacking while this machine
+/// reads on (a first piece of 8 MiB left the box idle for a tenth of a 10k-file sync).
+const FIRST_PIECE: usize = 64 << 10;
 
 impl Pieces {
     fn piece(&mut self) -> std::io::Result<()> {
@@ -117,10 +123,9 @@ impl Pieces {
                 "a signal came",
             ));
         }
-        let mut piece = format!("{}\n", self.buf.len()).into_bytes();
-        piece.extend_from_slice(&self.buf);
         self.sent += self.buf.len() as u64;
-        self.buf.clear();
+        self.cap = (self.cap * 4).min(PIECE);
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cap));
         self.to.send(piece).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection closed")
         })
@@ -129,9 +134,9 @@ impl Pieces {
 
 impl Write for Pieces {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let n = b.len().min(PIECE - self.buf.len());
+        let n = b.len().min(self.cap - self.buf.len());
         self.buf.extend_from_slice(&b[..n]);
-        if self.buf.len() == PIECE {
+        if self.buf.len() == self.cap {
             self.piece()?;
         }
         Ok(n)
@@ -329,14 +334,16 @@ impl SyncLock {
             let writer = s.spawn(move || -> std::io::Result<()> {
                 stdin.write_all(format!("ship {}\n", manifest.unwrap_or("-")).as_bytes())?;
                 for piece in pieces {
+                    stdin.write_all(format!("{}\n", piece.len()).as_bytes())?;
                     stdin.write_all(&piece)?;
                 }
                 Ok(())
             });
             let mut p = Pieces {
                 to,
-                buf: Vec::with_capacity(PIECE),
+                buf: Vec::with_capacity(FIRST_PIECE),
                 sent: 0,
+                cap: FIRST_PIECE,
             };
             let wrote = write(&mut p).and_then(|whole| {
                 p.flush()?;
