@@ -375,3 +375,47 @@ fn a_short_job_is_one_ssh_call() {
     assert!(calls.count() >= 4, "{}", calls.log());
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
 }
+
+/// The supervisor is the same for every run of one runplz: it goes to a box once, and again
+/// only where the box lost it (a launch that finds it gone starts nothing and says so).
+#[test]
+fn the_supervisor_goes_to_a_box_once_and_again_where_it_was_lost() {
+    let b = SshBox::start();
+    let calls = crate::support::SshCalls::new();
+    let run = || {
+        calls.clear();
+        let out = run_expect(
+            rp_exec(Some(&b))
+                .env("PATH", calls.path())
+                .args(["--", "sh", "-c", "echo hi"]),
+            0,
+        );
+        assert_eq!(stderr(&out).matches("hi\n").count(), 1, "{}", stderr(&out));
+        (calls.count(), calls.sizes())
+    };
+    // Its name (a hash of it), mode, inode and mtime: a rewrite would show.
+    let kept = || b.ssh("cd ~/.runplz/lib && stat -c '%n %a %i %.9Y' * && stat -c %a .");
+    let (n, first) = run();
+    assert_eq!(n, 1, "{}", calls.log());
+    let lib = kept();
+    let lines: Vec<&str> = lib.lines().collect();
+    assert_eq!(lines.len(), 2, "{lib}");
+    assert!(
+        lines[0].starts_with("supervise-") && lines[0].contains(" 600 "),
+        "{lib}"
+    );
+    assert_eq!(lines[1], "700", "the folder is private");
+    let (n, second) = run();
+    assert_eq!(n, 1, "{}", calls.log());
+    assert!(second[0] + 4000 < first[0], "{first:?} then {second:?}");
+    assert_eq!(kept(), lib, "left as it was");
+    // Lost on the box: one launch that does nothing, then one that brings it.
+    b.ssh("rm -r ~/.runplz/lib");
+    let (n, sizes) = run();
+    assert_eq!(n, 2, "{}", calls.log());
+    assert!(sizes[0] + 4000 < sizes[1], "{sizes:?}");
+    assert_eq!(kept().lines().count(), 2);
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    let (n, _) = run();
+    assert_eq!(n, 1, "{}", calls.log());
+}

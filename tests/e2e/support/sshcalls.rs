@@ -15,12 +15,14 @@ impl SshCalls {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let real = super::which("ssh");
-        // One line a call: its arguments, the script's newlines made spaces (cut ends it).
+        // One line a call: its arguments, the script's newlines made spaces (cut ends it);
+        // and their length in bytes, whole, in `sizes`.
         let shim = bin.join("ssh");
         std::fs::write(
             &shim,
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\nexec '{real}' \"$@\"\n",
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\nprintf '%s' \"$*\" | wc -c >> '{}.sizes'\nexec '{real}' \"$@\"\n",
+                log.display(),
                 log.display()
             ),
         )
@@ -52,6 +54,16 @@ impl SshCalls {
     /// Forget the calls so far.
     pub fn clear(&self) {
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_file(self.log.with_extension("sizes"));
+    }
+
+    /// Each call's arguments' length in bytes, in order.
+    pub fn sizes(&self) -> Vec<usize> {
+        std::fs::read_to_string(self.log.with_extension("sizes"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect()
     }
 
     /// The calls that ran something on the box (not `-O exit`, closing a connection).

@@ -2,7 +2,11 @@
 //! call (the launch) stores the job's environment and stdin in the run folder on the box,
 //! `~/.runplz/runs/<id>/`, and starts a supervisor there under `setsid -f`: its own session,
 //! no tie to ssh, so a dropped connection, a restarted sshd or a killed rp-exec/runplz leaves
-//! it running. The supervisor runs the command in a session of its own (its group id in
+//! it running. The supervisor's body is the same for every run of one runplz: it is kept on the
+//! box (`~/.runplz/lib/supervise-<hash>`), sent with the launch only where this machine has
+//! not seen it there, and the run's own `supervise` sets the run's command and settings,
+//! then reads it (a launch that finds it gone starts nothing, says so, and is sent again
+//! with it). The supervisor runs the command in a session of its own (its group id in
 //! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
 //! both to `out`, in order), enforces the deadline and the inactivity watch on the box, reaps
 //! what the command left (scanning /proc only where something may be left, see `rp_clean`
@@ -46,6 +50,40 @@ use anyhow::Result;
 use runplz_protocol::Exit;
 use std::io::Write;
 use std::time::{Duration, Instant};
+
+/// Whether this machine saw this runplz's supervisor on a box (see
+/// [`supervisor_lib_path`]): an empty file per box and supervisor in
+/// `$XDG_STATE_HOME/runplz/exec-lib/`. Only a hint: a box that lost it says so.
+mod lib {
+    use super::supervisor_lib_path;
+    use crate::ssh::Ssh;
+    use std::path::PathBuf;
+
+    fn file(ssh: &Ssh) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let key = format!("{:?}\0{}", ssh.handle(), supervisor_lib_path());
+        crate::state::state_dir()
+            .join("exec-lib")
+            .join(crate::sync::last::hex(
+                &Sha256::digest(key.as_bytes())[..16],
+            ))
+    }
+
+    pub(super) fn seen(ssh: &Ssh) -> bool {
+        file(ssh).is_file()
+    }
+
+    pub(super) fn saw(ssh: &Ssh) {
+        let f = file(ssh);
+        let _ = (|| -> std::io::Result<()> {
+            let dir = f.parent().expect("a file in a folder");
+            std::fs::create_dir_all(dir)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            std::fs::File::create(&f).map(drop)
+        })();
+    }
+}
 
 /// The marker of this run's control lines: a record separator, a name and a random nonce.
 fn control_marker() -> String {
@@ -119,6 +157,8 @@ struct Control {
     started: bool,
     exists: bool,
     failed: Option<String>,
+    /// The box lacks this runplz's supervisor, and nothing was done.
+    nolib: bool,
 }
 
 fn control(stdout: &[u8], marker: &str) -> Control {
@@ -134,6 +174,8 @@ fn control(stdout: &[u8], marker: &str) -> Control {
             c.exists = true;
         } else if let Some(why) = line.strip_prefix(FAIL) {
             c.failed = Some(why.to_string());
+        } else if line == NOLIB {
+            c.nolib = true;
         } else {
             continue;
         }
@@ -610,50 +652,70 @@ fn launch(
     // after it: once the launch says `bye` (it sent the end), we answer `ok` and it forgets
     // the run itself.
     let bye = follow.is_some() && (opts.stdin.is_none() || stdin_len(opts).is_some());
-    let mut first = ssh
-        .command(&launch_script(opts, marker, follow, bye))
-        .output(Output::Capture);
-    let mut input = env_block(opts);
-    match &opts.stdin {
-        Some(super::Input::Bytes(b)) => {
-            input.extend_from_slice(b);
-            first = first.stdin(input);
-        }
-        // Streamed after the env block, never read into memory.
-        Some(super::Input::File(f)) => {
-            std::fs::File::open(f).map_err(|e| {
-                tool_failed(format!(
-                    "reading {} for the command's stdin: {e}",
-                    f.display()
-                ))
-            })?;
-            first = first.stdin_then_path(input, f);
-        }
-        None if !input.is_empty() => first = first.stdin(input),
-        None => {}
+    if let Some(super::Input::File(f)) = &opts.stdin {
+        std::fs::File::open(f).map_err(|e| {
+            tool_failed(format!(
+                "reading {} for the command's stdin: {e}",
+                f.display()
+            ))
+        })?;
     }
-    if bye {
-        first = first.answer_on(format!("{marker}bye\n"), "ok\n");
-    }
+    let first = |install: bool| {
+        let mut first = ssh
+            .command(&launch_script(opts, marker, follow, bye, install))
+            .output(Output::Capture);
+        let mut input = env_block(opts);
+        match &opts.stdin {
+            Some(super::Input::Bytes(b)) => {
+                input.extend_from_slice(b);
+                first = first.stdin(input);
+            }
+            // Streamed after the env block, never read into memory.
+            Some(super::Input::File(f)) => first = first.stdin_then_path(input, f),
+            None if !input.is_empty() => first = first.stdin(input),
+            None => {}
+        }
+        if bye {
+            first = first.answer_on(format!("{marker}bye\n"), "ok\n");
+        }
+        first
+    };
     let mut tries = 0;
+    // Where this machine saw the supervisor on the box, it is not sent again; a box that
+    // lost it says so having done nothing, and is sent it.
+    let mut install = !lib::seen(ssh);
+    let mut proc = first(install);
     // A launch that never reached the box is tried again; one that did is never run twice
     // (the box refuses a second start of a run id).
-    let f = crate::ssh::retry::retry(
-        &crate::ssh::tool(),
-        &ssh.destination(),
-        || {
-            tries += 1;
-            first.run()
-        },
-        |f| {
-            let c = control(&f.stdout, marker);
-            if f.interrupted.is_some() || c.started || c.exists || c.failed.is_some() {
-                return None;
-            }
-            crate::ssh::retry::connect_failure(f)
-        },
-    )?;
+    let f = loop {
+        let f = crate::ssh::retry::retry(
+            &crate::ssh::tool(),
+            &ssh.destination(),
+            || {
+                tries += 1;
+                proc.run()
+            },
+            |f| {
+                let c = control(&f.stdout, marker);
+                if f.interrupted.is_some() || c.started || c.exists || c.failed.is_some() || c.nolib
+                {
+                    return None;
+                }
+                crate::ssh::retry::connect_failure(f)
+            },
+        )?;
+        if f.interrupted.is_none() && !install && control(&f.stdout, marker).nolib {
+            install = true;
+            tries = 0;
+            proc = first(true);
+            continue;
+        }
+        break f;
+    };
     let c = control(&f.stdout, marker);
+    if c.started && install {
+        lib::saw(ssh);
+    }
     // What the job printed while the launch followed it (each byte once; a cut frame is
     // asked for again).
     if c.started {
@@ -884,9 +946,16 @@ mod tests {
             terminate: true,
         });
         for script in [
-            launch_script(&o, &control_marker(), None, false),
-            launch_script(&o, &control_marker(), Some(Duration::from_secs(2)), true),
+            launch_script(&o, &control_marker(), None, false, false),
+            launch_script(
+                &o,
+                &control_marker(),
+                Some(Duration::from_secs(2)),
+                true,
+                true,
+            ),
             supervisor_script(&o),
+            supervisor_lib().to_string(),
             poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
@@ -894,36 +963,47 @@ mod tests {
         }
         let s = supervisor_script(&o);
         assert!(
-            s.contains("rp_limit=1.500\n"),
-            "the deadline itself, on the box"
+            s.contains("rp_limit=1.500 rp_lreason=timed_out "),
+            "the deadline itself, on the box: {s}"
         );
         assert!(s.contains("rp_quiet=3 rp_qstop=1 rp_watch=\"$HOME\"/runplz-out/r-1\n"));
-        assert!(s.contains("rp_reason timed_out\n"));
+        assert!(s.contains("set -- printf '%s\\n' 'it'\\''s $(x)'\n"), "{s}");
         // The cost cap is a deadline of its own reason; the earlier of the two wins.
         o.cost_cap = Some(Duration::from_millis(900));
         let s = supervisor_script(&o);
-        assert!(s.contains("rp_limit=0.900\n") && s.contains("rp_reason cost_cap\n"));
+        assert!(s.contains("rp_limit=0.900 rp_lreason=cost_cap "));
         o.cost_cap = Some(Duration::from_secs(9));
         let s = supervisor_script(&o);
-        assert!(s.contains("rp_limit=1.500\n") && s.contains("rp_reason timed_out\n"));
+        assert!(s.contains("rp_limit=1.500 rp_lreason=timed_out "));
         o.timeout = None;
         let s = supervisor_script(&o);
-        assert!(s.contains("rp_limit=9.000\n") && s.contains("rp_reason cost_cap\n"));
-        let l = launch_script(&o, "\x1erunplz-exec-00:", None, false);
-        assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@"));
-        assert!(!s.contains("@ARGV@") && !s.contains("@QUIET@"));
-        assert!(s.contains("rp_diagnose >>") && !s.contains("@TOOL@"));
-        // A plain run carries no inactivity watch, and no comment of ours at all.
+        assert!(s.contains("rp_limit=9.000 rp_lreason=cost_cap "));
+        let l = launch_script(&o, "\x1erunplz-exec-00:", None, false, true);
+        assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@") && !l.contains("@LIB@"));
+        assert!(!s.contains('@') && !supervisor_lib().contains("@TOOL@"));
+        assert!(supervisor_lib().contains("rp_diagnose >>"));
+        // The supervisor goes only where the box lacks it; a plain run's launch is short
+        // and carries no comment of ours at all.
         let plain = ExecOptions::new(vec!["true".into()]);
-        let l = launch_script(
-            &plain,
-            &control_marker(),
-            Some(Duration::from_secs(1)),
-            true,
-        );
-        sh_parses(&l);
-        assert!(!l.contains("rp_diagnose") && !l.contains("@DOG@") && l.contains("rp_clean"));
-        assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
+        let launch = |install| {
+            launch_script(
+                &plain,
+                &control_marker(),
+                Some(Duration::from_secs(1)),
+                true,
+                install,
+            )
+        };
+        let (short, long) = (launch(false), launch(true));
+        for l in [&short, &long] {
+            sh_parses(l);
+            assert!(!l.lines().any(|x| x.trim_start().starts_with('#')), "{l}");
+            assert!(l.contains(supervisor_lib_path()));
+        }
+        assert!(!short.contains("rp_clean") && long.contains("rp_clean"));
+        assert!(short.contains(NOLIB) && !long.contains(NOLIB));
+        assert!(short.len() + supervisor_lib().len() <= long.len());
+        assert!(supervisor_lib_path().starts_with(".runplz/lib/supervise-"));
     }
 
     /// `sh -n` reads `script` without a syntax error.

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub(super) const START: &str = "start";
 pub(super) const EXISTS: &str = "exists";
 pub(super) const FAIL: &str = "fail ";
+/// The box has no supervisor of this runplz (see [`supervisor_lib_path`]): nothing was done.
+pub(super) const NOLIB: &str = "nolib";
 
 /// The most bytes one poll carries.
 pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
@@ -28,7 +30,7 @@ rp_ctl=@MARK@
 @SWEEP@
 rp_fail() { echo "${rp_ctl}@FAIL@$1"; exit 125; }
 command -v setsid >/dev/null 2>&1 || rp_fail "setsid not found (it comes with util-linux)"
-rp_sweep
+@LIB@rp_sweep
 # What runplz creates on the box is private to the box user (0700 folders).
 if [ ! -d "$HOME/.runplz/runs" ]; then
   (umask 077 && mkdir -p "$HOME/.runplz/runs") || rp_fail "cannot create ~/.runplz/runs"
@@ -72,13 +74,17 @@ rp_tk=
 echo "${rp_ctl}@START@"
 @FOLLOW@"#;
 
-/// The supervisor, in its own session beside the job (see the module doc); started in the
-/// workdir as `sh supervise LAUNCH_PID rp-supervisor`.
+/// The supervisor, in its own session beside the job (see the module doc): the same for
+/// every run, kept on the box (see [`supervisor_lib`]) and read by the run's own short
+/// `supervise` (see [`supervisor_script`]), which sets the job's command as the positional
+/// parameters and these: `rp_id`, `rp_lpid` (the launch: what it starts while the job runs
+/// is not the job's), `rp_limit` and `rp_lreason` (the deadline), `rp_grace`, `rp_reap`,
+/// `rp_tool`, `rp_quiet`, `rp_qstop` and `rp_watch` (the inactivity watch), `rp_in` (set:
+/// the job's stdin is stored) and `rp_merge` (set: its stderr goes with its stdout).
 pub(super) const SUPERVISOR: &str = r#"set -u
-rp_id=@ID@
 rp_dir="$HOME/.runplz/runs/$rp_id"
-# The launch: what it starts while the job runs is not the job's.
-rp_lpid=${1:-}
+if [ -n "$rp_in" ]; then rp_in="$rp_dir/stdin"; else rp_in=/dev/null; fi
+if [ -n "$rp_merge" ]; then rp_jerr="$rp_dir/out"; else rp_jerr="$rp_dir/err"; fi
 @FUNCTIONS@
 @ESCAPERS@
 # Absolute paths, found before the job's env (which may set PATH) is applied, without
@@ -112,15 +118,14 @@ rp_pgid() { rp_g=; read -r rp_g 2>/dev/null < "$rp_dir/pgid"; echo "$rp_g"; }
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # The deadline (the job's timeout or the run's cost cap, whichever comes first, with its
 # reason): TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
-rp_limit=@LIMIT@
 rp_timer=
 if [ -n "$rp_limit" ]; then
   ( exec </dev/null >/dev/null 2>/dev/null
     sleep "$rp_limit" &
     echo $! > "$rp_dir/timer"
     wait $! || exit 0
-    rp_reason @LIMIT_REASON@
-    rp_stop "$rp_id" @GRACE@ "$(rp_pgid)" ) &
+    rp_reason "$rp_lreason"
+    rp_stop "$rp_id" "$rp_grace" "$(rp_pgid)" ) &
   rp_timer=$!
 fi
 rp_dog=
@@ -148,9 +153,9 @@ fi
     rp_j=${PWD##*/}
     cd -- "$rp_wd" || exit 125
     echo "$rp_j" > "$rp_dir/pgid"
-    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w @ARGV@
+    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w "$@"
   else
-    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w /bin/sh -c 'echo "$$" > "$1/pgid"; [ -e "$1/cancel" ] && exit 125; shift; exec "$@"' rp-exec "$rp_dir" @ARGV@
+    set -- "$rp_dir" "$rp_rm" "$rp_sid" -w /bin/sh -c 'echo "$$" > "$1/pgid"; [ -e "$1/cancel" ] && exit 125; shift; exec "$@"' rp-exec "$rp_dir" "$@"
   fi
   if [ -f "$1/env" ]; then . "$1/env"; "$2" -f "$1/env"; fi
   [ -e "$1/cancel" ] && exit 125
@@ -162,7 +167,7 @@ fi
     exit 127
   }
   shift 2
-  exec "$@") @STDIN@ >>"$rp_dir/out" @JOBERR@ 4>&-
+  exec "$@") <"$rp_in" >>"$rp_dir/out" 2>>"$rp_jerr" 4>&-
 rp_rc=$?
 [ -n "$rp_dog" ] && kill "$rp_dog" 2>/dev/null
 if [ -n "$rp_timer" ]; then
@@ -210,7 +215,7 @@ rp_clean() {
 rp_lsid=
 if ! rp_clean; then
   # Whatever is left of the group, and whatever escaped it but carries the run id.
-  rp_stop "$rp_id" @REAP@ "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
+  rp_stop "$rp_id" "$rp_reap" "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
   # What left the session and dropped the run id is only named: our own session and every
   # run's job and wrapper sessions (~/.runplz/runs/*/) are not its.
   rp_since=
@@ -237,7 +242,7 @@ printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit"
 pub(super) const SUPERVISOR_DOG: &str = r#"# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
 rp_diagnose() {
-  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' @TOOL@ "$rp_quiet"
+  printf '%s: warning: no output for %ss; what the job is doing (the inactivity watch; it runs on):\n' "$rp_tool" "$rp_quiet"
   @DIAGNOSE@
   rp_p=$(rp_pids "$rp_id" "$(rp_pgid)" | tr '\n' , )
   [ -n "$rp_p" ] && ps -o pid,etime,pcpu,rss,stat,args -p "${rp_p%,}"
@@ -246,7 +251,6 @@ rp_diagnose() {
 }
 # The inactivity watch: no new byte in out or err and no new file in the outputs folder for
 # that long (seconds, checked every second).
-rp_quiet=@QUIET@ rp_qstop=@QUIET_STOP@ rp_watch=@WATCH@
 if [ -n "$rp_quiet" ]; then
   ( exec </dev/null >/dev/null 2>/dev/null
     rp_a= rp_t=$(date +%s)
@@ -263,7 +267,7 @@ if [ -n "$rp_quiet" ]; then
       [ $((rp_now - rp_t)) -ge "$rp_quiet" ] || continue
       if [ -n "$rp_qstop" ]; then
         rp_reason inactive
-        rp_stop "$rp_id" @GRACE@ "$(rp_pgid)"
+        rp_stop "$rp_id" "$rp_grace" "$(rp_pgid)"
         break
       fi
       rp_diagnose >> "$rp_dir/diag" 2>&1
@@ -486,7 +490,40 @@ pub(super) fn sleep_word(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64().max(0.001))
 }
 
-/// The supervisor's script for these options.
+/// The supervisor as it is kept on the box: [`SUPERVISOR`] with the inactivity watch and
+/// the reaper's functions, the same for every run of this runplz.
+pub(super) fn supervisor_lib() -> &'static str {
+    static LIB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let dog = fill(SUPERVISOR_DOG, &[("DIAGNOSE", super::DIAGNOSE)]);
+        fill(
+            SUPERVISOR,
+            &[
+                ("FUNCTIONS", &compact(SHELL_FUNCTIONS)),
+                ("ESCAPERS", &compact(ESCAPER_FUNCTIONS)),
+                ("DOG", &dog),
+            ],
+        )
+    })
+}
+
+/// Where [`supervisor_lib`] is kept on the box, from the home: named by its content's
+/// sha256, so a file there by that name holds this very text (it is written whole under
+/// another name, then renamed), and another runplz's supervisor never stands in for ours.
+pub(super) fn supervisor_lib_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(supervisor_lib().as_bytes());
+        let hex: String = h[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!(".runplz/lib/supervise-{hex}")
+    })
+}
+
+/// The run's own `supervise` (see [`SUPERVISOR`]): the job's command and this run's
+/// settings, then the supervisor kept on the box. Started as `sh supervise LAUNCH_PID
+/// rp-supervisor`. A supervisor gone from the box since the launch looked is an end of its
+/// own (125), never a run that hangs.
 pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
     // The earlier deadline wins; a tie is the cost cap's (the budget is the harder limit).
     let (limit, reason) = match (opts.timeout, opts.cost_cap) {
@@ -496,75 +533,35 @@ pub(super) fn supervisor_script(opts: &ExecOptions) -> String {
     };
     let quiet = opts
         .inactivity
-        .map(|i| i.after.as_secs().max(1).to_string());
+        .map(|i| i.after.as_secs().max(1).to_string())
+        .unwrap_or_default();
     let watch = opts
         .watch_dir
         .as_deref()
         .and_then(|w| crate::ssh::remote_path(w).ok())
         .map(|w| crate::ssh::remote_dir_word(&w))
-        .unwrap_or_default();
-    let (id, functions, escapers) = (
-        quote::sh(&opts.run_id),
-        compact(SHELL_FUNCTIONS),
-        compact(ESCAPER_FUNCTIONS),
-    );
-    let (tool, limit, grace) = (
-        quote::sh(&crate::ssh::tool()),
-        limit.map(sleep_word).unwrap_or_default(),
-        tenths(opts.grace).to_string(),
-    );
-    let (reap, quiet, argv) = (
-        tenths(reap_grace(opts.grace)).to_string(),
-        quiet.unwrap_or_default(),
-        quote::join(&opts.argv),
-    );
-    let mut vars = vec![
-        ("ID", id.as_str()),
-        ("FUNCTIONS", &functions),
-        ("ESCAPERS", &escapers),
-        ("TOOL", &tool),
-        ("DIAGNOSE", super::DIAGNOSE),
-        ("LIMIT", &limit),
-        ("LIMIT_REASON", reason),
-        ("GRACE", &grace),
-        ("REAP", &reap),
-        ("QUIET", &quiet),
-        (
-            "QUIET_STOP",
-            if opts.inactivity.is_some_and(|i| i.terminate) {
-                "1"
-            } else {
-                ""
-            },
-        ),
-        ("WATCH", if watch.is_empty() { "''" } else { &watch }),
-        ("ARGV", &argv),
-        (
-            "STDIN",
-            if opts.stdin.is_some() {
-                "<\"$rp_dir/stdin\""
-            } else {
-                "</dev/null"
-            },
-        ),
+        .unwrap_or_else(|| "''".into());
+    let flag = |on: bool| if on { "1" } else { "''" };
+    format!(
+        "rp_lpid=${{1:-}}\nset -- {argv}\n\
+         rp_id={id} rp_limit={limit} rp_lreason={reason} rp_grace={grace} rp_reap={reap}\n\
+         rp_tool={tool} rp_quiet={quiet} rp_qstop={qstop} rp_watch={watch}\n\
+         rp_in={stdin} rp_merge={merge}\n\
+         rp_d=\"$HOME/.runplz/runs/$rp_id\"\n\
+         if [ -f \"$HOME\"/{lib} ]; then . \"$HOME\"/{lib}; else echo 'rp-exec: on the box: ~/{lib} is gone' >> \"$rp_d/err\"; echo '125 exited' > \"$rp_d/exit\"; [ -p \"$rp_d/wake\" ] && echo 1<>\"$rp_d/wake\"; fi\n",
+        argv = quote::join(&opts.argv),
+        id = quote::sh(&opts.run_id),
+        limit = limit.map(sleep_word).unwrap_or_else(|| "''".into()),
+        grace = tenths(opts.grace),
+        reap = tenths(reap_grace(opts.grace)),
+        tool = quote::sh(&crate::ssh::tool()),
+        quiet = if quiet.is_empty() { "''".into() } else { quiet },
+        qstop = flag(opts.inactivity.is_some_and(|i| i.terminate)),
+        stdin = flag(opts.stdin.is_some()),
         // Without pass_stdout both streams go to our stderr: one file keeps their order.
-        (
-            "JOBERR",
-            if opts.pass_stdout {
-                "2>>\"$rp_dir/err\""
-            } else {
-                "2>&1"
-            },
-        ),
-    ];
-    // The inactivity watch only where there is one: less to carry and read.
-    let dog = if opts.inactivity.is_some() {
-        fill(SUPERVISOR_DOG, &vars)
-    } else {
-        String::new()
-    };
-    vars.push(("DOG", &dog));
-    fill(SUPERVISOR, &vars)
+        merge = flag(!opts.pass_stdout),
+        lib = supervisor_lib_path(),
+    )
 }
 
 /// The most stdin bytes taken by their length (as the env block): past it, streamed to EOF.
@@ -588,7 +585,21 @@ pub(super) fn launch_script(
     marker: &str,
     follow: Option<Duration>,
     bye: bool,
+    install: bool,
 ) -> String {
+    let path = supervisor_lib_path();
+    // The supervisor kept on the box: written here (whole, then renamed) where it is
+    // missing, or only looked for (this machine saw it there before), before anything else.
+    let lib = if install {
+        format!(
+            "if [ ! -f \"$HOME\"/{path} ]; then\n\
+             (umask 077 && mkdir -p \"$HOME/.runplz/lib\" && chmod go= \"$HOME/.runplz\" && printf '%s' {text} > \"$HOME\"/{path}.$$ && mv -f \"$HOME\"/{path}.$$ \"$HOME\"/{path}) || rp_fail \"cannot write ~/{path}\"\n\
+             fi\n",
+            text = quote::sh(supervisor_lib()),
+        )
+    } else {
+        format!("[ -f \"$HOME\"/{path} ] || {{ echo \"${{rp_ctl}}{NOLIB}\"; exit 125; }}\n")
+    };
     let tick = follow
         .map(|w| {
             fill(
@@ -641,6 +652,7 @@ pub(super) fn launch_script(
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
             ("FOLLOW", &follow),
             ("TICK", &tick),
+            ("LIB", &lib),
         ],
     )
 }
