@@ -98,13 +98,22 @@ fn reapers_send_the_signal_asked_for_first() {
         // Records the signal and stays: only the KILL after the grace ends it.
         let mut c = Command::new("sh");
         c.arg("-c")
-            .arg("trap 'echo INT >> \"$0\"' INT; trap 'echo HUP >> \"$0\"' HUP; trap 'echo TERM >> \"$0\"' TERM; while :; do sleep 0.05; done")
+            .arg("trap 'echo INT >> \"$0\"' INT; trap 'echo HUP >> \"$0\"' HUP; trap 'echo TERM >> \"$0\"' TERM; : > \"$0.ready\"; while :; do sleep 0.05; done")
             .arg(&got)
             .env(RUN_ID_VAR, &run)
             .process_group(0);
         let mut child = c.spawn().unwrap();
         wait_listed(&run, 1);
-        std::thread::sleep(Duration::from_millis(100));
+        // Its traps are set (a loaded machine may take a while to get there).
+        let ready = got.with_extension("ready");
+        let t0 = std::time::Instant::now();
+        while !ready.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the shell never got going"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         if how == "rs" {
             kill_run_local_with(&run, Duration::from_millis(500), sig).unwrap();
         } else {
