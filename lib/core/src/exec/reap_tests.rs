@@ -103,6 +103,18 @@ fn reapers_send_the_signal_asked_for_first() {
             .arg(&got)
             .env(RUN_ID_VAR, &run)
             .process_group(0);
+        // A shell cannot trap a signal ignored when it started, as INT and QUIT are for
+        // whatever a non-interactive shell starts in the background (scripts/test's phases).
+        // SAFETY: between fork and exec only async-signal-safe calls (sigaction).
+        unsafe {
+            c.pre_exec(|| {
+                use nix::sys::signal::{signal, SigHandler};
+                for s in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM] {
+                    signal(s, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+                }
+                Ok(())
+            });
+        }
         let mut child = c.spawn().unwrap();
         wait_listed(&run, 1);
         // Its traps are set (a loaded machine may take a while to get there).

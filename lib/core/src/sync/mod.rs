@@ -350,7 +350,7 @@ fn transfer(
         let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
         let with = name.as_deref().map(|n| (n, &manifest[..]));
         let mut changed = Vec::new();
-        let (sent, token) = session.ship(name.as_deref(), |out| {
+        let (sent, token) = session.ship(name.as_deref(), prepared.zstd, |out| {
             ship_tar(&staged.root, files, with, out, &mut changed)
         })?;
         if let Some(token) = token {

@@ -69,7 +69,7 @@ pub fn prepare_script(dest: &str, token: bool) -> String {
         "unset CDPATH\nprintf '%s\\n' {MARK}\n\
          rp_nl='\n'\n\
          if command -v rsync >/dev/null 2>&1; then rp_v=$(rsync --version 2>/dev/null); echo \"rsync=yes ${{rp_v%%$rp_nl*}}\"; else echo rsync=no; fi\n\
-         case $(tar --version 2>/dev/null) in *'GNU tar'*) case $(head --version 2>/dev/null) in *coreutils*) echo ship=yes ;; esac ;; esac\n\
+         case $(tar --version 2>/dev/null) in *'GNU tar'*) case $(head --version 2>/dev/null) in *coreutils*) echo ship=yes; command -v zstd >/dev/null 2>&1 && echo zstd=yes ;; esac ;; esac\n\
          if cd -- {d} 2>/dev/null; then\n{tok}if [ -f {MANIFEST} ] && [ ! -L {MANIFEST} ]; then cat {MANIFEST}; fi\nelse echo token=; fi\n",
         d = dir_word(dest),
     )
@@ -157,6 +157,8 @@ pub struct Prepared {
     pub token: String,
     /// Whether the box has GNU tar and head, for [`super::snapshot::SyncLock::ship`].
     pub ship: bool,
+    /// Whether it also has `zstd` (looked for only with `ship`): the tar goes compressed.
+    pub zstd: bool,
     /// The last manifest's bytes (empty when none).
     pub manifest: Vec<u8>,
 }
@@ -176,6 +178,10 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let (zstd, rest) = match rest.strip_prefix(b"zstd=yes\n") {
+        Some(r) => (ship, r),
+        None => (false, rest),
+    };
     let (token, manifest) = match rest.strip_prefix(b"token=") {
         Some(r) => split_line(r),
         None => (&rest[..0], rest),
@@ -187,6 +193,7 @@ pub fn parse_prepared(stdout: &[u8]) -> Result<Prepared> {
         rsync_line: line.strip_prefix("rsync=yes ").unwrap_or("").to_string(),
         token: String::from_utf8_lossy(token).into_owned(),
         ship,
+        zstd,
         manifest: manifest.to_vec(),
     })
 }

@@ -65,9 +65,11 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<
     format!("{take}{then}exec cat >/dev/null\n")
 }
 
-/// The box side of [`SyncLock::ship`]: a line `ship NAME`, then a tar in pieces, each a
-/// line with its length and that many bytes (GNU `head -c` reads no further), ended by
-/// `0`, then `ok` (or `abort`: the tar is not whole). GNU tar unpacks it into the folder
+/// The box side of [`SyncLock::ship`]: a line `ship NAME` (`ship NAME z`: the tar is
+/// compressed with zstd), then the tar in pieces, each a line with its length and that many
+/// bytes (GNU `head -c` reads no further), ended by `0`, then `ok` (or `abort`: the tar is
+/// not whole). A `zstd` that fails ends the tar with a block that is no header, so that tar
+/// fails too (GNU tar takes an archive cut between two members as whole). GNU tar unpacks it into the folder
 /// (made private to the box user, as [`super::remote::rsync_path`] does: made under the
 /// session's umask 077 where missing, its group and other bits cleared where there),
 /// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
@@ -76,14 +78,18 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<
 /// `end`. A `case` arm of [`lock_script`]'s loop.
 fn ship_script(dest: &str, end: &str) -> String {
     format!(
-        "'ship -'|'ship {m}.new.'*)\n\
-         rp_m=${{rp_cmd#ship }}\n\
+        "'ship -'|'ship - z'|'ship {m}.new.'*)\n\
+         rp_m=${{rp_cmd#ship }} rp_z=\n\
+         case $rp_m in *' z') rp_z=1 rp_m=${{rp_m% z}} ;; esac\n\
          (if [ -d {d} ]; then chmod go= -- {d} 2>/dev/null || :; else mkdir -p -- {d} || exit 1; fi\n\
          cd -- {d} || exit 1\n\
-         while IFS= read -r rp_n && [ \"$rp_n\" != 0 ]; do\n\
+         rp_pieces() {{ while IFS= read -r rp_n && [ \"$rp_n\" != 0 ]; do\n\
          case $rp_n in ''|*[!0-9]*) exit 1 ;; esac\n\
          head -c \"$rp_n\"\n\
-         done | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
+         done; }}\n\
+         if [ -n \"$rp_z\" ]; then\n\
+         rp_pieces | {{ zstd -d -q -c || printf '%0512d' 0; }} | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
+         else rp_pieces | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1; fi\n\
          IFS= read -r rp_v && [ \"$rp_v\" = ok ] || exit 1\n\
          if [ \"$rp_m\" != - ]; then mv -f -- \"$rp_m\" {m} || exit 1; fi\n\
          {tok}printf 'token=%s\\n' \"$(rp_token)\") || printf 'shipfail\\n'\n\
@@ -322,6 +328,7 @@ impl SyncLock {
     pub fn ship(
         &mut self,
         manifest: Option<&str>,
+        zstd: bool,
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<bool>,
     ) -> Result<(u64, Option<String>)> {
         if !self.can_ship() {
@@ -332,7 +339,8 @@ impl SyncLock {
         let (wrote, sent) = std::thread::scope(|s| {
             let (to, pieces) = mpsc::sync_channel::<Vec<u8>>(4);
             let writer = s.spawn(move || -> std::io::Result<()> {
-                stdin.write_all(format!("ship {}\n", manifest.unwrap_or("-")).as_bytes())?;
+                let z = if zstd { " z" } else { "" };
+                stdin.write_all(format!("ship {}{z}\n", manifest.unwrap_or("-")).as_bytes())?;
                 for piece in pieces {
                     stdin.write_all(format!("{}\n", piece.len()).as_bytes())?;
                     stdin.write_all(&piece)?;
@@ -345,7 +353,17 @@ impl SyncLock {
                 sent: 0,
                 cap: FIRST_PIECE,
             };
-            let wrote = write(&mut p).and_then(|whole| {
+            // Level 1: the padding and headers go at little cost to this machine.
+            let wrote = if zstd {
+                zstd::stream::write::Encoder::new(&mut p, 1).and_then(|mut z| {
+                    let whole = write(&mut z)?;
+                    z.finish()?;
+                    Ok(whole)
+                })
+            } else {
+                write(&mut p)
+            }
+            .and_then(|whole| {
                 p.flush()?;
                 Ok(whole)
             });
@@ -669,5 +687,95 @@ mod tests {
         );
         assert!(!dest.join(&name).exists());
         assert!(!home.path().join("PWNED").exists() && !dest.join("PWNED").exists());
+    }
+
+    /// The session's ship of a zstd tar (`ship NAME z`), run here as the box would: it lands
+    /// whole; one that `zstd` cannot read to its end lands as `shipfail`, the manifest not
+    /// put in place, even where it was cut between two files and `ok` follows.
+    #[test]
+    fn ship_unpacks_a_zstd_tar_and_refuses_one_zstd_cannot_read() {
+        use std::io::Write as _;
+        assert!(
+            Command::new("sh")
+                .args(["-c", "command -v zstd"])
+                .status()
+                .unwrap()
+                .success(),
+            "these tests need zstd (scripts/test installs it)"
+        );
+        let here = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..300 {
+            let p = format!("d/f{i:03}.txt");
+            std::fs::create_dir_all(here.path().join("d")).unwrap();
+            std::fs::write(here.path().join(&p), format!("{i}").repeat(i + 1)).unwrap();
+            files.push(crate::sync::StagedFile {
+                path: p.into(),
+                bytes: 0,
+                symlink: false,
+                mtime_ns: 0,
+                inode: 0,
+                mode: 0o100644,
+            });
+        }
+        let name = format!("{}.new.01", super::super::remote::MANIFEST);
+        let mut tar = Vec::new();
+        let whole = crate::sync::ship_tar(
+            here.path(),
+            &files,
+            Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice())),
+            &mut tar,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(whole);
+        let z = zstd::stream::encode_all(&tar[..], 1).unwrap();
+        assert!(z.len() * 4 < tar.len(), "{} of {}", z.len(), tar.len());
+        let ship = |bytes: &[u8]| {
+            let home = tempfile::tempdir().unwrap();
+            let mut c = Command::new("sh")
+                .arg("-c")
+                .arg(lock_script("j", Some(("true", "END")), false, None))
+                .env("HOME", home.path())
+                .current_dir(home.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut i = c.stdin.take().unwrap();
+            i.write_all(format!("ship {name} z\n{}\n", bytes.len()).as_bytes())
+                .unwrap();
+            i.write_all(bytes).unwrap();
+            i.write_all(b"0\nok\n").unwrap();
+            drop(i);
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let dest = home.path().join("j");
+            let landed = (0..300)
+                .filter(|i| {
+                    std::fs::read_to_string(dest.join(format!("d/f{i:03}.txt")))
+                        .is_ok_and(|t| t == format!("{i}").repeat(i + 1))
+                })
+                .count();
+            let manifest = dest.join(super::super::remote::MANIFEST).exists();
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                landed,
+                manifest,
+            )
+        };
+        let (said, landed, manifest) = ship(&z);
+        assert!(
+            said.contains("\ntoken=") && !said.contains("shipfail"),
+            "{said:?}"
+        );
+        assert_eq!((landed, manifest), (300, true));
+        // Cut short: zstd fails (some files may have landed), tar is made to fail too.
+        let (said, _, manifest) = ship(&z[..z.len() / 2]);
+        assert!(
+            said.contains("\nshipfail\n") && !said.contains("token="),
+            "{said:?}"
+        );
+        assert!(!manifest);
     }
 }
