@@ -56,8 +56,9 @@ pub enum Direction {
 /// stages and scans here. When the token and manifest are as left and nothing changed here,
 /// nothing is sent at all; when only some files changed or were added, only they go. A
 /// folder with no manifest (new or emptied) gets the whole tree. Where the box has GNU tar,
-/// those files go as a tar in the same ssh call that asked, each replacing the old file (a
-/// run's hard-linked copy keeps its content); else, and for everything else (a folder
+/// those files go as a tar in the same ssh call that asked (compressed with zstd where the
+/// box has `zstd`), each replacing the old file (a run's hard-linked copy keeps its
+/// content); else, and for everything else (a folder
 /// touched on the box, a deletion, a large change), rsync does the whole sync, which mends
 /// what was touched there. Without a token kept here, a sync whose manifest there is as
 /// left and has nothing to delete is one rsync call (it checks the box first).
