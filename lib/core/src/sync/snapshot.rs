@@ -605,7 +605,6 @@ mod tests {
     /// token printed); a tar said to be not whole (`abort`) lands as `shipfail`.
     #[test]
     fn ship_unpacks_a_whole_tar_and_refuses_an_aborted_one() {
-        use std::io::Write as _;
         let home = tempfile::tempdir().unwrap();
         let here = tempfile::tempdir().unwrap();
         let hostile = "a/$(touch PWNED) `x`\n-y";
@@ -631,34 +630,8 @@ mod tests {
         std::fs::hard_link(dest.join("a/one.txt"), home.path().join("copy.txt")).unwrap();
         let name = format!("{}.new.00", super::super::remote::MANIFEST);
         let session = |verdict: &str| {
-            let mut tar = Vec::new();
-            let whole = crate::sync::ship_tar(
-                here.path(),
-                &files,
-                Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice())),
-                &mut tar,
-                &mut Vec::new(),
-            )
-            .unwrap();
-            assert!(whole);
-            let mut c = Command::new("sh")
-                .arg("-c")
-                .arg(lock_script("runplz/j", Some(("true", "END")), false, None))
-                .env("HOME", home.path())
-                .current_dir(home.path())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut i = c.stdin.take().unwrap();
-            i.write_all(format!("ship {name}\n{}\n", tar.len()).as_bytes())
-                .unwrap();
-            i.write_all(&tar).unwrap();
-            i.write_all(format!("0\n{verdict}\n").as_bytes()).unwrap();
-            drop(i);
-            let out = c.wait_with_output().unwrap();
-            assert!(out.status.success());
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            let tar = whole_tar(here.path(), &files, &name);
+            ship_here(home.path(), "runplz/j", &name, &tar, verdict)
         };
         let said = session("abort");
         assert!(
@@ -689,12 +662,44 @@ mod tests {
         assert!(!home.path().join("PWNED").exists() && !dest.join("PWNED").exists());
     }
 
+    /// `files` under `root` and a manifest `m` named `name`, as a whole tar.
+    fn whole_tar(root: &Path, files: &[crate::sync::StagedFile], name: &str) -> Vec<u8> {
+        let mut tar = Vec::new();
+        let manifest = Some((name, b"rp-sync manifest 1\nm\0".as_slice()));
+        let whole = crate::sync::ship_tar(root, files, manifest, &mut tar, &mut Vec::new());
+        assert!(whole.unwrap());
+        tar
+    }
+
+    /// One session's ship run here as the box would (`sh`, `home` its home, into `dest`): a
+    /// line `ship LINE`, `bytes` as one piece, the verdict; what it said.
+    fn ship_here(home: &Path, dest: &str, line: &str, bytes: &[u8], verdict: &str) -> String {
+        use std::io::Write as _;
+        let mut c = Command::new("sh")
+            .arg("-c")
+            .arg(lock_script(dest, Some(("true", "END")), false, None))
+            .env("HOME", home)
+            .current_dir(home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut i = c.stdin.take().unwrap();
+        i.write_all(format!("ship {line}\n{}\n", bytes.len()).as_bytes())
+            .unwrap();
+        i.write_all(bytes).unwrap();
+        i.write_all(format!("0\n{verdict}\n").as_bytes()).unwrap();
+        drop(i);
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The session's ship of a zstd tar (`ship NAME z`), run here as the box would: it lands
     /// whole; one that `zstd` cannot read to its end lands as `shipfail`, the manifest not
     /// put in place, even where it was cut between two files and `ok` follows.
     #[test]
     fn ship_unpacks_a_zstd_tar_and_refuses_one_zstd_cannot_read() {
-        use std::io::Write as _;
         assert!(
             Command::new("sh")
                 .args(["-c", "command -v zstd"])
@@ -719,37 +724,12 @@ mod tests {
             });
         }
         let name = format!("{}.new.01", super::super::remote::MANIFEST);
-        let mut tar = Vec::new();
-        let whole = crate::sync::ship_tar(
-            here.path(),
-            &files,
-            Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice())),
-            &mut tar,
-            &mut Vec::new(),
-        )
-        .unwrap();
-        assert!(whole);
+        let tar = whole_tar(here.path(), &files, &name);
         let z = zstd::stream::encode_all(&tar[..], 1).unwrap();
         assert!(z.len() * 4 < tar.len(), "{} of {}", z.len(), tar.len());
         let ship = |bytes: &[u8]| {
             let home = tempfile::tempdir().unwrap();
-            let mut c = Command::new("sh")
-                .arg("-c")
-                .arg(lock_script("j", Some(("true", "END")), false, None))
-                .env("HOME", home.path())
-                .current_dir(home.path())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut i = c.stdin.take().unwrap();
-            i.write_all(format!("ship {name} z\n{}\n", bytes.len()).as_bytes())
-                .unwrap();
-            i.write_all(bytes).unwrap();
-            i.write_all(b"0\nok\n").unwrap();
-            drop(i);
-            let out = c.wait_with_output().unwrap();
-            assert!(out.status.success());
+            let said = ship_here(home.path(), "j", &format!("{name} z"), bytes, "ok");
             let dest = home.path().join("j");
             let landed = (0..300)
                 .filter(|i| {
@@ -758,11 +738,7 @@ mod tests {
                 })
                 .count();
             let manifest = dest.join(super::super::remote::MANIFEST).exists();
-            (
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                landed,
-                manifest,
-            )
+            (said, landed, manifest)
         };
         let (said, landed, manifest) = ship(&z);
         assert!(
