@@ -60,13 +60,8 @@ mod lib {
     use std::path::PathBuf;
 
     fn file(ssh: &Ssh) -> PathBuf {
-        use sha2::{Digest, Sha256};
         let key = format!("{:?}\0{}", ssh.handle(), supervisor_lib_path());
-        crate::state::state_dir()
-            .join("exec-lib")
-            .join(crate::sync::last::hex(
-                &Sha256::digest(key.as_bytes())[..16],
-            ))
+        crate::state::keyed_file("exec-lib", &key)
     }
 
     pub(super) fn seen(ssh: &Ssh) -> bool {
@@ -74,14 +69,7 @@ mod lib {
     }
 
     pub(super) fn saw(ssh: &Ssh) {
-        let f = file(ssh);
-        let _ = (|| -> std::io::Result<()> {
-            let dir = f.parent().expect("a file in a folder");
-            std::fs::create_dir_all(dir)?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            std::fs::File::create(&f).map(drop)
-        })();
+        let _ = crate::state::write_private(&file(ssh), b"");
     }
 }
 

@@ -238,7 +238,8 @@ printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit"
 :
 "#;
 
-/// The supervisor's inactivity watch, only in a run that has one (less to carry and read).
+/// The supervisor's inactivity watch, part of the kept supervisor; it starts only where the run
+/// sets `rp_quiet`.
 pub(super) const SUPERVISOR_DOG: &str = r#"# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
 rp_diagnose() {

@@ -40,6 +40,32 @@ pub fn scan_cache_dir() -> PathBuf {
     state_dir().join("scan-cache")
 }
 
+/// A file of `folder` in the state folder named by `key` (the first 16 bytes of its sha256,
+/// hex): what this machine keeps about a box (the key names the box, see
+/// [`crate::ssh::Ssh::handle`]).
+pub fn keyed_file(folder: &str, key: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(key.as_bytes());
+    state_dir().join(folder).join(
+        h[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
+/// Write `bytes` to `path` whole (a temp file renamed over it), its folder private (0700).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let mut t = tempfile::NamedTempFile::new_in(dir)?;
+    t.write_all(bytes)?;
+    t.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// The state file of one run, kept in step with the run.
 #[derive(Debug)]
 pub struct RunState {

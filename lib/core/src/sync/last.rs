@@ -17,7 +17,6 @@
 
 use crate::ssh::Ssh;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::PathBuf;
 
 const HEADER: &[u8] = b"rp-sync last 2\n";
@@ -66,10 +65,7 @@ const STAT_LEN: usize = 8 + 16 + 4 + 8;
 /// The file for syncs into `dest` over `ssh` (the login, port, config and key it was made
 /// with name the box).
 fn file(ssh: &Ssh, dest: &str) -> PathBuf {
-    let key = format!("{:?}\0{dest}", ssh.handle());
-    crate::state::state_dir()
-        .join("sync-last")
-        .join(hex(&Sha256::digest(key.as_bytes())[..16]))
+    crate::state::keyed_file("sync-last", &format!("{:?}\0{dest}", ssh.handle()))
 }
 
 /// Lowercase hex.
@@ -137,19 +133,9 @@ fn encode(last: &Last) -> Vec<u8> {
 /// the next sync its shortcut). A version line with a newline is not kept.
 pub fn save(ssh: &Ssh, dest: &str, last: &Last) {
     let path = file(ssh, dest);
-    let _ = (|| -> std::io::Result<()> {
-        if last.rsync_line.contains('\n') || last.token.contains('\n') {
-            return Ok(());
-        }
-        let dir = path.parent().expect("a file in a folder");
-        std::fs::create_dir_all(dir)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        let mut t = tempfile::NamedTempFile::new_in(dir)?;
-        t.write_all(&encode(last))?;
-        t.persist(&path).map_err(|e| e.error)?;
-        Ok(())
-    })();
+    if !last.rsync_line.contains('\n') && !last.token.contains('\n') {
+        let _ = crate::state::write_private(&path, &encode(last));
+    }
 }
 
 #[cfg(test)]

@@ -69,8 +69,8 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<
 /// compressed with zstd), then the tar in pieces, each a line with its length and that many
 /// bytes (GNU `head -c` reads no further), ended by `0`, then `ok` (or `abort`: the tar is
 /// not whole). A `zstd` that fails ends the tar with a block that is no header, so that tar
-/// fails too (GNU tar takes an archive cut between two members as whole). GNU tar unpacks it into the folder
-/// (made private to the box user, as [`super::remote::rsync_path`] does: made under the
+/// fails too (GNU tar takes an archive cut between two members as whole). GNU tar unpacks
+/// it into the folder (made private to the box user, as [`super::remote::rsync_path`] does: made under the
 /// session's umask 077 where missing, its group and other bits cleared where there),
 /// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
 /// box user's umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new
@@ -87,9 +87,9 @@ fn ship_script(dest: &str, end: &str) -> String {
          case $rp_n in ''|*[!0-9]*) exit 1 ;; esac\n\
          head -c \"$rp_n\"\n\
          done; }}\n\
-         if [ -n \"$rp_z\" ]; then\n\
-         rp_pieces | {{ zstd -d -q -c || printf '%0512d' 0; }} | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1\n\
-         else rp_pieces | tar -x -U --no-same-owner --no-same-permissions -f - || exit 1; fi\n\
+         rp_tar() {{ tar -x -U --no-same-owner --no-same-permissions -f -; }}\n\
+         if [ -n \"$rp_z\" ]; then rp_pieces | {{ zstd -d -q -c || printf '%0512d' 0; }} | rp_tar\n\
+         else rp_pieces | rp_tar; fi || exit 1\n\
          IFS= read -r rp_v && [ \"$rp_v\" = ok ] || exit 1\n\
          if [ \"$rp_m\" != - ]; then mv -f -- \"$rp_m\" {m} || exit 1; fi\n\
          {tok}printf 'token=%s\\n' \"$(rp_token)\") || printf 'shipfail\\n'\n\
