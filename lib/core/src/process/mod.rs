@@ -361,10 +361,42 @@ impl Proc {
             .join(" ")
     }
 
+    /// The program found on the child's PATH, when it is a bare name. duct hands std the
+    /// whole environment, PATH included, and std then searches PATH in a forked child (a
+    /// copy of this process's memory map) instead of spawning with `posix_spawn` (a vfork):
+    /// given the path, it spawns. The child still sees the name as its argv\[0\]. `None`:
+    /// left to the exec (not found, or the child has no PATH).
+    fn on_path(&self) -> Option<PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        if self.program.as_bytes().contains(&b'/') || self.program.is_empty() {
+            return None;
+        }
+        if self.env_remove.iter().any(|k| k == "PATH") {
+            return None;
+        }
+        let path = match self.env.iter().rev().find(|(k, _)| k == "PATH") {
+            Some((_, v)) => v.clone(),
+            None => std::env::var_os("PATH")?,
+        };
+        let cwd = match &self.dir {
+            Some(d) => d.clone(),
+            None => std::env::current_dir().ok()?,
+        };
+        // A relative PATH entry is the child's (it runs in `dir`): only an absolute find.
+        which::which_in(&self.program, Some(path), cwd)
+            .ok()
+            .filter(|p| p.is_absolute())
+    }
+
     /// Run to the end (or the deadline, or a signal to runplz). An error means the child
     /// could not be started; a non-zero exit is a normal [`Finished`].
     pub fn run(&self) -> Result<Finished> {
-        let mut expr = duct::cmd(&self.program, &self.args).unchecked();
+        let found = self.on_path();
+        let mut expr = duct::cmd(
+            found.as_deref().unwrap_or(self.program.as_ref()),
+            &self.args,
+        )
+        .unchecked();
         for (k, v) in &self.env {
             expr = expr.env(k, v);
         }
@@ -407,8 +439,12 @@ impl Proc {
         // Own process group, so a timeout or Ctrl-C can signal the whole tree.
         let die_with_parent = self.die_with_parent;
         let parent = std::process::id();
+        let arg0 = found.is_some().then(|| self.program.clone());
         expr = expr.before_spawn(move |c| {
             c.process_group(0);
+            if let Some(name) = &arg0 {
+                c.arg0(name);
+            }
             if die_with_parent {
                 // SAFETY: between fork and exec only async-signal-safe calls are made
                 // (prctl, getppid, _exit).

@@ -176,6 +176,29 @@ fn missing_program_is_127() {
     assert_eq!(crate::error::exit_of(&e, Exit::Failed), Exit::NotFound);
 }
 
+/// A bare name is found on the child's PATH (the one it is given, else ours) and spawned
+/// by its path, the name still its argv[0]; with PATH taken away it is not found.
+#[test]
+fn a_name_is_found_on_the_childs_path_and_keeps_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("rp-only-here");
+    std::fs::write(&tool, "#!/bin/sh\necho \"$0 $*\"\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = Proc::new("rp-only-here").arg("a b");
+    assert_eq!(p.on_path(), None, "not on our PATH");
+    let p = p.env("PATH", dir.path());
+    assert_eq!(p.on_path().as_deref(), Some(tool.as_path()));
+    // The script sees the path it was run by as $0 (the kernel's), and the name in argv.
+    let f = p.run().unwrap();
+    assert_eq!(f.stdout_str(), format!("{} a b\n", tool.display()));
+    let f = Proc::new("sh").args(["-c", "echo \"$0\""]).run().unwrap();
+    assert_eq!(f.stdout_str(), "sh\n", "argv[0] stays the name");
+    assert!(Proc::new("sh").on_path().is_some_and(|p| p.is_absolute()));
+    let gone = Proc::new("sh").env_remove("PATH");
+    assert_eq!(gone.on_path(), None);
+    assert_eq!(Proc::new("./sh").on_path(), None, "a path is left as it is");
+}
+
 #[test]
 fn demux_takes_marked_lines_out_across_any_split() {
     let m = b"\x1eM1:".to_vec();
