@@ -289,6 +289,31 @@ fn stopping_a_finished_run_leaves_only_a_mark_that_is_swept() {
     assert_eq!(b.ssh("ls -A ~/.runplz/runs"), format!("{other}\n"));
 }
 
+/// Run folders that ended and were never read to their end (a detached run, a client that
+/// died) stay a week, for the verbs; the next start after that removes them, however many
+/// there are, and leaves young ones and running ones alone.
+#[test]
+fn ended_run_folders_are_swept_a_week_after_they_ended() {
+    let b = SshBox::start();
+    b.ssh(
+        "cd ~ && mkdir -p .runplz/runs && cd .runplz/runs && for i in $(seq 12); do \
+         mkdir old$i young$i && echo '0 exited' > old$i/exit && echo '0 exited' > young$i/exit && \
+         touch -d '8 days ago' old$i/exit && touch -d '6 days ago' young$i/exit; done && \
+         mkdir running && : > running/launched && touch -d '30 days ago' running/launched",
+    );
+    crate::support::run_expect(rp_exec(Some(&b)).args(["--", "true"]), 0);
+    let left = b.ssh("ls -A ~/.runplz/runs | sort | tr '\\n' ' '");
+    let young: Vec<String> = (1..=12).map(|i| format!("young{i}")).collect();
+    let mut want: Vec<&str> = young.iter().map(String::as_str).collect();
+    want.push("running");
+    want.sort();
+    assert_eq!(
+        left,
+        format!("{} ", want.join(" ")),
+        "old ones go, the rest stay"
+    );
+}
+
 /// Kill rp-exec and its ssh client's process group (the control master, forked into the
 /// background, lives on).
 fn kill_rp_exec_and_its_ssh(run: Started) {

@@ -395,16 +395,22 @@ pub(super) const FORGET: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
 /// `rp_sweep`: remove the run folders on the box that hold nothing but a cancel mark older
 /// than an hour (left by a stop of a run that had already ended; a start that was refused
 /// comes within seconds, not an hour), and those of runs that ended more than a week ago
-/// and were never read to their end (detached, or their client gone).
+/// and were never read to their end (detached, or their client gone). It runs before every
+/// start and stop, so it starts no process where no folder has an end or a mark, and one
+/// `find` for all of them where some do (not one a folder).
 pub(super) const SWEEP: &str = r#"rp_sweep() {
+  rp_sw=
   for rp_md in "$HOME"/.runplz/runs/*/; do
-    if [ -f "${rp_md}exit" ]; then
-      [ -n "$(find "${rp_md}exit" -mtime +7 2>/dev/null)" ] && rm -rf "$rp_md"
-      continue
-    fi
-    [ -f "${rp_md}cancel" ] && [ "$(ls -A "$rp_md")" = cancel ] || continue
-    [ -n "$(find "${rp_md}cancel" -mmin +60 2>/dev/null)" ] || continue
-    rm -f "${rp_md}cancel" && rmdir "$rp_md" 2>/dev/null
+    if [ -f "${rp_md}exit" ] || [ -f "${rp_md}cancel" ]; then rp_sw=1; break; fi
+  done
+  [ -n "$rp_sw" ] || return 0
+  find "$HOME/.runplz/runs" -mindepth 2 -maxdepth 2 \( -name exit -mtime +7 -o -name cancel -mmin +60 \) 2>/dev/null |
+  while IFS= read -r rp_f; do
+    rp_md=${rp_f%/*}
+    case $rp_f in
+    */exit) rm -rf "$rp_md" ;;
+    *) [ ! -e "$rp_md/exit" ] && [ "$(ls -A "$rp_md" 2>/dev/null)" = cancel ] && rm -f "$rp_f" && rmdir "$rp_md" 2>/dev/null ;;
+    esac
   done
 }"#;
 
