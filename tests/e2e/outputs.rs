@@ -379,8 +379,9 @@ fn a_dropped_connection_is_ridden_out_and_the_outputs_come_back() {
             text
         );
     }
-    // Read to its end: nothing of the run is left in the box's run folders.
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    // Read to its end: nothing of the run is left in the box's run folders but an emptied
+    // one marked read.
+    assert_eq!(b.unread_runs(), "");
 }
 
 /// `cmd` with umask 027 in the child.

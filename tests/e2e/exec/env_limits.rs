@@ -115,5 +115,6 @@ fn a_job_env_with_path_to_nowhere_does_not_break_the_wrapper() {
     assert!(err.contains("path=/nonexistent id="), "{err}");
     assert!(!err.contains("not found"), "{err}");
     // The env file was removed (with rm found before PATH changed).
-    assert_eq!(b.ssh("ls -A .runplz/runs 2>/dev/null | wc -l").trim(), "0");
+    assert_eq!(b.ssh("ls -A .runplz/runs 2>/dev/null | wc -l").trim(), "1");
+    assert_eq!(b.unread_runs(), "");
 }

@@ -180,7 +180,7 @@ fn the_env_file_on_the_box_is_gone_before_the_command_starts() {
     );
     // The run dir existed (so the check looked in the right place) but held no env file.
     assert_eq!(b.ssh("cat result"), "gone\ndir-exists\n");
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    assert_eq!(b.unread_runs(), "");
 }
 
 fn tail_script() -> Vec<String> {

@@ -32,8 +32,9 @@ fn remote_passes_exit_codes_including_255_and_tees_the_log() {
     let out = run_expect(rp_exec(Some(&b)).arg("--").arg(&exit).arg("255"), 255);
     let r = record(&out);
     assert_eq!((r.exit_code, r.ending), (255, Ending::Exited { code: 255 }));
-    // The per-run folder is cleaned up.
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    // Each run's folder is left emptied and marked read, for a later start to remove.
+    assert_eq!(b.ssh("ls -A ~/.runplz/runs | wc -l").trim(), "2");
+    assert_eq!(b.unread_runs(), "");
 }
 
 #[test]
@@ -338,8 +339,9 @@ fn a_run_stopped_before_it_started_never_starts() {
 }
 
 /// A job that ends while the launch follows it costs one ssh call in all: the launch brings
-/// its output and end, and, answered, removes the run folder. One that outlives the launch's
-/// follow is polled after it, with nothing lost or repeated.
+/// its output and end, and, answered, empties the run folder and marks it read. One that
+/// outlives the launch's follow is polled after it, with nothing lost or repeated, and its
+/// folder goes.
 #[test]
 fn a_short_job_is_one_ssh_call() {
     let b = SshBox::start();
@@ -355,7 +357,7 @@ fn a_short_job_is_one_ssh_call() {
     assert_eq!(r.ending, Ending::Exited { code: 4 });
     assert!(stderr(&out).contains("one x y\ntwo\n"), "{}", stderr(&out));
     assert_eq!(calls.count(), 1, "{}", calls.log());
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    assert_eq!(b.unread_runs(), "");
     // Past the launch's follow (1 s): then polls, each line once, and the folder goes.
     let out = run_expect(
         rp_exec(Some(&b))
@@ -373,7 +375,46 @@ fn a_short_job_is_one_ssh_call() {
     );
     // The first run's one call, then a launch, at least one poll and the forget.
     assert!(calls.count() >= 4, "{}", calls.log());
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    assert_eq!(
+        b.ssh("ls -A ~/.runplz/runs | wc -l").trim(),
+        "1",
+        "only the first's"
+    );
+    assert_eq!(b.unread_runs(), "");
+}
+
+/// A short run's folder is left emptied and marked read (removing it would cost the launch a
+/// process's start); the start that finds four of them removes them together, in the
+/// background, and never a folder of a run not read to its end.
+#[test]
+fn read_runs_go_four_at_a_time() {
+    let b = SshBox::start();
+    b.ssh("mkdir -p ~/.runplz/runs/running && : > ~/.runplz/runs/running/launched");
+    let count = || b.ssh("ls -A ~/.runplz/runs | wc -l").trim().to_string();
+    for n in 1..=4 {
+        let out = run_expect(
+            rp_exec(Some(&b)).args(["--", "sh", "-c", "echo out; echo err >&2"]),
+            0,
+        );
+        assert!(stderr(&out).contains("out\nerr\n"), "{}", stderr(&out));
+        assert_eq!(count(), (n + 1).to_string());
+    }
+    assert_eq!(b.unread_runs(), "running\n", "each emptied and marked");
+    run_expect(rp_exec(Some(&b)).args(["--", "true"]), 0);
+    let end = Instant::now() + Duration::from_secs(10);
+    while count() != "2" {
+        assert!(
+            Instant::now() < end,
+            "left: {}",
+            b.ssh("ls -A ~/.runplz/runs")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        b.unread_runs(),
+        "running\n",
+        "the last one's, and the running one"
+    );
 }
 
 /// The supervisor is the same for every run of one runplz: it goes to a box once, and again
@@ -415,7 +456,7 @@ fn the_supervisor_goes_to_a_box_once_and_again_where_it_was_lost() {
     assert_eq!(n, 2, "{}", calls.log());
     assert!(sizes[0] + 4000 < sizes[1], "{sizes:?}");
     assert_eq!(kept().lines().count(), 2);
-    assert_eq!(b.ssh("ls -A ~/.runplz/runs"), "");
+    assert_eq!(b.unread_runs(), "");
     let (n, _) = run();
     assert_eq!(n, 1, "{}", calls.log());
 }

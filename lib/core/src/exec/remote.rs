@@ -17,8 +17,10 @@
 //! The launch itself then follows the job for up to [`LAUNCH_FOLLOW`], as one poll that
 //! holds its answer until the end; when the job ended by then (and ssh's stdin is free: the
 //! job has no stdin, or a small one taken by its length), it says `bye`, the client answers
-//! `ok` once it holds everything, and the launch removes the run folder: a short job is one
-//! ssh call.
+//! `ok` once it holds everything, and the launch empties the run folder and marks it `read`
+//! (starting no process: removing it would cost a process's start on the way back; a later
+//! start or stop removes such folders four at a time, see `SWEEP`): a short job is one ssh
+//! call.
 //!
 //! The client then follows the run by polling: each poll is one short ssh call that sends,
 //! framed behind a marker holding a random nonce of this run, the bytes of `out`, `err` and
@@ -31,9 +33,11 @@
 //! read: `launched` (the supervisor was started), `out`, `err`, `diag` (append-only), `pgid`
 //! and `wsid` (the job's and the supervisor's sessions while it runs; emptied at the end),
 //! `exit` (the end, one line: a reader takes it only whole), `cancel` (a stop came: a start
-//! still on its way refuses). [`poll`], [`status`] and
-//! [`super::kill_run`] read and act on it; a client removes the folder once it has read
-//! the end, and a detached or lost run's folder is swept a week after it ended.
+//! still on its way refuses), `read` (its client read it to the end; `out`, `err`, `diag`
+//! and `supervise` are emptied). [`poll`], [`status`] and [`super::kill_run`] read and act
+//! on it; a client that read the end by polls removes the folder, one that read it in the
+//! launch marks it `read`, and a detached or lost run's folder is swept a week after it
+//! ended.
 //!
 //! A launch refuses a run id that already has a folder (`mkdir` is the lock): after an
 //! ambiguous drop during the launch the client asks the box (a poll) and attaches to what it

@@ -371,17 +371,18 @@ kill "$rp_tk" 2>/dev/null
 "#;
 
 /// The end of a launch that followed its job to the end and whose client answers: it says
-/// `bye` and waits for the client's `ok` on stdin (everything arrived), then forgets the run
-/// (as [`FORGET`]); without it (the connection broke) the folder stays for the next poll.
+/// `bye` and waits for the client's `ok` on stdin (everything arrived), then empties the run
+/// (its output and its command) and marks it `read`, starting no process: a later start or
+/// stop removes its folder (see [`SWEEP`]). Without the answer (the connection broke) the
+/// folder stays as it was for the next poll.
 pub(super) const LAUNCH_BYE: &str = r#"if [ -n "$rp_done" ]; then
   echo "${rp_ctl}bye"
   rp_ack=
   read -r rp_ack || :
-  # The last word goes first and rm takes the shell's place (no fork): the client believes
-  # it only where ssh exits 0, which is then rm's status.
-  if [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && cd /; then
+  # The client believes the last word only where ssh exits 0.
+  if [ "$rp_ack" = ok ] && [ -e "$rp_dir/exit" ] && { true > "$rp_dir/out" && true > "$rp_dir/err" && true > "$rp_dir/diag" && true > "$rp_dir/supervise" && true > "$rp_dir/read"; } 2>/dev/null; then
     echo "${rp_ctl}forgot"
-    exec rm -rf "$rp_dir"
+    exit 0
   fi
 fi
 "#;
@@ -392,17 +393,28 @@ pub(super) const FORGET: &str = r#"rp_dir="$HOME/.runplz/runs/"@ID@
 :
 "#;
 
-/// `rp_sweep`: remove the run folders on the box that hold nothing but a cancel mark older
-/// than an hour (left by a stop of a run that had already ended; a start that was refused
-/// comes within seconds, not an hour), and those of runs that ended more than a week ago
-/// and were never read to their end (detached, or their client gone). It runs before every
-/// start and stop, so it starts no process where no folder has an end or a mark, and one
-/// `find` for all of them where some do (not one a folder).
+/// `rp_sweep`: remove the run folders on the box of runs read to their end (marked `read`
+/// by [`LAUNCH_BYE`]) once there are [`READ_KEPT`] of them, all at once in one `rm` in the
+/// background (out of the caller's way; a launch gains a process's start by leaving its
+/// own folder to a later one); those that hold nothing but a cancel mark older than an
+/// hour (left by a stop of a run that had already ended; a start that was refused comes
+/// within seconds, not an hour); and those of runs that ended more than a week ago (never
+/// read to their end: detached, or their client gone). It runs before every start and
+/// stop, so it starts no process where no folder has an end or a mark, and one `find` for
+/// all of them where some do (not one a folder).
 pub(super) const SWEEP: &str = r#"rp_sweep() {
-  rp_sw=
+  rp_sw= rp_rd=0
   for rp_md in "$HOME"/.runplz/runs/*/; do
-    if [ -f "${rp_md}exit" ] || [ -f "${rp_md}cancel" ]; then rp_sw=1; break; fi
+    if [ -f "${rp_md}read" ]; then rp_rd=$((rp_rd + 1)); continue; fi
+    if [ -f "${rp_md}exit" ] || [ -f "${rp_md}cancel" ]; then rp_sw=1; fi
   done
+  if [ "$rp_rd" -ge @READ_KEPT@ ]; then
+    ( exec </dev/null >/dev/null 2>&1
+      cd "$HOME/.runplz/runs" || exit 0
+      set --
+      for rp_md in */; do [ -f "${rp_md}read" ] && set -- "$@" "./${rp_md%/}"; done
+      [ $# -gt 0 ] && exec rm -rf -- "$@" ) &
+  fi
   [ -n "$rp_sw" ] || return 0
   find "$HOME/.runplz/runs" -mindepth 2 -maxdepth 2 \( -name exit -mtime +7 -o -name cancel -mmin +60 \) 2>/dev/null |
   while IFS= read -r rp_f; do
@@ -413,6 +425,10 @@ pub(super) const SWEEP: &str = r#"rp_sweep() {
     esac
   done
 }"#;
+
+/// How many runs read to their end the box keeps (emptied) before a start or stop removes
+/// them together (see [`SWEEP`]).
+pub(super) const READ_KEPT: usize = 4;
 
 /// The stop run on the box by the second ssh call (and by [`super::kill_run`]).
 pub(super) const KILL: &str = r#"set -u
@@ -428,6 +444,11 @@ rp_g=
 read -r rp_g 2>/dev/null < "$rp_dir/pgid"
 rp_stop "$rp_id" @GRACE@ "$rp_g" @SIGNAL@ || { printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&2; exit 1; }
 "#;
+
+/// [`SWEEP`] as the scripts carry it.
+pub(super) fn sweep() -> String {
+    fill(SWEEP, &[("READ_KEPT", &READ_KEPT.to_string())])
+}
 
 /// A script template without its comment lines, blank lines and indentation: less for
 /// ssh to carry and the box's shell to read (its comments are for us). Only for our own
@@ -642,7 +663,7 @@ pub(super) fn launch_script(
         LAUNCH,
         &[
             ("ID", &quote::sh(&opts.run_id)),
-            ("SWEEP", &compact(SWEEP)),
+            ("SWEEP", &sweep()),
             ("FAIL", FAIL),
             ("START", START),
             ("EXISTS", EXISTS),
@@ -672,7 +693,7 @@ pub(super) fn kill_script(run_id: &str, grace: Duration, signal: Signal) -> Stri
         &[
             ("ID", run_id),
             ("FUNCTIONS", &compact(SHELL_FUNCTIONS)),
-            ("SWEEP", &compact(SWEEP)),
+            ("SWEEP", &sweep()),
             ("GRACE", &tenths(grace).to_string()),
             ("SIGNAL", shell_name(signal)),
         ],
