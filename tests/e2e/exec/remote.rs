@@ -422,7 +422,7 @@ fn read_runs_go_four_at_a_time() {
 #[test]
 fn the_supervisor_goes_to_a_box_once_and_again_where_it_was_lost() {
     let b = SshBox::start();
-    let calls = crate::support::SshCalls::new();
+    let calls = crate::support::SshCalls::counting_stdin();
     let run = || {
         calls.clear();
         let out = run_expect(

@@ -10,6 +10,17 @@ pub struct SshCalls {
 
 impl SshCalls {
     pub fn new() -> SshCalls {
+        SshCalls::shim(false)
+    }
+
+    /// The same, and each call's [`SshCalls::sizes`] counts what it sent on stdin too (passed
+    /// on through `tee` as it comes, so a reply the box waits for still goes at once; `tee`
+    /// is stopped once ssh ends, as it would wait for the end of a stdin nobody closes).
+    pub fn counting_stdin() -> SshCalls {
+        SshCalls::shim(true)
+    }
+
+    fn shim(stdin: bool) -> SshCalls {
         let dir = super::shm_tempdir();
         let log = dir.path().join("calls");
         let bin = dir.path().join("bin");
@@ -18,15 +29,22 @@ impl SshCalls {
         // One line a call: its arguments, the script's newlines made spaces (cut ends it);
         // and their length in bytes, whole, in `sizes`.
         let shim = bin.join("ssh");
-        std::fs::write(
-            &shim,
+        let log_line = format!(
+            "printf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\n",
+            log.display()
+        );
+        let run = if stdin {
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' | cut -c1-700 >> '{}'\nprintf '%s' \"$*\" | wc -c >> '{}.sizes'\nexec '{real}' \"$@\"\n",
-                log.display(),
+                "n=$(printf '%s' \"$*\" | wc -c)\nf='{log}.in.'$$\nmkfifo \"$f.p\"\nexec 3<&0\ntee \"$f\" <&3 > \"$f.p\" &\nt=$!\nexec 3<&-\n'{real}' \"$@\" < \"$f.p\"\nrc=$?\nkill $t 2>/dev/null\necho $((n + $(wc -c < \"$f\"))) >> '{log}.sizes'\nrm -f \"$f\" \"$f.p\"\nexit $rc\n",
+                log = log.display()
+            )
+        } else {
+            format!(
+                "printf '%s' \"$*\" | wc -c >> '{}.sizes'\nexec '{real}' \"$@\"\n",
                 log.display()
-            ),
-        )
-        .unwrap();
+            )
+        };
+        std::fs::write(&shim, format!("#!/bin/sh\n{log_line}{run}")).unwrap();
         std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         let path = format!(
@@ -57,7 +75,8 @@ impl SshCalls {
         let _ = std::fs::remove_file(self.log.with_extension("sizes"));
     }
 
-    /// Each call's arguments' length in bytes, in order.
+    /// Each call's arguments' length in bytes (and its stdin's, where counted), in order (of
+    /// their ends, where stdin is counted).
     pub fn sizes(&self) -> Vec<usize> {
         std::fs::read_to_string(self.log.with_extension("sizes"))
             .unwrap_or_default()

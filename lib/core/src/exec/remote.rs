@@ -1,6 +1,9 @@
 //! Running the command on a box, so that it outlives the connection (issue #10). A first ssh
 //! call (the launch) stores the job's environment and stdin in the run folder on the box,
-//! `~/.runplz/runs/<id>/`, and starts a supervisor there under `setsid -f`: its own session,
+//! `~/.runplz/runs/<id>/` (the launch's script, the environment in it, comes on ssh's stdin
+//! to `sh -s`: a long command line costs the box's shells more; where the job has a stdin,
+//! the script is the command line and the environment and stdin follow on ssh's stdin),
+//! and starts a supervisor there under `setsid -f`: its own session,
 //! no tie to ssh, so a dropped connection, a restarted sshd or a killed rp-exec/runplz leaves
 //! it running. The supervisor's body is the same for every run of one runplz: it is kept on the
 //! box (`~/.runplz/lib/supervise-<hash>`), sent with the launch only where this machine has
@@ -653,20 +656,23 @@ fn launch(
         })?;
     }
     let first = |install: bool| {
-        let mut first = ssh
-            .command(&launch_script(opts, marker, follow, bye, install))
-            .output(Output::Capture);
-        let mut input = env_block(opts);
-        match &opts.stdin {
+        let script = launch_script(opts, marker, follow, bye, install);
+        let mut first = match &opts.stdin {
+            // Without a stdin for the job, the whole launch (its environment in it) goes on
+            // ssh's stdin: nothing long on the command line.
+            None => ssh.command_on_stdin().stdin(script.into_bytes()),
+            // Else the environment and then the job's stdin go there, after the command line.
             Some(super::Input::Bytes(b)) => {
+                let mut input = env_block(opts).into_bytes();
                 input.extend_from_slice(b);
-                first = first.stdin(input);
+                ssh.command(&script).stdin(input)
             }
             // Streamed after the env block, never read into memory.
-            Some(super::Input::File(f)) => first = first.stdin_then_path(input, f),
-            None if !input.is_empty() => first = first.stdin(input),
-            None => {}
+            Some(super::Input::File(f)) => ssh
+                .command(&script)
+                .stdin_then_path(env_block(opts).into_bytes(), f),
         }
+        .output(Output::Capture);
         if bye {
             first = first.answer_on(format!("{marker}bye\n"), "ok\n");
         }
@@ -971,7 +977,15 @@ mod tests {
         let s = supervisor_script(&o);
         assert!(s.contains("rp_limit=9.000 rp_lreason=cost_cap "));
         let l = launch_script(&o, "\x1erunplz-exec-00:", None, false, true);
-        assert!(!l.contains("@ENVLEN@") && !l.contains("@SUPERVISOR@") && !l.contains("@LIB@"));
+        assert!(!l.contains("@TAKE@") && !l.contains("@SUPERVISOR@") && !l.contains("@LIB@"));
+        // Without a stdin for the job, its environment is in the script (which goes on ssh's
+        // stdin), written by a builtin; with one, it follows on ssh's stdin, taken by length.
+        assert!(l.contains("printf '%s' 'export A=") && !l.contains("rp_take"), "{l}");
+        let mut with_stdin = o.clone();
+        with_stdin.stdin = Some(super::super::Input::Bytes(b"in".to_vec()));
+        let taken = launch_script(&with_stdin, &control_marker(), None, false, true);
+        sh_parses(&taken);
+        assert!(taken.contains("rp_take 2 >") && !taken.contains("export A="), "{taken}");
         assert!(!s.contains('@') && !supervisor_lib().contains("@TOOL@"));
         assert!(supervisor_lib().contains("rp_diagnose >>"));
         // The supervisor goes only where the box lacks it; a plain run's launch is short

@@ -20,7 +20,7 @@ pub(super) const POLL_MAX_BYTES: u64 = 4 << 20;
 
 /// The launch, run by the first ssh call. `@NAME@` are filled in by [`fill`]. Every
 /// process started on the box costs about a millisecond: the common path (the runs folder
-/// and the workdir already there, no env, no stdin) starts `mkdir` and `setsid` only.
+/// and the workdir already there, no stdin for the job) starts `mkdir` and `setsid` only.
 pub(super) const LAUNCH: &str = r#"set -u
 unset CDPATH
 rp_id=@ID@
@@ -44,7 +44,28 @@ if ! mkdir -m 700 "$rp_dir" 2>/dev/null; then
 fi
 rp_gone() { rm -rf "$rp_dir"; rp_fail "$1"; }
 { [ -d @WORKDIR@ ] || (umask 077 && mkdir -p -- @WORKDIR@); } && cd -- @WORKDIR@ || rp_gone "cannot create or enter the workdir "@WORKDIR_TEXT@
-# The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
+# The job's environment (and stdin): see LAUNCH_TAKE and launch_script.
+@TAKE@
+[ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
+# The folder is private (0700): what goes in it needs no umask of its own (a subshell).
+# `true`, not `:`: a special builtin's failed redirection would end the script.
+{ true > "$rp_dir/out" && true > "$rp_dir/err" && true > "$rp_dir/diag" && true > "$rp_dir/seen" && printf '%s\n' @SUPERVISOR@ > "$rp_dir/supervise" && true > "$rp_dir/launched"; } 2>/dev/null || rp_gone "cannot write in $rp_dir"
+# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
+# (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
+# exits non-zero at once, having started nothing. It is told our pid (what we start meanwhile
+# is none of the job's); its last word names it (see rp_escapers).
+rp_tk=
+@TICK@setsid -f /bin/sh "$rp_dir/supervise" "$$" rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err" || { [ -n "$rp_tk" ] && kill "$rp_tk"; rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
+echo "${rp_ctl}@START@"
+@FOLLOW@
+# Said, not left to the end of the input: a launch read from stdin would wait for more.
+exit 0
+"#;
+
+/// How a launch whose job has a stdin takes the job's environment and stdin: both follow on
+/// ssh's stdin (its script came on the command line). A launch without one comes whole on
+/// stdin and carries the environment in itself (see [`launch_script`]).
+pub(super) const LAUNCH_TAKE: &str = r#"# The job's environment arrives first on stdin (exactly @ENVLEN@ bytes of `export K='v'`
 # lines), never on a command line, where `ps` would show it to every user of the box. The
 # file lives only until the job's subshell has read it. The job's stdin follows the block,
 # so nothing may read past it: GNU head -c reads in blocks of at most what is left; busybox
@@ -61,18 +82,7 @@ if [ @ENVLEN@ -gt 0 ]; then
 fi
 # The job's stdin is stored whole: the job must not depend on this connection.
 @STORE_STDIN@
-[ -e "$rp_dir/cancel" ] && rp_gone "run $rp_id was stopped before it started"
-# The folder is private (0700): what goes in it needs no umask of its own (a subshell).
-# `true`, not `:`: a special builtin's failed redirection would end the script.
-{ true > "$rp_dir/out" && true > "$rp_dir/err" && true > "$rp_dir/diag" && true > "$rp_dir/seen" && printf '%s\n' @SUPERVISOR@ > "$rp_dir/supervise" && true > "$rp_dir/launched"; } 2>/dev/null || rp_gone "cannot write in $rp_dir"
-# -f forks: the supervisor is not an async list, so it does not start with SIGINT ignored
-# (a job must see Ctrl-C as INT), and it is in no session of sshd's. A setsid without -f
-# exits non-zero at once, having started nothing. It is told our pid (what we start meanwhile
-# is none of the job's); its last word names it (see rp_escapers).
-rp_tk=
-@TICK@setsid -f /bin/sh "$rp_dir/supervise" "$$" rp-supervisor </dev/null >/dev/null 2>>"$rp_dir/err" || { [ -n "$rp_tk" ] && kill "$rp_tk"; rm -f "$rp_dir/launched"; rp_gone "setsid -f does not work here (util-linux 2.31 or later is needed)"; }
-echo "${rp_ctl}@START@"
-@FOLLOW@"#;
+"#;
 
 /// The supervisor, in its own session beside the job (see the module doc): the same for
 /// every run, kept on the box (see [`supervisor_lib`]) and read by the run's own short
@@ -505,12 +515,11 @@ pub(super) fn workdir_word(w: Option<&str>) -> String {
 
 /// The job's environment as `export K='v'` lines, sent ahead of any stdin (keys were
 /// checked to be identifiers; values are quoted).
-pub(super) fn env_block(opts: &ExecOptions) -> Vec<u8> {
+pub(super) fn env_block(opts: &ExecOptions) -> String {
     opts.env
         .iter()
         .map(|(k, v)| format!("export {k}={}\n", quote::sh(v)))
-        .collect::<String>()
-        .into_bytes()
+        .collect()
 }
 
 /// Seconds as `sleep` takes them (fractions allowed), at least a millisecond.
@@ -607,7 +616,10 @@ pub(super) fn stdin_len(opts: &ExecOptions) -> Option<usize> {
 /// The script the first ssh call runs (see [`LAUNCH`]); with `follow`, it then waits up to
 /// that long for the job's end ([`LAUNCH_TICK`], [`LAUNCH_WAIT`]; else in rounds of at
 /// most 50 ms) and sends what there is, as a poll does; with `bye` too, it ends as
-/// [`LAUNCH_BYE`] (the client answers on stdin, which then holds nothing else).
+/// [`LAUNCH_BYE`] (the client answers on stdin, which then holds nothing else). Where the job
+/// has no stdin, the script is meant to come on ssh's stdin ([`crate::ssh::Ssh::command_on_stdin`])
+/// with the job's environment in it; else it is the command line, and the environment and
+/// the job's stdin follow on ssh's stdin ([`LAUNCH_TAKE`]).
 pub(super) fn launch_script(
     opts: &ExecOptions,
     marker: &str,
@@ -650,14 +662,31 @@ pub(super) fn launch_script(
             )
         })
         .unwrap_or_default();
-    let env_len = env_block(opts).len().to_string();
-    let stdin_len = stdin_len(opts);
-    let store = match (&opts.stdin, stdin_len) {
-        (None, _) => String::new(),
-        (Some(_), Some(n)) => format!(
-            "(umask 077; rp_take {n} > \"$rp_dir/stdin\") && [ \"$(wc -c < \"$rp_dir/stdin\")\" -eq {n} ] || rp_gone \"cannot store the command's stdin\""
+    let env = env_block(opts);
+    let take = match (&opts.stdin, stdin_len(opts)) {
+        // The whole launch came on stdin (see [`launch_on_stdin`]): the environment is part of
+        // it, written by a builtin into the private folder.
+        (None, _) if env.is_empty() => String::new(),
+        (None, _) => format!(
+            "printf '%s' {} > \"$rp_dir/env\" || rp_gone \"cannot write the environment\"\n",
+            quote::sh(&env)
         ),
-        (Some(_), None) => "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\"".into(),
+        (Some(_), n) => {
+            let store = match n {
+                Some(n) => format!(
+                    "(umask 077; rp_take {n} > \"$rp_dir/stdin\") && [ \"$(wc -c < \"$rp_dir/stdin\")\" -eq {n} ] || rp_gone \"cannot store the command's stdin\""
+                ),
+                None => "(umask 077; exec cat > \"$rp_dir/stdin\") || rp_gone \"cannot store the command's stdin\"".into(),
+            };
+            fill(
+                LAUNCH_TAKE,
+                &[
+                    ("ENVLEN", &env.len().to_string()),
+                    ("STORE_STDIN", &store),
+                    ("STDINLEN", &n.unwrap_or(0).to_string()),
+                ],
+            )
+        }
     };
     fill(
         LAUNCH,
@@ -674,9 +703,7 @@ pub(super) fn launch_script(
                 // Quoted twice: the message shows it quoted.
                 &quote::sh(&quote::sh(opts.workdir.as_deref().unwrap_or("~"))),
             ),
-            ("ENVLEN", &env_len),
-            ("STORE_STDIN", &store),
-            ("STDINLEN", &stdin_len.unwrap_or(0).to_string()),
+            ("TAKE", &take),
             ("SUPERVISOR", &quote::sh(&supervisor_script(opts))),
             ("FOLLOW", &follow),
             ("TICK", &tick),

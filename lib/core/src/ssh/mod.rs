@@ -413,6 +413,21 @@ impl Ssh {
             .arg(posix_command(script))
     }
 
+    /// A [`Proc`] running a POSIX sh script that the caller gives it on stdin: the box runs
+    /// `exec /bin/sh -s`, which every login shell passes through as it is. A long script
+    /// costs the box far less this way than on the command line (a 5 KB launch: about 1.5 ms
+    /// less on a loopback box, measured), and needs no encoding for the login shell. `sh`
+    /// reads the script as it runs it, so what follows it on stdin is only for the script's
+    /// own `read`s (a reply sent once the script asks for it), never data a program reads in
+    /// blocks.
+    pub fn command_on_stdin(&self) -> Proc {
+        Proc::new("ssh")
+            .args(self.options())
+            .args(["-T", "--"])
+            .arg(self.destination())
+            .arg("exec /bin/sh -s")
+    }
+
     /// Close the shared connection now (also done on drop; the socket's folder goes then).
     /// A kept connection stays for the next run; it closes itself once unused that long.
     pub fn close(&self) {
