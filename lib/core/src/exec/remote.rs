@@ -980,12 +980,18 @@ mod tests {
         assert!(!l.contains("@TAKE@") && !l.contains("@SUPERVISOR@") && !l.contains("@LIB@"));
         // Without a stdin for the job, its environment is in the script (which goes on ssh's
         // stdin), written by a builtin; with one, it follows on ssh's stdin, taken by length.
-        assert!(l.contains("printf '%s' 'export A=") && !l.contains("rp_take"), "{l}");
+        assert!(
+            l.contains("printf '%s' 'export A=") && !l.contains("rp_take"),
+            "{l}"
+        );
         let mut with_stdin = o.clone();
         with_stdin.stdin = Some(super::super::Input::Bytes(b"in".to_vec()));
         let taken = launch_script(&with_stdin, &control_marker(), None, false, true);
         sh_parses(&taken);
-        assert!(taken.contains("rp_take 2 >") && !taken.contains("export A="), "{taken}");
+        assert!(
+            taken.contains("rp_take 2 >") && !taken.contains("export A="),
+            "{taken}"
+        );
         assert!(!s.contains('@') && !supervisor_lib().contains("@TOOL@"));
         assert!(supervisor_lib().contains("rp_diagnose >>"));
         // The supervisor goes only where the box lacks it; a plain run's launch is short
