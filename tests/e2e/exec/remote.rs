@@ -440,12 +440,16 @@ fn the_supervisor_goes_to_a_box_once_and_again_where_it_was_lost() {
     assert_eq!(n, 1, "{}", calls.log());
     let lib = kept();
     let lines: Vec<&str> = lib.lines().collect();
-    assert_eq!(lines.len(), 2, "{lib}");
+    // The supervisor and the rest of it (read only where a run needs it).
+    assert_eq!(lines.len(), 3, "{lib}");
+    for l in &lines[..2] {
+        assert!(l.starts_with("supervise-") && l.contains(" 600 "), "{lib}");
+    }
     assert!(
-        lines[0].starts_with("supervise-") && lines[0].contains(" 600 "),
+        lines[1].split(' ').next().unwrap().ends_with("-more"),
         "{lib}"
     );
-    assert_eq!(lines[1], "700", "the folder is private");
+    assert_eq!(lines[2], "700", "the folder is private");
     let (n, second) = run();
     assert_eq!(n, 1, "{}", calls.log());
     assert!(second[0] + 4000 < first[0], "{first:?} then {second:?}");
@@ -455,8 +459,13 @@ fn the_supervisor_goes_to_a_box_once_and_again_where_it_was_lost() {
     let (n, sizes) = run();
     assert_eq!(n, 2, "{}", calls.log());
     assert!(sizes[0] + 4000 < sizes[1], "{sizes:?}");
-    assert_eq!(kept().lines().count(), 2);
+    assert_eq!(kept().lines().count(), 3);
     assert_eq!(b.unread_runs(), "");
     let (n, _) = run();
     assert_eq!(n, 1, "{}", calls.log());
+    // Only its rest lost: the same, as the supervisor could not stop what a run leaves.
+    b.ssh("rm ~/.runplz/lib/*-more");
+    let (n, _) = run();
+    assert_eq!(n, 2, "{}", calls.log());
+    assert_eq!(kept().lines().count(), 3);
 }

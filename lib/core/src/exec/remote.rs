@@ -6,7 +6,8 @@
 //! and starts a supervisor there under `setsid -f`: its own session,
 //! no tie to ssh, so a dropped connection, a restarted sshd or a killed rp-exec/runplz leaves
 //! it running. The supervisor's body is the same for every run of one runplz: it is kept on the
-//! box (`~/.runplz/lib/supervise-<hash>`), sent with the launch only where this machine has
+//! box (`~/.runplz/lib/supervise-<hash>`, and beside it `-more`: the reaper and the
+//! inactivity watch, read only where a run needs them), sent with the launch only where this machine has
 //! not seen it there, and the run's own `supervise` sets the run's command and settings,
 //! then reads it (a launch that finds it gone starts nothing, says so, and is sent again
 //! with it). The supervisor runs the command in a session of its own (its group id in
@@ -954,6 +955,7 @@ mod tests {
             ),
             supervisor_script(&o),
             supervisor_lib().to_string(),
+            supervisor_more().to_string(),
             poll_script("r-1", &control_marker(), [1, 2, 3], Duration::from_secs(2)),
             kill_script("r-1", Duration::from_secs(1), Signal::SIGINT),
         ] {
@@ -992,8 +994,12 @@ mod tests {
             taken.contains("rp_take 2 >") && !taken.contains("export A="),
             "{taken}"
         );
-        assert!(!s.contains('@') && !supervisor_lib().contains("@TOOL@"));
-        assert!(supervisor_lib().contains("rp_diagnose >>"));
+        assert!(!s.contains('@') && !supervisor_lib().contains("@MORE@"));
+        assert!(
+            supervisor_more().contains("rp_diagnose >>")
+                && !supervisor_lib().contains("rp_diagnose")
+        );
+        assert!(supervisor_lib().contains(&supervisor_more_path()));
         // The supervisor goes only where the box lacks it; a plain run's launch is short
         // and carries no comment of ours at all.
         let plain = ExecOptions::new(vec!["true".into()]);
@@ -1014,7 +1020,7 @@ mod tests {
         }
         assert!(!short.contains("rp_clean") && long.contains("rp_clean"));
         assert!(short.contains(NOLIB) && !long.contains(NOLIB));
-        assert!(short.len() + supervisor_lib().len() <= long.len());
+        assert!(short.len() + supervisor_lib().len() + supervisor_more().len() <= long.len());
         assert!(supervisor_lib_path().starts_with(".runplz/lib/supervise-"));
     }
 

@@ -95,8 +95,15 @@ pub(super) const SUPERVISOR: &str = r#"set -u
 rp_dir="$HOME/.runplz/runs/$rp_id"
 if [ -n "$rp_in" ]; then rp_in="$rp_dir/stdin"; else rp_in=/dev/null; fi
 if [ -n "$rp_merge" ]; then rp_jerr="$rp_dir/out"; else rp_jerr="$rp_dir/err"; fi
-@FUNCTIONS@
-@ESCAPERS@
+# The reaper's functions and the inactivity watch are kept beside this file and read only
+# where the run needs them (a deadline, the watch, something left at the end): a plain run
+# spares the shell their parse. Gone from the box, they are said to be.
+rp_more() {
+  [ -z "${rp_mored:-}" ] || return 0
+  if [ -f "$HOME"/@MORE@ ]; then . "$HOME"/@MORE@ && rp_mored=1 && return 0; fi
+  printf 'rp-exec: on the box: ~/%s is gone; what the run left is not stopped\n' @MORE@ >> "$rp_dir/err"
+  return 1
+}
 # Absolute paths, found before the job's env (which may set PATH) is applied, without
 # starting a process (`$(command -v x)` forks).
 rp_path() {
@@ -128,6 +135,7 @@ rp_pgid() { rp_g=; read -r rp_g 2>/dev/null < "$rp_dir/pgid"; echo "$rp_g"; }
 rp_reason() { [ -e "$rp_dir/reason" ] || echo "$1" > "$rp_dir/reason"; }
 # The deadline (the job's timeout or the run's cost cap, whichever comes first, with its
 # reason): TERM, the grace, KILL. The sleep's pid is kept so it goes when the job ends.
+if [ -n "$rp_limit" ] || [ -n "$rp_quiet" ]; then rp_more; fi
 rp_timer=
 if [ -n "$rp_limit" ]; then
   ( exec </dev/null >/dev/null 2>/dev/null
@@ -139,7 +147,7 @@ if [ -n "$rp_limit" ]; then
   rp_timer=$!
 fi
 rp_dog=
-@DOG@
+[ -n "$rp_quiet" ] && [ -n "${rp_mored:-}" ] && rp_dog_start
 # Our own words (survivors, escapers) go with the job's stderr; the shell's notices (a
 # "Killed" about the job) nowhere.
 exec 4>>"$rp_dir/err" 2>/dev/null
@@ -223,7 +231,7 @@ rp_clean() {
   return 1
 }
 rp_lsid=
-if ! rp_clean; then
+if ! rp_clean && rp_more; then
   # Whatever is left of the group, and whatever escaped it but carries the run id.
   rp_stop "$rp_id" "$rp_reap" "$rp_pg" || printf 'rp-exec: on the box: processes of run %s survived KILL\n' "$rp_id" >&4
   # What left the session and dropped the run id is only named: our own session and every
@@ -248,8 +256,8 @@ printf '%s %s\n' "$rp_rc" "$rp_why" > "$rp_dir/exit"
 :
 "#;
 
-/// The supervisor's inactivity watch, part of the kept supervisor; it starts only where the run
-/// sets `rp_quiet`.
+/// The supervisor's inactivity watch, part of [`supervisor_more`]: `rp_dog_start` starts it
+/// where the run sets `rp_quiet`.
 pub(super) const SUPERVISOR_DOG: &str = r#"# What the job is doing: its processes (by run id and group), the load, the GPUs, its last
 # lines.
 rp_diagnose() {
@@ -262,6 +270,7 @@ rp_diagnose() {
 }
 # The inactivity watch: no new byte in out or err and no new file in the outputs folder for
 # that long (seconds, checked every second).
+rp_dog_start() {
 if [ -n "$rp_quiet" ]; then
   ( exec </dev/null >/dev/null 2>/dev/null
     rp_a= rp_t=$(date +%s)
@@ -286,6 +295,7 @@ if [ -n "$rp_quiet" ]; then
     done ) &
   rp_dog=$!
 fi
+}
 "#;
 
 /// One poll (see the module doc): `data STREAM OFFSET COUNT` frames, each followed by that
@@ -527,33 +537,52 @@ pub(super) fn sleep_word(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64().max(0.001))
 }
 
-/// The supervisor as it is kept on the box: [`SUPERVISOR`] with the inactivity watch and
-/// the reaper's functions, the same for every run of this runplz.
+/// The supervisor as it is kept on the box: [`SUPERVISOR`], the same for every run of this
+/// runplz; it reads [`supervisor_more`] only where a run needs it.
 pub(super) fn supervisor_lib() -> &'static str {
     static LIB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    LIB.get_or_init(|| {
-        let dog = fill(SUPERVISOR_DOG, &[("DIAGNOSE", super::DIAGNOSE)]);
-        fill(
-            SUPERVISOR,
-            &[
-                ("FUNCTIONS", &compact(SHELL_FUNCTIONS)),
-                ("ESCAPERS", &compact(ESCAPER_FUNCTIONS)),
-                ("DOG", &dog),
-            ],
-        )
+    LIB.get_or_init(|| fill(SUPERVISOR, &[("MORE", &supervisor_more_path())]))
+}
+
+/// The rest of the supervisor, kept beside it: the reaper's functions and the inactivity
+/// watch.
+pub(super) fn supervisor_more() -> &'static str {
+    static MORE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MORE.get_or_init(|| {
+        [
+            compact(SHELL_FUNCTIONS),
+            compact(ESCAPER_FUNCTIONS),
+            fill(SUPERVISOR_DOG, &[("DIAGNOSE", super::DIAGNOSE)]),
+        ]
+        .join("\n")
     })
 }
 
-/// Where [`supervisor_lib`] is kept on the box, from the home: named by its content's
-/// sha256, so a file there by that name holds this very text (it is written whole under
-/// another name, then renamed), and another runplz's supervisor never stands in for ours.
+/// Where [`supervisor_lib`] is kept on the box, from the home: named by the sha256 of it and
+/// of [`supervisor_more`] (see [`supervisor_more_path`]), so a file there by that name holds
+/// this very text (each is written whole under another name, then renamed), and another
+/// runplz's supervisor never stands in for ours.
 pub(super) fn supervisor_lib_path() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
+    PATH.get_or_init(|| format!(".runplz/lib/supervise-{}", supervisor_hash()))
+}
+
+/// Where [`supervisor_more`] is kept, beside it.
+pub(super) fn supervisor_more_path() -> String {
+    format!(".runplz/lib/supervise-{}-more", supervisor_hash())
+}
+
+/// 24 hex digits of the sha256 of both kept parts (the first names the second, so it
+/// covers it too).
+fn supervisor_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
         use sha2::{Digest, Sha256};
-        let h = Sha256::digest(supervisor_lib().as_bytes());
-        let hex: String = h[..12].iter().map(|b| format!("{b:02x}")).collect();
-        format!(".runplz/lib/supervise-{hex}")
+        let h = Sha256::new()
+            .chain_update(SUPERVISOR.as_bytes())
+            .chain_update(supervisor_more().as_bytes())
+            .finalize();
+        h[..12].iter().map(|b| format!("{b:02x}")).collect()
     })
 }
 
@@ -630,15 +659,18 @@ pub(super) fn launch_script(
     let path = supervisor_lib_path();
     // The supervisor kept on the box: written here (whole, then renamed) where it is
     // missing, or only looked for (this machine saw it there before), before anything else.
+    let more = supervisor_more_path();
     let lib = if install {
+        // The rest first: where the supervisor is, so is what it reads.
         format!(
-            "if [ ! -f \"$HOME\"/{path} ]; then\n\
-             (umask 077 && mkdir -p \"$HOME/.runplz/lib\" && chmod go= \"$HOME/.runplz\" && printf '%s' {text} > \"$HOME\"/{path}.$$ && mv -f \"$HOME\"/{path}.$$ \"$HOME\"/{path}) || rp_fail \"cannot write ~/{path}\"\n\
+            "if [ ! -f \"$HOME\"/{path} ] || [ ! -f \"$HOME\"/{more} ]; then\n\
+             (umask 077 && mkdir -p \"$HOME/.runplz/lib\" && chmod go= \"$HOME/.runplz\" && printf '%s' {more_text} > \"$HOME\"/{more}.$$ && mv -f \"$HOME\"/{more}.$$ \"$HOME\"/{more} && printf '%s' {text} > \"$HOME\"/{path}.$$ && mv -f \"$HOME\"/{path}.$$ \"$HOME\"/{path}) || rp_fail \"cannot write ~/{path}\"\n\
              fi\n",
             text = quote::sh(supervisor_lib()),
+            more_text = quote::sh(supervisor_more()),
         )
     } else {
-        format!("[ -f \"$HOME\"/{path} ] || {{ echo \"${{rp_ctl}}{NOLIB}\"; exit 125; }}\n")
+        format!("[ -f \"$HOME\"/{path} ] && [ -f \"$HOME\"/{more} ] || {{ echo \"${{rp_ctl}}{NOLIB}\"; exit 125; }}\n")
     };
     let tick = follow
         .map(|w| {
