@@ -3,12 +3,12 @@
 //! `~/.runplz/runs/<id>/` (the launch's script, the environment in it, comes on ssh's stdin
 //! to `sh -s`: a long command line costs the box's shells more; where the job has a stdin,
 //! the script is the command line and the environment and stdin follow on ssh's stdin),
-//! and starts a supervisor there under `setsid -f`: its own session,
-//! no tie to ssh, so a dropped connection, a restarted sshd or a killed rp-exec/runplz leaves
-//! it running. The supervisor's body is the same for every run of one runplz: it is kept on the
-//! box (`~/.runplz/lib/supervise-<hash>`, and beside it `-more`: the reaper and the
-//! inactivity watch, read only where a run needs them), sent with the launch only where this machine has
-//! not seen it there, and the run's own `supervise` sets the run's command and settings,
+//! and starts a supervisor there under `setsid -f`: its own session, no tie to ssh, so a
+//! dropped connection, a restarted sshd or a killed rp-exec/runplz leaves it running. The
+//! supervisor's body is the same for every run of one runplz: it is kept on the box
+//! (`~/.runplz/lib/supervise-<hash>`, and beside it `-more`: the reaper and the inactivity
+//! watch, read only where a run needs them), sent with the launch only where this machine
+//! has not seen it there, and the run's own `supervise` sets the run's command and settings,
 //! then reads it (a launch that finds it gone starts nothing, says so, and is sent again
 //! with it). The supervisor runs the command in a session of its own (its group id in
 //! `pgid`), its stdout appended to `out` and its stderr to `err` (with `pass_stdout` off,
