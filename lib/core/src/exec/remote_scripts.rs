@@ -572,8 +572,8 @@ pub(super) fn supervisor_more_path() -> String {
     format!(".runplz/lib/supervise-{}-more", supervisor_hash())
 }
 
-/// 24 hex digits of the sha256 of both kept parts (the first names the second, so it
-/// covers it too).
+/// 24 hex digits of the sha256 of the supervisor's template and its rest: the kept
+/// supervisor is that template with the rest's path filled in, so this fixes both texts.
 fn supervisor_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HASH.get_or_init(|| {
@@ -582,7 +582,7 @@ fn supervisor_hash() -> &'static str {
             .chain_update(SUPERVISOR.as_bytes())
             .chain_update(supervisor_more().as_bytes())
             .finalize();
-        h[..12].iter().map(|b| format!("{b:02x}")).collect()
+        crate::sync::last::hex(&h[..12])
     })
 }
 
@@ -696,8 +696,8 @@ pub(super) fn launch_script(
         .unwrap_or_default();
     let env = env_block(opts);
     let take = match (&opts.stdin, stdin_len(opts)) {
-        // The whole launch came on stdin (see [`launch_on_stdin`]): the environment is part of
-        // it, written by a builtin into the private folder.
+        // The whole launch comes on stdin (see `Ssh::command_on_stdin`): the environment is
+        // part of it, written by a builtin into the private folder.
         (None, _) if env.is_empty() => String::new(),
         (None, _) => format!(
             "printf '%s' {} > \"$rp_dir/env\" || rp_gone \"cannot write the environment\"\n",

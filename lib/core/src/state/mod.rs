@@ -46,12 +46,9 @@ pub fn scan_cache_dir() -> PathBuf {
 pub fn keyed_file(folder: &str, key: &str) -> PathBuf {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(key.as_bytes());
-    state_dir().join(folder).join(
-        h[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    )
+    state_dir()
+        .join(folder)
+        .join(crate::sync::last::hex(&h[..16]))
 }
 
 /// Write `bytes` to `path` whole (a temp file renamed over it), its folder private (0700).
