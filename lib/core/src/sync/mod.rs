@@ -18,7 +18,9 @@
 //! and manifest as it left them, and nothing changed here, sends nothing; a few changed
 //! files, or a whole tree into a folder with no manifest, go as one tar in the session that
 //! asked the box (`ship.rs`); anything else is a whole rsync (`rsync.rs`), which mends what
-//! was touched on the box. A sync whose machine
+//! was touched on the box. While the box is being reached (the ssh handshake, this machine
+//! otherwise idle), the tree's tar is made ready here, compressed (`ship::prebuild`): a
+//! folder with no manifest gets it, and anything else drops it. A sync whose machine
 //! knows the box's manifest and has nothing to delete checks the box inside its one rsync
 //! call, before the server starts.
 
@@ -191,10 +193,10 @@ fn ask_then_up(
 ) -> Result<(Staged, Transfer)> {
     let where_ = format!("{}:{dest}", ssh.destination());
     let t0 = Instant::now();
-    let (staged, early) = std::thread::scope(|s| {
+    let (staged, early, pre) = std::thread::scope(|s| {
+        // Asked meanwhile (a process start), not before the box is reached.
+        s.spawn(local_rsync_version);
         let early = s.spawn(|| -> Result<_> {
-            // Asked here too: it costs a process start.
-            local_rsync_version();
             let mut warnings = Vec::new();
             let token = was.as_ref().is_some_and(|w| !w.token.is_empty());
             let prepare = remote::prepare_script(dest, token);
@@ -216,16 +218,31 @@ fn ask_then_up(
             Ok((lock, warnings, out))
         });
         let staged = stage();
+        // Until the box answers, the tree's tar is made ready: a folder with no manifest
+        // gets it whole (see [`transfer`]); else it is dropped.
+        let pre = match &staged {
+            Ok(st) if !early.is_finished() => {
+                ship::prebuild(&st.root, &st.files, || early.is_finished())
+            }
+            _ => None,
+        };
         let early = early
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("preparing {where_}: the thread panicked")));
-        (staged, early)
+        (staged, early, pre)
     });
     let staged = staged?;
     let (mut lock, mut warnings, f) = early?;
     crate::out::timing("sync", "stage and prepare", t0);
     let prepared = remote::parse_prepared(&f).with_context(|| format!("preparing {where_}"))?;
-    let mut tr = transfer(ssh, &staged, dest, &prepared, was.as_ref(), lock.as_mut())?;
+    let mut tr = transfer(
+        ssh,
+        &staged,
+        dest,
+        &prepared,
+        was.as_ref(),
+        (lock.as_mut(), pre),
+    )?;
     warnings.append(&mut tr.warnings);
     if let Some(snap) = snapshot {
         let t = Instant::now();
@@ -308,7 +325,7 @@ fn transfer(
     dest: &str,
     prepared: &remote::Prepared,
     was: Option<&last::Last>,
-    session: Option<&mut snapshot::SyncLock>,
+    (session, pre): (Option<&mut snapshot::SyncLock>, Option<ship::Prebuilt>),
 ) -> Result<Transfer> {
     let mut warnings = Vec::new();
     let where_ = format!("{}:{dest}", ssh.destination());
@@ -349,9 +366,19 @@ fn transfer(
         let t = Instant::now();
         let name = (manifest != prepared.manifest).then(remote::next_manifest_name);
         let with = name.as_deref().map(|n| (n, &manifest[..]));
-        let mut changed = Vec::new();
-        let (sent, token) = session.ship(name.as_deref(), prepared.zstd, |out| {
-            ship_tar(&staged.root, files, with, out, &mut changed)
+        // The tar's start made while the box was asked, where all files go.
+        let pre = pre.filter(|_| todo.is_none()).unwrap_or_default();
+        let mut changed = pre.changed;
+        let done = (pre.files as u64, pre.bytes);
+        let (sent, token) = session.ship(name.as_deref(), prepared.zstd, &pre.zstd, |out| {
+            ship_tar(
+                &staged.root,
+                &files[pre.files..],
+                with,
+                out,
+                &mut changed,
+                done,
+            )
         })?;
         if let Some(token) = token {
             crate::out::timing("sync", "shipped as a tar", t);

@@ -72,7 +72,8 @@ fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<
 /// fails too (GNU tar takes an archive cut between two members as whole). GNU tar unpacks
 /// it into the folder (made private to the box user, as [`super::remote::rsync_path`] does: made under the
 /// session's umask 077 where missing, its group and other bits cleared where there),
-/// each file unlinked first (a run's hard-linked copy keeps its content), owners and the
+/// each file unlinked first where the folder was there (a run's hard-linked copy keeps its
+/// content; in a new folder that is a failed call a file), owners and the
 /// box user's umask (077) as rsync's `--chmod=go=` leaves them; NAME (or `-`) is a new
 /// manifest among the files, put in place. Then the folder's token, or `shipfail`, and
 /// `end`. A `case` arm of [`lock_script`]'s loop.
@@ -81,13 +82,13 @@ fn ship_script(dest: &str, end: &str) -> String {
         "'ship -'|'ship - z'|'ship {m}.new.'*)\n\
          rp_m=${{rp_cmd#ship }} rp_z=\n\
          case $rp_m in *' z') rp_z=1 rp_m=${{rp_m% z}} ;; esac\n\
-         (if [ -d {d} ]; then chmod go= -- {d} 2>/dev/null || :; else mkdir -p -- {d} || exit 1; fi\n\
+         (if [ -d {d} ]; then chmod go= -- {d} 2>/dev/null || :; rp_u=-U; else mkdir -p -- {d} || exit 1; rp_u=; fi\n\
          cd -- {d} || exit 1\n\
          rp_pieces() {{ while IFS= read -r rp_n && [ \"$rp_n\" != 0 ]; do\n\
          case $rp_n in ''|*[!0-9]*) exit 1 ;; esac\n\
          head -c \"$rp_n\"\n\
          done; }}\n\
-         rp_tar() {{ tar -x -U --no-same-owner --no-same-permissions -f -; }}\n\
+         rp_tar() {{ tar -x $rp_u --no-same-owner --no-same-permissions -f -; }}\n\
          if [ -n \"$rp_z\" ]; then rp_pieces | {{ zstd -d -q -c || printf '%0512d' 0; }} | rp_tar\n\
          else rp_pieces | rp_tar; fi || exit 1\n\
          IFS= read -r rp_v && [ \"$rp_v\" = ok ] || exit 1\n\
@@ -135,6 +136,30 @@ impl Pieces {
         self.to.send(piece).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the connection closed")
         })
+    }
+}
+
+/// A session's tar as it goes to the box: `first` (a [`super::ship::Prebuilt`] frame, or
+/// nothing) and then what `write` writes, as zstd (level 1: the padding and headers go at
+/// little cost to this machine; the box's `zstd -d` reads the two frames as one stream) or,
+/// for a box without zstd, as it is (`first` unpacked here). Whether the tar is whole.
+fn tar_body(
+    out: &mut dyn Write,
+    zstd: bool,
+    first: &[u8],
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
+    if zstd {
+        out.write_all(first)?;
+        let mut z = zstd::stream::write::Encoder::new(out, 1)?;
+        let whole = write(&mut z)?;
+        z.finish()?;
+        Ok(whole)
+    } else {
+        if !first.is_empty() {
+            zstd::stream::copy_decode(first, &mut *out)?;
+        }
+        write(out)
     }
 }
 
@@ -320,7 +345,8 @@ impl SyncLock {
     }
 
     /// Send a tar that `write` writes (files to unpack into the folder; `manifest`, the
-    /// name of a new manifest among them) in this session, and return the bytes sent and
+    /// name of a new manifest among them) in this session, after `first` (a zstd frame
+    /// holding the tar's start, see [`super::ship::Prebuilt`]; may be empty), and return the bytes sent and
     /// the folder's token after (see [`super::remote::TOKEN_FN`]). `write` says whether the
     /// tar is whole. The token is `None` when it was not, when the box could not unpack it
     /// all (some files may have landed: the folder then needs a whole sync) or the call
@@ -329,6 +355,7 @@ impl SyncLock {
         &mut self,
         manifest: Option<&str>,
         zstd: bool,
+        first: &[u8],
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<bool>,
     ) -> Result<(u64, Option<String>)> {
         if !self.can_ship() {
@@ -353,17 +380,7 @@ impl SyncLock {
                 sent: 0,
                 cap: FIRST_PIECE,
             };
-            // Level 1: the padding and headers go at little cost to this machine.
-            let wrote = if zstd {
-                zstd::stream::write::Encoder::new(&mut p, 1).and_then(|mut z| {
-                    let whole = write(&mut z)?;
-                    z.finish()?;
-                    Ok(whole)
-                })
-            } else {
-                write(&mut p)
-            }
-            .and_then(|whole| {
+            let wrote = tar_body(&mut p, zstd, first, write).and_then(|whole| {
                 p.flush()?;
                 Ok(whole)
             });
@@ -666,7 +683,7 @@ mod tests {
     fn whole_tar(root: &Path, files: &[crate::sync::StagedFile], name: &str) -> Vec<u8> {
         let mut tar = Vec::new();
         let manifest = Some((name, b"rp-sync manifest 1\nm\0".as_slice()));
-        let whole = crate::sync::ship_tar(root, files, manifest, &mut tar, &mut Vec::new());
+        let whole = crate::sync::ship_tar(root, files, manifest, &mut tar, &mut Vec::new(), (0, 0));
         assert!(whole.unwrap());
         tar
     }
@@ -753,5 +770,107 @@ mod tests {
             "{said:?}"
         );
         assert!(!manifest);
+    }
+
+    /// A tree's first files made ready while the box is still being reached
+    /// ([`super::super::ship::prebuild`]) and the rest written in the session land as one
+    /// whole tar, as zstd and as it is for a box without zstd, wherever the cut falls: each
+    /// file byte for byte with its mtime to the nanosecond. A file changed since staging is
+    /// named; one gone since makes no start at all, nor does a small tree.
+    #[test]
+    fn a_prebuilt_start_and_the_rest_land_as_one_tar() {
+        use std::os::unix::fs::MetadataExt;
+        let here = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..40u32 {
+            let p = format!("d{}/f{i:02}.txt", i % 3);
+            let f = here.path().join(&p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            // One of a mebibyte: a smaller tree is not made ready ahead.
+            let n = if i == 7 { 1 << 19 } else { i as usize * 37 };
+            std::fs::write(&f, format!("{i}-").repeat(n)).unwrap();
+            let t = std::time::UNIX_EPOCH + Duration::new(1_700_000_000 + u64::from(i), i * 7919);
+            std::fs::File::options()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+            let md = std::fs::metadata(&f).unwrap();
+            files.push(crate::sync::StagedFile {
+                path: p.into(),
+                bytes: md.len(),
+                symlink: false,
+                mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+                inode: md.ino(),
+                mode: md.mode(),
+            });
+        }
+        let listing = |root: &Path| -> Vec<(Vec<u8>, i64, i64)> {
+            files
+                .iter()
+                .map(|f| {
+                    let p = root.join(&f.path);
+                    let md = std::fs::metadata(&p).unwrap();
+                    (std::fs::read(&p).unwrap(), md.mtime(), md.mtime_nsec())
+                })
+                .collect()
+        };
+        let name = format!("{}.new.02", super::super::remote::MANIFEST);
+        let manifest = Some((name.as_str(), b"rp-sync manifest 1\nm\0".as_slice()));
+        for cut in [0, 1, 17, 40] {
+            let asked = std::cell::Cell::new(0);
+            let pre = super::super::ship::prebuild(here.path(), &files, || {
+                asked.set(asked.get() + 1);
+                asked.get() > cut
+            });
+            let (first, k) = pre
+                .as_ref()
+                .map_or((&[][..], 0), |p| (&p.zstd[..], p.files));
+            assert_eq!(k, cut, "made ready");
+            assert!(pre.as_ref().is_none_or(|p| p.changed.is_empty()));
+            for zstd in [true, false] {
+                let mut body = Vec::new();
+                let whole = tar_body(&mut body, zstd, first, |out| {
+                    crate::sync::ship_tar(
+                        here.path(),
+                        &files[k..],
+                        manifest,
+                        out,
+                        &mut Vec::new(),
+                        (0, 0),
+                    )
+                });
+                assert!(whole.unwrap());
+                let home = tempfile::tempdir().unwrap();
+                let line = format!("{name}{}", if zstd { " z" } else { "" });
+                let said = ship_here(home.path(), "j", &line, &body, "ok");
+                assert!(
+                    said.contains("\ntoken=") && !said.contains("shipfail"),
+                    "{cut} {zstd}: {said:?}"
+                );
+                assert!(
+                    listing(&home.path().join("j")) == listing(here.path()),
+                    "{cut} {zstd}"
+                );
+                assert!(home
+                    .path()
+                    .join("j")
+                    .join(super::super::remote::MANIFEST)
+                    .exists());
+            }
+        }
+        // A tree of a few KiB: nothing made ahead (it takes a few milliseconds).
+        let small: Vec<_> = files.iter().filter(|f| f.bytes < 4096).cloned().collect();
+        assert!(super::super::ship::prebuild(here.path(), &small, || false).is_none());
+        // Changed since staging: named. Gone: no start made.
+        std::fs::write(here.path().join(&files[3].path), "other").unwrap();
+        let pre = super::super::ship::prebuild(here.path(), &files, || false).unwrap();
+        assert_eq!(
+            (pre.files, pre.changed.clone()),
+            (40, vec![files[3].path.clone()])
+        );
+        std::fs::remove_file(here.path().join(&files[5].path)).unwrap();
+        assert!(super::super::ship::prebuild(here.path(), &files, || false).is_none());
     }
 }
