@@ -34,7 +34,7 @@ pub(crate) fn ship_tar(
             n += 1;
             sent += f.bytes;
         }
-        if !append(&mut b, root, f, changed)? {
+        if !append(&mut b, root, f, changed, u64::MAX)? {
             return Ok(false);
         }
     }
@@ -90,22 +90,32 @@ pub(crate) fn prebuild(
     if tar_size(files) < PREBUILT_MIN {
         return None;
     }
+    prebuild_up_to(root, files, enough, PREBUILT_MAX)
+}
+
+/// [`prebuild`] of at most `max` bytes of tar.
+pub(crate) fn prebuild_up_to(
+    root: &Path,
+    files: &[StagedFile],
+    enough: impl Fn() -> bool,
+    max: u64,
+) -> Option<Prebuilt> {
     let t = std::time::Instant::now();
     let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).ok()?;
     let (mut n, mut bytes, mut changed) = (0, 0, Vec::new());
     let mut b = tar::Builder::new(&mut z as &mut dyn std::io::Write);
     for f in files {
-        if enough() || crate::process::pending_signal().is_some() {
+        // Looked at before a file is read: a large one never goes into memory whole.
+        let more = bytes + f.bytes + (n as u64 + 1) * 2048;
+        if more > max || enough() || crate::process::pending_signal().is_some() {
             break;
         }
-        if !append(&mut b, root, f, &mut changed).ok()? {
+        // One grown past the room since staging: none made ahead (the session's tar reads it).
+        if !append(&mut b, root, f, &mut changed, max - more + f.bytes).ok()? {
             return None;
         }
         n += 1;
         bytes += f.bytes;
-        if bytes + n as u64 * 2048 > PREBUILT_MAX {
-            break;
-        }
     }
     // Dropped, the builder would end the tar; the session's part ends it instead.
     std::mem::forget(b);
@@ -119,12 +129,14 @@ pub(crate) fn prebuild(
     })
 }
 
-/// One staged file into `b` as [`ship_tar`] says; `false` when it cannot be read whole.
+/// One staged file into `b` as [`ship_tar`] says; `false` when it cannot be read whole or
+/// is now larger than `most` bytes.
 fn append(
     b: &mut tar::Builder<&mut dyn std::io::Write>,
     root: &Path,
     f: &StagedFile,
     changed: &mut Vec<PathBuf>,
+    most: u64,
 ) -> std::io::Result<bool> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
@@ -145,6 +157,9 @@ fn append(
         h.set_size(0);
         b.append_link(&mut h, &f.path, &target)?;
     } else if md.file_type().is_file() {
+        if md.len() > most {
+            return Ok(false);
+        }
         let Ok(file) = std::fs::File::open(&full) else {
             return Ok(false);
         };

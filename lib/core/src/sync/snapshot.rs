@@ -870,6 +870,17 @@ mod tests {
             (pre.files, pre.changed.clone()),
             (40, vec![files[3].path.clone()])
         );
+        // Bounded: what would pass the most stops before it is read; a file grown past it
+        // since staging makes no start.
+        let room = files[..8].iter().map(|f| f.bytes + 2048).sum::<u64>();
+        let pre = super::super::ship::prebuild_up_to(here.path(), &files, || false, room).unwrap();
+        assert_eq!(pre.files, 8);
+        let grown =
+            super::super::ship::prebuild_up_to(here.path(), &files, || false, room - 1).unwrap();
+        assert_eq!(grown.files, 7, "the 1 MiB file is not read");
+        std::fs::write(here.path().join(&files[1].path), vec![b'x'; 2 << 20]).unwrap();
+        assert!(super::super::ship::prebuild_up_to(here.path(), &files, || false, room).is_none());
+        std::fs::write(here.path().join(&files[1].path), "1-").unwrap();
         std::fs::remove_file(here.path().join(&files[5].path)).unwrap();
         assert!(super::super::ship::prebuild(here.path(), &files, || false).is_none());
     }
