@@ -18,11 +18,20 @@ fn one_runplz_ssh_run_logs_in_exactly_once() {
     std::fs::write(d.path().join("job.json"), job.to_string()).unwrap();
     std::fs::write(d.path().join("data.txt"), "payload\n").unwrap();
     assert_eq!(b.accepted_logins(), 0, "{}", b.log());
+    let calls = crate::support::SshCalls::new();
     let mut c = env.cmd("runplz");
     c.current_dir(d.path())
         .args(["ssh", "job.json", "--json", "--no-keep"])
-        .args(b.tool_args());
+        .args(b.tool_args())
+        .env("PATH", calls.path());
     let out = run_expect(&mut c, 0);
+    // The master was told to exit over its own socket (OpenSSH's mux protocol), not by
+    // another ssh (`-O exit`).
+    assert!(
+        calls.count() >= 3 && !calls.log().contains(" -O "),
+        "{}",
+        calls.log()
+    );
     assert_eq!(json(&out)["exit_code"], 0);
     assert_eq!(
         std::fs::read_to_string(d.path().join("out/hi.txt")).unwrap(),

@@ -778,10 +778,11 @@ fn a_box_without_gnu_tar_gets_every_file_by_rsync_and_says_nothing() {
 
 #[test]
 fn a_first_sync_of_many_mebibytes_arrives_whole_through_every_piece_size() {
-    // The session's tar goes in pieces that start at 64 KiB and grow to 8 MiB: a tree of
-    // ~16 MiB (files of every size, one larger than the largest piece) crosses each
-    // boundary, and each file arrives byte for byte with its mtime to the nanosecond; as
-    // zstd where the box has it, and as it is on a box without.
+    // The session's tar goes in pieces that start at 64 KiB (or at what was made ready
+    // during the handshake) and grow to 8 MiB: a tree of ~16 MiB (files of every size, one
+    // larger than the largest piece) spans several, and each file arrives byte for byte with
+    // its mtime to the nanosecond; as zstd where the box has it, and as it is on a box
+    // without. (The sizes, and cuts at every place, are pinned in sync/snapshot.rs.)
     let zstd = crate::support::which("zstd");
     for hide in [vec![], vec![zstd.as_str()]] {
         pieces_arrive_whole(&SshBox::start_hiding("", false, &hide), hide.is_empty());

@@ -433,7 +433,15 @@ impl Ssh {
     pub fn close(&self) {
         if let Some(dir) = &self.control_dir {
             // Without a socket there is no master to tell (and nothing to wait 5 s for).
-            if std::fs::read_dir(dir.path()).is_ok_and(|mut d| d.next().is_some()) {
+            let Some(sock) = std::fs::read_dir(dir.path())
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| e.ok())
+            else {
+                return;
+            };
+            // Told straight over its socket; `ssh -O exit` where that did not work.
+            if control::terminate_master(&sock.path()).is_err() {
                 let _ = Proc::new("ssh")
                     .args(self.options())
                     .args(["-O", "exit", "--"])

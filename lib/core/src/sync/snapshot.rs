@@ -108,8 +108,8 @@ struct Pieces {
     to: mpsc::SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     sent: u64,
-    /// This piece's most bytes: [`FIRST_PIECE`], four times more with each piece sent, up
-    /// to [`PIECE`].
+    /// This piece's most bytes: [`FIRST_PIECE`] (or a start made ahead), four times more
+    /// with each piece sent, up to [`PIECE`].
     cap: usize,
 }
 
@@ -378,7 +378,8 @@ impl SyncLock {
                 to,
                 buf: Vec::with_capacity(FIRST_PIECE),
                 sent: 0,
-                cap: FIRST_PIECE,
+                // A start made ahead goes as one piece (each piece costs the box a `head`).
+                cap: first.len().clamp(FIRST_PIECE, PIECE),
             };
             let wrote = tar_body(&mut p, zstd, first, write).and_then(|whole| {
                 p.flush()?;
@@ -691,6 +692,17 @@ mod tests {
     /// One session's ship run here as the box would (`sh`, `home` its home, into `dest`): a
     /// line `ship LINE`, `bytes` as one piece, the verdict; what it said.
     fn ship_here(home: &Path, dest: &str, line: &str, bytes: &[u8], verdict: &str) -> String {
+        ship_here_in(home, dest, line, &[bytes], verdict)
+    }
+
+    /// [`ship_here`] with the bytes in these pieces.
+    fn ship_here_in(
+        home: &Path,
+        dest: &str,
+        line: &str,
+        pieces: &[&[u8]],
+        verdict: &str,
+    ) -> String {
         use std::io::Write as _;
         let mut c = Command::new("sh")
             .arg("-c")
@@ -702,9 +714,12 @@ mod tests {
             .spawn()
             .unwrap();
         let mut i = c.stdin.take().unwrap();
-        i.write_all(format!("ship {line}\n{}\n", bytes.len()).as_bytes())
-            .unwrap();
-        i.write_all(bytes).unwrap();
+        i.write_all(format!("ship {line}\n").as_bytes()).unwrap();
+        for bytes in pieces {
+            i.write_all(format!("{}\n", bytes.len()).as_bytes())
+                .unwrap();
+            i.write_all(bytes).unwrap();
+        }
         i.write_all(format!("0\n{verdict}\n").as_bytes()).unwrap();
         drop(i);
         let out = c.wait_with_output().unwrap();
@@ -883,5 +898,70 @@ mod tests {
         std::fs::write(here.path().join(&files[1].path), "1-").unwrap();
         std::fs::remove_file(here.path().join(&files[5].path)).unwrap();
         assert!(super::super::ship::prebuild(here.path(), &files, || false).is_none());
+    }
+
+    /// A session's tar goes in pieces from 64 KiB, four times larger each, up to 8 MiB; a
+    /// start made ahead goes as one piece. Cut so, a tar lands whole through the box's loop.
+    #[test]
+    fn pieces_grow_to_the_largest_and_land_whole() {
+        let sizes = |first: usize, total: usize| {
+            let (to, rx) = mpsc::sync_channel(64);
+            let mut p = Pieces {
+                to,
+                buf: Vec::new(),
+                sent: 0,
+                cap: first.clamp(FIRST_PIECE, PIECE),
+            };
+            p.write_all(&vec![7u8; total]).unwrap();
+            p.flush().unwrap();
+            assert_eq!(p.sent, total as u64);
+            drop(p);
+            rx.iter().map(|v| v.len()).collect::<Vec<_>>()
+        };
+        let k = 1 << 10;
+        assert_eq!(
+            sizes(0, 20 << 20),
+            [
+                64 * k,
+                256 * k,
+                1 << 20,
+                4 << 20,
+                8 << 20,
+                (20 << 20) - (64 * k + 256 * k + (13 << 20))
+            ]
+        );
+        assert_eq!(sizes(5 << 20, 9 << 20), [5 << 20, 4 << 20]);
+        assert_eq!(sizes(100, 10), [10]);
+        // The box's side of the cut: a tar in uneven pieces (one a single byte) lands whole.
+        let here = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..30 {
+            let p = format!("f{i:02}.txt");
+            std::fs::write(here.path().join(&p), format!("{i}").repeat(i * 300)).unwrap();
+            files.push(crate::sync::StagedFile {
+                path: p.into(),
+                bytes: 0,
+                symlink: false,
+                mtime_ns: 0,
+                inode: 0,
+                mode: 0o100644,
+            });
+        }
+        let name = format!("{}.new.03", super::super::remote::MANIFEST);
+        let tar = whole_tar(here.path(), &files, &name);
+        let cuts = [0, 1, 2, 5000, 5001, tar.len() / 2, tar.len()];
+        let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &tar[w[0]..w[1]]).collect();
+        let home = tempfile::tempdir().unwrap();
+        let said = ship_here_in(home.path(), "j", &name, &pieces, "ok");
+        assert!(
+            said.contains("\ntoken=") && !said.contains("shipfail"),
+            "{said:?}"
+        );
+        for (i, f) in files.iter().enumerate() {
+            assert_eq!(
+                std::fs::read_to_string(home.path().join("j").join(&f.path)).unwrap(),
+                format!("{i}").repeat(i * 300)
+            );
+        }
     }
 }
