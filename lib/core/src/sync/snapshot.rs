@@ -680,6 +680,31 @@ mod tests {
         assert!(!home.path().join("PWNED").exists() && !dest.join("PWNED").exists());
     }
 
+    /// `n` files (each `file(i)`: its path and text) in a new folder, staged with no stats.
+    fn tree(
+        n: usize,
+        file: impl Fn(usize) -> (String, String),
+    ) -> (tempfile::TempDir, Vec<crate::sync::StagedFile>) {
+        let here = tempfile::tempdir().unwrap();
+        let files = (0..n)
+            .map(|i| {
+                let (p, text) = file(i);
+                let f = here.path().join(&p);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, text).unwrap();
+                crate::sync::StagedFile {
+                    path: p.into(),
+                    bytes: 0,
+                    symlink: false,
+                    mtime_ns: 0,
+                    inode: 0,
+                    mode: 0o100644,
+                }
+            })
+            .collect();
+        (here, files)
+    }
+
     /// `files` under `root` and a manifest `m` named `name`, as a whole tar.
     fn whole_tar(root: &Path, files: &[crate::sync::StagedFile], name: &str) -> Vec<u8> {
         let mut tar = Vec::new();
@@ -740,21 +765,9 @@ mod tests {
                 .success(),
             "these tests need zstd (scripts/test installs it)"
         );
-        let here = tempfile::tempdir().unwrap();
-        let mut files = Vec::new();
-        for i in 0..300 {
-            let p = format!("d/f{i:03}.txt");
-            std::fs::create_dir_all(here.path().join("d")).unwrap();
-            std::fs::write(here.path().join(&p), format!("{i}").repeat(i + 1)).unwrap();
-            files.push(crate::sync::StagedFile {
-                path: p.into(),
-                bytes: 0,
-                symlink: false,
-                mtime_ns: 0,
-                inode: 0,
-                mode: 0o100644,
-            });
-        }
+        let (here, files) = tree(300, |i| {
+            (format!("d/f{i:03}.txt"), format!("{i}").repeat(i + 1))
+        });
         let name = format!("{}.new.01", super::super::remote::MANIFEST);
         let tar = whole_tar(here.path(), &files, &name);
         let z = zstd::stream::encode_all(&tar[..], 1).unwrap();
@@ -933,20 +946,9 @@ mod tests {
         assert_eq!(sizes(5 << 20, 9 << 20), [5 << 20, 4 << 20]);
         assert_eq!(sizes(100, 10), [10]);
         // The box's side of the cut: a tar in uneven pieces (one a single byte) lands whole.
-        let here = tempfile::tempdir().unwrap();
-        let mut files = Vec::new();
-        for i in 0..30 {
-            let p = format!("f{i:02}.txt");
-            std::fs::write(here.path().join(&p), format!("{i}").repeat(i * 300)).unwrap();
-            files.push(crate::sync::StagedFile {
-                path: p.into(),
-                bytes: 0,
-                symlink: false,
-                mtime_ns: 0,
-                inode: 0,
-                mode: 0o100644,
-            });
-        }
+        let (here, files) = tree(30, |i| {
+            (format!("f{i:02}.txt"), format!("{i}").repeat(i * 300))
+        });
         let name = format!("{}.new.03", super::super::remote::MANIFEST);
         let tar = whole_tar(here.path(), &files, &name);
         let cuts = [0, 1, 2, 5000, 5001, tar.len() / 2, tar.len()];
