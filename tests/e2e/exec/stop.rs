@@ -331,7 +331,11 @@ fn kill_rp_exec_and_its_ssh(run: Started) {
                 let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
                 let (_, rest) = stat.rsplit_once(") ")?;
                 let f: Vec<&str> = rest.split(' ').collect();
-                (f[1].parse::<u32>().ok()? == me).then(|| f[2].parse().ok())?
+                let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+                let group: u32 = f[2].parse().ok()?;
+                // Only a child that leads its own group: one just forked is still in
+                // rp-exec's, which is this test binary's own (killing it killed the suite).
+                (f[1].parse::<u32>().ok()? == me && group == pid).then_some(group)
             })
             .collect()
     };
@@ -343,6 +347,11 @@ fn kill_rp_exec_and_its_ssh(run: Started) {
         ssh_groups = children();
     }
     assert!(!ssh_groups.is_empty(), "rp-exec has no ssh child");
+    let ours = nix::unistd::getpgrp().as_raw() as u32;
+    assert!(
+        !ssh_groups.contains(&ours),
+        "{ssh_groups:?} holds this test's own group"
+    );
     run.signal(Signal::SIGKILL);
     for g in &ssh_groups {
         for p in group_members(*g) {
