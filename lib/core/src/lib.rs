@@ -10,6 +10,7 @@ pub mod collect;
 pub mod error;
 pub mod exec;
 pub mod flags;
+pub mod hex;
 pub mod image;
 pub mod job;
 pub mod modal;

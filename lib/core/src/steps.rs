@@ -289,11 +289,7 @@ pub(crate) fn run_env_jq(native: bool) -> &'static str {
 
 /// 8 hex digits of a sha256 of `bytes`: a short key stable across Rust releases.
 fn short_key(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::sha256_prefix(bytes, 4)
 }
 
 /// The key of a job in names shared by every project on a machine (image tags, venvs):

@@ -166,7 +166,7 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
         h.update(&buf[..k]);
         n += k as u64;
     }
-    Ok((n, hex(&h.finalize())))
+    Ok((n, crate::hex::hex(&h.finalize())))
 }
 
 /// Up to 10 names, then how many more.
@@ -237,10 +237,6 @@ pub fn local_files(dir: &Path) -> Vec<String> {
                 .map(|r| r.to_string_lossy().into_owned())
         })
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hash these relative paths under `dest` into sorted entries.

@@ -582,7 +582,7 @@ fn supervisor_hash() -> &'static str {
             .chain_update(SUPERVISOR.as_bytes())
             .chain_update(supervisor_more().as_bytes())
             .finalize();
-        crate::sync::last::hex(&h[..12])
+        crate::hex::hex(&h[..12])
     })
 }
 

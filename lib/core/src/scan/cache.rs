@@ -69,28 +69,6 @@ fn rules_version() -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Lower-case hex.
-pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(HEX[usize::from(x >> 4)] as char);
-        s.push(HEX[usize::from(x & 15)] as char);
-    }
-    s
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// A sha256 in lower-case hex, without allocating.
-pub fn hex32(b: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0; 64];
-    for (i, x) in b.iter().enumerate() {
-        out[2 * i] = HEX[usize::from(x >> 4)];
-        out[2 * i + 1] = HEX[usize::from(x & 15)];
-    }
-    out
-}
-
 /// A reader over the file's bytes; `None` at the first thing out of bounds.
 struct Cursor<'a> {
     b: &'a [u8],
@@ -170,7 +148,7 @@ impl Cache {
     /// The cache of `root` under `dir`; a missing, unreadable, damaged or stale one starts
     /// empty.
     pub fn load(dir: &Path, root: &Path) -> Cache {
-        let id = &hex(&Sha256::digest(root.as_os_str().as_encoded_bytes()))[..24];
+        let id = &crate::hex::hex(&Sha256::digest(root.as_os_str().as_encoded_bytes()))[..24];
         let file = dir.join(format!("{id}.bin"));
         let bytes = std::fs::read(&file).unwrap_or_default();
         match parse(&bytes, &rules_version()) {

@@ -24,7 +24,7 @@ pub enum FileResult {
 /// Read and check one file; also its content's sha256 (hex), for the tree's fingerprint.
 pub fn scan_file(path: &Path, size: u64) -> std::io::Result<(FileResult, String)> {
     let (r, sha) = scan_file_with(std::fs::File::open(path)?, size, &mut Vec::new())?;
-    Ok((r, cache::hex(&sha)))
+    Ok((r, crate::hex::hex(&sha)))
 }
 
 /// [`scan_file`] of an open file into a buffer the caller keeps (one per thread: no
@@ -126,7 +126,7 @@ fn fingerprint_of<'a>(entries: impl Iterator<Item = (&'a Path, u32, &'a [u8])>) 
         line.push(b'\n');
         h.update(&line);
     }
-    format!("sha256:{}", cache::hex(&h.finalize()))
+    format!("sha256:{}", crate::hex::hex(&h.finalize()))
 }
 
 /// Scan every regular file in `staged` (symlinks are not followed), reusing the cache in
@@ -246,10 +246,10 @@ pub fn scan(staged: &Staged, allow: &Allow, cache_dir: Option<&Path>) -> Result<
             use std::os::unix::ffi::OsStrExt;
             let target = std::fs::read_link(staged.root.join(&f.path)).unwrap_or_default();
             let sha: [u8; 32] = Sha256::digest(target.as_os_str().as_bytes()).into();
-            (f.path.as_path(), f.mode, cache::hex32(&sha))
+            (f.path.as_path(), f.mode, crate::hex::hex32(&sha))
         })
         .collect();
-    let hexes: Vec<[u8; 64]> = done.iter().map(|(_, sha)| cache::hex32(sha)).collect();
+    let hexes: Vec<[u8; 64]> = done.iter().map(|(_, sha)| crate::hex::hex32(sha)).collect();
     rec.fingerprint = Some(fingerprint_of(
         files
             .iter()

@@ -195,12 +195,7 @@ pub(super) fn kept_socket(dir: &Path, key: &str) -> PathBuf {
 
 /// Where [`kept_socket`] is, without touching it.
 pub(super) fn kept_socket_name(dir: &Path, key: &str) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let name: String = Sha256::digest(key.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    dir.join(name)
+    dir.join(crate::hex::sha256_prefix(key.as_bytes(), 8))
 }
 
 /// Whether a process title is that of a connection master runplz made, whichever run (or

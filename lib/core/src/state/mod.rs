@@ -44,11 +44,9 @@ pub fn scan_cache_dir() -> PathBuf {
 /// hex): what this machine keeps about a box (the key names the box, see
 /// [`crate::ssh::Ssh::handle`]).
 pub fn keyed_file(folder: &str, key: &str) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(key.as_bytes());
     state_dir()
         .join(folder)
-        .join(crate::sync::last::hex(&h[..16]))
+        .join(crate::hex::sha256_prefix(key.as_bytes(), 16))
 }
 
 /// Write `bytes` to `path` whole (a temp file renamed over it), its folder private (0700).

@@ -68,14 +68,9 @@ fn file(ssh: &Ssh, dest: &str) -> PathBuf {
     crate::state::keyed_file("sync-last", &format!("{:?}\0{dest}", ssh.handle()))
 }
 
-/// Lowercase hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The manifest's sha256 as `sha256sum` prints it.
 pub fn sha256(b: &[u8]) -> String {
-    hex(&Sha256::digest(b))
+    crate::hex::hex(&Sha256::digest(b))
 }
 
 /// What was last recorded for `dest`, if anything readable.

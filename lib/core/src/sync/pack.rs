@@ -207,7 +207,7 @@ pub fn write_tar_gz<W: Write>(staged: &Staged, out: W) -> Result<(Packed, W)> {
             h.set_size(0);
             b.append_link(&mut h, &f.path, &target)
                 .with_context(adding)?;
-            let sha = scan::cache::hex(&Sha256::digest(target.as_os_str().as_bytes()));
+            let sha = crate::hex::hex(&Sha256::digest(target.as_os_str().as_bytes()));
             entries.push((f.path.clone(), f.mode, sha));
             continue;
         }
@@ -236,7 +236,7 @@ pub fn write_tar_gz<W: Write>(staged: &Staged, out: W) -> Result<(Packed, W)> {
         if r.n != f.bytes || !same(&file.metadata()?) {
             return Err(changed(&f.path));
         }
-        entries.push((f.path.clone(), f.mode, scan::cache::hex(&r.sha.finalize())));
+        entries.push((f.path.clone(), f.mode, crate::hex::hex(&r.sha.finalize())));
     }
     let gz = b.into_inner().context("finishing the archive")?;
     let out = gz.finish().context("finishing the archive")?;
@@ -273,7 +273,7 @@ impl<W: Write> HashingWriter<W> {
 
     /// The sha256 (hex) of what was written, and the writer.
     pub fn finish(self) -> (String, W) {
-        (scan::cache::hex(&self.sha.finalize()), self.inner)
+        (crate::hex::hex(&self.sha.finalize()), self.inner)
     }
 }
 

@@ -73,10 +73,12 @@ const PREBUILT_MAX: u64 = 64 << 20;
 /// A tree whose tar comes to less is not made ready ahead: it takes a few milliseconds.
 const PREBUILT_MIN: u64 = 1 << 20;
 
-/// About how many bytes the tar of `files` comes to before compression: their headers
-/// (a pax record, a header and padding) take about 2 KiB a file (as [`prebuild`] counts).
+/// About how many bytes of tar a file's headers take (a pax record, a header, padding).
+pub(crate) const HEADERS: u64 = 2048;
+
+/// About how many bytes the tar of `files` comes to before compression.
 fn tar_size(files: &[StagedFile]) -> u64 {
-    files.iter().map(|f| f.bytes + 2048).sum()
+    files.iter().map(|f| f.bytes + HEADERS).sum()
 }
 
 /// [`ship_tar`]'s first files, until `enough` says the box answered (or a signal came, or
@@ -106,7 +108,7 @@ pub(crate) fn prebuild_up_to(
     let mut b = tar::Builder::new(&mut z as &mut dyn std::io::Write);
     for f in files {
         // Looked at before a file is read: a large one never goes into memory whole.
-        let more = bytes + f.bytes + (n as u64 + 1) * 2048;
+        let more = bytes + f.bytes + (n as u64 + 1) * HEADERS;
         if more > max || enough() || crate::process::pending_signal().is_some() {
             break;
         }

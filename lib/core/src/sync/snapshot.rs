@@ -28,11 +28,7 @@ use std::time::Duration;
 /// subshell), its output ended by `end` (see [`SyncLock::take`]); then one [`SyncLock::ship`]
 /// may follow.
 fn lock_script(dest: &str, then: Option<(&str, &str)>, lock: bool, snap: Option<&str>) -> String {
-    use sha2::{Digest, Sha256};
-    let key: String = Sha256::digest(dest.as_bytes())[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = crate::hex::sha256_prefix(dest.as_bytes(), 6);
     // After the script, what the session is asked, one line each, each answer ended by
     // `end`: `ship` (see [`ship_script`]) and, for a run's copy, `snap` (see
     // [`snapshot_script`]).

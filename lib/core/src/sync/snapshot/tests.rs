@@ -336,7 +336,10 @@ fn a_prebuilt_start_and_the_rest_land_as_one_tar() {
     );
     // Bounded: what would pass the most stops before it is read; a file grown past it
     // since staging makes no start.
-    let room = files[..8].iter().map(|f| f.bytes + 2048).sum::<u64>();
+    let room = files[..8]
+        .iter()
+        .map(|f| f.bytes + super::super::ship::HEADERS)
+        .sum::<u64>();
     let pre = super::super::ship::prebuild_up_to(here.path(), &files, || false, room).unwrap();
     assert_eq!(pre.files, 8);
     let grown =
