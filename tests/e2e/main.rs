@@ -42,3 +42,4 @@ mod smoke;
 mod stdout;
 mod sweep;
 mod sync;
+mod venv;
