@@ -45,6 +45,27 @@ fn job(dir: &Path, name: &str, backend: serde_json::Value) {
     std::fs::write(dir.join("job.json"), j.to_string()).unwrap();
 }
 
+/// A world and a folder with a native `runplz local` job of this name.
+fn local_job(name: &str) -> (TestEnv, tempfile::TempDir) {
+    let d = shm_tempdir();
+    job(
+        d.path(),
+        name,
+        serde_json::json!({"local": {"use_docker": false}}),
+    );
+    (TestEnv::new(), d)
+}
+
+/// The one venv `runplz local` made in this world.
+fn the_venv(env: &TestEnv) -> std::path::PathBuf {
+    std::fs::read_dir(env.venvs_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("a venv")
+}
+
 /// The job's report: pip runs from the venv, and pip and setuptools import from it.
 fn assert_report(out_dir: &Path, venv: &str) {
     let r = std::fs::read_to_string(out_dir.join("venv.txt")).unwrap();
@@ -64,25 +85,14 @@ fn assert_report(out_dir: &Path, venv: &str) {
 /// made again rather than used without pip.
 #[test]
 fn a_local_native_venv_is_the_one_python3_m_venv_makes_and_a_cut_short_one_is_remade() {
-    let env = TestEnv::new();
-    let d = shm_tempdir();
-    job(
-        d.path(),
-        "venv-local",
-        serde_json::json!({"local": {"use_docker": false}}),
-    );
+    let (env, d) = local_job("venv-local");
     let run = || {
         let mut c = env.cmd("runplz");
         c.current_dir(d.path()).args(["local", "job.json"]);
         run_expect(&mut c, 0);
     };
     run();
-    let venv = std::fs::read_dir(env.venvs_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("a venv");
+    let venv = the_venv(&env);
     assert_report(&d.path().join("out"), &venv.display().to_string());
     let (ours, command) = local_listing(&venv);
     assert!(command.contains(" -m venv --without-pip "), "{command}");
@@ -126,13 +136,7 @@ fn a_local_native_venv_is_the_one_python3_m_venv_makes_and_a_cut_short_one_is_re
 /// PYTHONPATH), `python3 -m venv` makes the venv, and the run goes on with nothing shown.
 #[test]
 fn where_the_fast_way_fails_python3_m_venv_makes_the_venv() {
-    let env = TestEnv::new();
-    let d = shm_tempdir();
-    job(
-        d.path(),
-        "venv-fallback",
-        serde_json::json!({"local": {"use_docker": false}}),
-    );
+    let (env, d) = local_job("venv-fallback");
     let site = shm_tempdir();
     std::fs::write(
         site.path().join("sitecustomize.py"),
@@ -144,14 +148,7 @@ fn where_the_fast_way_fails_python3_m_venv_makes_the_venv() {
         .args(["local", "job.json"])
         .env("PYTHONPATH", site.path());
     run_expect(&mut c, 0);
-    let venv = env.venvs_dir().join(
-        std::fs::read_dir(env.venvs_dir())
-            .unwrap()
-            .flatten()
-            .find(|e| e.path().is_dir())
-            .unwrap()
-            .file_name(),
-    );
+    let venv = the_venv(&env);
     assert_report(&d.path().join("out"), &venv.display().to_string());
     let (_, command) = local_listing(&venv);
     assert!(
