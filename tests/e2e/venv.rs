@@ -4,9 +4,11 @@
 use crate::support::{run_expect, shm_tempdir, SshBox, TestEnv};
 use std::path::Path;
 
-/// What the job says of its venv: `pip --version`, where `pip` and `setuptools` import
-/// from (setuptools first: Debian's distutils breaks the other order, in any venv), in `$RUNPLZ_OUT/venv.txt` (no `python -c`: one test breaks exactly that).
-const REPORT: &str = "pip --version > \"$RUNPLZ_OUT/venv.txt\"\nprintf 'import setuptools, pip\\nprint(pip.__file__)\\nprint(setuptools.__file__)\\n' > \"$RUNPLZ_OUT/q.py\"\npython \"$RUNPLZ_OUT/q.py\" >> \"$RUNPLZ_OUT/venv.txt\"\nrm \"$RUNPLZ_OUT/q.py\"\n";
+/// What the job says of its venv, in `$RUNPLZ_OUT/venv.txt`: `pip --version`, and where
+/// `setuptools` (none from Python 3.12 on) and `pip` import from; setuptools first, as
+/// Debian's distutils breaks the other order in any venv. No `python -c`: one test breaks
+/// exactly that.
+const REPORT: &str = "pip --version > \"$RUNPLZ_OUT/venv.txt\"\nprintf 'try:\\n    import setuptools\\n    print(setuptools.__file__)\\nexcept ImportError:\\n    print(\"no setuptools\")\\nimport pip\\nprint(pip.__file__)\\n' > \"$RUNPLZ_OUT/q.py\"\npython \"$RUNPLZ_OUT/q.py\" >> \"$RUNPLZ_OUT/venv.txt\"\nrm \"$RUNPLZ_OUT/q.py\"\n";
 
 /// A venv's files, for comparing two: relative paths (no bytecode), each script in `bin`
 /// with its own folder's name replaced, and `pyvenv.cfg` without its `command` line (the
@@ -66,7 +68,8 @@ fn the_venv(env: &TestEnv) -> std::path::PathBuf {
         .expect("a venv")
 }
 
-/// The job's report: pip runs from the venv, and pip and setuptools import from it.
+/// The job's report: pip runs from the venv, and pip and setuptools (where there is one)
+/// import from it.
 fn assert_report(out_dir: &Path, venv: &str) {
     let r = std::fs::read_to_string(out_dir.join("venv.txt")).unwrap();
     let lines: Vec<&str> = r.lines().collect();
@@ -75,7 +78,10 @@ fn assert_report(out_dir: &Path, venv: &str) {
         lines[0].starts_with("pip ") && lines[0].contains(&format!("from {venv}/lib/")),
         "{r}"
     );
-    assert!(lines[1].starts_with(&format!("{venv}/lib/")), "{r}");
+    assert!(
+        lines[1].starts_with(&format!("{venv}/lib/")) || lines[1] == "no setuptools",
+        "{r}"
+    );
     assert!(lines[2].starts_with(&format!("{venv}/lib/")), "{r}");
 }
 
@@ -110,10 +116,7 @@ fn a_local_native_venv_is_the_one_python3_m_venv_makes_and_a_cut_short_one_is_re
     assert!(made.success());
     let (theirs, _) = local_listing(&reference);
     assert_eq!(ours.replace(&venv.display().to_string(), "VENV"), theirs);
-    assert!(
-        ours.contains("./bin/pip3\n") && ours.contains("setuptools"),
-        "{ours}"
-    );
+    assert!(ours.contains("./bin/pip3\n"), "{ours}");
 
     // Cut short: the marker is still there and pip is not yet in.
     let site = std::fs::read_dir(venv.join("lib"))
@@ -184,8 +187,5 @@ fn a_venv_on_a_box_is_the_one_python3_m_venv_makes_there() {
     b.ssh("python3 -m venv \"$HOME/ref\"");
     let (theirs, _) = remote("\"$HOME/ref\"");
     assert_eq!(ours, theirs);
-    assert!(
-        ours.contains("./bin/pip3\n") && ours.contains("setuptools"),
-        "{ours}"
-    );
+    assert!(ours.contains("./bin/pip3\n"), "{ours}");
 }
