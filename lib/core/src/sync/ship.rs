@@ -5,7 +5,7 @@
 use super::StagedFile;
 use std::path::{Path, PathBuf};
 
-/// The most bytes of changed files that go in a session's tar (see [`super::transfer`]); more go
+/// The most bytes of changed files that go in a session's tar (see `transfer` in up.rs); more go
 /// by rsync, whose delta transfer suits large files.
 pub(super) const SHIP_MAX_BYTES: u64 = 64 << 20;
 
