@@ -21,7 +21,7 @@ use crate::error::CliError;
 use crate::process::{self, Proc};
 use crate::ssh::Ssh;
 use anyhow::{Context, Result};
-use runplz_protocol::{CollectRecord, CollectedFile, Earlier, Exit};
+use runplz_protocol::{CollectRecord, CollectedFile, Earlier, Exit, Moved};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::io::Read;
@@ -100,6 +100,21 @@ impl Collected {
                 .take(Earlier::MAX_PATHS)
                 .cloned()
                 .collect(),
+        }
+    }
+
+    /// For a run: say the warnings and [`Collected::notes`] on stderr (as `tool`), and give
+    /// the run record's `outputs` (what came into `to`).
+    pub fn report_moved(&self, tool: &str, to: &Path) -> Moved {
+        for w in self.warnings.iter().chain(&self.notes()) {
+            crate::out::warn(tool, w);
+        }
+        Moved {
+            dir: Some(to.display().to_string()),
+            files: self.files as u64,
+            bytes: self.bytes,
+            earlier: Some(self.earlier_record()),
+            dropped_links: Some(self.dropped_links.clone()),
         }
     }
 

@@ -210,17 +210,7 @@ pub fn collect(run_id: &str, to: &Path) -> Result<Moved> {
     }
     let got = crate::collect::from_tar(&archive, to);
     let _ = std::fs::remove_file(&archive);
-    let got = got?;
-    for w in got.warnings.iter().chain(&got.notes()) {
-        out::warn(TOOL, w);
-    }
-    Ok(Moved {
-        dir: Some(to.display().to_string()),
-        files: got.files as u64,
-        bytes: got.bytes,
-        earlier: Some(got.earlier_record()),
-        dropped_links: Some(got.dropped_links.clone()),
-    })
+    Ok(got?.report_moved(TOOL, to))
 }
 
 /// Terminate the sandbox (shielded from Ctrl-C), unless a detached job runs in it.

@@ -418,19 +418,11 @@ fn collect_step(
                 .map_err(|m| CliError::new(Exit::Failed, format!("the outputs folder: {m}")))?;
             let from = format!("{parent}/{run_id}");
             let got = collect::rsync_down(ssh, &from, &to)?;
-            for w in got.warnings.iter().chain(&got.notes()) {
-                out::warn(TOOL, w);
-            }
+            let moved = got.report_moved(TOOL, &to);
             // Back here whole: the box's copy goes (see `remove_on_box`; with the run's
             // code, in the same call, where that goes too).
             leftovers.push(from);
-            Ok(Moved {
-                dir: Some(to.display().to_string()),
-                files: got.files as u64,
-                bytes: got.bytes,
-                earlier: Some(got.earlier_record()),
-                dropped_links: Some(got.dropped_links.clone()),
-            })
+            Ok(moved)
         }
         (Collect::Tarball, _) => {
             let to = crate::job::outputs::check_flag(&p.job.root, to)
