@@ -87,8 +87,8 @@ fn assert_report(out_dir: &Path, venv: &str) {
 
 /// `runplz local` (this machine's `python3`, here pyenv's CPython with its wheels in
 /// ensurepip's `_bundled`): the same files as `python3 -m venv` makes, made the fast way
-/// (its `pyvenv.cfg` says `--without-pip`); then, cut short (the marker left, pip gone),
-/// made again rather than used without pip.
+/// (its `pyvenv.cfg` says `--without-pip`); then, cut short (the marker left, pip gone; or
+/// no marker and no `bin/pip*`), made again rather than used without pip.
 #[test]
 fn a_local_native_venv_is_the_one_python3_m_venv_makes_and_a_cut_short_one_is_remade() {
     let (env, d) = local_job("venv-local");
@@ -133,6 +133,19 @@ fn a_local_native_venv_is_the_one_python3_m_venv_makes_and_a_cut_short_one_is_re
     assert_report(&d.path().join("out"), &venv.display().to_string());
     assert!(site.join("pip").is_dir());
     assert!(!Path::new(&format!("{}.making", venv.display())).exists());
+
+    // Cut short by an older runplz, which left no marker: no `bin/pip*` says so (pip
+    // writes them last).
+    std::fs::remove_dir_all(site.join("pip")).unwrap();
+    for e in std::fs::read_dir(venv.join("bin")).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("pip") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(d.path().join("out")).unwrap();
+    run();
+    assert_report(&d.path().join("out"), &venv.display().to_string());
+    assert!(site.join("pip").is_dir() && venv.join("bin/pip").is_file());
 }
 
 /// Where the fast way fails (here every `python -c` exits 7, through a `sitecustomize` on

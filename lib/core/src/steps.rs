@@ -413,7 +413,8 @@ pub(crate) fn local_venv(p: &Prepared) -> PathBuf {
 /// Create the venv if needed, then run the shell steps (stdin) in it. Two runs of one job
 /// at once take turns (`flock`, where the box has it) instead of installing into one venv
 /// together. The venvs folder is private to the user (0700; one left open is closed). A venv
-/// whose making was cut short (`$v.making` still there) is made again, not used without pip.
+/// whose making was cut short (`$v.making` still there, or no `bin/pip*`: an older runplz
+/// made no marker) is made again, not used without pip.
 ///
 /// It is the venv `python3 -m venv` makes, made faster: that one has ensurepip install pip
 /// (and setuptools before Python 3.12) from the interpreter's own wheels and compile every
@@ -422,7 +423,7 @@ pub(crate) fn local_venv(p: &Prepared) -> PathBuf {
 /// wheels, an older Python's layout), `python3 -m venv` makes it, with its own errors.
 fn venv_setup_script(venv_expr: &str) -> String {
     format!(
-        "set -eu\nv={venv_expr}\n(umask 077 && mkdir -p \"$(dirname \"$v\")\")\nchmod go= \"$(dirname \"$v\")\" 2>/dev/null || :\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\nif [ ! -x \"$v/bin/python3\" ] || [ -e \"$v.making\" ]; then\n: > \"$v.making\"\nrm -rf -- \"$v\"\nif ! {{ python3 -m venv --without-pip \"$v\" && \"$v/bin/python3\" -c {pip}; }} >/dev/null 2>&1; then\nrm -rf -- \"$v\"\npython3 -m venv \"$v\"\nfi\nrm -f -- \"$v.making\"\nfi\n. \"$v/bin/activate\"\nexec bash -s\n",
+        "set -eu\nv={venv_expr}\n(umask 077 && mkdir -p \"$(dirname \"$v\")\")\nchmod go= \"$(dirname \"$v\")\" 2>/dev/null || :\nif command -v flock >/dev/null 2>&1; then exec 9>\"$v.lock\"; flock 9; fi\nrp_pip() {{ for f in \"$v\"/bin/pip*; do [ -x \"$f\" ] && return 0; done; return 1; }}\nif [ ! -x \"$v/bin/python3\" ] || ! rp_pip || [ -e \"$v.making\" ]; then\n: > \"$v.making\"\nrm -rf -- \"$v\"\nif ! {{ python3 -m venv --without-pip \"$v\" && \"$v/bin/python3\" -c {pip}; }} >/dev/null 2>&1; then\nrm -rf -- \"$v\"\npython3 -m venv \"$v\"\nfi\nrm -f -- \"$v.making\"\nfi\n. \"$v/bin/activate\"\nexec bash -s\n",
         pip = sh(VENV_PIP)
     )
 }
