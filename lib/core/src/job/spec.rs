@@ -323,7 +323,9 @@ pub struct Ssh {
     /// folder; a relative path is relative to the job file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key_path: Option<String>,
-    /// Run in docker on the box (true) or natively in a venv (false).
+    /// Run in docker on the box (true) or natively in a venv (false): `~/.runplz/venvs/<job>`
+    /// on the box, made once per job as `python3 -m venv` makes it (and made again if its
+    /// making was cut short).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = true))]
     pub use_docker: Option<bool>,
